@@ -1,1 +1,9 @@
-//! placeholder
+//! st2-rs: a StackStorm-compatible pack manager and action runner.
+//!
+//! The library holds all the logic; the `st2` and `st2ctl` binaries call [`entry`]. Layers
+//! depend in one direction: [`cli`] (argument definitions) -> [`commands`] (one module per
+//! command) -> domain modules ([`pack`], [`index`], [`git`], [`register`], [`store`],
+//! [`venv`], [`runner`]) -> I/O. See `ARCHITECTURE.md`.
+#![warn(missing_docs)]
+
+pub mod settings;

@@ -1,0 +1,449 @@
+//! Settings: where StackStorm content lives and how to reach the network, read once from
+//! `st2.conf` (and a few overrides) before any command runs.
+//!
+//! Commands receive a [`Settings`] and never read the configuration file or the environment
+//! themselves. The file is chosen as StackStorm's tools choose it: `--config-file PATH`, else
+//! `$ST2_CONF`, else `/etc/st2/st2.conf` when it exists, else built-in defaults. Every
+//! environment variable the project reads is a constant in [`env`].
+
+pub mod ini;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ini::Ini;
+
+/// Names of every environment variable the project reads.
+pub mod env {
+    /// Path of the `st2.conf` to read (as `st2ctl` uses it).
+    pub const ST2_CONF: &str = "ST2_CONF";
+    /// Overrides `[system] base_path` (ours: StackStorm has no such variable).
+    pub const ST2_BASE_PATH: &str = "ST2_BASE_PATH";
+    /// A PEM CA bundle for HTTPS (index and git), as OpenSSL-based tools read it.
+    pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+    /// Forces the virtualenv tool (`uv` or `pip`).
+    pub const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
+    /// Disables colours in output when set (<https://no-color.org>).
+    pub const NO_COLOR: &str = "NO_COLOR";
+}
+
+/// The StackStorm release whose behaviour we reproduce; `stackstorm_version` in `pack.yaml`
+/// is checked against it.
+pub const STACKSTORM_VERSION: &str = "3.9.0";
+
+/// Default `[system] base_path`.
+pub const DEFAULT_BASE_PATH: &str = "/opt/stackstorm";
+/// Where StackStorm packages install `st2.conf`.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/st2/st2.conf";
+/// Default `[content] index_url`.
+pub const DEFAULT_INDEX_URL: &str = "https://index.stackstorm.org/v1/index.json";
+
+/// Errors reading the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The chosen config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid oslo.config INI.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and what.
+        source: ini::IniError,
+    },
+    /// An option holds a value of the wrong kind.
+    #[error("invalid config file {path}: {message}")]
+    Option {
+        /// The file.
+        path: PathBuf,
+        /// Which option and why.
+        message: String,
+    },
+    /// The base path cannot be written to.
+    #[error(
+        "the StackStorm base path {path} is not writable ({reason})\n\
+         hint: run as a user who can write it, or choose another base path with \
+         --base-path DIR, the {var} environment variable, or `[system] base_path` in st2.conf",
+        var = env::ST2_BASE_PATH
+    )]
+    NotWritable {
+        /// The base path.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+}
+
+/// Values given on the command line or in the environment that take precedence over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--config-file`.
+    pub config_file: Option<PathBuf>,
+    /// `--base-path` (or `$ST2_BASE_PATH`).
+    pub base_path: Option<PathBuf>,
+}
+
+/// Resolved settings, ready to use.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The `st2.conf` that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// `[system] base_path`.
+    pub base_path: PathBuf,
+    /// `[content] system_packs_base_path`: always searched first; packs are installed here.
+    pub system_packs_base_path: PathBuf,
+    /// `[content] packs_base_paths`: further directories searched for packs.
+    pub packs_base_paths: Vec<PathBuf>,
+    /// `[content] index_url`, in order.
+    pub index_urls: Vec<String>,
+    /// `[content] pack_group`: group given to installed packs when set and it exists.
+    pub pack_group: Option<String>,
+    /// `[actionrunner] python_binary`.
+    pub python_binary: String,
+    /// `[actionrunner] virtualenv_opts`.
+    pub virtualenv_opts: Vec<String>,
+    /// `[actionrunner] pip_opts`.
+    pub pip_opts: Vec<String>,
+    /// `[keyvalue] encryption_key_path`.
+    pub encryption_key_path: Option<PathBuf>,
+    /// The embedded store (ours): `[database] sqlite_path`, default `<base_path>/st2.db`.
+    pub store_path: PathBuf,
+    /// Timeout of network operations (ours): `[content] network_timeout` seconds, default 30.
+    pub network_timeout: Duration,
+    /// CA bundle for HTTPS (ours): `[content] ca_bundle_path`, else `$SSL_CERT_FILE`.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Choose the config file, read it, and apply the overrides.
+    pub fn load(overrides: &Overrides) -> Result<Settings, SettingsError> {
+        let config_file = match &overrides.config_file {
+            Some(path) => Some(path.clone()),
+            None => match std::env::var_os(env::ST2_CONF) {
+                Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+                _ => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|path| path.is_file()),
+            },
+        };
+        let ini = match &config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ini::parse(&text).map_err(|source| SettingsError::Parse {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => Ini::default(),
+        };
+        let env_base = std::env::var_os(env::ST2_BASE_PATH)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from);
+        let mut settings = Settings::from_ini(
+            &ini,
+            overrides.base_path.clone().or(env_base),
+            config_file.as_deref(),
+        )?;
+        settings.config_file = config_file;
+        Ok(settings)
+    }
+
+    /// Settings from a parsed file; `base_path` (when given) overrides `[system] base_path`.
+    pub fn from_ini(
+        ini: &Ini,
+        base_path: Option<PathBuf>,
+        file: Option<&Path>,
+    ) -> Result<Settings, SettingsError> {
+        let file_name = file.map(Path::to_path_buf).unwrap_or_default();
+        let option_error = |message: String| SettingsError::Option {
+            path: file_name.clone(),
+            message,
+        };
+        let base_path = absolute(
+            base_path
+                .or_else(|| ini.get("system", "base_path").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_BASE_PATH)),
+        );
+        // Upstream computes this default before the file is read, so it stays
+        // /opt/stackstorm/packs even when base_path changes (st2common/st2common/config.py);
+        // we derive it from the base path actually in use.
+        let system_packs_base_path = ini
+            .get("content", "system_packs_base_path")
+            .filter(|value| !value.is_empty())
+            .map(|value| absolute(PathBuf::from(value)))
+            .unwrap_or_else(|| base_path.join("packs"));
+        let packs_base_paths = ini
+            .get("content", "packs_base_paths")
+            .map(split_packs_base_paths)
+            .unwrap_or_default();
+        let index_urls = ini
+            .get_list("content", "index_url")
+            .filter(|urls| !urls.is_empty())
+            .unwrap_or_else(|| vec![DEFAULT_INDEX_URL.to_string()]);
+        let network_timeout = match ini.get("content", "network_timeout") {
+            None => Duration::from_secs(30),
+            Some(value) => value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|secs| secs.is_finite() && *secs > 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    option_error(format!(
+                        "[content] network_timeout: expected a positive number of seconds, got {value:?}"
+                    ))
+                })?,
+        };
+        let ca_bundle = ini
+            .get("content", "ca_bundle_path")
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os(env::SSL_CERT_FILE)
+                    .filter(|value| !value.is_empty())
+                    .map(PathBuf::from)
+            });
+        let store_path = ini
+            .get("database", "sqlite_path")
+            .filter(|value| !value.is_empty())
+            .map(|value| absolute(PathBuf::from(value)))
+            .unwrap_or_else(|| base_path.join("st2.db"));
+
+        Ok(Settings {
+            config_file: file.map(Path::to_path_buf),
+            system_packs_base_path,
+            packs_base_paths,
+            index_urls,
+            pack_group: ini
+                .get("content", "pack_group")
+                .filter(|group| !group.is_empty())
+                .map(str::to_string),
+            python_binary: ini
+                .get("actionrunner", "python_binary")
+                .filter(|value| !value.is_empty())
+                .unwrap_or("python3")
+                .to_string(),
+            // Upstream defaults to `--system-site-packages` so that packs see StackStorm's own
+            // libraries; there are none to see here, so the default is an isolated venv.
+            virtualenv_opts: ini
+                .get_list("actionrunner", "virtualenv_opts")
+                .unwrap_or_default(),
+            pip_opts: ini.get_list("actionrunner", "pip_opts").unwrap_or_default(),
+            encryption_key_path: ini
+                .get("keyvalue", "encryption_key_path")
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from),
+            store_path,
+            network_timeout,
+            ca_bundle,
+            base_path,
+        })
+    }
+
+    /// Where packs are installed: `<system_packs_base_path>`.
+    pub fn packs_dir(&self) -> &Path {
+        &self.system_packs_base_path
+    }
+
+    /// Every directory searched for packs, system one first, duplicates removed, order kept.
+    pub fn pack_search_paths(&self) -> Vec<PathBuf> {
+        let mut paths = vec![self.system_packs_base_path.clone()];
+        for path in &self.packs_base_paths {
+            if !paths.contains(path) {
+                paths.push(path.clone());
+            }
+        }
+        paths
+    }
+
+    /// `<base_path>/virtualenvs`.
+    pub fn virtualenvs_dir(&self) -> PathBuf {
+        self.base_path.join("virtualenvs")
+    }
+
+    /// `<base_path>/configs`: pack configs, `<ref>.yaml` (hard-wired upstream too).
+    pub fn configs_dir(&self) -> PathBuf {
+        self.base_path.join("configs")
+    }
+
+    /// Our cache (index copies), under the base path so that one home holds everything.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.base_path.join("cache")
+    }
+
+    /// Lock files, one per pack ref.
+    pub fn locks_dir(&self) -> PathBuf {
+        self.base_path.join("locks")
+    }
+
+    /// `<packs_dir>/<ref>`.
+    pub fn pack_dir(&self, pack_ref: &str) -> PathBuf {
+        self.packs_dir().join(pack_ref)
+    }
+
+    /// `<base_path>/virtualenvs/<ref>`.
+    pub fn venv_dir(&self, pack_ref: &str) -> PathBuf {
+        self.virtualenvs_dir().join(pack_ref)
+    }
+
+    /// `<base_path>/configs/<ref>.yaml`.
+    pub fn config_path(&self, pack_ref: &str) -> PathBuf {
+        self.configs_dir().join(format!("{pack_ref}.yaml"))
+    }
+
+    /// Create the directories that commands write to and check that they are writable, with an
+    /// error that says how to choose another base path (never a silent fallback).
+    pub fn ensure_writable(&self) -> Result<(), SettingsError> {
+        let not_writable = |reason: String| SettingsError::NotWritable {
+            path: self.base_path.clone(),
+            reason,
+        };
+        for dir in [
+            self.base_path.clone(),
+            self.system_packs_base_path.clone(),
+            self.virtualenvs_dir(),
+            self.configs_dir(),
+            self.cache_dir(),
+            self.locks_dir(),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|err| not_writable(format!("{}: {}", dir.display(), io_reason(&err))))?;
+        }
+        if let Some(parent) = self.store_path.parent() {
+            std::fs::create_dir_all(parent).map_err(|err| {
+                not_writable(format!("{}: {}", parent.display(), io_reason(&err)))
+            })?;
+        }
+        // A directory can exist and still refuse new files (read-only mount, other owner).
+        tempfile::Builder::new()
+            .prefix(".st2-write-check")
+            .tempfile_in(&self.base_path)
+            .map(drop)
+            .map_err(|err| not_writable(io_reason(&err)))
+    }
+}
+
+/// `packs_base_paths` as upstream splits it: on `:`, a trailing `:` dropped, empty entries and
+/// duplicates removed, order kept (`st2common/st2common/content/utils.py`).
+fn split_packs_base_paths(value: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for part in value
+        .split(':')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let path = absolute(PathBuf::from(part));
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
+/// The OS reason of an I/O error without Rust's `(os error N)` suffix.
+pub fn io_reason(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Settings {
+        Settings::from_ini(&Ini::parse(text).unwrap(), None, None).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_stackstorm() {
+        let s = settings("");
+        assert_eq!(s.base_path, PathBuf::from("/opt/stackstorm"));
+        assert_eq!(s.packs_dir(), Path::new("/opt/stackstorm/packs"));
+        assert_eq!(
+            s.venv_dir("x"),
+            PathBuf::from("/opt/stackstorm/virtualenvs/x")
+        );
+        assert_eq!(
+            s.config_path("x"),
+            PathBuf::from("/opt/stackstorm/configs/x.yaml")
+        );
+        assert_eq!(s.index_urls, vec![DEFAULT_INDEX_URL]);
+        assert_eq!(s.python_binary, "python3");
+        assert_eq!(s.store_path, PathBuf::from("/opt/stackstorm/st2.db"));
+    }
+
+    #[test]
+    fn base_path_moves_everything_and_override_wins() {
+        let s = settings("[system]\nbase_path = /srv/st2\n");
+        assert_eq!(s.packs_dir(), Path::new("/srv/st2/packs"));
+        let ini = Ini::parse("[system]\nbase_path = /srv/st2\n").unwrap();
+        let s = Settings::from_ini(&ini, Some("/tmp/home".into()), None).unwrap();
+        assert_eq!(s.configs_dir(), PathBuf::from("/tmp/home/configs"));
+    }
+
+    #[test]
+    fn packs_base_paths_split_dedup_and_system_first() {
+        let s = settings(
+            "[content]\nsystem_packs_base_path = /sys/packs\npacks_base_paths = /a::/b:/a:/sys/packs:\n",
+        );
+        assert_eq!(
+            s.pack_search_paths(),
+            vec![
+                PathBuf::from("/sys/packs"),
+                PathBuf::from("/a"),
+                PathBuf::from("/b")
+            ]
+        );
+    }
+
+    #[test]
+    fn index_url_is_a_list() {
+        let s = settings("[content]\nindex_url = file:///a.json, https://b/index.json\n");
+        assert_eq!(s.index_urls, vec!["file:///a.json", "https://b/index.json"]);
+    }
+
+    #[test]
+    fn runner_options() {
+        let s = settings(
+            "[actionrunner]\npython_binary = /usr/bin/python3.11\nvirtualenv_opts = --system-site-packages\npip_opts = --index-url, http://127.0.0.1/simple\n",
+        );
+        assert_eq!(s.python_binary, "/usr/bin/python3.11");
+        assert_eq!(s.virtualenv_opts, vec!["--system-site-packages"]);
+        assert_eq!(s.pip_opts, vec!["--index-url", "http://127.0.0.1/simple"]);
+    }
+
+    #[test]
+    fn bad_timeout_is_an_error_naming_the_option() {
+        let ini = Ini::parse("[content]\nnetwork_timeout = soon\n").unwrap();
+        let err = Settings::from_ini(&ini, None, Some(Path::new("st2.conf"))).unwrap_err();
+        assert!(
+            err.to_string().contains("[content] network_timeout"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn not_writable_base_path_says_how_to_choose_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let s = Settings::from_ini(&Ini::default(), Some(file.join("home")), None).unwrap();
+        let message = s.ensure_writable().unwrap_err().to_string();
+        assert!(message.contains("is not writable"), "{message}");
+        assert!(message.contains("--base-path"), "{message}");
+    }
+}
