@@ -8,3 +8,4 @@
 
 pub mod settings;
 pub mod yaml;
+pub mod store;
