@@ -9,3 +9,4 @@
 pub mod settings;
 pub mod yaml;
 pub mod store;
+pub mod index;
