@@ -10,3 +10,4 @@ pub mod settings;
 pub mod yaml;
 pub mod store;
 pub mod index;
+pub mod git;

@@ -1,0 +1,733 @@
+//! Fetching a pack's git repository at a branch, tag, version or commit, with libgit2.
+//!
+//! Ref resolution follows StackStorm 3.9.0 (`clone_repo` in
+//! `st2common/st2common/util/pack_management.py`), in order: no ref -> the remote's default
+//! branch (a local repository with a detached HEAD gives that commit); a branch named REF; a
+//! tag named REF or a commit SHA; for a semver REF, the tag `vREF`. Nothing matched gives
+//! upstream's message listing the `v<semver>` tags, but sorted as semver (upstream sorts them
+//! as strings).
+//!
+//! It is cheaper than upstream's full clone: the remote's refs are listed first (`ls-remote`),
+//! so the ref is resolved before anything is downloaded, and only that ref is fetched, with
+//! depth 1 where the transport supports it. The result keeps `.git` with `origin` pointing at
+//! the URL, as upstream keeps the clone for users to work in.
+//!
+//! ```no_run
+//! # use st2_rs::git;
+//! let fetched = git::fetch(
+//!     "https://github.com/StackStorm-Exchange/stackstorm-twitter",
+//!     Some("1.0.0"),
+//!     std::path::Path::new("/tmp/twitter"),
+//!     &git::FetchOptions::default(),
+//! )?;
+//! println!("{}", fetched.commit);
+//! # Ok::<(), git::GitError>(())
+//! ```
+
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
+
+use git2::{
+    build::CheckoutBuilder, AutotagOption, Cred, CredentialType, Direction, ErrorClass, ErrorCode,
+    Oid, ProxyOptions, RemoteCallbacks, Repository,
+};
+
+/// Network settings for a fetch.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Connect and read timeout of network transports.
+    pub timeout: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a ref resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedRef {
+    /// No ref was asked: the remote's default branch.
+    DefaultBranch(String),
+    /// A branch.
+    Branch(String),
+    /// A tag (for a version `1.2.0`, the tag `v1.2.0`).
+    Tag(String),
+    /// A commit SHA.
+    Commit,
+    /// A local repository with a detached HEAD, no ref asked.
+    DetachedHead,
+}
+
+/// The result of [`fetch`].
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The commit checked out (40 hex digits).
+    pub commit: String,
+    /// What the ref resolved to.
+    pub resolved: ResolvedRef,
+    /// Whether only the last commit was fetched.
+    pub shallow: bool,
+}
+
+/// Errors of git operations; each is one readable line naming the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The ref matches no branch, tag or commit.
+    #[error(
+        "\"{reference}\" is not a valid version, hash, tag or branch in {url}.{}",
+        available_sentence(available)
+    )]
+    NoSuchRef {
+        /// The ref asked for.
+        reference: String,
+        /// The repository.
+        url: String,
+        /// `v<semver>` tags, `v` stripped, highest first.
+        available: Vec<String>,
+    },
+    /// The repository cannot be reached or does not exist.
+    #[error("Unable to reach the git repository {url}: {message}")]
+    Unreachable {
+        /// The repository.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The server refused our credentials.
+    #[error(
+        "Authentication failed for the git repository {url}: {message}; check your ssh-agent \
+         keys or your git credential helper"
+    )]
+    Auth {
+        /// The repository.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// Anything else.
+    #[error("git operation on {url} failed: {message}")]
+    Other {
+        /// The repository.
+        url: String,
+        /// Why.
+        message: String,
+    },
+}
+
+fn available_sentence(available: &[String]) -> String {
+    if available.is_empty() {
+        String::new()
+    } else {
+        format!(" Available versions are: {}.", available.join(", "))
+    }
+}
+
+impl GitError {
+    fn from_git2(url: &str, err: git2::Error) -> GitError {
+        let message = err.message().trim().to_string();
+        let url = url.to_string();
+        if err.code() == ErrorCode::Auth
+            || err.class() == ErrorClass::Ssh && message.contains("auth")
+        {
+            return GitError::Auth { url, message };
+        }
+        match err.class() {
+            ErrorClass::Net
+            | ErrorClass::Http
+            | ErrorClass::Ssh
+            | ErrorClass::Os
+            | ErrorClass::Ssl
+            | ErrorClass::Repository => GitError::Unreachable { url, message },
+            _ if err.code() == ErrorCode::NotFound => GitError::Unreachable { url, message },
+            _ => GitError::Other { url, message },
+        }
+    }
+}
+
+/// Is this path a git repository (has `.git`)? Upstream tells local repositories from plain
+/// directories the same way.
+pub fn is_repo(path: &Path) -> bool {
+    path.join(".git").exists()
+}
+
+/// The `v<semver>` tags of the repository at `url`, `v` stripped, highest first.
+pub fn available_versions(url: &str, options: &FetchOptions) -> Result<Vec<String>, GitError> {
+    let dir = tempfile::tempdir().map_err(|err| GitError::Other {
+        url: url.to_string(),
+        message: err.to_string(),
+    })?;
+    let repo = Repository::init_bare(dir.path()).map_err(|err| GitError::from_git2(url, err))?;
+    let listing = list_remote(&repo, url, options)?;
+    Ok(listing.versions())
+}
+
+/// Fetch `url` at `reference` into `dest` (absent or empty), leaving a working tree and `.git`.
+pub fn fetch(
+    url: &str,
+    reference: Option<&str>,
+    dest: &Path,
+    options: &FetchOptions,
+) -> Result<Fetched, GitError> {
+    let references: Vec<String> = reference.into_iter().map(str::to_string).collect();
+    fetch_first(url, &references, dest, options).map(|(fetched, _)| fetched)
+}
+
+/// Fetch `url` at the first of `references` the repository has (all resolved against one
+/// listing of its refs), and say which one that was. No reference: the default branch. When
+/// none resolves, the error is the one for the first (preferred) reference.
+pub fn fetch_first(
+    url: &str,
+    references: &[String],
+    dest: &Path,
+    options: &FetchOptions,
+) -> Result<(Fetched, Option<String>), GitError> {
+    let git_error = |err: git2::Error| GitError::from_git2(url, err);
+    configure_libgit2(options);
+    let repo = Repository::init(dest).map_err(git_error)?;
+    repo.remote("origin", url).map_err(git_error)?;
+    let listing = list_remote(&repo, url, options)?;
+    let (target, reference) = if references.is_empty() {
+        (listing.resolve(url, None)?, None)
+    } else {
+        let mut first_error = None;
+        let mut found = None;
+        for candidate in references {
+            match listing.resolve(url, Some(candidate)) {
+                Ok(target) => {
+                    found = Some((target, Some(candidate.as_str())));
+                    break;
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        match found {
+            Some(found) => found,
+            None => return Err(first_error.expect("at least one reference")),
+        }
+    };
+
+    let local = is_local(url);
+    let (refspecs, depth): (Vec<String>, bool) = match &target {
+        Target::Branch { name, .. } => (
+            vec![format!("+refs/heads/{name}:refs/remotes/origin/{name}")],
+            true,
+        ),
+        Target::Tag { name, .. } => (vec![format!("+refs/tags/{name}:refs/tags/{name}")], true),
+        Target::Commit { .. } | Target::Abbreviated(_) | Target::Detached(_) => (
+            vec![
+                "+refs/heads/*:refs/remotes/origin/*".to_string(),
+                "+refs/tags/*:refs/tags/*".to_string(),
+            ],
+            false,
+        ),
+    };
+    // libgit2 cannot fetch shallow from a local repository: fetch everything there.
+    let shallow = depth && !local;
+    let fetch_result = download(&repo, url, &refspecs, shallow, options);
+    let shallow = match fetch_result {
+        Ok(()) => shallow,
+        Err(err) if shallow => {
+            tracing::debug!("shallow fetch of {url} failed ({err}); fetching everything");
+            download(&repo, url, &refspecs, false, options)?;
+            false
+        }
+        Err(err) => return Err(err),
+    };
+
+    let commit = match &target {
+        Target::Branch { oid, .. } | Target::Commit { oid } | Target::Detached(oid) => *oid,
+        Target::Tag { name, .. } => repo
+            .find_reference(&format!("refs/tags/{name}"))
+            .and_then(|reference| reference.peel_to_commit())
+            .map(|commit| commit.id())
+            .map_err(git_error)?,
+        Target::Abbreviated(prefix) => repo
+            .revparse_single(prefix)
+            .and_then(|object| object.peel_to_commit())
+            .map(|commit| commit.id())
+            .map_err(|_| GitError::NoSuchRef {
+                reference: prefix.clone(),
+                url: url.to_string(),
+                available: listing.versions(),
+            })?,
+    };
+    let commit_object = repo.find_commit(commit).map_err(|_| GitError::NoSuchRef {
+        reference: reference.unwrap_or("HEAD").to_string(),
+        url: url.to_string(),
+        available: listing.versions(),
+    })?;
+
+    let resolved = match &target {
+        Target::Branch { name, default, .. } => {
+            let mut branch = repo.branch(name, &commit_object, true).map_err(git_error)?;
+            // Tracking origin/<name>, as `git clone` sets it up.
+            let _ = branch.set_upstream(Some(&format!("origin/{name}")));
+            repo.set_head(&format!("refs/heads/{name}"))
+                .map_err(git_error)?;
+            if *default {
+                ResolvedRef::DefaultBranch(name.clone())
+            } else {
+                ResolvedRef::Branch(name.clone())
+            }
+        }
+        Target::Tag { name, .. } => {
+            repo.set_head_detached(commit).map_err(git_error)?;
+            ResolvedRef::Tag(name.clone())
+        }
+        Target::Commit { .. } | Target::Abbreviated(_) => {
+            repo.set_head_detached(commit).map_err(git_error)?;
+            ResolvedRef::Commit
+        }
+        Target::Detached(_) => {
+            repo.set_head_detached(commit).map_err(git_error)?;
+            ResolvedRef::DetachedHead
+        }
+    };
+    repo.checkout_head(Some(CheckoutBuilder::new().force()))
+        .map_err(git_error)?;
+    Ok((
+        Fetched {
+            commit: commit.to_string(),
+            resolved,
+            shallow,
+        },
+        reference.map(str::to_string),
+    ))
+}
+
+/// Where a ref points, once resolved against the remote's refs.
+enum Target {
+    Branch {
+        name: String,
+        default: bool,
+        oid: Oid,
+    },
+    Tag {
+        name: String,
+    },
+    Commit {
+        oid: Oid,
+    },
+    Abbreviated(String),
+    Detached(Oid),
+}
+
+/// The remote's refs, from one `ls-remote`.
+struct Listing {
+    refs: Vec<(String, Oid)>,
+    default_branch: Option<String>,
+}
+
+impl Listing {
+    fn get(&self, name: &str) -> Option<Oid> {
+        self.refs
+            .iter()
+            .find(|(ref_name, _)| ref_name == name)
+            .map(|(_, oid)| *oid)
+    }
+
+    fn resolve(&self, url: &str, reference: Option<&str>) -> Result<Target, GitError> {
+        let Some(reference) = reference else {
+            if let Some(branch) = &self.default_branch {
+                let name = branch.trim_start_matches("refs/heads/").to_string();
+                if let Some(oid) = self.get(branch) {
+                    return Ok(Target::Branch {
+                        name,
+                        default: true,
+                        oid,
+                    });
+                }
+            }
+            // A local repository checked out at a commit (detached HEAD) is accepted.
+            return match self.get("HEAD") {
+                Some(oid) => Ok(Target::Detached(oid)),
+                None => Err(GitError::Other {
+                    url: url.to_string(),
+                    message: "the repository has no commits".into(),
+                }),
+            };
+        };
+        if let Some(oid) = self.get(&format!("refs/heads/{reference}")) {
+            return Ok(Target::Branch {
+                name: reference.to_string(),
+                default: false,
+                oid,
+            });
+        }
+        if self.get(&format!("refs/tags/{reference}")).is_some() {
+            return Ok(Target::Tag {
+                name: reference.to_string(),
+            });
+        }
+        if is_hex(reference) && reference.len() == 40 {
+            let oid = Oid::from_str(reference).expect("40 hex digits");
+            return Ok(Target::Commit { oid });
+        }
+        if is_semver(reference) && self.get(&format!("refs/tags/v{reference}")).is_some() {
+            return Ok(Target::Tag {
+                name: format!("v{reference}"),
+            });
+        }
+        if is_hex(reference) && reference.len() >= 7 {
+            return Ok(Target::Abbreviated(reference.to_string()));
+        }
+        Err(GitError::NoSuchRef {
+            reference: reference.to_string(),
+            url: url.to_string(),
+            available: self.versions(),
+        })
+    }
+
+    fn versions(&self) -> Vec<String> {
+        let mut versions: Vec<semver::Version> = self
+            .refs
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix("refs/tags/v"))
+            .filter(|tag| !tag.ends_with("^{}"))
+            .filter_map(|tag| semver::Version::parse(tag).ok())
+            .collect();
+        versions.sort();
+        versions.dedup();
+        versions.reverse();
+        versions.into_iter().map(|v| v.to_string()).collect()
+    }
+}
+
+fn list_remote(repo: &Repository, url: &str, options: &FetchOptions) -> Result<Listing, GitError> {
+    configure_libgit2(options);
+    let mut remote = repo
+        .remote_anonymous(url)
+        .map_err(|err| GitError::from_git2(url, err))?;
+    let attempts = Cell::new(0);
+    let callbacks = callbacks(url, &attempts);
+    let connection = remote
+        .connect_auth(Direction::Fetch, Some(callbacks), Some(proxy_options()))
+        .map_err(|err| GitError::from_git2(url, err))?;
+    let refs = connection
+        .list()
+        .map_err(|err| GitError::from_git2(url, err))?
+        .iter()
+        .map(|head| (head.name().to_string(), head.oid()))
+        .collect();
+    let default_branch = connection
+        .default_branch()
+        .ok()
+        .and_then(|buf| buf.as_str().map(str::to_string))
+        .filter(|name| name.starts_with("refs/heads/"));
+    Ok(Listing {
+        refs,
+        default_branch,
+    })
+}
+
+fn download(
+    repo: &Repository,
+    url: &str,
+    refspecs: &[String],
+    shallow: bool,
+    _options: &FetchOptions,
+) -> Result<(), GitError> {
+    let mut remote = repo
+        .find_remote("origin")
+        .map_err(|err| GitError::from_git2(url, err))?;
+    let attempts = Cell::new(0);
+    let mut fetch_options = git2::FetchOptions::new();
+    fetch_options
+        .remote_callbacks(callbacks(url, &attempts))
+        .proxy_options(proxy_options())
+        .download_tags(AutotagOption::None);
+    if shallow {
+        fetch_options.depth(1);
+    }
+    remote
+        .fetch(refspecs, Some(&mut fetch_options), None)
+        .map_err(|err| GitError::from_git2(url, err))
+}
+
+/// Credentials as git's own tools find them: ssh-agent for ssh, the configured credential
+/// helper for https, with a bounded number of attempts so a refused key never loops.
+fn callbacks<'a>(url: &'a str, attempts: &'a Cell<u32>) -> RemoteCallbacks<'a> {
+    let mut callbacks = RemoteCallbacks::new();
+    callbacks.credentials(move |_url, username, allowed| {
+        attempts.set(attempts.get() + 1);
+        if attempts.get() > 3 {
+            return Err(git2::Error::new(
+                ErrorCode::Auth,
+                ErrorClass::Net,
+                "no credentials were accepted",
+            ));
+        }
+        if allowed.contains(CredentialType::USERNAME) {
+            return Cred::username(username.unwrap_or("git"));
+        }
+        if allowed.contains(CredentialType::SSH_KEY) {
+            return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if let Ok(config) = git2::Config::open_default() {
+                if let Ok(cred) = Cred::credential_helper(&config, url, username) {
+                    return Ok(cred);
+                }
+            }
+        }
+        Cred::default()
+    });
+    callbacks
+}
+
+/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` and git's `http.proxy`.
+fn proxy_options<'a>() -> ProxyOptions<'a> {
+    let mut proxy = ProxyOptions::new();
+    proxy.auto();
+    proxy
+}
+
+/// Process-wide libgit2 settings: timeouts and the CA bundle, set once.
+fn configure_libgit2(options: &FetchOptions) {
+    static ONCE: Once = Once::new();
+    let millis = options.timeout.as_millis().min(i32::MAX as u128) as i32;
+    ONCE.call_once(|| {
+        // SAFETY: called once, before any other libgit2 operation of this process starts a
+        // network transport.
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
+            for var in ["GIT_SSL_CAINFO", crate::settings::env::SSL_CERT_FILE] {
+                if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+                    if Path::new(&path).is_file() {
+                        let _ = git2::opts::set_ssl_cert_file(&path);
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn is_local(url: &str) -> bool {
+    url.starts_with("file://") || url.starts_with('/')
+}
+
+fn is_hex(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_semver(text: &str) -> bool {
+    semver::Version::parse(text).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// A bare repository with branches main (default) and dev, and tags.
+    fn remote(dir: &Path) -> (String, String) {
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["init", "-q", "-b", "main"]);
+        for (version, tag) in [
+            ("0.1.0", "v0.1.0"),
+            ("0.9.0", "0.9.0"),
+            ("1.2.0", "v1.2.0"),
+            ("1.10.0", "v1.10.0"),
+        ] {
+            std::fs::write(work.join("version"), version).unwrap();
+            git(&work, &["add", "-A"]);
+            git(&work, &["commit", "-q", "-m", version]);
+            if version == "1.2.0" {
+                git(&work, &["tag", "-a", tag, "-m", "annotated"]);
+            } else {
+                git(&work, &["tag", tag]);
+            }
+        }
+        let main_head = git(&work, &["rev-parse", "HEAD"]);
+        git(&work, &["checkout", "-q", "-b", "dev"]);
+        std::fs::write(work.join("version"), "dev").unwrap();
+        git(&work, &["commit", "-q", "-am", "dev"]);
+        git(&work, &["checkout", "-q", "main"]);
+        let bare = dir.join("remote.git");
+        git(dir, &["clone", "-q", "--bare", "work", "remote.git"]);
+        (format!("file://{}", bare.display()), main_head)
+    }
+
+    fn version_in(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("version")).unwrap()
+    }
+
+    #[test]
+    fn resolves_like_stackstorm() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, main_head) = remote(dir.path());
+        let opts = FetchOptions::default();
+        let fetch_to = |name: &str, reference: Option<&str>| {
+            let dest = dir.path().join(name);
+            let fetched = fetch(&url, reference, &dest, &opts).unwrap();
+            (fetched, version_in(&dest), dest)
+        };
+
+        let (fetched, version, dest) = fetch_to("default", None);
+        assert_eq!(fetched.resolved, ResolvedRef::DefaultBranch("main".into()));
+        assert_eq!(version, "1.10.0");
+        assert_eq!(fetched.commit, main_head);
+        assert!(dest.join(".git").is_dir());
+        let repo = Repository::open(&dest).unwrap();
+        assert_eq!(
+            repo.find_remote("origin").unwrap().url(),
+            Some(url.as_str())
+        );
+        assert_eq!(repo.head().unwrap().shorthand(), Some("main"));
+
+        let (fetched, version, _) = fetch_to("dev", Some("dev"));
+        assert_eq!(fetched.resolved, ResolvedRef::Branch("dev".into()));
+        assert_eq!(version, "dev");
+
+        let (fetched, version, _) = fetch_to("tag", Some("0.9.0"));
+        assert_eq!(fetched.resolved, ResolvedRef::Tag("0.9.0".into()));
+        assert_eq!(version, "0.9.0");
+
+        let (fetched, version, _) = fetch_to("vtag", Some("1.2.0"));
+        assert_eq!(fetched.resolved, ResolvedRef::Tag("v1.2.0".into()));
+        assert_eq!(version, "1.2.0");
+
+        let (fetched, version, _) = fetch_to("sha", Some(&main_head));
+        assert_eq!(fetched.resolved, ResolvedRef::Commit);
+        assert_eq!(version, "1.10.0");
+
+        let (fetched, version, _) = fetch_to("short", Some(&main_head[..8]));
+        assert_eq!(fetched.resolved, ResolvedRef::Commit);
+        assert_eq!(version, "1.10.0");
+    }
+
+    #[test]
+    fn first_reference_the_repository_has_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _) = remote(dir.path());
+        let wanted = [
+            "9.9.9".to_string(),
+            "1.2.0".to_string(),
+            "0.1.0".to_string(),
+        ];
+        let (fetched, chosen) = fetch_first(
+            &url,
+            &wanted,
+            &dir.path().join("x"),
+            &FetchOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(chosen.as_deref(), Some("1.2.0"));
+        assert_eq!(fetched.resolved, ResolvedRef::Tag("v1.2.0".into()));
+        let err = fetch_first(
+            &url,
+            &["9.9.9".into(), "8.0.0".into()],
+            &dir.path().join("y"),
+            &FetchOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("\"9.9.9\" is not a valid version"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_ref_lists_semver_sorted_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _) = remote(dir.path());
+        let err = fetch(
+            &url,
+            Some("nope"),
+            &dir.path().join("x"),
+            &FetchOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "\"nope\" is not a valid version, hash, tag or branch in {url}. Available \
+                 versions are: 1.10.0, 1.2.0, 0.1.0."
+            )
+        );
+        assert_eq!(
+            available_versions(&url, &FetchOptions::default()).unwrap(),
+            vec!["1.10.0", "1.2.0", "0.1.0"]
+        );
+    }
+
+    #[test]
+    fn local_paths_and_detached_heads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, main_head) = remote(dir.path());
+        let work = dir.path().join("work");
+        git(&work, &["checkout", "-q", "--detach", "v0.1.0"]);
+        let fetched = fetch(
+            work.to_str().unwrap(),
+            None,
+            &dir.path().join("detached"),
+            &FetchOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(fetched.resolved, ResolvedRef::DetachedHead);
+        assert_eq!(version_in(&dir.path().join("detached")), "0.1.0");
+        let fetched = fetch(
+            &format!("file://{}", work.display()),
+            Some("main"),
+            &dir.path().join("plain"),
+            &FetchOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(fetched.commit, main_head);
+        assert!(!fetched.shallow);
+    }
+
+    #[test]
+    fn unreachable_repository_is_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = fetch(
+            "file:///nonexistent/repo.git",
+            None,
+            &dir.path().join("x"),
+            &FetchOptions::default(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("Unable to reach the git repository file:///nonexistent/repo.git"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "{text}");
+        let err = fetch(
+            "http://127.0.0.1:9/nothing.git",
+            None,
+            &dir.path().join("y"),
+            &FetchOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, GitError::Unreachable { .. }), "{err}");
+    }
+}
