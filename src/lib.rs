@@ -11,3 +11,4 @@ pub mod yaml;
 pub mod store;
 pub mod index;
 pub mod git;
+pub mod venv;

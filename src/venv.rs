@@ -1,0 +1,1375 @@
+//! Per-pack Python virtualenvs, as `st2 pack install` sets them up.
+//!
+//! StackStorm runs a pack's Python actions and sensors with the interpreter of
+//! the pack's own virtualenv, `<base_path>/virtualenvs/<pack ref>`, into which
+//! the pack's `requirements.txt` is installed (StackStorm 3.9.0,
+//! `st2common/util/virtualenvs.py`). This module builds that virtualenv, with
+//! three improvements over upstream, which deletes and rebuilds it on every
+//! install:
+//!
+//! * **Reuse.** A fingerprint (sha256) of the requirements file content, the
+//!   interpreter (resolved path and `sys.version`) and the virtualenv/pip
+//!   options is stored in `<venv>/.st2-venv.json`. When nothing changed, the
+//!   existing virtualenv is reused untouched.
+//! * **Atomic replacement.** A new virtualenv is built in a staging directory
+//!   beside the final one (`<virtualenvs>/.staging-<ref>-<random>`) and only
+//!   swapped into place once the requirements installed. A failed or
+//!   interrupted run never leaves a half-built virtualenv at the final path,
+//!   and a failed update leaves the previous virtualenv working.
+//! * **uv when available.** `uv` is used when it is on `PATH` (much faster),
+//!   otherwise `python -m venv` + `pip`. `ST2_VENV_TOOL=pip|uv` forces one.
+//!
+//! Errors are meant to be shown to a user as they are: a missing or unusable
+//! interpreter says what to install or which setting to change, and a failed
+//! installation names the requirements file and shows the last lines of the
+//! installer's output.
+//!
+//! # Usage
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use st2_rs::venv::{self, VenvSpec};
+//!
+//! let spec = VenvSpec {
+//!     pack_ref: "examples",
+//!     pack_dir: Path::new("/opt/stackstorm/packs/examples"),
+//!     venv_dir: Path::new("/opt/stackstorm/virtualenvs/examples"),
+//!     python: "python3",
+//!     virtualenv_opts: &[],
+//!     pip_opts: &[],
+//! };
+//! let (outcome, installer) = venv::ensure(&spec)?;
+//! println!("virtualenv {outcome} with {installer}");
+//! let python = venv::python_path(spec.venv_dir); // run actions with this
+//! # Ok::<(), venv::VenvError>(())
+//! ```
+//!
+//! Use [`recreate`] to force a rebuild (`--register-recreate-virtualenvs`).
+//! Whether a pack needs a virtualenv at all is the caller's decision: a pack
+//! without `requirements.txt` still gets a (bare) virtualenv when asked.
+//!
+//! Builds of the same pack are serialized with a lock file
+//! (`<virtualenvs>/.st2-venv-<ref>.lock`); leftovers of interrupted runs
+//! (`.staging-<ref>-*`, `.old-<ref>-*`) are removed by the next run for that
+//! pack.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Name of the metadata file written inside each virtualenv built here.
+pub const MARKER_FILE: &str = ".st2-venv.json";
+
+/// Environment variable forcing the installer: `pip` or `uv`.
+pub const TOOL_ENV_VAR: &str = "ST2_VENV_TOOL";
+
+/// Oldest Python accepted for pack virtualenvs (major, minor).
+pub const MIN_PYTHON: (u32, u32) = (3, 8);
+
+/// Name of the requirements file looked up in the pack directory.
+pub const REQUIREMENTS_FILE: &str = "requirements.txt";
+
+/// How many lines of installer output an error keeps.
+const TAIL_LINES: usize = 20;
+
+/// Bumped whenever the way a virtualenv is built changes, so that
+/// virtualenvs built by an older st2-rs are rebuilt.
+const FINGERPRINT_VERSION: u32 = 1;
+
+/// Length of the random part of staging/trash directory names.
+const RANDOM_LEN: usize = 8;
+
+/// What to build: one pack's virtualenv.
+#[derive(Debug, Clone, Copy)]
+pub struct VenvSpec<'a> {
+    /// Pack ref (`[A-Za-z0-9_-]+`), used to name staging directories.
+    pub pack_ref: &'a str,
+    /// The pack directory; holds `requirements.txt` and is the installer's
+    /// working directory (requirements may use relative paths like `./lib`).
+    pub pack_dir: &'a Path,
+    /// Final virtualenv path, usually `<base_path>/virtualenvs/<pack ref>`.
+    pub venv_dir: &'a Path,
+    /// Python interpreter to build from (`[actionrunner] python_binary`,
+    /// default `python3`): a name looked up on `PATH`, or a path.
+    pub python: &'a str,
+    /// Extra options for venv creation (`[actionrunner] virtualenv_opts`),
+    /// passed to `python -m venv` or `uv venv`.
+    pub virtualenv_opts: &'a [String],
+    /// Extra options for installing requirements (`[actionrunner] pip_opts`),
+    /// passed to `pip install` or `uv pip install`.
+    pub pip_opts: &'a [String],
+}
+
+/// What [`ensure`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VenvOutcome {
+    /// There was no virtualenv at the final path; one was built.
+    Created,
+    /// A virtualenv existed but was out of date (or not built by st2-rs);
+    /// it was replaced by a new one.
+    Updated,
+    /// The existing virtualenv was up to date and left untouched.
+    Reused,
+}
+
+impl VenvOutcome {
+    /// Lower-case past participle: `created`, `updated` or `reused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VenvOutcome::Created => "created",
+            VenvOutcome::Updated => "updated",
+            VenvOutcome::Reused => "reused",
+        }
+    }
+}
+
+impl fmt::Display for VenvOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The tool that builds virtualenvs and installs requirements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installer {
+    /// `uv venv --relocatable` + `uv pip install`.
+    Uv,
+    /// `python -m venv` + `python -m pip install`.
+    Pip,
+}
+
+impl Installer {
+    /// The tool's name: `uv` or `pip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Installer::Uv => "uv",
+            Installer::Pip => "pip",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Installer> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "uv" => Some(Installer::Uv),
+            "pip" => Some(Installer::Pip),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Installer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a virtualenv could not be built. Messages are complete sentences
+/// meant for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum VenvError {
+    /// The configured interpreter does not exist.
+    #[error(
+        "Python interpreter \"{python}\" not found: install Python 3 (e.g. `apt-get install python3 python3-venv`) or set [actionrunner] python_binary in st2.conf"
+    )]
+    PythonNotFound {
+        /// The interpreter as configured.
+        python: String,
+    },
+    /// The interpreter is older than [`MIN_PYTHON`].
+    #[error(
+        "Python interpreter \"{python}\" is version {version}, but {}.{} or newer is required: install a newer Python 3 or set [actionrunner] python_binary in st2.conf",
+        MIN_PYTHON.0,
+        MIN_PYTHON.1
+    )]
+    PythonTooOld {
+        /// The interpreter as configured.
+        python: String,
+        /// Its version, `X.Y.Z`.
+        version: String,
+    },
+    /// The interpreter exists but could not be run or queried.
+    #[error(
+        "Python interpreter \"{python}\" is not usable ({detail}): set [actionrunner] python_binary in st2.conf to a working Python 3"
+    )]
+    PythonUnusable {
+        /// The interpreter as configured.
+        python: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The interpreter lacks the `venv`/`ensurepip` modules (Debian's
+    /// `python3` without `python3-venv`), needed when uv is not used.
+    #[error(
+        "Python interpreter \"{python}\" cannot create virtualenvs (its venv/ensurepip module is missing): install it (e.g. `apt-get install python3-venv`), install uv, or set [actionrunner] python_binary in st2.conf"
+    )]
+    VenvModuleMissing {
+        /// The interpreter as configured.
+        python: String,
+    },
+    /// `ST2_VENV_TOOL=uv` but there is no `uv` on `PATH`.
+    #[error(
+        "{TOOL_ENV_VAR}=uv but no `uv` executable was found on PATH: install uv (e.g. `pip install uv`) or unset {TOOL_ENV_VAR}"
+    )]
+    UvNotFound,
+    /// `ST2_VENV_TOOL` has a value other than `pip` or `uv`.
+    #[error("invalid {TOOL_ENV_VAR} value \"{value}\": expected \"pip\" or \"uv\"")]
+    InvalidToolChoice {
+        /// The value found.
+        value: String,
+    },
+    /// The pack ref cannot be used in a file name.
+    #[error(
+        "invalid pack ref \"{pack_ref}\" for a virtualenv: only letters, digits, '_' and '-' are allowed"
+    )]
+    InvalidPackRef {
+        /// The pack ref given.
+        pack_ref: String,
+    },
+    /// Creating the bare virtualenv failed.
+    #[error("Failed to create virtualenv \"{}\" ({tool} exited with {status}):\n{tail}", venv.display())]
+    CreateFailed {
+        /// The final virtualenv path.
+        venv: PathBuf,
+        /// `uv` or `python -m venv`.
+        tool: String,
+        /// `status N` or `signal N`.
+        status: String,
+        /// The last lines of the tool's combined output.
+        tail: String,
+    },
+    /// Installing the requirements failed; the previous virtualenv, if any,
+    /// is untouched.
+    #[error("Failed to install requirements from \"{}\" ({tool} exited with {status}):\n{tail}", requirements.display())]
+    InstallFailed {
+        /// The requirements file.
+        requirements: PathBuf,
+        /// `uv` or `pip`.
+        tool: String,
+        /// `status N` or `signal N`.
+        status: String,
+        /// The last lines (about 20) of the installer's combined output.
+        tail: String,
+    },
+    /// A helper program (uv, the venv's python) could not be started.
+    #[error("failed to run {program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A file system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path operated on.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VenvError + '_ {
+    move |source| VenvError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The interpreter of a virtualenv: `<venv>/bin/python`.
+pub fn python_path(venv_dir: &Path) -> PathBuf {
+    venv_dir.join("bin").join("python")
+}
+
+/// The installer [`ensure`] would use: the one forced by `ST2_VENV_TOOL`
+/// (`pip` or `uv`) if set, else `uv` when it is on `PATH`, else `pip`.
+///
+/// This never fails; [`ensure`] reports an invalid `ST2_VENV_TOOL` or a
+/// forced but missing `uv`.
+pub fn detect_installer() -> Installer {
+    match tool_choice_from_env() {
+        Ok(Some(forced)) => forced,
+        _ if find_uv().is_some() => Installer::Uv,
+        _ => Installer::Pip,
+    }
+}
+
+/// Create, refresh or reuse the virtualenv described by `spec`.
+///
+/// Reuses the existing virtualenv when its fingerprint (requirements file
+/// content, interpreter, options) is unchanged; otherwise builds a new one
+/// beside it and swaps it in only once the requirements installed. On error
+/// the previous virtualenv (if any) is left as it was.
+///
+/// Returns what happened and which installer built the virtualenv (for
+/// [`VenvOutcome::Reused`], the installer recorded when it was built).
+pub fn ensure(spec: &VenvSpec) -> Result<(VenvOutcome, Installer), VenvError> {
+    let choice = tool_choice_from_env()?;
+    ensure_with(spec, choice, false)
+}
+
+/// Rebuild the virtualenv described by `spec` even if it is up to date
+/// (`st2 pack install/register --register-recreate-virtualenvs`).
+///
+/// Same atomic replacement as [`ensure`]: on error the previous virtualenv
+/// is left as it was.
+pub fn recreate(spec: &VenvSpec) -> Result<Installer, VenvError> {
+    let choice = tool_choice_from_env()?;
+    ensure_with(spec, choice, true).map(|(_, installer)| installer)
+}
+
+/// `ST2_VENV_TOOL`, parsed; `None` when unset or empty.
+fn tool_choice_from_env() -> Result<Option<Installer>, VenvError> {
+    match std::env::var(TOOL_ENV_VAR) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
+        Ok(value) => Installer::parse(&value)
+            .map(Some)
+            .ok_or(VenvError::InvalidToolChoice { value }),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(value)) => Err(VenvError::InvalidToolChoice {
+            value: value.to_string_lossy().into_owned(),
+        }),
+    }
+}
+
+/// The installer to use, with the `uv` executable when it is uv.
+#[derive(Debug, Clone)]
+enum Tool {
+    Uv(PathBuf),
+    Pip,
+}
+
+impl Tool {
+    fn installer(&self) -> Installer {
+        match self {
+            Tool::Uv(_) => Installer::Uv,
+            Tool::Pip => Installer::Pip,
+        }
+    }
+}
+
+fn resolve_tool(choice: Option<Installer>, uv: Option<PathBuf>) -> Result<Tool, VenvError> {
+    match (choice, uv) {
+        (Some(Installer::Pip), _) => Ok(Tool::Pip),
+        (Some(Installer::Uv), None) => Err(VenvError::UvNotFound),
+        (_, Some(uv)) => Ok(Tool::Uv(uv)),
+        (None, None) => Ok(Tool::Pip),
+    }
+}
+
+fn find_uv() -> Option<PathBuf> {
+    find_executable("uv", std::env::var_os("PATH").as_deref())
+}
+
+/// First executable regular file called `name` in the directories of
+/// `path_var` (a `PATH`-style list).
+fn find_executable(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path_var?)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            fs::metadata(candidate)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+fn validate_pack_ref(pack_ref: &str) -> Result<(), VenvError> {
+    let ok = !pack_ref.is_empty()
+        && pack_ref
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(VenvError::InvalidPackRef {
+            pack_ref: pack_ref.to_string(),
+        })
+    }
+}
+
+/// The body of [`ensure`] and [`recreate`], with the installer choice
+/// explicit (tests use it without touching the process environment).
+fn ensure_with(
+    spec: &VenvSpec,
+    choice: Option<Installer>,
+    force: bool,
+) -> Result<(VenvOutcome, Installer), VenvError> {
+    validate_pack_ref(spec.pack_ref)?;
+    let tool = resolve_tool(choice, find_uv())?;
+    let venv_dir = std::path::absolute(spec.venv_dir).map_err(io_err(spec.venv_dir))?;
+    let pack_dir = std::path::absolute(spec.pack_dir).map_err(io_err(spec.pack_dir))?;
+    let parent = venv_dir
+        .parent()
+        .ok_or_else(|| VenvError::Io {
+            path: venv_dir.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "virtualenv path has no parent"),
+        })?
+        .to_path_buf();
+
+    let interp = probe_python(spec.python)?;
+    if tool.installer() == Installer::Pip && !interp.has_venv {
+        return Err(VenvError::VenvModuleMissing {
+            python: spec.python.to_string(),
+        });
+    }
+
+    let requirements = pack_dir.join(REQUIREMENTS_FILE);
+    let requirements_content = match fs::read(&requirements) {
+        Ok(content) => Some(content),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(&requirements)(e)),
+    };
+    let fp = fingerprint(
+        requirements_content.as_deref(),
+        &interp,
+        spec.virtualenv_opts,
+        spec.pip_opts,
+    );
+
+    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    // Serialize builds of this pack (other st2 processes). Released on drop.
+    let lock_path = parent.join(format!(".st2-venv-{}.lock", spec.pack_ref));
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    lock.lock().map_err(io_err(&lock_path))?;
+
+    let existing = read_marker(&venv_dir);
+    if !force {
+        if let Some(marker) = &existing {
+            if marker.fingerprint == fp.digest && python_path(&venv_dir).exists() {
+                let installer = Installer::parse(&marker.tool).unwrap_or(tool.installer());
+                tracing::info!(pack = spec.pack_ref, venv = %venv_dir.display(), "virtualenv up to date, reusing it");
+                return Ok((VenvOutcome::Reused, installer));
+            }
+        }
+    }
+    let existed = fs::symlink_metadata(&venv_dir).is_ok();
+
+    cleanup_leftovers(&parent, spec.pack_ref);
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".staging-{}-", spec.pack_ref))
+        .rand_bytes(RANDOM_LEN)
+        .tempdir_in(&parent)
+        .map_err(io_err(&parent))?;
+    tracing::info!(
+        pack = spec.pack_ref,
+        tool = tool.installer().as_str(),
+        staging = %staging.path().display(),
+        "building virtualenv"
+    );
+
+    create_venv(&tool, &interp, staging.path(), &venv_dir, spec)?;
+    if requirements_content.is_some() {
+        install_requirements(&tool, staging.path(), &pack_dir, &requirements, spec)?;
+    }
+    fix_paths_after_move(staging.path(), &venv_dir)?;
+    write_marker(
+        staging.path(),
+        &Marker {
+            fingerprint: fp.digest.clone(),
+            tool: tool.installer().as_str().to_string(),
+            created_at: rfc3339_now(),
+            python: interp.resolved.clone(),
+            python_version: interp.version.clone(),
+            requirements_sha256: fp.requirements_sha256.clone(),
+            virtualenv_opts: spec.virtualenv_opts.to_vec(),
+            pip_opts: spec.pip_opts.to_vec(),
+        },
+    )?;
+    swap_into_place(staging, &venv_dir, &parent, spec.pack_ref)?;
+    drop(lock);
+
+    let outcome = if existed {
+        VenvOutcome::Updated
+    } else {
+        VenvOutcome::Created
+    };
+    tracing::info!(pack = spec.pack_ref, venv = %venv_dir.display(), %outcome, "virtualenv ready");
+    Ok((outcome, tool.installer()))
+}
+
+/// What we learned about the configured interpreter.
+#[derive(Debug, Clone)]
+struct Interpreter {
+    /// `sys.executable`: what we run to create the venv.
+    executable: String,
+    /// `realpath(sys.executable)`: part of the fingerprint.
+    resolved: String,
+    /// `sys.version`, newlines flattened: part of the fingerprint.
+    version: String,
+    /// Whether `import venv, ensurepip` works.
+    has_venv: bool,
+}
+
+/// Runs under any Python (2 included) so we can say "too old" rather than
+/// fail with a syntax error.
+const PROBE: &str = r#"
+import os, sys
+try:
+    import venv, ensurepip
+    ok = 1
+except Exception:
+    ok = 0
+sys.stdout.write("st2-venv-probe\n%s\n%s\n%d.%d.%d\n%d\n%s\n" % (
+    sys.executable, os.path.realpath(sys.executable),
+    sys.version_info[0], sys.version_info[1], sys.version_info[2],
+    ok, sys.version.replace("\n", " ")))
+"#;
+
+fn probe_python(python: &str) -> Result<Interpreter, VenvError> {
+    let not_found = || VenvError::PythonNotFound {
+        python: python.to_string(),
+    };
+    let unusable = |detail: String| VenvError::PythonUnusable {
+        python: python.to_string(),
+        detail,
+    };
+    if python.trim().is_empty() {
+        return Err(not_found());
+    }
+    let output = match Command::new(python)
+        .arg("-c")
+        .arg(PROBE)
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(unusable(e.to_string())),
+    };
+    if !output.status.success() {
+        // 127: a shell wrapper (e.g. a pyenv shim) that found no interpreter.
+        if output.status.code() == Some(127) {
+            return Err(not_found());
+        }
+        let mut combined = output.stdout.clone();
+        combined.extend_from_slice(&output.stderr);
+        let last = tail(&combined, 1);
+        return Err(unusable(format!(
+            "it exited with {}{}",
+            status_text(output.status),
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            }
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout
+        .lines()
+        .skip_while(|l| l.trim_end() != "st2-venv-probe")
+        .skip(1);
+    let mut next = || lines.next().map(|l| l.trim_end().to_string());
+    let (Some(executable), Some(resolved), Some(numbers), Some(ok), Some(version)) =
+        (next(), next(), next(), next(), next())
+    else {
+        return Err(unusable("unexpected output when queried".to_string()));
+    };
+    let parts: Vec<u32> = numbers.split('.').filter_map(|p| p.parse().ok()).collect();
+    if parts.len() != 3 || executable.is_empty() {
+        return Err(unusable("unexpected output when queried".to_string()));
+    }
+    if (parts[0], parts[1]) < MIN_PYTHON {
+        return Err(VenvError::PythonTooOld {
+            python: python.to_string(),
+            version: numbers,
+        });
+    }
+    Ok(Interpreter {
+        executable,
+        resolved,
+        version,
+        has_venv: ok == "1",
+    })
+}
+
+/// The fingerprint stored in the marker, and the requirements hash it
+/// includes (recorded separately for humans).
+struct Fingerprint {
+    digest: String,
+    requirements_sha256: Option<String>,
+}
+
+fn fingerprint(
+    requirements: Option<&[u8]>,
+    interp: &Interpreter,
+    virtualenv_opts: &[String],
+    pip_opts: &[String],
+) -> Fingerprint {
+    #[derive(Serialize)]
+    struct Input<'a> {
+        version: u32,
+        requirements_sha256: Option<&'a str>,
+        python: &'a str,
+        python_version: &'a str,
+        virtualenv_opts: &'a [String],
+        pip_opts: &'a [String],
+    }
+    let requirements_sha256 = requirements.map(|content| hex::encode(Sha256::digest(content)));
+    let input = Input {
+        version: FINGERPRINT_VERSION,
+        requirements_sha256: requirements_sha256.as_deref(),
+        python: &interp.resolved,
+        python_version: &interp.version,
+        virtualenv_opts,
+        pip_opts,
+    };
+    let bytes = serde_json::to_vec(&input).expect("serializing strings cannot fail");
+    Fingerprint {
+        digest: hex::encode(Sha256::digest(&bytes)),
+        requirements_sha256,
+    }
+}
+
+/// Content of `<venv>/.st2-venv.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    fingerprint: String,
+    tool: String,
+    created_at: String,
+    python: String,
+    python_version: String,
+    requirements_sha256: Option<String>,
+    virtualenv_opts: Vec<String>,
+    pip_opts: Vec<String>,
+}
+
+fn read_marker(venv_dir: &Path) -> Option<Marker> {
+    let bytes = fs::read(venv_dir.join(MARKER_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn write_marker(venv_dir: &Path, marker: &Marker) -> Result<(), VenvError> {
+    let path = venv_dir.join(MARKER_FILE);
+    let mut bytes = serde_json::to_vec_pretty(marker).expect("serializing strings cannot fail");
+    bytes.push(b'\n');
+    fs::write(&path, bytes).map_err(io_err(&path))
+}
+
+fn create_venv(
+    tool: &Tool,
+    interp: &Interpreter,
+    staging: &Path,
+    final_dir: &Path,
+    spec: &VenvSpec,
+) -> Result<(), VenvError> {
+    let (mut cmd, label) = match tool {
+        Tool::Uv(uv) => {
+            let mut cmd = Command::new(uv);
+            cmd.args([
+                "venv",
+                "--quiet",
+                "--no-project",
+                "--relocatable",
+                "--python",
+            ])
+            .arg(&interp.executable);
+            (cmd, "uv".to_string())
+        }
+        Tool::Pip => {
+            let mut cmd = Command::new(&interp.executable);
+            cmd.args(["-m", "venv"]);
+            (cmd, format!("{} -m venv", spec.python))
+        }
+    };
+    cmd.args(spec.virtualenv_opts).arg(staging);
+    if let Some(parent) = staging.parent() {
+        cmd.current_dir(parent);
+    }
+    let (status, output) = run_combined(cmd, &label)?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&output);
+    if matches!(tool, Tool::Pip) && text.contains("ensurepip") {
+        return Err(VenvError::VenvModuleMissing {
+            python: spec.python.to_string(),
+        });
+    }
+    Err(VenvError::CreateFailed {
+        venv: final_dir.to_path_buf(),
+        tool: label,
+        status: status_text(status),
+        tail: tail(&output, TAIL_LINES),
+    })
+}
+
+fn install_requirements(
+    tool: &Tool,
+    staging: &Path,
+    pack_dir: &Path,
+    requirements: &Path,
+    spec: &VenvSpec,
+) -> Result<(), VenvError> {
+    let venv_python = python_path(staging);
+    let mut cmd = match tool {
+        Tool::Uv(uv) => {
+            let mut cmd = Command::new(uv);
+            cmd.args(["pip", "install", "--quiet", "--python"])
+                .arg(&venv_python);
+            cmd
+        }
+        Tool::Pip => {
+            let mut cmd = Command::new(&venv_python);
+            cmd.args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+            ]);
+            cmd
+        }
+    };
+    cmd.args(spec.pip_opts)
+        .arg("-r")
+        .arg(requirements)
+        // Requirements may be relative paths (`./lib`, `-e .`): upstream
+        // runs pip from the pack directory.
+        .current_dir(pack_dir);
+    let label = tool.installer().as_str();
+    let (status, output) = run_combined(cmd, label)?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(VenvError::InstallFailed {
+        requirements: requirements.to_path_buf(),
+        tool: label.to_string(),
+        status: status_text(status),
+        tail: tail(&output, TAIL_LINES),
+    })
+}
+
+/// Run `cmd` with stdin closed and stdout+stderr interleaved in one pipe,
+/// as a terminal would show them.
+fn run_combined(mut cmd: Command, label: &str) -> Result<(ExitStatus, Vec<u8>), VenvError> {
+    let spawn_err = |source| VenvError::Spawn {
+        program: label.to_string(),
+        source,
+    };
+    let (mut reader, writer) = io::pipe().map_err(spawn_err)?;
+    let writer2 = writer.try_clone().map_err(spawn_err)?;
+    cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
+    tracing::debug!(command = ?cmd, "running");
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    // The Command holds our copies of the pipe's write end: close them so
+    // that reading ends when the child exits.
+    drop(cmd);
+    let mut output = Vec::new();
+    let read = reader.read_to_end(&mut output);
+    let status = child.wait().map_err(spawn_err)?;
+    read.map_err(spawn_err)?;
+    tracing::debug!(%status, output = %String::from_utf8_lossy(&output), "finished");
+    Ok((status, output))
+}
+
+fn status_text(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("status {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+/// The last `n` non-blank-trailing lines of `output`, with a note saying how
+/// many earlier lines were left out.
+fn tail(output: &[u8], n: usize) -> String {
+    let text = String::from_utf8_lossy(output);
+    let lines: Vec<&str> = text.trim_end().lines().map(str::trim_end).collect();
+    if lines.is_empty() || (lines.len() == 1 && lines[0].is_empty()) {
+        return "(no output)".to_string();
+    }
+    let skip = lines.len().saturating_sub(n);
+    let mut out = String::new();
+    if skip > 0 {
+        out.push_str(&format!("[... {skip} earlier lines omitted]\n"));
+    }
+    out.push_str(&lines[skip..].join("\n"));
+    out
+}
+
+/// The virtualenv was built at `staging` but will live at `final_dir`:
+/// rewrite the absolute staging path where tools wrote it into text files
+/// (pip's console-script shebangs, `activate*`, `pyvenv.cfg`). `bin/python`
+/// itself needs nothing: it finds `pyvenv.cfg` relative to itself, and uv's
+/// `--relocatable` scripts use relative paths already.
+fn fix_paths_after_move(staging: &Path, final_dir: &Path) -> Result<(), VenvError> {
+    let from = staging.as_os_str().as_encoded_bytes();
+    let to = final_dir.as_os_str().as_encoded_bytes();
+    let mut files = vec![staging.join("pyvenv.cfg")];
+    let bin = staging.join("bin");
+    if let Ok(entries) = fs::read_dir(&bin) {
+        files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+    }
+    for path in files {
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || meta.len() > 4 * 1024 * 1024 {
+            continue;
+        }
+        let content = fs::read(&path).map_err(io_err(&path))?;
+        if let Some(replaced) = replace_all(&content, from, to) {
+            fs::write(&path, replaced).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// `haystack` with every `from` replaced by `to`; `None` if `from` is absent.
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
+    if from.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    let mut found = false;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+            found = true;
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    found.then_some(out)
+}
+
+/// Move the finished virtualenv from `staging` to `final_dir`: the old one
+/// (if any) is renamed aside first and deleted only once the new one is in
+/// place; if the second rename fails, the old one is put back.
+fn swap_into_place(
+    staging: tempfile::TempDir,
+    final_dir: &Path,
+    parent: &Path,
+    pack_ref: &str,
+) -> Result<(), VenvError> {
+    let old = if fs::symlink_metadata(final_dir).is_ok() {
+        let trash = tempfile::Builder::new()
+            .prefix(&format!(".old-{pack_ref}-"))
+            .rand_bytes(RANDOM_LEN)
+            .tempdir_in(parent)
+            .map_err(io_err(parent))?;
+        let aside = trash.path().join("venv");
+        fs::rename(final_dir, &aside).map_err(io_err(final_dir))?;
+        Some((trash, aside))
+    } else {
+        None
+    };
+    if let Err(e) = fs::rename(staging.path(), final_dir) {
+        if let Some((trash, aside)) = old {
+            if let Err(back) = fs::rename(&aside, final_dir) {
+                // Keep the old venv where it is rather than delete it.
+                let _ = trash.keep();
+                tracing::error!(
+                    old = %aside.display(),
+                    venv = %final_dir.display(),
+                    error = %back,
+                    "could not restore the previous virtualenv"
+                );
+            }
+        }
+        return Err(io_err(final_dir)(e));
+    }
+    // The staging path no longer exists; don't let TempDir's drop touch it.
+    let _ = staging.keep();
+    if let Some((trash, _)) = old {
+        let path = trash.path().to_path_buf();
+        if let Err(e) = trash.close() {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove the previous virtualenv");
+        }
+    }
+    Ok(())
+}
+
+/// Remove `.staging-<ref>-XXXXXXXX` and `.old-<ref>-XXXXXXXX` left in
+/// `parent` by interrupted runs. Only called with the pack's lock held, so
+/// no other run is using them.
+fn cleanup_leftovers(parent: &Path, pack_ref: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if is_leftover(name, pack_ref) {
+            let path = entry.path();
+            tracing::info!(path = %path.display(), "removing leftover of an interrupted virtualenv build");
+            if let Err(e) = fs::remove_dir_all(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove leftover");
+            }
+        }
+    }
+}
+
+fn is_leftover(name: &str, pack_ref: &str) -> bool {
+    [".staging-", ".old-"].iter().any(|kind| {
+        name.strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix(pack_ref))
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|random| {
+                random.len() == RANDOM_LEN && random.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+    })
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+fn rfc3339_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let rem = unix_secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// The interpreter the tests build from.
+    fn test_python() -> String {
+        std::env::var("ST2_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
+    }
+
+    /// Writes `localpkg-<version>` as a wheel (a zip with the module, its
+    /// dist-info and a console script) so requirements install offline.
+    const MAKE_WHEEL: &str = r#"
+import base64, hashlib, sys, zipfile
+ver, out = sys.argv[1], sys.argv[2]
+files = {
+    "localpkg/__init__.py": "VALUE = %r\ndef hello():\n    print('hello', VALUE)\n" % ver,
+    "localpkg-%s.dist-info/METADATA" % ver: "Metadata-Version: 2.1\nName: localpkg\nVersion: %s\n" % ver,
+    "localpkg-%s.dist-info/WHEEL" % ver: "Wheel-Version: 1.0\nGenerator: st2-rs-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    "localpkg-%s.dist-info/entry_points.txt" % ver: "[console_scripts]\nlocalpkg-hello = localpkg:hello\n",
+}
+record = "localpkg-%s.dist-info/RECORD" % ver
+lines = []
+with zipfile.ZipFile(out, "w") as z:
+    for name, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append("%s,sha256=%s,%d" % (name, digest, len(data)))
+        z.writestr(name, data)
+    lines.append(record + ",,")
+    z.writestr(record, "\n".join(lines) + "\n")
+"#;
+
+    /// Builds `<pack>/wheels/localpkg-<version>-py3-none-any.whl` and
+    /// returns the requirement line for it, relative to the pack directory.
+    fn make_wheel(pack_dir: &Path, version: &str) -> String {
+        let wheels = pack_dir.join("wheels");
+        fs::create_dir_all(&wheels).unwrap();
+        let name = format!("localpkg-{version}-py3-none-any.whl");
+        let status = Command::new(test_python())
+            .arg("-c")
+            .arg(MAKE_WHEEL)
+            .arg(version)
+            .arg(wheels.join(&name))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        format!("./wheels/{name}")
+    }
+
+    struct Fixture {
+        _tmp: tempfile::TempDir,
+        pack_dir: PathBuf,
+        virtualenvs: PathBuf,
+        venv_dir: PathBuf,
+        python: String,
+        pip_opts: Vec<String>,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let tmp = tempfile::tempdir().unwrap();
+            let pack_dir = tmp.path().join("packs").join("mypack");
+            fs::create_dir_all(&pack_dir).unwrap();
+            let virtualenvs = tmp.path().join("virtualenvs");
+            let venv_dir = virtualenvs.join("mypack");
+            Fixture {
+                _tmp: tmp,
+                pack_dir,
+                virtualenvs,
+                venv_dir,
+                python: test_python(),
+                pip_opts: vec!["--no-index".to_string()],
+            }
+        }
+
+        fn spec(&self) -> VenvSpec<'_> {
+            VenvSpec {
+                pack_ref: "mypack",
+                pack_dir: &self.pack_dir,
+                venv_dir: &self.venv_dir,
+                python: &self.python,
+                virtualenv_opts: &[],
+                pip_opts: &self.pip_opts,
+            }
+        }
+
+        fn write_requirements(&self, content: &str) {
+            fs::write(self.pack_dir.join(REQUIREMENTS_FILE), content).unwrap();
+        }
+
+        /// `localpkg.VALUE` as seen by the final venv's interpreter.
+        fn imported_value(&self) -> String {
+            let out = Command::new(python_path(&self.venv_dir))
+                .args(["-c", "import localpkg; print(localpkg.VALUE)"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "import failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        }
+
+        /// Names in `<virtualenvs>` other than the venv and its lock file.
+        fn leftovers(&self) -> Vec<String> {
+            fs::read_dir(&self.virtualenvs)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "mypack" && n != ".st2-venv-mypack.lock")
+                .collect()
+        }
+    }
+
+    /// Full cycle with one installer: create, reuse, update, failed update
+    /// keeps the old venv, forced rebuild.
+    fn lifecycle(installer: Installer) {
+        let fx = Fixture::new();
+        let v1 = make_wheel(&fx.pack_dir, "1.0");
+        fx.write_requirements(&format!("# comment\n{v1}\n"));
+
+        // Create: built in a staging dir, then moved to the final path; the
+        // moved venv still imports the package and runs console scripts.
+        let start = Instant::now();
+        let (outcome, used) = ensure_with(&fx.spec(), Some(installer), false).unwrap();
+        eprintln!("{installer}: create took {:?}", start.elapsed());
+        assert_eq!((outcome, used), (VenvOutcome::Created, installer));
+        assert_eq!(fx.imported_value(), "1.0");
+        let hello = Command::new(fx.venv_dir.join("bin").join("localpkg-hello"))
+            .output()
+            .unwrap();
+        assert!(
+            hello.status.success(),
+            "{}",
+            String::from_utf8_lossy(&hello.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&hello.stdout).trim(), "hello 1.0");
+        assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+        let marker = read_marker(&fx.venv_dir).expect("marker written");
+        assert_eq!(marker.tool, installer.as_str());
+        assert_eq!(marker.pip_opts, fx.pip_opts);
+
+        // Reuse: nothing changed, nothing touched.
+        let marker_path = fx.venv_dir.join(MARKER_FILE);
+        let before = (
+            fs::metadata(&fx.venv_dir).unwrap().modified().unwrap(),
+            fs::read(&marker_path).unwrap(),
+            fs::metadata(&marker_path).unwrap().modified().unwrap(),
+        );
+        let start = Instant::now();
+        let (outcome, used) = ensure_with(&fx.spec(), Some(installer), false).unwrap();
+        let took = start.elapsed();
+        eprintln!("{installer}: reuse took {took:?}");
+        assert_eq!((outcome, used), (VenvOutcome::Reused, installer));
+        assert!(took.as_secs_f64() < 2.0, "reuse took {took:?}");
+        let after = (
+            fs::metadata(&fx.venv_dir).unwrap().modified().unwrap(),
+            fs::read(&marker_path).unwrap(),
+            fs::metadata(&marker_path).unwrap().modified().unwrap(),
+        );
+        assert_eq!(before, after);
+
+        // Update: requirements changed.
+        let v2 = make_wheel(&fx.pack_dir, "2.0");
+        fx.write_requirements(&format!("{v2}\n"));
+        let (outcome, _) = ensure_with(&fx.spec(), Some(installer), false).unwrap();
+        assert_eq!(outcome, VenvOutcome::Updated);
+        assert_eq!(fx.imported_value(), "2.0");
+        assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+
+        // Failure: a requirement that cannot be found offline. The old venv
+        // keeps working, no staging dir is left, the error names the file
+        // and shows the installer's last lines.
+        fx.write_requirements(&format!("{v2}\nst2rs-no-such-package-xyz\n"));
+        let err = ensure_with(&fx.spec(), Some(installer), false).unwrap_err();
+        let msg = err.to_string();
+        eprintln!("{installer}: failure message:\n{msg}");
+        let requirements = fx.pack_dir.join(REQUIREMENTS_FILE);
+        assert!(
+            matches!(&err, VenvError::InstallFailed { requirements: r, .. } if r == &requirements),
+            "{err:?}"
+        );
+        assert!(msg.starts_with(&format!(
+            "Failed to install requirements from \"{}\" ({installer} exited with status 1):\n",
+            requirements.display()
+        )));
+        assert!(msg.contains("st2rs-no-such-package-xyz"), "{msg}");
+        assert!(msg.lines().count() <= TAIL_LINES + 2, "{msg}");
+        assert_eq!(fx.imported_value(), "2.0");
+        assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+
+        // Forced rebuild, even though the (restored) requirements match.
+        fx.write_requirements(&format!("{v2}\n"));
+        let sentinel = fx.venv_dir.join("sentinel");
+        fs::write(&sentinel, "old venv").unwrap();
+        let (outcome, used) = ensure_with(&fx.spec(), Some(installer), true).unwrap();
+        assert_eq!((outcome, used), (VenvOutcome::Updated, installer));
+        assert!(!sentinel.exists(), "venv was not rebuilt");
+        assert_eq!(fx.imported_value(), "2.0");
+        assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+    }
+
+    #[test]
+    fn pip_lifecycle() {
+        lifecycle(Installer::Pip);
+    }
+
+    #[test]
+    fn uv_lifecycle() {
+        if find_uv().is_none() {
+            eprintln!("skipping uv_lifecycle: no `uv` on PATH");
+            return;
+        }
+        lifecycle(Installer::Uv);
+    }
+
+    #[test]
+    fn pack_without_requirements_gets_a_bare_venv() {
+        let fx = Fixture::new();
+        let installer = if find_uv().is_some() {
+            Installer::Uv
+        } else {
+            Installer::Pip
+        };
+        let (outcome, _) = ensure_with(&fx.spec(), Some(installer), false).unwrap();
+        assert_eq!(outcome, VenvOutcome::Created);
+        let status = Command::new(python_path(&fx.venv_dir))
+            .args(["-c", "import sys; assert sys.prefix != sys.base_prefix"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let marker = read_marker(&fx.venv_dir).unwrap();
+        assert_eq!(marker.requirements_sha256, None);
+        let (outcome, _) = ensure_with(&fx.spec(), Some(installer), false).unwrap();
+        assert_eq!(outcome, VenvOutcome::Reused);
+    }
+
+    #[test]
+    fn python_not_found() {
+        let mut fx = Fixture::new();
+        fx.python = "/nonexistent/bin/python3.99".to_string();
+        let err = ensure_with(&fx.spec(), Some(Installer::Pip), false).unwrap_err();
+        assert!(matches!(err, VenvError::PythonNotFound { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.contains("/nonexistent/bin/python3.99"), "{msg}");
+        assert!(msg.contains("[actionrunner] python_binary"), "{msg}");
+        assert!(!fx.venv_dir.exists());
+    }
+
+    /// A shell script answering the probe like a given interpreter would.
+    fn fake_python(dir: &Path, version: &str, has_venv: bool) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(format!("fakepython-{version}-{has_venv}"));
+        let script = format!(
+            "#!/bin/sh\nprintf 'st2-venv-probe\\n/usr/bin/python3\\n/usr/bin/python3\\n{version}\\n{}\\n{version} (fake)\\n'\n",
+            u8::from(has_venv)
+        );
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn python_too_old_and_venv_module_missing() {
+        let mut fx = Fixture::new();
+        let dir = fx.pack_dir.clone();
+
+        fx.python = fake_python(&dir, "2.7.18", false);
+        let err = ensure_with(&fx.spec(), Some(Installer::Pip), false).unwrap_err();
+        assert!(matches!(&err, VenvError::PythonTooOld { version, .. } if version == "2.7.18"));
+        assert!(err.to_string().contains("3.8 or newer"), "{err}");
+
+        fx.python = fake_python(&dir, "3.11.2", false);
+        let err = ensure_with(&fx.spec(), Some(Installer::Pip), false).unwrap_err();
+        assert!(
+            matches!(err, VenvError::VenvModuleMissing { .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.contains("apt-get install python3-venv"), "{msg}");
+        assert!(!fx.venv_dir.exists());
+    }
+
+    #[test]
+    fn uv_forced_but_missing() {
+        assert!(find_executable("uv", Some(OsStr::new("/nonexistent:"))).is_none());
+        assert!(matches!(
+            resolve_tool(Some(Installer::Uv), None),
+            Err(VenvError::UvNotFound)
+        ));
+        assert!(matches!(
+            resolve_tool(Some(Installer::Pip), Some("/x/uv".into())),
+            Ok(Tool::Pip)
+        ));
+        assert!(matches!(
+            resolve_tool(None, Some("/x/uv".into())),
+            Ok(Tool::Uv(_))
+        ));
+        assert!(matches!(resolve_tool(None, None), Ok(Tool::Pip)));
+        assert_eq!(Installer::parse(" UV "), Some(Installer::Uv));
+        assert_eq!(Installer::parse("pip"), Some(Installer::Pip));
+        assert_eq!(Installer::parse("conda"), None);
+        assert!(VenvError::UvNotFound
+            .to_string()
+            .contains("ST2_VENV_TOOL=uv"));
+    }
+
+    #[test]
+    fn fingerprint_covers_requirements_interpreter_and_options() {
+        let interp = Interpreter {
+            executable: "/usr/bin/python3".into(),
+            resolved: "/usr/bin/python3.11".into(),
+            version: "3.11.2 (main)".into(),
+            has_venv: true,
+        };
+        let opts = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let base = fingerprint(Some(b"requests\n"), &interp, &[], &[]).digest;
+        assert_eq!(
+            base,
+            fingerprint(Some(b"requests\n"), &interp, &[], &[]).digest
+        );
+        let mut variants = vec![
+            fingerprint(Some(b"requests==2\n"), &interp, &[], &[]).digest,
+            fingerprint(None, &interp, &[], &[]).digest,
+            fingerprint(Some(b""), &interp, &[], &[]).digest,
+            fingerprint(
+                Some(b"requests\n"),
+                &interp,
+                &opts(&["--system-site-packages"]),
+                &[],
+            )
+            .digest,
+            fingerprint(Some(b"requests\n"), &interp, &[], &opts(&["--no-index"])).digest,
+        ];
+        let mut other = interp.clone();
+        other.version = "3.11.3 (main)".into();
+        variants.push(fingerprint(Some(b"requests\n"), &other, &[], &[]).digest);
+        let mut other = interp.clone();
+        other.resolved = "/opt/python/bin/python3.11".into();
+        variants.push(fingerprint(Some(b"requests\n"), &other, &[], &[]).digest);
+        // `executable` is how we call it, not what it is.
+        let mut same = interp.clone();
+        same.executable = "/usr/local/bin/python3".into();
+        assert_eq!(
+            base,
+            fingerprint(Some(b"requests\n"), &same, &[], &[]).digest
+        );
+        variants.push(base);
+        let count = variants.len();
+        variants.sort();
+        variants.dedup();
+        assert_eq!(variants.len(), count, "fingerprints collide");
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let output: String = (1..=50).map(|i| format!("line {i}\n")).collect();
+        let t = tail(output.as_bytes(), 20);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 21);
+        assert_eq!(lines[0], "[... 30 earlier lines omitted]");
+        assert_eq!(lines[1], "line 31");
+        assert_eq!(lines[20], "line 50");
+        assert_eq!(tail(b"one\ntwo\n\n", 20), "one\ntwo");
+        assert_eq!(tail(b"", 20), "(no output)");
+        assert_eq!(tail(b" \n\n", 20), "(no output)");
+    }
+
+    #[test]
+    fn leftovers_of_this_pack_only_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let names = [
+            (".staging-mypack-abcDEF12", true),
+            (".old-mypack-0123abcd", true),
+            (".staging-mypack_two-abcDEF12", false),
+            (".staging-mypack-two-abcDEF12", false),
+            (".staging-mypack-short", false),
+            ("mypack", false),
+            ("other", false),
+        ];
+        for (name, _) in names {
+            fs::create_dir(tmp.path().join(name)).unwrap();
+            fs::write(tmp.path().join(name).join("f"), "x").unwrap();
+        }
+        cleanup_leftovers(tmp.path(), "mypack");
+        for (name, removed) in names {
+            assert_eq!(!tmp.path().join(name).exists(), removed, "{name}");
+        }
+    }
+
+    #[test]
+    fn replace_all_and_rfc3339() {
+        assert_eq!(
+            replace_all(b"#!/a/.staging-x/bin/python\n", b"/a/.staging-x", b"/a/x"),
+            Some(b"#!/a/x/bin/python\n".to_vec())
+        );
+        assert_eq!(replace_all(b"nothing", b"/a", b"/b"), None);
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn invalid_pack_ref_is_rejected() {
+        let fx = Fixture::new();
+        let mut spec = fx.spec();
+        spec.pack_ref = "../evil";
+        let err = ensure_with(&spec, Some(Installer::Pip), false).unwrap_err();
+        assert!(matches!(err, VenvError::InvalidPackRef { .. }), "{err:?}");
+    }
+}
