@@ -6,9 +6,13 @@
 //! [`venv`], [`runner`]) -> I/O. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
-pub mod settings;
-pub mod yaml;
-pub mod store;
-pub mod index;
 pub mod git;
+pub mod index;
+pub mod lock;
+pub mod pack;
+pub mod register;
+pub mod runner;
+pub mod settings;
+pub mod store;
 pub mod venv;
+pub mod yaml;

@@ -1,0 +1,78 @@
+//! Advisory file locks that serialize work on one pack across processes (two
+//! `st2 pack install twitter` at once), while work on different packs proceeds in parallel.
+//!
+//! Upstream locks a file in `/tmp` named after the URL, and `--force` deletes it (PR st2#1020),
+//! which lets two installs race. Ours are OS locks (`flock`): released when the process dies,
+//! so there is never a stale lock to delete.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct PackLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl PackLock {
+    /// Take the lock for `pack_ref` in `locks_dir`, waiting for another holder if there is one;
+    /// `on_wait` is called once before waiting so the user knows why nothing happens.
+    pub fn acquire(
+        locks_dir: &Path,
+        pack_ref: &str,
+        on_wait: impl FnOnce(),
+    ) -> std::io::Result<PackLock> {
+        std::fs::create_dir_all(locks_dir)?;
+        let path = locks_dir.join(format!("pack-{pack_ref}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                on_wait();
+                file.lock()?;
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(err),
+        }
+        Ok(PackLock { file, path })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PackLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn second_holder_waits_and_other_packs_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = PackLock::acquire(dir.path(), "a", || panic!("no wait")).unwrap();
+        let _other = PackLock::acquire(dir.path(), "b", || panic!("no wait")).unwrap();
+        let waited = Arc::new(AtomicBool::new(false));
+        let flag = waited.clone();
+        let locks = dir.path().to_path_buf();
+        let handle = std::thread::spawn(move || {
+            PackLock::acquire(&locks, "a", || flag.store(true, Ordering::SeqCst)).unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(waited.load(Ordering::SeqCst));
+        drop(first);
+        handle.join().unwrap();
+    }
+}

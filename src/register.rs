@@ -1,0 +1,696 @@
+//! Registration: turning a pack directory into what the store holds about it.
+//!
+//! [`load_pack`] reads and checks everything first (pack metadata, every action metadata file,
+//! the config schema, the other content types) without touching the store, so that a pack with
+//! a bad file can be refused before anything changes; [`Store::replace_pack`] then writes it in
+//! one transaction. Files are parsed in parallel: the `aws` pack has about 3,600 action files,
+//! which StackStorm registers at about 30 per second (st2#3686).
+//!
+//! Sources upstream: `st2common/st2common/bootstrap/base.py` (pack registration),
+//! `actionsregistrar.py`, `st2common/st2common/models/api/action.py` (`ActionAPI`),
+//! `st2common/st2common/validators/api/action.py`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::pack::manifest::{kind_of, PackManifest};
+use crate::runner;
+use crate::store::{ActionRecord, PackRecord, PackRegistration, ResourceRecord, Store, StoreError};
+use crate::yaml;
+
+/// File name of a pack's config schema.
+pub const CONFIG_SCHEMA_FILE_NAME: &str = "config.schema.yaml";
+
+/// Content types recorded besides actions: (folder, kind).
+pub const RESOURCE_TYPES: &[(&str, &str)] = &[
+    ("sensors", "sensor"),
+    ("rules", "rule"),
+    ("aliases", "alias"),
+    ("policies", "policy"),
+    ("triggers", "trigger"),
+];
+
+/// Fields an action metadata file may have (`ActionAPI.schema`, `additionalProperties: false`).
+const ACTION_FIELDS: &[&str] = &[
+    "id",
+    "ref",
+    "uid",
+    "name",
+    "description",
+    "enabled",
+    "runner_type",
+    "entry_point",
+    "pack",
+    "parameters",
+    "output_schema",
+    "tags",
+    "notify",
+    "metadata_file",
+];
+
+/// A pack that could not be registered: every problem found, one line each, in upstream's
+/// message shapes (`Failed to register action "<file>" from pack "<pack>": <reason>`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", failures.join("\n"))]
+pub struct RegisterError {
+    /// The pack (ref, or directory name when the ref could not be found).
+    pub pack: String,
+    /// One line per problem.
+    pub failures: Vec<String>,
+}
+
+/// A pack read from disk and ready to be stored.
+#[derive(Debug, Clone)]
+pub struct LoadedPack {
+    /// Its validated `pack.yaml`.
+    pub manifest: PackManifest,
+    /// What the store will hold.
+    pub registration: PackRegistration,
+    /// Non-fatal notes (e.g. an obsolete pack-local `config.yaml`).
+    pub warnings: Vec<String>,
+}
+
+impl LoadedPack {
+    /// Whether anything in the pack runs Python from the pack (python-script actions, or
+    /// sensors, which are Python classes), so that it needs a virtualenv.
+    pub fn needs_python(&self) -> bool {
+        self.registration
+            .actions
+            .iter()
+            .any(|action| runner::needs_python(&action.runner_type))
+            || self
+                .registration
+                .resources
+                .iter()
+                .any(|resource| resource.kind == "sensor")
+    }
+
+    /// Runner types of its actions that `st2 run` cannot execute yet, with a count each.
+    pub fn runner_types(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for action in &self.registration.actions {
+            *counts.entry(action.runner_type.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Read everything registration needs from `dir` for the pack `pack_ref`.
+///
+/// `registered_path` is the directory the store will record (the final location when `dir` is
+/// a staging copy); `source` says where the pack was installed from.
+pub fn load_pack(
+    dir: &Path,
+    pack_ref: &str,
+    manifest: PackManifest,
+    registered_path: &Path,
+    source: Option<Value>,
+) -> Result<LoadedPack, RegisterError> {
+    let mut failures = Vec::new();
+    let mut warnings = Vec::new();
+    let pack_failure = |reason: String| format!("Failed to register pack \"{pack_ref}\": {reason}");
+
+    if dir.join("config.yaml").is_file() {
+        warnings.push(format!(
+            "pack \"{pack_ref}\" has a config.yaml inside the pack directory; StackStorm \
+             stopped reading it in v2.4: move it to <base_path>/configs/{pack_ref}.yaml"
+        ));
+    }
+
+    let config_schema = match load_config_schema(dir) {
+        Ok(schema) => schema,
+        Err(reason) => {
+            failures.push(pack_failure(reason));
+            None
+        }
+    };
+
+    let action_files = metadata_files(&dir.join("actions"), |name| {
+        name != "config.yaml" && name != "config.yml"
+    });
+    let parsed = parse_in_parallel(&action_files);
+    let mut actions = Vec::with_capacity(parsed.len());
+    for (file, result) in action_files.iter().zip(parsed) {
+        let relative = relative_path(dir, file);
+        let action = result.and_then(|value| action_from_value(pack_ref, &relative, value));
+        match action {
+            Ok(action) => actions.push(action),
+            Err(reason) => failures.push(format!(
+                "Failed to register action \"{}\" from pack \"{pack_ref}\": {reason}",
+                file.display()
+            )),
+        }
+    }
+    // Two files defining one action: StackStorm upserts by ref, so the later file (in sorted
+    // order) wins; `dimensiondata` ships such a pair. Keep that, and say so.
+    let mut unique: Vec<ActionRecord> = Vec::with_capacity(actions.len());
+    for action in actions {
+        if let Some(earlier) = unique
+            .iter_mut()
+            .find(|a| a.action_ref == action.action_ref)
+        {
+            warnings.push(format!(
+                "action \"{}\" is defined in both {} and {}; the later file wins, as in StackStorm",
+                action.action_ref, earlier.metadata_file, action.metadata_file
+            ));
+            *earlier = action;
+        } else {
+            unique.push(action);
+        }
+    }
+    let actions = unique;
+
+    let mut resources = Vec::new();
+    for (folder, kind) in RESOURCE_TYPES {
+        let files = metadata_files(&dir.join(folder), |_| true);
+        for (file, result) in files.iter().zip(parse_in_parallel(&files)) {
+            let relative = relative_path(dir, file);
+            match result.and_then(|value| resource_from_value(pack_ref, kind, &relative, value)) {
+                Ok(resource) => resources.push(resource),
+                Err(reason) => failures.push(format!(
+                    "Failed to register {kind} \"{}\" from pack \"{pack_ref}\": {reason}",
+                    file.display()
+                )),
+            }
+        }
+    }
+
+    if !failures.is_empty() {
+        return Err(RegisterError {
+            pack: pack_ref.to_string(),
+            failures,
+        });
+    }
+    let pack = PackRecord {
+        pack_ref: pack_ref.to_string(),
+        name: manifest.name.clone(),
+        description: manifest.description.clone(),
+        version: manifest.version.clone(),
+        author: manifest.author.clone(),
+        email: manifest.email.clone(),
+        keywords: manifest.keywords.clone(),
+        path: registered_path.to_path_buf(),
+        metadata: Value::Object(manifest.metadata.clone()),
+        source,
+        registered_at: now_rfc3339(),
+    };
+    Ok(LoadedPack {
+        manifest,
+        registration: PackRegistration {
+            pack,
+            actions,
+            config_schema,
+            resources,
+        },
+        warnings,
+    })
+}
+
+/// Load `pack_dir` (reading its `pack.yaml`, ref from the directory name as StackStorm's
+/// registrar does) and store it, replacing what was registered for it before.
+pub fn register_dir(store: &mut Store, pack_dir: &Path) -> Result<Registered, RegisterFailure> {
+    let dir_name = pack_dir
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let manifest = PackManifest::load(pack_dir).map_err(|err| {
+        RegisterFailure::Pack(RegisterError {
+            pack: dir_name.clone(),
+            failures: vec![format!("Failed to register pack \"{dir_name}\": {err}")],
+        })
+    })?;
+    let pack_ref = manifest.registration_ref(&dir_name).map_err(|err| {
+        RegisterFailure::Pack(RegisterError {
+            pack: dir_name.clone(),
+            failures: vec![format!("Failed to register pack \"{dir_name}\": {err}")],
+        })
+    })?;
+    let loaded =
+        load_pack(pack_dir, &pack_ref, manifest, pack_dir, None).map_err(RegisterFailure::Pack)?;
+    let summary = store
+        .replace_pack(&loaded.registration)
+        .map_err(RegisterFailure::Store)?;
+    Ok(Registered { loaded, summary })
+}
+
+/// The outcome of registering one pack.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// What was read and stored.
+    pub loaded: LoadedPack,
+    /// What disappeared compared with the previous registration.
+    pub summary: crate::store::ReplaceSummary,
+}
+
+/// Why a pack could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterFailure {
+    /// Its content is invalid.
+    #[error(transparent)]
+    Pack(RegisterError),
+    /// The store refused the write.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// `<pack>/config.schema.yaml`, checked for what registration checks: a non-empty mapping of
+/// property schemas whose keys are words.
+fn load_config_schema(dir: &Path) -> Result<Option<Value>, String> {
+    let path = dir.join(CONFIG_SCHEMA_FILE_NAME);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let value = yaml::from_path(&path).map_err(|err| err.to_string())?;
+    let map = match value {
+        Value::Null => {
+            return Err(format!(
+                "Config schema \"{}\" is empty and invalid.",
+                path.display()
+            ))
+        }
+        Value::Object(map) if map.is_empty() => {
+            return Err(format!(
+                "Config schema \"{}\" is empty and invalid.",
+                path.display()
+            ))
+        }
+        Value::Object(map) => map,
+        other => {
+            return Err(format!(
+                "{}: expected a mapping of properties, got {}",
+                path.display(),
+                kind_of(&other)
+            ))
+        }
+    };
+    for (key, property) in &map {
+        if !is_word(key) {
+            return Err(format!(
+                "{}: '{key}' does not match any of the regexes: '^\\\\w+$'",
+                path.display()
+            ));
+        }
+        if !property.is_object() {
+            return Err(format!(
+                "{}: property \"{key}\": expected a mapping (a property schema), got {}",
+                path.display(),
+                kind_of(property)
+            ));
+        }
+    }
+    Ok(Some(Value::Object(map)))
+}
+
+fn action_from_value(
+    pack_ref: &str,
+    metadata_file: &str,
+    value: Value,
+) -> Result<ActionRecord, String> {
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => return Err("the metadata file is empty".into()),
+        other => return Err(format!("expected a mapping, got {}", kind_of(&other))),
+    };
+    if let Some(extra) = map
+        .keys()
+        .find(|key| !ACTION_FIELDS.contains(&key.as_str()))
+    {
+        return Err(format!(
+            "Additional properties are not allowed ('{extra}' was unexpected)"
+        ));
+    }
+    let name = required_string(&map, "name")?;
+    let runner_type = required_string(&map, "runner_type")?;
+    if !runner::is_known(&runner_type) {
+        return Err(format!(
+            "RunnerType {runner_type} is not found. Known runner types: {}",
+            runner::RUNNER_TYPES.join(", ")
+        ));
+    }
+    if let Some(pack) = optional_string(&map, "pack")? {
+        if pack != pack_ref {
+            return Err(format!(
+                "Model is in pack \"{pack_ref}\" but field \"pack\" is different: {pack}"
+            ));
+        }
+    }
+    let description = optional_string(&map, "description")?;
+    let entry_point = optional_string(&map, "entry_point")?.unwrap_or_default();
+    let enabled = match map.get("enabled") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(enabled)) => *enabled,
+        Some(other) => {
+            return Err(format!(
+                "\"enabled\": expected a boolean, got {}",
+                kind_of(other)
+            ))
+        }
+    };
+    let parameters = match map.get("parameters") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(Value::Object(parameters)) => {
+            check_parameters(parameters)?;
+            Value::Object(parameters.clone())
+        }
+        Some(other) => {
+            return Err(format!(
+                "\"parameters\": expected a mapping, got {}",
+                kind_of(other)
+            ))
+        }
+    };
+    match map.get("tags") {
+        None | Some(Value::Null) | Some(Value::Array(_)) => {}
+        Some(other) => return Err(format!("\"tags\": expected a list, got {}", kind_of(other))),
+    }
+    match map.get("notify") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(other) => {
+            return Err(format!(
+                "\"notify\": expected a mapping, got {}",
+                kind_of(other)
+            ))
+        }
+    }
+    Ok(ActionRecord {
+        action_ref: format!("{pack_ref}.{name}"),
+        pack: pack_ref.to_string(),
+        name,
+        runner_type,
+        description,
+        enabled,
+        entry_point,
+        parameters,
+        metadata_file: metadata_file.to_string(),
+        metadata: Value::Object(map),
+    })
+}
+
+/// Parameter checks that need no runner definition: names are words, each schema is a
+/// mapping, `position`s are unique and contiguous
+/// (`st2common/st2common/validators/api/action.py`).
+fn check_parameters(parameters: &Map<String, Value>) -> Result<(), String> {
+    let mut positions: Vec<(i64, &str)> = Vec::new();
+    for (name, schema) in parameters {
+        if !is_word(name) {
+            return Err(format!(
+                "Parameter name \"{name}\" is invalid. Valid characters for parameter name are \
+                 [a-zA-Z0-0_]."
+            ));
+        }
+        let Value::Object(schema) = schema else {
+            return Err(format!(
+                "parameter \"{name}\": expected a mapping (a parameter schema), got {}",
+                kind_of(schema)
+            ));
+        };
+        if let Some(position) = schema.get("position") {
+            let Some(position) = position.as_i64().filter(|p| *p >= 0) else {
+                return Err(format!(
+                    "parameter \"{name}\": \"position\" must be a non-negative integer, got {}",
+                    kind_of(position)
+                ));
+            };
+            if let Some((_, other)) = positions.iter().find(|(p, _)| *p == position) {
+                return Err(format!(
+                    "Parameters {other} and {name} have same position {position}. Position \
+                     values have to be unique."
+                ));
+            }
+            positions.push((position, name));
+        }
+    }
+    positions.sort();
+    if positions.windows(2).any(|pair| pair[1].0 != pair[0].0 + 1) {
+        let list: Vec<String> = positions.iter().map(|(p, _)| p.to_string()).collect();
+        return Err(format!(
+            "Positions supplied [{}] for parameters are not contiguous.",
+            list.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn resource_from_value(
+    pack_ref: &str,
+    kind: &str,
+    metadata_file: &str,
+    value: Value,
+) -> Result<ResourceRecord, String> {
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => return Err("the metadata file is empty".into()),
+        other => return Err(format!("expected a mapping, got {}", kind_of(&other))),
+    };
+    // Sensors are named by `class_name` upstream; everything else by `name`.
+    let name = ["name", "class_name"]
+        .iter()
+        .find_map(|field| map.get(*field).and_then(Value::as_str))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            Path::new(metadata_file)
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+    Ok(ResourceRecord {
+        pack: pack_ref.to_string(),
+        kind: kind.to_string(),
+        name,
+        metadata_file: metadata_file.to_string(),
+        metadata: Value::Object(map),
+    })
+}
+
+fn required_string(map: &Map<String, Value>, field: &str) -> Result<String, String> {
+    match map.get(field) {
+        None | Some(Value::Null) => Err(format!("'{field}' is a required property")),
+        Some(Value::String(text)) => Ok(text.clone()),
+        Some(other) => Err(format!(
+            "\"{field}\": expected a string, got {}",
+            kind_of(other)
+        )),
+    }
+}
+
+fn optional_string(map: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(format!(
+            "\"{field}\": expected a string, got {}",
+            kind_of(other)
+        )),
+    }
+}
+
+/// `^\w+$` for ASCII names, as upstream validates parameter and config keys.
+fn is_word(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// `*.yaml` and `*.yml` files directly in `dir` (not recursive), sorted; a missing folder has
+/// none.
+fn metadata_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (name.ends_with(".yaml") || name.ends_with(".yml")) && keep(name)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Parse YAML files on all cores; results in the order of `files`.
+fn parse_in_parallel(files: &[PathBuf]) -> Vec<Result<Value, String>> {
+    let parse = |file: &PathBuf| yaml::from_path(file).map_err(|err| err.to_string());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if files.len() < 64 || threads == 1 {
+        return files.iter().map(parse).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("YAML parsing does not panic"))
+            .collect()
+    })
+}
+
+fn relative_path(dir: &Path, file: &Path) -> String {
+    file.strip_prefix(dir)
+        .unwrap_or(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The current time as RFC 3339 in UTC, to the second.
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| jiff::Timestamp::now().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(dir: &Path, path: &str, text: &str) {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn pack(dir: &Path) {
+        write(
+            dir,
+            "pack.yaml",
+            "name: demo\ndescription: d\nversion: 1.0.0\nauthor: a\n",
+        );
+    }
+
+    fn load(dir: &Path) -> Result<LoadedPack, RegisterError> {
+        let manifest = PackManifest::load(dir).unwrap();
+        load_pack(dir, "demo", manifest, dir, None)
+    }
+
+    #[test]
+    fn loads_actions_but_not_workflows_and_counts_resources() {
+        let dir = tempfile::tempdir().unwrap();
+        pack(dir.path());
+        write(
+            dir.path(),
+            "actions/hello.yaml",
+            "name: hello\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: echo\n",
+        );
+        write(
+            dir.path(),
+            "actions/flow.yml",
+            "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n",
+        );
+        write(dir.path(), "actions/workflows/flow.yaml", "version: 1.0\n");
+        write(dir.path(), "actions/config.yaml", "not: an action\n");
+        write(dir.path(), "sensors/s.yaml", "class_name: MySensor\n");
+        write(dir.path(), "rules/r.yaml", "name: on_event\n");
+        write(
+            dir.path(),
+            "config.schema.yaml",
+            "token:\n  type: string\n  secret: true\n",
+        );
+        let loaded = load(dir.path()).unwrap();
+        let refs: Vec<&str> = loaded
+            .registration
+            .actions
+            .iter()
+            .map(|a| a.action_ref.as_str())
+            .collect();
+        assert_eq!(refs, vec!["demo.flow", "demo.hello"]);
+        assert_eq!(loaded.registration.resources.len(), 2);
+        assert_eq!(loaded.registration.resources[0].name, "MySensor");
+        assert!(loaded.registration.config_schema.is_some());
+        assert!(loaded.needs_python());
+    }
+
+    #[test]
+    fn every_bad_file_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        pack(dir.path());
+        write(
+            dir.path(),
+            "actions/a.yaml",
+            "name: a\nrunner_type: mistral-v2\n",
+        );
+        write(
+            dir.path(),
+            "actions/b.yaml",
+            "name: b\nrunner_type: noop\nbogus: 1\n",
+        );
+        write(dir.path(), "actions/c.yaml", "name: [c\n");
+        write(dir.path(), "actions/d.yaml", "runner_type: noop\n");
+        write(
+            dir.path(),
+            "actions/e.yaml",
+            "name: e\nrunner_type: noop\nparameters:\n  a:\n    position: 0\n  b:\n    position: 2\n",
+        );
+        let err = load(dir.path()).unwrap_err();
+        assert_eq!(err.failures.len(), 5, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("RunnerType mistral-v2 is not found"),
+            "{text}"
+        );
+        assert!(text.contains("('bogus' was unexpected)"), "{text}");
+        assert!(text.contains("c.yaml"), "{text}");
+        assert!(text.contains("'name' is a required property"), "{text}");
+        assert!(
+            text.contains("[0, 2] for parameters are not contiguous"),
+            "{text}"
+        );
+        assert!(text.contains("Failed to register action \""), "{text}");
+    }
+
+    #[test]
+    fn config_schema_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        pack(dir.path());
+        write(dir.path(), "config.schema.yaml", "# nothing\n");
+        assert!(load(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("is empty and invalid"));
+        write(
+            dir.path(),
+            "config.schema.yaml",
+            "api-key:\n  type: string\n",
+        );
+        assert!(load(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("'api-key' does not match"));
+    }
+
+    #[test]
+    fn action_pack_field_must_match() {
+        let err = action_from_value(
+            "demo",
+            "actions/x.yaml",
+            json!({"name": "x", "runner_type": "noop", "pack": "other"}),
+        )
+        .unwrap_err();
+        assert!(err.contains("field \"pack\" is different: other"), "{err}");
+    }
+
+    #[test]
+    fn many_files_parse_in_parallel_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        pack(dir.path());
+        for i in 0..200 {
+            write(
+                dir.path(),
+                &format!("actions/a{i:03}.yaml"),
+                &format!("name: a{i:03}\nrunner_type: python-script\nentry_point: a.py\n"),
+            );
+        }
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.registration.actions.len(), 200);
+        assert_eq!(loaded.registration.actions[150].name, "a150");
+    }
+}
