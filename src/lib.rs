@@ -6,9 +6,13 @@
 //! [`venv`], [`runner`]) -> I/O. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod commands;
+pub mod entry;
 pub mod git;
 pub mod index;
 pub mod lock;
+pub mod output;
 pub mod pack;
 pub mod register;
 pub mod runner;

@@ -1,0 +1,244 @@
+//! Command-line definitions (clap derive) for `st2` and `st2ctl`, and nothing else: no I/O
+//! happens here. [`crate::commands`] turns these into work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Options every command accepts, before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Path to st2.conf (default: $ST2_CONF, else /etc/st2/st2.conf when it exists).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+
+    /// StackStorm base directory, overriding `[system] base_path` ($ST2_BASE_PATH).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub base_path: Option<PathBuf>,
+
+    /// Print debug logs on stderr.
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+/// How to print results.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct OutputArgs {
+    /// Print the result as JSON.
+    #[arg(short = 'j', long, global = true, conflicts_with = "yaml")]
+    pub json: bool,
+
+    /// Print the result as YAML.
+    #[arg(short = 'y', long, global = true)]
+    pub yaml: bool,
+}
+
+/// StackStorm's command line, running locally: no server needed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "st2",
+    version,
+    about = "StackStorm-compatible pack manager and action runner",
+    long_about = "StackStorm-compatible pack manager and action runner.\n\n\
+                  Installs Exchange packs into the StackStorm directory layout and keeps what \
+                  StackStorm's database would hold in one local SQLite file.",
+    propagate_version = true
+)]
+pub struct St2Cli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: St2Command,
+}
+
+/// `st2` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum St2Command {
+    /// Install, list, search and remove packs.
+    #[command(subcommand)]
+    Pack(PackCommand),
+
+    /// Register content of installed packs (same as `st2ctl reload`).
+    Reload(ReloadArgs),
+
+    /// Print a shell completion script.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+
+    /// Print the manual page (roff) of st2 or st2ctl.
+    Man {
+        /// Which program.
+        #[arg(value_enum, default_value = "st2")]
+        program: Program,
+    },
+}
+
+/// Shells completions can be generated for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    /// GNU Bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// The two programs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Program {
+    /// The `st2` command.
+    St2,
+    /// The `st2ctl` command.
+    St2ctl,
+}
+
+/// `st2 pack ...`.
+#[derive(Debug, Subcommand)]
+pub enum PackCommand {
+    /// Install packs from the Exchange index, a git URL or a local directory.
+    #[command(
+        long_about = "Install packs from the Exchange index, a git URL or a local \
+        directory.\n\nPACK is one of:\n  \
+        NAME[=VERSION]        a pack of the Exchange index (highest version by default)\n  \
+        URL[=REF]             a git repository: https://, ssh://, git@host:path, file://\n  \
+        PATH[=REF]            a local git repository or plain directory (./, ../ or absolute)\n  \
+        OWNER/REPO[=REF]      shorthand for https://github.com/OWNER/REPO\n\
+        REF is a branch, a tag, a commit SHA, or a version (1.2.0 matches the tag v1.2.0)."
+    )]
+    Install(InstallArgs),
+
+    /// List installed packs.
+    List,
+
+    /// Show an installed pack.
+    Get {
+        /// The pack ref.
+        #[arg(value_name = "REF")]
+        pack_ref: String,
+    },
+
+    /// Show a pack's entry in the index.
+    Show {
+        /// The pack name.
+        name: String,
+    },
+
+    /// Search the index by name, keywords and description.
+    Search {
+        /// Text to look for (case-insensitive).
+        query: String,
+    },
+
+    /// Remove installed packs: their directory, virtualenv and everything registered.
+    #[command(visible_alias = "uninstall")]
+    Remove {
+        /// Pack refs.
+        #[arg(required = true, value_name = "REF")]
+        packs: Vec<String>,
+    },
+
+    /// Register installed packs (all when none is named).
+    Register {
+        /// Pack refs or pack directories.
+        #[arg(value_name = "REF|PATH")]
+        packs: Vec<String>,
+    },
+}
+
+/// `st2 pack install` options.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Packs to install.
+    #[arg(required = true, value_name = "PACK")]
+    pub packs: Vec<String>,
+
+    /// Install even if the pack declares another StackStorm or Python version.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Do not install the packs' dependencies.
+    #[arg(long)]
+    pub skip_dependencies: bool,
+
+    /// Do not create the pack virtualenvs now (`st2ctl reload --register-setup-virtualenvs`
+    /// creates them later).
+    #[arg(long)]
+    pub skip_virtualenv: bool,
+}
+
+/// `st2ctl reload` options.
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// Log failures and carry on; exit 0 even if some content failed to register.
+    #[arg(long)]
+    pub register_no_fail_on_failure: bool,
+
+    /// Stop with a non-zero exit status when content fails to register (the default).
+    #[arg(long, conflicts_with = "register_no_fail_on_failure")]
+    pub register_fail_on_failure: bool,
+
+    /// More output.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// StackStorm's control script; here it manages local content only.
+#[derive(Debug, Parser)]
+#[command(
+    name = "st2ctl",
+    version,
+    about = "Register StackStorm content (st2ctl-compatible)",
+    propagate_version = true
+)]
+pub struct St2ctlCli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: St2ctlCommand,
+}
+
+/// `st2ctl` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum St2ctlCommand {
+    /// Register the content of every pack in the pack directories.
+    Reload(ReloadArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        St2Cli::command().debug_assert();
+        St2ctlCli::command().debug_assert();
+    }
+
+    #[test]
+    fn output_flags_work_before_and_after_the_subcommand() {
+        let cli = St2Cli::try_parse_from(["st2", "pack", "list", "-j"]).unwrap();
+        assert!(cli.output.json);
+        let cli = St2Cli::try_parse_from(["st2", "-y", "pack", "list"]).unwrap();
+        assert!(cli.output.yaml);
+        assert!(St2Cli::try_parse_from(["st2", "pack", "list", "-j", "-y"]).is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! Command implementations: one module per command. Each receives resolved [`Settings`] and a
+//! [`Printer`], orchestrates the domain modules, and reports through the printer.
+
+pub mod completion;
+pub mod pack;
+pub mod reload;
+
+use crate::cli::{St2Command, St2ctlCommand};
+use crate::output::Printer;
+use crate::settings::Settings;
+
+/// How a command ended; mapped to the process exit code in one place ([`ExitStatus::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything asked for was done.
+    Success,
+    /// The operation failed (some or all of it).
+    Failure,
+    /// The command line or the input was invalid.
+    Usage,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Usage => 2,
+        }
+    }
+}
+
+/// What every command gets.
+pub struct Context {
+    /// Resolved settings.
+    pub settings: Settings,
+    /// The printer.
+    pub printer: Printer,
+}
+
+/// Run an `st2` subcommand.
+pub fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        St2Command::Pack(command) => pack::run(command, context),
+        St2Command::Reload(args) => reload::run(&args, context),
+        St2Command::Completion { shell } => completion::completion(shell, context),
+        St2Command::Man { program } => completion::man(program, context),
+    }
+}
+
+/// Run an `st2ctl` subcommand.
+pub fn run_st2ctl(command: St2ctlCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        St2ctlCommand::Reload(args) => reload::run(&args, context),
+    }
+}

@@ -1,0 +1,182 @@
+//! `st2 pack install PACK...`: prints what will be registered, one line per step (a spinner
+//! on a terminal), then a summary of what was installed.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::InstallArgs;
+use crate::commands::{Context, ExitStatus};
+use crate::output::Printer;
+use crate::pack::install::{InstallOptions, InstalledPack, Installer, Progress, Step};
+use crate::pack::source::{self, PackSource};
+
+/// Run the command.
+pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let printer = &context.printer;
+    let progress = StepPrinter::new(printer);
+    let options = InstallOptions {
+        force: args.force,
+        skip_dependencies: args.skip_dependencies,
+        skip_virtualenv: args.skip_virtualenv,
+    };
+    let mut installer = Installer::new(&context.settings, options, &progress);
+    if !printer.is_data() {
+        announce_content(args, &mut installer, printer);
+    }
+    let result = installer.install(&args.packs);
+    progress.clear();
+    for warning in &installer.warnings {
+        printer.warn(warning);
+    }
+    let installed = result?;
+
+    if printer.is_data() {
+        printer.data(&installed);
+    } else {
+        summary(&installed, printer);
+    }
+    for pack in &installed {
+        for warning in &pack.warnings {
+            printer.warn(warning);
+        }
+        if !pack.removed.removed_actions.is_empty() {
+            printer.info(&format!(
+                "Unregistered actions the new version of {} no longer has: {}",
+                pack.pack_ref,
+                pack.removed.removed_actions.join(", ")
+            ));
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Upstream prints, for Exchange names, what the index says the pack holds.
+fn announce_content(args: &InstallArgs, installer: &mut Installer<'_>, printer: &Printer) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for argument in &args.packs {
+        let Ok(PackSource::Index { name, .. }) = source::parse(argument, &cwd) else {
+            continue;
+        };
+        // Errors (unknown pack, index unreachable) are reported by the install itself.
+        let Ok(Some(counts)) = installer.index_content_counts(&name) else {
+            continue;
+        };
+        if counts.is_empty() {
+            continue;
+        }
+        printer.info(&format!(
+            "For the \"{name}\" pack, the following content will be registered:\n"
+        ));
+        for (kind, count) in counts {
+            printer.info(&format!("{kind:<9} |  {count}"));
+        }
+        printer.info("\nInstallation may take a while for packs with many items.\n");
+    }
+}
+
+fn summary(installed: &[InstalledPack], printer: &Printer) {
+    match installed {
+        [] => {}
+        [pack] => {
+            let mut rows = vec![
+                ("name".to_string(), pack.name.clone()),
+                ("description".to_string(), pack.description.clone()),
+                ("version".to_string(), pack.version.clone()),
+                ("author".to_string(), pack.author.clone()),
+            ];
+            if let Some(email) = &pack.email {
+                rows.push(("email".into(), email.clone()));
+            }
+            if !pack.keywords.is_empty() {
+                rows.push(("keywords".into(), pack.keywords.join(", ")));
+            }
+            rows.push(("ref".into(), pack.pack_ref.clone()));
+            rows.push(("path".into(), pack.path.display().to_string()));
+            rows.push(("content".into(), content(&pack.content)));
+            rows.push(("virtualenv".into(), pack.virtualenv.clone()));
+            printer.properties(rows);
+        }
+        packs => {
+            let rows = packs
+                .iter()
+                .map(|pack| {
+                    vec![
+                        pack.pack_ref.clone(),
+                        pack.version.clone(),
+                        pack.description.clone(),
+                        pack.dependency_of
+                            .as_ref()
+                            .map(|of| format!("dependency of {of}"))
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            printer.table(&["ref", "version", "description", "note"], rows);
+        }
+    }
+}
+
+fn content(counts: &BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return "nothing to register".into();
+    }
+    counts
+        .iter()
+        .map(|(kind, count)| format!("{kind}: {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Step lines on stderr: a spinner while a step runs on a terminal, plain lines otherwise.
+struct StepPrinter<'a> {
+    printer: &'a Printer,
+    spinner: RefCell<Option<ProgressBar>>,
+}
+
+impl<'a> StepPrinter<'a> {
+    fn new(printer: &'a Printer) -> StepPrinter<'a> {
+        StepPrinter {
+            printer,
+            spinner: RefCell::new(None),
+        }
+    }
+
+    fn clear(&self) {
+        if let Some(spinner) = self.spinner.borrow_mut().take() {
+            spinner.finish_and_clear();
+        }
+    }
+
+    fn line(pack: &str, step: Step, detail: &str) -> String {
+        format!("{pack:<16} {:<10} {detail}", step.label())
+    }
+}
+
+impl Progress for StepPrinter<'_> {
+    fn start(&self, pack: &str, step: Step, detail: &str) {
+        if !self.printer.stderr_is_terminal() {
+            return;
+        }
+        self.clear();
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        spinner.set_message(Self::line(pack, step, detail));
+        spinner.enable_steady_tick(Duration::from_millis(100));
+        *self.spinner.borrow_mut() = Some(spinner);
+    }
+
+    fn done(&self, pack: &str, step: Step, detail: &str) {
+        self.clear();
+        self.printer.info(&Self::line(pack, step, detail));
+    }
+
+    fn waiting_for_lock(&self, pack: &str) {
+        self.clear();
+        self.printer.info(&format!(
+            "Blocking waiting for file lock on pack {pack} (another install is running)"
+        ));
+    }
+}

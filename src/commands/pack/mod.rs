@@ -1,0 +1,48 @@
+//! `st2 pack ...`: one module per subcommand.
+
+pub mod get;
+pub mod install;
+pub mod list;
+pub mod register;
+pub mod remove;
+pub mod search;
+pub mod show;
+
+use super::{Context, ExitStatus};
+use crate::cli::PackCommand;
+use crate::index::{Index, IndexOptions};
+use crate::settings::Settings;
+
+/// Run `st2 pack <command>`.
+pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        PackCommand::Install(args) => install::run(&args, context),
+        PackCommand::List => list::run(context),
+        PackCommand::Get { pack_ref } => get::run(&pack_ref, context),
+        PackCommand::Show { name } => show::run(&name, context),
+        PackCommand::Search { query } => search::run(&query, context),
+        PackCommand::Remove { packs } => remove::run(&packs, context),
+        PackCommand::Register { packs } => register::run(&packs, context),
+    }
+}
+
+/// Options for reading the index with these settings (timeout, CA bundle, cache).
+pub fn index_options(settings: &Settings) -> IndexOptions {
+    IndexOptions {
+        timeout: settings.network_timeout,
+        ca_bundle: settings.ca_bundle.clone(),
+        cache_dir: Some(settings.cache_dir()),
+    }
+}
+
+/// Load the index for `show` and `search`, printing its warnings.
+pub fn load_index(context: &Context) -> anyhow::Result<Index> {
+    let loaded = Index::load(
+        &context.settings.index_urls,
+        &index_options(&context.settings),
+    )?;
+    for warning in &loaded.warnings {
+        context.printer.warn(warning);
+    }
+    Ok(loaded.index)
+}

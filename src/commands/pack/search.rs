@@ -1,0 +1,37 @@
+//! `st2 pack search QUERY`: packs of the index matching a text, best matches first.
+
+use super::load_index;
+use crate::commands::{Context, ExitStatus};
+
+/// Run the command.
+pub fn run(query: &str, context: &Context) -> anyhow::Result<ExitStatus> {
+    let index = load_index(context)?;
+    let results = index.search(query);
+    if context.printer.is_data() {
+        let raw: Vec<&serde_json::Value> = results.iter().map(|entry| &entry.raw).collect();
+        context.printer.data(&raw);
+        return Ok(ExitStatus::Success);
+    }
+    if results.is_empty() {
+        context
+            .printer
+            .info(&format!("No pack matches \"{query}\"."));
+        return Ok(ExitStatus::Success);
+    }
+    let rows = results
+        .iter()
+        .map(|entry| {
+            vec![
+                entry.key.clone(),
+                entry.name.clone(),
+                entry.description.clone(),
+                entry.default_version(),
+                entry.author.clone(),
+            ]
+        })
+        .collect();
+    context
+        .printer
+        .table(&["ref", "name", "description", "version", "author"], rows);
+    Ok(ExitStatus::Success)
+}

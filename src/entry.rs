@@ -1,0 +1,77 @@
+//! The two programs' `main`: parse the command line, set up logging, resolve settings, run
+//! the command, and map the outcome to an exit code in one place. Errors are printed as one
+//! `error:` line (the cause chain joined with `: `), never as a panic or a backtrace.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{GlobalArgs, OutputArgs, St2Cli, St2ctlCli};
+use crate::commands::{self, Context, ExitStatus};
+use crate::output::{Format, Printer};
+use crate::settings::{Overrides, Settings};
+
+/// `main` of `st2`.
+pub fn st2() -> ExitCode {
+    let cli = St2Cli::parse();
+    run(&cli.global, cli.output, |context| {
+        commands::run_st2(cli.command, context)
+    })
+}
+
+/// `main` of `st2ctl`.
+pub fn st2ctl() -> ExitCode {
+    let cli = St2ctlCli::parse();
+    run(&cli.global, cli.output, |context| {
+        commands::run_st2ctl(cli.command, context)
+    })
+}
+
+fn run(
+    global: &GlobalArgs,
+    output: OutputArgs,
+    command: impl FnOnce(&Context) -> anyhow::Result<ExitStatus>,
+) -> ExitCode {
+    init_logging(global.debug);
+    let format = if output.json {
+        Format::Json
+    } else if output.yaml {
+        Format::Yaml
+    } else {
+        Format::Table
+    };
+    let printer = Printer::new(format);
+    let overrides = Overrides {
+        config_file: global.config_file.clone(),
+        base_path: global.base_path.clone(),
+    };
+    let status = match Settings::load(&overrides) {
+        Err(err) => {
+            printer.error(&err.to_string());
+            ExitStatus::Failure
+        }
+        Ok(settings) => {
+            tracing::debug!(?settings, "settings");
+            let context = Context { settings, printer };
+            match command(&context) {
+                Ok(status) => status,
+                Err(err) => {
+                    context.printer.error(&format!("{err:#}"));
+                    ExitStatus::Failure
+                }
+            }
+        }
+    };
+    ExitCode::from(status.code())
+}
+
+fn init_logging(debug: bool) {
+    if !debug {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("st2_rs=debug"))
+        .with_target(false)
+        .try_init();
+}

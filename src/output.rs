@@ -1,0 +1,170 @@
+//! The one printer every command writes through.
+//!
+//! Data goes to stdout (tables, or JSON/YAML with `-j`/`-y`, so that it pipes cleanly);
+//! progress, warnings and hints go to stderr. Colour is used only on a terminal and never
+//! when `NO_COLOR` is set. A closed stdout (`st2 pack list | head -1`) is not an error.
+
+use std::io::{IsTerminal, Write};
+
+use comfy_table::{presets, ContentArrangement, Table};
+use serde::Serialize;
+
+use crate::settings::env;
+
+/// How data is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Human tables.
+    #[default]
+    Table,
+    /// `-j/--json`.
+    Json,
+    /// `-y/--yaml`.
+    Yaml,
+}
+
+/// Writes command output.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    /// The data format.
+    pub format: Format,
+    color: bool,
+    stderr_terminal: bool,
+}
+
+impl Printer {
+    /// A printer for `format`, looking at the terminal and `NO_COLOR`.
+    pub fn new(format: Format) -> Printer {
+        let stderr_terminal = std::io::stderr().is_terminal();
+        let color = stderr_terminal && std::env::var_os(env::NO_COLOR).is_none();
+        Printer {
+            format,
+            color,
+            stderr_terminal,
+        }
+    }
+
+    /// Whether stderr is a terminal (progress bars are drawn only then).
+    pub fn stderr_is_terminal(&self) -> bool {
+        self.stderr_terminal
+    }
+
+    /// Whether data is printed as JSON or YAML rather than for people.
+    pub fn is_data(&self) -> bool {
+        self.format != Format::Table
+    }
+
+    /// Print `value` as JSON or YAML according to the format (tables are the caller's job).
+    pub fn data<T: Serialize + ?Sized>(&self, value: &T) {
+        let value = serde_json::to_value(value).expect("output types serialize");
+        let text = match self.format {
+            Format::Yaml => crate::yaml::to_string(&value),
+            Format::Json | Format::Table => {
+                let mut text = serde_json::to_string_pretty(&value).expect("valid JSON");
+                text.push('\n');
+                text
+            }
+        };
+        self.stdout(&text);
+    }
+
+    /// Write text to stdout as is; a closed pipe ends the output quietly.
+    pub fn stdout(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            if err.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }
+
+    /// A line on stdout.
+    pub fn line(&self, text: &str) {
+        self.stdout(&format!("{text}\n"));
+    }
+
+    /// A table with a header row, StackStorm style (ASCII borders).
+    pub fn table(&self, headers: &[&str], rows: Vec<Vec<String>>) {
+        let mut table = new_table();
+        table.set_header(headers.iter().copied());
+        for row in rows {
+            table.add_row(row);
+        }
+        self.line(&table.to_string());
+    }
+
+    /// A two-column `Property | Value` table, as `st2 pack get` prints one object.
+    pub fn properties(&self, rows: Vec<(String, String)>) {
+        let mut table = new_table();
+        table.set_header(["Property", "Value"]);
+        for (key, value) in rows {
+            table.add_row([key, value]);
+        }
+        self.line(&table.to_string());
+    }
+
+    /// A message for people on stderr.
+    pub fn info(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    /// `warning: ...` on stderr.
+    pub fn warn(&self, text: &str) {
+        eprintln!("{}: {text}", self.paint("warning", "33"));
+    }
+
+    /// `hint: ...` on stderr, on its own line.
+    pub fn hint(&self, text: &str) {
+        eprintln!("{}: {text}", self.paint("hint", "36"));
+    }
+
+    /// `error: ...` on stderr.
+    pub fn error(&self, text: &str) {
+        eprintln!("{}: {text}", self.paint("error", "31"));
+    }
+
+    /// Wrap `text` in an ANSI colour when colour is on.
+    pub fn paint(&self, text: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn new_table() -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::ASCII_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !std::io::stdout().is_terminal() {
+        // Piped output is not cut to a terminal width.
+        table.set_content_arrangement(ContentArrangement::Disabled);
+    } else if let Some((width, _)) = terminal_width() {
+        table.set_width(width);
+    }
+    table
+}
+
+fn terminal_width() -> Option<(u16, u16)> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
+    unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) == 0 && size.ws_col > 0 {
+            Some((size.ws_col, size.ws_row))
+        } else {
+            None
+        }
+    }
+}
+
+/// Render a JSON value for a table cell: strings bare, lists comma-joined, the rest as JSON.
+pub fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
