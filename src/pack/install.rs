@@ -24,7 +24,7 @@ use crate::index::{Index, IndexOptions};
 use crate::lock::PackLock;
 use crate::pack::manifest::{ManifestError, PackManifest, SYSTEM_PACKS};
 use crate::pack::source::{self, PackSource, SourceError};
-use crate::register::{self, LoadedPack, RegisterError};
+use crate::register::{self, LoadedPack};
 use crate::settings::{io_reason, Settings};
 use crate::store::{ReplaceSummary, Store, StoreError};
 use crate::venv;
@@ -122,6 +122,9 @@ fn is_empty_summary(summary: &ReplaceSummary) -> bool {
 /// Why an install failed. Nothing was changed when this is returned from the prepare phase.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
+    /// The StackStorm home cannot be written to.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
     /// A PACK argument is malformed.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -160,9 +163,10 @@ pub enum InstallError {
     /// `pack.yaml` is missing or invalid, or the pack is not compatible.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    /// A content file is invalid.
-    #[error(transparent)]
-    Register(#[from] RegisterError),
+    /// `pack.yaml` or a content file of the downloaded pack is invalid (files named as in
+    /// the source).
+    #[error("{0}")]
+    Invalid(String),
     /// Two packs want different versions of one dependency, or it is installed at another one.
     #[error("Unable to install packs due to conflicts: {0}")]
     Conflict(String),
@@ -275,13 +279,7 @@ impl<'a> Installer<'a> {
 
     /// Install `packs` (PACK arguments) and their dependencies.
     pub fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallError> {
-        self.settings
-            .ensure_writable()
-            .map_err(|err| InstallError::Io {
-                action: "prepare",
-                path: self.settings.base_path.clone(),
-                reason: err.to_string(),
-            })?;
+        self.settings.ensure_writable()?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let sources = packs
             .iter()
@@ -372,8 +370,16 @@ impl<'a> Installer<'a> {
         };
 
         self.progress.start(&label, Step::Validate, "pack.yaml");
-        let manifest = PackManifest::load(&staged)?;
-        let pack_ref = manifest.install_ref()?;
+        // Errors name files as the user knows them (the source), not the staging copy.
+        let shown = fetch_url.strip_prefix("file://").unwrap_or(&fetch_url);
+        let invalid = |err: &dyn std::fmt::Display| {
+            InstallError::Invalid(
+                err.to_string()
+                    .replace(&staged.display().to_string(), shown),
+            )
+        };
+        let manifest = PackManifest::load(&staged).map_err(|err| invalid(&err))?;
+        let pack_ref = manifest.install_ref().map_err(|err| invalid(&err))?;
         manifest.check_user_pack_ref(&pack_ref)?;
         if !self.options.force {
             manifest.check_compatibility()?;
@@ -385,7 +391,8 @@ impl<'a> Installer<'a> {
             manifest,
             &final_dir,
             Some(source_record.clone()),
-        )?;
+        )
+        .map_err(|err| invalid(&err))?;
         self.progress.done(
             &label,
             Step::Validate,
