@@ -1,0 +1,335 @@
+//! Shared helpers: a temporary StackStorm home, local git remotes, a loopback HTTP server.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+
+/// `../shared` beside the repository.
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// `fixtures/` of the repository.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A temporary StackStorm home: base path, st2.conf, and an index of our own.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+    pub base: PathBuf,
+    pub conf: PathBuf,
+    index_urls: Vec<String>,
+    extra_conf: String,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("st2");
+        let conf = dir.path().join("st2.conf");
+        let home = Home {
+            dir,
+            base,
+            conf,
+            index_urls: Vec::new(),
+            extra_conf: String::new(),
+        };
+        home.write_conf();
+        home
+    }
+
+    /// Point `[content] index_url` at these URLs.
+    pub fn set_index_urls(&mut self, urls: &[String]) {
+        self.index_urls = urls.to_vec();
+        self.write_conf();
+    }
+
+    /// Extra st2.conf text appended after the generated sections.
+    pub fn set_extra_conf(&mut self, text: &str) {
+        self.extra_conf = text.to_string();
+        self.write_conf();
+    }
+
+    fn write_conf(&self) {
+        let mut text = format!("[system]\nbase_path = {}\n\n", self.base.display());
+        if !self.index_urls.is_empty() {
+            text.push_str(&format!(
+                "[content]\nindex_url = {}\nnetwork_timeout = 5\n\n",
+                self.index_urls.join(",")
+            ));
+        }
+        text.push_str(&self.extra_conf);
+        std::fs::write(&self.conf, text).unwrap();
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::cargo_bin(program).unwrap();
+        command
+            .arg("--config-file")
+            .arg(&self.conf)
+            .env_remove("ST2_CONF")
+            .env_remove("ST2_BASE_PATH")
+            .env("NO_COLOR", "1")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", self.dir.path())
+            .current_dir(self.dir.path());
+        command
+    }
+
+    /// `st2 --config-file <conf> ...`
+    pub fn st2(&self) -> Command {
+        self.command("st2")
+    }
+
+    /// `st2ctl --config-file <conf> ...`
+    pub fn st2ctl(&self) -> Command {
+        self.command("st2ctl")
+    }
+
+    pub fn packs(&self) -> PathBuf {
+        self.base.join("packs")
+    }
+
+    pub fn pack(&self, pack_ref: &str) -> PathBuf {
+        self.packs().join(pack_ref)
+    }
+
+    pub fn venv(&self, pack_ref: &str) -> PathBuf {
+        self.base.join("virtualenvs").join(pack_ref)
+    }
+
+    /// `st2 pack list -j` as JSON.
+    pub fn pack_list(&self) -> Vec<Value> {
+        let output = self.st2().args(["pack", "list", "-j"]).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// Refs of the installed packs.
+    pub fn installed(&self) -> Vec<String> {
+        self.pack_list()
+            .iter()
+            .map(|pack| pack["ref"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Rows of the store, straight from SQLite (the store is a real file).
+    pub fn query(&self, sql: &str) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.base.join("st2.db")).unwrap();
+        let mut statement = conn.prepare(sql).unwrap();
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+}
+
+/// Run git with a fixed identity; panics with git's output on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = StdCommand::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args([
+            "-c",
+            "init.defaultBranch=master",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(["-c", "tag.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Write a file, creating parent directories.
+pub fn write(dir: &Path, relative: &str, text: &str) {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The files of a small valid pack: pack.yaml, a shell action per name, optional extras.
+pub fn pack_files(dir: &Path, name: &str, version: &str, actions: &[&str]) {
+    write(
+        dir,
+        "pack.yaml",
+        &format!(
+            "---\nref: {name}\nname: {name}\ndescription: The {name} test pack\nkeywords:\n  - test\n\
+             version: {version}\nauthor: Tester\nemail: tester@example.com\npython_versions:\n  - \"3\"\n"
+        ),
+    );
+    for action in actions {
+        write(
+            dir,
+            &format!("actions/{action}.yaml"),
+            &format!(
+                "---\nname: {action}\nrunner_type: local-shell-cmd\ndescription: {action}\n\
+                 parameters:\n  cmd:\n    type: string\n    default: echo {action}\n"
+            ),
+        );
+    }
+}
+
+/// A git repository with history, made at test time; `url()` is its file:// URL.
+pub struct GitRepo {
+    pub path: PathBuf,
+}
+
+impl GitRepo {
+    /// An empty repository at `path`.
+    pub fn init(path: &Path) -> GitRepo {
+        std::fs::create_dir_all(path).unwrap();
+        git(path, &["init", "-q"]);
+        GitRepo {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// A pack repository with one commit per version, each tagged `v<version>`.
+    pub fn pack(path: &Path, name: &str, versions: &[&str]) -> GitRepo {
+        let repo = GitRepo::init(path);
+        for version in versions {
+            pack_files(path, name, version, &["hello"]);
+            repo.commit_all(&format!("release {version}"));
+            repo.tag(&format!("v{version}"));
+        }
+        repo
+    }
+
+    pub fn commit_all(&self, message: &str) -> String {
+        git(&self.path, &["add", "-A"]);
+        git(
+            &self.path,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+        self.head()
+    }
+
+    pub fn tag(&self, tag: &str) {
+        git(&self.path, &["tag", tag]);
+    }
+
+    pub fn head(&self) -> String {
+        git(&self.path, &["rev-parse", "HEAD"])
+    }
+
+    pub fn url(&self) -> String {
+        format!("file://{}", self.path.display())
+    }
+}
+
+/// An index document listing `(name, repo_url, versions)`; the first version is `version`.
+pub fn index_json(packs: &[(&str, String, &[&str])]) -> Value {
+    let mut entries = serde_json::Map::new();
+    for (name, url, versions) in packs {
+        entries.insert(
+            name.to_string(),
+            json!({
+                "name": name,
+                "ref": name,
+                "description": format!("The {name} test pack"),
+                "version": versions[0],
+                "versions": versions,
+                "author": "Tester",
+                "email": "tester@example.com",
+                "keywords": ["test", format!("{name}-keyword")],
+                "repo_url": url,
+                "content": {"actions": {"count": 1, "resources": ["hello"]}},
+            }),
+        );
+    }
+    json!({"metadata": {"generated_ts": 0}, "packs": entries})
+}
+
+/// Write `index` to `<dir>/index.json` and return its file:// URL.
+pub fn write_index(dir: &Path, index: &Value) -> String {
+    let path = dir.join("index.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(index).unwrap()).unwrap();
+    format!("file://{}", path.display())
+}
+
+/// A loopback HTTP server serving fixed bodies by path; stops when dropped.
+pub struct HttpServer {
+    pub base_url: String,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl HttpServer {
+    /// Serve `routes` (path -> (status, body)); anything else is a 404.
+    pub fn start(routes: Vec<(String, u16, Vec<u8>)>) -> HttpServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread_server, thread_stop) = (server.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !thread_stop.load(Ordering::SeqCst) {
+                let Ok(Some(request)) =
+                    thread_server.recv_timeout(std::time::Duration::from_millis(50))
+                else {
+                    continue;
+                };
+                let route = routes.iter().find(|(path, _, _)| path == request.url());
+                let response = match route {
+                    Some((_, status, body)) => {
+                        tiny_http::Response::from_data(body.clone()).with_status_code(*status)
+                    }
+                    None => {
+                        tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404)
+                    }
+                };
+                let _ = request.respond(response);
+            }
+        });
+        HttpServer {
+            base_url: format!("http://127.0.0.1:{port}"),
+            stop,
+            handle: Some(handle),
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// stdout of a command as a string.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr of a command as a string.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary: every test drives the real `st2`/`st2ctl` binaries against
+//! a temporary StackStorm home, real git repositories and a loopback HTTP server.
+
+mod common;
+
+mod cli;
+mod conformance;
+mod install;
+mod pack_commands;

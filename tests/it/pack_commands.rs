@@ -1,0 +1,179 @@
+//! `st2 pack list/get/show/search/remove/register` and `st2ctl reload`.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::common::*;
+
+fn exchange_index() -> Option<String> {
+    let path = shared_dir().join("exchange/index.json");
+    path.is_file().then(|| format!("file://{}", path.display()))
+}
+
+#[test]
+fn search_ranks_name_matches_first_and_show_prints_the_entry() {
+    let Some(index) = exchange_index() else {
+        eprintln!("skipped: ../shared/exchange is not present");
+        return;
+    };
+    let mut home = Home::new();
+    home.set_index_urls(&[index]);
+    let output = home
+        .st2()
+        .args(["pack", "search", "twitter", "-j"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results[0]["name"], "twitter");
+    home.st2()
+        .args(["pack", "search", "twitter"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Monitor and send Tweets"));
+
+    home.st2()
+        .args(["pack", "show", "twitter"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("repo_url"))
+        .stdout(predicate::str::contains("1.0.0, 0.4.2"));
+    home.st2()
+        .args(["pack", "show", "twiter"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Did you mean: twitter"));
+    home.st2()
+        .args(["pack", "search", "zzzz-nothing"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("No pack matches"));
+}
+
+#[test]
+fn list_get_and_remove() {
+    let home = Home::new();
+    home.st2()
+        .args(["pack", "list"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("No packs installed."));
+    let dir = home.dir.path().join("src/demo");
+    pack_files(&dir, "demo", "1.0.0", &["hello"]);
+    write(&dir, "requirements.txt", "");
+    write(
+        &dir,
+        "sensors/watch.yaml",
+        "class_name: Watch\nentry_point: watch.py\n",
+    );
+    write(
+        &dir,
+        "config.schema.yaml",
+        "token:\n  type: string\n  secret: true\n  required: true\n",
+    );
+    home.st2()
+        .args(["pack", "install", "./src/demo"])
+        .assert()
+        .success();
+
+    home.st2().args(["pack", "list"]).assert().success().stdout(
+        predicate::str::contains("demo").and(predicate::str::contains("The demo test pack")),
+    );
+    let output = home
+        .st2()
+        .args(["pack", "get", "demo", "-y"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(text.contains("version: 1.0.0"), "{text}");
+    assert!(text.contains("sensors: 1"), "{text}");
+    home.st2()
+        .args(["pack", "get", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Pack \"nope\" is not found"));
+
+    home.st2()
+        .args(["pack", "remove", "demo"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Removed pack demo"));
+    assert!(!home.pack("demo").exists());
+    assert!(!home.venv("demo").exists());
+    assert!(home.installed().is_empty());
+    assert!(home.query("SELECT ref FROM actions").is_empty());
+    assert!(home.query("SELECT pack FROM config_schemas").is_empty());
+    assert!(home.query("SELECT name FROM resources").is_empty());
+    home.st2()
+        .args(["pack", "remove", "demo"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Pack \"demo\" is not installed."));
+}
+
+#[test]
+fn register_and_reload_reconcile_with_disk() {
+    let home = Home::new();
+    let dir = home.dir.path().join("src/demo");
+    pack_files(&dir, "demo", "1.0.0", &["one", "two"]);
+    home.st2()
+        .args(["pack", "install", "./src/demo"])
+        .assert()
+        .success();
+    // Edit the installed pack: one action removed, a broken one added elsewhere.
+    std::fs::remove_file(home.pack("demo").join("actions/two.yaml")).unwrap();
+    home.st2()
+        .args(["pack", "register", "demo"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Registered 1 packs."))
+        .stdout(predicate::str::contains("Registered 1 actions."))
+        .stdout(predicate::str::contains("Unregistered action demo.two."));
+    let broken = home.packs().join("broken");
+    pack_files(&broken, "broken", "1.0.0", &["ok"]);
+    write(&broken, "actions/bad.yaml", "name: bad\n");
+    home.st2ctl()
+        .args(["reload"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("Registered 1 packs."))
+        .stderr(predicate::str::contains("Failed to register action"))
+        .stderr(predicate::str::contains(
+            "'runner_type' is a required property",
+        ));
+    home.st2ctl()
+        .args(["reload", "--register-no-fail-on-failure"])
+        .assert()
+        .success();
+    // A pack deleted from disk is unregistered by a full reload.
+    std::fs::remove_dir_all(home.pack("demo")).unwrap();
+    std::fs::remove_dir_all(&broken).unwrap();
+    home.st2ctl()
+        .args(["reload"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Unregistered pack demo"));
+    assert!(home.installed().is_empty());
+}
+
+#[test]
+fn packs_base_paths_are_searched_after_the_system_path() {
+    let mut home = Home::new();
+    let extra = home.dir.path().join("extra-packs");
+    pack_files(&extra.join("extra_one"), "extra_one", "0.1.0", &["a"]);
+    home.set_extra_conf(&format!(
+        "[content]\npacks_base_paths = {}:\n",
+        extra.display()
+    ));
+    home.st2ctl().args(["reload"]).assert().success();
+    assert_eq!(home.installed(), vec!["extra_one"]);
+    home.set_extra_conf("[content]\npacks_base_paths = /does/not/exist\n");
+    home.st2ctl()
+        .args(["reload"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "Directory \"/does/not/exist\" doesn't exist",
+        ));
+}
