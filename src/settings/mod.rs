@@ -426,6 +426,37 @@ mod tests {
         assert_eq!(s.pip_opts, vec!["--index-url", "http://127.0.0.1/simple"]);
     }
 
+    /// A full st2.conf in the shape StackStorm packages install (fixtures/st2.conf).
+    #[test]
+    fn reads_a_packaged_st2_conf() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/st2.conf");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let s = Settings::from_ini(&Ini::parse(&text).unwrap(), None, Some(&path)).unwrap();
+        assert_eq!(s.base_path, PathBuf::from("/var/lib/stackstorm"));
+        assert_eq!(
+            s.pack_search_paths(),
+            vec![
+                PathBuf::from("/var/lib/stackstorm/packs"),
+                PathBuf::from("/srv/st2/packs"),
+                PathBuf::from("/home/ops/packs")
+            ]
+        );
+        assert_eq!(s.index_urls.len(), 2);
+        assert_eq!(s.pack_group.as_deref(), Some("st2packs"));
+        assert_eq!(s.python_binary, "/usr/bin/python3");
+        assert_eq!(s.virtualenv_opts, vec!["--always-copy"]);
+        // A continuation line continues the list.
+        assert_eq!(
+            s.pip_opts,
+            vec!["--index-url", "https://pypi.example.com/simple"]
+        );
+        assert_eq!(
+            s.encryption_key_path,
+            Some(PathBuf::from("/etc/st2/keys/datastore_key.json"))
+        );
+        assert_eq!(s.store_path, PathBuf::from("/var/lib/stackstorm/st2.db"));
+    }
+
     #[test]
     fn bad_timeout_is_an_error_naming_the_option() {
         let ini = Ini::parse("[content]\nnetwork_timeout = soon\n").unwrap();

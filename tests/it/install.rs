@@ -379,28 +379,21 @@ fn dependency_cycles_install_each_pack_once() {
 #[test]
 fn python_pack_gets_a_virtualenv_that_is_reused() {
     let home = Home::new();
-    let dir = home.dir.path().join("src/pyp");
-    pack_files(&dir, "pyp", "1.0.0", &[]);
-    write(
-        &dir,
-        "actions/hi.yaml",
-        "name: hi\nrunner_type: python-script\nentry_point: hi.py\n",
-    );
-    write(&dir, "actions/hi.py", "print('hi')\n");
-    write(&dir, "requirements.txt", "# nothing needed\n");
+    let pack = fixtures_dir().join("packs/pyhello");
+    let pack = pack.to_str().unwrap();
     home.st2()
-        .args(["pack", "install", "./src/pyp"])
+        .args(["pack", "install", pack])
         .assert()
         .success()
         .stderr(predicate::str::contains("virtualenv").and(predicate::str::contains("created")));
-    assert!(home.venv("pyp").join("bin/python").exists());
+    assert!(home.venv("pyhello").join("bin/python").exists());
     home.st2()
-        .args(["pack", "install", "./src/pyp"])
+        .args(["pack", "install", pack])
         .assert()
         .success()
         .stderr(predicate::str::contains("reused"));
     home.st2()
-        .args(["pack", "install", "--skip-virtualenv", "./src/pyp", "-j"])
+        .args(["pack", "install", "--skip-virtualenv", pack, "-j"])
         .assert()
         .success()
         .stdout(predicate::str::contains("\"virtualenv\": \"skipped\""));
