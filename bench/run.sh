@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmarks, each against its baseline in the same run (hyperfine):
+#   1. install of a small local pack vs a plain `git clone` of the same repository
+#   2. `st2 pack search` over the real Exchange index vs Python loading the same JSON
+# Usage: bash bench/run.sh            (results also written to target/bench/*.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+command -v hyperfine >/dev/null 2>&1 || {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get install -y -qq hyperfine >/dev/null 2>&1 || { apt-get update -qq >/dev/null; apt-get install -y -qq hyperfine >/dev/null; }
+    else
+        echo "bench: error: hyperfine not found; install it (apt-get install hyperfine)" >&2; exit 1
+    fi
+}
+cargo build --release --locked --quiet
+st2="$root/target/release/st2"
+out="$root/target/bench"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+
+# A small pack (the real `csv` Exchange pack when available) in a local git repository.
+src="$root/../shared/exchange/packs/csv"
+remote="$work/stackstorm-csv"
+if [ -d "$src" ]; then cp -a "$src" "$remote"; else
+    mkdir -p "$remote/actions"
+    printf 'name: csv\ndescription: d\nversion: 1.0.0\nauthor: a\n' > "$remote/pack.yaml"
+fi
+git -C "$remote" init -q
+git -C "$remote" add -A
+git -C "$remote" -c user.name=b -c user.email=b@example.com -c commit.gpgsign=false commit -q -m bench
+cat > "$work/st2.conf" <<CONF
+[system]
+base_path = $work/home
+CONF
+
+echo "== install of a small local pack vs git clone"
+hyperfine --warmup 3 --runs 30 --export-markdown "$out/install.md" \
+    --prepare "rm -rf $work/home $work/clone" \
+    -n "git clone" "git clone -q file://$remote $work/clone" \
+    -n "st2 pack install" "$st2 --config-file $work/st2.conf pack install --skip-virtualenv file://$remote"
+
+index="$root/../shared/exchange/index.json"
+if [ -f "$index" ]; then
+    cat > "$work/search.conf" <<CONF
+[system]
+base_path = $work/search-home
+[content]
+index_url = file://$index
+CONF
+    echo "== st2 pack search vs python3 json.load of the same index"
+    hyperfine --warmup 3 --runs 30 -N --export-markdown "$out/search.md" \
+        -n "python3 json.load" "python3 -c \"import json; json.load(open('$index'))\"" \
+        -n "st2 pack search" "$st2 --config-file $work/search.conf pack search twitter"
+fi
+echo "results: $out/install.md $out/search.md"

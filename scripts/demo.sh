@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The main job, offline, on a fresh machine: set up, then install the real `twitter` pack of
+# the StackStorm Exchange by name, into a StackStorm home under target/demo, as a user would.
+#
+# The Exchange's GitHub repositories cannot be reached from CI machines, so this makes a local
+# git remote from the snapshot in ../shared/exchange and an index whose repo_url points at it;
+# everything else is exactly what `st2 pack install twitter` does against the real index.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash scripts/setup.sh
+
+exchange="$root/../shared/exchange"
+[ -d "$exchange/packs/twitter" ] || { echo "demo: error: $exchange not found (the shared Exchange snapshot)" >&2; exit 1; }
+
+demo="$root/target/demo"
+rm -rf "$demo"
+mkdir -p "$demo/remotes"
+
+# A local git remote holding the real pack, tagged as upstream tags its releases.
+remote="$demo/remotes/stackstorm-twitter"
+cp -a "$exchange/packs/twitter" "$remote"
+git -C "$remote" init -q
+git -C "$remote" add -A
+git -C "$remote" -c user.name=demo -c user.email=demo@example.com -c commit.gpgsign=false \
+    commit -q -m "twitter pack from the Exchange snapshot"
+git -C "$remote" tag v1.0.0
+
+# The real index, with twitter's repo_url pointing at the local remote.
+python3 - "$exchange/index.json" "$demo/index.json" "file://$remote" <<'PY'
+import json, sys
+index = json.load(open(sys.argv[1]))
+index["packs"]["twitter"]["repo_url"] = sys.argv[3]
+json.dump(index, open(sys.argv[2], "w"))
+PY
+
+cat > "$demo/st2.conf" <<CONF
+[system]
+base_path = $demo/st2
+
+[content]
+index_url = file://$demo/index.json
+CONF
+export ST2_CONF="$demo/st2.conf"
+export PATH="$root/target/release:$PATH"
+
+run() { printf '\n$ %s\n' "$*"; "$@"; }
+run st2 pack search twitter
+run st2 pack install twitter
+run st2 pack list
+run st2 pack get twitter
+printf '\nThe StackStorm home is %s (store: %s).\n' "$demo/st2" "$demo/st2/st2.db"
+printf 'Try more with: export ST2_CONF=%s PATH=%s/target/release:$PATH\n' "$demo/st2.conf" "$root"
