@@ -25,8 +25,8 @@
 //! ```
 
 use std::cell::Cell;
-use std::path::Path;
-use std::sync::Once;
+use std::path::{Path, PathBuf};
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 use git2::{
@@ -188,7 +188,7 @@ pub fn fetch_first(
     options: &FetchOptions,
 ) -> Result<(Fetched, Option<String>), GitError> {
     let git_error = |err: git2::Error| GitError::from_git2(url, err);
-    configure_libgit2(options);
+    configure_libgit2(url, options);
     let repo = Repository::init(dest).map_err(git_error)?;
     repo.remote("origin", url).map_err(git_error)?;
     let listing = list_remote(&repo, url, options)?;
@@ -402,7 +402,7 @@ impl Listing {
 }
 
 fn list_remote(repo: &Repository, url: &str, options: &FetchOptions) -> Result<Listing, GitError> {
-    configure_libgit2(options);
+    configure_libgit2(url, options);
     let mut remote = repo
         .remote_anonymous(url)
         .map_err(|err| GitError::from_git2(url, err))?;
@@ -490,22 +490,60 @@ fn proxy_options<'a>() -> ProxyOptions<'a> {
     proxy
 }
 
-/// Process-wide libgit2 settings: timeouts and the CA bundle, set once.
-fn configure_libgit2(options: &FetchOptions) {
-    static ONCE: Once = Once::new();
+/// The CA bundle network fetches trust, found by [`init_deferring_ca_bundle`] before libgit2
+/// started; unset when libgit2 was initialised the ordinary way (it then loaded the bundle).
+static NETWORK_CA_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Initialise libgit2 without loading the system CA bundle, which it otherwise parses at
+/// start-up (OpenSSL `SSL_CTX_set_default_verify_paths`): about 20 ms of CPU on every command,
+/// more than the whole install of a small local pack. The bundle is loaded before the first
+/// network fetch instead, so https verification is unchanged.
+///
+/// Call it once from `main` before any other thread exists: it changes `SSL_CERT_FILE` for
+/// the duration of libgit2's initialisation and restores it.
+pub fn init_deferring_ca_bundle() {
+    if NETWORK_CA_FILE.get().is_some() {
+        return;
+    }
+    let non_empty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    let original = std::env::var_os(crate::settings::env::SSL_CERT_FILE);
+    let ca_file = non_empty("GIT_SSL_CAINFO")
+        .or_else(|| non_empty(crate::settings::env::SSL_CERT_FILE))
+        .map(PathBuf::from)
+        .or_else(|| openssl_probe::probe().cert_file);
+    let _ = NETWORK_CA_FILE.set(ca_file);
+    // OpenSSL ignores a default bundle it cannot read; /dev/null reads as empty.
+    std::env::set_var(crate::settings::env::SSL_CERT_FILE, "/dev/null");
+    // Any libgit2 call runs its global initialisation.
+    let _ = git2::Config::new();
+    match original {
+        Some(value) => std::env::set_var(crate::settings::env::SSL_CERT_FILE, value),
+        None => std::env::remove_var(crate::settings::env::SSL_CERT_FILE),
+    }
+}
+
+/// Process-wide libgit2 settings, set once: network timeouts, and (before the first network
+/// fetch) the CA bundle whose loading [`init_deferring_ca_bundle`] deferred.
+fn configure_libgit2(url: &str, options: &FetchOptions) {
+    static TIMEOUTS: Once = Once::new();
+    static CA_BUNDLE: Once = Once::new();
     let millis = options.timeout.as_millis().min(i32::MAX as u128) as i32;
-    ONCE.call_once(|| {
-        // SAFETY: called once, before any other libgit2 operation of this process starts a
-        // network transport.
+    TIMEOUTS.call_once(|| {
+        // SAFETY: called once, before this process starts any libgit2 network transport.
         unsafe {
             let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
             let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
-            for var in ["GIT_SSL_CAINFO", crate::settings::env::SSL_CERT_FILE] {
-                if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-                    if Path::new(&path).is_file() {
-                        let _ = git2::opts::set_ssl_cert_file(&path);
-                        break;
-                    }
+        }
+    });
+    if is_local(url) {
+        return;
+    }
+    CA_BUNDLE.call_once(|| {
+        if let Some(Some(path)) = NETWORK_CA_FILE.get() {
+            if path.is_file() {
+                // SAFETY: called once, before this process starts any TLS connection.
+                if let Err(err) = unsafe { git2::opts::set_ssl_cert_file(path) } {
+                    tracing::warn!("cannot load CA bundle {}: {err}", path.display());
                 }
             }
         }
