@@ -280,6 +280,7 @@ impl<'a> Installer<'a> {
     /// Install `packs` (PACK arguments) and their dependencies.
     pub fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallError> {
         self.settings.ensure_writable()?;
+        remove_stale_staging(self.settings.packs_dir());
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let sources = packs
             .iter()
@@ -671,6 +672,32 @@ impl<'a> Installer<'a> {
             removed: summary,
             warnings,
         })
+    }
+}
+
+/// Staging directories older than a day were left by installs that were killed (a running
+/// install's staging directory is minutes old at most); remove them so they do not pile up.
+fn remove_stale_staging(packs_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(packs_dir) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".st2-staging-") || name.starts_with(".st2-removing-")) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if stale {
+            tracing::debug!("removing stale {}", entry.path().display());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -333,3 +333,115 @@ pub fn stdout(output: &std::process::Output) -> String {
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Git's smart HTTP protocol on 127.0.0.1: `git http-backend` run as a CGI program for each
+/// request, serving the bare repositories under `root`. Stops when dropped.
+pub struct GitHttpServer {
+    pub base_url: String,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl GitHttpServer {
+    pub fn start(root: &Path) -> GitHttpServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread_server, thread_stop, root) = (server.clone(), stop.clone(), root.to_path_buf());
+        let handle = std::thread::spawn(move || {
+            while !thread_stop.load(Ordering::SeqCst) {
+                let Ok(Some(request)) =
+                    thread_server.recv_timeout(std::time::Duration::from_millis(50))
+                else {
+                    continue;
+                };
+                serve_cgi(&root, request);
+            }
+        });
+        GitHttpServer {
+            base_url: format!("http://127.0.0.1:{port}"),
+            stop,
+            handle: Some(handle),
+            server,
+        }
+    }
+}
+
+fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
+    use std::io::Write;
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let header = |name: &'static str| {
+        request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv(name))
+            .map(|h| h.value.as_str().to_string())
+    };
+    let content_type = header("Content-Type").unwrap_or_default();
+    let encoding = header("Content-Encoding").unwrap_or_default();
+    let protocol = header("Git-Protocol").unwrap_or_default();
+    let method = request.method().as_str().to_string();
+    let mut body = Vec::new();
+    request.as_reader().read_to_end(&mut body).unwrap();
+    let mut child = StdCommand::new("git")
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_TYPE", content_type)
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("HTTP_CONTENT_ENCODING", encoding)
+        .env("GIT_PROTOCOL", protocol)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&body).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let split = output
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| (at, 4))
+        .or_else(|| {
+            output
+                .stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|at| (at, 2))
+        })
+        .unwrap_or((output.stdout.len(), 0));
+    let head = String::from_utf8_lossy(&output.stdout[..split.0]).to_string();
+    let payload = output.stdout[split.0 + split.1..].to_vec();
+    let mut status = 200;
+    let mut response = tiny_http::Response::from_data(payload);
+    for line in head.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("Status") {
+            status = value.split_whitespace().next().unwrap().parse().unwrap();
+        } else if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+        {
+            response.add_header(header);
+        }
+    }
+    let _ = request.respond(response.with_status_code(status));
+}
+
+impl Drop for GitHttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}

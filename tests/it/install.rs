@@ -448,3 +448,50 @@ fn unwritable_base_path_says_how_to_choose_another() {
         .stderr(predicate::str::contains("is not writable"))
         .stderr(predicate::str::contains("--base-path"));
 }
+
+#[test]
+fn install_over_smart_http_is_shallow() {
+    let mut home = Home::new();
+    let work = home.dir.path().join("work/demo");
+    GitRepo::pack(&work, "demo", &["1.0.0", "1.1.0"]);
+    let served = home.dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    git(
+        &served,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            "stackstorm-demo.git",
+        ],
+    );
+    let server = GitHttpServer::start(&served);
+    let url = format!("{}/stackstorm-demo.git", server.base_url);
+    home.set_index_urls(&[write_index(
+        home.dir.path(),
+        &index_json(&[("demo", url.clone(), &["1.0.0", "1.1.0"])]),
+    )]);
+
+    home.st2()
+        .args(["pack", "install", "demo=1.0.0"])
+        .assert()
+        .success();
+    assert_eq!(installed_version(&home, "demo"), "1.0.0");
+    // Only the asked-for commit came over the network.
+    assert!(home.pack("demo").join(".git/shallow").is_file());
+    home.st2()
+        .args(["pack", "install", &format!("{url}=master")])
+        .assert()
+        .success();
+    assert_eq!(installed_version(&home, "demo"), "1.1.0");
+
+    drop(server);
+    home.st2()
+        .args(["pack", "install", &url])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "Unable to reach the git repository {url}"
+        )));
+}
