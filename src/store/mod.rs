@@ -420,11 +420,9 @@ impl Store {
 
     /// All registered packs, by ref.
     pub fn packs(&self) -> Result<Vec<PackRecord>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT ref, name, description, version, author, email, keywords, path, metadata,
-                    source, registered_at
-             FROM packs ORDER BY ref",
-        )?;
+        let mut statement = self
+            .conn
+            .prepare(&format!("SELECT {PACK_COLUMNS} FROM packs ORDER BY ref"))?;
         let rows = statement.query_map([], pack_from_row)?;
         rows.map(|row| row?.decode()).collect()
     }
@@ -433,9 +431,7 @@ impl Store {
     pub fn pack(&self, pack_ref: &str) -> Result<Option<PackRecord>, StoreError> {
         self.conn
             .query_row(
-                "SELECT ref, name, description, version, author, email, keywords, path, metadata,
-                        source, registered_at
-                 FROM packs WHERE ref = ?1",
+                &format!("SELECT {PACK_COLUMNS} FROM packs WHERE ref = ?1"),
                 [pack_ref],
                 pack_from_row,
             )
@@ -544,6 +540,10 @@ impl RawPack {
         Ok(self.record)
     }
 }
+
+/// The columns [`pack_from_row`] reads, in its order.
+const PACK_COLUMNS: &str =
+    "ref, name, description, version, author, email, keywords, path, metadata, source, registered_at";
 
 fn pack_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPack> {
     Ok(RawPack {

@@ -267,41 +267,31 @@ pub fn write_index(dir: &Path, index: &Value) -> String {
     format!("file://{}", path.display())
 }
 
-/// A loopback HTTP server serving fixed bodies by path; stops when dropped.
-pub struct HttpServer {
+/// A server on 127.0.0.1 (a free port) handing each request to a handler on its own thread;
+/// stops when dropped.
+pub struct LoopbackServer {
     pub base_url: String,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
     server: Arc<tiny_http::Server>,
 }
 
-impl HttpServer {
-    /// Serve `routes` (path -> (status, body)); anything else is a 404.
-    pub fn start(routes: Vec<(String, u16, Vec<u8>)>) -> HttpServer {
+impl LoopbackServer {
+    pub fn start(handler: impl Fn(tiny_http::Request) + Send + 'static) -> LoopbackServer {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let (thread_server, thread_stop) = (server.clone(), stop.clone());
         let handle = std::thread::spawn(move || {
             while !thread_stop.load(Ordering::SeqCst) {
-                let Ok(Some(request)) =
+                if let Ok(Some(request)) =
                     thread_server.recv_timeout(std::time::Duration::from_millis(50))
-                else {
-                    continue;
-                };
-                let route = routes.iter().find(|(path, _, _)| path == request.url());
-                let response = match route {
-                    Some((_, status, body)) => {
-                        tiny_http::Response::from_data(body.clone()).with_status_code(*status)
-                    }
-                    None => {
-                        tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404)
-                    }
-                };
-                let _ = request.respond(response);
+                {
+                    handler(request);
+                }
             }
         });
-        HttpServer {
+        LoopbackServer {
             base_url: format!("http://127.0.0.1:{port}"),
             stop,
             handle: Some(handle),
@@ -314,7 +304,7 @@ impl HttpServer {
     }
 }
 
-impl Drop for HttpServer {
+impl Drop for LoopbackServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         self.server.unblock();
@@ -322,6 +312,20 @@ impl Drop for HttpServer {
             let _ = handle.join();
         }
     }
+}
+
+/// Fixed bodies by path (path, status, body); anything else is a 404.
+pub fn http_server(routes: Vec<(String, u16, Vec<u8>)>) -> LoopbackServer {
+    LoopbackServer::start(move |request| {
+        let route = routes.iter().find(|(path, _, _)| path == request.url());
+        let response = match route {
+            Some((_, status, body)) => {
+                tiny_http::Response::from_data(body.clone()).with_status_code(*status)
+            }
+            None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+        };
+        let _ = request.respond(response);
+    })
 }
 
 /// stdout of a command as a string.
@@ -335,37 +339,10 @@ pub fn stderr(output: &std::process::Output) -> String {
 }
 
 /// Git's smart HTTP protocol on 127.0.0.1: `git http-backend` run as a CGI program for each
-/// request, serving the bare repositories under `root`. Stops when dropped.
-pub struct GitHttpServer {
-    pub base_url: String,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-    server: Arc<tiny_http::Server>,
-}
-
-impl GitHttpServer {
-    pub fn start(root: &Path) -> GitHttpServer {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (thread_server, thread_stop, root) = (server.clone(), stop.clone(), root.to_path_buf());
-        let handle = std::thread::spawn(move || {
-            while !thread_stop.load(Ordering::SeqCst) {
-                let Ok(Some(request)) =
-                    thread_server.recv_timeout(std::time::Duration::from_millis(50))
-                else {
-                    continue;
-                };
-                serve_cgi(&root, request);
-            }
-        });
-        GitHttpServer {
-            base_url: format!("http://127.0.0.1:{port}"),
-            stop,
-            handle: Some(handle),
-            server,
-        }
-    }
+/// request, serving the bare repositories under `root`.
+pub fn git_http_server(root: &Path) -> LoopbackServer {
+    let root = root.to_path_buf();
+    LoopbackServer::start(move |request| serve_cgi(&root, request))
 }
 
 fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
@@ -434,14 +411,4 @@ fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
         }
     }
     let _ = request.respond(response.with_status_code(status));
-}
-
-impl Drop for GitHttpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
-    }
 }

@@ -102,7 +102,7 @@ fn index_over_http_then_from_cache_when_unreachable() {
     let mut home = Home::new();
     let repo = GitRepo::pack(&home.dir.path().join("remotes/demo"), "demo", &["1.0.0"]);
     let index = serde_json::to_vec(&index_json(&[("demo", repo.url(), &["1.0.0"])])).unwrap();
-    let server = HttpServer::start(vec![("/v1/index.json".into(), 200, index)]);
+    let server = http_server(vec![("/v1/index.json".into(), 200, index)]);
     home.set_index_urls(&[server.url("/v1/index.json")]);
     home.st2()
         .args(["pack", "install", "demo"])
@@ -466,7 +466,7 @@ fn install_over_smart_http_is_shallow() {
             "stackstorm-demo.git",
         ],
     );
-    let server = GitHttpServer::start(&served);
+    let server = git_http_server(&served);
     let url = format!("{}/stackstorm-demo.git", server.base_url);
     home.set_index_urls(&[write_index(
         home.dir.path(),
