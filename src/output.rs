@@ -135,14 +135,18 @@ impl Printer {
 
 fn new_table() -> Table {
     let mut table = Table::new();
-    table
-        .load_preset(presets::ASCII_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !std::io::stdout().is_terminal() {
-        // Piped output is not cut to a terminal width.
-        table.set_content_arrangement(ContentArrangement::Disabled);
-    } else if let Some((width, _)) = terminal_width() {
-        table.set_width(width);
+    table.load_preset(presets::ASCII_FULL_CONDENSED);
+    // Wrap to the terminal's width when there is a usable one; piped output (or a terminal
+    // that reports no size) is never cut.
+    match terminal_width() {
+        Some((width, _)) if std::io::stdout().is_terminal() && width >= 40 => {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width);
+        }
+        _ => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
     }
     table
 }
