@@ -13,8 +13,6 @@ use crate::settings::{Overrides, Settings};
 
 /// `main` of `st2`.
 pub fn st2() -> ExitCode {
-    // Before any thread exists (see the function's documentation).
-    crate::git::init_deferring_ca_bundle();
     let cli = St2Cli::parse();
     run(&cli.global, cli.output, |context| {
         commands::run_st2(cli.command, context)
@@ -23,7 +21,6 @@ pub fn st2() -> ExitCode {
 
 /// `main` of `st2ctl`.
 pub fn st2ctl() -> ExitCode {
-    crate::git::init_deferring_ca_bundle();
     let cli = St2ctlCli::parse();
     run(&cli.global, cli.output, |context| {
         commands::run_st2ctl(cli.command, context)

@@ -499,8 +499,8 @@ static NETWORK_CA_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
 /// more than the whole install of a small local pack. The bundle is loaded before the first
 /// network fetch instead, so https verification is unchanged.
 ///
-/// Call it once from `main` before any other thread exists: it changes `SSL_CERT_FILE` for
-/// the duration of libgit2's initialisation and restores it.
+/// Call it before any other thread exists (at the start of a command that fetches): it
+/// changes `SSL_CERT_FILE` for the duration of libgit2's initialisation and restores it.
 pub fn init_deferring_ca_bundle() {
     if NETWORK_CA_FILE.get().is_some() {
         return;

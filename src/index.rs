@@ -272,7 +272,13 @@ impl Index {
                         other => other.to_string(),
                     })
             });
-            let cache = options.cache_dir.as_deref().map(|dir| cache_path(dir, url));
+            // Local files need no offline copy; caching them would only cost a write.
+            let is_remote = url.starts_with("http://") || url.starts_with("https://");
+            let cache = options
+                .cache_dir
+                .as_deref()
+                .filter(|_| is_remote)
+                .map(|dir| cache_path(dir, url));
             let parsed = match fetched {
                 Ok((parsed, bytes)) => {
                     if let Some(cache) = &cache {

@@ -15,6 +15,9 @@ use crate::pack::source::{self, PackSource};
 
 /// Run the command.
 pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    // First, while this is the only thread (see the function's documentation); only the
+    // commands that fetch with git pay for initialising libgit2.
+    crate::git::init_deferring_ca_bundle();
     let printer = &context.printer;
     let progress = StepPrinter::new(printer);
     let options = InstallOptions {
