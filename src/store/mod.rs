@@ -214,9 +214,24 @@ impl Store {
         let conn = Connection::open(path).map_err(|err| open_error(err.to_string()))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|err| open_error(err.to_string()))?;
-        // journal_mode=WAL persists in the file; setting it again is cheap.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|err| open_error(err.to_string()))?;
+        // journal_mode=WAL persists in the file; setting it again is cheap. Switching a new
+        // file to WAL needs an exclusive lock and SQLite does not run the busy handler for
+        // it, so two commands creating the store at once retry here instead of failing.
+        let started = std::time::Instant::now();
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(err, _))
+                    if matches!(
+                        err.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(err) => return Err(open_error(err.to_string())),
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|err| open_error(err.to_string()))?;
         conn.pragma_update(None, "foreign_keys", "ON")
@@ -679,6 +694,27 @@ mod tests {
             .unwrap();
         let err = Store::open(&path).err().unwrap();
         assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    }
+
+    #[test]
+    fn many_processes_creating_the_store_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("st2.db");
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&path).unwrap();
+                    store
+                        .replace_pack(&registration(&format!("p{i}"), &["a"], false))
+                        .unwrap();
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert_eq!(Store::open(&path).unwrap().packs().unwrap().len(), 8);
     }
 
     #[test]
