@@ -37,6 +37,18 @@ pub struct IndexOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
+impl IndexOptions {
+    /// The options `st2.conf` gives: network timeout, CA bundle, and the cache under the base
+    /// path.
+    pub fn from_settings(settings: &crate::settings::Settings) -> IndexOptions {
+        IndexOptions {
+            timeout: settings.network_timeout,
+            ca_bundle: settings.ca_bundle.clone(),
+            cache_dir: Some(settings.cache_dir()),
+        }
+    }
+}
+
 impl Default for IndexOptions {
     fn default() -> Self {
         IndexOptions {

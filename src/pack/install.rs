@@ -256,11 +256,7 @@ impl<'a> Installer<'a> {
     /// The index, loaded on first use (installs from URLs never need it).
     fn index(&mut self) -> Result<&Index, InstallError> {
         if self.index.is_none() {
-            let options = IndexOptions {
-                timeout: self.settings.network_timeout,
-                ca_bundle: self.settings.ca_bundle.clone(),
-                cache_dir: Some(self.settings.cache_dir()),
-            };
+            let options = IndexOptions::from_settings(self.settings);
             let loaded = Index::load(&self.settings.index_urls, &options)?;
             self.warnings.extend(loaded.warnings);
             self.index = Some(loaded.index);

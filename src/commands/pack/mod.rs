@@ -11,7 +11,6 @@ pub mod show;
 use super::{Context, ExitStatus};
 use crate::cli::PackCommand;
 use crate::index::{Index, IndexOptions};
-use crate::settings::Settings;
 
 /// Run `st2 pack <command>`.
 pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -26,20 +25,11 @@ pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus
     }
 }
 
-/// Options for reading the index with these settings (timeout, CA bundle, cache).
-pub fn index_options(settings: &Settings) -> IndexOptions {
-    IndexOptions {
-        timeout: settings.network_timeout,
-        ca_bundle: settings.ca_bundle.clone(),
-        cache_dir: Some(settings.cache_dir()),
-    }
-}
-
 /// Load the index for `show` and `search`, printing its warnings.
 pub fn load_index(context: &Context) -> anyhow::Result<Index> {
     let loaded = Index::load(
         &context.settings.index_urls,
-        &index_options(&context.settings),
+        &IndexOptions::from_settings(&context.settings),
     )?;
     for warning in &loaded.warnings {
         context.printer.warn(warning);
