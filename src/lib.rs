@@ -16,6 +16,7 @@ pub mod output;
 pub mod pack;
 pub mod register;
 pub mod runner;
+pub mod schema;
 pub mod settings;
 pub mod store;
 pub mod venv;

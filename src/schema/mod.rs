@@ -1,0 +1,669 @@
+//! StackStorm's schema dialect: checking `config.schema.yaml` files and action parameter
+//! schemas, validating pack configs against them with defaults filled in, and the defaults
+//! StackStorm applies when an action runs.
+//!
+//! The dialect (spec `register-configs.md` §4–§6, `st2common/st2common/util/schema/`): a
+//! schema file is a bare map `key: property schema`, wrapped as the `properties` of an object
+//! that allows additional keys; `required` is a boolean on each property; top-level property
+//! schemas are checked against StackStorm's `action_params.json` meta-schema (one simple
+//! `type`, extra keywords `secret`, `immutable`, `position`), nested ones against its
+//! `custom.json` (plain draft 4 with boolean `required`). Both meta-schemas are embedded
+//! verbatim from StackStorm 3.9.0 (Apache-2.0).
+
+pub mod repr;
+pub mod validator;
+
+use std::sync::LazyLock;
+
+use serde_json::{json, Map, Value};
+
+use validator::{best_match, truthy, Validator};
+pub use validator::{is_template, ValidationError};
+
+/// StackStorm's `custom.json` with `additionalProperties` dropped, as
+/// `get_draft_schema("custom", additional_properties=True)` builds it: what `"$ref": "#"`
+/// inside the meta-schemas resolves to.
+static CUSTOM_META_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    let mut schema: Value =
+        serde_json::from_str(include_str!("custom.json")).expect("custom.json is valid JSON");
+    if let Some(map) = schema.as_object_mut() {
+        map.remove("additionalProperties");
+    }
+    schema
+});
+
+/// Meta-schema of one top-level parameter / config property (`action_params.json`).
+static ACTION_PARAMS_META_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("action_params.json"))
+        .expect("action_params.json is valid JSON")
+});
+
+/// The schema StackStorm's API models use for a parameter map (`ActionAPI.parameters`,
+/// `ConfigSchemaAPI.attributes`): word keys, each an `action_params` schema.
+static PARAMETER_MAP_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    json!({
+        "type": "object",
+        "patternProperties": {"^\\w+$": ACTION_PARAMS_META_SCHEMA.clone()},
+        "additionalProperties": false,
+    })
+});
+
+/// Check a pack's `config.schema.yaml` (already parsed) as `ConfigSchemaAPI` does.
+/// The error is jsonschema's message, e.g. `'api-key' does not match any of the regexes:
+/// '^\\w+$'` or `Additional properties are not allowed ('requried' was unexpected)`.
+pub fn check_config_schema(schema: &Value) -> Result<(), String> {
+    check_parameter_map(schema)
+}
+
+/// Check an action's `parameters` map as `ActionAPI` does (same meta-schema as configs).
+pub fn check_parameters_schema(parameters: &Value) -> Result<(), String> {
+    check_parameter_map(parameters)
+}
+
+fn check_parameter_map(map: &Value) -> Result<(), String> {
+    let validator = Validator::new(&PARAMETER_MAP_SCHEMA, &CUSTOM_META_SCHEMA);
+    match validator.first_error(map) {
+        None => Ok(()),
+        Some(error) if error.path.is_empty() => Err(error.message),
+        Some(error) => Err(format!("{}: {}", error.dotted_path(), error.message)),
+    }
+}
+
+/// `get_schema_for_resource_parameters`: the object schema a property map stands for; an
+/// empty property schema means "any type".
+pub fn object_schema_for(properties: &Map<String, Value>, additional: bool) -> Value {
+    if properties.is_empty() {
+        return json!({});
+    }
+    let any_type = json!({"anyOf": [
+        {"type": "array"}, {"type": "boolean"}, {"type": "integer"},
+        {"type": "number"}, {"type": "object"}, {"type": "string"},
+    ]});
+    let normalized: Map<String, Value> = properties
+        .iter()
+        .map(|(key, schema)| {
+            let schema = if truthy(schema) {
+                schema.clone()
+            } else {
+                any_type.clone()
+            };
+            (key.clone(), schema)
+        })
+        .collect();
+    json!({"type": "object", "properties": normalized, "additionalProperties": additional})
+}
+
+/// A pack config that failed validation: every problem found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigInvalid {
+    /// One entry per problem, in the order found (jsonschema's best match first).
+    pub errors: Vec<ValidationError>,
+}
+
+/// Validate a pack config (the parsed `configs/<pack>.yaml`) against its config schema (the
+/// bare property map) as `validate_config_against_schema` does: nullable optional
+/// properties, defaults filled in for missing or null values (nested objects and arrays of
+/// objects too), then draft-4-with-boolean-`required` validation.
+///
+/// Differences from StackStorm, on purpose: template strings (`{{ st2kv... }}`) pass the
+/// type checks (they are checked once rendered, st2#4574), every problem is reported rather
+/// than the first, and `decrypt_kv` on a `secret` property is refused at every depth.
+///
+/// Returns the config with defaults filled in (what the check saw).
+pub fn validate_config(
+    schema: &Map<String, Value>,
+    config: &Value,
+) -> Result<Value, ConfigInvalid> {
+    let object_schema = allow_default_none(&object_schema_for(schema, true));
+    let cleaned = if object_schema.get("type").and_then(Value::as_str) == Some("object")
+        && config.is_object()
+    {
+        assign_default_values(config, &object_schema)
+    } else {
+        config.clone()
+    };
+    let validator = Validator::new(&object_schema, &CUSTOM_META_SCHEMA).templates_pass(true);
+    let mut errors: Vec<ValidationError> = validator
+        .errors(&cleaned)
+        .into_iter()
+        .filter_map(|error| best_match(vec![error]))
+        .collect();
+    // jsonschema raises its best match; show that one first.
+    errors.sort_by_key(|error| error.path.len());
+    let mut path = Vec::new();
+    decrypt_kv_on_secrets(&cleaned, &object_schema, &mut path, &mut errors);
+    if errors.is_empty() {
+        Ok(cleaned)
+    } else {
+        Err(ConfigInvalid { errors })
+    }
+}
+
+/// Message of the `decrypt_kv` check (`st2common/st2common/util/pack.py`).
+pub const DECRYPT_KV_ON_SECRET: &str = "Values specified as \"secret: True\" in config schema are \
+     automatically decrypted by default. Use of \"decrypt_kv\" jinja filter is not allowed for \
+     such values. Please check the specified values in the config or the default values in the \
+     schema.";
+
+fn decrypt_kv_on_secrets(
+    value: &Value,
+    schema: &Value,
+    path: &mut Vec<validator::PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    match value {
+        Value::Object(map) => {
+            let keys: Vec<&String> = map.keys().collect();
+            let schemas = object_properties_schema(schema, &keys);
+            for (key, item) in map {
+                let Some(item_schema) = schemas.get(key) else {
+                    continue;
+                };
+                path.push(validator::PathItem::Key(key.clone()));
+                check_item(item, item_schema, path, errors);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            let schemas = array_items_schema(schema, items.len());
+            for (index, (item, item_schema)) in items.iter().zip(&schemas).enumerate() {
+                path.push(validator::PathItem::Index(index));
+                check_item(item, item_schema, path, errors);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+
+    fn check_item(
+        item: &Value,
+        schema: &Value,
+        path: &mut Vec<validator::PathItem>,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        match item {
+            Value::String(text)
+                if is_template(text)
+                    && text.contains("decrypt_kv")
+                    && schema.get("secret").is_some_and(truthy) =>
+            {
+                errors.push(ValidationError {
+                    message: DECRYPT_KV_ON_SECRET.into(),
+                    path: path.clone(),
+                    keyword: "secret".into(),
+                    context: Vec::new(),
+                });
+            }
+            Value::Object(_) | Value::Array(_) => decrypt_kv_on_secrets(item, schema, path, errors),
+            _ => {}
+        }
+    }
+}
+
+/// `modify_schema_allow_default_none`: a property whose default is null, or that is optional
+/// with no default, also accepts null. Applied to object `properties` and to array `items`
+/// that have `properties`, recursively.
+pub fn allow_default_none(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return schema;
+    };
+    for property in properties.values_mut() {
+        let Some(map) = property.as_object_mut() else {
+            continue;
+        };
+        let optional = !map.get("required").is_some_and(truthy);
+        let has_default = map.contains_key("default");
+        let default_is_none = map.get("default").is_none_or(Value::is_null);
+        if (has_default || optional) && default_is_none {
+            make_nullable(map);
+        }
+        let attribute_type = map.get("type").cloned();
+        let items_have_properties = map
+            .get("items")
+            .and_then(|items| items.get("properties"))
+            .is_some_and(truthy);
+        if is_type_name(attribute_type.as_ref(), "array") && items_have_properties {
+            let items = allow_default_none(&map["items"]);
+            map.insert("items".into(), items);
+        }
+        if is_type_name(attribute_type.as_ref(), "object")
+            && map.get("properties").is_some_and(truthy)
+        {
+            *property = allow_default_none(property);
+        }
+    }
+    schema
+}
+
+fn make_nullable(map: &mut Map<String, Value>) {
+    let is_null_type = |t: &Value| match t {
+        Value::String(name) => name == "null",
+        Value::Object(schema) => schema.get("type").and_then(Value::as_str) == Some("null"),
+        _ => false,
+    };
+    for keyword in ["anyOf", "oneOf"] {
+        if let Some(branches) = map.get_mut(keyword) {
+            if let Some(list) = branches.as_array_mut() {
+                if !list.iter().any(is_null_type) {
+                    list.push(json!({"type": "null"}));
+                }
+            }
+            return;
+        }
+    }
+    match map.get_mut("type") {
+        Some(Value::Array(types)) => {
+            if !types.iter().any(is_null_type) {
+                types.push(json!("null"));
+            }
+        }
+        Some(Value::String(name)) if name == "null" => {}
+        Some(single) => *single = json!([single.clone(), "null"]),
+        // `get("type", "string")`: no type means string for this purpose.
+        None => {
+            map.insert("type".into(), json!(["string", "null"]));
+        }
+    }
+}
+
+fn is_type_name(attribute_type: Option<&Value>, name: &str) -> bool {
+    match attribute_type {
+        Some(Value::String(t)) => t == name,
+        Some(Value::Array(types)) => types.iter().any(|t| t == name),
+        _ => false,
+    }
+}
+
+/// `assign_default_values` at validation time: a property with a `default` whose value is
+/// missing or null gets the default; present objects and arrays are filled recursively.
+pub fn assign_default_values(instance: &Value, schema: &Value) -> Value {
+    let mut instance = instance.clone();
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => fill_object(&mut instance, schema),
+        Some("array") => fill_array(&mut instance, schema),
+        _ => {}
+    }
+    instance
+}
+
+fn fill_object(instance: &mut Value, schema: &Value) {
+    let Some(object) = instance.as_object_mut() else {
+        return;
+    };
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let dependencies = schema.get("dependencies").and_then(Value::as_object);
+    for (name, property) in properties {
+        let mut has_default = property.get("default").is_some();
+        if has_default {
+            if let Some(Value::Array(required)) = dependencies.and_then(|d| d.get(name)) {
+                for other in required.iter().filter_map(Value::as_str) {
+                    let other_has_default = properties
+                        .get(other)
+                        .is_some_and(|p| p.get("default").is_some());
+                    if !other_has_default && !object.contains_key(other) {
+                        has_default = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if has_default && object.get(name).is_none_or(Value::is_null) {
+            object.insert(name.clone(), property["default"].clone());
+        }
+        let Some(value) = object.get_mut(name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let attribute_type = property.get("type");
+        if is_type_name(attribute_type, "array") {
+            fill_array(value, property);
+        } else if is_type_name(attribute_type, "object") {
+            fill_object(value, property);
+        }
+    }
+}
+
+fn fill_array(instance: &mut Value, schema: &Value) {
+    let Some(items) = instance.as_array_mut() else {
+        return;
+    };
+    let schemas: Vec<&Value> = match schema.get("items") {
+        Some(Value::Object(map)) if !map.is_empty() => {
+            std::iter::repeat_n(&schema["items"], items.len()).collect()
+        }
+        Some(Value::Array(list)) => list.iter().collect(),
+        _ => return,
+    };
+    for (item, item_schema) in items.iter_mut().zip(schemas) {
+        if item.is_null() {
+            if let Some(default) = item_schema.get("default") {
+                *item = default.clone();
+            }
+        }
+        if item.is_null() {
+            continue;
+        }
+        let item_type = item_schema.get("type");
+        if is_type_name(item_type, "array") {
+            fill_array(item, item_schema);
+        }
+        if is_type_name(item_type, "object") {
+            fill_object(item, item_schema);
+        }
+    }
+}
+
+/// `_get_object_properties_schema` of StackStorm's config loader: the schema of each key of an
+/// object, from `properties`, else every matching `patternProperties` (merged), else
+/// `additionalProperties` when it is a schema. Keys with no schema get `{}`.
+pub fn object_properties_schema(object_schema: &Value, keys: &[&String]) -> Map<String, Value> {
+    let mut result: Map<String, Value> =
+        keys.iter().map(|key| ((*key).clone(), json!({}))).collect();
+    let properties = object_schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (key, schema) in &properties {
+        result.insert(key.clone(), schema.clone());
+    }
+    let mut extra: Vec<&String> = keys
+        .iter()
+        .copied()
+        .filter(|key| !properties.contains_key(*key))
+        .collect();
+    if extra.is_empty() {
+        return result;
+    }
+    if let Some(patterns) = object_schema
+        .get("patternProperties")
+        .and_then(Value::as_object)
+    {
+        let compiled: Vec<(Option<regex::Regex>, &Value)> = patterns
+            .iter()
+            .map(|(pattern, schema)| (regex::Regex::new(pattern).ok(), schema))
+            .collect();
+        extra.retain(|key| {
+            let mut composed = Map::new();
+            let mut matched = false;
+            for (regex, schema) in &compiled {
+                if regex.as_ref().is_some_and(|r| r.is_match(key)) {
+                    matched = true;
+                    if let Some(map) = schema.as_object() {
+                        composed.extend(map.clone());
+                    }
+                }
+            }
+            if matched {
+                result.insert((*key).clone(), Value::Object(composed));
+            }
+            !matched
+        });
+        if extra.is_empty() {
+            return result;
+        }
+    }
+    if let Some(additional) = object_schema
+        .get("additionalProperties")
+        .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        for key in extra {
+            result.insert(key.clone(), additional.clone());
+        }
+    }
+    result
+}
+
+/// `_get_array_items_schema`: the schema of each of `count` items, from `items` (one schema
+/// for all, or positional) then `additionalItems` when it is a schema.
+pub fn array_items_schema(array_schema: &Value, count: usize) -> Vec<Value> {
+    let mut result: Vec<Value> = match array_schema.get("items") {
+        Some(items @ Value::Object(_)) => vec![items.clone(); count],
+        Some(Value::Array(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    if result.len() >= count {
+        return result;
+    }
+    if let Some(additional) = array_schema
+        .get("additionalItems")
+        .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        let missing = count - result.len();
+        result.extend(std::iter::repeat_n(additional.clone(), missing));
+    }
+    result
+}
+
+/// The defaults StackStorm applies to a pack config when an action runs (after templates are
+/// rendered): a property with a `default` whose key is absent gets it (an explicit null is
+/// kept); objects with sub-schemas become `{}` when missing or falsy and are filled inside;
+/// arrays with item schemas become `[]` when missing or falsy and each item is filled.
+pub fn fill_runtime_defaults(schema: &Map<String, Value>, config: &mut Value) {
+    if !config.is_object() {
+        *config = Value::Object(Map::new());
+    }
+    let schemas: Vec<(String, Value)> =
+        schema.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    fill_runtime_keyed(&schemas, config);
+}
+
+fn fill_runtime_keyed(schemas: &[(String, Value)], config: &mut Value) {
+    for (key, item_schema) in schemas {
+        let Some(object) = config.as_object_mut() else {
+            return;
+        };
+        if let Some(default) = item_schema.get("default") {
+            if !object.contains_key(key) {
+                object.insert(key.clone(), default.clone());
+            }
+        }
+        fill_runtime_value(item_schema, object, key);
+    }
+}
+
+fn fill_runtime_value(item_schema: &Value, object: &mut Map<String, Value>, key: &str) {
+    match item_schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let has_sub = ["properties", "patternProperties", "additionalProperties"]
+                .iter()
+                .any(|k| item_schema.get(*k).is_some_and(truthy));
+            if !has_sub {
+                return;
+            }
+            let value = object.entry(key.to_string()).or_insert(Value::Null);
+            if !truthy(value) {
+                *value = Value::Object(Map::new());
+            } else if !value.is_object() {
+                return;
+            }
+            let keys: Vec<String> = value
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let key_refs: Vec<&String> = keys.iter().collect();
+            let schemas: Vec<(String, Value)> = object_properties_schema(item_schema, &key_refs)
+                .into_iter()
+                .collect();
+            fill_runtime_keyed(&schemas, value);
+        }
+        Some("array") => {
+            let has_sub = ["items", "additionalItems"]
+                .iter()
+                .any(|k| item_schema.get(*k).is_some_and(truthy));
+            if !has_sub {
+                return;
+            }
+            let value = object.entry(key.to_string()).or_insert(Value::Null);
+            if !truthy(value) {
+                *value = Value::Array(Vec::new());
+            }
+            let Some(items) = value.as_array_mut() else {
+                return;
+            };
+            let schemas = array_items_schema(item_schema, items.len());
+            // Positional schemas beyond the list are skipped (StackStorm raises an
+            // IndexError there).
+            for (index, schema) in schemas.iter().enumerate().take(items.len()) {
+                let mut wrapper = Map::new();
+                wrapper.insert("item".into(), items[index].take());
+                fill_runtime_value(schema, &mut wrapper, "item");
+                items[index] = wrapper.remove("item").unwrap_or(Value::Null);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    fn messages(schema: Value, config: Value) -> Vec<String> {
+        match validate_config(&map(schema), &config) {
+            Ok(_) => Vec::new(),
+            Err(invalid) => invalid
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.dotted_path(), e.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn schema_files_are_checked_like_config_schema_api() {
+        assert_eq!(
+            check_config_schema(&json!({"a": {"type": "string"}})),
+            Ok(())
+        );
+        assert_eq!(
+            check_config_schema(&json!({"api-key": {"type": "string"}})),
+            Err("'api-key' does not match any of the regexes: '^\\\\w+$'".into())
+        );
+        assert_eq!(
+            check_config_schema(&json!({"a": {"type": "string", "requried": true}})),
+            Err("a: Additional properties are not allowed ('requried' was unexpected)".into())
+        );
+        assert_eq!(
+            check_config_schema(&json!({"a": {"type": "object", "required": ["b"]}})),
+            Err("a.required: ['b'] is not of type 'boolean'".into())
+        );
+        assert!(check_config_schema(&json!({"a": {"type": ["string", "null"]}})).is_err());
+        assert!(check_config_schema(&json!({"a": {"$ref": "#/properties/b"}})).is_err());
+        // Nested schemas: type lists, $ref and unknown keywords pass, boolean required too.
+        assert_eq!(
+            check_config_schema(&json!({
+                "shared": {"type": "object"},
+                "a": {"type": "object", "properties": {
+                    "x": {"type": ["string", "null"], "requried": 1, "required": true},
+                    "y": {"$ref": "#/properties/shared"},
+                }},
+            })),
+            Ok(())
+        );
+        assert_eq!(check_config_schema(&json!({"a": {}})), Ok(()));
+        assert_eq!(
+            check_config_schema(&json!({"a": {"position": -1}})),
+            Err("a.position: -1 is less than the minimum of 0".into())
+        );
+    }
+
+    #[test]
+    fn configs_get_defaults_and_nullable_optionals() {
+        let schema = json!({
+            "count": {"type": "integer", "default": 5},
+            "token": {"type": "string", "required": true, "secret": true},
+            "opt": {"type": "string"},
+            "auth": {"type": "object", "properties": {
+                "host": {"type": "string", "required": true},
+                "port": {"type": "integer", "default": 22},
+            }},
+            "instances": {"type": "array", "items": {"type": "object", "properties": {
+                "alias": {"type": "string", "required": true},
+                "port": {"type": "integer", "default": 22},
+            }}},
+        });
+        let cleaned = validate_config(
+            &map(schema.clone()),
+            &json!({"token": "t", "opt": null, "count": null, "auth": {"host": "h"},
+                    "instances": [{"alias": "x"}]}),
+        )
+        .unwrap();
+        assert_eq!(cleaned["count"], json!(5));
+        assert_eq!(cleaned["auth"], json!({"host": "h", "port": 22}));
+        assert_eq!(cleaned["instances"], json!([{"alias": "x", "port": 22}]));
+        assert_eq!(
+            messages(schema.clone(), json!({"count": "thirty", "token": "t"})),
+            vec!["count: 'thirty' is not of type 'integer'"]
+        );
+        assert_eq!(
+            messages(schema.clone(), json!({})),
+            vec!["token: 'token' is a required property"]
+        );
+        assert_eq!(
+            messages(
+                schema.clone(),
+                json!({"token": "t", "auth": {}, "instances": [{}]})
+            ),
+            vec![
+                "auth.host: 'host' is a required property",
+                "instances.0.alias: 'alias' is a required property"
+            ]
+        );
+        // Templates pass type checks at registration.
+        assert_eq!(
+            messages(
+                schema.clone(),
+                json!({"token": "t", "count": "{{ st2kv.system.count }}"})
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            messages(
+                schema,
+                json!({"token": "{{ st2kv.system.t | decrypt_kv }}"})
+            ),
+            vec![format!("token: {DECRYPT_KV_ON_SECRET}")]
+        );
+        assert_eq!(
+            messages(json!({"n": {"type": "string"}}), json!({"n": 22})),
+            vec!["n: 22 is not of type 'string', 'null'"]
+        );
+    }
+
+    #[test]
+    fn refs_to_other_top_level_keys_resolve() {
+        let schema = json!({
+            "shared": {"type": "object", "properties": {"port": {"type": "integer"}}},
+            "list": {"type": "array", "items": {"$ref": "#/properties/shared"}},
+        });
+        assert_eq!(
+            messages(schema, json!({"list": [{"port": "x"}]})),
+            vec!["list.0.port: 'x' is not of type 'integer', 'null'"]
+        );
+    }
+
+    #[test]
+    fn runtime_defaults_follow_the_config_loader() {
+        let schema = map(json!({
+            "auth": {"type": "object", "properties": {"host": {"default": "h"}}},
+            "inst": {"type": "array", "items": {"type": "object", "properties": {"port": {"default": 22}}}},
+            "a": {"default": "d"},
+            "b": {"default": 1},
+            "extra": {"type": "object", "additionalProperties": {"type": "object", "properties": {"x": {"default": 1}}}},
+        }));
+        let mut config = json!({"inst": [{"alias": "x"}], "a": null, "extra": {"k": {}}});
+        fill_runtime_defaults(&schema, &mut config);
+        assert_eq!(
+            config,
+            json!({"inst": [{"alias": "x", "port": 22}], "a": null, "extra": {"k": {"x": 1}},
+                   "auth": {"host": "h"}, "b": 1})
+        );
+    }
+}

@@ -1,0 +1,948 @@
+//! A JSON-Schema validator that behaves as StackStorm's `CustomValidator` does: the draft 4
+//! keywords as Python `jsonschema` 3.2 implements them, draft 3's boolean `required` on each
+//! property, no format checking, and Python's messages and best-error choice.
+//!
+//! Written by hand because no Rust JSON-Schema crate accepts boolean `required` in draft 4 or
+//! reports errors in Python's words, and both are part of the compatibility we promise.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::repr::{py_repr, py_str_repr};
+
+/// One step of the path to a value: an object key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathItem {
+    /// An object key.
+    Key(String),
+    /// An array index.
+    Index(usize),
+}
+
+impl std::fmt::Display for PathItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathItem::Key(key) => f.write_str(key),
+            PathItem::Index(index) => write!(f, "{index}"),
+        }
+    }
+}
+
+/// One validation error, as jsonschema reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationError {
+    /// Python's message (`'x' is not of type 'integer'`).
+    pub message: String,
+    /// Where in the instance (absolute).
+    pub path: Vec<PathItem>,
+    /// The keyword that failed.
+    pub keyword: String,
+    /// For `anyOf`/`oneOf`: the errors of each branch.
+    pub context: Vec<ValidationError>,
+}
+
+impl ValidationError {
+    /// The path joined with dots (`instances.0.alias`), as StackStorm prints it.
+    pub fn dotted_path(&self) -> String {
+        self.path
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+/// The URL that `"$ref": "#"` inside StackStorm's meta-schemas points at (their `id`).
+pub const DRAFT4_URL: &str = "http://json-schema.org/draft-04/schema";
+
+/// How deep `$ref`s may nest before the schema is called recursive.
+const MAX_DEPTH: usize = 128;
+
+/// A validator over one root schema, with the documents `$ref`s may point into.
+pub struct Validator<'a> {
+    /// Documents by URL without fragment; `""` is the root schema.
+    documents: HashMap<String, &'a Value>,
+    /// Template strings (`{{`/`{%`) pass every check: they are validated after rendering.
+    templates_pass: bool,
+    regexes: std::cell::RefCell<HashMap<String, Option<Regex>>>,
+}
+
+impl<'a> Validator<'a> {
+    /// A validator whose `#` refs resolve in `root`, and whose draft-4 URL resolves to
+    /// StackStorm's `custom.json` meta-schema, as in jsonschema's resolver store.
+    pub fn new(root: &'a Value, draft4: &'a Value) -> Validator<'a> {
+        let mut documents = HashMap::new();
+        documents.insert(String::new(), root);
+        documents.insert(DRAFT4_URL.to_string(), draft4);
+        Validator {
+            documents,
+            templates_pass: false,
+            regexes: Default::default(),
+        }
+    }
+
+    /// Let strings holding Jinja templates pass every check (validated once rendered).
+    pub fn templates_pass(mut self, yes: bool) -> Self {
+        self.templates_pass = yes;
+        self
+    }
+
+    /// Every error of `instance` against the root schema, in jsonschema's order.
+    pub fn errors(&self, instance: &Value) -> Vec<ValidationError> {
+        let root = self.documents[""];
+        let scope = root
+            .get("id")
+            .and_then(Value::as_str)
+            .map(strip_fragment)
+            .unwrap_or_default();
+        let mut errors = Vec::new();
+        self.descend(instance, root, &scope, &mut Vec::new(), 0, &mut errors);
+        errors
+    }
+
+    /// The error jsonschema's `validate` raises (its `best_match`), if any.
+    pub fn first_error(&self, instance: &Value) -> Option<ValidationError> {
+        best_match(self.errors(instance))
+    }
+
+    fn is_valid(&self, instance: &Value, schema: &Value, scope: &str, depth: usize) -> bool {
+        let mut errors = Vec::new();
+        self.descend(instance, schema, scope, &mut Vec::new(), depth, &mut errors);
+        errors.is_empty()
+    }
+
+    fn regex(&self, pattern: &str) -> Option<Regex> {
+        self.regexes
+            .borrow_mut()
+            .entry(pattern.to_string())
+            .or_insert_with(|| Regex::new(pattern).ok())
+            .clone()
+    }
+
+    /// Python's `re.search`; a pattern Rust's engine cannot compile (look-around,
+    /// back-references) matches everything rather than failing valid input.
+    fn search(&self, pattern: &str, text: &str) -> bool {
+        self.regex(pattern).is_none_or(|regex| regex.is_match(text))
+    }
+
+    fn descend(
+        &self,
+        instance: &Value,
+        schema: &Value,
+        scope: &str,
+        path: &mut Vec<PathItem>,
+        depth: usize,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        let Some(schema) = schema.as_object() else {
+            return;
+        };
+        if depth > MAX_DEPTH {
+            errors.push(self.error(
+                path,
+                "$ref",
+                "the schema's $ref chain is too deep (recursive)",
+            ));
+            return;
+        }
+        if self.templates_pass && instance.as_str().is_some_and(is_template) {
+            return;
+        }
+        let scope_owned;
+        let scope = match schema.get("id").and_then(Value::as_str) {
+            Some(id) => {
+                scope_owned = join_url(scope, id);
+                scope_owned.as_str()
+            }
+            None => scope,
+        };
+        if let Some(reference) = schema.get("$ref") {
+            if let Some(reference) = reference.as_str() {
+                self.reference(instance, reference, scope, path, depth, errors);
+            }
+            return;
+        }
+        for (keyword, value) in schema {
+            let before = errors.len();
+            self.keyword(instance, keyword, value, schema, scope, path, depth, errors);
+            for error in &mut errors[before..] {
+                if error.keyword.is_empty() {
+                    error.keyword = keyword.clone();
+                }
+            }
+        }
+    }
+
+    fn error(
+        &self,
+        path: &[PathItem],
+        keyword: &str,
+        message: impl Into<String>,
+    ) -> ValidationError {
+        ValidationError {
+            message: message.into(),
+            path: path.to_vec(),
+            keyword: keyword.into(),
+            context: Vec::new(),
+        }
+    }
+
+    fn reference(
+        &self,
+        instance: &Value,
+        reference: &str,
+        scope: &str,
+        path: &mut Vec<PathItem>,
+        depth: usize,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        let url = join_url(scope, reference);
+        let (document_url, fragment) = url.split_once('#').unwrap_or((&url, ""));
+        let resolved = self
+            .documents
+            .get(document_url)
+            .and_then(|document| resolve_pointer(document, fragment));
+        match resolved {
+            Some(target) => self.descend(instance, target, document_url, path, depth + 1, errors),
+            None => errors.push(self.error(
+                path,
+                "$ref",
+                format!("Unresolvable JSON pointer: {}", py_str_repr(fragment)),
+            )),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn keyword(
+        &self,
+        instance: &Value,
+        keyword: &str,
+        value: &Value,
+        schema: &Map<String, Value>,
+        scope: &str,
+        path: &mut Vec<PathItem>,
+        depth: usize,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        let push = |errors: &mut Vec<ValidationError>, path: &[PathItem], message: String| {
+            errors.push(ValidationError {
+                message,
+                path: path.to_vec(),
+                keyword: keyword.to_string(),
+                context: Vec::new(),
+            })
+        };
+        let repr = || py_repr(instance);
+        match keyword {
+            "type" => {
+                let types: Vec<&Value> = match value {
+                    Value::Array(types) => types.iter().collect(),
+                    other => vec![other],
+                };
+                let mut matched = false;
+                for expected in &types {
+                    match expected.as_str().map(|name| is_type(instance, name)) {
+                        Some(Some(true)) => matched = true,
+                        Some(Some(false)) => {}
+                        Some(None) => {
+                            return push(
+                                errors,
+                                path,
+                                format!("Unknown type {}", py_repr(expected)),
+                            );
+                        }
+                        // A schema as a type (draft 3): valid when the instance matches it.
+                        None => matched |= self.is_valid(instance, expected, scope, depth),
+                    }
+                    if matched {
+                        break;
+                    }
+                }
+                if !matched {
+                    let names: Vec<String> = types
+                        .iter()
+                        .map(|t| match t.get("name") {
+                            Some(name) => py_repr(name),
+                            None => py_repr(t),
+                        })
+                        .collect();
+                    push(
+                        errors,
+                        path,
+                        format!("{} is not of type {}", repr(), names.join(", ")),
+                    );
+                }
+            }
+            "properties" => {
+                let (Some(object), Some(properties)) = (instance.as_object(), value.as_object())
+                else {
+                    return;
+                };
+                for (name, subschema) in properties {
+                    if let Some(item) = object.get(name) {
+                        path.push(PathItem::Key(name.clone()));
+                        self.descend(item, subschema, scope, path, depth, errors);
+                        path.pop();
+                    } else if subschema.get("required").is_some_and(truthy) {
+                        let mut error_path = path.clone();
+                        error_path.push(PathItem::Key(name.clone()));
+                        errors.push(ValidationError {
+                            message: format!("{} is a required property", py_str_repr(name)),
+                            path: error_path,
+                            keyword: "required".into(),
+                            context: Vec::new(),
+                        });
+                    }
+                }
+            }
+            "patternProperties" => {
+                let (Some(object), Some(patterns)) = (instance.as_object(), value.as_object())
+                else {
+                    return;
+                };
+                for (pattern, subschema) in patterns {
+                    for (key, item) in object {
+                        if self.search(pattern, key) {
+                            path.push(PathItem::Key(key.clone()));
+                            self.descend(item, subschema, scope, path, depth, errors);
+                            path.pop();
+                        }
+                    }
+                }
+            }
+            "additionalProperties" => {
+                let Some(object) = instance.as_object() else {
+                    return;
+                };
+                let properties = schema.get("properties").and_then(Value::as_object);
+                let patterns: Vec<&String> = schema
+                    .get("patternProperties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().collect())
+                    .unwrap_or_default();
+                let extras: Vec<&String> = object
+                    .keys()
+                    .filter(|key| !properties.is_some_and(|p| p.contains_key(*key)))
+                    .filter(|key| !patterns.iter().any(|pattern| self.search(pattern, key)))
+                    .collect();
+                if value.is_object() {
+                    for key in extras {
+                        path.push(PathItem::Key(key.clone()));
+                        self.descend(&object[key.as_str()], value, scope, path, depth, errors);
+                        path.pop();
+                    }
+                } else if !truthy(value) && !extras.is_empty() {
+                    if schema.contains_key("patternProperties") {
+                        let mut sorted = extras.clone();
+                        sorted.sort();
+                        let mut sorted_patterns = patterns.clone();
+                        sorted_patterns.sort();
+                        let verb = if extras.len() == 1 { "does" } else { "do" };
+                        push(
+                            errors,
+                            path,
+                            format!(
+                                "{} {verb} not match any of the regexes: {}",
+                                join_reprs(sorted.iter().map(|s| s.as_str())),
+                                join_reprs(sorted_patterns.iter().map(|s| s.as_str())),
+                            ),
+                        );
+                    } else {
+                        let verb = if extras.len() == 1 { "was" } else { "were" };
+                        push(
+                            errors,
+                            path,
+                            format!(
+                                "Additional properties are not allowed ({} {verb} unexpected)",
+                                join_reprs(extras.iter().map(|s| s.as_str()))
+                            ),
+                        );
+                    }
+                }
+            }
+            "items" => {
+                let Some(items) = instance.as_array() else {
+                    return;
+                };
+                match value {
+                    Value::Array(schemas) => {
+                        for (index, (item, subschema)) in items.iter().zip(schemas).enumerate() {
+                            path.push(PathItem::Index(index));
+                            self.descend(item, subschema, scope, path, depth, errors);
+                            path.pop();
+                        }
+                    }
+                    Value::Bool(false) if !items.is_empty() => {
+                        push(
+                            errors,
+                            path,
+                            format!("{} is not allowed for {}", "False", repr()),
+                        );
+                    }
+                    subschema => {
+                        for (index, item) in items.iter().enumerate() {
+                            path.push(PathItem::Index(index));
+                            self.descend(item, subschema, scope, path, depth, errors);
+                            path.pop();
+                        }
+                    }
+                }
+            }
+            "additionalItems" => {
+                let Some(items) = instance.as_array() else {
+                    return;
+                };
+                let positional = match schema.get("items") {
+                    None => 0,
+                    Some(Value::Array(schemas)) => schemas.len(),
+                    Some(Value::Object(_)) => return,
+                    Some(_) => 0,
+                };
+                if value.is_object() {
+                    for (index, item) in items.iter().enumerate().skip(positional) {
+                        path.push(PathItem::Index(index));
+                        self.descend(item, value, scope, path, depth, errors);
+                        path.pop();
+                    }
+                } else if !truthy(value) && items.len() > positional {
+                    let extras: Vec<String> = items[positional..].iter().map(py_repr).collect();
+                    let verb = if extras.len() == 1 { "was" } else { "were" };
+                    push(
+                        errors,
+                        path,
+                        format!(
+                            "Additional items are not allowed ({} {verb} unexpected)",
+                            extras.join(", ")
+                        ),
+                    );
+                }
+            }
+            "enum" => {
+                let Some(allowed) = value.as_array() else {
+                    return;
+                };
+                if !allowed.iter().any(|each| py_eq(instance, each)) {
+                    push(
+                        errors,
+                        path,
+                        format!("{} is not one of {}", repr(), py_repr(value)),
+                    );
+                }
+            }
+            "minimum" | "maximum" => {
+                let (Some(number), Some(limit)) = (as_number(instance), value.as_f64()) else {
+                    return;
+                };
+                if keyword == "minimum" && number < limit {
+                    push(
+                        errors,
+                        path,
+                        format!("{} is less than the minimum of {}", repr(), py_repr(value)),
+                    );
+                } else if keyword == "maximum" && number > limit {
+                    push(
+                        errors,
+                        path,
+                        format!(
+                            "{} is greater than the maximum of {}",
+                            repr(),
+                            py_repr(value)
+                        ),
+                    );
+                }
+            }
+            "multipleOf" => {
+                let (Some(number), Some(divisor)) = (as_number(instance), value.as_f64()) else {
+                    return;
+                };
+                let failed = if instance.is_f64() || value.is_f64() {
+                    let quotient = number / divisor;
+                    quotient.trunc() != quotient
+                } else {
+                    match (instance.as_i64(), value.as_i64()) {
+                        (Some(a), Some(b)) if b != 0 => a % b != 0,
+                        _ => false,
+                    }
+                };
+                if failed {
+                    push(
+                        errors,
+                        path,
+                        format!("{} is not a multiple of {}", repr(), py_repr(value)),
+                    );
+                }
+            }
+            "minLength" | "maxLength" => {
+                let (Some(text), Some(limit)) = (instance.as_str(), value.as_u64()) else {
+                    return;
+                };
+                let length = text.chars().count() as u64;
+                if keyword == "minLength" && length < limit {
+                    push(errors, path, format!("{} is too short", repr()));
+                } else if keyword == "maxLength" && length > limit {
+                    push(errors, path, format!("{} is too long", repr()));
+                }
+            }
+            "minItems" | "maxItems" => {
+                let (Some(items), Some(limit)) = (instance.as_array(), value.as_u64()) else {
+                    return;
+                };
+                if keyword == "minItems" && (items.len() as u64) < limit {
+                    push(errors, path, format!("{} is too short", repr()));
+                } else if keyword == "maxItems" && items.len() as u64 > limit {
+                    push(errors, path, format!("{} is too long", repr()));
+                }
+            }
+            "minProperties" | "maxProperties" => {
+                let (Some(object), Some(limit)) = (instance.as_object(), value.as_u64()) else {
+                    return;
+                };
+                if keyword == "minProperties" && (object.len() as u64) < limit {
+                    push(
+                        errors,
+                        path,
+                        format!("{} does not have enough properties", repr()),
+                    );
+                } else if keyword == "maxProperties" && object.len() as u64 > limit {
+                    push(errors, path, format!("{} has too many properties", repr()));
+                }
+            }
+            "uniqueItems" => {
+                let Some(items) = instance.as_array() else {
+                    return;
+                };
+                if truthy(value) {
+                    let duplicate = items
+                        .iter()
+                        .enumerate()
+                        .any(|(i, a)| items[i + 1..].iter().any(|b| py_eq(a, b)));
+                    if duplicate {
+                        push(errors, path, format!("{} has non-unique elements", repr()));
+                    }
+                }
+            }
+            "pattern" => {
+                let (Some(text), Some(pattern)) = (instance.as_str(), value.as_str()) else {
+                    return;
+                };
+                if !self.search(pattern, text) {
+                    push(
+                        errors,
+                        path,
+                        format!("{} does not match {}", repr(), py_str_repr(pattern)),
+                    );
+                }
+            }
+            "dependencies" => {
+                let (Some(object), Some(dependencies)) = (instance.as_object(), value.as_object())
+                else {
+                    return;
+                };
+                for (property, dependency) in dependencies {
+                    if !object.contains_key(property) {
+                        continue;
+                    }
+                    match dependency {
+                        Value::Array(names) => {
+                            for name in names {
+                                let missing =
+                                    name.as_str().is_some_and(|n| !object.contains_key(n));
+                                if missing {
+                                    push(
+                                        errors,
+                                        path,
+                                        format!(
+                                            "{} is a dependency of {}",
+                                            py_repr(name),
+                                            py_str_repr(property)
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                        subschema => self.descend(instance, subschema, scope, path, depth, errors),
+                    }
+                }
+            }
+            "allOf" => {
+                for subschema in value.as_array().into_iter().flatten() {
+                    self.descend(instance, subschema, scope, path, depth, errors);
+                }
+            }
+            "anyOf" | "oneOf" => {
+                let Some(subschemas) = value.as_array() else {
+                    return;
+                };
+                let mut context = Vec::new();
+                let mut first_valid = None;
+                for (index, subschema) in subschemas.iter().enumerate() {
+                    let mut branch = Vec::new();
+                    self.descend(instance, subschema, scope, path, depth, &mut branch);
+                    if branch.is_empty() {
+                        first_valid = Some(index);
+                        break;
+                    }
+                    context.extend(branch);
+                }
+                match first_valid {
+                    None => errors.push(ValidationError {
+                        message: format!("{} is not valid under any of the given schemas", repr()),
+                        path: path.clone(),
+                        keyword: keyword.to_string(),
+                        context,
+                    }),
+                    Some(first) if keyword == "oneOf" => {
+                        let mut valid: Vec<&Value> = subschemas[first + 1..]
+                            .iter()
+                            .filter(|s| self.is_valid(instance, s, scope, depth))
+                            .collect();
+                        if !valid.is_empty() {
+                            valid.push(&subschemas[first]);
+                            let reprs: Vec<String> = valid.into_iter().map(py_repr).collect();
+                            push(
+                                errors,
+                                path,
+                                format!("{} is valid under each of {}", repr(), reprs.join(", ")),
+                            );
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            "not" if self.is_valid(instance, value, scope, depth) => {
+                push(
+                    errors,
+                    path,
+                    format!("{} is not allowed for {}", py_repr(value), repr()),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// jsonschema's `best_match`: the least deep error, not an `anyOf`/`oneOf` one if possible;
+/// then, while it has branch errors, the deepest of those.
+pub fn best_match(errors: Vec<ValidationError>) -> Option<ValidationError> {
+    // relevance = (-len(path), keyword not in weak); max() keeps the first maximum.
+    let key = |error: &ValidationError| {
+        (
+            -(error.path.len() as i64),
+            !matches!(error.keyword.as_str(), "anyOf" | "oneOf"),
+        )
+    };
+    let mut best: Option<ValidationError> = None;
+    for error in errors {
+        if best.as_ref().is_none_or(|b| key(&error) > key(b)) {
+            best = Some(error);
+        }
+    }
+    let mut best = best?;
+    while !best.context.is_empty() {
+        let context = std::mem::take(&mut best.context);
+        // min() keeps the first minimum.
+        let mut chosen: Option<ValidationError> = None;
+        for error in context {
+            if chosen.as_ref().is_none_or(|c| key(&error) < key(c)) {
+                chosen = Some(error);
+            }
+        }
+        best = chosen.expect("context is not empty");
+    }
+    Some(best)
+}
+
+/// Whether a string holds a Jinja expression or statement (StackStorm's `is_jinja_expression`).
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// Draft 4 type check; `None` for a type name draft 4 does not know.
+pub fn is_type(instance: &Value, name: &str) -> Option<bool> {
+    Some(match name {
+        "array" => instance.is_array(),
+        "boolean" => instance.is_boolean(),
+        "integer" => instance.is_i64() || instance.is_u64(),
+        "null" => instance.is_null(),
+        "number" => instance.is_number(),
+        "object" => instance.is_object(),
+        "string" => instance.is_string(),
+        _ => return None,
+    })
+}
+
+fn as_number(value: &Value) -> Option<f64> {
+    value.as_f64()
+}
+
+/// Python truthiness of a JSON value.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Python equality, with booleans kept apart from numbers (as jsonschema's `enum` does).
+pub fn py_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| py_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, a)| y.get(key).is_some_and(|b| py_eq(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+fn join_reprs<'s>(items: impl Iterator<Item = &'s str>) -> String {
+    items.map(py_str_repr).collect::<Vec<_>>().join(", ")
+}
+
+fn strip_fragment(url: &str) -> String {
+    url.split('#').next().unwrap_or_default().to_string()
+}
+
+/// Enough of `urljoin` for schema ids and refs: a fragment-only ref stays in the current
+/// document; anything with a scheme replaces it.
+fn join_url(scope: &str, reference: &str) -> String {
+    if let Some(fragment) = reference.strip_prefix('#') {
+        format!("{}#{fragment}", strip_fragment(scope))
+    } else if reference.contains("://") {
+        reference.to_string()
+    } else if reference.is_empty() {
+        scope.to_string()
+    } else {
+        // A relative document reference: resolve next to the current one.
+        let base = strip_fragment(scope);
+        match base.rfind('/') {
+            Some(slash) => format!("{}{reference}", &base[..=slash]),
+            None => reference.to_string(),
+        }
+    }
+}
+
+/// A JSON pointer (`/properties/a~1b`, percent-decoded) inside `document`.
+fn resolve_pointer<'v>(document: &'v Value, fragment: &str) -> Option<&'v Value> {
+    let fragment = percent_decode(fragment);
+    let fragment = fragment.trim_start_matches('/');
+    if fragment.is_empty() {
+        return Some(document);
+    }
+    let mut current = document;
+    for part in fragment.split('/') {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        current = match current {
+            Value::Object(map) => map.get(&part)?,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn first(schema: Value, instance: Value) -> Option<(String, String)> {
+        let draft4 = json!({});
+        Validator::new(&schema, &draft4)
+            .first_error(&instance)
+            .map(|e| (e.dotted_path(), e.message))
+    }
+
+    #[test]
+    fn messages_are_pythons() {
+        let s = json!({"type": "object", "properties": {
+            "count": {"type": "integer"},
+            "mode": {"enum": ["a", "b"]},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "auth": {"type": "object", "properties": {"host": {"type": "string", "required": true}}},
+        }});
+        assert_eq!(
+            first(s.clone(), json!({"count": "thirty"})),
+            Some(("count".into(), "'thirty' is not of type 'integer'".into()))
+        );
+        assert_eq!(
+            first(s.clone(), json!({"mode": "c"})),
+            Some(("mode".into(), "'c' is not one of ['a', 'b']".into()))
+        );
+        assert_eq!(
+            first(s.clone(), json!({"tags": ["x", 3]})),
+            Some(("tags.1".into(), "3 is not of type 'string'".into()))
+        );
+        assert_eq!(
+            first(s.clone(), json!({"auth": {}})),
+            Some(("auth.host".into(), "'host' is a required property".into()))
+        );
+        assert_eq!(first(s, json!({"count": 3, "other": 1})), None);
+        assert_eq!(
+            first(json!({"type": ["string", "null"]}), json!(22)),
+            Some(("".into(), "22 is not of type 'string', 'null'".into()))
+        );
+        assert_eq!(
+            first(
+                json!({"properties": {"a": {}}, "additionalProperties": false}),
+                json!({"a": 1, "x": 2})
+            ),
+            Some((
+                "".into(),
+                "Additional properties are not allowed ('x' was unexpected)".into()
+            ))
+        );
+        assert_eq!(
+            first(
+                json!({"patternProperties": {"^\\w+$": {}}, "additionalProperties": false}),
+                json!({"api-key": 1})
+            ),
+            Some((
+                "".into(),
+                "'api-key' does not match any of the regexes: '^\\\\w+$'".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn integers_are_not_floats_and_booleans_are_not_numbers() {
+        assert!(first(json!({"type": "integer"}), json!(1.0)).is_some());
+        assert!(first(json!({"type": "number"}), json!(true)).is_some());
+        assert!(first(json!({"enum": [1]}), json!(true)).is_some());
+        assert!(first(json!({"enum": [1.0]}), json!(1)).is_none());
+    }
+
+    #[test]
+    fn best_match_prefers_shallow_errors_and_descends_any_of() {
+        let s = json!({"properties": {
+            "a": {"properties": {"b": {"type": "string"}}},
+            "c": {"type": "string"},
+        }});
+        // `c` (depth 1) wins over `a.b` (depth 2) though it comes later.
+        assert_eq!(first(s, json!({"a": {"b": 1}, "c": 2})).unwrap().0, "c");
+        let s = json!({"anyOf": [{"type": "string"}, {"type": "object", "properties": {"x": {"type": "integer"}}}]});
+        assert_eq!(
+            first(s, json!({"x": "y"})),
+            Some(("x".into(), "'y' is not of type 'integer'".into()))
+        );
+    }
+
+    #[test]
+    fn refs_resolve_in_the_root_and_in_the_meta_schema() {
+        let s = json!({"properties": {
+            "shared": {"type": "object", "properties": {"port": {"type": "integer"}}},
+            "list": {"type": "array", "items": {"$ref": "#/properties/shared"}},
+        }});
+        assert_eq!(
+            first(s, json!({"list": [{"port": "x"}]})),
+            Some(("list.0.port".into(), "'x' is not of type 'integer'".into()))
+        );
+        let missing = json!({"$ref": "#/nowhere"});
+        assert!(first(missing, json!(1)).unwrap().1.contains("Unresolvable"));
+        let looped = json!({"properties": {"a": {"$ref": "#/properties/a"}}});
+        assert!(first(looped, json!({"a": 1}))
+            .unwrap()
+            .1
+            .contains("recursive"));
+    }
+
+    #[test]
+    fn templates_pass_when_asked() {
+        let s = json!({"properties": {"port": {"type": "integer"}}});
+        let draft4 = json!({});
+        let instance = json!({"port": "{{ st2kv.system.port }}"});
+        assert!(Validator::new(&s, &draft4).first_error(&instance).is_some());
+        assert!(Validator::new(&s, &draft4)
+            .templates_pass(true)
+            .first_error(&instance)
+            .is_none());
+    }
+
+    #[test]
+    fn other_keywords() {
+        assert_eq!(
+            first(json!({"minimum": 2}), json!(1)).unwrap().1,
+            "1 is less than the minimum of 2"
+        );
+        assert_eq!(
+            first(json!({"maxLength": 2}), json!("abc")).unwrap().1,
+            "'abc' is too long"
+        );
+        assert_eq!(
+            first(json!({"pattern": "^a"}), json!("b")).unwrap().1,
+            "'b' does not match '^a'"
+        );
+        assert_eq!(
+            first(json!({"uniqueItems": true}), json!([1, 1]))
+                .unwrap()
+                .1,
+            "[1, 1] has non-unique elements"
+        );
+        assert_eq!(
+            first(json!({"dependencies": {"a": ["b"]}}), json!({"a": 1}))
+                .unwrap()
+                .1,
+            "'b' is a dependency of 'a'"
+        );
+        assert_eq!(
+            first(json!({"not": {"type": "string"}}), json!("x"))
+                .unwrap()
+                .1,
+            "{'type': 'string'} is not allowed for 'x'"
+        );
+        assert_eq!(
+            first(
+                json!({"oneOf": [{"type": "integer"}, {"minimum": 0}]}),
+                json!(1)
+            )
+            .unwrap()
+            .1,
+            "1 is valid under each of {'minimum': 0}, {'type': 'integer'}"
+        );
+        assert_eq!(
+            first(
+                json!({"items": [{}], "additionalItems": false}),
+                json!([1, 2])
+            )
+            .unwrap()
+            .1,
+            "Additional items are not allowed (2 was unexpected)"
+        );
+        assert_eq!(
+            first(json!({"multipleOf": 3}), json!(7)).unwrap().1,
+            "7 is not a multiple of 3"
+        );
+        assert!(first(json!({"multipleOf": 0.5}), json!(1.5)).is_none());
+    }
+}
