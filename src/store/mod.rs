@@ -21,6 +21,12 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use serde_json::Value;
 
+mod config;
+mod kv;
+
+pub use config::ConfigRecord;
+pub use kv::{KeyRecord, KeyScope};
+
 /// Schema migrations, in order; the schema version is the number applied.
 const MIGRATIONS: &[&str] = &[
     // 1: packs and what registration stores for them.
@@ -62,6 +68,25 @@ const MIGRATIONS: &[&str] = &[
         metadata_file TEXT NOT NULL,
         metadata      TEXT NOT NULL,
         PRIMARY KEY (pack, kind, metadata_file)
+    );
+    "#,
+    // 2: pack configs and the datastore.
+    r#"
+    CREATE TABLE configs (
+        pack          TEXT PRIMARY KEY REFERENCES packs(ref) ON DELETE CASCADE,
+        vals          TEXT NOT NULL,   -- JSON object, as read (templates unrendered)
+        file          TEXT NOT NULL,   -- the configs/<pack>.yaml it was read from
+        file_mtime_ns INTEGER,         -- its modification time then
+        registered_at TEXT NOT NULL
+    );
+    CREATE TABLE kv (
+        scope         TEXT NOT NULL,   -- st2kv.system | st2kv.user
+        name          TEXT NOT NULL,   -- user scope: <user>:<name>
+        value         TEXT NOT NULL,   -- ciphertext (upper-case hex) when secret
+        secret        INTEGER NOT NULL,
+        expire_at     INTEGER,         -- unix seconds
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (scope, name)
     );
     "#,
 ];
@@ -185,7 +210,31 @@ pub struct PackRegistration {
     pub config_schema: Option<Value>,
     /// Its other content.
     pub resources: Vec<ResourceRecord>,
+    /// Which content this registration replaces (what it did not read stays as it was).
+    pub scope: ContentScope,
 }
+
+/// The content types a registration read and therefore replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentScope {
+    /// Actions.
+    pub actions: bool,
+    /// Resource kinds (`sensor`, `rule`, ...).
+    pub resource_kinds: Vec<String>,
+}
+
+impl ContentScope {
+    /// Everything: what an install registers.
+    pub fn all() -> ContentScope {
+        ContentScope {
+            actions: true,
+            resource_kinds: RESOURCE_KINDS.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+}
+
+/// Kinds of [`ResourceRecord`].
+pub const RESOURCE_KINDS: &[&str] = &["sensor", "rule", "alias", "policy", "trigger"];
 
 /// What [`Store::replace_pack`] changed compared with the previous registration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -298,20 +347,40 @@ impl Store {
         &mut self,
         registration: &PackRegistration,
     ) -> Result<ReplaceSummary, StoreError> {
+        self.replace_pack_with_config(registration, None)
+    }
+
+    /// [`Store::replace_pack`], also storing the pack's config in the same transaction.
+    pub fn replace_pack_with_config(
+        &mut self,
+        registration: &PackRegistration,
+        config: Option<&ConfigRecord>,
+    ) -> Result<ReplaceSummary, StoreError> {
         let pack = &registration.pack;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let previous_actions = string_column(
-            &tx,
-            "SELECT ref FROM actions WHERE pack = ?1 ORDER BY ref",
-            &pack.pack_ref,
-        )?;
-        let previous_resources = string_column(
-            &tx,
-            "SELECT kind || ':' || metadata_file FROM resources WHERE pack = ?1 ORDER BY 1",
-            &pack.pack_ref,
-        )?;
+        let scope = &registration.scope;
+        let previous_actions = if scope.actions {
+            string_column(
+                &tx,
+                "SELECT ref FROM actions WHERE pack = ?1 ORDER BY ref",
+                &pack.pack_ref,
+            )?
+        } else {
+            Vec::new()
+        };
+        let mut previous_resources = Vec::new();
+        for kind in &scope.resource_kinds {
+            let mut statement = tx.prepare_cached(
+                "SELECT kind || ':' || metadata_file FROM resources
+                 WHERE pack = ?1 AND kind = ?2 ORDER BY 1",
+            )?;
+            let rows = statement.query_map([&pack.pack_ref, kind], |row| row.get(0))?;
+            for row in rows {
+                previous_resources.push(row?);
+            }
+        }
         let had_schema: bool = tx
             .query_row(
                 "SELECT 1 FROM config_schemas WHERE pack = ?1",
@@ -321,8 +390,15 @@ impl Store {
             .optional()?
             .unwrap_or(false);
 
-        tx.execute("DELETE FROM actions WHERE pack = ?1", [&pack.pack_ref])?;
-        tx.execute("DELETE FROM resources WHERE pack = ?1", [&pack.pack_ref])?;
+        if scope.actions {
+            tx.execute("DELETE FROM actions WHERE pack = ?1", [&pack.pack_ref])?;
+        }
+        for kind in &scope.resource_kinds {
+            tx.execute(
+                "DELETE FROM resources WHERE pack = ?1 AND kind = ?2",
+                [&pack.pack_ref, kind],
+            )?;
+        }
         tx.execute(
             "DELETE FROM config_schemas WHERE pack = ?1",
             [&pack.pack_ref],
@@ -360,7 +436,7 @@ impl Store {
                                       entry_point, parameters, metadata_file, metadata)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            for action in &registration.actions {
+            for action in registration.actions.iter().filter(|_| scope.actions) {
                 insert.execute(params![
                     action.action_ref,
                     action.pack,
@@ -378,7 +454,11 @@ impl Store {
                 "INSERT INTO resources (pack, kind, name, metadata_file, metadata)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for resource in &registration.resources {
+            for resource in registration
+                .resources
+                .iter()
+                .filter(|r| scope.resource_kinds.contains(&r.kind))
+            {
                 insert.execute(params![
                     resource.pack,
                     resource.kind,
@@ -393,6 +473,9 @@ impl Store {
                 "INSERT INTO config_schemas (pack, schema) VALUES (?1, ?2)",
                 params![pack.pack_ref, serde_json::to_string(schema)?],
             )?;
+        }
+        if let Some(config) = config {
+            config::upsert(&tx, config)?;
         }
         tx.commit()?;
 
@@ -428,6 +511,7 @@ impl Store {
         tx.execute("DELETE FROM actions WHERE pack = ?1", [pack_ref])?;
         tx.execute("DELETE FROM resources WHERE pack = ?1", [pack_ref])?;
         tx.execute("DELETE FROM config_schemas WHERE pack = ?1", [pack_ref])?;
+        tx.execute("DELETE FROM configs WHERE pack = ?1", [pack_ref])?;
         let removed = tx.execute("DELETE FROM packs WHERE ref = ?1", [pack_ref])? > 0;
         tx.commit()?;
         Ok(removed)
@@ -630,6 +714,7 @@ mod tests {
                 metadata_file: "sensors/s.yaml".into(),
                 metadata: json!({}),
             }],
+            scope: ContentScope::all(),
         }
     }
 
