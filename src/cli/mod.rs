@@ -148,7 +148,7 @@ pub enum PackCommand {
         packs: Vec<String>,
     },
 
-    /// Register installed packs (all when none is named).
+    /// Register installed packs (all when none is named): all content types and configs.
     Register {
         /// Pack refs or pack directories.
         #[arg(value_name = "REF|PATH")]
@@ -177,14 +177,61 @@ pub struct InstallArgs {
     pub skip_virtualenv: bool,
 }
 
-/// `st2ctl reload` options.
-#[derive(Debug, Args)]
+/// `st2ctl reload` options. With no content flag it registers what StackStorm does by
+/// default: triggers, sensors, runners, actions, rules, aliases and configs (not policies).
+#[derive(Debug, Default, Args)]
 pub struct ReloadArgs {
+    /// Register all content types: triggers, sensors, runners, actions, rules, aliases,
+    /// policies and configs.
+    #[arg(long)]
+    pub register_all: bool,
+
+    /// Register triggers.
+    #[arg(long)]
+    pub register_triggers: bool,
+
+    /// Register sensors.
+    #[arg(long)]
+    pub register_sensors: bool,
+
+    /// Register runners.
+    #[arg(long)]
+    pub register_runners: bool,
+
+    /// Register actions (and runners).
+    #[arg(long)]
+    pub register_actions: bool,
+
+    /// Register rules.
+    #[arg(long)]
+    pub register_rules: bool,
+
+    /// Register aliases.
+    #[arg(long)]
+    pub register_aliases: bool,
+
+    /// Register policies.
+    #[arg(long)]
+    pub register_policies: bool,
+
+    /// Register packs and config schemas, then validate and register the pack configs in
+    /// <base_path>/configs/.
+    #[arg(long)]
+    pub register_configs: bool,
+
+    /// Create or update the virtualenv of each pack that runs Python.
+    #[arg(long)]
+    pub register_setup_virtualenvs: bool,
+
+    /// Delete and recreate the virtualenv of each pack that runs Python.
+    #[arg(long, conflicts_with = "register_setup_virtualenvs")]
+    pub register_recreate_virtualenvs: bool,
+
     /// Log failures and carry on; exit 0 even if some content failed to register.
     #[arg(long)]
     pub register_no_fail_on_failure: bool,
 
-    /// Stop with a non-zero exit status when content fails to register (the default).
+    /// Exit with status 1 when anything failed to register (the default).
     #[arg(long, conflicts_with = "register_no_fail_on_failure")]
     pub register_fail_on_failure: bool,
 

@@ -26,7 +26,7 @@ use crate::pack::manifest::{ManifestError, PackManifest, SYSTEM_PACKS};
 use crate::pack::source::{self, PackSource, SourceError};
 use crate::register::{self, LoadedPack};
 use crate::settings::{io_reason, Settings};
-use crate::store::{ReplaceSummary, Store, StoreError};
+use crate::store::{ConfigRecord, ReplaceSummary, Store, StoreError};
 use crate::venv;
 
 /// Options of `st2 pack install`.
@@ -219,6 +219,8 @@ struct Prepared {
     source: Value,
     dependency_of: Option<String>,
     virtualenv: String,
+    /// `configs/<ref>.yaml`, checked against the new version's schema.
+    config: Option<ConfigRecord>,
 }
 
 impl Prepared {
@@ -388,6 +390,7 @@ impl<'a> Installer<'a> {
             manifest,
             &final_dir,
             Some(source_record.clone()),
+            &register::all_content(),
         )
         .map_err(|err| invalid(&err))?;
         self.progress.done(
@@ -431,6 +434,15 @@ impl<'a> Installer<'a> {
             chain.pop();
         }
 
+        // An existing config must suit the new version's schema, as StackStorm registers
+        // configs when it installs (and refuses the install otherwise).
+        let config = register::load_config(
+            &self.settings.config_path(&pack_ref),
+            &pack_ref,
+            loaded.registration.config_schema.as_ref(),
+        )
+        .map_err(|err| InstallError::Invalid(err.to_string()))?;
+
         let virtualenv = self.virtualenv(&label, &pack_ref, &loaded, &staged)?;
         plan.push(Prepared {
             pack_ref,
@@ -439,6 +451,7 @@ impl<'a> Installer<'a> {
             source: source_record,
             dependency_of: dependency_of.map(str::to_string),
             virtualenv,
+            config,
         });
         Ok(())
     }
@@ -631,7 +644,9 @@ impl<'a> Installer<'a> {
         make_group_writable(&staged, self.settings.pack_group.as_deref());
 
         let swapped = swap_into_place(&staged, &final_dir)?;
-        let summary = match store.replace_pack(&prepared.loaded.registration) {
+        let stored =
+            store.replace_pack_with_config(&prepared.loaded.registration, prepared.config.as_ref());
+        let summary = match stored {
             Ok(summary) => summary,
             Err(err) => {
                 // Put the previous version (or nothing) back: the store still describes it.

@@ -101,6 +101,16 @@ impl Home {
         self.packs().join(pack_ref)
     }
 
+    /// `<base>/configs/<pack>.yaml`.
+    pub fn config(&self, pack: &str) -> PathBuf {
+        self.base.join("configs").join(format!("{pack}.yaml"))
+    }
+
+    /// Write `<base>/configs/<pack>.yaml`.
+    pub fn write_config(&self, pack: &str, text: &str) {
+        write(&self.base.join("configs"), &format!("{pack}.yaml"), text);
+    }
+
     pub fn venv(&self, pack_ref: &str) -> PathBuf {
         self.base.join("virtualenvs").join(pack_ref)
     }

@@ -7,3 +7,4 @@ mod cli;
 mod conformance;
 mod install;
 mod pack_commands;
+mod reload;

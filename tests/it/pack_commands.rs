@@ -129,7 +129,9 @@ fn register_and_reload_reconcile_with_disk() {
         .success()
         .stdout(predicate::str::contains("Registered 1 packs."))
         .stdout(predicate::str::contains("Registered 1 actions."))
-        .stdout(predicate::str::contains("Unregistered action demo.two."));
+        .stdout(predicate::str::contains(
+            "Unregistered action demo.two (its file is gone).",
+        ));
     let broken = home.packs().join("broken");
     pack_files(&broken, "broken", "1.0.0", &["ok"]);
     write(&broken, "actions/bad.yaml", "name: bad\n");

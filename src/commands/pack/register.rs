@@ -3,27 +3,10 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
 use crate::commands::{Context, ExitStatus};
 use crate::pack::{self, FoundPack};
-use crate::register::{self, RegisterFailure};
-use crate::store::{plural, Store};
-
-/// What a registration run did.
-#[derive(Debug, Default, Serialize)]
-pub struct RegisterReport {
-    /// Packs registered.
-    pub packs: Vec<String>,
-    /// Count of registered content per type (`actions`, `sensors`, ...), over all packs.
-    pub counts: std::collections::BTreeMap<String, u64>,
-    /// Registered things that disappeared from disk and were unregistered.
-    pub removed: Vec<String>,
-    /// One line per failure.
-    pub failures: Vec<String>,
-    /// Warnings.
-    pub warnings: Vec<String>,
-}
+use crate::register::all_content;
+use crate::register::run::{self, RegisterReport, RunOptions, VenvAction};
 
 /// Run the command.
 pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
@@ -32,7 +15,12 @@ pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
     } else {
         Some(resolve_targets(packs, context)?)
     };
-    let report = register_packs(context, targets)?;
+    let options = RunOptions {
+        selection: all_content(),
+        targets,
+        venvs: VenvAction::None,
+    };
+    let report = run::register(&context.settings, &options)?;
     print_report(&report, context);
     Ok(if report.failures.is_empty() {
         ExitStatus::Success
@@ -73,70 +61,8 @@ fn resolve_targets(packs: &[String], context: &Context) -> anyhow::Result<Vec<Fo
         .collect()
 }
 
-/// Register `targets` (every pack found when `None`; then packs registered before whose
-/// directory is gone are unregistered too).
-pub fn register_packs(
-    context: &Context,
-    targets: Option<Vec<FoundPack>>,
-) -> anyhow::Result<RegisterReport> {
-    let settings = &context.settings;
-    settings.ensure_writable()?;
-    let mut report = RegisterReport::default();
-    let reconcile = targets.is_none();
-    let targets = match targets {
-        Some(targets) => targets,
-        None => {
-            let (found, warnings) = pack::discover(settings)?;
-            report.warnings.extend(warnings);
-            found
-        }
-    };
-    let mut store = Store::open(&settings.store_path)?;
-    for target in &targets {
-        match register::register_dir(&mut store, &target.path) {
-            Ok(registered) => {
-                let pack_ref = registered.loaded.registration.pack.pack_ref.clone();
-                for (kind, count) in store.content_counts(&pack_ref)? {
-                    *report.counts.entry(kind).or_insert(0) += count;
-                }
-                report.warnings.extend(registered.loaded.warnings);
-                for action in registered.summary.removed_actions {
-                    report.removed.push(format!("action {action}"));
-                }
-                for resource in registered.summary.removed_resources {
-                    report.removed.push(format!("{pack_ref} {resource}"));
-                }
-                if registered.summary.removed_config_schema {
-                    report.removed.push(format!("config schema of {pack_ref}"));
-                }
-                report.packs.push(pack_ref);
-            }
-            Err(RegisterFailure::Pack(err)) => report.failures.extend(err.failures),
-            Err(RegisterFailure::Store(err)) => return Err(err.into()),
-        }
-    }
-    if reconcile {
-        // [fix] StackStorm never unregisters a pack whose directory was deleted (st2#3313).
-        for stored in store.packs()? {
-            if !stored
-                .path
-                .join(pack::manifest::MANIFEST_FILE_NAME)
-                .is_file()
-                && !report.packs.contains(&stored.pack_ref)
-            {
-                store.remove_pack(&stored.pack_ref)?;
-                report.removed.push(format!(
-                    "pack {} ({} is gone)",
-                    stored.pack_ref,
-                    stored.path.display()
-                ));
-            }
-        }
-    }
-    Ok(report)
-}
-
-/// Print counts StackStorm style (`Registered N actions.`), removals, failures and warnings.
+/// Print counts StackStorm style (`Registered N actions.`, one line per registered type in
+/// StackStorm's order), what was unregistered, failures and warnings.
 pub fn print_report(report: &RegisterReport, context: &Context) {
     let printer = &context.printer;
     for warning in &report.warnings {
@@ -146,10 +72,11 @@ pub fn print_report(report: &RegisterReport, context: &Context) {
         printer.data(report);
     } else {
         printer.line(&format!("Registered {} packs.", report.packs.len()));
-        for kind in ["action", "sensor", "rule", "alias", "policy", "trigger"] {
-            let key = plural(kind);
-            let count = report.counts.get(&key).copied().unwrap_or(0);
-            printer.line(&format!("Registered {count} {key}."));
+        for (content, count) in &report.counts {
+            printer.line(&format!("Registered {count} {}.", content.plural()));
+        }
+        if let Some(count) = report.virtualenvs {
+            printer.line(&format!("Setup virtualenv for {count} pack(s)."));
         }
         for removed in &report.removed {
             printer.line(&format!("Unregistered {removed}."));

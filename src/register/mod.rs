@@ -10,6 +10,8 @@
 //! `actionsregistrar.py`, `st2common/st2common/models/api/action.py` (`ActionAPI`),
 //! `st2common/st2common/validators/api/action.py`.
 
+pub mod run;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -17,20 +19,106 @@ use serde_json::{Map, Value};
 
 use crate::pack::manifest::{kind_of, PackManifest};
 use crate::runner;
-use crate::store::{ActionRecord, PackRecord, PackRegistration, ResourceRecord, Store, StoreError};
+use crate::store::{
+    ActionRecord, ConfigRecord, ContentScope, PackRecord, PackRegistration, ResourceRecord,
+};
 use crate::yaml;
 
 /// File name of a pack's config schema.
 pub const CONFIG_SCHEMA_FILE_NAME: &str = "config.schema.yaml";
 
-/// Content types recorded besides actions: (folder, kind).
-pub const RESOURCE_TYPES: &[(&str, &str)] = &[
-    ("sensors", "sensor"),
-    ("rules", "rule"),
-    ("aliases", "alias"),
-    ("policies", "policy"),
-    ("triggers", "trigger"),
-];
+/// A content type `st2ctl reload` registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentType {
+    /// `triggers/`.
+    Triggers,
+    /// `sensors/`.
+    Sensors,
+    /// Runner types (built in).
+    Runners,
+    /// `actions/`.
+    Actions,
+    /// `rules/`.
+    Rules,
+    /// `aliases/`.
+    Aliases,
+    /// `policies/`.
+    Policies,
+    /// `<base_path>/configs/<pack>.yaml`.
+    Configs,
+}
+
+impl ContentType {
+    /// Every type, in the fixed order StackStorm registers them (`--register-all`).
+    pub const ALL: [ContentType; 8] = [
+        ContentType::Triggers,
+        ContentType::Sensors,
+        ContentType::Runners,
+        ContentType::Actions,
+        ContentType::Rules,
+        ContentType::Aliases,
+        ContentType::Policies,
+        ContentType::Configs,
+    ];
+
+    /// What `st2ctl reload` registers with no flag (policies are not among them).
+    pub const DEFAULT: [ContentType; 7] = [
+        ContentType::Triggers,
+        ContentType::Sensors,
+        ContentType::Runners,
+        ContentType::Actions,
+        ContentType::Rules,
+        ContentType::Aliases,
+        ContentType::Configs,
+    ];
+
+    /// The plural noun of the count line (`Registered 3 actions.`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            ContentType::Triggers => "triggers",
+            ContentType::Sensors => "sensors",
+            ContentType::Runners => "runners",
+            ContentType::Actions => "actions",
+            ContentType::Rules => "rules",
+            ContentType::Aliases => "aliases",
+            ContentType::Policies => "policies",
+            ContentType::Configs => "configs",
+        }
+    }
+
+    /// For content stored as a resource record: (folder in the pack, record kind).
+    pub fn resource(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            ContentType::Triggers => Some(("triggers", "trigger")),
+            ContentType::Sensors => Some(("sensors", "sensor")),
+            ContentType::Rules => Some(("rules", "rule")),
+            ContentType::Aliases => Some(("aliases", "alias")),
+            ContentType::Policies => Some(("policies", "policy")),
+            _ => None,
+        }
+    }
+}
+
+/// A set of content types to register.
+pub type Selection = std::collections::BTreeSet<ContentType>;
+
+/// Every content type: what an install registers.
+pub fn all_content() -> Selection {
+    ContentType::ALL.into_iter().collect()
+}
+
+/// The store's view of what a registration of `selection` replaces.
+fn content_scope(selection: &Selection) -> ContentScope {
+    ContentScope {
+        actions: selection.contains(&ContentType::Actions),
+        resource_kinds: selection
+            .iter()
+            .filter_map(|t| t.resource())
+            .map(|(_, kind)| kind.to_string())
+            .collect(),
+    }
+}
 
 /// Fields an action metadata file may have (`ActionAPI.schema`, `additionalProperties: false`).
 const ACTION_FIELDS: &[&str] = &[
@@ -107,6 +195,7 @@ pub fn load_pack(
     manifest: PackManifest,
     registered_path: &Path,
     source: Option<Value>,
+    selection: &Selection,
 ) -> Result<LoadedPack, RegisterError> {
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
@@ -127,9 +216,13 @@ pub fn load_pack(
         }
     };
 
-    let action_files = metadata_files(&dir.join("actions"), |name| {
-        name != "config.yaml" && name != "config.yml"
-    });
+    let action_files = if selection.contains(&ContentType::Actions) {
+        metadata_files(&dir.join("actions"), |name| {
+            name != "config.yaml" && name != "config.yml"
+        })
+    } else {
+        Vec::new()
+    };
     let parsed = parse_in_parallel(&action_files);
     let mut actions = Vec::with_capacity(parsed.len());
     for (file, result) in action_files.iter().zip(parsed) {
@@ -163,7 +256,7 @@ pub fn load_pack(
     let actions = unique;
 
     let mut resources = Vec::new();
-    for (folder, kind) in RESOURCE_TYPES {
+    for (folder, kind) in selection.iter().filter_map(|t| t.resource()) {
         let files = metadata_files(&dir.join(folder), |_| true);
         for (file, result) in files.iter().zip(parse_in_parallel(&files)) {
             let relative = relative_path(dir, file);
@@ -203,56 +296,136 @@ pub fn load_pack(
             actions,
             config_schema,
             resources,
+            scope: content_scope(selection),
         },
         warnings,
     })
 }
 
-/// Load `pack_dir` (reading its `pack.yaml`, ref from the directory name as StackStorm's
-/// registrar does) and store it, replacing what was registered for it before.
-pub fn register_dir(store: &mut Store, pack_dir: &Path) -> Result<Registered, RegisterFailure> {
+/// Read `pack_dir` as StackStorm's registrar does: its `pack.yaml`, the ref from it or from
+/// the directory name, and the content types in `selection`.
+pub fn load_dir(pack_dir: &Path, selection: &Selection) -> Result<LoadedPack, RegisterError> {
     let dir_name = pack_dir
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let manifest = PackManifest::load(pack_dir).map_err(|err| {
-        RegisterFailure::Pack(RegisterError {
-            pack: dir_name.clone(),
-            failures: vec![format!("Failed to register pack \"{dir_name}\": {err}")],
-        })
-    })?;
-    let pack_ref = manifest.registration_ref(&dir_name).map_err(|err| {
-        RegisterFailure::Pack(RegisterError {
-            pack: dir_name.clone(),
-            failures: vec![format!("Failed to register pack \"{dir_name}\": {err}")],
-        })
-    })?;
-    let loaded =
-        load_pack(pack_dir, &pack_ref, manifest, pack_dir, None).map_err(RegisterFailure::Pack)?;
-    let summary = store
-        .replace_pack(&loaded.registration)
-        .map_err(RegisterFailure::Store)?;
-    Ok(Registered { loaded, summary })
+    let pack_error = |err: String| RegisterError {
+        pack: dir_name.clone(),
+        failures: vec![format!("Failed to register pack \"{dir_name}\": {err}")],
+    };
+    let manifest = PackManifest::load(pack_dir).map_err(|err| pack_error(err.to_string()))?;
+    let pack_ref = manifest
+        .registration_ref(&dir_name)
+        .map_err(|err| pack_error(err.to_string()))?;
+    load_pack(pack_dir, &pack_ref, manifest, pack_dir, None, selection)
 }
 
-/// The outcome of registering one pack.
-#[derive(Debug, Clone)]
-pub struct Registered {
-    /// What was read and stored.
-    pub loaded: LoadedPack,
-    /// What disappeared compared with the previous registration.
-    pub summary: crate::store::ReplaceSummary,
+/// Read pack directories on all cores (each pack's files are parsed in parallel too);
+/// results in the order of `dirs`.
+pub fn load_dirs(
+    dirs: &[PathBuf],
+    selection: &Selection,
+) -> Vec<Result<LoadedPack, RegisterError>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(dirs.len().max(1));
+    if threads <= 1 {
+        return dirs.iter().map(|dir| load_dir(dir, selection)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<LoadedPack, RegisterError>>> =
+        (0..dirs.len()).map(|_| None).collect();
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(dir) = dirs.get(index) else {
+                    break;
+                };
+                let result = load_dir(dir, selection);
+                done.lock()
+                    .expect("no panics while holding")
+                    .push((index, result));
+            });
+        }
+    });
+    for (index, result) in done.into_inner().expect("threads finished") {
+        results[index] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|result| result.expect("every pack was loaded"))
+        .collect()
 }
 
-/// Why a pack could not be registered.
-#[derive(Debug, thiserror::Error)]
-pub enum RegisterFailure {
-    /// Its content is invalid.
-    #[error(transparent)]
-    Pack(RegisterError),
-    /// The store refused the write.
-    #[error(transparent)]
-    Store(StoreError),
+/// Why a pack config could not be registered: one line per problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", failures.join("\n"))]
+pub struct ConfigError {
+    /// One line per problem.
+    pub failures: Vec<String>,
+}
+
+/// Read and check `<configs>/<pack>.yaml` for the pack `pack_ref` against its config schema
+/// (spec `register-configs.md` §5). `Ok(None)` when there is no config file.
+pub fn load_config(
+    path: &Path,
+    pack_ref: &str,
+    schema: Option<&Value>,
+) -> Result<Option<ConfigRecord>, ConfigError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let failed = |reason: String| ConfigError {
+        failures: vec![format!(
+            "Failed to register config \"{}\" for pack \"{pack_ref}\": {reason}",
+            path.display()
+        )],
+    };
+    let file_mtime_ns = std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|elapsed| elapsed.as_nanos() as i64);
+    let values = match yaml::from_path(path).map_err(|err| failed(err.to_string()))? {
+        // An empty file (or only comments) is an empty config.
+        Value::Null => Value::Object(Map::new()),
+        values @ Value::Object(_) => values,
+        other => {
+            return Err(failed(format!(
+                "{} is not of type 'object'",
+                crate::schema::repr::py_repr(&other)
+            )))
+        }
+    };
+    if let Some(Value::Object(schema)) = schema {
+        if let Err(invalid) = crate::schema::validate_config(schema, &values) {
+            return Err(ConfigError {
+                failures: invalid
+                    .errors
+                    .iter()
+                    .map(|error| {
+                        format!(
+                            "Failed validating attribute \"{}\" in config for pack \"{pack_ref}\" \
+                             ({}): {}",
+                            error.dotted_path(),
+                            path.display(),
+                            error.message
+                        )
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(Some(ConfigRecord {
+        pack: pack_ref.to_string(),
+        values,
+        file: path.to_path_buf(),
+        file_mtime_ns,
+        registered_at: now_rfc3339(),
+    }))
 }
 
 /// `<pack>/config.schema.yaml`, checked for what registration checks: a non-empty mapping of
@@ -285,22 +458,10 @@ fn load_config_schema(dir: &Path) -> Result<Option<Value>, String> {
             ))
         }
     };
-    for (key, property) in &map {
-        if !is_word(key) {
-            return Err(format!(
-                "{}: '{key}' does not match any of the regexes: '^\\\\w+$'",
-                path.display()
-            ));
-        }
-        if !property.is_object() {
-            return Err(format!(
-                "{}: property \"{key}\": expected a mapping (a property schema), got {}",
-                path.display(),
-                kind_of(property)
-            ));
-        }
-    }
-    Ok(Some(Value::Object(map)))
+    let schema = Value::Object(map);
+    crate::schema::check_config_schema(&schema)
+        .map_err(|message| format!("{}: {message}", path.display()))?;
+    Ok(Some(schema))
 }
 
 fn action_from_value(
@@ -352,7 +513,10 @@ fn action_from_value(
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::Object(parameters)) => {
             check_parameters(parameters)?;
-            Value::Object(parameters.clone())
+            let parameters = Value::Object(parameters.clone());
+            crate::schema::check_parameters_schema(&parameters)
+                .map_err(|message| format!("parameters: {message}"))?;
+            parameters
         }
         Some(other) => {
             return Err(format!(
@@ -569,7 +733,7 @@ mod tests {
 
     fn load(dir: &Path) -> Result<LoadedPack, RegisterError> {
         let manifest = PackManifest::load(dir).unwrap();
-        load_pack(dir, "demo", manifest, dir, None)
+        load_pack(dir, "demo", manifest, dir, None, &all_content())
     }
 
     #[test]

@@ -1,0 +1,279 @@
+//! One registration run (`st2ctl reload`, `st2 pack register`): read every pack in parallel,
+//! store each in its own transaction, register configs, reconcile what disappeared from disk,
+//! and set up virtualenvs when asked.
+//!
+//! Unlike StackStorm, a failure never stops the run: every failure is collected as one line,
+//! the other packs are still registered, and a pack that fails keeps its previous
+//! registration untouched.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::{load_config, load_dirs, ContentType, LoadedPack, Selection};
+use crate::pack::{self, FoundPack};
+use crate::runner;
+use crate::settings::Settings;
+use crate::store::{Store, StoreError};
+use crate::venv;
+
+/// What to do with pack virtualenvs after registering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VenvAction {
+    /// Nothing.
+    #[default]
+    None,
+    /// Create or update each registered pack's virtualenv (`--register-setup-virtualenvs`).
+    Setup,
+    /// Delete and recreate them (`--register-recreate-virtualenvs`).
+    Recreate,
+}
+
+/// What a run registers.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Content types.
+    pub selection: Selection,
+    /// Packs to register; `None` means every pack in the pack directories, and then packs
+    /// and configs that disappeared from disk are unregistered too.
+    pub targets: Option<Vec<FoundPack>>,
+    /// Virtualenv work.
+    pub venvs: VenvAction,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Serialize)]
+pub struct RegisterReport {
+    /// Packs registered.
+    pub packs: Vec<String>,
+    /// Count per selected content type, over the packs registered.
+    pub counts: BTreeMap<ContentType, u64>,
+    /// Packs whose virtualenv was set up, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtualenvs: Option<u64>,
+    /// Registered things that disappeared from disk and were unregistered.
+    pub removed: Vec<String>,
+    /// One line per failure.
+    pub failures: Vec<String>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Errors that stop a run (failures of single packs are collected in the report instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The pack directories cannot be listed.
+    #[error(transparent)]
+    Discover(#[from] pack::DiscoverError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The StackStorm home is not writable.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+}
+
+/// Register what `options` says.
+pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterReport, RunError> {
+    settings.ensure_writable()?;
+    let mut report = RegisterReport::default();
+    let reconcile = options.targets.is_none();
+    let targets = match &options.targets {
+        Some(targets) => targets.clone(),
+        None => {
+            let (found, warnings) = pack::discover(settings)?;
+            report.warnings.extend(warnings);
+            found
+        }
+    };
+    let selection = &options.selection;
+    for content in selection {
+        report.counts.insert(*content, 0);
+    }
+    if selection.contains(&ContentType::Runners) {
+        report
+            .counts
+            .insert(ContentType::Runners, runner::RUNNER_TYPES.len() as u64);
+    }
+
+    let dirs: Vec<_> = targets.iter().map(|target| target.path.clone()).collect();
+    let loaded = load_dirs(&dirs, selection);
+    let mut store = Store::open(&settings.store_path)?;
+    let mut registered: Vec<(&FoundPack, LoadedPack)> = Vec::new();
+    for (target, result) in targets.iter().zip(loaded) {
+        let loaded = match result {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                report.failures.extend(err.failures);
+                continue;
+            }
+        };
+        let summary = store.replace_pack(&loaded.registration)?;
+        let pack_ref = loaded.registration.pack.pack_ref.clone();
+        count_content(&loaded, &mut report.counts);
+        report.warnings.extend(loaded.warnings.iter().cloned());
+        for action in summary.removed_actions {
+            report
+                .removed
+                .push(format!("action {action} (its file is gone)"));
+        }
+        for resource in summary.removed_resources {
+            let (kind, file) = resource.split_once(':').unwrap_or(("resource", &resource));
+            report.removed.push(format!(
+                "{kind} {file} of pack {pack_ref} (the file is gone)"
+            ));
+        }
+        if summary.removed_config_schema {
+            report.removed.push(format!(
+                "config schema of pack {pack_ref} (the file is gone)"
+            ));
+        }
+        report.packs.push(pack_ref);
+        registered.push((target, loaded));
+    }
+
+    if selection.contains(&ContentType::Configs) {
+        register_configs(settings, &mut store, &registered, &mut report)?;
+        if reconcile {
+            warn_unknown_configs(settings, &targets, &mut report);
+        }
+    }
+
+    if reconcile {
+        // [fix] StackStorm never unregisters a pack whose directory was deleted (st2#3313).
+        for stored in store.packs()? {
+            let gone = !stored
+                .path
+                .join(pack::manifest::MANIFEST_FILE_NAME)
+                .is_file();
+            if gone && !report.packs.contains(&stored.pack_ref) {
+                store.remove_pack(&stored.pack_ref)?;
+                report.removed.push(format!(
+                    "pack {} ({} is gone)",
+                    stored.pack_ref,
+                    stored.path.display()
+                ));
+            }
+        }
+    }
+
+    if options.venvs != VenvAction::None {
+        report.virtualenvs = Some(setup_virtualenvs(
+            settings,
+            options.venvs,
+            &registered,
+            &mut report.failures,
+        ));
+    }
+    Ok(report)
+}
+
+fn count_content(loaded: &LoadedPack, counts: &mut BTreeMap<ContentType, u64>) {
+    let registration = &loaded.registration;
+    if let Some(count) = counts.get_mut(&ContentType::Actions) {
+        *count += registration.actions.len() as u64;
+    }
+    for content in ContentType::ALL {
+        let Some((_, kind)) = content.resource() else {
+            continue;
+        };
+        if let Some(count) = counts.get_mut(&content) {
+            *count += registration
+                .resources
+                .iter()
+                .filter(|resource| resource.kind == kind)
+                .count() as u64;
+        }
+    }
+}
+
+/// `configs/<pack dir name>.yaml` of every pack registered in this run: validated against
+/// the schema just registered, stored; a config whose file is gone is unregistered [fix].
+fn register_configs(
+    settings: &Settings,
+    store: &mut Store,
+    registered: &[(&FoundPack, LoadedPack)],
+    report: &mut RegisterReport,
+) -> Result<(), StoreError> {
+    let configs_dir = settings.configs_dir();
+    for (target, loaded) in registered {
+        let pack_ref = &loaded.registration.pack.pack_ref;
+        let path = configs_dir.join(format!("{}.yaml", target.dir_name));
+        match load_config(&path, pack_ref, loaded.registration.config_schema.as_ref()) {
+            Ok(Some(config)) => {
+                store.set_config(&config)?;
+                *report.counts.entry(ContentType::Configs).or_insert(0) += 1;
+            }
+            Ok(None) => {
+                if store.remove_config(pack_ref)? {
+                    report.removed.push(format!(
+                        "config of pack {pack_ref} ({} is gone)",
+                        path.display()
+                    ));
+                }
+            }
+            Err(err) => report.failures.extend(err.failures),
+        }
+    }
+    Ok(())
+}
+
+/// [fix] StackStorm never reads a config whose pack is not installed, and says nothing.
+fn warn_unknown_configs(settings: &Settings, targets: &[FoundPack], report: &mut RegisterReport) {
+    let Ok(entries) = std::fs::read_dir(settings.configs_dir()) else {
+        return;
+    };
+    let known: BTreeSet<&str> = targets.iter().map(|t| t.dir_name.as_str()).collect();
+    let mut unknown: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".yaml")?.to_string();
+            (!known.contains(stem.as_str())).then(|| {
+                format!(
+                    "config for unknown pack \"{stem}\" ignored ({}): no such pack is installed",
+                    entry.path().display()
+                )
+            })
+        })
+        .collect();
+    unknown.sort();
+    report.warnings.extend(unknown);
+}
+
+/// Set up (or recreate) the virtualenv of every registered pack that runs Python; returns how
+/// many were set up.
+fn setup_virtualenvs(
+    settings: &Settings,
+    action: VenvAction,
+    registered: &[(&FoundPack, LoadedPack)],
+    failures: &mut Vec<String>,
+) -> u64 {
+    let mut count = 0;
+    for (target, loaded) in registered {
+        let pack_ref = &loaded.registration.pack.pack_ref;
+        if !target.path.join("requirements.txt").is_file() && !loaded.needs_python() {
+            continue;
+        }
+        let venv_dir = settings.venv_dir(pack_ref);
+        let spec = venv::VenvSpec {
+            pack_ref,
+            pack_dir: &target.path,
+            venv_dir: &venv_dir,
+            python: &settings.python_binary,
+            virtualenv_opts: &settings.virtualenv_opts,
+            pip_opts: &settings.pip_opts,
+        };
+        let result = match action {
+            VenvAction::Recreate => venv::recreate(&spec).map(|_| ()),
+            _ => venv::ensure(&spec).map(|_| ()),
+        };
+        match result {
+            Ok(()) => count += 1,
+            Err(err) => failures.push(format!(
+                "Failed to setup virtualenv for pack \"{pack_ref}\": {err}"
+            )),
+        }
+    }
+    count
+}

@@ -1,0 +1,349 @@
+//! `st2ctl reload`: content-type flags, counts, reconciliation, and config registration.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::common::*;
+
+/// A pack with one file of every content type.
+fn full_pack(home: &Home, name: &str) {
+    let dir = home.pack(name);
+    pack_files(&dir, name, "1.0.0", &["one", "two"]);
+    write(
+        &dir,
+        "sensors/watch.yaml",
+        "class_name: Watch\nentry_point: watch.py\n",
+    );
+    write(&dir, "sensors/watch.py", "pass\n");
+    write(&dir, "rules/on_x.yaml", "name: on_x\npack: x\n");
+    write(&dir, "aliases/say.yaml", "name: say\naction_ref: x.one\n");
+    write(
+        &dir,
+        "policies/limit.yaml",
+        "name: limit\nresource_ref: x.one\n",
+    );
+    write(&dir, "triggers/t.yaml", "name: t\n");
+}
+
+fn reload(home: &Home, args: &[&str]) -> std::process::Output {
+    home.st2ctl().arg("reload").args(args).output().unwrap()
+}
+
+#[test]
+fn flags_choose_types_and_counts_follow_stackstorms_order() {
+    let home = Home::new();
+    full_pack(&home, "demo");
+    let output = reload(&home, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "Registered 1 packs.\nRegistered 1 triggers.\nRegistered 1 sensors.\n\
+         Registered 14 runners.\nRegistered 2 actions.\nRegistered 1 rules.\n\
+         Registered 1 aliases.\nRegistered 0 configs.\n"
+    );
+    // Modifier flags alone mean the defaults.
+    let output = reload(&home, &["--register-no-fail-on-failure", "-v"]);
+    assert!(stdout(&output).contains("Registered 2 actions."));
+    assert!(stderr(&output).contains("Registering content...[flags = --config-file"));
+    let output = reload(&home, &["--register-policies"]);
+    assert_eq!(
+        stdout(&output),
+        "Registered 1 packs.\nRegistered 1 policies.\n"
+    );
+    let output = reload(&home, &["--register-configs", "--register-actions"]);
+    assert_eq!(
+        stdout(&output),
+        "Registered 1 packs.\nRegistered 14 runners.\nRegistered 2 actions.\n\
+         Registered 0 configs.\n"
+    );
+    let output = reload(&home, &["--register-all"]);
+    let text = stdout(&output);
+    for line in [
+        "triggers", "sensors", "runners", "actions", "rules", "aliases", "policies", "configs",
+    ] {
+        assert!(
+            text.contains(&format!(" {line}.")),
+            "{line} missing in {text}"
+        );
+    }
+    for flag in [
+        "--register-triggers",
+        "--register-sensors",
+        "--register-runners",
+        "--register-rules",
+        "--register-aliases",
+    ] {
+        let output = reload(&home, &[flag]);
+        assert!(output.status.success(), "{flag}: {}", stderr(&output));
+        assert_eq!(
+            stdout(&output).lines().count(),
+            2,
+            "{flag}: {}",
+            stdout(&output)
+        );
+    }
+    // JSON report for scripts.
+    let output = home.st2ctl().args(["reload", "-j"]).output().unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["counts"]["actions"], 2);
+    assert_eq!(report["packs"], serde_json::json!(["demo"]));
+    home.st2ctl()
+        .args(["reload", "--register-everything"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--register-everything"));
+}
+
+#[test]
+fn a_type_not_asked_for_is_left_as_it_was() {
+    let home = Home::new();
+    full_pack(&home, "demo");
+    reload(&home, &[]);
+    std::fs::remove_file(home.pack("demo").join("actions/two.yaml")).unwrap();
+    std::fs::remove_file(home.pack("demo").join("rules/on_x.yaml")).unwrap();
+    // Rules only: the action stays registered, the rule goes.
+    let output = reload(&home, &["--register-rules"]);
+    assert!(stdout(&output).contains("Unregistered rule rules/on_x.yaml of pack demo"));
+    assert_eq!(
+        home.query("SELECT ref FROM actions ORDER BY ref"),
+        ["demo.one", "demo.two"]
+    );
+    let output = reload(&home, &["--register-actions"]);
+    assert!(stdout(&output).contains("Unregistered action demo.two (its file is gone)."));
+    assert_eq!(home.query("SELECT ref FROM actions"), ["demo.one"]);
+    assert_eq!(
+        home.query("SELECT kind FROM resources ORDER BY kind"),
+        ["alias", "sensor", "trigger"]
+    );
+}
+
+#[test]
+fn a_failing_pack_keeps_its_previous_registration_and_the_others_register() {
+    let home = Home::new();
+    full_pack(&home, "alpha");
+    pack_files(&home.pack("beta"), "beta", "1.0.0", &["b"]);
+    reload(&home, &[]);
+    // alpha breaks (and loses a file); beta gains an action.
+    write(
+        &home.pack("alpha"),
+        "actions/bad.yaml",
+        "name: bad\nrunner_type: nope\n",
+    );
+    std::fs::remove_file(home.pack("alpha").join("actions/two.yaml")).unwrap();
+    pack_files(&home.pack("beta"), "beta", "1.0.0", &["b", "c"]);
+    let output = reload(&home, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("Failed to register action \"")
+            && err.contains("actions/bad.yaml\" from pack \"alpha\": RunnerType nope is not found"),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(stdout(&output).contains("Registered 1 packs."));
+    assert_eq!(
+        home.query("SELECT ref FROM actions ORDER BY ref"),
+        ["alpha.one", "alpha.two", "beta.b", "beta.c"]
+    );
+    // --register-no-fail-on-failure: same work, exit 0, the failure still printed.
+    let output = reload(&home, &["--register-no-fail-on-failure"]);
+    assert!(output.status.success());
+    assert!(stderr(&output).contains("RunnerType nope is not found"));
+}
+
+const SCHEMA: &str = "\
+api_url:
+  type: string
+  default: https://api.example.com
+count:
+  type: integer
+  required: true
+token:
+  type: string
+  secret: true
+  required: true
+mode:
+  type: string
+  enum: [a, b]
+auth:
+  type: object
+  properties:
+    host:
+      type: string
+      required: true
+    port:
+      type: integer
+      default: 22
+";
+
+fn config_pack(home: &Home) {
+    pack_files(&home.pack("cfg"), "cfg", "1.0.0", &["one"]);
+    write(&home.pack("cfg"), "config.schema.yaml", SCHEMA);
+}
+
+/// `st2ctl reload --register-configs` with `text` as the config: (exit code, stdout, stderr).
+fn register_config(home: &Home, text: &str) -> (i32, String, String) {
+    home.write_config("cfg", text);
+    let output = reload(home, &["--register-configs"]);
+    (
+        output.status.code().unwrap(),
+        stdout(&output),
+        stderr(&output),
+    )
+}
+
+#[test]
+fn configs_are_validated_with_defaults_and_stored_as_written() {
+    let home = Home::new();
+    config_pack(&home);
+    // A schema but no config: nothing to validate.
+    let output = reload(&home, &["--register-configs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Registered 0 configs."));
+
+    let (code, out, err) = register_config(
+        &home,
+        "count: 3\ntoken: \"{{ st2kv.system.token }}\"\nauth:\n  host: h\nenabled: yes\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Registered 1 configs."));
+    let stored: Value = serde_json::from_str(&home.query("SELECT vals FROM configs")[0]).unwrap();
+    // As written: YAML 1.1 boolean, template unrendered, no defaults filled in.
+    assert_eq!(
+        stored,
+        serde_json::json!({"count": 3, "token": "{{ st2kv.system.token }}",
+                           "auth": {"host": "h"}, "enabled": true})
+    );
+
+    let path = home.config("cfg").display().to_string();
+    let cases: &[(&str, &str)] = &[
+        (
+            "count: thirty\ntoken: t\n",
+            "Failed validating attribute \"count\" in config for pack \"cfg\" (PATH): 'thirty' is not of type 'integer'",
+        ),
+        ("count: 1\n", "Failed validating attribute \"token\" in config for pack \"cfg\" (PATH): 'token' is a required property"),
+        ("count: 1\ntoken: t\nauth: {}\n", "\"auth.host\" in config for pack \"cfg\" (PATH): 'host' is a required property"),
+        ("count: 1\ntoken: t\nmode: c\n", "\"mode\" in config for pack \"cfg\" (PATH): 'c' is not one of ['a', 'b']"),
+        ("count: 1\ntoken: t\nauth: {host: h, port: x}\n", "\"auth.port\" in config for pack \"cfg\" (PATH): 'x' is not of type 'integer'"),
+        ("- a\n- b\n", "Failed to register config \"PATH\" for pack \"cfg\": ['a', 'b'] is not of type 'object'"),
+        ("count: [1\n", "Failed to register config \"PATH\" for pack \"cfg\": "),
+        ("", "'count' is a required property"),
+        ("count: 1\ntoken: \"{{ st2kv.system.t | decrypt_kv }}\"\n", "Use of \"decrypt_kv\" jinja filter is not allowed"),
+    ];
+    for (text, expected) in cases {
+        let (code, _, err) = register_config(&home, text);
+        assert_eq!(code, 1, "{text:?}: {err}");
+        let expected = expected.replace("PATH", &path);
+        assert!(
+            err.contains(&expected),
+            "{text:?}:\n{err}\nexpected: {expected}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        // The last good config stays registered.
+        assert_eq!(
+            home.query("SELECT CAST(json_extract(vals, '$.count') AS TEXT) FROM configs"),
+            ["3"]
+        );
+    }
+    // The YAML error names line and column.
+    let (_, _, err) = register_config(&home, "count: 1\ntoken: [t\n");
+    assert!(
+        err.contains("cfg.yaml:3:1: while parsing a flow sequence"),
+        "{err}"
+    );
+    // Two problems, two lines.
+    let (_, _, err) = register_config(&home, "count: x\nmode: c\n");
+    assert_eq!(
+        err.matches("Failed validating attribute").count(),
+        3,
+        "{err}"
+    );
+
+    // A config whose file is gone is unregistered; one for an unknown pack is reported.
+    register_config(&home, "count: 1\ntoken: t\n");
+    std::fs::remove_file(home.config("cfg")).unwrap();
+    home.write_config("ghost", "a: 1\n");
+    let output = reload(&home, &["--register-configs"]);
+    assert!(output.status.success());
+    assert!(
+        stdout(&output).contains("Unregistered config of pack cfg"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).contains("config for unknown pack \"ghost\" ignored"));
+    assert!(home.query("SELECT pack FROM configs").is_empty());
+}
+
+#[test]
+fn config_schemas_are_checked_in_stackstorms_dialect() {
+    let home = Home::new();
+    pack_files(&home.pack("cfg"), "cfg", "1.0.0", &["one"]);
+    let cases = [
+        (
+            "api-key:\n  type: string\n",
+            "'api-key' does not match any of the regexes: '^\\\\w+$'",
+        ),
+        (
+            "a:\n  type: string\n  requried: true\n",
+            "Additional properties are not allowed ('requried' was unexpected)",
+        ),
+        (
+            "a:\n  type: object\n  required: [b]\n",
+            "['b'] is not of type 'boolean'",
+        ),
+        (
+            "a:\n  type: [string, 'null']\n",
+            "a.type: ['string', 'null'] is not one of ['array', 'boolean'",
+        ),
+        ("", "is empty and invalid"),
+    ];
+    for (schema, expected) in cases {
+        write(&home.pack("cfg"), "config.schema.yaml", schema);
+        let output = reload(&home, &["--register-configs"]);
+        assert_eq!(output.status.code(), Some(1), "{schema}");
+        let err = stderr(&output);
+        assert!(err.contains("Failed to register pack \"cfg\": "), "{err}");
+        assert!(err.contains(expected), "{schema}:\n{err}");
+    }
+    // Nested schemas are plain draft 4: refs to other keys, type lists, unknown keywords pass.
+    write(
+        &home.pack("cfg"),
+        "config.schema.yaml",
+        "shared:\n  type: object\n  properties:\n    port:\n      type: integer\n\
+         hosts:\n  type: array\n  items:\n    $ref: '#/properties/shared'\n\
+         nested:\n  type: object\n  properties:\n    x:\n      type: [string, 'null']\n      frobnicate: 1\n",
+    );
+    home.write_config("cfg", "hosts:\n  - port: x\n");
+    let output = reload(&home, &["--register-configs"]);
+    assert!(
+        stderr(&output).contains("\"hosts.0.port\" in config for pack \"cfg\""),
+        "{}",
+        stderr(&output)
+    );
+    home.write_config("cfg", "hosts:\n  - port: 1\n");
+    assert!(reload(&home, &["--register-configs"]).status.success());
+}
+
+#[test]
+fn install_refuses_a_version_whose_schema_the_existing_config_fails() {
+    let home = Home::new();
+    let src = home.dir.path().join("src/cfg");
+    pack_files(&src, "cfg", "1.0.0", &["one"]);
+    write(&src, "config.schema.yaml", SCHEMA);
+    home.write_config("cfg", "count: many\ntoken: t\n");
+    home.st2()
+        .args(["pack", "install", "./src/cfg"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("'many' is not of type 'integer'"));
+    assert!(!home.pack("cfg").exists());
+    home.write_config("cfg", "count: 2\ntoken: t\n");
+    home.st2()
+        .args(["pack", "install", "./src/cfg"])
+        .assert()
+        .success();
+    assert_eq!(
+        home.query("SELECT CAST(json_extract(vals, '$.count') AS TEXT) FROM configs"),
+        ["2"]
+    );
+}
