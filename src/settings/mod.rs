@@ -112,6 +112,9 @@ pub struct Settings {
     pub pip_opts: Vec<String>,
     /// `[keyvalue] encryption_key_path`.
     pub encryption_key_path: Option<PathBuf>,
+    /// `[system_user] user`: the user of runs and of `st2 key --scope user` (default
+    /// `stanley`).
+    pub system_user: String,
     /// The embedded store (ours): `[database] sqlite_path`, default `<base_path>/st2.db`.
     pub store_path: PathBuf,
     /// Timeout of network operations (ours): `[content] network_timeout` seconds, default 30.
@@ -240,6 +243,11 @@ impl Settings {
                 .get("keyvalue", "encryption_key_path")
                 .filter(|value| !value.is_empty())
                 .map(PathBuf::from),
+            system_user: ini
+                .get("system_user", "user")
+                .filter(|value| !value.is_empty())
+                .unwrap_or("stanley")
+                .to_string(),
             store_path,
             network_timeout,
             ca_bundle,
@@ -291,6 +299,14 @@ impl Settings {
     /// `<base_path>/virtualenvs/<ref>`.
     pub fn venv_dir(&self, pack_ref: &str) -> PathBuf {
         self.virtualenvs_dir().join(pack_ref)
+    }
+
+    /// The datastore's AES key file: `[keyvalue] encryption_key_path`, else (ours)
+    /// `<base_path>/keys/datastore_key.json`, created on first use.
+    pub fn datastore_key_path(&self) -> PathBuf {
+        self.encryption_key_path
+            .clone()
+            .unwrap_or_else(|| self.base_path.join("keys").join("datastore_key.json"))
     }
 
     /// `<base_path>/configs/<ref>.yaml`.
