@@ -9,6 +9,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod crypto;
+pub mod datastore;
 pub mod entry;
 pub mod git;
 pub mod index;

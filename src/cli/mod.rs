@@ -68,6 +68,10 @@ pub enum St2Command {
     /// Register content of installed packs (same as `st2ctl reload`).
     Reload(ReloadArgs),
 
+    /// Datastore items: `{{ st2kv.system.NAME }}` in configs and parameters.
+    #[command(subcommand)]
+    Key(KeyCommand),
+
     /// Print a shell completion script.
     Completion {
         /// The shell.
@@ -153,6 +157,110 @@ pub enum PackCommand {
         /// Pack refs or pack directories.
         #[arg(value_name = "REF|PATH")]
         packs: Vec<String>,
+    },
+}
+
+/// Datastore scope as `st2 key` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// `st2kv.system`.
+    #[value(alias = "st2kv.system")]
+    System,
+    /// `st2kv.user`.
+    #[value(alias = "st2kv.user")]
+    User,
+    /// Both (listing only).
+    All,
+}
+
+/// `--scope` and `--user` of `st2 key` commands.
+#[derive(Debug, Clone, Args)]
+pub struct KeyScopeArgs {
+    /// Scope of the item.
+    #[arg(short, long, value_enum, default_value = "system")]
+    pub scope: ScopeArg,
+
+    /// User of a user-scope item (default: [system_user] user).
+    #[arg(short, long)]
+    pub user: Option<String>,
+}
+
+/// `st2 key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// List items.
+    List {
+        /// Only items whose name starts with this.
+        #[arg(short, long, default_value = "")]
+        prefix: String,
+        /// Show secrets decrypted.
+        #[arg(short, long)]
+        decrypt: bool,
+        /// Scope (default: all).
+        #[arg(short, long, value_enum, default_value = "all")]
+        scope: ScopeArg,
+        /// User of user-scope items (default: [system_user] user).
+        #[arg(short, long)]
+        user: Option<String>,
+        /// Show at most this many items.
+        #[arg(short = 'n', long)]
+        last: Option<usize>,
+    },
+    /// Show one item.
+    Get {
+        /// Item name.
+        name: String,
+        /// Show a secret decrypted.
+        #[arg(short, long)]
+        decrypt: bool,
+        /// Scope and user.
+        #[command(flatten)]
+        scope: KeyScopeArgs,
+    },
+    /// Create or update an item.
+    Set {
+        /// Item name.
+        name: String,
+        /// Value (prompted for when left out).
+        value: Option<String>,
+        /// Encrypt the value (a secret).
+        #[arg(short, long)]
+        encrypt: bool,
+        /// The value is already encrypted with the datastore key.
+        #[arg(long, conflicts_with = "encrypt")]
+        encrypted: bool,
+        /// Seconds until the item expires.
+        #[arg(short = 'l', long)]
+        ttl: Option<u64>,
+        /// Scope and user.
+        #[command(flatten)]
+        scope: KeyScopeArgs,
+    },
+    /// Delete an item.
+    Delete {
+        /// Item name.
+        name: String,
+        /// Scope and user.
+        #[command(flatten)]
+        scope: KeyScopeArgs,
+    },
+    /// Delete every item whose name starts with a prefix.
+    #[command(name = "delete_by_prefix", visible_alias = "delete-by-prefix")]
+    DeleteByPrefix {
+        /// The prefix.
+        #[arg(short, long)]
+        prefix: String,
+        /// Scope and user.
+        #[command(flatten)]
+        scope: KeyScopeArgs,
+    },
+    /// Load items from a JSON or YAML file (one object or a list).
+    Load {
+        /// The file.
+        file: PathBuf,
+        /// Store non-string values as their JSON text.
+        #[arg(short, long)]
+        convert: bool,
     },
 }
 

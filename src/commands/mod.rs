@@ -2,6 +2,7 @@
 //! [`Printer`], orchestrates the domain modules, and reports through the printer.
 
 pub mod completion;
+pub mod key;
 pub mod pack;
 pub mod reload;
 
@@ -44,6 +45,7 @@ pub fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitSta
     match command {
         St2Command::Pack(command) => pack::run(command, context),
         St2Command::Reload(args) => reload::run(&args, context),
+        St2Command::Key(command) => key::run(command, context),
         St2Command::Completion { shell } => completion::completion(shell, context),
         St2Command::Man { program } => completion::man(program, context),
     }

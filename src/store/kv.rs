@@ -60,21 +60,30 @@ fn now_unix() -> i64 {
 impl Store {
     /// Set (create or replace) a datastore item.
     pub fn kv_set(&mut self, record: &KeyRecord) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO kv (scope, name, value, secret, expire_at, updated_at)
+        self.kv_set_all(std::slice::from_ref(record))
+    }
+
+    /// Set many items in one transaction.
+    pub fn kv_set_all(&mut self, records: &[KeyRecord]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for record in records {
+            tx.execute(
+                "INSERT INTO kv (scope, name, value, secret, expire_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(scope, name) DO UPDATE SET value = excluded.value,
                 secret = excluded.secret, expire_at = excluded.expire_at,
                 updated_at = excluded.updated_at",
-            params![
-                record.scope.as_str(),
-                record.name,
-                record.value,
-                record.secret,
-                record.expire_at,
-                record.updated_at,
-            ],
-        )?;
+                params![
+                    record.scope.as_str(),
+                    record.name,
+                    record.value,
+                    record.secret,
+                    record.expire_at,
+                    record.updated_at,
+                ],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

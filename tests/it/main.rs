@@ -6,5 +6,6 @@ mod common;
 mod cli;
 mod conformance;
 mod install;
+mod key;
 mod pack_commands;
 mod reload;

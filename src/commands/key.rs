@@ -1,0 +1,293 @@
+//! `st2 key list/get/set/delete/delete_by_prefix/load`: the datastore, as StackStorm's CLI
+//! offers it, on the embedded store.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+
+use super::{Context, ExitStatus};
+use crate::cli::{KeyCommand, KeyScopeArgs, ScopeArg};
+use crate::datastore::{Datastore, ItemView, NewItem};
+use crate::store::KeyScope;
+use crate::yaml;
+
+/// Run a `st2 key` subcommand.
+pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+    let settings = &context.settings;
+    let default_user = settings.system_user.clone();
+    match command {
+        KeyCommand::List {
+            prefix,
+            decrypt,
+            scope,
+            user,
+            last,
+        } => {
+            let Some(datastore) = open_existing(context)? else {
+                print_items(context, &[]);
+                return Ok(ExitStatus::Success);
+            };
+            let user = user.unwrap_or(default_user);
+            let mut items = datastore.list(scope_of(scope), &user, &prefix, decrypt)?;
+            if let Some(last) = last {
+                items.truncate(last);
+            }
+            print_items(context, &items);
+        }
+        KeyCommand::Get {
+            name,
+            decrypt,
+            scope,
+        } => {
+            let (scope, user) = single_scope(&scope, &default_user)?;
+            let Some(datastore) = open_existing(context)? else {
+                bail!("Key \"{name}\" does not exist in scope {}.", scope.as_str());
+            };
+            let item = datastore.get(scope, &user, &name, decrypt)?;
+            print_item(context, &item);
+        }
+        KeyCommand::Set {
+            name,
+            value,
+            encrypt,
+            encrypted,
+            ttl,
+            scope,
+        } => {
+            let (scope, user) = single_scope(&scope, &default_user)?;
+            check_name(&name)?;
+            let value = match value {
+                Some(value) => value,
+                None => prompt_value(encrypt || encrypted)?,
+            };
+            settings.ensure_writable()?;
+            let mut datastore = Datastore::open(settings)?;
+            let item = datastore.set(&NewItem {
+                name,
+                value,
+                scope,
+                user,
+                encrypt,
+                encrypted,
+                ttl,
+            })?;
+            print_item(context, &item);
+        }
+        KeyCommand::Delete { name, scope } => {
+            let (scope, user) = single_scope(&scope, &default_user)?;
+            let Some(mut datastore) = open_existing(context)? else {
+                bail!("Key \"{name}\" does not exist in scope {}.", scope.as_str());
+            };
+            datastore.delete(scope, &user, &name)?;
+            context.printer.info(&format!(
+                "Resource with id \"{name}\" has been successfully deleted."
+            ));
+        }
+        KeyCommand::DeleteByPrefix { prefix, scope } => {
+            let (scope, user) = single_scope(&scope, &default_user)?;
+            let deleted = match open_existing(context)? {
+                Some(mut datastore) => datastore.delete_by_prefix(scope, &user, &prefix)?,
+                None => Vec::new(),
+            };
+            if context.printer.is_data() {
+                context.printer.data(&deleted);
+            } else {
+                context
+                    .printer
+                    .line(&format!("Deleted {} keys", deleted.len()));
+                context
+                    .printer
+                    .line(&format!("Deleted key ids: {}", deleted.join(", ")));
+            }
+        }
+        KeyCommand::Load { file, convert } => {
+            let items = read_items(&file, convert, &default_user)?;
+            if items.is_empty() {
+                print_items(context, &[]);
+                return Ok(ExitStatus::Success);
+            }
+            settings.ensure_writable()?;
+            let mut datastore = Datastore::open(settings)?;
+            let stored = datastore.set_all(&items)?;
+            print_items(context, &stored);
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The datastore when the store file exists (read-only commands create nothing).
+fn open_existing(context: &Context) -> anyhow::Result<Option<Datastore>> {
+    if !context.settings.store_path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Datastore::open(&context.settings)?))
+}
+
+fn scope_of(scope: ScopeArg) -> Option<KeyScope> {
+    match scope {
+        ScopeArg::System => Some(KeyScope::System),
+        ScopeArg::User => Some(KeyScope::User),
+        ScopeArg::All => None,
+    }
+}
+
+fn single_scope(args: &KeyScopeArgs, default_user: &str) -> anyhow::Result<(KeyScope, String)> {
+    let Some(scope) = scope_of(args.scope) else {
+        bail!("--scope all is only for listing; use system or user");
+    };
+    Ok((
+        scope,
+        args.user
+            .clone()
+            .unwrap_or_else(|| default_user.to_string()),
+    ))
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    if name.trim().is_empty() {
+        bail!("a key name cannot be empty");
+    }
+    Ok(())
+}
+
+/// `Please insert value for key: `, hidden when it is a secret typed at a terminal.
+fn prompt_value(secret: bool) -> anyhow::Result<String> {
+    let prompt = "Please insert value for key: ";
+    if std::io::stdin().is_terminal() {
+        if secret {
+            return rpassword::prompt_password(prompt).context("cannot read the value");
+        }
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the value from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Items of a `st2 key load` file: one object or a list of
+/// `{name, value, scope?, user?, secret?, encrypted?, ttl?}`.
+fn read_items(path: &Path, convert: bool, default_user: &str) -> anyhow::Result<Vec<NewItem>> {
+    let document = yaml::from_path(path)?;
+    let entries = match document {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(entries) => entries,
+        entry @ Value::Object(_) => vec![entry],
+        _ => bail!(
+            "{}: expected an object or a list of objects with \"name\" and \"value\"",
+            path.display()
+        ),
+    };
+    entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let at = || format!("{}: item {}", path.display(), index + 1);
+            let Some(map) = entry.as_object() else {
+                bail!("{}: expected an object with \"name\" and \"value\"", at());
+            };
+            let Some(name) = map.get("name").and_then(Value::as_str) else {
+                bail!("{}: \"name\" is missing or not a string", at());
+            };
+            let value = match map.get("value") {
+                Some(Value::String(text)) => text.clone(),
+                Some(other) if convert => other.to_string(),
+                Some(_) => bail!(
+                    "Item '{name}' has a value that is not a string. Either pass in the \
+                     -c/--convert option to convert non-string types to JSON strings \
+                     automatically, or inspect the item to ensure it has a string value."
+                ),
+                None => bail!("{}: \"value\" is missing", at()),
+            };
+            let scope = match map.get("scope").and_then(Value::as_str) {
+                None => KeyScope::System,
+                Some(text) => KeyScope::parse(text)
+                    .with_context(|| format!("{}: scope \"{text}\" is not system or user", at()))?,
+            };
+            let flag = |field: &str| map.get(field).and_then(Value::as_bool).unwrap_or(false);
+            let ttl = match map.get("ttl") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(value.as_u64().with_context(|| {
+                    format!("{}: \"ttl\" must be a whole number of seconds", at())
+                })?),
+            };
+            let encrypted = flag("encrypted");
+            Ok(NewItem {
+                name: name.to_string(),
+                value,
+                scope,
+                user: map
+                    .get("user")
+                    .and_then(Value::as_str)
+                    .unwrap_or(default_user)
+                    .to_string(),
+                encrypt: flag("secret") && !encrypted,
+                encrypted,
+                ttl,
+            })
+        })
+        .collect()
+}
+
+fn print_item(context: &Context, item: &ItemView) {
+    if context.printer.is_data() {
+        context.printer.data(item);
+        return;
+    }
+    let mut rows = vec![
+        ("name".to_string(), item.name.clone()),
+        ("value".to_string(), item.value.clone()),
+        ("secret".to_string(), item.secret.to_string()),
+        ("encrypted".to_string(), item.encrypted.to_string()),
+        ("scope".to_string(), item.scope.as_str().to_string()),
+    ];
+    if let Some(user) = &item.user {
+        rows.push(("user".to_string(), user.clone()));
+    }
+    if let Some(expire) = &item.expire_timestamp {
+        rows.push(("expire_timestamp".to_string(), expire.clone()));
+    }
+    context.printer.properties(rows);
+}
+
+fn print_items(context: &Context, items: &[ItemView]) {
+    if context.printer.is_data() {
+        context.printer.data(items);
+        return;
+    }
+    if items.is_empty() {
+        context.printer.info("No matching items found.");
+        return;
+    }
+    let rows = items
+        .iter()
+        .map(|item| {
+            vec![
+                item.name.clone(),
+                item.value.clone(),
+                item.secret.to_string(),
+                item.encrypted.to_string(),
+                item.scope.as_str().to_string(),
+                item.user.clone().unwrap_or_default(),
+                item.expire_timestamp.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    context.printer.table(
+        &[
+            "name",
+            "value",
+            "secret",
+            "encrypted",
+            "scope",
+            "user",
+            "expire_timestamp",
+        ],
+        rows,
+    );
+}
