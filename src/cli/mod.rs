@@ -158,6 +158,42 @@ pub enum PackCommand {
         #[arg(value_name = "REF|PATH")]
         packs: Vec<String>,
     },
+
+    /// Write a pack's config interactively from its config schema, then register it
+    /// (`st2 pack config show PACK` prints the registered one).
+    Config(ConfigArgs),
+}
+
+/// `st2 pack config` options.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ConfigArgs {
+    /// The pack.
+    #[arg(value_name = "PACK", required = true)]
+    pub pack: Option<String>,
+
+    /// Take existing values and schema defaults without asking (for scripts).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Show instead of write.
+    #[command(subcommand)]
+    pub show: Option<ConfigCommand>,
+}
+
+/// `st2 pack config show`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a pack's registered config, secrets masked.
+    Show {
+        /// The pack.
+        #[arg(value_name = "PACK")]
+        pack: String,
+        /// Print what an action gets: templates rendered from the datastore and schema
+        /// defaults filled in (secrets still masked).
+        #[arg(long)]
+        resolved: bool,
+    },
 }
 
 /// Datastore scope as `st2 key` takes it.

@@ -347,3 +347,142 @@ fn install_refuses_a_version_whose_schema_the_existing_config_fails() {
         ["2"]
     );
 }
+
+#[test]
+fn pack_config_asks_validates_writes_and_registers() {
+    let home = Home::new();
+    let src = home.dir.path().join("src/cfg");
+    pack_files(&src, "cfg", "1.0.0", &["one"]);
+    write(&src, "config.schema.yaml", SCHEMA);
+    home.st2()
+        .args(["pack", "install", "./src/cfg"])
+        .assert()
+        .success();
+
+    home.st2()
+        .args(["pack", "config", "cfg", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "\"count\" is required and has no default",
+        ));
+    home.st2()
+        .args(["pack", "config", "cfg"])
+        .write_stdin("\nmany\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "\"count\": expected an integer, got \"many\"",
+        ));
+    assert!(!home.config("cfg").exists());
+
+    // api_url (default), count, token, mode, auth.host, auth.port (default).
+    let output = home
+        .st2()
+        .args(["pack", "config", "cfg"])
+        .write_stdin("\n3\ns3cr3t-token\n\nexample.org\n\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("s3cr3t-token") && !stderr(&output).contains("s3cr3t-token"));
+    assert!(
+        stdout(&output).contains("token: \"********\""),
+        "{}",
+        stdout(&output)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(home.config("cfg"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // Registered as written to the file.
+    let written: Value = serde_json::from_str(&home.query("SELECT vals FROM configs")[0]).unwrap();
+    assert!(std::fs::read_to_string(home.config("cfg"))
+        .unwrap()
+        .contains("s3cr3t-token"));
+    assert_eq!(written["count"], 3);
+    assert_eq!(
+        written["auth"],
+        serde_json::json!({"host": "example.org", "port": 22})
+    );
+    let shown = home
+        .st2()
+        .args(["pack", "config", "show", "cfg", "-j"])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["token"], "********");
+    assert_eq!(shown["count"], 3);
+    // --yes keeps what is there.
+    home.st2()
+        .args(["pack", "config", "cfg", "--yes"])
+        .assert()
+        .success();
+    home.st2()
+        .args(["pack", "config", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Pack \"nope\" is not installed."));
+}
+
+#[test]
+fn resolved_config_renders_the_datastore_with_secrets_masked() {
+    let home = Home::new();
+    config_pack(&home);
+    home.write_config(
+        "cfg",
+        "count: '{{ st2kv.system.count }}'\ntoken: '{{ st2kv.system.tok }}'\n",
+    );
+    home.st2()
+        .args(["key", "set", "count", "7"])
+        .assert()
+        .success();
+    home.st2()
+        .args(["key", "set", "tok", "s3cr3t", "--encrypt"])
+        .assert()
+        .success();
+    let output = reload(&home, &["--register-configs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = home
+        .st2()
+        .args(["pack", "config", "show", "cfg", "--resolved", "-j"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("s3cr3t"));
+    let resolved: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        resolved,
+        serde_json::json!({"count": 7, "token": "********",
+                           "api_url": "https://api.example.com", "auth": {"port": 22}})
+    );
+    // Stored as written; resolution happens only when asked.
+    let stored = home
+        .st2()
+        .args(["pack", "config", "show", "cfg", "-j"])
+        .output()
+        .unwrap();
+    let stored: Value = serde_json::from_slice(&stored.stdout).unwrap();
+    assert_eq!(stored["count"], "{{ st2kv.system.count }}");
+    // A missing key on a required property is an error naming it.
+    home.st2().args(["key", "delete", "tok"]).assert().success();
+    home.st2()
+        .args(["pack", "config", "show", "cfg", "--resolved"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "config value \"token\" of pack \"cfg\" refers to datastore key st2kv.system.tok that does not exist",
+        ));
+    // Editing the file without registering it is pointed out.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    home.write_config("cfg", "count: 1\ntoken: t\n");
+    home.st2()
+        .args(["pack", "config", "show", "cfg"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("changed since it was registered"));
+}

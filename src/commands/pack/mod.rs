@@ -1,5 +1,6 @@
 //! `st2 pack ...`: one module per subcommand.
 
+pub mod config;
 pub mod get;
 pub mod install;
 pub mod list;
@@ -22,6 +23,7 @@ pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus
         PackCommand::Search { query } => search::run(&query, context),
         PackCommand::Remove { packs } => remove::run(&packs, context),
         PackCommand::Register { packs } => register::run(&packs, context),
+        PackCommand::Config(args) => config::run(args, context),
     }
 }
 

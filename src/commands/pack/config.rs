@@ -1,0 +1,385 @@
+//! `st2 pack config PACK`: write `configs/<pack>.yaml` by asking for each property of the
+//! pack's config schema (secrets typed hidden, defaults and current values offered), validate
+//! it, write it and register it. `--yes` takes current values and defaults without asking.
+//!
+//! `st2 pack config show PACK [--resolved]`: the registered config, secrets masked; with
+//! `--resolved`, what an action gets (templates rendered, defaults filled in).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context as _};
+use serde_json::{Map, Value};
+
+use crate::cli::{ConfigArgs, ConfigCommand};
+use crate::commands::{Context, ExitStatus};
+use crate::config::{self, MASK};
+use crate::datastore::Datastore;
+use crate::register::load_config;
+use crate::schema::{self, is_template};
+use crate::store::Store;
+use crate::yaml;
+
+/// Run the command.
+pub fn run(args: ConfigArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    match args.show {
+        Some(ConfigCommand::Show { pack, resolved }) => show(&pack, resolved, context),
+        None => {
+            let pack = args.pack.context("a pack name is required")?;
+            write_interactively(&pack, args.yes, context)
+        }
+    }
+}
+
+/// The registered pack's config schema (as a property map).
+fn registered(store: &Store, pack: &str) -> anyhow::Result<Option<Map<String, Value>>> {
+    if store.pack(pack)?.is_none() {
+        bail!("Pack \"{pack}\" is not installed. Install it with `st2 pack install {pack}`.");
+    }
+    Ok(match store.config_schema(pack)? {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    })
+}
+
+fn show(pack: &str, resolved: bool, context: &Context) -> anyhow::Result<ExitStatus> {
+    let settings = &context.settings;
+    let Some(store) = Store::open_existing(&settings.store_path)? else {
+        bail!("Pack \"{pack}\" is not installed. Install it with `st2 pack install {pack}`.");
+    };
+    let schema = registered(&store, pack)?;
+    let stored = store.config(pack)?;
+    let path = settings.config_path(pack);
+    match (&stored, file_mtime_ns(&path)) {
+        (None, Some(_)) => context.printer.warn(&format!(
+            "{} is not registered yet: run `st2ctl reload --register-configs`",
+            path.display()
+        )),
+        (Some(config), Some(mtime)) if config.file_mtime_ns.is_some_and(|at| mtime > at) => {
+            context.printer.warn(&format!(
+                "{} changed since it was registered: run `st2ctl reload --register-configs`",
+                path.display()
+            ))
+        }
+        _ => {}
+    }
+    let values = if resolved {
+        drop(store);
+        let datastore = Datastore::open(settings)?;
+        let snapshot = datastore.snapshot()?;
+        let result = config::resolve(
+            pack,
+            schema.as_ref(),
+            stored.as_ref().map(|config| &config.values),
+            &settings.system_user,
+            &snapshot,
+        )?;
+        for warning in &result.warnings {
+            context.printer.warn(warning);
+        }
+        result.values
+    } else {
+        match &stored {
+            Some(config) => config.values.clone(),
+            None => Value::Object(Map::new()),
+        }
+    };
+    let masked = config::mask_secrets(schema.as_ref(), &values);
+    if context.printer.is_data() {
+        context.printer.data(&masked);
+    } else {
+        context.printer.stdout(&yaml::to_string(&masked));
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn file_mtime_ns(path: &Path) -> Option<i64> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|elapsed| elapsed.as_nanos() as i64)
+}
+
+fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Result<ExitStatus> {
+    let settings = &context.settings;
+    let Some(mut store) = Store::open_existing(&settings.store_path)? else {
+        bail!("Pack \"{pack}\" is not installed. Install it with `st2 pack install {pack}`.");
+    };
+    let Some(schema) = registered(&store, pack)? else {
+        bail!(
+            "Pack \"{pack}\" has no config schema (config.schema.yaml), so there is nothing to \
+             ask; write {} by hand if it needs a config",
+            settings.config_path(pack).display()
+        );
+    };
+    let path = settings.config_path(pack);
+    // Current values are offered as defaults: the file if readable, else what is registered.
+    let current = match yaml::from_path(&path) {
+        Ok(Value::Object(map)) => map,
+        _ => match store.config(pack)? {
+            Some(config) => config.values.as_object().cloned().unwrap_or_default(),
+            None => Map::new(),
+        },
+    };
+    let mut prompter = Prompter::new(yes);
+    let mut values = Map::new();
+    for (key, property) in &schema {
+        if let Some(value) = prompter.ask(key, property, current.get(key))? {
+            values.insert(key.clone(), value);
+        }
+    }
+    // Keys the schema does not know are kept as they were.
+    for (key, value) in &current {
+        if !schema.contains_key(key) {
+            values.insert(key.clone(), value.clone());
+        }
+    }
+    let values = Value::Object(values);
+    if let Err(invalid) = schema::validate_config(&schema, &values) {
+        let lines: Vec<String> = invalid
+            .errors
+            .iter()
+            .map(|error| format!("{}: {}", error.dotted_path(), error.message))
+            .collect();
+        bail!(
+            "the config is not valid, nothing was written:\n{}",
+            lines.join("\n")
+        );
+    }
+    settings.ensure_writable()?;
+    write_private(&path, &yaml::to_string(&values))?;
+    let schema_value = Value::Object(schema.clone());
+    let record = load_config(&path, pack, Some(&schema_value))
+        .map_err(|err| anyhow::anyhow!("{err}"))?
+        .context("the config file vanished while registering it")?;
+    store.set_config(&record)?;
+    context
+        .printer
+        .info(&format!("Wrote {} and registered it.", path.display()));
+    let masked = config::mask_secrets(Some(&schema), &values);
+    if context.printer.is_data() {
+        context.printer.data(&masked);
+    } else {
+        context.printer.stdout(&yaml::to_string(&masked));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Write a file atomically, readable by its owner only (configs hold secrets).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = path.parent().context("a config path has a directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Asks for values on the terminal, or reads answers line by line from a pipe.
+struct Prompter {
+    yes: bool,
+    terminal: bool,
+    lines: Box<dyn Iterator<Item = std::io::Result<String>>>,
+}
+
+impl Prompter {
+    fn new(yes: bool) -> Prompter {
+        Prompter {
+            yes,
+            terminal: std::io::stdin().is_terminal(),
+            lines: Box::new(std::io::stdin().lock().lines()),
+        }
+    }
+
+    fn read(&mut self, prompt: &str, secret: bool) -> anyhow::Result<String> {
+        if self.terminal && secret {
+            return rpassword::prompt_password(prompt).context("cannot read the answer");
+        }
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let line = self.lines.next().transpose()?.unwrap_or_default();
+        if !self.terminal {
+            eprintln!();
+        }
+        Ok(line.trim_end_matches('\r').to_string())
+    }
+
+    /// The value of one property (`None`: left out).
+    fn ask(
+        &mut self,
+        path: &str,
+        property: &Value,
+        current: Option<&Value>,
+    ) -> anyhow::Result<Option<Value>> {
+        let kind = property.get("type").and_then(Value::as_str).unwrap_or("");
+        if let (true, Some(properties)) = (
+            kind == "object",
+            property.get("properties").and_then(Value::as_object),
+        ) {
+            let current = current.and_then(Value::as_object);
+            let mut object = current.cloned().unwrap_or_default();
+            for (key, sub) in properties {
+                let value = self.ask(
+                    &format!("{path}.{key}"),
+                    sub,
+                    current.and_then(|c| c.get(key)),
+                )?;
+                match value {
+                    Some(value) => object.insert(key.clone(), value),
+                    None => object.remove(key),
+                };
+            }
+            return Ok((!object.is_empty() || current.is_some()).then_some(Value::Object(object)));
+        }
+        let secret = property.get("secret").and_then(Value::as_bool) == Some(true);
+        let required = property.get("required").and_then(Value::as_bool) == Some(true);
+        let default = current
+            .filter(|value| !value.is_null())
+            .or_else(|| property.get("default").filter(|value| !value.is_null()))
+            .cloned();
+        if self.yes {
+            if default.is_none() && required {
+                bail!("\"{path}\" is required and has no default: run without --yes to type it");
+            }
+            return Ok(default);
+        }
+        let mut prompt = path.to_string();
+        if let Some(description) = property.get("description").and_then(Value::as_str) {
+            prompt.push_str(&format!(" ({})", description.trim()));
+        }
+        if let Some(default) = &default {
+            let shown = if secret {
+                MASK.to_string()
+            } else {
+                match default {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                }
+            };
+            prompt.push_str(&format!(" [{shown}]"));
+        }
+        prompt.push_str(": ");
+        loop {
+            let answer = self.read(&prompt, secret)?;
+            if answer.is_empty() {
+                if default.is_some() || !required {
+                    return Ok(default);
+                }
+                if !self.terminal {
+                    bail!("\"{path}\" is required: no value was given");
+                }
+                eprintln!("\"{path}\" is required.");
+                continue;
+            }
+            match parse_answer(&answer, property) {
+                Ok(value) => return Ok(Some(value)),
+                Err(expected) if self.terminal => eprintln!("expected {expected}; try again"),
+                Err(expected) => bail!("\"{path}\": expected {expected}, got {answer:?}"),
+            }
+        }
+    }
+}
+
+/// An answer typed for a property, as its schema type. Templates stay strings.
+fn parse_answer(answer: &str, property: &Value) -> Result<Value, String> {
+    if is_template(answer) {
+        return Ok(Value::String(answer.to_string()));
+    }
+    let kind = property
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("string");
+    parse_as(answer, kind, property)
+}
+
+fn parse_as(text: &str, kind: &str, property: &Value) -> Result<Value, String> {
+    let text = if kind == "string" { text } else { text.trim() };
+    match kind {
+        "integer" => text
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| "an integer".into()),
+        "number" => text
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| {
+                text.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .ok_or(())
+            })
+            .map_err(|_| "a number".into()),
+        "boolean" => match text.to_ascii_lowercase().as_str() {
+            "y" | "yes" | "true" | "1" | "on" => Ok(Value::Bool(true)),
+            "n" | "no" | "false" | "0" | "off" => Ok(Value::Bool(false)),
+            _ => Err("yes or no".into()),
+        },
+        "array" => {
+            if text.starts_with('[') {
+                return match serde_json::from_str::<Value>(text) {
+                    Ok(value @ Value::Array(_)) => Ok(value),
+                    _ => Err("a JSON list or comma-separated values".into()),
+                };
+            }
+            let item_kind = property
+                .get("items")
+                .and_then(|items| items.get("type"))
+                .and_then(Value::as_str)
+                .unwrap_or("string");
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| parse_as(item, item_kind, &Value::Null))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array)
+        }
+        "object" => match serde_json::from_str::<Value>(text) {
+            Ok(value @ Value::Object(_)) => Ok(value),
+            _ => Err("a JSON object".into()),
+        },
+        _ => Ok(Value::String(text.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn answers_are_cast_to_the_schema_type() {
+        let cases = [
+            ("5", json!({"type": "integer"}), Ok(json!(5))),
+            (
+                "x",
+                json!({"type": "integer"}),
+                Err("an integer".to_string()),
+            ),
+            ("1.5", json!({"type": "number"}), Ok(json!(1.5))),
+            ("Yes", json!({"type": "boolean"}), Ok(json!(true))),
+            ("a, b", json!({"type": "array"}), Ok(json!(["a", "b"]))),
+            (
+                "1,2",
+                json!({"type": "array", "items": {"type": "integer"}}),
+                Ok(json!([1, 2])),
+            ),
+            ("[1]", json!({"type": "array"}), Ok(json!([1]))),
+            ("{\"a\": 1}", json!({"type": "object"}), Ok(json!({"a": 1}))),
+            (
+                "{{ st2kv.system.port }}",
+                json!({"type": "integer"}),
+                Ok(json!("{{ st2kv.system.port }}")),
+            ),
+            (" spaced ", json!({"type": "string"}), Ok(json!(" spaced "))),
+        ];
+        for (answer, property, expected) in cases {
+            assert_eq!(parse_answer(answer, &property), expected, "{answer}");
+        }
+    }
+}
