@@ -2,6 +2,8 @@
 # Benchmarks, each against its baseline in the same run (hyperfine):
 #   1. install of a small local pack vs a plain `git clone` of the same repository
 #   2. `st2 pack search` over the real Exchange index vs Python loading the same JSON
+#   3. `st2ctl reload --register-all` of every pack in ../shared/exchange vs PyYAML loading
+#      the same YAML files in one Python process (pure-Python SafeLoader and libyaml's)
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,4 +57,40 @@ CONF
         -n "python3 json.load" "python3 -c \"import json; json.load(open('$index'))\"" \
         -n "st2 pack search" "$st2 --config-file $work/search.conf pack search twitter"
 fi
-echo "results: $out/install.md $out/search.md"
+packs="$root/../shared/exchange/packs"
+if [ -d "$packs" ] && python3 -c "import yaml" 2>/dev/null; then
+    cat > "$work/register.conf" <<CONF
+[system]
+base_path = $work/register-home
+[content]
+packs_base_paths = $packs
+CONF
+    # The files registration reads: pack.yaml, config.schema.yaml and the content folders.
+    cat > "$work/pyyaml.py" <<'PY'
+import glob, os, sys, yaml
+loader = yaml.CSafeLoader if sys.argv[2] == "c" else yaml.SafeLoader
+files = []
+for pack in sorted(glob.glob(os.path.join(sys.argv[1], "*", "pack.yaml"))):
+    d = os.path.dirname(pack)
+    files.append(pack)
+    if os.path.isfile(os.path.join(d, "config.schema.yaml")):
+        files.append(os.path.join(d, "config.schema.yaml"))
+    for folder in ("actions", "sensors", "rules", "aliases", "policies", "triggers"):
+        for ext in ("yaml", "yml"):
+            files += [f for f in sorted(glob.glob(os.path.join(d, folder, "*." + ext)))
+                      if not (folder == "actions" and os.path.basename(f).startswith("config."))]
+for f in files:
+    with open(f, "rb") as fh:
+        try:
+            yaml.load(fh, Loader=loader)
+        except yaml.YAMLError:
+            pass
+PY
+    echo "== st2ctl reload --register-all of ../shared/exchange vs PyYAML loading the same files"
+    hyperfine --warmup 1 --runs 10 -N --export-markdown "$out/register.md" \
+        --prepare "rm -rf $work/register-home" \
+        -n "python3 PyYAML safe_load" "python3 $work/pyyaml.py $packs py" \
+        -n "python3 PyYAML CSafeLoader" "python3 $work/pyyaml.py $packs c" \
+        -n "st2ctl reload --register-all" "$root/target/release/st2ctl --config-file $work/register.conf reload --register-all --register-no-fail-on-failure"
+fi
+echo "results: $out/*.md"

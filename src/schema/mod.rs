@@ -381,9 +381,9 @@ pub fn object_properties_schema(object_schema: &Value, keys: &[&String]) -> Map<
         .get("patternProperties")
         .and_then(Value::as_object)
     {
-        let compiled: Vec<(Option<regex::Regex>, &Value)> = patterns
+        let compiled: Vec<(Option<std::sync::Arc<regex::Regex>>, &Value)> = patterns
             .iter()
-            .map(|(pattern, schema)| (regex::Regex::new(pattern).ok(), schema))
+            .map(|(pattern, schema)| (validator::cached_regex(pattern), schema))
             .collect();
         extra.retain(|key| {
             let mut composed = Map::new();
