@@ -486,3 +486,36 @@ fn resolved_config_renders_the_datastore_with_secrets_masked() {
         .success()
         .stderr(predicate::str::contains("changed since it was registered"));
 }
+
+#[test]
+fn virtualenv_flags_set_up_and_recreate_python_packs_only() {
+    let home = Home::new();
+    let pack = fixtures_dir().join("packs/pyhello");
+    home.st2()
+        .args([
+            "pack",
+            "install",
+            "--skip-virtualenv",
+            pack.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    pack_files(&home.pack("shell_only"), "shell_only", "1.0.0", &["a"]);
+    assert!(!home.venv("pyhello").exists());
+    let output = reload(&home, &["--register-setup-virtualenvs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Only the virtualenv step: no content type was asked for.
+    assert_eq!(
+        stdout(&output),
+        "Registered 2 packs.\nSetup virtualenv for 1 pack(s).\n"
+    );
+    assert!(home.venv("pyhello").join("bin/python").exists());
+    assert!(!home.venv("shell_only").exists());
+    let marker = home.venv("pyhello").join("marker");
+    std::fs::write(&marker, "").unwrap();
+    let output = reload(&home, &["--register-recreate-virtualenvs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Setup virtualenv for 1 pack(s)."));
+    assert!(home.venv("pyhello").join("bin/python").exists());
+    assert!(!marker.exists(), "the virtualenv was recreated");
+}
