@@ -83,73 +83,19 @@ pub fn resolve(
     schema::fill_runtime_defaults(schema, &mut config);
     let renderer = Renderer::new(pack, user, datastore);
     let mut warnings = Vec::new();
-    render_object(
-        &renderer,
-        schema,
-        &mut config,
-        &mut Vec::new(),
-        &mut warnings,
-    )?;
+    schema::visit_config(schema, &mut config, &mut |path, item_schema, item| {
+        if let Value::String(text) = item {
+            if is_template(text) {
+                let key = dotted(path);
+                *item = renderer.render_value(&key, text, item_schema, &mut warnings)?;
+            }
+        }
+        Ok::<_, ResolveError>(true)
+    })?;
     Ok(Resolved {
         values: config,
         warnings,
     })
-}
-
-fn render_object(
-    renderer: &Renderer,
-    schemas: &Map<String, Value>,
-    config: &mut Value,
-    path: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) -> Result<(), ResolveError> {
-    let Some(map) = config.as_object_mut() else {
-        return Ok(());
-    };
-    for (key, item) in map.iter_mut() {
-        let item_schema = schemas
-            .get(key)
-            .cloned()
-            .unwrap_or(Value::Object(Map::new()));
-        path.push(key.clone());
-        render_item(renderer, &item_schema, item, path, warnings)?;
-        path.pop();
-    }
-    Ok(())
-}
-
-fn render_item(
-    renderer: &Renderer,
-    item_schema: &Value,
-    item: &mut Value,
-    path: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) -> Result<(), ResolveError> {
-    match item {
-        Value::Object(map) => {
-            let keys: Vec<&String> = map.keys().collect();
-            let schemas = schema::object_properties_schema(item_schema, &keys);
-            render_object(renderer, &schemas, item, path, warnings)
-        }
-        Value::Array(items) => {
-            let schemas = schema::array_items_schema(item_schema, items.len());
-            for (index, element) in items.iter_mut().enumerate() {
-                let element_schema = schemas
-                    .get(index)
-                    .cloned()
-                    .unwrap_or(Value::Object(Map::new()));
-                path.push(index.to_string());
-                render_item(renderer, &element_schema, element, path, warnings)?;
-                path.pop();
-            }
-            Ok(())
-        }
-        Value::String(text) if is_template(text) => {
-            *item = renderer.render_value(&path.join("."), text, item_schema, warnings)?;
-            Ok(())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Renders config templates with `st2kv` in the context.
@@ -405,40 +351,22 @@ pub fn mask_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Valu
         return values.clone();
     };
     let mut values = values.clone();
-    mask_object(schema, &mut values);
+    let _ = schema::visit_config(schema, &mut values, &mut |_, item_schema, item| {
+        let secret = item_schema.get("secret").and_then(Value::as_bool) == Some(true);
+        if secret && !item.is_null() {
+            *item = Value::String(MASK.into());
+        }
+        Ok::<_, std::convert::Infallible>(!secret)
+    });
     values
 }
 
-fn mask_object(schemas: &Map<String, Value>, value: &mut Value) {
-    let Some(map) = value.as_object_mut() else {
-        return;
-    };
-    for (key, item) in map.iter_mut() {
-        if let Some(item_schema) = schemas.get(key) {
-            mask_item(item_schema, item);
-        }
-    }
-}
-
-fn mask_item(item_schema: &Value, item: &mut Value) {
-    if item_schema.get("secret").and_then(Value::as_bool) == Some(true) && !item.is_null() {
-        *item = Value::String(MASK.into());
-        return;
-    }
-    match item {
-        Value::Object(map) => {
-            let keys: Vec<&String> = map.keys().collect();
-            let schemas = schema::object_properties_schema(item_schema, &keys);
-            mask_object(&schemas, item);
-        }
-        Value::Array(items) => {
-            let schemas = schema::array_items_schema(item_schema, items.len());
-            for (element, element_schema) in items.iter_mut().zip(&schemas) {
-                mask_item(element_schema, element);
-            }
-        }
-        _ => {}
-    }
+/// `a.0.b`, as StackStorm names a config value in messages.
+fn dotted(path: &[schema::PathItem]) -> String {
+    path.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 #[cfg(test)]

@@ -360,6 +360,15 @@ pub fn load_dirs(
         .collect()
 }
 
+/// A file's modification time in nanoseconds since the epoch, if it can be read.
+pub fn file_mtime_ns(path: &Path) -> Option<i64> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|elapsed| elapsed.as_nanos() as i64)
+}
+
 /// Why a pack config could not be registered: one line per problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", failures.join("\n"))]
@@ -384,11 +393,7 @@ pub fn load_config(
             path.display()
         )],
     };
-    let file_mtime_ns = std::fs::metadata(path)
-        .and_then(|meta| meta.modified())
-        .ok()
-        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|elapsed| elapsed.as_nanos() as i64);
+    let file_mtime_ns = file_mtime_ns(path);
     let values = match yaml::from_path(path).map_err(|err| failed(err.to_string()))? {
         // An empty file (or only comments) is an empty config.
         Value::Null => Value::Object(Map::new()),

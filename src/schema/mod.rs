@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 use serde_json::{json, Map, Value};
 
 use validator::{best_match, truthy, Validator};
-pub use validator::{is_template, ValidationError};
+pub use validator::{is_template, PathItem, ValidationError};
 
 /// StackStorm's `custom.json` with `additionalProperties` dropped, as
 /// `get_draft_schema("custom", additional_properties=True)` builds it: what `"$ref": "#"`
@@ -130,8 +130,23 @@ pub fn validate_config(
         .collect();
     // jsonschema raises its best match; show that one first.
     errors.sort_by_key(|error| error.path.len());
-    let mut path = Vec::new();
-    decrypt_kv_on_secrets(&cleaned, &object_schema, &mut path, &mut errors);
+    let mut cleaned = cleaned;
+    let _ = visit_config(schema, &mut cleaned, &mut |path, item_schema, item| {
+        if let Value::String(text) = item {
+            if is_template(text)
+                && text.contains("decrypt_kv")
+                && item_schema.get("secret").is_some_and(truthy)
+            {
+                errors.push(ValidationError {
+                    message: DECRYPT_KV_ON_SECRET.into(),
+                    path: path.to_vec(),
+                    keyword: "secret".into(),
+                    context: Vec::new(),
+                });
+            }
+        }
+        Ok::<_, std::convert::Infallible>(true)
+    });
     if errors.is_empty() {
         Ok(cleaned)
     } else {
@@ -145,59 +160,60 @@ pub const DECRYPT_KV_ON_SECRET: &str = "Values specified as \"secret: True\" in 
      such values. Please check the specified values in the config or the default values in the \
      schema.";
 
-fn decrypt_kv_on_secrets(
-    value: &Value,
-    schema: &Value,
-    path: &mut Vec<validator::PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
-    match value {
+/// Visit every value of a config (depth first, parents before children) with the property
+/// schema that applies to it, found as StackStorm's config loader finds it: object keys by
+/// `properties`, then matching `patternProperties`, then a schema `additionalProperties`;
+/// list items by `items` then `additionalItems`; `{}` where nothing applies. `visit` returns
+/// whether to go into the value's children.
+pub fn visit_config<E>(
+    schema: &Map<String, Value>,
+    config: &mut Value,
+    visit: &mut impl FnMut(&[PathItem], &Value, &mut Value) -> Result<bool, E>,
+) -> Result<(), E> {
+    let Some(map) = config.as_object_mut() else {
+        return Ok(());
+    };
+    let empty = Value::Object(Map::new());
+    let mut path = Vec::new();
+    for (key, item) in map.iter_mut() {
+        path.push(PathItem::Key(key.clone()));
+        visit_item(schema.get(key).unwrap_or(&empty), item, &mut path, visit)?;
+        path.pop();
+    }
+    Ok(())
+}
+
+fn visit_item<E>(
+    item_schema: &Value,
+    item: &mut Value,
+    path: &mut Vec<PathItem>,
+    visit: &mut impl FnMut(&[PathItem], &Value, &mut Value) -> Result<bool, E>,
+) -> Result<(), E> {
+    if !visit(path, item_schema, item)? {
+        return Ok(());
+    }
+    match item {
         Value::Object(map) => {
             let keys: Vec<&String> = map.keys().collect();
-            let schemas = object_properties_schema(schema, &keys);
-            for (key, item) in map {
-                let Some(item_schema) = schemas.get(key) else {
-                    continue;
-                };
-                path.push(validator::PathItem::Key(key.clone()));
-                check_item(item, item_schema, path, errors);
+            let schemas = object_properties_schema(item_schema, &keys);
+            for (key, child) in map.iter_mut() {
+                path.push(PathItem::Key(key.clone()));
+                visit_item(&schemas[key.as_str()], child, path, visit)?;
                 path.pop();
             }
         }
         Value::Array(items) => {
-            let schemas = array_items_schema(schema, items.len());
-            for (index, (item, item_schema)) in items.iter().zip(&schemas).enumerate() {
-                path.push(validator::PathItem::Index(index));
-                check_item(item, item_schema, path, errors);
+            let schemas = array_items_schema(item_schema, items.len());
+            let empty = Value::Object(Map::new());
+            for (index, child) in items.iter_mut().enumerate() {
+                path.push(PathItem::Index(index));
+                visit_item(schemas.get(index).unwrap_or(&empty), child, path, visit)?;
                 path.pop();
             }
         }
         _ => {}
     }
-
-    fn check_item(
-        item: &Value,
-        schema: &Value,
-        path: &mut Vec<validator::PathItem>,
-        errors: &mut Vec<ValidationError>,
-    ) {
-        match item {
-            Value::String(text)
-                if is_template(text)
-                    && text.contains("decrypt_kv")
-                    && schema.get("secret").is_some_and(truthy) =>
-            {
-                errors.push(ValidationError {
-                    message: DECRYPT_KV_ON_SECRET.into(),
-                    path: path.clone(),
-                    keyword: "secret".into(),
-                    context: Vec::new(),
-                });
-            }
-            Value::Object(_) | Value::Array(_) => decrypt_kv_on_secrets(item, schema, path, errors),
-            _ => {}
-        }
-    }
+    Ok(())
 }
 
 /// `modify_schema_allow_default_none`: a property whose default is null, or that is optional

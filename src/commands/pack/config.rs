@@ -15,7 +15,7 @@ use crate::cli::{ConfigArgs, ConfigCommand};
 use crate::commands::{Context, ExitStatus};
 use crate::config::{self, MASK};
 use crate::datastore::Datastore;
-use crate::register::load_config;
+use crate::register::{file_mtime_ns, load_config};
 use crate::schema::{self, is_template};
 use crate::store::Store;
 use crate::yaml;
@@ -91,14 +91,6 @@ fn show(pack: &str, resolved: bool, context: &Context) -> anyhow::Result<ExitSta
         context.printer.stdout(&yaml::to_string(&masked));
     }
     Ok(ExitStatus::Success)
-}
-
-fn file_mtime_ns(path: &Path) -> Option<i64> {
-    std::fs::metadata(path)
-        .and_then(|meta| meta.modified())
-        .ok()
-        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|elapsed| elapsed.as_nanos() as i64)
 }
 
 fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Result<ExitStatus> {
