@@ -50,5 +50,12 @@ run st2 pack search twitter
 run st2 pack install twitter
 run st2 pack list
 run st2 pack get twitter
+# The tutorial's next step: the example config, a secret from the datastore, registration.
+mkdir -p "$demo/st2/configs"
+run cp "$demo/st2/packs/twitter/twitter.yaml.example" "$demo/st2/configs/twitter.yaml"
+run sed -i 's/"your access token secret"/"{{ st2kv.system.twitter_token_secret }}"/' "$demo/st2/configs/twitter.yaml"
+run st2 key set twitter_token_secret demo-secret --encrypt
+run st2ctl reload --register-configs
+run st2 pack config show twitter --resolved
 printf '\nThe StackStorm home is %s (store: %s).\n' "$demo/st2" "$demo/st2/st2.db"
 printf 'Try more with: export ST2_CONF=%s PATH=%s/target/release:$PATH\n' "$demo/st2.conf" "$root"
