@@ -163,10 +163,13 @@ fn prompt_value(secret: bool) -> anyhow::Result<String> {
         let _ = std::io::stderr().flush();
     }
     let mut line = String::new();
-    std::io::stdin()
+    let read = std::io::stdin()
         .lock()
         .read_line(&mut line)
         .context("cannot read the value from standard input")?;
+    if read == 0 {
+        bail!("no value was given: pass it after the key name, or on standard input");
+    }
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 

@@ -79,6 +79,12 @@ fn set_get_list_delete_in_both_scopes() {
         .assert()
         .success();
     assert_eq!(json(&home, &["key", "get", "piped"])["value"], "from stdin");
+    home.st2()
+        .args(["key", "set", "nothing"])
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no value was given"));
     for name in ["p.a", "p.b", "q"] {
         home.st2()
             .args(["key", "set", name, "x"])
