@@ -158,7 +158,7 @@ impl Datastore {
             let key = self.existing_key(&item.name)?;
             key.decrypt(&item.value)
                 .map_err(|_| DatastoreError::Integrity(item.name.clone()))?;
-            (item.value.to_ascii_uppercase(), true)
+            (item.value.clone(), true)
         } else if item.encrypt {
             (self.key_for_encrypting()?.encrypt(&item.value), true)
         } else {
