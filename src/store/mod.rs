@@ -223,19 +223,6 @@ pub struct ContentScope {
     pub resource_kinds: Vec<String>,
 }
 
-impl ContentScope {
-    /// Everything: what an install registers.
-    pub fn all() -> ContentScope {
-        ContentScope {
-            actions: true,
-            resource_kinds: RESOURCE_KINDS.iter().map(|k| k.to_string()).collect(),
-        }
-    }
-}
-
-/// Kinds of [`ResourceRecord`].
-pub const RESOURCE_KINDS: &[&str] = &["sensor", "rule", "alias", "policy", "trigger"];
-
 /// What [`Store::replace_pack`] changed compared with the previous registration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ReplaceSummary {
@@ -714,7 +701,10 @@ mod tests {
                 metadata_file: "sensors/s.yaml".into(),
                 metadata: json!({}),
             }],
-            scope: ContentScope::all(),
+            scope: ContentScope {
+                actions: true,
+                resource_kinds: vec!["sensor".into()],
+            },
         }
     }
 
