@@ -115,13 +115,7 @@ impl Datastore {
         if let Some(key) = self.key.get() {
             return Ok(key.clone());
         }
-        if !self.key_path.is_file() {
-            return Err(DatastoreError::NoKey {
-                path: self.key_path.clone(),
-                name: name.to_string(),
-            });
-        }
-        let key = Arc::new(CryptoKey::load(&self.key_path)?);
+        let key = load_key(&self.key_path, name)?;
         Ok(self.key.get_or_init(|| key).clone())
     }
 
@@ -155,9 +149,7 @@ impl Datastore {
 
     fn prepare(&self, item: &NewItem) -> Result<KeyRecord, DatastoreError> {
         let (value, secret) = if item.encrypted {
-            let key = self.existing_key(&item.name)?;
-            key.decrypt(&item.value)
-                .map_err(|_| DatastoreError::Integrity(item.name.clone()))?;
+            decrypt_item(&*self.existing_key(&item.name)?, &item.value, &item.name)?;
             (item.value.clone(), true)
         } else if item.encrypt {
             (self.key_for_encrypting()?.encrypt(&item.value), true)
@@ -255,11 +247,11 @@ impl Datastore {
     fn show(&self, record: &KeyRecord, decrypt: bool) -> Result<ItemView, DatastoreError> {
         let plaintext = if record.secret && decrypt {
             let (_, name) = split_user(record);
-            let key = self.existing_key(&name)?;
-            Some(
-                key.decrypt(&record.value)
-                    .map_err(|_| DatastoreError::Integrity(name))?,
-            )
+            Some(decrypt_item(
+                &*self.existing_key(&name)?,
+                &record.value,
+                &name,
+            )?)
         } else {
             None
         };
@@ -277,25 +269,31 @@ impl Datastore {
         }
         let loaded = Arc::new(loaded);
         let decrypt = move |ciphertext: &str, name: &str| -> Result<String, String> {
-            let key = loaded.get_or_init(|| load_key(&key_path, name)).clone()?;
-            key.decrypt(ciphertext)
-                .map_err(|_| DatastoreError::Integrity(name.to_string()).to_string())
+            let key = loaded
+                .get_or_init(|| load_key(&key_path, name).map_err(|err| err.to_string()))
+                .clone()?;
+            decrypt_item(&key, ciphertext, name).map_err(|err| err.to_string())
         };
         Ok(KeySnapshot::new(items, Arc::new(decrypt)))
     }
 }
 
-fn load_key(path: &Path, name: &str) -> Result<Arc<CryptoKey>, String> {
-    if !path.is_file() {
-        return Err(DatastoreError::NoKey {
+/// The key file, for decrypting `name`: it must exist.
+fn load_key(path: &Path, name: &str) -> Result<Arc<CryptoKey>, DatastoreError> {
+    match CryptoKey::load(path) {
+        Ok(key) => Ok(Arc::new(key)),
+        Err(CryptoError::NotFound { .. }) => Err(DatastoreError::NoKey {
             path: path.to_path_buf(),
             name: name.to_string(),
-        }
-        .to_string());
+        }),
+        Err(err) => Err(err.into()),
     }
-    CryptoKey::load(path)
-        .map(Arc::new)
-        .map_err(|err| err.to_string())
+}
+
+/// Decrypt the value of the item `name`, in StackStorm's words when it does not verify.
+fn decrypt_item(key: &CryptoKey, ciphertext: &str, name: &str) -> Result<String, DatastoreError> {
+    key.decrypt(ciphertext)
+        .map_err(|_| DatastoreError::Integrity(name.to_string()))
 }
 
 /// How an item is stored: user-scope names are `<user>:<name>`.
