@@ -18,7 +18,6 @@
 //! # Ok::<(), st2_rs::index::IndexError>(())
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -294,7 +293,7 @@ impl Index {
             let parsed = match fetched {
                 Ok((parsed, bytes)) => {
                     if let Some(cache) = &cache {
-                        if let Err(err) = write_cache(cache, &bytes) {
+                        if let Err(err) = crate::fs::write_atomic(cache, &bytes) {
                             tracing::debug!("could not cache index {url}: {err}");
                         }
                     }
@@ -552,15 +551,6 @@ fn describe_reqwest(err: &reqwest::Error) -> String {
 fn cache_path(dir: &Path, url: &str) -> PathBuf {
     let digest = Sha256::digest(url.as_bytes());
     dir.join(format!("index-{}.json", &hex::encode(digest)[..16]))
-}
-
-fn write_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().expect("cache files are in a directory");
-    std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.persist(path).map_err(|err| err.error)?;
-    Ok(())
 }
 
 fn read_cache(path: &Path) -> Option<(Index, String)> {

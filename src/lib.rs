@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod datastore;
 pub mod entry;
+pub mod fs;
 pub mod git;
 pub mod index;
 pub mod lock;

@@ -6,7 +6,6 @@
 //! `--resolved`, what an action gets (templates rendered, defaults filled in).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use serde_json::{Map, Value};
@@ -140,7 +139,9 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
         );
     }
     settings.ensure_writable()?;
-    write_private(&path, &yaml::to_string(&values))?;
+    // Readable by its owner only: configs hold secrets.
+    crate::fs::write_atomic(&path, yaml::to_string(&values).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let schema_value = Value::Object(schema.clone());
     let record = load_config(&path, pack, Some(&schema_value))
         .map_err(|err| anyhow::anyhow!("{err}"))?
@@ -156,20 +157,6 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
         context.printer.stdout(&yaml::to_string(&masked));
     }
     Ok(ExitStatus::Success)
-}
-
-/// Write a file atomically, readable by its owner only (configs hold secrets).
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().context("a config path has a directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// Asks for values on the terminal, or reads answers line by line from a pipe.

@@ -1,0 +1,41 @@
+//! File helpers shared by the layers.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Replace `path` with `bytes` atomically: a temporary file in the same directory (mode 0600,
+/// as `tempfile` creates it), synced, then renamed over `path`. Readers see the old file or
+/// the new one, never half of it. Missing parent directories are created.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn writes_private_files_and_replaces_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/file.yaml");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+    }
+}
