@@ -105,11 +105,6 @@ impl Datastore {
         })
     }
 
-    /// The store underneath.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// The key for decrypting: it must exist.
     fn existing_key(&self, name: &str) -> Result<Arc<CryptoKey>, DatastoreError> {
         if let Some(key) = self.key.get() {

@@ -70,15 +70,6 @@ impl Store {
             .execute("DELETE FROM configs WHERE pack = ?1", [pack])?
             > 0)
     }
-
-    /// Packs that have a registered config.
-    pub fn config_packs(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT pack FROM configs ORDER BY pack")?;
-        let rows = statement.query_map([], |row| row.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 /// Insert or replace a config row (inside the caller's transaction, if any).
