@@ -1,6 +1,31 @@
-//! Runners: what executes an action. For now this module knows which runner types exist in
-//! StackStorm 3.9.0 (the names under `contrib/runners/*/runner.yaml`), so that registration can
-//! refuse an action whose `runner_type` is unknown, as upstream does.
+//! Runners: what executes an action.
+//!
+//! This module knows every runner type StackStorm 3.9.0 ships and its parameters (the
+//! embedded `runners.yaml`, upstream's `runner.yaml` files unchanged), so that registration
+//! can refuse an unknown `runner_type` and `st2 run` can merge runner and action parameters.
+//! [`run`] dispatches one execution to the runner that implements it:
+//!
+//! | runner | module |
+//! |---|---|
+//! | `local-shell-cmd`, `local-shell-script` | [`shell`] |
+//! | `python-script` | [`python`] |
+//! | `http-request` | [`http`] |
+//! | `noop` | here |
+//!
+//! The others are registered normally; running them is a clear "not supported yet" error.
+
+pub mod http;
+pub mod process;
+pub mod python;
+pub mod shell;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Map, Value};
+
+use crate::settings::Settings;
 
 /// Every runner type StackStorm 3.9.0 ships.
 pub const RUNNER_TYPES: &[&str] = &[
@@ -20,14 +45,187 @@ pub const RUNNER_TYPES: &[&str] = &[
     "winrm-ps-script",
 ];
 
+/// Runner types `st2 run` executes.
+pub const SUPPORTED: &[&str] = &[
+    "http-request",
+    "local-shell-cmd",
+    "local-shell-script",
+    "noop",
+    "python-script",
+];
+
 /// Whether `name` is a runner type StackStorm knows.
 pub fn is_known(name: &str) -> bool {
     RUNNER_TYPES.contains(&name)
 }
 
+/// Whether `st2 run` can execute actions of this runner type.
+pub fn is_supported(name: &str) -> bool {
+    SUPPORTED.contains(&name)
+}
+
 /// Whether actions of this runner run Python code from the pack (and so need its virtualenv).
 pub fn needs_python(name: &str) -> bool {
     name == "python-script"
+}
+
+/// The `runner_parameters` of a runner type, as upstream's `runner.yaml` declares them.
+pub fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
+    static DEFINITIONS: OnceLock<Vec<(String, Map<String, Value>)>> = OnceLock::new();
+    let definitions = DEFINITIONS.get_or_init(|| {
+        let parsed = crate::yaml::from_str(include_str!("runners.yaml"))
+            .expect("the embedded runners.yaml is valid YAML");
+        let Value::Array(runners) = parsed else {
+            unreachable!("the embedded runners.yaml is a list");
+        };
+        runners
+            .into_iter()
+            .filter_map(|runner| {
+                let name = runner.get("name")?.as_str()?.to_string();
+                let parameters = match runner.get("runner_parameters") {
+                    Some(Value::Object(map)) => map.clone(),
+                    _ => Map::new(),
+                };
+                Some((name, parameters))
+            })
+            .collect()
+    });
+    definitions
+        .iter()
+        .find(|(runner, _)| runner == name)
+        .map(|(_, parameters)| parameters)
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The action did what it was asked.
+    Succeeded,
+    /// The action ran and failed, or could not be started.
+    Failed,
+    /// It ran longer than its `timeout`, and was killed.
+    Timeout,
+    /// It was canceled (`st2 execution cancel`, Ctrl-C) and was killed.
+    Canceled,
+}
+
+impl Outcome {
+    /// StackStorm's status word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Timeout => "timeout",
+            Outcome::Canceled => "canceled",
+        }
+    }
+}
+
+/// What a runner returns: the final status and the execution's `result`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Final status.
+    pub outcome: Outcome,
+    /// The result object shown by `st2 execution get` (runner specific).
+    pub result: Value,
+}
+
+impl RunOutcome {
+    /// A failure before or outside the action itself: `{"error": reason}`.
+    pub fn error(outcome: Outcome, reason: impl Into<String>) -> RunOutcome {
+        let mut result = Map::new();
+        result.insert("error".into(), Value::String(reason.into()));
+        RunOutcome {
+            outcome,
+            result: Value::Object(result),
+        }
+    }
+}
+
+/// Set when the execution must stop (cancel request, Ctrl-C); runners poll it while they
+/// wait and kill what they started.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// A flag that is not set.
+    pub fn new() -> CancelFlag {
+        CancelFlag::default()
+    }
+
+    /// The shared boolean, for signal handlers to set.
+    pub fn shared(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+
+    /// Ask the execution to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether stopping was asked for.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything a runner needs for one execution.
+pub struct RunRequest<'a> {
+    /// The execution id (24 hex digits), given to the action as `ST2_ACTION_EXECUTION_ID`.
+    pub execution_id: &'a str,
+    /// `<pack>.<name>`.
+    pub action_ref: &'a str,
+    /// The pack ref.
+    pub pack: &'a str,
+    /// The action's runner type.
+    pub runner_type: &'a str,
+    /// The pack directory (entry points are under `<pack_dir>/actions/`).
+    pub pack_dir: &'a Path,
+    /// `entry_point` of the action, relative to `<pack_dir>/actions/`.
+    pub entry_point: &'a str,
+    /// The effective parameter schema (runner parameters merged with the action's).
+    pub schema: &'a Map<String, Value>,
+    /// Final parameter values (rendered, cast, defaults applied; runner and action ones).
+    pub parameters: &'a Map<String, Value>,
+    /// The pack config, resolved (templates rendered, secrets decrypted).
+    pub config: &'a Value,
+    /// The user the execution runs for (`context.user`).
+    pub user: &'a str,
+    /// The Python interpreter for `python-script` (the pack virtualenv's, or the system one).
+    pub python: Option<PathBuf>,
+    /// Settings (datastore for `action_service`, system user, paths).
+    pub settings: &'a Settings,
+    /// Set when the execution must stop.
+    pub cancel: &'a CancelFlag,
+}
+
+impl RunRequest<'_> {
+    /// The `timeout` parameter in seconds, when the runner has one.
+    pub fn timeout_seconds(&self) -> Option<f64> {
+        self.parameters.get("timeout").and_then(Value::as_f64)
+    }
+
+    /// The entry point's path on disk.
+    pub fn entry_point_path(&self) -> PathBuf {
+        self.pack_dir.join("actions").join(self.entry_point)
+    }
+}
+
+/// Run one execution with the runner of `request.runner_type`.
+pub fn run(request: &RunRequest) -> RunOutcome {
+    match request.runner_type {
+        "local-shell-cmd" | "local-shell-script" => shell::run(request),
+        "python-script" => python::run(request),
+        "http-request" => http::run(request),
+        "noop" => RunOutcome {
+            outcome: Outcome::Succeeded,
+            result: Value::Object(Map::new()),
+        },
+        other => RunOutcome::error(
+            Outcome::Failed,
+            format!("the {other} runner is not supported by st2-rs yet"),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -39,5 +237,22 @@ mod tests {
         assert!(!super::is_known("mistral-v2"));
         assert!(super::needs_python("python-script"));
         assert!(!super::needs_python("local-shell-cmd"));
+    }
+
+    #[test]
+    fn every_known_runner_has_its_upstream_parameters() {
+        for runner in super::RUNNER_TYPES {
+            assert!(super::parameters(runner).is_some(), "{runner}");
+        }
+        let shell = super::parameters("local-shell-cmd").unwrap();
+        assert_eq!(shell["timeout"]["default"], 60);
+        assert_eq!(shell["sudo_password"]["secret"], true);
+        let python = super::parameters("python-script").unwrap();
+        assert_eq!(python["timeout"]["default"], 600);
+        assert!(super::parameters("noop").unwrap().is_empty());
+        assert_eq!(
+            super::parameters("http-request").unwrap()["url"]["required"],
+            true
+        );
     }
 }

@@ -1,0 +1,219 @@
+//! Running an action's process: in its own process group, with its input written to stdin,
+//! stdout and stderr captured, a timeout, and cancellation. When time is up or the execution
+//! is canceled the whole group is killed, so children the action started die with it.
+
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::CancelFlag;
+
+/// How often a waiting runner looks at the cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+    /// It ran past the timeout; its group was killed.
+    TimedOut,
+    /// The execution was canceled; its group was killed.
+    Canceled,
+}
+
+impl Ended {
+    /// The exit code as StackStorm reports it: the code, or minus the signal number.
+    pub fn return_code(self) -> i32 {
+        match self {
+            Ended::Exited(code) => code,
+            Ended::Signaled(signal) => -signal,
+            Ended::TimedOut | Ended::Canceled => -libc::SIGKILL,
+        }
+    }
+}
+
+/// What a finished process left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// How it ended.
+    pub ended: Ended,
+    /// Everything it wrote on stdout.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote on stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// Run `command` to completion: a new process group, `input` on stdin (then closed),
+/// stdout and stderr captured. After `timeout` (when given) or when `cancel` is set, the
+/// process group gets SIGKILL.
+pub fn run(
+    mut command: Command,
+    input: &[u8],
+    timeout: Option<Duration>,
+    cancel: &CancelFlag,
+) -> std::io::Result<Finished> {
+    command
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = command.spawn()?;
+    let pgid = child.id() as libc::pid_t;
+
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    if let Some(mut stdin) = child.stdin.take() {
+        let input = input.to_vec();
+        // A thread, so that a process that does not read its stdin cannot block us.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
+
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait());
+    });
+    let started = Instant::now();
+    let mut killed = None;
+    let status = loop {
+        let wait = match timeout {
+            Some(limit) => limit.saturating_sub(started.elapsed()).min(CANCEL_POLL),
+            None => CANCEL_POLL,
+        };
+        match receiver.recv_timeout(wait) {
+            Ok(status) => break status?,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(std::io::Error::other("lost track of the action process"))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if killed.is_some() {
+            continue;
+        }
+        if cancel.is_set() {
+            kill_group(pgid);
+            killed = Some(Ended::Canceled);
+        } else if timeout.is_some_and(|limit| started.elapsed() >= limit) {
+            kill_group(pgid);
+            killed = Some(Ended::TimedOut);
+        }
+    };
+    // The action's own children may still hold the pipes open; they are in its group.
+    kill_group(pgid);
+    let ended = killed.unwrap_or_else(|| match status.code() {
+        Some(code) => Ended::Exited(code),
+        None => Ended::Signaled(status.signal().unwrap_or(libc::SIGKILL)),
+    });
+    Ok(Finished {
+        ended,
+        stdout: stdout.map(join).unwrap_or_default(),
+        stderr: stderr.map(join).unwrap_or_default(),
+    })
+}
+
+/// SIGKILL to every process of the group (no error when it is already gone).
+pub fn kill_group(pgid: libc::pid_t) {
+    if pgid > 0 {
+        // SAFETY: killpg only sends a signal; a group that no longer exists gives ESRCH.
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+fn join(handle: std::thread::JoinHandle<Vec<u8>>) -> Vec<u8> {
+    handle.join().unwrap_or_default()
+}
+
+/// Text from captured output: lossy UTF-8, one trailing newline removed (as StackStorm's
+/// runners strip it).
+pub fn text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    text.strip_suffix('\r').unwrap_or(text).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut command = Command::new("/bin/sh");
+        command.arg("-c").arg(script);
+        command
+    }
+
+    #[test]
+    fn captures_output_and_exit_code() {
+        let done = run(
+            sh("cat; echo err >&2; exit 3"),
+            b"in",
+            None,
+            &CancelFlag::new(),
+        )
+        .unwrap();
+        assert_eq!(done.ended, Ended::Exited(3));
+        assert_eq!(done.stdout, b"in");
+        assert_eq!(text(&done.stderr), "err");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let started = Instant::now();
+        // The grandchild keeps stdout open: without the group kill this would hang.
+        let done = run(
+            sh("sleep 30 & sleep 30"),
+            b"",
+            Some(Duration::from_millis(200)),
+            &CancelFlag::new(),
+        )
+        .unwrap();
+        assert_eq!(done.ended, Ended::TimedOut);
+        assert_eq!(done.ended.return_code(), -9);
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn cancel_kills_the_process() {
+        let cancel = CancelFlag::new();
+        let flag = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            flag.cancel();
+        });
+        let done = run(sh("sleep 30"), b"", None, &cancel).unwrap();
+        assert_eq!(done.ended, Ended::Canceled);
+    }
+
+    #[test]
+    fn a_signal_is_a_negative_return_code() {
+        let done = run(sh("kill -TERM $$"), b"", None, &CancelFlag::new()).unwrap();
+        assert_eq!(done.ended, Ended::Signaled(libc::SIGTERM));
+        assert_eq!(done.ended.return_code(), -15);
+    }
+
+    #[test]
+    fn text_strips_one_trailing_newline() {
+        assert_eq!(text(b"a\n\n"), "a\n");
+        assert_eq!(text(b"a\r\n"), "a");
+        assert_eq!(text(b""), "");
+    }
+}
