@@ -98,8 +98,9 @@ pub fn resolve(
     })
 }
 
-/// Renders config templates with `st2kv` in the context.
-struct Renderer<'a> {
+/// Renders templates with `st2kv` in the context (config values here; action parameters
+/// in [`crate::action::params`], which add their own variables).
+pub struct Renderer<'a> {
     pack: &'a str,
     env: Environment<'static>,
     st2kv: JinjaValue,
@@ -108,7 +109,8 @@ struct Renderer<'a> {
 }
 
 impl<'a> Renderer<'a> {
-    fn new(pack: &'a str, user: &str, datastore: &'a KeySnapshot) -> Renderer<'a> {
+    /// A renderer for the templates of `pack`, run by `user`.
+    pub fn new(pack: &'a str, user: &str, datastore: &'a KeySnapshot) -> Renderer<'a> {
         let missing = Arc::new(Mutex::new(Vec::new()));
         let node = |scope| KvNode {
             scope,
@@ -135,6 +137,38 @@ impl<'a> Renderer<'a> {
             missing,
             datastore,
         }
+    }
+
+    /// Render `template` with `st2kv` and `variables` in the context. Also returns the
+    /// datastore keys it referred to that do not exist (they render empty).
+    pub fn render(
+        &self,
+        template: &str,
+        variables: &Map<String, Value>,
+    ) -> Result<(String, Vec<String>), String> {
+        self.missing.lock().expect("not poisoned").clear();
+        let mut context: std::collections::BTreeMap<String, JinjaValue> = variables
+            .iter()
+            .map(|(name, value)| (name.clone(), JinjaValue::from_serialize(value)))
+            .collect();
+        context.insert("st2kv".into(), self.st2kv.clone());
+        let rendered = self
+            .env
+            .render_str(template, context)
+            .map_err(|err| jinja_error(&err))?;
+        let missing = std::mem::take(&mut *self.missing.lock().expect("not poisoned"));
+        Ok((rendered, missing))
+    }
+
+    /// The variables `template` uses that it does not define itself (top-level names).
+    pub fn variables_of(
+        &self,
+        template: &str,
+    ) -> Result<std::collections::HashSet<String>, String> {
+        self.env
+            .template_from_str(template)
+            .map(|compiled| compiled.undeclared_variables(false))
+            .map_err(|err| jinja_error(&err))
     }
 
     fn render_value(
@@ -218,8 +252,9 @@ fn jinja_error(err: &minijinja::Error) -> String {
     }
 }
 
-/// Cast a rendered string to the property's declared type ([fix] st2docs#510).
-fn cast(text: &str, item_schema: &Value) -> Result<Value, String> {
+/// Cast a rendered string to the property's declared type ([fix] st2docs#510); the error
+/// says what was expected ("an integer").
+pub fn cast(text: &str, item_schema: &Value) -> Result<Value, String> {
     let kind = item_schema
         .get("type")
         .and_then(Value::as_str)

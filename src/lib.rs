@@ -6,12 +6,14 @@
 //! [`venv`], [`runner`]) -> I/O. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod action;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod datastore;
 pub mod entry;
+pub mod execution;
 pub mod fs;
 pub mod git;
 pub mod index;

@@ -72,6 +72,17 @@ pub enum St2Command {
     #[command(subcommand)]
     Key(KeyCommand),
 
+    /// Run an action and show its execution: `st2 run core.local cmd=date`.
+    Run(RunArgs),
+
+    /// Registered actions (and the built-in core pack).
+    #[command(subcommand)]
+    Action(ActionCommand),
+
+    /// Recorded executions of actions.
+    #[command(subcommand)]
+    Execution(ExecutionCommand),
+
     /// Print a shell completion script.
     Completion {
         /// The shell.
@@ -432,4 +443,106 @@ mod tests {
         assert!(cli.output.yaml);
         assert!(St2Cli::try_parse_from(["st2", "pack", "list", "-j", "-y"]).is_err());
     }
+}
+
+/// `st2 run` / `st2 action execute`.
+#[derive(Debug, Clone, Args)]
+#[command(long_about = "Run an action and show its execution.\n\n\
+    Parameters are NAME=VALUE words, typed by the action's parameter schema: integers, \
+    numbers, booleans (true/false/yes/no/1/0), arrays (a,b,c or JSON; a repeated name \
+    appends), objects (JSON or k1=v1,k2=v2). @NAME=PATH reads the value from a file. The \
+    first word without = starts the command: `st2 run core.local echo hello`.\n\n\
+    Exits 0 when the execution succeeded, 1 when it failed, timed out or was canceled, 2 \
+    when the parameters were refused (then nothing ran).")]
+pub struct RunArgs {
+    /// The action: PACK.ACTION.
+    #[arg(value_name = "ACTION")]
+    pub action_ref: String,
+
+    /// Parameters: NAME=VALUE, @NAME=FILE, or a command.
+    #[arg(
+        value_name = "PARAMETERS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub parameters: Vec<String>,
+
+    /// Do not wait: print the execution id and return (see `st2 execution get ID`).
+    #[arg(short = 'a', long = "async")]
+    pub run_async: bool,
+
+    /// Show every field of the execution.
+    #[arg(short = 'd', long)]
+    pub detail: bool,
+
+    /// Print only this key of the result (dots for nested keys: -k result.id).
+    #[arg(short = 'k', long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Pass this shell's environment as the `env` parameter.
+    #[arg(short = 'e', long)]
+    pub inherit_env: bool,
+
+    /// Turn array items `k:v` into objects: items=a:1,b:2 is [{"a": "1", "b": "2"}].
+    #[arg(long)]
+    pub auto_dict: bool,
+}
+
+/// `st2 action ...`.
+#[derive(Debug, Subcommand)]
+pub enum ActionCommand {
+    /// List actions.
+    List {
+        /// Only the actions of this pack.
+        #[arg(short = 'p', long)]
+        pack: Option<String>,
+    },
+    /// Show an action: runner, entry point, and its parameters merged with the runner's.
+    Get {
+        /// The action: PACK.ACTION.
+        #[arg(value_name = "ACTION")]
+        action_ref: String,
+    },
+    /// Run an action (same as `st2 run`).
+    Execute(RunArgs),
+}
+
+/// `st2 execution ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExecutionCommand {
+    /// List executions, newest first.
+    List {
+        /// How many to show.
+        #[arg(short = 'n', long = "last", default_value_t = 50, value_name = "N")]
+        last: usize,
+        /// Only executions of this action.
+        #[arg(long = "action", value_name = "ACTION")]
+        action_ref: Option<String>,
+        /// Only executions with this status (succeeded, failed, timeout, canceled, running, ...).
+        #[arg(short = 's', long)]
+        status: Option<String>,
+    },
+    /// Show an execution.
+    Get {
+        /// The execution id.
+        id: String,
+        /// Show every field.
+        #[arg(short = 'd', long)]
+        detail: bool,
+        /// Print only this key of the result.
+        #[arg(short = 'k', long, value_name = "KEY")]
+        key: Option<String>,
+    },
+    /// Cancel running executions (their processes are killed).
+    Cancel {
+        /// Execution ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Run an execution recorded by `st2 run -a` (internal: started by st2 itself).
+    #[command(hide = true)]
+    Worker {
+        /// The execution id.
+        id: String,
+    },
 }

@@ -1,10 +1,13 @@
 //! Command implementations: one module per command. Each receives resolved [`Settings`] and a
 //! [`Printer`], orchestrates the domain modules, and reports through the printer.
 
+pub mod action;
 pub mod completion;
+pub mod execution;
 pub mod key;
 pub mod pack;
 pub mod reload;
+pub mod run;
 
 use crate::cli::{St2Command, St2ctlCommand};
 use crate::output::Printer;
@@ -46,6 +49,9 @@ pub fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitSta
         St2Command::Pack(command) => pack::run(command, context),
         St2Command::Reload(args) => reload::run(&args, context),
         St2Command::Key(command) => key::run(command, context),
+        St2Command::Run(args) => run::run(&args, context),
+        St2Command::Action(command) => action::run(command, context),
+        St2Command::Execution(command) => execution::run(command, context),
         St2Command::Completion { shell } => completion::completion(shell, context),
         St2Command::Man { program } => completion::man(program, context),
     }

@@ -469,7 +469,7 @@ fn load_config_schema(dir: &Path) -> Result<Option<Value>, String> {
     Ok(Some(schema))
 }
 
-fn action_from_value(
+pub(crate) fn action_from_value(
     pack_ref: &str,
     metadata_file: &str,
     value: Value,
@@ -518,6 +518,7 @@ fn action_from_value(
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::Object(parameters)) => {
             check_parameters(parameters)?;
+            check_runner_overrides(&format!("{pack_ref}.{name}"), &runner_type, parameters)?;
             let parameters = Value::Object(parameters.clone());
             crate::schema::check_parameters_schema(&parameters)
                 .map_err(|message| format!("parameters: {message}"))?;
@@ -555,6 +556,40 @@ fn action_from_value(
         metadata_file: metadata_file.to_string(),
         metadata: Value::Object(map),
     })
+}
+
+/// What an action may change of a runner parameter (upstream `RUNNER_PARAM_OVERRIDABLE_ATTRS`).
+const RUNNER_PARAM_OVERRIDABLE: &[&str] =
+    &["default", "description", "enum", "immutable", "required"];
+
+/// Upstream's `validate_runner_parameter_attribute_override`: an action may redeclare a runner
+/// parameter only to change its default, description, enum, immutable or required.
+fn check_runner_overrides(
+    action_ref: &str,
+    runner_type: &str,
+    parameters: &Map<String, Value>,
+) -> Result<(), String> {
+    let Some(runner) = runner::parameters(runner_type) else {
+        return Ok(());
+    };
+    for (name, schema) in parameters {
+        let (Some(runner_schema), Value::Object(schema)) = (runner.get(name), schema) else {
+            continue;
+        };
+        for (attribute, value) in schema {
+            if RUNNER_PARAM_OVERRIDABLE.contains(&attribute.as_str())
+                || runner_schema.get(attribute).is_some_and(|runner_value| {
+                    crate::schema::validator::py_eq(runner_value, value)
+                })
+            {
+                continue;
+            }
+            return Err(format!(
+                "The attribute \"{attribute}\" for the runner parameter \"{name}\" in action \"{action_ref}\" cannot be overridden."
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parameter checks that need no runner definition: names are words, each schema is a

@@ -93,6 +93,21 @@ pub fn object_schema_for(properties: &Map<String, Value>, additional: bool) -> V
     json!({"type": "object", "properties": normalized, "additionalProperties": additional})
 }
 
+/// Validate an execution's parameter values against an action's effective parameter map, as
+/// upstream's `validate_action_parameters` does (`additionalProperties: false`, nullable
+/// defaults, boolean `required`); every error, jsonschema's order. With `templates_pass`,
+/// template strings pass (they are checked once rendered).
+pub fn validate_parameters(
+    parameters: &Map<String, Value>,
+    values: &Value,
+    templates_pass: bool,
+) -> Vec<ValidationError> {
+    let object_schema = allow_default_none(&object_schema_for(parameters, false));
+    Validator::new(&object_schema, &CUSTOM_META_SCHEMA)
+        .templates_pass(templates_pass)
+        .errors(values)
+}
+
 /// A pack config that failed validation: every problem found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigInvalid {

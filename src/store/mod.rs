@@ -22,9 +22,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 mod config;
+mod execution;
 mod kv;
 
 pub use config::ConfigRecord;
+pub use execution::{ExecutionFilter, ExecutionRecord, ExecutionStatus};
 pub use kv::{KeyRecord, KeyScope};
 
 /// Schema migrations, in order; the schema version is the number applied.
@@ -88,6 +90,22 @@ const MIGRATIONS: &[&str] = &[
         updated_at    TEXT NOT NULL,
         PRIMARY KEY (scope, name)
     );
+    "#,
+    // 3: action executions (`st2 run`, `st2 execution ...`).
+    r#"
+    CREATE TABLE executions (
+        id              TEXT PRIMARY KEY, -- 24 hex digits
+        action_ref      TEXT NOT NULL,
+        runner_type     TEXT NOT NULL,
+        user            TEXT NOT NULL,
+        parameters      TEXT NOT NULL,    -- JSON object as given, secrets masked
+        status          TEXT NOT NULL,
+        result          TEXT,             -- JSON
+        start_timestamp TEXT NOT NULL,
+        end_timestamp   TEXT,
+        pid             INTEGER           -- process running it, while it runs
+    );
+    CREATE INDEX executions_by_start ON executions(start_timestamp);
     "#,
 ];
 
@@ -528,12 +546,28 @@ impl Store {
 
     /// Registered actions, all or of one pack, by ref.
     pub fn actions(&self, pack: Option<&str>) -> Result<Vec<ActionRecord>, StoreError> {
-        let mut statement = self.conn.prepare(
+        self.query_actions("?1 IS NULL OR pack = ?1", pack)
+    }
+
+    /// One registered action.
+    pub fn action(&self, action_ref: &str) -> Result<Option<ActionRecord>, StoreError> {
+        Ok(self
+            .query_actions("ref = ?1", Some(action_ref))?
+            .into_iter()
+            .next())
+    }
+
+    fn query_actions(
+        &self,
+        condition: &str,
+        argument: Option<&str>,
+    ) -> Result<Vec<ActionRecord>, StoreError> {
+        let mut statement = self.conn.prepare_cached(&format!(
             "SELECT ref, pack, name, runner_type, description, enabled, entry_point, parameters,
                     metadata_file, metadata
-             FROM actions WHERE ?1 IS NULL OR pack = ?1 ORDER BY ref",
-        )?;
-        let rows = statement.query_map([pack], |row| {
+             FROM actions WHERE {condition} ORDER BY ref"
+        ))?;
+        let rows = statement.query_map([argument], |row| {
             Ok((
                 ActionRecord {
                     action_ref: row.get(0)?,

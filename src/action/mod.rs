@@ -1,0 +1,336 @@
+//! Actions as `st2 run` and `st2 action` see them: the registered ones, StackStorm's built-in
+//! `core` pack (shipped in the binary, usable without installing anything), and the
+//! effective parameter schema of an action (its runner's parameters merged with its own, as
+//! upstream's `get_schema_for_action_parameters` does).
+//!
+//! [`args`] turns command-line words into parameter values; [`params`] validates them and
+//! renders the templates in values and defaults.
+
+pub mod args;
+pub mod params;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+use crate::runner;
+use crate::settings::Settings;
+use crate::store::{ActionRecord, Store, StoreError};
+
+/// The built-in `core` pack: upstream's `contrib/core` files of v3.9.0, unchanged.
+const CORE_FILES: &[(&str, &str)] = &[
+    (
+        "actions/local.yaml",
+        include_str!("core/actions/local.yaml"),
+    ),
+    (
+        "actions/local_sudo.yaml",
+        include_str!("core/actions/local_sudo.yaml"),
+    ),
+    ("actions/echo.yaml", include_str!("core/actions/echo.yaml")),
+    (
+        "actions/error.yaml",
+        include_str!("core/actions/error.yaml"),
+    ),
+    ("actions/noop.yaml", include_str!("core/actions/noop.yaml")),
+    ("actions/http.yaml", include_str!("core/actions/http.yaml")),
+    (
+        "actions/pause.yaml",
+        include_str!("core/actions/pause.yaml"),
+    ),
+    ("actions/pause.py", include_str!("core/actions/pause.py")),
+    ("actions/uuid.yaml", include_str!("core/actions/uuid.yaml")),
+    (
+        "actions/generate_uuid.py",
+        include_str!("core/actions/generate_uuid.py"),
+    ),
+    (
+        "actions/remote.yaml",
+        include_str!("core/actions/remote.yaml"),
+    ),
+    (
+        "actions/remote_sudo.yaml",
+        include_str!("core/actions/remote_sudo.yaml"),
+    ),
+    (
+        "actions/winrm_cmd.yaml",
+        include_str!("core/actions/winrm_cmd.yaml"),
+    ),
+    (
+        "actions/winrm_ps_cmd.yaml",
+        include_str!("core/actions/winrm_ps_cmd.yaml"),
+    ),
+    ("actions/ask.yaml", include_str!("core/actions/ask.yaml")),
+    (
+        "actions/announcement.yaml",
+        include_str!("core/actions/announcement.yaml"),
+    ),
+];
+
+/// The ref of the built-in pack.
+pub const CORE_PACK: &str = "core";
+
+/// Errors finding an action.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// No such action.
+    #[error("action \"{action_ref}\" is not found{hint}")]
+    NotFound {
+        /// What was asked for.
+        action_ref: String,
+        /// A suggestion, or what to do.
+        hint: String,
+    },
+    /// The ref is not `<pack>.<name>`.
+    #[error("\"{0}\" is not an action reference: use <pack>.<action>, e.g. core.local")]
+    BadRef(String),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The built-in pack could not be written out for its Python actions.
+    #[error("cannot write the built-in core pack to {path}: {reason}")]
+    Builtin {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An action ready to run or show.
+#[derive(Debug, Clone)]
+pub struct Action {
+    /// What registration stored (or the built-in definition).
+    pub record: ActionRecord,
+    /// The pack's directory; `None` for the built-in pack until it is written out.
+    pub pack_dir: Option<PathBuf>,
+    /// Whether it is the built-in `core` pack's.
+    pub builtin: bool,
+}
+
+impl Action {
+    /// The effective parameter schema: runner parameters merged with the action's.
+    pub fn schema(&self) -> Map<String, Value> {
+        effective_parameters(&self.record.runner_type, &self.record.parameters)
+    }
+}
+
+/// The built-in `core` actions.
+pub fn builtin_actions() -> &'static [ActionRecord] {
+    static ACTIONS: OnceLock<Vec<ActionRecord>> = OnceLock::new();
+    ACTIONS.get_or_init(|| {
+        CORE_FILES
+            .iter()
+            .filter(|(path, _)| path.ends_with(".yaml"))
+            .map(|(path, text)| {
+                let value = crate::yaml::from_str(text).expect("built-in core action is YAML");
+                crate::register::action_from_value(CORE_PACK, path, value)
+                    .expect("built-in core action is valid")
+            })
+            .collect()
+    })
+}
+
+/// Whether the store holds its own `core` pack (then the built-in one is not used).
+fn core_registered(store: Option<&Store>) -> Result<bool, StoreError> {
+    Ok(match store {
+        Some(store) => store.pack(CORE_PACK)?.is_some(),
+        None => false,
+    })
+}
+
+/// Find an action by ref: registered ones first, then the built-in `core` pack.
+pub fn lookup(store: Option<&Store>, action_ref: &str) -> Result<Action, ActionError> {
+    if !action_ref.contains('.') || action_ref.starts_with('.') || action_ref.ends_with('.') {
+        return Err(ActionError::BadRef(action_ref.to_string()));
+    }
+    if let Some(store) = store {
+        if let Some(record) = store.action(action_ref)? {
+            let pack_dir = store.pack(&record.pack)?.map(|pack| pack.path);
+            return Ok(Action {
+                record,
+                pack_dir,
+                builtin: false,
+            });
+        }
+    }
+    if !core_registered(store)? {
+        if let Some(record) = builtin_actions()
+            .iter()
+            .find(|record| record.action_ref == action_ref)
+        {
+            return Ok(Action {
+                record: record.clone(),
+                pack_dir: None,
+                builtin: true,
+            });
+        }
+    }
+    let known: Vec<String> = list(store, None)?
+        .into_iter()
+        .map(|action| action.record.action_ref)
+        .collect();
+    let closest = known
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(candidate, action_ref), candidate))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let pack = action_ref.split('.').next().unwrap_or_default();
+    let hint = match closest {
+        Some((_, candidate)) => format!("; did you mean \"{candidate}\"?"),
+        None if known.iter().any(|known| known.starts_with(&format!("{pack}."))) => {
+            format!("; `st2 action list --pack {pack}` lists the actions of pack \"{pack}\"")
+        }
+        None => format!(
+            "; is pack \"{pack}\" installed and registered? (`st2 pack install {pack}`, `st2ctl reload`)"
+        ),
+    };
+    Err(ActionError::NotFound {
+        action_ref: action_ref.to_string(),
+        hint,
+    })
+}
+
+/// All actions (or those of one pack), by ref: registered ones and the built-in `core` pack.
+pub fn list(store: Option<&Store>, pack: Option<&str>) -> Result<Vec<Action>, StoreError> {
+    let mut actions: Vec<Action> = Vec::new();
+    if let Some(store) = store {
+        let paths: std::collections::HashMap<String, PathBuf> = store
+            .packs()?
+            .into_iter()
+            .map(|pack| (pack.pack_ref, pack.path))
+            .collect();
+        for record in store.actions(pack)? {
+            actions.push(Action {
+                pack_dir: paths.get(&record.pack).cloned(),
+                record,
+                builtin: false,
+            });
+        }
+    }
+    if pack.is_none_or(|pack| pack == CORE_PACK) && !core_registered(store)? {
+        actions.extend(builtin_actions().iter().map(|record| Action {
+            record: record.clone(),
+            pack_dir: None,
+            builtin: true,
+        }));
+        actions.sort_by(|a, b| a.record.action_ref.cmp(&b.record.action_ref));
+    }
+    Ok(actions)
+}
+
+/// The directory of the built-in pack, written out under the cache directory the first time
+/// one of its Python actions runs (atomically: a complete copy or none).
+pub fn builtin_pack_dir(settings: &Settings) -> Result<PathBuf, ActionError> {
+    let dir = settings
+        .cache_dir()
+        .join(format!("builtin-core-{}", env!("CARGO_PKG_VERSION")));
+    if dir.join("actions").is_dir() {
+        return Ok(dir);
+    }
+    let error = |reason: String| ActionError::Builtin {
+        path: dir.clone(),
+        reason,
+    };
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|err| error(err.to_string()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".builtin-core-")
+        .tempdir_in(parent)
+        .map_err(|err| error(err.to_string()))?;
+    for (path, text) in CORE_FILES {
+        let target = staging.path().join(path);
+        if let Some(folder) = target.parent() {
+            std::fs::create_dir_all(folder).map_err(|err| error(err.to_string()))?;
+        }
+        std::fs::write(&target, text).map_err(|err| error(err.to_string()))?;
+    }
+    let staged = staging.keep();
+    if let Err(err) = std::fs::rename(&staged, &dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        // Another process wrote it first.
+        if !dir.join("actions").is_dir() {
+            return Err(error(err.to_string()));
+        }
+    }
+    Ok(dir)
+}
+
+/// The effective parameter schema of an action of `runner_type`: the runner's parameters,
+/// deep-merged with the action's (the action may change `default`, `description`, `enum`,
+/// `immutable` and `required`; registration refuses other changes).
+pub fn effective_parameters(runner_type: &str, action_parameters: &Value) -> Map<String, Value> {
+    let mut merged = runner::parameters(runner_type).cloned().unwrap_or_default();
+    if let Value::Object(action_parameters) = action_parameters {
+        for (name, schema) in action_parameters {
+            match merged.get_mut(name) {
+                Some(existing) => deep_update(existing, schema),
+                None => {
+                    merged.insert(name.clone(), schema.clone());
+                }
+            }
+        }
+    }
+    merged
+}
+
+fn deep_update(target: &mut Value, update: &Value) {
+    match (target, update) {
+        (Value::Object(target), Value::Object(update)) => {
+            for (key, value) in update {
+                match target.get_mut(key) {
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        deep_update(existing, value)
+                    }
+                    _ => {
+                        target.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (target, update) => *target = update.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_core_pack_has_stackstorms_actions() {
+        let refs: Vec<&str> = builtin_actions()
+            .iter()
+            .map(|a| a.action_ref.as_str())
+            .collect();
+        for expected in [
+            "core.local",
+            "core.local_sudo",
+            "core.echo",
+            "core.noop",
+            "core.http",
+            "core.pause",
+            "core.uuid",
+            "core.error",
+        ] {
+            assert!(refs.contains(&expected), "{expected}");
+        }
+        let echo = lookup(None, "core.echo").unwrap();
+        let schema = echo.schema();
+        assert_eq!(schema["cmd"]["immutable"], true);
+        assert_eq!(schema["cmd"]["default"], "echo \"{{message}}\"");
+        // Runner parameters the action does not mention are there with their defaults.
+        assert_eq!(schema["timeout"]["default"], 60);
+        assert_eq!(schema["sudo"]["type"], "boolean");
+        assert_eq!(schema["sudo"]["immutable"], true);
+    }
+
+    #[test]
+    fn unknown_actions_get_a_hint() {
+        let err = lookup(None, "core.locl").unwrap_err().to_string();
+        assert!(err.contains("did you mean \"core.local\""), "{err}");
+        let err = lookup(None, "nopack.x").unwrap_err().to_string();
+        assert!(err.contains("st2 pack install nopack"), "{err}");
+        assert!(matches!(lookup(None, "local"), Err(ActionError::BadRef(_))));
+    }
+}

@@ -1,0 +1,379 @@
+//! `st2 execution list/get/cancel`, the background worker of `st2 run -a`, and how an
+//! execution is printed (shared with `st2 run`).
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use serde_json::{json, Map, Value};
+
+use crate::cli::ExecutionCommand;
+use crate::commands::{Context, ExitStatus};
+use crate::execution::{self, Prepared};
+use crate::runner::CancelFlag;
+use crate::store::{ExecutionFilter, ExecutionRecord, ExecutionStatus, Store};
+
+/// Run an `st2 execution` subcommand.
+pub fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        ExecutionCommand::List {
+            last,
+            action_ref,
+            status,
+        } => list(last, action_ref, status, context),
+        ExecutionCommand::Get { id, detail, key } => {
+            let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
+                bail!("execution \"{id}\" is not found (nothing has run yet)");
+            };
+            let record = find(&mut store, &id)?;
+            Ok(show(&record, &Display { detail, key }, context))
+        }
+        ExecutionCommand::Cancel { ids } => cancel(&ids, context),
+        ExecutionCommand::Worker { id } => worker(&id, context),
+    }
+}
+
+fn find(store: &mut Store, id: &str) -> anyhow::Result<ExecutionRecord> {
+    match store.execution(id)? {
+        Some(record) => Ok(execution::refresh(store, record)?),
+        None => {
+            bail!("execution \"{id}\" is not found (`st2 execution list` shows the recent ones)")
+        }
+    }
+}
+
+fn list(
+    last: usize,
+    action_ref: Option<String>,
+    status: Option<String>,
+    context: &Context,
+) -> anyhow::Result<ExitStatus> {
+    let status = match status.as_deref() {
+        None => None,
+        Some(text) => Some(ExecutionStatus::parse(text).with_context(|| {
+            let known: Vec<&str> = ExecutionStatus::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown status \"{text}\"; use one of {}", known.join(", "))
+        })?),
+    };
+    let records = match Store::open_existing(&context.settings.store_path)? {
+        None => Vec::new(),
+        Some(mut store) => {
+            let records = store.executions(&ExecutionFilter {
+                action_ref,
+                status,
+                limit: last,
+            })?;
+            records
+                .into_iter()
+                .map(|record| execution::refresh(&mut store, record))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    if context.printer.is_data() {
+        let list: Vec<Value> = records.iter().map(to_json).collect();
+        context.printer.data(&list);
+        return Ok(ExitStatus::Success);
+    }
+    if records.is_empty() {
+        context.printer.info("No executions.");
+        return Ok(ExitStatus::Success);
+    }
+    let rows = records
+        .iter()
+        .map(|record| {
+            vec![
+                record.id.clone(),
+                record.action_ref.clone(),
+                record.user.clone(),
+                status_text(record),
+                human_time(Some(&record.start_timestamp)),
+                human_time(record.end_timestamp.as_deref()),
+            ]
+        })
+        .collect();
+    context.printer.table(
+        &[
+            "id",
+            "action.ref",
+            "context.user",
+            "status",
+            "start_timestamp",
+            "end_timestamp",
+        ],
+        rows,
+    );
+    Ok(ExitStatus::Success)
+}
+
+fn cancel(ids: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
+    let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
+        bail!(
+            "execution \"{}\" is not found (nothing has run yet)",
+            ids[0]
+        );
+    };
+    let mut status = ExitStatus::Success;
+    for id in ids {
+        let record = find(&mut store, id)?;
+        if record.status.is_final() {
+            context.printer.error(&format!(
+                "execution {id} cannot be canceled: it is already {}",
+                record.status.as_str()
+            ));
+            status = ExitStatus::Failure;
+            continue;
+        }
+        store.mark_execution(id, ExecutionStatus::Canceling, None)?;
+        if let Some(pid) = record.pid.filter(|pid| execution::process_alive(*pid)) {
+            // The process running it kills the action's process group and records
+            // `canceled` (st2 run and the -a worker both handle SIGTERM so).
+            // SAFETY: kill only sends a signal.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let final_record = loop {
+            let record = find(&mut store, id)?;
+            if record.status.is_final() || Instant::now() >= deadline {
+                break record;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if final_record.status.is_final() {
+            context.printer.line(&format!(
+                "execution {id} is {}",
+                final_record.status.as_str()
+            ));
+        } else {
+            context.printer.line(&format!(
+                "execution {id} is canceling (its process has not stopped yet)"
+            ));
+        }
+    }
+    Ok(status)
+}
+
+/// The background half of `st2 run -a`: the prepared execution arrives on stdin.
+fn worker(id: &str, context: &Context) -> anyhow::Result<ExitStatus> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the execution to run")?;
+    let prepared: Prepared =
+        serde_json::from_str(&input).context("reading the execution to run")?;
+    let mut store = Store::open(&context.settings.store_path)?;
+    store.execution_started(id, std::process::id())?;
+    let cancel = cancel_on_signals()?;
+    execution::execute(&context.settings, &mut store, &prepared, id, &cancel)?;
+    Ok(ExitStatus::Success)
+}
+
+/// A cancel flag set by SIGINT and SIGTERM (Ctrl-C, `st2 execution cancel`): the runner
+/// then kills the action's processes and the execution ends `canceled`.
+pub fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
+    let cancel = CancelFlag::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, cancel.shared())
+            .context("installing the signal handler")?;
+    }
+    Ok(cancel)
+}
+
+/// What to print of an execution.
+#[derive(Debug, Clone, Default)]
+pub struct Display {
+    /// `-d`: every field.
+    pub detail: bool,
+    /// `-k KEY`: one key of the result.
+    pub key: Option<String>,
+}
+
+/// Print an execution as `st2 run` / `st2 execution get` do, and say how it ended.
+pub fn show(record: &ExecutionRecord, display: &Display, context: &Context) -> ExitStatus {
+    let printer = &context.printer;
+    let exit = match record.status {
+        ExecutionStatus::Succeeded => ExitStatus::Success,
+        _ => ExitStatus::Failure,
+    };
+    if let Some(key) = &display.key {
+        let value = record
+            .result
+            .as_ref()
+            .and_then(|result| lookup_key(result, key));
+        match value {
+            Some(Value::String(text)) if !printer.is_data() => printer.line(text),
+            Some(value) if printer.is_data() => printer.data(value),
+            Some(value) => printer.stdout(&crate::yaml::to_string(value)),
+            None => {
+                printer.error(&format!(
+                    "the result of execution {} has no key \"{key}\"",
+                    record.id
+                ));
+                return ExitStatus::Failure;
+            }
+        }
+        return exit;
+    }
+    if printer.is_data() {
+        printer.data(&to_json(record));
+        return exit;
+    }
+    let mut out = String::new();
+    let mut field = |name: &str, value: &Value| {
+        out.push_str(name);
+        out.push(':');
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                out.push_str(" \n");
+                out.push_str(&indent(&crate::yaml::to_string(&sorted(value))));
+            }
+            Value::Array(items) if !items.is_empty() => {
+                out.push_str(" \n");
+                out.push_str(&indent(&crate::yaml::to_string(value)));
+            }
+            Value::Object(_) | Value::Null => out.push_str(" None\n"),
+            Value::String(text) => {
+                out.push(' ');
+                out.push_str(text);
+                out.push('\n');
+            }
+            other => {
+                out.push(' ');
+                out.push_str(&crate::yaml::to_string(other));
+            }
+        }
+    };
+    field("id", &json!(record.id));
+    field("action.ref", &json!(record.action_ref));
+    if display.detail {
+        field("runner_type", &json!(record.runner_type));
+    }
+    field("context.user", &json!(record.user));
+    field("parameters", &record.parameters);
+    field("status", &json!(status_text(record)));
+    field(
+        "start_timestamp",
+        &json!(human_time(Some(&record.start_timestamp))),
+    );
+    field(
+        "end_timestamp",
+        &json!(human_time(record.end_timestamp.as_deref())),
+    );
+    if display.detail {
+        field("elapsed_seconds", &json!(elapsed(record)));
+    }
+    field("result", record.result.as_ref().unwrap_or(&Value::Null));
+    printer.stdout(&out);
+    exit
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}\n"))
+        .collect::<String>()
+}
+
+/// Keys in order, as PyYAML's `safe_dump` prints them.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|key| (key.clone(), sorted(&map[key])))
+                    .collect::<Map<_, _>>(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `-k a.b`: a key of the result, dots for nested keys (a key holding dots is tried first).
+fn lookup_key<'v>(result: &'v Value, key: &str) -> Option<&'v Value> {
+    if let Some(value) = result.get(key) {
+        return Some(value);
+    }
+    let mut current = result;
+    for part in key.split('.') {
+        current = match current {
+            Value::Object(map) => map.get(part)?,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// The execution as `-j`/`-y` print it (upstream's field names).
+pub fn to_json(record: &ExecutionRecord) -> Value {
+    json!({
+        "id": record.id,
+        "action": {"ref": record.action_ref, "runner_type": record.runner_type},
+        "runner": {"name": record.runner_type},
+        "context": {"user": record.user},
+        "parameters": record.parameters,
+        "status": record.status.as_str(),
+        "start_timestamp": record.start_timestamp,
+        "end_timestamp": record.end_timestamp,
+        "elapsed_seconds": elapsed(record),
+        "result": record.result,
+    })
+}
+
+fn elapsed(record: &ExecutionRecord) -> Option<f64> {
+    let start: jiff::Timestamp = record.start_timestamp.parse().ok()?;
+    let end: jiff::Timestamp = match &record.end_timestamp {
+        Some(end) => end.parse().ok()?,
+        None => jiff::Timestamp::now(),
+    };
+    let seconds = end.duration_since(start).as_secs_f64();
+    Some((seconds * 1000.0).round() / 1000.0)
+}
+
+/// `succeeded (1s elapsed)`, as upstream shows the status.
+fn status_text(record: &ExecutionRecord) -> String {
+    match elapsed(record) {
+        Some(seconds) => format!(
+            "{} ({}s elapsed)",
+            record.status.as_str(),
+            seconds.round() as i64
+        ),
+        None => record.status.as_str().to_string(),
+    }
+}
+
+/// `Wed, 25 Nov 2026 10:00:00 UTC`, as upstream's CLI prints timestamps.
+fn human_time(timestamp: Option<&str>) -> String {
+    let Some(text) = timestamp else {
+        return String::new();
+    };
+    match text.parse::<jiff::Timestamp>() {
+        Ok(ts) => ts.strftime("%a, %d %b %Y %H:%M:%S UTC").to_string(),
+        Err(_) => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_keys_with_dots() {
+        let result = json!({"a": {"b": [1, {"c": 2}]}, "x.y": 3});
+        assert_eq!(lookup_key(&result, "a.b.1.c"), Some(&json!(2)));
+        assert_eq!(lookup_key(&result, "x.y"), Some(&json!(3)));
+        assert_eq!(lookup_key(&result, "a.z"), None);
+    }
+
+    #[test]
+    fn timestamps_as_upstream_prints_them() {
+        assert_eq!(
+            human_time(Some("2026-11-25T10:00:00.123456Z")),
+            "Wed, 25 Nov 2026 10:00:00 UTC"
+        );
+        assert_eq!(human_time(None), "");
+    }
+}

@@ -1,0 +1,402 @@
+//! One execution of an action, from the command line to the stored record: find the action,
+//! read and check its parameters, resolve the pack config, render the parameters, record the
+//! execution, run it with its runner, and record how it ended.
+//!
+//! [`prepare`] does everything that can fail because of the input (nothing is recorded
+//! then); [`start`] records the execution; [`execute`] runs it and stores the outcome. An
+//! asynchronous run (`st2 run -a`) does the first two in the foreground and hands the
+//! [`Prepared`] execution to a background worker over a pipe (it holds secrets), which calls
+//! [`execute`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::action::{self, args, params, Action, ActionError};
+use crate::config::{self, KeySnapshot, Renderer};
+use crate::datastore::Datastore;
+use crate::runner::{self, CancelFlag, Outcome, RunRequest};
+use crate::settings::Settings;
+use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
+
+/// Errors before an execution starts.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The action or its parameters were refused (exit 2): one line per problem.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something else failed (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<ActionError> for PrepareError {
+    fn from(err: ActionError) -> PrepareError {
+        match err {
+            ActionError::NotFound { .. } | ActionError::BadRef(_) => {
+                PrepareError::Invalid(err.to_string())
+            }
+            other => PrepareError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for PrepareError {
+    fn from(err: StoreError) -> PrepareError {
+        PrepareError::Failed(err.to_string())
+    }
+}
+
+/// What `st2 run` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    /// The action ref.
+    pub action_ref: String,
+    /// The words after it (`key=value`, or a command).
+    pub words: Vec<String>,
+    /// `--auto-dict`.
+    pub auto_dict: bool,
+    /// `-e/--inherit-env`.
+    pub inherit_env: bool,
+}
+
+/// An execution ready to run: everything the runner needs, decided in the foreground.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prepared {
+    /// The action ref.
+    pub action_ref: String,
+    /// The pack ref.
+    pub pack: String,
+    /// The runner type.
+    pub runner_type: String,
+    /// `entry_point`.
+    pub entry_point: String,
+    /// The pack directory.
+    pub pack_dir: PathBuf,
+    /// The effective parameter schema.
+    pub schema: Map<String, Value>,
+    /// The parameters as given, secrets masked (what the record shows).
+    pub shown_parameters: Map<String, Value>,
+    /// The final parameters (rendered, with defaults).
+    pub parameters: Map<String, Value>,
+    /// The resolved pack config.
+    pub config: Value,
+    /// `context.user`.
+    pub user: String,
+    /// The interpreter of Python actions.
+    pub python: Option<PathBuf>,
+    /// Things worth a warning (stale config, missing datastore keys).
+    pub warnings: Vec<String>,
+}
+
+/// Read and check everything about a run before anything is recorded.
+pub fn prepare(
+    settings: &Settings,
+    store: &Store,
+    request: &RunArgs,
+) -> Result<Prepared, PrepareError> {
+    let action = action::lookup(Some(store), &request.action_ref)?;
+    if !action.record.enabled {
+        return Err(PrepareError::Invalid(format!(
+            "action \"{}\" is disabled (enabled: false in {})",
+            action.record.action_ref, action.record.metadata_file
+        )));
+    }
+    if !runner::is_supported(&action.record.runner_type) {
+        return Err(PrepareError::Failed(format!(
+            "action \"{}\" uses the {} runner, which st2-rs does not support yet (supported: {})",
+            action.record.action_ref,
+            action.record.runner_type,
+            runner::SUPPORTED.join(", ")
+        )));
+    }
+    let schema = action.schema();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut given = args::parse(
+        &request.words,
+        &schema,
+        args::ArgsOptions {
+            auto_dict: request.auto_dict,
+        },
+        &cwd,
+        &action.record.action_ref,
+    )
+    .map_err(|err| PrepareError::Invalid(err.to_string()))?;
+    if request.inherit_env && schema.contains_key("env") {
+        let mut env = args::inherited_env();
+        if let Some(Value::Object(explicit)) = given.get("env") {
+            env.extend(explicit.clone());
+        }
+        given.insert("env".into(), Value::Object(env));
+    }
+    params::validate(&schema, &given).map_err(|err| PrepareError::Invalid(err.to_string()))?;
+
+    let pack = action.record.pack.clone();
+    let user = settings.system_user.clone();
+    let mut warnings = Vec::new();
+    let config_schema = store.config_schema(&pack)?;
+    let config_schema = config_schema.as_ref().and_then(Value::as_object);
+    let registered = store.config(&pack)?;
+    warnings.extend(stale_config_warning(settings, &pack, registered.as_ref()));
+    // Reading the datastore costs a second connection: only when something refers to it.
+    let mentions_st2kv = |value: &Value| value.to_string().contains("st2kv");
+    let wants_datastore = registered
+        .as_ref()
+        .is_some_and(|r| mentions_st2kv(&r.values))
+        || config_schema.is_some_and(|s| s.values().any(mentions_st2kv))
+        || schema.values().any(mentions_st2kv)
+        || given.values().any(mentions_st2kv);
+    let snapshot = if wants_datastore {
+        Datastore::open(settings)
+            .and_then(|datastore| datastore.snapshot())
+            .map_err(|err| PrepareError::Failed(err.to_string()))?
+    } else {
+        KeySnapshot::new(
+            Vec::new(),
+            std::sync::Arc::new(|_: &str, _: &str| Err("no datastore".into())),
+        )
+    };
+    let resolved = config::resolve(
+        &pack,
+        config_schema,
+        registered.as_ref().map(|record| &record.values),
+        &user,
+        &snapshot,
+    )
+    .map_err(|err| PrepareError::Failed(err.to_string()))?;
+    warnings.extend(resolved.warnings);
+
+    let renderer = Renderer::new(&pack, &user, &snapshot);
+    let context = params::RenderContext {
+        renderer: &renderer,
+        config: &resolved.values,
+        action_context: serde_json::json!({
+            "user": user,
+            "pack": pack,
+            "api_user": user,
+        }),
+    };
+    let (parameters, render_warnings) = params::finalize(&schema, &given, &context)
+        .map_err(|err| PrepareError::Invalid(err.to_string()))?;
+    warnings.extend(render_warnings);
+
+    let pack_dir = pack_dir(settings, &action)?;
+    let python = if runner::needs_python(&action.record.runner_type) {
+        Some(python_for(settings, &action, &pack_dir, &mut warnings))
+    } else {
+        None
+    };
+    Ok(Prepared {
+        action_ref: action.record.action_ref.clone(),
+        pack,
+        runner_type: action.record.runner_type.clone(),
+        entry_point: action.record.entry_point.clone(),
+        pack_dir,
+        shown_parameters: params::mask(&schema, &given),
+        schema,
+        parameters,
+        config: resolved.values,
+        user,
+        python,
+        warnings,
+    })
+}
+
+fn pack_dir(settings: &Settings, action: &Action) -> Result<PathBuf, PrepareError> {
+    match &action.pack_dir {
+        Some(dir) => Ok(dir.clone()),
+        None if action.builtin && runner::needs_python(&action.record.runner_type) => {
+            Ok(action::builtin_pack_dir(settings)?)
+        }
+        None => Ok(settings.pack_dir(&action.record.pack)),
+    }
+}
+
+/// The pack virtualenv's Python, else the system `python3` (with a warning when the pack
+/// declares requirements that then may be missing).
+fn python_for(
+    settings: &Settings,
+    action: &Action,
+    pack_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> PathBuf {
+    let venv_python = crate::venv::python_path(&settings.venv_dir(&action.record.pack));
+    if venv_python.exists() {
+        return venv_python;
+    }
+    let requirements = pack_dir.join("requirements.txt");
+    let declares = std::fs::read_to_string(&requirements)
+        .map(|text| {
+            text.lines()
+                .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        })
+        .unwrap_or(false);
+    if declares {
+        warnings.push(format!(
+            "pack \"{}\" has no virtualenv, so its requirements may be missing; running with \
+             the system python3 (`st2ctl reload --register-setup-virtualenvs` creates it)",
+            action.record.pack
+        ));
+    }
+    PathBuf::from("python3")
+}
+
+/// [fix] StackStorm needs a reload before runs see an edited config; say so when the file
+/// changed since it was registered.
+fn stale_config_warning(
+    settings: &Settings,
+    pack: &str,
+    registered: Option<&crate::store::ConfigRecord>,
+) -> Option<String> {
+    let path = settings.config_path(pack);
+    let on_disk = crate::register::file_mtime_ns(&path)?;
+    let message = match registered {
+        None => "is not registered",
+        Some(record) if record.file_mtime_ns != Some(on_disk) => "changed since it was registered",
+        Some(_) => return None,
+    };
+    Some(format!(
+        "{} {message}; this run uses the registered config (run `st2ctl reload --register-configs`)",
+        path.display()
+    ))
+}
+
+/// A new execution id: 24 hex digits like a MongoDB ObjectId (seconds, then random bytes).
+pub fn new_id() -> String {
+    let seconds = jiff::Timestamp::now().as_second() as u32;
+    let mut random = [0u8; 8];
+    if openssl::rand::rand_bytes(&mut random).is_err() {
+        let nanos = jiff::Timestamp::now().as_nanosecond() as u64;
+        random = (nanos ^ u64::from(std::process::id()) << 32).to_be_bytes();
+    }
+    format!("{seconds:08x}{}", hex::encode(random))
+}
+
+/// Now, as execution timestamps are stored (RFC 3339, UTC, microseconds).
+pub fn timestamp() -> String {
+    let now = jiff::Timestamp::now();
+    now.round(jiff::Unit::Microsecond)
+        .unwrap_or(now)
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// Record a new execution of `prepared` with `status` (`running` when this process runs it,
+/// `requested` when a worker will).
+pub fn start(
+    store: &mut Store,
+    prepared: &Prepared,
+    id: &str,
+    status: ExecutionStatus,
+    pid: u32,
+) -> Result<ExecutionRecord, StoreError> {
+    let record = ExecutionRecord {
+        id: id.to_string(),
+        action_ref: prepared.action_ref.clone(),
+        runner_type: prepared.runner_type.clone(),
+        user: prepared.user.clone(),
+        parameters: Value::Object(prepared.shown_parameters.clone()),
+        status,
+        result: None,
+        start_timestamp: timestamp(),
+        end_timestamp: None,
+        pid: Some(pid),
+    };
+    store.insert_execution(&record)?;
+    Ok(record)
+}
+
+/// Run a recorded execution and store how it ended.
+pub fn execute(
+    settings: &Settings,
+    store: &mut Store,
+    prepared: &Prepared,
+    id: &str,
+    cancel: &CancelFlag,
+) -> Result<ExecutionRecord, StoreError> {
+    let request = RunRequest {
+        execution_id: id,
+        action_ref: &prepared.action_ref,
+        pack: &prepared.pack,
+        runner_type: &prepared.runner_type,
+        pack_dir: &prepared.pack_dir,
+        entry_point: &prepared.entry_point,
+        schema: &prepared.schema,
+        parameters: &prepared.parameters,
+        config: &prepared.config,
+        user: &prepared.user,
+        python: prepared.python.clone(),
+        settings,
+        cancel,
+    };
+    // A cancel that arrived before the run started wins.
+    let outcome = match store.execution(id)? {
+        Some(record) if record.status == ExecutionStatus::Canceling => {
+            runner::RunOutcome::error(Outcome::Canceled, "canceled before it started")
+        }
+        _ => runner::run(&request),
+    };
+    let status = match outcome.outcome {
+        Outcome::Succeeded => ExecutionStatus::Succeeded,
+        Outcome::Failed => ExecutionStatus::Failed,
+        Outcome::Timeout => ExecutionStatus::Timeout,
+        Outcome::Canceled => ExecutionStatus::Canceled,
+    };
+    store.finish_execution(id, status, &outcome.result, &timestamp())?;
+    store
+        .execution(id)?
+        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
+
+/// Whether the process `pid` still exists.
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists and may be signaled.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// An execution as it is now: one whose process disappeared before it finished is marked
+/// `abandoned` (or `canceled`, when a cancel was pending).
+pub fn refresh(store: &mut Store, record: ExecutionRecord) -> Result<ExecutionRecord, StoreError> {
+    if record.status.is_final() || record.pid.is_some_and(process_alive) {
+        return Ok(record);
+    }
+    let status = if record.status == ExecutionStatus::Canceling {
+        ExecutionStatus::Canceled
+    } else {
+        ExecutionStatus::Abandoned
+    };
+    store.mark_execution(&record.id, status, Some(&timestamp()))?;
+    Ok(store.execution(&record.id)?.unwrap_or(record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_look_like_object_ids_and_differ() {
+        let a = new_id();
+        let b = new_id();
+        assert_eq!(a.len(), 24);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn timestamps_have_microseconds() {
+        let ts = timestamp();
+        assert_eq!(ts.len(), "2026-11-25T10:00:00.000000Z".len(), "{ts}");
+        assert!(ts.ends_with('Z'));
+    }
+
+    #[test]
+    fn our_own_process_is_alive() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(u32::MAX));
+    }
+}

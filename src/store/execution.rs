@@ -1,0 +1,352 @@
+//! Action executions: one row per `st2 run`, written when it starts and when it ends, so that
+//! `st2 execution list/get/cancel` see it from any process.
+
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Store, StoreError};
+
+/// StackStorm's execution statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionStatus {
+    /// Recorded, not started yet (`st2 run -a` before its worker starts).
+    Requested,
+    /// Running.
+    Running,
+    /// Finished, and the action did what it was asked.
+    Succeeded,
+    /// Finished with a failure.
+    Failed,
+    /// Killed after its timeout.
+    Timeout,
+    /// A cancel was asked for and has not completed yet.
+    Canceling,
+    /// Canceled.
+    Canceled,
+    /// The process running it disappeared before it finished.
+    Abandoned,
+}
+
+impl ExecutionStatus {
+    /// All statuses, for parsing and `--status` values.
+    pub const ALL: [ExecutionStatus; 8] = [
+        ExecutionStatus::Requested,
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Timeout,
+        ExecutionStatus::Canceling,
+        ExecutionStatus::Canceled,
+        ExecutionStatus::Abandoned,
+    ];
+
+    /// The status word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Requested => "requested",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Timeout => "timeout",
+            ExecutionStatus::Canceling => "canceling",
+            ExecutionStatus::Canceled => "canceled",
+            ExecutionStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// Parse a status word.
+    pub fn parse(text: &str) -> Option<ExecutionStatus> {
+        ExecutionStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+
+    /// Whether nothing will change it any more.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            ExecutionStatus::Requested | ExecutionStatus::Running | ExecutionStatus::Canceling
+        )
+    }
+}
+
+/// One execution as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionRecord {
+    /// 24 hex digits.
+    pub id: String,
+    /// The action ref.
+    pub action_ref: String,
+    /// The runner type.
+    pub runner_type: String,
+    /// `context.user`.
+    pub user: String,
+    /// The parameters as given on the command line, secrets masked.
+    pub parameters: Value,
+    /// Status.
+    pub status: ExecutionStatus,
+    /// The runner's result, when finished.
+    pub result: Option<Value>,
+    /// When it was requested (RFC 3339, UTC, microseconds).
+    pub start_timestamp: String,
+    /// When it finished.
+    pub end_timestamp: Option<String>,
+    /// The process running it, while it runs.
+    #[serde(skip)]
+    pub pid: Option<u32>,
+}
+
+/// Which executions `st2 execution list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only this action.
+    pub action_ref: Option<String>,
+    /// Only this status.
+    pub status: Option<ExecutionStatus>,
+    /// At most this many, newest first.
+    pub limit: usize,
+}
+
+const COLUMNS: &str = "id, action_ref, runner_type, user, parameters, status, result, \
+                       start_timestamp, end_timestamp, pid";
+
+fn from_row(row: &Row) -> rusqlite::Result<(ExecutionRecord, String, Option<String>)> {
+    let status: String = row.get(5)?;
+    Ok((
+        ExecutionRecord {
+            id: row.get(0)?,
+            action_ref: row.get(1)?,
+            runner_type: row.get(2)?,
+            user: row.get(3)?,
+            parameters: Value::Null,
+            status: ExecutionStatus::parse(&status).unwrap_or(ExecutionStatus::Abandoned),
+            result: None,
+            start_timestamp: row.get(7)?,
+            end_timestamp: row.get(8)?,
+            pid: row.get(9)?,
+        },
+        row.get(4)?,
+        row.get(6)?,
+    ))
+}
+
+fn decode(
+    (mut record, parameters, result): (ExecutionRecord, String, Option<String>),
+) -> Result<ExecutionRecord, StoreError> {
+    record.parameters = serde_json::from_str(&parameters)?;
+    record.result = result.as_deref().map(serde_json::from_str).transpose()?;
+    Ok(record)
+}
+
+impl Store {
+    /// Record a new execution.
+    pub fn insert_execution(&mut self, record: &ExecutionRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            &format!("INSERT INTO executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            params![
+                record.id,
+                record.action_ref,
+                record.runner_type,
+                record.user,
+                serde_json::to_string(&record.parameters)?,
+                record.status.as_str(),
+                record.result.as_ref().map(serde_json::to_string).transpose()?,
+                record.start_timestamp,
+                record.end_timestamp,
+                record.pid,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Say which process runs an execution, and that it runs (unless a cancel came first).
+    pub fn execution_started(&mut self, id: &str, pid: u32) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE executions SET pid = ?2,
+                 status = CASE status WHEN 'requested' THEN 'running' ELSE status END
+             WHERE id = ?1",
+            params![id, pid],
+        )?;
+        Ok(())
+    }
+
+    /// Record the end of an execution; a `canceling` one that did not succeed becomes
+    /// `canceled`. Returns the stored status.
+    pub fn finish_execution(
+        &mut self,
+        id: &str,
+        status: ExecutionStatus,
+        result: &Value,
+        end_timestamp: &str,
+    ) -> Result<ExecutionStatus, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<String> = tx
+            .query_row("SELECT status FROM executions WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        let status = match current.as_deref().and_then(ExecutionStatus::parse) {
+            Some(ExecutionStatus::Canceling) if status != ExecutionStatus::Succeeded => {
+                ExecutionStatus::Canceled
+            }
+            _ => status,
+        };
+        tx.execute(
+            "UPDATE executions SET status = ?2, result = ?3, end_timestamp = ?4, pid = NULL
+             WHERE id = ?1",
+            params![
+                id,
+                status.as_str(),
+                serde_json::to_string(result)?,
+                end_timestamp
+            ],
+        )?;
+        tx.commit()?;
+        Ok(status)
+    }
+
+    /// Move a running execution to `status` (`canceling`, or `canceled`/`abandoned` when
+    /// its process is gone), unless it finished meanwhile. Returns whether it changed.
+    pub fn mark_execution(
+        &mut self,
+        id: &str,
+        status: ExecutionStatus,
+        end_timestamp: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let changed = self.conn.execute(
+            "UPDATE executions SET status = ?2, end_timestamp = COALESCE(?3, end_timestamp),
+                 pid = CASE WHEN ?3 IS NULL THEN pid ELSE NULL END
+             WHERE id = ?1 AND status IN ('requested', 'running', 'canceling')",
+            params![id, status.as_str(), end_timestamp],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// One execution.
+    pub fn execution(&self, id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM executions WHERE id = ?1"),
+                [id],
+                from_row,
+            )
+            .optional()?
+            .map(decode)
+            .transpose()
+    }
+
+    /// Executions, newest first.
+    pub fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM executions
+             WHERE (?1 IS NULL OR action_ref = ?1) AND (?2 IS NULL OR status = ?2)
+             ORDER BY start_timestamp DESC, rowid DESC LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(
+            params![
+                filter.action_ref,
+                filter.status.map(ExecutionStatus::as_str),
+                limit
+            ],
+            from_row,
+        )?;
+        rows.map(|row| decode(row?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, start: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.into(),
+            action_ref: "core.local".into(),
+            runner_type: "local-shell-cmd".into(),
+            user: "stanley".into(),
+            parameters: serde_json::json!({"cmd": "true"}),
+            status: ExecutionStatus::Requested,
+            result: None,
+            start_timestamp: start.into(),
+            end_timestamp: None,
+            pid: None,
+        }
+    }
+
+    #[test]
+    fn an_execution_goes_from_requested_to_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("st2.db")).unwrap();
+        store
+            .insert_execution(&record("a", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        store
+            .insert_execution(&record("b", "2026-01-02T00:00:00Z"))
+            .unwrap();
+        store.execution_started("a", 42).unwrap();
+        let a = store.execution("a").unwrap().unwrap();
+        assert_eq!((a.status, a.pid), (ExecutionStatus::Running, Some(42)));
+        let status = store
+            .finish_execution(
+                "a",
+                ExecutionStatus::Succeeded,
+                &serde_json::json!({"stdout": "x"}),
+                "2026-01-01T00:00:01Z",
+            )
+            .unwrap();
+        assert_eq!(status, ExecutionStatus::Succeeded);
+        let a = store.execution("a").unwrap().unwrap();
+        assert_eq!(a.result, Some(serde_json::json!({"stdout": "x"})));
+        assert_eq!(a.pid, None);
+        // A finished execution cannot be canceled.
+        assert!(!store
+            .mark_execution("a", ExecutionStatus::Canceling, None)
+            .unwrap());
+
+        let all = store
+            .executions(&ExecutionFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
+        let failed = store
+            .executions(&ExecutionFilter {
+                status: Some(ExecutionStatus::Failed),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(failed.is_empty());
+    }
+
+    #[test]
+    fn a_canceling_execution_ends_canceled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("st2.db")).unwrap();
+        store
+            .insert_execution(&record("a", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        assert!(store
+            .mark_execution("a", ExecutionStatus::Canceling, None)
+            .unwrap());
+        // A cancel before the worker starts keeps the status.
+        store.execution_started("a", 7).unwrap();
+        assert_eq!(
+            store.execution("a").unwrap().unwrap().status,
+            ExecutionStatus::Canceling
+        );
+        let status = store
+            .finish_execution("a", ExecutionStatus::Failed, &Value::Null, "t")
+            .unwrap();
+        assert_eq!(status, ExecutionStatus::Canceled);
+    }
+}
