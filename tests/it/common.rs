@@ -88,6 +88,24 @@ impl Home {
         self.command("st2")
     }
 
+    /// Start `st2 --config-file <conf> ARGS` without waiting (stdout discarded, stderr
+    /// piped), for tests of concurrent commands.
+    pub fn spawn_st2(&self, args: &[&str]) -> std::process::Child {
+        StdCommand::new(assert_cmd::cargo::cargo_bin("st2"))
+            .arg("--config-file")
+            .arg(&self.conf)
+            .args(args)
+            .env_remove("ST2_CONF")
+            .env_remove("ST2_BASE_PATH")
+            .env("NO_COLOR", "1")
+            .env("HOME", self.dir.path())
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// `st2ctl --config-file <conf> ...`
     pub fn st2ctl(&self) -> Command {
         self.command("st2ctl")

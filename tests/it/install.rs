@@ -403,21 +403,7 @@ fn python_pack_gets_a_virtualenv_that_is_reused() {
 fn two_installs_of_one_pack_at_once_both_succeed() {
     let home = Home::new();
     let repo = GitRepo::pack(&home.dir.path().join("remotes/demo"), "demo", &["1.0.0"]);
-    let spawn = || {
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("st2"));
-        command
-            .args([
-                "--config-file",
-                home.conf.to_str().unwrap(),
-                "pack",
-                "install",
-                &repo.url(),
-            ])
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        command.spawn().unwrap()
-    };
+    let spawn = || home.spawn_st2(&["pack", "install", &repo.url()]);
     let children: Vec<_> = (0..3).map(|_| spawn()).collect();
     for child in children {
         let output = child.wait_with_output().unwrap();

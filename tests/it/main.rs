@@ -9,3 +9,4 @@ mod install;
 mod key;
 mod pack_commands;
 mod reload;
+mod run;

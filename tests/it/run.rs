@@ -1,0 +1,485 @@
+//! `st2 run`, `st2 action`, `st2 execution`: parameters, the shell runners, rendering,
+//! the execution record, async runs and cancellation.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn run(home: &Home, args: &[&str]) -> std::process::Output {
+    home.st2().arg("run").args(args).output().unwrap()
+}
+
+fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
+    let output = home.st2().arg("run").args(args).arg("-j").output().unwrap();
+    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "{err}: stdout {} stderr {}",
+            stdout(&output),
+            stderr(&output)
+        )
+    });
+    (value, output)
+}
+
+fn executions(home: &Home) -> usize {
+    home.query("SELECT CAST(count(*) AS TEXT) FROM executions")[0]
+        .parse()
+        .unwrap()
+}
+
+/// A pack with shell actions, a config schema and parameter templates.
+fn shell_pack(home: &Home) {
+    let dir = home.pack("shelly");
+    write(
+        &dir,
+        "pack.yaml",
+        "ref: shelly\nname: shelly\ndescription: shell actions\nversion: 1.0.0\nauthor: t\n",
+    );
+    write(
+        &dir,
+        "config.schema.yaml",
+        "greeting:\n  type: string\n  default: hello\nport:\n  type: integer\n  required: true\n",
+    );
+    write(
+        &dir,
+        "actions/args.yaml",
+        r#"name: args
+runner_type: local-shell-script
+entry_point: args.sh
+parameters:
+  first:
+    type: string
+    position: 0
+  second:
+    type: integer
+    position: 1
+  count:
+    type: integer
+    default: 3
+  verbose:
+    type: boolean
+    default: false
+  token:
+    type: string
+    secret: true
+  greeting:
+    type: string
+    default: "{{ config_context.greeting }} {{ st2kv.system.who }} on {{ config_context.port }}"
+"#,
+    );
+    write(
+        &dir,
+        "actions/args.sh",
+        "#!/bin/sh\nprintf '%s|' \"$@\"\necho\necho \"pack=$ST2_ACTION_PACK_NAME id=$ST2_ACTION_EXECUTION_ID\"\n",
+    );
+    make_executable(&dir.join("actions/args.sh"));
+    write(
+        &dir,
+        "actions/json.yaml",
+        "name: json\nrunner_type: local-shell-script\nentry_point: json.sh\n",
+    );
+    write(
+        &dir,
+        "actions/json.sh",
+        "#!/bin/sh\necho '{\"answer\": 42, \"cwd\": \"'\"$(pwd)\"'\"}'\necho oops >&2\n",
+    );
+    // Not executable on purpose: upstream makes it so before running, and so do we.
+    write(
+        &dir,
+        "actions/loop.yaml",
+        "name: loop\nrunner_type: local-shell-script\nentry_point: loop.sh\nparameters:\n  timeout:\n    default: 1\n",
+    );
+    write(
+        &dir,
+        "actions/loop.sh",
+        "#!/bin/sh\nsleep 300 &\nwhile true; do sleep 0.1; done\n",
+    );
+    write(
+        &dir,
+        "actions/missing.yaml",
+        "name: missing\nrunner_type: local-shell-script\nentry_point: nowhere.sh\n",
+    );
+    write(
+        &dir,
+        "actions/badshebang.yaml",
+        "name: badshebang\nrunner_type: local-shell-script\nentry_point: bad.sh\n",
+    );
+    write(&dir, "actions/bad.sh", "#!/nonexistent/interpreter\n");
+    make_executable(&dir.join("actions/bad.sh"));
+    write(
+        &dir,
+        "actions/remote.yaml",
+        "name: remote\nrunner_type: remote-shell-cmd\nparameters:\n  hosts:\n    default: localhost\n  cmd:\n    default: date\n",
+    );
+    write(
+        &dir,
+        "actions/disabled.yaml",
+        "name: disabled\nrunner_type: noop\nenabled: false\n",
+    );
+    home.write_config("shelly", "port: 8080\n");
+    let output = home
+        .st2ctl()
+        .args(["reload", "--register-all"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = home
+        .st2()
+        .args(["key", "set", "who", "world"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn core_local_runs_a_command_and_records_it() {
+    let home = Home::new();
+    let (execution, output) = run_json(&home, &["core.local", "cmd=echo hi; echo err >&2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(execution["status"], "succeeded");
+    assert_eq!(execution["action"]["ref"], "core.local");
+    assert_eq!(execution["context"]["user"], "stanley");
+    assert_eq!(execution["parameters"]["cmd"], "echo hi; echo err >&2");
+    assert_eq!(execution["result"]["stdout"], "hi");
+    assert_eq!(execution["result"]["stderr"], "err");
+    assert_eq!(execution["result"]["return_code"], 0);
+    assert_eq!(execution["result"]["succeeded"], true);
+    let id = execution["id"].as_str().unwrap();
+    assert_eq!(id.len(), 24);
+
+    // The record is there for `st2 execution get/list`.
+    let output = home
+        .st2()
+        .args(["execution", "get", id, "-j"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stored: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(stored["result"], execution["result"]);
+    assert_eq!(stored["start_timestamp"], execution["start_timestamp"]);
+    let output = home.st2().args(["execution", "list"]).output().unwrap();
+    let text = stdout(&output);
+    assert!(text.contains(id) && text.contains("succeeded"), "{text}");
+
+    // The human layout, in upstream's field order.
+    let output = run(&home, &["core.local", "echo", "hello", "world"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let keys: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with(' '))
+        .map(|line| line.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "action.ref",
+            "context.user",
+            "parameters",
+            "status",
+            "start_timestamp",
+            "end_timestamp",
+            "result"
+        ]
+    );
+    assert!(text.contains("  cmd: echo hello world\n"), "{text}");
+    assert!(text.contains("  stdout: hello world\n"), "{text}");
+
+    // -k prints one key of the result; flags may follow the parameters.
+    let output = run(&home, &["core.echo", "message=from echo", "-k", "stdout"]);
+    assert_eq!(stdout(&output), "from echo\n");
+}
+
+#[test]
+fn failures_exit_non_zero_and_are_recorded() {
+    let home = Home::new();
+    let (execution, output) = run_json(&home, &["core.local", "cmd=exit 3"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(execution["status"], "failed");
+    assert_eq!(execution["result"]["return_code"], 3);
+    // core.error writes to stderr and succeeds, as upstream's does.
+    let output = run(&home, &["core.error", "message=boom"]);
+    assert!(
+        stdout(&output).contains("stderr: boom"),
+        "{}",
+        stdout(&output)
+    );
+    let output = home
+        .st2()
+        .args(["execution", "list", "--status", "failed", "-j"])
+        .output()
+        .unwrap();
+    let list: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(list.len(), 1);
+}
+
+#[test]
+fn bad_parameters_are_refused_before_anything_runs() {
+    let home = Home::new();
+    shell_pack(&home);
+    let cases: &[(&[&str], &str)] = &[
+        (&["core.local"], "'cmd' is a required property"),
+        (
+            &["core.local", "cmd=x", "cmdd=y"],
+            "Additional properties are not allowed ('cmdd' was unexpected); did you mean \"cmd\"?",
+        ),
+        (
+            &["core.local", "cmd=x", "timeout=soon"],
+            "parameter \"timeout\": 'soon' is not an integer",
+        ),
+        (
+            &["core.local", "cmd=x", "sudo=true"],
+            "Override of immutable parameter(s) ['sudo'] is unsupported.",
+        ),
+        (
+            &["core.uuid", "uuid_type=uuid7"],
+            "parameter \"uuid_type\": 'uuid7' is not one of ['uuid1', 'uuid4']",
+        ),
+        (
+            &["shelly.args", "verbose=maybe"],
+            "parameter \"verbose\": Invalid value for boolean parameter",
+        ),
+        (
+            &["shelly.args", "@first=nofile.txt"],
+            "nofile.txt\" doesn't exist",
+        ),
+        (&["core.locl", "cmd=x"], "did you mean \"core.local\"?"),
+        (&["shelly.disabled"], "is disabled"),
+    ];
+    let before = executions(&home);
+    for (args, expected) in cases {
+        let output = run(&home, args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+    assert_eq!(executions(&home), before, "nothing was recorded");
+}
+
+#[test]
+fn scripts_get_arguments_environment_and_rendered_defaults() {
+    let home = Home::new();
+    shell_pack(&home);
+    let (execution, output) = run_json(
+        &home,
+        &[
+            "shelly.args",
+            "first=a b",
+            "second=7",
+            "verbose=yes",
+            "token=hunter2",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout_text = execution["result"]["stdout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{execution}"));
+    let (arguments, environment) = stdout_text.split_once('\n').unwrap();
+    let id = execution["id"].as_str().unwrap();
+    assert_eq!(environment, format!("pack=shelly id={id}"));
+    // Named arguments first (`--name=value`, a true boolean as a bare flag), then positional
+    // ones in position order (given values before defaults); the template default rendered
+    // with config and datastore.
+    assert_eq!(
+        arguments,
+        "--verbose|--token=hunter2|--count=3|--greeting=hello world on 8080|a b|7|"
+    );
+    // The secret is masked in the output and in the stored record.
+    assert_eq!(execution["parameters"]["token"], "********");
+    let stored = home.query("SELECT parameters FROM executions");
+    assert!(
+        !stored.iter().any(|row| row.contains("hunter2")),
+        "{stored:?}"
+    );
+
+    // JSON on stdout is parsed; the script runs in the caller's directory unless cwd is set.
+    let (execution, output) = run_json(&home, &["shelly.json", "cwd=/"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(execution["result"]["stdout"]["answer"], 42);
+    assert_eq!(execution["result"]["stdout"]["cwd"], "/");
+    assert_eq!(execution["result"]["stderr"], "oops");
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let home = Home::new();
+    shell_pack(&home);
+    let started = Instant::now();
+    let (execution, output) = run_json(&home, &["shelly.loop"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(execution["status"], "timeout");
+    assert_eq!(
+        execution["result"]["error"],
+        "Action failed to complete in 1 seconds"
+    );
+    assert_eq!(execution["result"]["return_code"], -9);
+    // The background `sleep 300` of the script died with it.
+    let pgrep = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 300"])
+        .output()
+        .unwrap();
+    assert!(pgrep.stdout.is_empty(), "{}", stdout(&pgrep));
+}
+
+#[test]
+fn broken_actions_fail_with_a_reason() {
+    let home = Home::new();
+    shell_pack(&home);
+    let (execution, output) = run_json(&home, &["shelly.missing"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(execution["status"], "failed");
+    let error = execution["result"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("nowhere.sh cannot be read: No such file"),
+        "{error}"
+    );
+
+    let (execution, output) = run_json(&home, &["shelly.badshebang"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(execution["result"]["return_code"], 127);
+    assert!(execution["result"]["stderr"]
+        .as_str()
+        .unwrap()
+        .contains("not found"));
+
+    let output = run(&home, &["shelly.remote"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output)
+            .contains("uses the remote-shell-cmd runner, which st2-rs does not support yet"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn async_runs_continue_in_the_background_and_can_be_canceled() {
+    let home = Home::new();
+    let output = run(&home, &["core.local", "cmd=sleep 0.3; echo later", "-a"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("To get the results, execute:"), "{text}");
+    let id = text.split_whitespace().last().unwrap().to_string();
+    let execution = wait_final(&home, &id);
+    assert_eq!(execution["status"], "succeeded");
+    assert_eq!(execution["result"]["stdout"], "later");
+
+    let output = run(&home, &["core.local", "cmd=sleep 60", "-a"]);
+    let id = stdout(&output)
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let output = home
+        .st2()
+        .args(["execution", "cancel", &id])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("execution {id} is canceled\n"));
+    let execution = wait_final(&home, &id);
+    assert_eq!(execution["status"], "canceled");
+    // A finished execution cannot be canceled again.
+    let output = home
+        .st2()
+        .args(["execution", "cancel", &id])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("it is already canceled"));
+}
+
+fn wait_final(home: &Home, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let output = home
+            .st2()
+            .args(["execution", "get", id, "-j"])
+            .output()
+            .unwrap();
+        let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let status = execution["status"].as_str().unwrap().to_string();
+        if !["requested", "running", "canceling"].contains(&status.as_str()) {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "still {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn parallel_runs_are_all_recorded() {
+    let home = Home::new();
+    // Create the store first, as a first run would.
+    assert!(run(&home, &["core.noop"]).status.success());
+    let children: Vec<_> = (0..20)
+        .map(|i| home.spawn_st2(&["run", "core.local", &format!("cmd=echo {i}")]))
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert_eq!(executions(&home), 21);
+    let statuses = home.query("SELECT DISTINCT status FROM executions");
+    assert_eq!(statuses, ["succeeded"]);
+}
+
+#[test]
+fn actions_are_listed_with_their_merged_parameters() {
+    let home = Home::new();
+    shell_pack(&home);
+    let output = home.st2().args(["action", "list"]).output().unwrap();
+    let text = stdout(&output);
+    for action in ["core.local", "core.http", "shelly.args", "shelly.remote"] {
+        assert!(text.contains(action), "{action}: {text}");
+    }
+    let output = home
+        .st2()
+        .args(["action", "list", "--pack", "shelly", "-j"])
+        .output()
+        .unwrap();
+    let list: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(list.iter().all(|action| action["pack"] == "shelly"));
+    let output = home
+        .st2()
+        .args(["action", "get", "core.echo", "-j"])
+        .output()
+        .unwrap();
+    let action: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(action["runner_type"], "local-shell-cmd");
+    assert_eq!(action["parameters"]["cmd"]["immutable"], true);
+    assert_eq!(action["parameters"]["timeout"]["default"], 60);
+    assert_eq!(action["builtin"], true);
+    let output = home
+        .st2()
+        .args(["action", "get", "shelly.nope"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("action \"shelly.nope\" is not found"));
+    // `st2 action execute` is `st2 run`.
+    let output = home
+        .st2()
+        .args([
+            "action",
+            "execute",
+            "core.local",
+            "cmd=echo same",
+            "-k",
+            "stdout",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), "same\n");
+}
