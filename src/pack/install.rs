@@ -656,9 +656,11 @@ impl<'a> Installer<'a> {
         };
         // After the swap, the staging directory holds the previous version; dropping the
         // TempDir deletes it.
+        let unsupported = prepared.loaded.unsupported_runners_warning();
         let warnings = std::mem::take(&mut prepared.loaded.warnings)
             .into_iter()
             .chain(prepared.loaded.manifest.warnings())
+            .chain(unsupported)
             .collect();
         let counts: BTreeMap<String, u64> = store.content_counts(&pack_ref)?.into_iter().collect();
         self.progress.done(

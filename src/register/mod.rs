@@ -176,12 +176,35 @@ impl LoadedPack {
     }
 
     /// Runner types of its actions that `st2 run` cannot execute yet, with a count each.
-    pub fn runner_types(&self) -> BTreeMap<String, usize> {
+    pub fn unsupported_runners(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for action in &self.registration.actions {
-            *counts.entry(action.runner_type.clone()).or_insert(0) += 1;
+            if !runner::is_supported(&action.runner_type) {
+                *counts.entry(action.runner_type.clone()).or_insert(0) += 1;
+            }
         }
         counts
+    }
+
+    /// A warning naming the runners `st2 run` cannot execute yet, if any action uses one.
+    pub fn unsupported_runners_warning(&self) -> Option<String> {
+        let counts = self.unsupported_runners();
+        if counts.is_empty() {
+            return None;
+        }
+        let total: usize = counts.values().sum();
+        let list: Vec<String> = counts
+            .iter()
+            .map(|(runner, count)| format!("{runner}: {count}"))
+            .collect();
+        Some(format!(
+            "pack \"{}\": {total} {} st2 run does not support yet ({}); {} registered and listed, but running {} fails",
+            self.registration.pack.pack_ref,
+            if total == 1 { "action uses a runner" } else { "actions use runners" },
+            list.join(", "),
+            if total == 1 { "it is" } else { "they are" },
+            if total == 1 { "it" } else { "them" },
+        ))
     }
 }
 

@@ -483,3 +483,28 @@ fn actions_are_listed_with_their_merged_parameters() {
         .unwrap();
     assert_eq!(stdout(&output), "same\n");
 }
+
+#[test]
+fn install_warns_about_runners_that_cannot_run_yet() {
+    let home = Home::new();
+    let source = home.dir.path().join("src/flows");
+    pack_files(&source, "flows", "1.0.0", &[]);
+    write(
+        &source,
+        "actions/chain.yaml",
+        "name: chain\nrunner_type: orquesta\nentry_point: workflows/chain.yaml\n",
+    );
+    let output = home
+        .st2()
+        .args(["pack", "install", source.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "warning: pack \"flows\": 1 action uses a runner st2 run does not support yet (orquesta: 1)"
+        ),
+        "{}",
+        stderr(&output)
+    );
+}
