@@ -4,6 +4,9 @@
 #   2. `st2 pack search` over the real Exchange index vs Python loading the same JSON
 #   3. `st2ctl reload --register-all` of every pack in ../shared/exchange vs PyYAML loading
 #      the same YAML files in one Python process (pure-Python SafeLoader and libyaml's)
+#   4. `st2 run core.local cmd=true` vs `sh -c true`
+#   5. a trivial python-script action vs `python3 -c pass`
+#   6. 100 concurrent `st2 run core.noop`: wall time, and that all 100 are recorded
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,4 +96,33 @@ PY
         -n "python3 PyYAML CSafeLoader" "python3 $work/pyyaml.py $packs c" \
         -n "st2ctl reload --register-all" "$root/target/release/st2ctl --config-file $work/register.conf reload --register-all --register-no-fail-on-failure"
 fi
+
+# Runs: a home with a pack holding a trivial Python action (no requirements: system python3).
+cat > "$work/run.conf" <<CONF
+[system]
+base_path = $work/run-home
+CONF
+mkdir -p "$work/run-home/packs/bench/actions"
+printf 'name: bench\ndescription: d\nversion: 1.0.0\nauthor: a\n' > "$work/run-home/packs/bench/pack.yaml"
+printf 'name: hello\nrunner_type: python-script\nentry_point: hello.py\n' > "$work/run-home/packs/bench/actions/hello.yaml"
+printf 'from st2common.runners.base_action import Action\n\nclass Hello(Action):\n    def run(self):\n        return "hi"\n' > "$work/run-home/packs/bench/actions/hello.py"
+"$root/target/release/st2ctl" --config-file "$work/run.conf" reload >/dev/null
+run="$st2 --config-file $work/run.conf run"
+echo "== st2 run core.local cmd=true vs sh -c true"
+hyperfine --warmup 5 --runs 50 -N --export-markdown "$out/run-local.md" \
+    -n "sh -c true" "sh -c true" \
+    -n "st2 run core.local cmd=true" "$run core.local cmd=true"
+echo "== python-script action vs python3 -c pass"
+hyperfine --warmup 3 --runs 30 -N --export-markdown "$out/run-python.md" \
+    -n "python3 -c pass" "python3 -c pass" \
+    -n "st2 run bench.hello" "$run bench.hello"
+echo "== 100 concurrent st2 run core.noop"
+cat > "$work/burst.sh" <<SH
+for i in \$(seq 100); do $run core.noop >/dev/null & done
+wait
+SH
+before=$("$st2" --config-file "$work/run.conf" execution list -n 100000 -j | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+hyperfine --runs 1 -N --export-markdown "$out/run-burst.md" -n "100 x st2 run core.noop at once" "bash $work/burst.sh"
+after=$("$st2" --config-file "$work/run.conf" execution list -n 100000 -j | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), sum(e["status"] == "succeeded" for e in d))')
+echo "executions recorded by the burst: $((${after%% *} - before)) of 100 (succeeded in total: ${after##* })"
 echo "results: $out/*.md"
