@@ -239,7 +239,7 @@ fn python_for(
             action.record.pack
         ));
     }
-    PathBuf::from("python3")
+    PathBuf::from(&settings.python_binary)
 }
 
 /// [fix] StackStorm needs a reload before runs see an edited config; say so when the file

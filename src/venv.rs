@@ -426,8 +426,10 @@ fn ensure_with(
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_err(&requirements)(e)),
     };
+    let base = base_requirements(&pack_dir, requirements_content.as_deref());
     let fp = fingerprint(
         requirements_content.as_deref(),
+        &base,
         &interp,
         spec.virtualenv_opts,
         spec.pip_opts,
@@ -472,6 +474,9 @@ fn ensure_with(
     create_venv(&tool, &interp, staging.path(), &venv_dir, spec)?;
     if requirements_content.is_some() {
         install_requirements(&tool, staging.path(), &pack_dir, &requirements, spec)?;
+    }
+    if !base.is_empty() {
+        install_packages(&tool, staging.path(), &pack_dir, &base, spec)?;
     }
     fix_paths_after_move(staging.path(), &venv_dir)?;
     write_marker(
@@ -604,6 +609,7 @@ struct Fingerprint {
 
 fn fingerprint(
     requirements: Option<&[u8]>,
+    base_requirements: &[String],
     interp: &Interpreter,
     virtualenv_opts: &[String],
     pip_opts: &[String],
@@ -612,6 +618,9 @@ fn fingerprint(
     struct Input<'a> {
         version: u32,
         requirements_sha256: Option<&'a str>,
+        // Left out when empty, so that virtualenvs built before it existed stay valid.
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        base_requirements: &'a [String],
         python: &'a str,
         python_version: &'a str,
         virtualenv_opts: &'a [String],
@@ -621,6 +630,7 @@ fn fingerprint(
     let input = Input {
         version: FINGERPRINT_VERSION,
         requirements_sha256: requirements_sha256.as_deref(),
+        base_requirements,
         python: &interp.resolved,
         python_version: &interp.version,
         virtualenv_opts,
@@ -713,6 +723,39 @@ fn install_requirements(
     requirements: &Path,
     spec: &VenvSpec,
 ) -> Result<(), VenvError> {
+    let args = [OsStr::new("-r"), requirements.as_os_str()];
+    install(tool, staging, pack_dir, &args, requirements, spec)
+}
+
+/// Install named packages (the base requirements) into the staging virtualenv.
+fn install_packages(
+    tool: &Tool,
+    staging: &Path,
+    pack_dir: &Path,
+    packages: &[String],
+    spec: &VenvSpec,
+) -> Result<(), VenvError> {
+    let args: Vec<&OsStr> = packages.iter().map(OsStr::new).collect();
+    install(
+        tool,
+        staging,
+        pack_dir,
+        &args,
+        Path::new(&packages.join(" ")),
+        spec,
+    )
+}
+
+/// `pip install ARGS` (or `uv pip install`) into the staging virtualenv; `what` names what
+/// was being installed in the error.
+fn install(
+    tool: &Tool,
+    staging: &Path,
+    pack_dir: &Path,
+    args: &[&OsStr],
+    what: &Path,
+    spec: &VenvSpec,
+) -> Result<(), VenvError> {
     let venv_python = python_path(staging);
     let mut cmd = match tool {
         Tool::Uv(uv) => {
@@ -735,8 +778,7 @@ fn install_requirements(
         }
     };
     cmd.args(spec.pip_opts)
-        .arg("-r")
-        .arg(requirements)
+        .args(args)
         // Requirements may be relative paths (`./lib`, `-e .`): upstream
         // runs pip from the pack directory.
         .current_dir(pack_dir);
@@ -746,11 +788,59 @@ fn install_requirements(
         return Ok(());
     }
     Err(VenvError::InstallFailed {
-        requirements: requirements.to_path_buf(),
+        requirements: what.to_path_buf(),
         tool: label.to_string(),
         status: status_text(status),
         tail: tail(&output, TAIL_LINES),
     })
+}
+
+/// StackStorm installs `six` into every pack virtualenv (`BASE_PACK_REQUIREMENTS`), and many
+/// Exchange packs import it without listing it. We install it when the pack's Python code
+/// imports it and its requirements do not name it, sparing the other packs a package
+/// download.
+const SIX_REQUIREMENT: &str = "six>=1.9.0,<2.0";
+
+/// The base requirements a pack needs besides its `requirements.txt`.
+pub fn base_requirements(pack_dir: &Path, requirements: Option<&[u8]>) -> Vec<String> {
+    let listed = requirements.is_some_and(|content| {
+        String::from_utf8_lossy(content).lines().any(|line| {
+            let name: String = line
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect();
+            name.eq_ignore_ascii_case("six")
+        })
+    });
+    if listed || !imports_six(pack_dir) {
+        return Vec::new();
+    }
+    vec![SIX_REQUIREMENT.to_string()]
+}
+
+fn imports_six(pack_dir: &Path) -> bool {
+    walkdir::WalkDir::new(pack_dir)
+        .max_depth(6)
+        .into_iter()
+        .filter_entry(|entry| {
+            let name = entry.file_name().to_string_lossy();
+            entry.depth() == 0 || !(name.starts_with('.') || name == "tests")
+        })
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry.file_type().is_file() && entry.path().extension() == Some(OsStr::new("py"))
+        })
+        .any(|entry| {
+            fs::read_to_string(entry.path()).is_ok_and(|text| {
+                text.lines().any(|line| {
+                    let line = line.trim_start();
+                    line.starts_with("import six")
+                        || line.starts_with("from six ")
+                        || line.starts_with("from six.")
+                })
+            })
+        })
 }
 
 /// Run `cmd` with stdin closed and stdout+stderr interleaved in one pipe,
@@ -1270,6 +1360,33 @@ with zipfile.ZipFile(out, "w") as z:
     }
 
     #[test]
+    fn six_is_a_base_requirement_of_packs_that_import_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let actions = dir.path().join("actions");
+        fs::create_dir_all(&actions).unwrap();
+        fs::write(actions.join("a.py"), "import json\n").unwrap();
+        assert!(base_requirements(dir.path(), None).is_empty());
+        fs::write(actions.join("b.py"), "from six.moves import StringIO\n").unwrap();
+        assert_eq!(base_requirements(dir.path(), None), [SIX_REQUIREMENT]);
+        assert_eq!(
+            base_requirements(dir.path(), Some(b"requests\n")),
+            [SIX_REQUIREMENT]
+        );
+        assert!(base_requirements(dir.path(), Some(b"six==1.16.0\n")).is_empty());
+        // Base requirements change the fingerprint only when there are some.
+        let interp = Interpreter {
+            executable: "/usr/bin/python3".into(),
+            resolved: "/usr/bin/python3".into(),
+            version: "3.11".into(),
+            has_venv: true,
+        };
+        assert_ne!(
+            fingerprint(None, &[], &interp, &[], &[]).digest,
+            fingerprint(None, &[SIX_REQUIREMENT.to_string()], &interp, &[], &[]).digest
+        );
+    }
+
+    #[test]
     fn fingerprint_covers_requirements_interpreter_and_options() {
         let interp = Interpreter {
             executable: "/usr/bin/python3".into(),
@@ -1278,36 +1395,44 @@ with zipfile.ZipFile(out, "w") as z:
             has_venv: true,
         };
         let opts = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let base = fingerprint(Some(b"requests\n"), &interp, &[], &[]).digest;
+        let base = fingerprint(Some(b"requests\n"), &[], &interp, &[], &[]).digest;
         assert_eq!(
             base,
-            fingerprint(Some(b"requests\n"), &interp, &[], &[]).digest
+            fingerprint(Some(b"requests\n"), &[], &interp, &[], &[]).digest
         );
         let mut variants = vec![
-            fingerprint(Some(b"requests==2\n"), &interp, &[], &[]).digest,
-            fingerprint(None, &interp, &[], &[]).digest,
-            fingerprint(Some(b""), &interp, &[], &[]).digest,
+            fingerprint(Some(b"requests==2\n"), &[], &interp, &[], &[]).digest,
+            fingerprint(None, &[], &interp, &[], &[]).digest,
+            fingerprint(Some(b""), &[], &interp, &[], &[]).digest,
             fingerprint(
                 Some(b"requests\n"),
+                &[],
                 &interp,
                 &opts(&["--system-site-packages"]),
                 &[],
             )
             .digest,
-            fingerprint(Some(b"requests\n"), &interp, &[], &opts(&["--no-index"])).digest,
+            fingerprint(
+                Some(b"requests\n"),
+                &[],
+                &interp,
+                &[],
+                &opts(&["--no-index"]),
+            )
+            .digest,
         ];
         let mut other = interp.clone();
         other.version = "3.11.3 (main)".into();
-        variants.push(fingerprint(Some(b"requests\n"), &other, &[], &[]).digest);
+        variants.push(fingerprint(Some(b"requests\n"), &[], &other, &[], &[]).digest);
         let mut other = interp.clone();
         other.resolved = "/opt/python/bin/python3.11".into();
-        variants.push(fingerprint(Some(b"requests\n"), &other, &[], &[]).digest);
+        variants.push(fingerprint(Some(b"requests\n"), &[], &other, &[], &[]).digest);
         // `executable` is how we call it, not what it is.
         let mut same = interp.clone();
         same.executable = "/usr/local/bin/python3".into();
         assert_eq!(
             base,
-            fingerprint(Some(b"requests\n"), &same, &[], &[]).digest
+            fingerprint(Some(b"requests\n"), &[], &same, &[], &[]).digest
         );
         variants.push(base);
         let count = variants.len();
