@@ -1,14 +1,510 @@
-//! The `python` runner (being written).
+//! The `python-script` runner (upstream `contrib/runners/python_runner`): the pack's action
+//! class run by the pack virtualenv's interpreter through a wrapper that ships in the binary
+//! (`python/wrapper.py`).
+//!
+//! The parameters and the resolved pack config go to the wrapper as one JSON line on stdin,
+//! never on the command line (they hold secrets). The wrapper prints the JSON result between
+//! two copies of StackStorm's delimiter; everything else on stdout is the action's output.
+//! `self.action_service` (the datastore) is served over a Unix socket pair given to the child
+//! as fd 3: one JSON request line, one JSON reply line.
 
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::process::{self, Ended};
 use super::{Outcome, RunOutcome, RunRequest};
+use crate::datastore::{Datastore, NewItem};
+use crate::store::KeyScope;
+
+/// The wrapper's source.
+const WRAPPER: &str = include_str!("python/wrapper.py");
+
+/// StackStorm's `ACTION_OUTPUT_RESULT_DELIMITER`.
+const DELIMITER: &str = "%%%%%~=~=~=************=~=~=~%%%%";
+
+/// Default `timeout` of Python actions, in seconds.
+const DEFAULT_TIMEOUT: f64 = 600.0;
+
+/// The file descriptor the child reaches the datastore service on.
+const SERVICE_FD: i32 = 3;
 
 /// Run one execution.
 pub fn run(request: &RunRequest) -> RunOutcome {
-    RunOutcome::error(
-        Outcome::Failed,
-        format!(
-            "the {} runner is not supported by st2-rs yet",
-            request.runner_type
+    let entry_point = request.entry_point_path();
+    if !entry_point.is_file() {
+        return RunOutcome::error(
+            Outcome::Failed,
+            format!(
+                "File \"{}\" has no action class or the file doesn't exist.",
+                entry_point.display()
+            ),
+        );
+    }
+    let python = request.python.clone().unwrap_or_else(|| "python3".into());
+    let (ours, theirs) = match UnixStream::pair() {
+        Ok(pair) => pair,
+        Err(err) => {
+            return RunOutcome::error(
+                Outcome::Failed,
+                format!("cannot set up the datastore channel: {err}"),
+            )
+        }
+    };
+    let command = command(request, &python, &theirs);
+    let input = stdin_payload(request);
+    let service = serve_datastore(ours, request);
+    let timeout = request.timeout_seconds().unwrap_or(DEFAULT_TIMEOUT);
+    let finished = process::run(
+        command,
+        &input,
+        Some(Duration::from_secs_f64(timeout.max(0.0))),
+        request.cancel,
+    );
+    drop(theirs);
+    let _ = service.join();
+    match finished {
+        Ok(finished) => outcome(&finished, timeout),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => RunOutcome::error(
+            Outcome::Failed,
+            format!(
+                "the Python interpreter {} does not exist; create the pack's virtualenv with \
+                 `st2ctl reload --register-setup-virtualenvs`, or install python3",
+                python.display()
+            ),
         ),
-    )
+        Err(err) => RunOutcome::error(
+            Outcome::Failed,
+            format!("cannot start {}: {err}", python.display()),
+        ),
+    }
+}
+
+/// The wrapper's command line: no parameter or config value on it.
+fn command(request: &RunRequest, python: &std::path::Path, channel: &UnixStream) -> Command {
+    let mut command = Command::new(python);
+    command
+        .arg("-c")
+        .arg(WRAPPER)
+        .arg("--pack")
+        .arg(request.pack)
+        .arg("--file-path")
+        .arg(request.entry_point_path())
+        .arg("--user")
+        .arg(request.user)
+        .arg("--log-level")
+        .arg(
+            request
+                .parameters
+                .get("log_level")
+                .and_then(Value::as_str)
+                .unwrap_or("DEBUG"),
+        )
+        .arg("--stdin-parameters")
+        .current_dir(request.pack_dir.join("actions"));
+    for (name, value) in super::shell::environment(request) {
+        command.env(name, value);
+    }
+    // The pack's actions/lib, as upstream's sandbox PYTHONPATH holds it.
+    let lib = request.pack_dir.join("actions").join("lib");
+    let python_path = match std::env::var_os("PYTHONPATH") {
+        Some(existing) if !existing.is_empty() => {
+            let mut joined = lib.into_os_string();
+            joined.push(":");
+            joined.push(existing);
+            joined
+        }
+        _ => lib.into_os_string(),
+    };
+    command.env("PYTHONPATH", python_path);
+    let fd = channel.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe; it gives the child the channel as fd 3 (without
+    // close-on-exec, which dup2 clears).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(fd, SERVICE_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+/// What the wrapper reads on stdin: the action's own parameters (not the runner's) and the
+/// resolved config.
+fn stdin_payload(request: &RunRequest) -> Vec<u8> {
+    let runner = super::parameters(request.runner_type);
+    let parameters: Map<String, Value> = request
+        .parameters
+        .iter()
+        .filter(|(name, _)| runner.is_none_or(|runner| !runner.contains_key(*name)))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let mut line = serde_json::to_vec(&json!({
+        "parameters": parameters,
+        "config": request.config,
+    }))
+    .unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// The execution's result from what the wrapper left.
+fn outcome(finished: &process::Finished, timeout: f64) -> RunOutcome {
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    let (action_stdout, output) = split_output(&stdout);
+    let code = finished.ended.return_code();
+    let mut result = Map::new();
+    result.insert(
+        "result".into(),
+        output
+            .as_ref()
+            .and_then(|o| o.get("result").cloned())
+            .unwrap_or(Value::Null),
+    );
+    result.insert(
+        "stdout".into(),
+        Value::String(process::text(action_stdout.as_bytes())),
+    );
+    result.insert(
+        "stderr".into(),
+        Value::String(process::text(&finished.stderr)),
+    );
+    result.insert("exit_code".into(), Value::from(code));
+    let status = output.as_ref().and_then(|o| o.get("status").cloned());
+    let outcome = match finished.ended {
+        Ended::TimedOut => {
+            result.insert(
+                "error".into(),
+                Value::String(format!(
+                    "Action failed to complete in {} seconds",
+                    super::shell::seconds(timeout)
+                )),
+            );
+            Outcome::Timeout
+        }
+        Ended::Canceled => Outcome::Canceled,
+        Ended::Exited(0) if output.is_none() => {
+            result.insert(
+                "error".into(),
+                Value::String(
+                    "the action process exited without printing a result (did it call \
+                     sys.exit or os._exit?)"
+                        .into(),
+                ),
+            );
+            Outcome::Failed
+        }
+        Ended::Exited(0) if status == Some(Value::Bool(false)) => Outcome::Failed,
+        Ended::Exited(0) => Outcome::Succeeded,
+        _ => Outcome::Failed,
+    };
+    RunOutcome {
+        outcome,
+        result: Value::Object(result),
+    }
+}
+
+/// The action's own stdout, and the parsed `{"result", "status"}` between the delimiters.
+fn split_output(stdout: &str) -> (String, Option<Value>) {
+    let Some(start) = stdout.find(DELIMITER) else {
+        return (stdout.to_string(), None);
+    };
+    let after = &stdout[start + DELIMITER.len()..];
+    let Some(end) = after.find(DELIMITER) else {
+        return (stdout.to_string(), None);
+    };
+    let parsed = serde_json::from_str::<Value>(after[..end].trim()).ok();
+    let mut rest = stdout[..start].to_string();
+    rest.push_str(&after[end + DELIMITER.len()..]);
+    (rest, parsed)
+}
+
+/// Serve the wrapper's datastore requests until it closes its end.
+fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::JoinHandle<()> {
+    let settings = request.settings.clone();
+    let user = request.user.to_string();
+    std::thread::spawn(move || {
+        let mut datastore: Option<Datastore> = None;
+        let Ok(mut writer) = stream.try_clone() else {
+            return;
+        };
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let reply = match serde_json::from_str::<Value>(&line) {
+                Ok(request) => {
+                    if datastore.is_none() {
+                        match Datastore::open(&settings) {
+                            Ok(opened) => datastore = Some(opened),
+                            Err(err) => {
+                                let reply = json!({ "error": err.to_string() });
+                                let _ = writeln!(writer, "{reply}");
+                                continue;
+                            }
+                        }
+                    }
+                    let store = datastore.as_mut().expect("opened above");
+                    match handle(store, &user, &request) {
+                        Ok(value) => json!({ "value": value }),
+                        Err(message) => json!({ "error": message }),
+                    }
+                }
+                Err(err) => json!({ "error": format!("invalid request: {err}") }),
+            };
+            if writeln!(writer, "{reply}").is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// One datastore request: `get`, `set`, `delete`, `list`.
+fn handle(datastore: &mut Datastore, user: &str, request: &Value) -> Result<Value, String> {
+    let text = |key: &str| request.get(key).and_then(Value::as_str).unwrap_or_default();
+    let scope = match text("scope") {
+        "" | "system" | "st2kv.system" => KeyScope::System,
+        "user" | "st2kv.user" => KeyScope::User,
+        other => {
+            return Err(format!(
+                "Invalid scope \"{other}\": use \"system\" or \"user\""
+            ))
+        }
+    };
+    let flag = |key: &str| request.get(key).and_then(Value::as_bool).unwrap_or(false);
+    match text("op") {
+        "get" => match datastore.get(scope, user, text("name"), flag("decrypt")) {
+            Ok(item) => Ok(Value::String(item.value)),
+            Err(crate::datastore::DatastoreError::NotFound { .. }) => Ok(Value::Null),
+            Err(err) => Err(err.to_string()),
+        },
+        "set" => datastore
+            .set(&NewItem {
+                name: text("name").to_string(),
+                value: text("value").to_string(),
+                scope,
+                user: user.to_string(),
+                encrypt: flag("encrypt"),
+                encrypted: false,
+                ttl: request.get("ttl").and_then(Value::as_u64),
+            })
+            .map(|_| Value::Bool(true))
+            .map_err(|err| err.to_string()),
+        "delete" => match datastore.delete(scope, user, text("name")) {
+            Ok(()) => Ok(Value::Bool(true)),
+            Err(crate::datastore::DatastoreError::NotFound { .. }) => Ok(Value::Bool(false)),
+            Err(err) => Err(err.to_string()),
+        },
+        "list" => datastore
+            .list(Some(KeyScope::System), user, text("prefix"), false)
+            .map(|items| serde_json::to_value(items).unwrap_or_default())
+            .map_err(|err| err.to_string()),
+        other => Err(format!("unknown datastore operation \"{other}\"")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::CancelFlag;
+    use crate::settings::Settings;
+
+    /// A pack with one action module, in a temporary base path.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        settings: Settings,
+        pack_dir: std::path::PathBuf,
+    }
+
+    fn pack_with(source: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("st2");
+        let pack_dir = base.join("packs/demo");
+        std::fs::create_dir_all(pack_dir.join("actions/lib")).unwrap();
+        std::fs::write(pack_dir.join("actions/act.py"), source).unwrap();
+        std::fs::write(
+            pack_dir.join("actions/lib/helper.py"),
+            "VALUE = 'from lib'\n",
+        )
+        .unwrap();
+        let settings = Settings::from_ini(&Default::default(), Some(base), None).unwrap();
+        Fixture {
+            _dir: dir,
+            settings,
+            pack_dir,
+        }
+    }
+
+    fn execute(fixture: &Fixture, parameters: Value, config: Value, timeout: f64) -> RunOutcome {
+        let mut parameters = parameters.as_object().unwrap().clone();
+        parameters.insert("timeout".into(), json!(timeout));
+        parameters.insert("log_level".into(), json!("INFO"));
+        let schema = Map::new();
+        let cancel = CancelFlag::new();
+        run(&RunRequest {
+            execution_id: "0123456789abcdef01234567",
+            action_ref: "demo.act",
+            pack: "demo",
+            runner_type: "python-script",
+            pack_dir: &fixture.pack_dir,
+            entry_point: "act.py",
+            schema: &schema,
+            parameters: &parameters,
+            config: &config,
+            user: "stanley",
+            python: None,
+            settings: &fixture.settings,
+            cancel: &cancel,
+        })
+    }
+
+    #[test]
+    fn runs_the_action_class_with_parameters_and_config() {
+        let fixture = pack_with(include_str!("../../fixtures/python/act.py"));
+        let run = execute(
+            &fixture,
+            json!({"name": "ab", "count": 2}),
+            json!({"token": "s3cret"}),
+            30.0,
+        );
+        assert_eq!(run.outcome, Outcome::Succeeded, "{}", run.result);
+        assert_eq!(
+            run.result["result"],
+            json!({"hello": "abab", "token": "s3cret", "lib": "from lib", "pack": "demo"})
+        );
+        assert_eq!(run.result["stdout"], "working");
+        assert!(run.result["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("INFO [-] logged"));
+        assert_eq!(run.result["exit_code"], 0);
+        // Nothing secret on the command line.
+        let (_, theirs) = UnixStream::pair().unwrap();
+        let schema = Map::new();
+        let parameters = Map::new();
+        let cancel = CancelFlag::new();
+        let request = RunRequest {
+            execution_id: "x",
+            action_ref: "demo.act",
+            pack: "demo",
+            runner_type: "python-script",
+            pack_dir: &fixture.pack_dir,
+            entry_point: "act.py",
+            schema: &schema,
+            parameters: &parameters,
+            config: &json!({"token": "s3cret"}),
+            user: "stanley",
+            python: None,
+            settings: &fixture.settings,
+            cancel: &cancel,
+        };
+        let command = command(&request, std::path::Path::new("python3"), &theirs);
+        let line: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(!line.iter().any(|arg| arg.contains("s3cret")));
+    }
+
+    #[test]
+    fn failures_have_a_reason() {
+        let fixture = pack_with(include_str!("../../fixtures/python/modes.py"));
+        let run = execute(&fixture, json!({"mode": "tuple"}), json!({}), 30.0);
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.result["result"], json!({"why": "no"}));
+        let run = execute(&fixture, json!({"mode": "raise"}), json!({}), 30.0);
+        assert_eq!(run.outcome, Outcome::Failed);
+        let stderr = run.result["stderr"].as_str().unwrap();
+        assert!(
+            stderr.contains("Traceback") && stderr.contains("ValueError: bad input"),
+            "{stderr}"
+        );
+        let run = execute(&fixture, json!({"mode": "exit"}), json!({}), 30.0);
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.result["stdout"], "{\"garb");
+        let run = execute(&fixture, json!({"mode": "loop"}), json!({}), 0.5);
+        assert_eq!(run.outcome, Outcome::Timeout);
+        assert_eq!(
+            run.result["error"],
+            "Action failed to complete in 0.5 seconds"
+        );
+
+        let empty = pack_with("x = 1\n");
+        let run = execute(&empty, json!({}), json!({}), 30.0);
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert!(run.result["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("has no action class"));
+        let broken = pack_with("def broken(:\n");
+        let run = execute(&broken, json!({}), json!({}), 30.0);
+        assert!(run.result["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("Failed to load action class"));
+    }
+
+    #[test]
+    fn the_action_service_reaches_the_datastore() {
+        let fixture = pack_with(include_str!("../../fixtures/python/keeper.py"));
+        let run = execute(&fixture, json!({}), json!({}), 30.0);
+        assert_eq!(run.outcome, Outcome::Succeeded, "{}", run.result);
+        assert_eq!(
+            run.result["result"],
+            json!({
+                "names": ["demo.Keeper:plain", "demo.Keeper:secret"],
+                "got": ["v1", "hush", "g", null],
+                "raw_is_hidden": true,
+                "deleted": [true, false],
+            })
+        );
+    }
+
+    #[test]
+    fn the_result_is_cut_out_of_stdout() {
+        let stdout =
+            format!("before\n{DELIMITER}{{\"result\": [1], \"status\": null}}\n{DELIMITER}after\n");
+        let (rest, parsed) = split_output(&stdout);
+        assert_eq!(rest, "before\nafter\n");
+        assert_eq!(parsed, Some(json!({"result": [1], "status": null})));
+        let (rest, parsed) = split_output("garbage only");
+        assert_eq!((rest.as_str(), parsed), ("garbage only", None));
+    }
+
+    #[test]
+    fn outcomes_follow_exit_code_and_status() {
+        let finished = |ended, stdout: &str| process::Finished {
+            ended,
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: Vec::new(),
+        };
+        let ok = format!("{DELIMITER}{{\"result\": 1, \"status\": null}}\n{DELIMITER}");
+        assert_eq!(
+            outcome(&finished(Ended::Exited(0), &ok), 1.0).outcome,
+            Outcome::Succeeded
+        );
+        let failed = format!("{DELIMITER}{{\"result\": 1, \"status\": false}}\n{DELIMITER}");
+        let run = outcome(&finished(Ended::Exited(0), &failed), 1.0);
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.result["result"], 1);
+        let run = outcome(&finished(Ended::Exited(0), "half a result"), 1.0);
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert!(run.result["error"]
+            .as_str()
+            .unwrap()
+            .contains("without printing a result"));
+        assert_eq!(run.result["stdout"], "half a result");
+        let run = outcome(&finished(Ended::TimedOut, ""), 2.0);
+        assert_eq!(run.outcome, Outcome::Timeout);
+        assert_eq!(run.result["exit_code"], -9);
+        assert_eq!(
+            outcome(&finished(Ended::Exited(1), &ok), 1.0).outcome,
+            Outcome::Failed
+        );
+    }
 }

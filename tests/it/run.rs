@@ -508,3 +508,52 @@ fn install_warns_about_runners_that_cannot_run_yet() {
         stderr(&output)
     );
 }
+
+#[test]
+fn python_actions_of_a_real_exchange_pack_run_in_its_virtualenv() {
+    let home = Home::new();
+    let csv = shared_dir().join("exchange/packs/csv");
+    let output = home
+        .st2()
+        .args(["pack", "install", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // csv imports six without listing it: it is installed as StackStorm's base requirement.
+    assert!(home.venv("csv").join("bin/python").exists());
+
+    let (execution, output) = run_json(&home, &["csv.parse", "data=name,qty\napple,3"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(execution["runner"]["name"], "python-script");
+    assert_eq!(
+        execution["result"]["result"],
+        serde_json::json!([["name", "qty"], ["apple", "3"]])
+    );
+    assert_eq!(execution["result"]["exit_code"], 0);
+
+    let (execution, output) = run_json(&home, &["csv.format", r#"data=[{"a": 1, "b": 2}]"#]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(execution["result"]["result"], "a,b\r\n1,2\r\n");
+    // The action raises StackStorm's InvalidActionParameterException: a failed execution
+    // with the traceback in stderr.
+    let (execution, output) = run_json(&home, &["csv.format", "data=[]"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(execution["status"], "failed");
+    let stderr_text = execution["result"]["stderr"].as_str().unwrap();
+    assert!(
+        stderr_text.contains("InvalidActionParameterException: data has no rows"),
+        "{stderr_text}"
+    );
+}
+
+#[test]
+fn builtin_python_actions_run_with_the_system_python() {
+    let home = Home::new();
+    let output = run(&home, &["core.uuid", "uuid_type=uuid4", "-k", "result"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let uuid = stdout(&output);
+    assert_eq!(uuid.trim().len(), 36, "{uuid}");
+    let (execution, output) = run_json(&home, &["core.pause", "max_pause=0"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(execution["result"]["result"], 0);
+}
