@@ -123,13 +123,26 @@ pub fn builtin_actions() -> &'static [ActionRecord] {
         CORE_FILES
             .iter()
             .filter(|(path, _)| path.ends_with(".yaml"))
-            .map(|(path, text)| {
-                let value = crate::yaml::from_str(text).expect("built-in core action is YAML");
-                crate::register::action_from_value(CORE_PACK, path, value)
-                    .expect("built-in core action is valid")
-            })
+            .map(|(path, text)| builtin_action(path, text))
             .collect()
     })
+}
+
+/// One built-in action from its file (checked by a unit test, so not at run time).
+fn builtin_action(path: &str, text: &str) -> ActionRecord {
+    let value = crate::yaml::from_str(text).expect("built-in core action is YAML");
+    crate::register::trusted_action(CORE_PACK, path, value).expect("built-in core action is valid")
+}
+
+/// The built-in action `core.<name>`, reading only its own file (each is `<name>.yaml`).
+fn builtin_lookup(action_ref: &str) -> Option<ActionRecord> {
+    let name = action_ref.strip_prefix("core.")?;
+    let path = format!("actions/{name}.yaml");
+    CORE_FILES
+        .iter()
+        .find(|(file, _)| *file == path)
+        .map(|(file, text)| builtin_action(file, text))
+        .filter(|record| record.action_ref == action_ref)
 }
 
 /// Whether the store holds its own `core` pack (then the built-in one is not used).
@@ -156,12 +169,9 @@ pub fn lookup(store: Option<&Store>, action_ref: &str) -> Result<Action, ActionE
         }
     }
     if !core_registered(store)? {
-        if let Some(record) = builtin_actions()
-            .iter()
-            .find(|record| record.action_ref == action_ref)
-        {
+        if let Some(record) = builtin_lookup(action_ref) {
             return Ok(Action {
-                record: record.clone(),
+                record,
                 pack_dir: None,
                 builtin: true,
             });
@@ -323,6 +333,22 @@ mod tests {
         assert_eq!(schema["timeout"]["default"], 60);
         assert_eq!(schema["sudo"]["type"], "boolean");
         assert_eq!(schema["sudo"]["immutable"], true);
+    }
+
+    #[test]
+    fn builtin_files_pass_registration_checks() {
+        for (path, text) in CORE_FILES
+            .iter()
+            .filter(|(path, _)| path.ends_with(".yaml"))
+        {
+            let value = crate::yaml::from_str(text).unwrap();
+            let checked = crate::register::action_from_value(CORE_PACK, path, value).unwrap();
+            assert_eq!(
+                builtin_lookup(&checked.action_ref),
+                Some(checked.clone()),
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -73,8 +73,10 @@ pub fn needs_python(name: &str) -> bool {
 pub fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
     static DEFINITIONS: OnceLock<Vec<(String, Map<String, Value>)>> = OnceLock::new();
     let definitions = DEFINITIONS.get_or_init(|| {
-        let parsed = crate::yaml::from_str(include_str!("runners.yaml"))
-            .expect("the embedded runners.yaml is valid YAML");
+        // runners.json is runners.yaml as JSON (a test keeps them equal): parsing JSON is
+        // much cheaper than YAML, and every `st2 run` needs it.
+        let parsed: Value = serde_json::from_str(include_str!("runners.json"))
+            .expect("the embedded runners.json is valid JSON");
         let Value::Array(runners) = parsed else {
             unreachable!("the embedded runners.yaml is a list");
         };
@@ -237,6 +239,13 @@ mod tests {
         assert!(!super::is_known("mistral-v2"));
         assert!(super::needs_python("python-script"));
         assert!(!super::needs_python("local-shell-cmd"));
+    }
+
+    #[test]
+    fn runners_json_is_runners_yaml() {
+        let yaml = crate::yaml::from_str(include_str!("runners.yaml")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(include_str!("runners.json")).unwrap();
+        assert_eq!(yaml, json, "regenerate runners.json from runners.yaml");
     }
 
     #[test]

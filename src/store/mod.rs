@@ -288,6 +288,19 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|err| open_error(err.to_string()))?;
+        // Every command is a short-lived process: without this, the last one to close the
+        // file checkpoints the WAL (an fsync) and deletes it, and the next one creates it
+        // again; that was most of the time of a trivial `st2 run`. Checkpoints still happen
+        // as the WAL grows (SQLite's automatic checkpoint), and a crash loses nothing.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(|err| open_error(err.to_string()))?;
+        // The next process re-reads the whole WAL when it opens the file, so keep it small:
+        // checkpoint (in the committing process) every 64 pages instead of 1000.
+        conn.pragma_update(None, "wal_autocheckpoint", 64)
+            .map_err(|err| open_error(err.to_string()))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|err| open_error(err.to_string()))?;
         let mut store = Store {
