@@ -104,6 +104,13 @@ fn suggestion(message: &str, schema: &Map<String, Value>) -> Option<String> {
     if !message.starts_with("Additional properties") {
         return None;
     }
+    if unexpected == "cmd" {
+        return Some(
+            "a word without \"=\" starts a command, which this action does not take: write \
+             NAME=VALUE"
+                .into(),
+        );
+    }
     schema
         .keys()
         .map(|name| (strsim::jaro_winkler(name, unexpected), name))

@@ -557,3 +557,36 @@ fn builtin_python_actions_run_with_the_system_python() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(execution["result"]["result"], 0);
 }
+
+#[test]
+fn core_http_requests_a_loopback_server() {
+    let home = Home::new();
+    let server = http_server(vec![(
+        "/api/items?limit=2".to_string(),
+        200,
+        b"[1, 2]".to_vec(),
+    )]);
+    let url = server.url("/api/items");
+    let (execution, output) = run_json(
+        &home,
+        &["core.http", &format!("url={url}"), "params={\"limit\": 2}"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(execution["result"]["status_code"], 200);
+    assert_eq!(execution["result"]["body"], "[1, 2]");
+    // A bare word is the start of a command, which core.http does not take.
+    let output = run(&home, &["core.http", &server.url("/missing")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("write NAME=VALUE"),
+        "{}",
+        stderr(&output)
+    );
+    let (execution, output) = run_json(
+        &home,
+        &["core.http", &format!("url={}", server.url("/missing"))],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(execution["status"], "failed");
+    assert_eq!(execution["result"]["status_code"], 404);
+}
