@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, offline, on a fresh machine: set up, then install the real `twitter` pack of
-# the StackStorm Exchange by name, into a StackStorm home under target/demo, as a user would.
+# the StackStorm Exchange by name, into a StackStorm home under target/demo, as a user would,
+# register its config, and run actions (a shell one, and a Python one in a virtualenv).
 #
 # The Exchange's GitHub repositories cannot be reached from CI machines, so this makes a local
 # git remote from the snapshot in ../shared/exchange and an index whose repo_url points at it;
@@ -57,5 +58,11 @@ run sed -i 's/"your access token secret"/"{{ st2kv.system.twitter_token_secret }
 run st2 key set twitter_token_secret demo-secret --encrypt
 run st2ctl reload --register-configs
 run st2 pack config show twitter --resolved
+# Run actions: a shell command of the built-in core pack, and a Python action of the real
+# `csv` Exchange pack in its own virtualenv (installed from the snapshot on disk).
+run st2 run core.local cmd="echo Hello from st2-rs; uname -s"
+run st2 pack install "$exchange/packs/csv"
+run st2 run csv.parse data=$'name,qty\napple,3'
+run st2 execution list
 printf '\nThe StackStorm home is %s (store: %s).\n' "$demo/st2" "$demo/st2/st2.db"
 printf 'Try more with: export ST2_CONF=%s PATH=%s/target/release:$PATH\n' "$demo/st2.conf" "$root"

@@ -219,9 +219,10 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         "local-shell-cmd" | "local-shell-script" => shell::run(request),
         "python-script" => python::run(request),
         "http-request" => http::run(request),
+        // Upstream's noop result.
         "noop" => RunOutcome {
             outcome: Outcome::Succeeded,
-            result: Value::Object(Map::new()),
+            result: serde_json::json!({"failed": false, "succeeded": true, "return_code": 0}),
         },
         other => RunOutcome::error(
             Outcome::Failed,

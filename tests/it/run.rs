@@ -107,6 +107,21 @@ parameters:
         "name: badshebang\nrunner_type: local-shell-script\nentry_point: bad.sh\n",
     );
     write(&dir, "actions/bad.sh", "#!/nonexistent/interpreter\n");
+    write(
+        &dir,
+        "actions/pymissing.yaml",
+        "name: pymissing\nrunner_type: python-script\nentry_point: nowhere.py\n",
+    );
+    write(
+        &dir,
+        "actions/pyloop.yaml",
+        "name: pyloop\nrunner_type: python-script\nentry_point: pyloop.py\nparameters:\n  timeout:\n    default: 1\n",
+    );
+    write(
+        &dir,
+        "actions/pyloop.py",
+        "from st2common.runners.base_action import Action\n\n\nclass Loop(Action):\n    def run(self):\n        while True:\n            pass\n",
+    );
     make_executable(&dir.join("actions/bad.sh"));
     write(
         &dir,
@@ -352,6 +367,23 @@ fn broken_actions_fail_with_a_reason() {
         .as_str()
         .unwrap()
         .contains("not found"));
+
+    let (execution, output) = run_json(&home, &["shelly.pymissing"]);
+    assert_eq!(output.status.code(), Some(1));
+    let error = execution["result"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("nowhere.py\" has no action class or the file doesn't exist"),
+        "{error}"
+    );
+
+    let (execution, output) = run_json(&home, &["shelly.pyloop"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(execution["status"], "timeout");
+    assert_eq!(
+        execution["result"]["error"],
+        "Action failed to complete in 1 seconds"
+    );
+    assert!(execution["end_timestamp"].is_string());
 
     let output = run(&home, &["shelly.remote"]);
     assert_eq!(output.status.code(), Some(1));
