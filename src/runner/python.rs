@@ -340,27 +340,36 @@ mod tests {
         }
     }
 
-    fn execute(fixture: &Fixture, parameters: Value, config: Value, timeout: f64) -> RunOutcome {
-        let mut parameters = parameters.as_object().unwrap().clone();
-        parameters.insert("timeout".into(), json!(timeout));
-        parameters.insert("log_level".into(), json!("INFO"));
-        let schema = Map::new();
-        let cancel = CancelFlag::new();
-        run(&RunRequest {
+    fn request<'a>(
+        fixture: &'a Fixture,
+        parameters: &'a Map<String, Value>,
+        config: &'a Value,
+        schema: &'a Map<String, Value>,
+        cancel: &'a CancelFlag,
+    ) -> RunRequest<'a> {
+        RunRequest {
             execution_id: "0123456789abcdef01234567",
             action_ref: "demo.act",
             pack: "demo",
             runner_type: "python-script",
             pack_dir: &fixture.pack_dir,
             entry_point: "act.py",
-            schema: &schema,
-            parameters: &parameters,
-            config: &config,
+            schema,
+            parameters,
+            config,
             user: "stanley",
             python: None,
             settings: &fixture.settings,
-            cancel: &cancel,
-        })
+            cancel,
+        }
+    }
+
+    fn execute(fixture: &Fixture, parameters: Value, config: Value, timeout: f64) -> RunOutcome {
+        let mut parameters = parameters.as_object().unwrap().clone();
+        parameters.insert("timeout".into(), json!(timeout));
+        parameters.insert("log_level".into(), json!("INFO"));
+        let (schema, cancel) = (Map::new(), CancelFlag::new());
+        run(&request(fixture, &parameters, &config, &schema, &cancel))
     }
 
     #[test]
@@ -385,24 +394,9 @@ mod tests {
         assert_eq!(run.result["exit_code"], 0);
         // Nothing secret on the command line.
         let (_, theirs) = UnixStream::pair().unwrap();
-        let schema = Map::new();
-        let parameters = Map::new();
-        let cancel = CancelFlag::new();
-        let request = RunRequest {
-            execution_id: "x",
-            action_ref: "demo.act",
-            pack: "demo",
-            runner_type: "python-script",
-            pack_dir: &fixture.pack_dir,
-            entry_point: "act.py",
-            schema: &schema,
-            parameters: &parameters,
-            config: &json!({"token": "s3cret"}),
-            user: "stanley",
-            python: None,
-            settings: &fixture.settings,
-            cancel: &cancel,
-        };
+        let (schema, parameters, cancel) = (Map::new(), Map::new(), CancelFlag::new());
+        let config = json!({"token": "s3cret"});
+        let request = request(&fixture, &parameters, &config, &schema, &cancel);
         let command = command(&request, std::path::Path::new("python3"), &theirs);
         let line: Vec<String> = command
             .get_args()
