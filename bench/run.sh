@@ -97,10 +97,15 @@ PY
         -n "st2ctl reload --register-all" "$root/target/release/st2ctl --config-file $work/register.conf reload --register-all --register-no-fail-on-failure"
 fi
 
-# Runs: a home with a pack holding a trivial Python action (no requirements: system python3).
+# Runs: a home with a pack holding a trivial Python action (no virtualenv: it runs with
+# [actionrunner] python_binary, set to the real interpreter so that neither side pays for a
+# launcher such as a pyenv shim).
+py=$(python3 -c 'import sys; print(sys.executable)')
 cat > "$work/run.conf" <<CONF
 [system]
 base_path = $work/run-home
+[actionrunner]
+python_binary = $py
 CONF
 mkdir -p "$work/run-home/packs/bench/actions"
 printf 'name: bench\ndescription: d\nversion: 1.0.0\nauthor: a\n' > "$work/run-home/packs/bench/pack.yaml"
@@ -114,7 +119,7 @@ hyperfine --warmup 5 --runs 50 -N --export-markdown "$out/run-local.md" \
     -n "st2 run core.local cmd=true" "$run core.local cmd=true"
 echo "== python-script action vs python3 -c pass"
 hyperfine --warmup 3 --runs 30 -N --export-markdown "$out/run-python.md" \
-    -n "python3 -c pass" "python3 -c pass" \
+    -n "python3 -c pass" "$py -c pass" \
     -n "st2 run bench.hello" "$run bench.hello"
 echo "== 100 concurrent st2 run core.noop"
 cat > "$work/burst.sh" <<SH
