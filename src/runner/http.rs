@@ -143,7 +143,11 @@ fn build(request: &RunRequest, timeout: Duration) -> Result<(RequestBuilder, Str
         _ => Vec::new(),
     };
     headers.push(("User-Agent".into(), "st2/v3.9.0".into()));
-    headers.push(("X-Stanley-Action".into(), request.action_ref.to_string()));
+    let action_name = request
+        .action_ref
+        .split_once('.')
+        .map_or(request.action_ref, |(_, name)| name);
+    headers.push(("X-Stanley-Action".into(), action_name.to_string()));
     if let Some((name, value)) = text("auth").and_then(|auth| auth.split_once('=')) {
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
@@ -448,7 +452,7 @@ mod tests {
         assert_eq!(header(headers, "x-token"), Some("abc"));
         assert_eq!(header(headers, "cookie"), Some("c=1"));
         assert_eq!(header(headers, "user-agent"), Some("st2/v3.9.0"));
-        assert_eq!(header(headers, "x-stanley-action"), Some("core.http"));
+        assert_eq!(header(headers, "x-stanley-action"), Some("http"));
     }
 
     #[test]
