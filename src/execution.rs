@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::action::{self, args, params, Action, ActionError};
 use crate::config::{self, KeySnapshot, Renderer};
 use crate::datastore::Datastore;
+use crate::native;
 use crate::runner::{self, CancelFlag, Outcome, RunRequest};
 use crate::settings::Settings;
 use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
@@ -59,6 +60,8 @@ pub struct RunArgs {
     pub auto_dict: bool,
     /// `-e/--inherit-env`.
     pub inherit_env: bool,
+    /// `--no-native`: run the pack's own code even when st2-rs has a native implementation.
+    pub no_native: bool,
 }
 
 /// An execution ready to run: everything the runner needs, decided in the foreground.
@@ -86,6 +89,8 @@ pub struct Prepared {
     pub user: String,
     /// The interpreter of Python actions.
     pub python: Option<PathBuf>,
+    /// Whether the action runs natively ([`crate::native`]) instead of with its runner.
+    pub native: bool,
     /// Things worth a warning (stale config, missing datastore keys).
     pub warnings: Vec<String>,
 }
@@ -131,6 +136,8 @@ pub fn prepare(
         given.insert("env".into(), Value::Object(env));
     }
     params::validate(&schema, &given).map_err(|err| PrepareError::Invalid(err.to_string()))?;
+    let native = native::find(&action.record.action_ref, &action.record.entry_point)
+        .filter(|_| settings.native_actions && !request.no_native);
 
     let pack = action.record.pack.clone();
     let user = settings.system_user.clone();
@@ -180,9 +187,12 @@ pub fn prepare(
     let (parameters, render_warnings) = params::finalize(&schema, &given, &context)
         .map_err(|err| PrepareError::Invalid(err.to_string()))?;
     warnings.extend(render_warnings);
+    if let Some(native) = native {
+        native.check(&parameters).map_err(PrepareError::Invalid)?;
+    }
 
     let pack_dir = pack_dir(settings, &action)?;
-    let python = if runner::needs_python(&action.record.runner_type) {
+    let python = if native.is_none() && runner::needs_python(&action.record.runner_type) {
         Some(python_for(settings, &action, &pack_dir, &mut warnings))
     } else {
         None
@@ -199,6 +209,7 @@ pub fn prepare(
         config: resolved.values,
         user,
         python,
+        native: native.is_some(),
         warnings,
     })
 }
@@ -338,7 +349,10 @@ pub fn execute(
         Some(record) if record.status == ExecutionStatus::Canceling => {
             runner::RunOutcome::error(Outcome::Canceled, "canceled before it started")
         }
-        _ => runner::run(&request),
+        _ => match native::find(&prepared.action_ref, &prepared.entry_point) {
+            Some(native) if prepared.native => native.run(&request),
+            _ => runner::run(&request),
+        },
     };
     let status = match outcome.outcome {
         Outcome::Succeeded => ExecutionStatus::Succeeded,

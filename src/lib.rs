@@ -18,6 +18,8 @@ pub mod fs;
 pub mod git;
 pub mod index;
 pub mod lock;
+pub mod native;
+pub mod oauth;
 pub mod output;
 pub mod pack;
 pub mod register;

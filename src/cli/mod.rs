@@ -486,6 +486,11 @@ pub struct RunArgs {
     /// Turn array items `k:v` into objects: items=a:1,b:2 is [{"a": "1", "b": "2"}].
     #[arg(long)]
     pub auto_dict: bool,
+
+    /// Run the pack's own code even when st2-rs has a native implementation of the action
+    /// (e.g. twitter.update_status); see [actionrunner] native_actions.
+    #[arg(long)]
+    pub no_native: bool,
 }
 
 /// `st2 action ...`.

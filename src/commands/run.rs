@@ -30,6 +30,7 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         words: args.parameters.clone(),
         auto_dict: args.auto_dict,
         inherit_env: args.inherit_env,
+        no_native: args.no_native,
     };
     let prepared = match execution::prepare(settings, &store, &request) {
         Ok(prepared) => prepared,
@@ -142,6 +143,7 @@ fn take_trailing_flags(args: &RunArgs, format: Format) -> (RunArgs, Format) {
             "-d" | "--detail" => args.detail = true,
             "-e" | "--inherit-env" => args.inherit_env = true,
             "--auto-dict" => args.auto_dict = true,
+            "--no-native" => args.no_native = true,
             "-k" | "--key" => args.key = words.next(),
             _ if word.starts_with("--key=") => args.key = Some(word["--key=".len()..].to_string()),
             _ if word.contains('=') => kept.push(word),
@@ -168,6 +170,7 @@ mod tests {
             key: None,
             inherit_env: false,
             auto_dict: false,
+            no_native: false,
         }
     }
 

@@ -50,29 +50,68 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         Ok(built) => built,
         Err(reason) => return RunOutcome::error(Outcome::Failed, reason),
     };
-    // On a thread, so that a cancel does not wait for the request to end.
+    match send(builder, read_response, request.cancel, timeout) {
+        Sent::Done(Ok(result)) => result,
+        Sent::Done(Err(err)) => failure(&err, &shown, timeout),
+        Sent::Canceled => RunOutcome::error(Outcome::Canceled, format!("canceled: {shown}")),
+        Sent::TimedOut => RunOutcome::error(Outcome::Timeout, timeout_message(&shown, timeout)),
+    }
+}
+
+/// How [`send`] ended.
+pub enum Sent<T> {
+    /// The request finished (or failed) and `read` ran on its response.
+    Done(reqwest::Result<T>),
+    /// The execution was canceled while it was in flight.
+    Canceled,
+    /// It outlived its timeout (a backstop: reqwest's own timeout normally ends it first).
+    TimedOut,
+}
+
+/// Send a request on a thread and wait for it, looking at `cancel` meanwhile, so that a
+/// cancel does not wait for a slow server. `read` turns the response into what the caller
+/// keeps (on the same thread).
+pub fn send<T: Send + 'static>(
+    builder: RequestBuilder,
+    read: fn(reqwest::blocking::Response) -> reqwest::Result<T>,
+    cancel: &super::CancelFlag,
+    timeout: Duration,
+) -> Sent<T> {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
-        let _ = sender.send(builder.send().and_then(read_response));
+        let _ = sender.send(builder.send().and_then(read));
     });
     let started = Instant::now();
     loop {
         match receiver.recv_timeout(CANCEL_POLL) {
-            Ok(Ok(result)) => return result,
-            Ok(Err(err)) => return failure(&err, &shown, timeout),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return RunOutcome::error(Outcome::Failed, "the request thread stopped")
-            }
+            Ok(done) => return Sent::Done(done),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Sent::TimedOut,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if request.cancel.is_set() {
-            return RunOutcome::error(Outcome::Canceled, format!("canceled: {shown}"));
+        if cancel.is_set() {
+            return Sent::Canceled;
         }
-        // reqwest's own timeout ends the request; this is a backstop.
         if started.elapsed() > timeout + Duration::from_secs(5) {
-            return RunOutcome::error(Outcome::Timeout, timeout_message(&shown, timeout));
+            return Sent::TimedOut;
         }
     }
+}
+
+/// One line for a request that got no response: `connection refused: <url>`, ...
+pub fn describe_failure(err: &reqwest::Error, shown: &str) -> String {
+    let mut innermost: &dyn std::error::Error = err;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    let reason = innermost.to_string();
+    let reason = if err.is_connect() && reason.to_ascii_lowercase().contains("refused") {
+        "connection refused".to_string()
+    } else if err.is_connect() {
+        format!("connection failed: {reason}")
+    } else {
+        reason
+    };
+    format!("{reason}: {shown}")
 }
 
 /// The request to send, and the URL as errors show it (password masked).
@@ -304,22 +343,11 @@ fn failure(err: &reqwest::Error, shown: &str, timeout: Duration) -> RunOutcome {
     if err.is_timeout() {
         return RunOutcome::error(Outcome::Timeout, timeout_message(shown, timeout));
     }
-    let mut innermost: &dyn std::error::Error = err;
-    while let Some(next) = innermost.source() {
-        innermost = next;
-    }
-    let reason = innermost.to_string();
-    let reason = if err.is_connect() && reason.to_ascii_lowercase().contains("refused") {
-        "connection refused".to_string()
-    } else if err.is_connect() {
-        format!("connection failed: {reason}")
-    } else {
-        reason
-    };
-    RunOutcome::error(Outcome::Failed, format!("{reason}: {shown}"))
+    RunOutcome::error(Outcome::Failed, describe_failure(err, shown))
 }
 
-fn timeout_message(shown: &str, timeout: Duration) -> String {
+/// `no response from <url> within N seconds`.
+pub fn timeout_message(shown: &str, timeout: Duration) -> String {
     format!(
         "no response from {shown} within {} seconds",
         super::shell::seconds(timeout.as_secs_f64())

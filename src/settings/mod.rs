@@ -106,6 +106,10 @@ pub struct Settings {
     pub pack_group: Option<String>,
     /// `[actionrunner] python_binary`.
     pub python_binary: String,
+    /// `[actionrunner] native_actions` (ours, default true): run the actions st2-rs has a
+    /// native implementation of (e.g. `twitter.update_status`) natively rather than with the
+    /// pack's own code.
+    pub native_actions: bool,
     /// `[actionrunner] virtualenv_opts`.
     pub virtualenv_opts: Vec<String>,
     /// `[actionrunner] pip_opts`.
@@ -233,6 +237,14 @@ impl Settings {
                 .filter(|value| !value.is_empty())
                 .unwrap_or("python3")
                 .to_string(),
+            native_actions: match ini.get("actionrunner", "native_actions") {
+                None => true,
+                Some(value) => parse_bool(value).ok_or_else(|| {
+                    option_error(format!(
+                        "[actionrunner] native_actions: expected true or false, got \"{value}\""
+                    ))
+                })?,
+            },
             // Upstream defaults to `--system-site-packages` so that packs see StackStorm's own
             // libraries; there are none to see here, so the default is an isolated venv.
             virtualenv_opts: ini
@@ -365,6 +377,15 @@ fn split_packs_base_paths(value: &str) -> Vec<PathBuf> {
 
 fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
+}
+
+/// An oslo.config boolean: true/false, yes/no, on/off, 1/0 (any case).
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
 }
 
 /// The OS reason of an I/O error without Rust's `(os error N)` suffix.

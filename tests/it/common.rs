@@ -440,3 +440,304 @@ fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
     }
     let _ = request.respond(response.with_status_code(status));
 }
+
+/// The four OAuth credentials a fake X account uses in tests.
+pub const X_KEYS: [(&str, &str); 4] = [
+    ("consumer_key", "ck-test-1234"),
+    ("consumer_secret", "cs-secret-5678"),
+    ("access_token", "at-test-9012"),
+    ("access_token_secret", "ats-secret-3456"),
+];
+
+/// A post the fake X server accepted.
+#[derive(Debug, Clone)]
+pub struct XPost {
+    pub path: String,
+    pub text: String,
+    pub media_ids: Vec<String>,
+}
+
+/// A fake X API on 127.0.0.1 that checks every request's OAuth 1.0a HMAC-SHA1 signature
+/// against `X_KEYS` with its own implementation (RFC 5849 §3.4, written independently of
+/// the one under test) and answers 401 to anything else. `answer` forces a status for posts
+/// (0: the normal 201/200 answers).
+pub struct XServer {
+    pub server: LoopbackServer,
+    pub posts: Arc<std::sync::Mutex<Vec<XPost>>>,
+    pub rejected: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl XServer {
+    pub fn start(answer: u16) -> XServer {
+        let posts: Arc<std::sync::Mutex<Vec<XPost>>> = Arc::default();
+        let rejected: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let (seen, refused) = (posts.clone(), rejected.clone());
+        let server = LoopbackServer::start(move |request| {
+            x_answer(request, answer, &seen, &refused);
+        });
+        XServer {
+            server,
+            posts,
+            rejected,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.base_url.clone()
+    }
+}
+
+fn x_respond(request: tiny_http::Request, status: u16, body: Value, headers: &[(&str, String)]) {
+    let mut response = tiny_http::Response::from_string(body.to_string())
+        .with_status_code(status)
+        .with_header(tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap());
+    for (name, value) in headers {
+        response.add_header(tiny_http::Header::from_bytes(*name, value.as_bytes()).unwrap());
+    }
+    let _ = request.respond(response);
+}
+
+fn x_answer(
+    mut request: tiny_http::Request,
+    answer: u16,
+    posts: &std::sync::Mutex<Vec<XPost>>,
+    rejected: &std::sync::Mutex<Vec<String>>,
+) {
+    let mut body = Vec::new();
+    let _ = request.as_reader().read_to_end(&mut body);
+    let header = |name: &str| {
+        request
+            .headers()
+            .iter()
+            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str().to_string())
+    };
+    let content_type = header("Content-Type").unwrap_or_default();
+    let host = header("Host").unwrap_or_default();
+    let (path, query) = match request.url().split_once('?') {
+        Some((path, query)) => (path.to_string(), query.to_string()),
+        None => (request.url().to_string(), String::new()),
+    };
+    let form = content_type.starts_with("application/x-www-form-urlencoded");
+    let body_text = String::from_utf8_lossy(&body).into_owned();
+    let verdict = x_verify(
+        request.method().as_str(),
+        &format!("http://{host}{path}"),
+        &query,
+        if form { &body_text } else { "" },
+        header("Authorization").as_deref(),
+    );
+    if let Err(why) = verdict {
+        rejected.lock().unwrap().push(why);
+        let detail = json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"});
+        return x_respond(request, 401, detail, &[]);
+    }
+    if path.contains("/media/upload") {
+        let id = format!("77{}", posts.lock().unwrap().len());
+        return x_respond(
+            request,
+            200,
+            json!({"media_id_string": id, "data": {"id": id}}),
+            &[],
+        );
+    }
+    match answer {
+        403 => x_respond(
+            request,
+            403,
+            json!({"title": "Forbidden", "detail": "You are not allowed to create a Tweet with duplicate content.", "status": 403}),
+            &[],
+        ),
+        429 => {
+            let reset = (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 900)
+                .to_string();
+            x_respond(
+                request,
+                429,
+                json!({"title": "Too Many Requests", "detail": "Too Many Requests", "status": 429}),
+                &[("x-rate-limit-reset", reset)],
+            )
+        }
+        503 => x_respond(
+            request,
+            503,
+            json!({"title": "Service Unavailable", "status": 503}),
+            &[],
+        ),
+        _ => {
+            let (text, media_ids) = if form {
+                let pairs = x_form(&body_text);
+                let get = |k: &str| {
+                    pairs
+                        .iter()
+                        .find(|(key, _)| key == k)
+                        .map(|(_, v)| v.clone())
+                };
+                let media = get("media_ids")
+                    .map(|m| m.split(',').map(str::to_string).collect())
+                    .unwrap_or_default();
+                (get("status").unwrap_or_default(), media)
+            } else {
+                let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let media = value["media"]["media_ids"]
+                    .as_array()
+                    .map(|ids| {
+                        ids.iter()
+                            .filter_map(|id| id.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (
+                    value["text"].as_str().unwrap_or_default().to_string(),
+                    media,
+                )
+            };
+            let mut seen = posts.lock().unwrap();
+            seen.push(XPost {
+                path: path.clone(),
+                text: text.clone(),
+                media_ids,
+            });
+            let id = format!("18{:017}", seen.len());
+            if path.starts_with("/1.1/") {
+                x_respond(request, 200, json!({"id_str": id, "text": text}), &[])
+            } else {
+                x_respond(
+                    request,
+                    201,
+                    json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}}),
+                    &[],
+                )
+            }
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, decoded.
+fn x_form(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                x_decode(&k.replace('+', " ")),
+                x_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+fn x_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn x_encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Check an OAuth 1.0a HMAC-SHA1 `Authorization` header; the reason when it does not verify.
+fn x_verify(
+    method: &str,
+    base_url: &str,
+    query: &str,
+    form: &str,
+    authorization: Option<&str>,
+) -> Result<(), String> {
+    let header = authorization.ok_or("no Authorization header")?;
+    let fields = header.strip_prefix("OAuth ").ok_or("not an OAuth header")?;
+    let mut protocol = Vec::new();
+    for field in fields.split(',') {
+        let (key, value) = field
+            .trim()
+            .split_once('=')
+            .ok_or("malformed OAuth header")?;
+        protocol.push((x_decode(key), x_decode(value.trim_matches('"'))));
+    }
+    let get = |name: &str| {
+        protocol
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let key = |name: &str| X_KEYS.iter().find(|(k, _)| *k == name).unwrap().1;
+    if get("oauth_consumer_key").as_deref() != Some(key("consumer_key"))
+        || get("oauth_token").as_deref() != Some(key("access_token"))
+    {
+        return Err("unknown consumer key or token".into());
+    }
+    if get("oauth_signature_method").as_deref() != Some("HMAC-SHA1") {
+        return Err("not HMAC-SHA1".into());
+    }
+    let timestamp: u64 = get("oauth_timestamp")
+        .and_then(|t| t.parse().ok())
+        .ok_or("no timestamp")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if timestamp.abs_diff(now) > 300 {
+        return Err("stale timestamp".into());
+    }
+    let signature = get("oauth_signature").ok_or("no signature")?;
+    let mut pairs: Vec<(String, String)> = protocol
+        .iter()
+        .filter(|(key, _)| key != "oauth_signature" && key != "realm")
+        .map(|(k, v)| (x_encode(k), x_encode(v)))
+        .collect();
+    pairs.extend(
+        x_form(query)
+            .iter()
+            .map(|(k, v)| (x_encode(k), x_encode(v))),
+    );
+    pairs.extend(x_form(form).iter().map(|(k, v)| (x_encode(k), x_encode(v))));
+    pairs.sort();
+    let normalized: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let base = format!(
+        "{}&{}&{}",
+        method.to_ascii_uppercase(),
+        x_encode(base_url),
+        x_encode(&normalized.join("&"))
+    );
+    let signing_key = format!(
+        "{}&{}",
+        x_encode(key("consumer_secret")),
+        x_encode(key("access_token_secret"))
+    );
+    let pkey = openssl::pkey::PKey::hmac(signing_key.as_bytes()).unwrap();
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha1(), &pkey).unwrap();
+    signer.update(base.as_bytes()).unwrap();
+    use base64::Engine;
+    let expected = base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec().unwrap());
+    if expected == signature {
+        Ok(())
+    } else {
+        Err(format!("bad signature for base string {base}"))
+    }
+}

@@ -10,3 +10,4 @@ mod key;
 mod pack_commands;
 mod reload;
 mod run;
+mod twitter;

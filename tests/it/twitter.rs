@@ -1,0 +1,286 @@
+//! `twitter.update_status` against a fake X API on 127.0.0.1 that verifies every OAuth
+//! signature on its own, and the tutorial run as a user types it.
+
+use serde_json::Value;
+
+use crate::common::*;
+
+const SECRETS: [&str; 3] = ["cs-secret-5678", "ats-secret-3456", "at-test-9012"];
+
+/// The twitter pack's config with the test keys (or with `consumer_secret` replaced).
+fn config_text(consumer_secret: &str) -> String {
+    format!(
+        "consumer_key: \"ck-test-1234\"\nconsumer_secret: \"{consumer_secret}\"\n\
+         access_token: \"at-test-9012\"\naccess_token_secret: \"ats-secret-3456\"\n\
+         query:\n  - \"StackStorm\"\ncount: 30\n"
+    )
+}
+
+/// A home with the real twitter pack installed from the snapshot (no virtualenv: the native
+/// action needs none) and its config registered.
+fn twitter_home(config: Option<&str>) -> Home {
+    let home = Home::new();
+    let pack = shared_dir().join("exchange/packs/twitter");
+    let output = home
+        .st2()
+        .args([
+            "pack",
+            "install",
+            "--skip-virtualenv",
+            pack.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    if let Some(config) = config {
+        home.write_config("twitter", config);
+        let output = home
+            .st2ctl()
+            .args(["reload", "--register-configs"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    home
+}
+
+fn post(home: &Home, api: &str, args: &[&str]) -> std::process::Output {
+    home.st2()
+        .args(["run", "twitter.update_status"])
+        .args(args)
+        .env("ST2_TWITTER_API_URL", api)
+        .env_remove("ST2_TWITTER_API_VERSION")
+        .output()
+        .unwrap()
+}
+
+fn assert_no_secrets(home: &Home, output: &std::process::Output) {
+    let all = format!(
+        "{}{}{:?}",
+        stdout(output),
+        stderr(output),
+        home.query("SELECT parameters || coalesce(result, '') FROM executions")
+    );
+    for secret in SECRETS {
+        assert!(!all.contains(secret), "{secret} leaked: {all}");
+    }
+}
+
+#[test]
+fn a_post_is_signed_and_sent_to_api_v2() {
+    let home = twitter_home(Some(&config_text("cs-secret-5678")));
+    let x = XServer::start(0);
+    let output = post(&home, &x.url(), &["status=Hello from st2-rs ✓", "-j"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["status"], "succeeded");
+    assert_eq!(execution["result"]["text"], "Hello from st2-rs ✓");
+    assert_eq!(execution["result"]["status_code"], 201);
+    assert!(execution["result"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("18"));
+    let posts = x.posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "rejected: {:?}", x.rejected.lock().unwrap());
+    assert_eq!(posts[0].path, "/2/tweets");
+    assert_eq!(posts[0].text, "Hello from st2-rs ✓");
+    assert_no_secrets(&home, &output);
+}
+
+#[test]
+fn the_v1_1_form_endpoint_and_media_are_signed_too() {
+    let home = twitter_home(Some(&config_text("cs-secret-5678")));
+    let x = XServer::start(0);
+    let image = home.dir.path().join("cat.png");
+    std::fs::write(&image, b"\x89PNG fake").unwrap();
+    let media = format!("media={}", image.display());
+    let output = home
+        .st2()
+        .args([
+            "run",
+            "twitter.update_status",
+            "status=Form & signed: 100%",
+            &media,
+        ])
+        .env("ST2_TWITTER_API_URL", x.url())
+        .env("ST2_TWITTER_API_VERSION", "1.1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let posts = x.posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "rejected: {:?}", x.rejected.lock().unwrap());
+    assert_eq!(posts[0].path, "/1.1/statuses/update.json");
+    assert_eq!(posts[0].text, "Form & signed: 100%");
+    assert_eq!(posts[0].media_ids, ["770"]);
+
+    // A missing media file is a parameter error: nothing is sent or recorded.
+    let output = post(&home, &x.url(), &["status=x", "media=/nonexistent/cat.png"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("file \"/nonexistent/cat.png\" does not exist"));
+    assert_eq!(x.posts.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn errors_are_one_line_with_the_reason() {
+    let home = twitter_home(Some(&config_text("wrong-secret")));
+    let x = XServer::start(0);
+    let output = post(&home, &x.url(), &["status=hi", "-j"]);
+    assert_eq!(output.status.code(), Some(1));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["status"], "failed");
+    assert_eq!(execution["result"]["status_code"], 401);
+    let error = execution["result"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("X rejected the credentials (401 Unauthorized)"),
+        "{error}"
+    );
+    assert!(error.contains("configs/twitter.yaml"), "{error}");
+    assert!(x.posts.lock().unwrap().is_empty());
+    assert_eq!(x.rejected.lock().unwrap().len(), 1);
+    assert_no_secrets(&home, &output);
+    assert!(!stdout(&output).contains("wrong-secret"));
+
+    let home = twitter_home(Some(&config_text("cs-secret-5678")));
+    for (code, expected) in [
+        (403, "X refused the post (403 Forbidden): You are not allowed to create a Tweet with duplicate content."),
+        (429, "rate limited by X (429 Too Many Requests): Too Many Requests; retry after "),
+        (503, "X had a server error (503): Service Unavailable; retry later"),
+    ] {
+        let x = XServer::start(code);
+        let output = post(&home, &x.url(), &["status=hi", "-j"]);
+        assert_eq!(output.status.code(), Some(1), "{code}");
+        let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(execution["result"]["status_code"], code);
+        let error = execution["result"]["error"].as_str().unwrap();
+        assert!(error.starts_with(expected), "{code}: {error}");
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let output = post(&home, &dead, &["status=hi", "-j"]);
+    assert_eq!(output.status.code(), Some(1));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        execution["result"]["error"],
+        format!("connection refused: {dead}/2/tweets")
+    );
+}
+
+#[test]
+fn a_missing_config_says_which_key_and_file() {
+    let home = twitter_home(None);
+    let x = XServer::start(0);
+    let output = post(&home, &x.url(), &["status=hi", "-j"]);
+    assert_eq!(output.status.code(), Some(1));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = execution["result"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the twitter pack config has no consumer_key: set the four keys"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&home.config("twitter").display().to_string()),
+        "{error}"
+    );
+    // The example values are not keys.
+    let example =
+        std::fs::read_to_string(home.pack("twitter").join("twitter.yaml.example")).unwrap();
+    home.write_config("twitter", &example);
+    let output = home
+        .st2ctl()
+        .args(["reload", "--register-configs"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = post(&home, &x.url(), &["status=hi", "-j"]);
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = execution["result"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("consumer_key in") && error.contains("still holds the example value"),
+        "{error}"
+    );
+}
+
+/// The tutorial, as shell commands against the built binaries: install by name from an
+/// index, copy and edit the example config, register it, post.
+#[test]
+fn the_tutorial_works_end_to_end() {
+    let mut home = Home::new();
+    let remote = home.dir.path().join("remotes/stackstorm-twitter");
+    copy_dir(&shared_dir().join("exchange/packs/twitter"), &remote);
+    let repo = GitRepo::init(&remote);
+    repo.commit_all("twitter pack from the Exchange snapshot");
+    repo.tag("v1.0.0");
+    let index = write_index(
+        home.dir.path(),
+        &index_json(&[("twitter", repo.url(), &["1.0.0"])]),
+    );
+    home.set_index_urls(&[index]);
+    let x = XServer::start(0);
+    let bin = assert_cmd::cargo::cargo_bin("st2");
+    let script = r#"
+set -euo pipefail
+st2 pack install twitter
+cp "$BASE/packs/twitter/twitter.yaml.example" "$BASE/configs/twitter.yaml"
+sed -i -e 's/your consumer key/ck-test-1234/' -e 's/your consumer secret/cs-secret-5678/' \
+       -e 's/your access token secret/ats-secret-3456/' -e 's/your access token/at-test-9012/' \
+       "$BASE/configs/twitter.yaml"
+st2ctl reload --register-configs
+st2 run twitter.update_status status="Test from StackStorm CLI"
+"#;
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.parent().unwrap().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .env("ST2_CONF", &home.conf)
+        .env_remove("ST2_BASE_PATH")
+        .env("BASE", &home.base)
+        .env("ST2_TWITTER_API_URL", x.url())
+        .env("NO_COLOR", "1")
+        .env("HOME", home.dir.path())
+        .current_dir(home.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(text.contains("status: succeeded"), "{text}");
+    assert!(text.contains("text: Test from StackStorm CLI"), "{text}");
+    let posts = x.posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "rejected: {:?}", x.rejected.lock().unwrap());
+    assert_eq!(posts[0].text, "Test from StackStorm CLI");
+    assert!(x.rejected.lock().unwrap().is_empty());
+    assert_no_secrets(&home, &output);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
