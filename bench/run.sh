@@ -7,6 +7,7 @@
 #   4. `st2 run core.local cmd=true` vs `sh -c true`
 #   5. a trivial python-script action vs `python3 -c pass`
 #   6. 100 concurrent `st2 run core.noop`: wall time, and that all 100 are recorded
+#   7. `st2 run twitter.update_status` vs curl posting the same JSON to a local fake X API
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -130,4 +131,28 @@ before=$("$st2" --config-file "$work/run.conf" execution list -n 100000 -j | pyt
 hyperfine --runs 1 -N --export-markdown "$out/run-burst.md" -n "100 x st2 run core.noop at once" "bash $work/burst.sh"
 after=$("$st2" --config-file "$work/run.conf" execution list -n 100000 -j | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), sum(e["status"] == "succeeded" for e in d))')
 echo "executions recorded by the burst: $((${after%% *} - before)) of 100 (succeeded in total: ${after##* })"
+
+# A post with the native twitter.update_status vs curl posting the same JSON, both to
+# scripts/fake_x_api.py on 127.0.0.1 (which accepts curl's unsigned request for this).
+"$st2" --config-file "$work/run.conf" pack install --skip-virtualenv "$root/../shared/exchange/packs/twitter" >/dev/null 2>&1 || true
+mkdir -p "$work/run-home/configs"
+cat > "$work/run-home/configs/twitter.yaml" <<'YAML'
+consumer_key: "bench-ck"
+consumer_secret: "bench-cs"
+access_token: "bench-at"
+access_token_secret: "bench-ats"
+query: ["StackStorm"]
+count: 30
+YAML
+"$root/target/release/st2ctl" --config-file "$work/run.conf" reload --register-configs >/dev/null
+python3 "$root/scripts/fake_x_api.py" --keys bench-ck,bench-cs,bench-at,bench-ats --accept-unsigned \
+    --port-file "$work/x.port" >/dev/null 2>&1 &
+x_api=$!
+for _ in $(seq 100); do [ -s "$work/x.port" ] && break; sleep 0.05; done
+x_url="http://127.0.0.1:$(cat "$work/x.port")"
+echo "== st2 run twitter.update_status vs curl posting the same JSON"
+ST2_TWITTER_API_URL="$x_url" hyperfine --warmup 3 --runs 30 -N --export-markdown "$out/twitter.md" \
+    -n "curl POST /2/tweets" "curl -s -o /dev/null -H 'Content-Type: application/json' -d '{\"text\": \"bench\"}' $x_url/2/tweets" \
+    -n "st2 run twitter.update_status" "$run twitter.update_status status=bench"
+kill "$x_api"
 echo "results: $out/*.md"

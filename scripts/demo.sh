@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, offline, on a fresh machine: set up, then install the real `twitter` pack of
 # the StackStorm Exchange by name, into a StackStorm home under target/demo, as a user would,
-# register its config, and run actions (a shell one, and a Python one in a virtualenv).
+# register its config, post with twitter.update_status (to a local stand-in for X's API that
+# verifies the signature), and run more actions (a shell one, a Python one in a virtualenv).
 #
 # The Exchange's GitHub repositories cannot be reached from CI machines, so this makes a local
 # git remote from the snapshot in ../shared/exchange and an index whose repo_url points at it;
@@ -55,9 +56,21 @@ run st2 pack get twitter
 mkdir -p "$demo/st2/configs"
 run cp "$demo/st2/packs/twitter/twitter.yaml.example" "$demo/st2/configs/twitter.yaml"
 run sed -i 's/"your access token secret"/"{{ st2kv.system.twitter_token_secret }}"/' "$demo/st2/configs/twitter.yaml"
+run sed -i -e 's/"your consumer key"/"demo-consumer-key"/' -e 's/"your consumer secret"/"demo-consumer-secret"/' \
+    -e 's/"your access token"/"demo-access-token"/' "$demo/st2/configs/twitter.yaml"
 run st2 key set twitter_token_secret demo-secret --encrypt
 run st2ctl reload --register-configs
 run st2 pack config show twitter --resolved
+# The tutorial's last step: post. X is played by scripts/fake_x_api.py on 127.0.0.1, which
+# checks the OAuth 1.0a signature with the same four keys and rejects anything else.
+python3 scripts/fake_x_api.py --keys demo-consumer-key,demo-consumer-secret,demo-access-token,demo-secret \
+    --port-file "$demo/x-api.port" > "$demo/x-api.log" 2>&1 &
+x_api=$!
+trap 'kill $x_api 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$demo/x-api.port" ] && break; sleep 0.05; done
+export ST2_TWITTER_API_URL="http://127.0.0.1:$(cat "$demo/x-api.port")"
+run st2 run twitter.update_status status="Test from StackStorm CLI"
+printf '\nThe fake X API says:\n'; cat "$demo/x-api.log"
 # Run actions: a shell command of the built-in core pack, and a Python action of the real
 # `csv` Exchange pack in its own virtualenv (installed from the snapshot on disk).
 run st2 run core.local cmd="echo Hello from st2-rs; uname -s"

@@ -158,12 +158,11 @@ impl Api {
             }
         };
         let timeout = request.settings.network_timeout;
-        let client = Client::builder()
+        let builder = Client::builder()
             .timeout(timeout)
-            .user_agent(concat!("st2-rs/", env!("CARGO_PKG_VERSION")))
-            // A plain-http API (a local gateway or test server) needs no CA bundle.
-            .tls_built_in_root_certs(parsed.scheme() == "https")
-            .build()
+            .user_agent(concat!("st2-rs/", env!("CARGO_PKG_VERSION")));
+        // A plain-http API (a local gateway or test server) needs no CA bundle.
+        let client = http::build_client(builder, parsed.scheme() == "https")
             .map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
         Ok(Api {
             base,

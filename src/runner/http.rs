@@ -58,6 +58,29 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     }
 }
 
+/// Build a client. Without `needs_tls` (a plain-http request that cannot be redirected),
+/// OpenSSL is kept from parsing the CA bundle, which it does eagerly when the client is built
+/// (tens of milliseconds, most of a request to a local server): `SSL_CERT_FILE` points at
+/// an empty file meanwhile, as [`crate::git::init_deferring_ca_bundle`] does for libgit2.
+/// Runners call it on the main thread, before they start any thread.
+pub fn build_client(
+    builder: reqwest::blocking::ClientBuilder,
+    needs_tls: bool,
+) -> reqwest::Result<Client> {
+    if needs_tls {
+        return builder.build();
+    }
+    let name = crate::settings::env::SSL_CERT_FILE;
+    let original = std::env::var_os(name);
+    std::env::set_var(name, "/dev/null");
+    let client = builder.tls_built_in_root_certs(false).build();
+    match original {
+        Some(value) => std::env::set_var(name, value),
+        None => std::env::remove_var(name),
+    }
+    client
+}
+
 /// How [`send`] ended.
 pub enum Sent<T> {
     /// The request finished (or failed) and `read` ran on its response.
@@ -149,10 +172,6 @@ fn build(request: &RunRequest, timeout: Duration) -> Result<(RequestBuilder, Str
             reqwest::redirect::Policy::none()
         });
     let proxied = text("http_proxy").is_some() || text("https_proxy").is_some();
-    if url.scheme() == "http" && !allow_redirects && !proxied {
-        // Nothing here can reach TLS: skip loading the CA bundle.
-        client = client.tls_built_in_root_certs(false);
-    }
     if let Some(proxy) = text("http_proxy") {
         client =
             client.proxy(reqwest::Proxy::http(proxy).map_err(|err| format!("http_proxy: {err}"))?);
@@ -161,8 +180,8 @@ fn build(request: &RunRequest, timeout: Duration) -> Result<(RequestBuilder, Str
         client = client
             .proxy(reqwest::Proxy::https(proxy).map_err(|err| format!("https_proxy: {err}"))?);
     }
-    let client = client
-        .build()
+    let needs_tls = !(url.scheme() == "http" && !allow_redirects && !proxied);
+    let client = build_client(client, needs_tls)
         .map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
 
     let body = p
