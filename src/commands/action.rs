@@ -85,5 +85,6 @@ fn to_json(action: &Action) -> Value {
         "metadata_file": record.metadata_file,
         "builtin": action.builtin,
         "supported": crate::runner::is_supported(&record.runner_type),
+        "native": crate::native::find(&record.action_ref, &record.entry_point).is_some(),
     })
 }
