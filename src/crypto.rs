@@ -145,6 +145,21 @@ fn b64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Random bytes for ids and nonces (not keys): getrandom(2) directly, since starting OpenSSL
+/// costs about a millisecond, which matters to a command that runs in a few. Falls back to
+/// the clock and pid if the call fails.
+pub fn fill_random(buf: &mut [u8]) {
+    // SAFETY: the buffer is ours and its length is passed.
+    let filled = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if filled != buf.len() as isize {
+        let seed = (jiff::Timestamp::now().as_nanosecond() as u128)
+            ^ (u128::from(std::process::id()) << 64);
+        for (byte, value) in buf.iter_mut().zip(seed.to_be_bytes().iter().cycle()) {
+            *byte = *value;
+        }
+    }
+}
+
 fn random_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0; len];
     openssl::rand::rand_bytes(&mut bytes).expect("the OS random source works");

@@ -277,13 +277,7 @@ fn stale_config_warning(
 pub fn new_id() -> String {
     let seconds = jiff::Timestamp::now().as_second() as u32;
     let mut random = [0u8; 8];
-    // getrandom(2) directly: starting OpenSSL for eight bytes cost a millisecond per run.
-    // SAFETY: the buffer is ours and its length is passed.
-    let filled = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
-    if filled != random.len() as isize {
-        let nanos = jiff::Timestamp::now().as_nanosecond() as u64;
-        random = (nanos ^ u64::from(std::process::id()) << 32).to_be_bytes();
-    }
+    crate::crypto::fill_random(&mut random);
     format!("{seconds:08x}{}", hex::encode(random))
 }
 

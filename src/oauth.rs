@@ -54,12 +54,7 @@ impl Nonce {
     /// A random nonce (32 hex digits) and now.
     pub fn fresh() -> Nonce {
         let mut bytes = [0u8; 16];
-        // SAFETY: the buffer is ours and its length is passed.
-        let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-        if filled != bytes.len() as isize {
-            let nanos = jiff::Timestamp::now().as_nanosecond();
-            bytes = nanos.to_be_bytes();
-        }
+        crate::crypto::fill_random(&mut bytes);
         Nonce {
             nonce: hex::encode(bytes),
             timestamp: jiff::Timestamp::now().as_second().max(0) as u64,

@@ -237,14 +237,10 @@ impl Settings {
                 .filter(|value| !value.is_empty())
                 .unwrap_or("python3")
                 .to_string(),
-            native_actions: match ini.get("actionrunner", "native_actions") {
-                None => true,
-                Some(value) => parse_bool(value).ok_or_else(|| {
-                    option_error(format!(
-                        "[actionrunner] native_actions: expected true or false, got \"{value}\""
-                    ))
-                })?,
-            },
+            native_actions: ini
+                .get_bool("actionrunner", "native_actions")
+                .map_err(option_error)?
+                .unwrap_or(true),
             // Upstream defaults to `--system-site-packages` so that packs see StackStorm's own
             // libraries; there are none to see here, so the default is an isolated venv.
             virtualenv_opts: ini
@@ -379,15 +375,6 @@ fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
 }
 
-/// An oslo.config boolean: true/false, yes/no, on/off, 1/0 (any case).
-fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Some(true),
-        "false" | "no" | "off" | "0" => Some(false),
-        _ => None,
-    }
-}
-
 /// The OS reason of an I/O error without Rust's `(os error N)` suffix.
 pub fn io_reason(err: &std::io::Error) -> String {
     let text = err.to_string();
@@ -461,6 +448,11 @@ mod tests {
         assert_eq!(s.python_binary, "/usr/bin/python3.11");
         assert_eq!(s.virtualenv_opts, vec!["--system-site-packages"]);
         assert_eq!(s.pip_opts, vec!["--index-url", "http://127.0.0.1/simple"]);
+        assert!(s.native_actions);
+        assert!(!settings("[actionrunner]\nnative_actions = no\n").native_actions);
+        let ini = Ini::parse("[actionrunner]\nnative_actions = maybe\n").unwrap();
+        let err = Settings::from_ini(&ini, None, None).unwrap_err().to_string();
+        assert!(err.contains("native_actions: expected a boolean"), "{err}");
     }
 
     /// A full st2.conf in the shape StackStorm packages install (fixtures/st2.conf).
