@@ -108,7 +108,9 @@ pub fn prepare(
             action.record.action_ref, action.record.metadata_file
         )));
     }
-    if !runner::is_supported(&action.record.runner_type) {
+    let native = native::find(&action.record.action_ref, &action.record.entry_point)
+        .filter(|_| settings.native_actions && !request.no_native);
+    if native.is_none() && !runner::is_supported(&action.record.runner_type) {
         return Err(PrepareError::Failed(format!(
             "action \"{}\" uses the {} runner, which st2-rs does not support yet (supported: {})",
             action.record.action_ref,
@@ -136,8 +138,6 @@ pub fn prepare(
         given.insert("env".into(), Value::Object(env));
     }
     params::validate(&schema, &given).map_err(|err| PrepareError::Invalid(err.to_string()))?;
-    let native = native::find(&action.record.action_ref, &action.record.entry_point)
-        .filter(|_| settings.native_actions && !request.no_native);
 
     let pack = action.record.pack.clone();
     let user = settings.system_user.clone();
