@@ -451,7 +451,9 @@ mod tests {
         assert!(s.native_actions);
         assert!(!settings("[actionrunner]\nnative_actions = no\n").native_actions);
         let ini = Ini::parse("[actionrunner]\nnative_actions = maybe\n").unwrap();
-        let err = Settings::from_ini(&ini, None, None).unwrap_err().to_string();
+        let err = Settings::from_ini(&ini, None, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("native_actions: expected a boolean"), "{err}");
     }
 

@@ -90,6 +90,20 @@ fn a_post_is_signed_and_sent_to_api_v2() {
     assert_eq!(posts[0].path, "/2/tweets");
     assert_eq!(posts[0].text, "Hello from st2-rs ✓");
     assert_no_secrets(&home, &output);
+
+    // --no-native runs the pack's own Python code instead: here without its virtualenv, so
+    // it stops at importing its libraries, and nothing is posted.
+    let output = post(
+        &home,
+        &x.url(),
+        &["status=from python", "--no-native", "-j"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stderr_text = execution["result"]["stderr"].as_str().unwrap_or_default();
+    assert!(stderr_text.contains("No module named"), "{execution}");
+    assert!(execution["result"]["exit_code"].is_number());
+    assert_eq!(x.posts.lock().unwrap().len(), 1);
 }
 
 #[test]
