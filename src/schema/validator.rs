@@ -747,7 +747,7 @@ fn join_url(scope: &str, reference: &str) -> String {
 
 /// A JSON pointer (`/properties/a~1b`, percent-decoded) inside `document`.
 fn resolve_pointer<'v>(document: &'v Value, fragment: &str) -> Option<&'v Value> {
-    let fragment = percent_decode(fragment);
+    let fragment = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy();
     let fragment = fragment.trim_start_matches('/');
     if fragment.is_empty() {
         return Some(document);
@@ -762,24 +762,6 @@ fn resolve_pointer<'v>(document: &'v Value, fragment: &str) -> Option<&'v Value>
         };
     }
     Some(current)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
