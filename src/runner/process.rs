@@ -66,6 +66,15 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // SAFETY: prctl is async-signal-safe. If st2 itself dies (SIGKILL, a closed terminal),
+    // the action's process is killed with it rather than left running unrecorded (processes
+    // it started itself may outlive it); `st2 execution list` then reports it abandoned.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = command.spawn()?;
     let pgid = child.id() as libc::pid_t;
 

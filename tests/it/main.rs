@@ -8,6 +8,7 @@ mod conformance;
 mod install;
 mod key;
 mod pack_commands;
+mod reliability;
 mod reload;
 mod run;
 mod twitter;
