@@ -362,7 +362,8 @@ pub fn execute(
 
 /// Whether the process `pid` still exists.
 pub fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
+    // 0 would ask about our own process group.
+    let Ok(pid @ 1..) = libc::pid_t::try_from(pid) else {
         return false;
     };
     // SAFETY: signal 0 only checks that the process exists and may be signaled.
@@ -409,5 +410,6 @@ mod tests {
     fn our_own_process_is_alive() {
         assert!(process_alive(std::process::id()));
         assert!(!process_alive(u32::MAX));
+        assert!(!process_alive(0));
     }
 }

@@ -47,7 +47,15 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     }
     let id = execution::new_id();
     if args.run_async {
-        execution::start(&mut store, &prepared, &id, ExecutionStatus::Requested, 0)?;
+        // Our pid until the worker's is known: if we die before handing it over, the
+        // record shows abandoned rather than requested forever.
+        execution::start(
+            &mut store,
+            &prepared,
+            &id,
+            ExecutionStatus::Requested,
+            std::process::id(),
+        )?;
         let pid = spawn_worker(context, &id, &prepared).inspect_err(|err| {
             let result = serde_json::json!({ "error": format!("{err:#}") });
             let _ = store.finish_execution(
