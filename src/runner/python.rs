@@ -5,8 +5,8 @@
 //! The parameters and the resolved pack config go to the wrapper as one JSON line on stdin,
 //! never on the command line (they hold secrets). The wrapper prints the JSON result between
 //! two copies of StackStorm's delimiter; everything else on stdout is the action's output.
-//! `self.action_service` (the datastore) is served over a Unix socket pair given to the child
-//! as fd 3: one JSON request line, one JSON reply line.
+//! `self.action_service` (the datastore) is served over a Unix socket pair whose child end
+//! the wrapper gets as `--service-fd=N`: one JSON request line, one JSON reply line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
@@ -30,9 +30,6 @@ const DELIMITER: &str = "%%%%%~=~=~=************=~=~=~%%%%";
 
 /// Default `timeout` of Python actions, in seconds.
 const DEFAULT_TIMEOUT: f64 = 600.0;
-
-/// The file descriptor the child reaches the datastore service on.
-const SERVICE_FD: i32 = 3;
 
 /// Run one execution.
 pub fn run(request: &RunRequest) -> RunOutcome {
@@ -123,11 +120,13 @@ fn command(request: &RunRequest, python: &std::path::Path, channel: &UnixStream)
     };
     command.env("PYTHONPATH", python_path);
     let fd = channel.as_raw_fd();
-    // SAFETY: dup2 is async-signal-safe; it gives the child the channel as fd 3 (without
-    // close-on-exec, which dup2 clears).
+    command.arg(format!("--service-fd={fd}"));
+    // SAFETY: fcntl is async-signal-safe. The child keeps the channel under its own number
+    // (only close-on-exec is cleared): duplicating it onto a fixed number could overwrite
+    // the pipe through which std reports a failed exec ("python not found").
     unsafe {
         command.pre_exec(move || {
-            if libc::dup2(fd, SERVICE_FD) < 0 {
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -441,6 +440,22 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("Failed to load action class"));
+    }
+
+    #[test]
+    fn a_missing_interpreter_is_named() {
+        let fixture = pack_with(include_str!("../../fixtures/python/act.py"));
+        let (schema, parameters, cancel) = (Map::new(), Map::new(), CancelFlag::new());
+        let config = json!({});
+        let mut request = request(&fixture, &parameters, &config, &schema, &cancel);
+        request.python = Some("/nonexistent/venv/bin/python".into());
+        let run = run(&request);
+        assert_eq!(run.outcome, Outcome::Failed);
+        let error = run.result["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("the Python interpreter /nonexistent/venv/bin/python does not exist"),
+            "{error}"
+        );
     }
 
     #[test]

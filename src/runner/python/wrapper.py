@@ -5,7 +5,8 @@
 # the parameters and the pack config from one JSON line on stdin (never the command line:
 # they hold secrets), loads the action class from the entry point, calls run(**parameters)
 # and prints the result between two copies of StackStorm's delimiter. The datastore
-# (self.action_service) is served by st2-rs over file descriptor 3, one JSON line each way.
+# (self.action_service) is served by st2-rs over the file descriptor given as --service-fd,
+# one JSON line each way.
 #
 # Startup is kept cheap: logging is imported only when an action uses self.logger.
 import json
@@ -14,7 +15,6 @@ import sys
 
 DELIMITER = "%%%%%~=~=~=************=~=~=~%%%%"
 INVALID_STATUS_EXIT_CODE = 220
-SERVICE_FD = 3
 
 
 def _argument(name, default=None):
@@ -32,6 +32,7 @@ PACK = _argument("pack", "unknown")
 FILE_PATH = _argument("file-path")
 USER = _argument("user", "stanley")
 LOG_LEVEL = (_argument("log-level", "DEBUG") or "DEBUG").upper()
+SERVICE_FD = int(_argument("service-fd", "-1"))
 
 
 def _make_logger(name):
@@ -53,7 +54,7 @@ class _ServiceError(Exception):
 
 
 def _call(request):
-    """One request to st2-rs's datastore service on fd 3, and its reply."""
+    """One request to st2-rs's datastore service (--service-fd), and its reply."""
     line = (json.dumps(request) + "\n").encode("utf-8")
     try:
         while line:
