@@ -41,6 +41,22 @@ impl PackLock {
         Ok(PackLock { file, path })
     }
 
+    /// Take the lock for `pack_ref` if nobody holds it; `None` when another process does.
+    pub fn try_acquire(locks_dir: &Path, pack_ref: &str) -> std::io::Result<Option<PackLock>> {
+        std::fs::create_dir_all(locks_dir)?;
+        let path = locks_dir.join(format!("pack-{pack_ref}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(PackLock { file, path })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => Err(err),
+        }
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -72,7 +88,9 @@ mod tests {
         });
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(waited.load(Ordering::SeqCst));
+        assert!(PackLock::try_acquire(dir.path(), "a").unwrap().is_none());
         drop(first);
         handle.join().unwrap();
+        assert!(PackLock::try_acquire(dir.path(), "a").unwrap().is_some());
     }
 }

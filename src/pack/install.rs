@@ -14,19 +14,22 @@
 //!    the previous directory is swapped back.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::fs::exchange;
 use crate::git;
 use crate::index::{Index, IndexOptions};
 use crate::lock::PackLock;
 use crate::pack::manifest::{ManifestError, PackManifest, SYSTEM_PACKS};
+use crate::pack::recover;
 use crate::pack::source::{self, PackSource, SourceError};
 use crate::register::{self, LoadedPack};
 use crate::settings::{io_reason, Settings};
-use crate::store::{ConfigRecord, ReplaceSummary, Store, StoreError};
+use crate::store::{ConfigRecord, PendingSwap, ReplaceSummary, Store, StoreError};
 use crate::venv;
 
 /// Options of `st2 pack install`.
@@ -215,7 +218,7 @@ struct Prepared {
     pack_ref: String,
     loaded: LoadedPack,
     // Dropped (and so deleted) after commit or on failure.
-    staging: tempfile::TempDir,
+    staging: recover::StagingDir,
     source: Value,
     dependency_of: Option<String>,
     virtualenv: String,
@@ -278,7 +281,12 @@ impl<'a> Installer<'a> {
     /// Install `packs` (PACK arguments) and their dependencies.
     pub fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallError> {
         self.settings.ensure_writable()?;
-        remove_stale_staging(self.settings.packs_dir());
+        recover::remove_abandoned(self.settings.packs_dir());
+        recover::remove_abandoned(&self.settings.virtualenvs_dir());
+        if let Some(mut store) = Store::open_existing(&self.settings.store_path)? {
+            let warnings = recover::recover_interrupted(self.settings, &mut store)?;
+            self.warnings.extend(warnings);
+        }
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let sources = packs
             .iter()
@@ -331,13 +339,10 @@ impl<'a> Installer<'a> {
             },
         );
 
-        let staging = tempfile::Builder::new()
-            .prefix(".st2-staging-")
-            .tempdir_in(self.settings.packs_dir())
-            .map_err(io_error(
-                "create a staging directory in",
-                self.settings.packs_dir(),
-            ))?;
+        let staging = recover::StagingDir::create(self.settings.packs_dir()).map_err(io_error(
+            "create a staging directory in",
+            self.settings.packs_dir(),
+        ))?;
         let staged = staging.path().join("pack");
         self.progress.start(&label, Step::Download, &fetch_url);
         let source_record = match &source {
@@ -643,19 +648,40 @@ impl<'a> Installer<'a> {
         }
         make_group_writable(&staged, self.settings.pack_group.as_deref());
 
-        let swapped = swap_into_place(&staged, &final_dir)?;
+        // Journal the swap first: if this process dies before the registration below commits,
+        // the next command swaps the previous version back (`recover::recover_interrupted`).
+        let new_inode = std::fs::metadata(&staged)
+            .map_err(io_error("read", &staged))?
+            .ino();
+        store.begin_swap(&PendingSwap {
+            pack_ref: pack_ref.clone(),
+            staging: prepared.staging.path().to_path_buf(),
+            new_inode,
+        })?;
+        let swapped = match swap_into_place(&staged, &final_dir) {
+            Ok(swapped) => swapped,
+            Err(err) => {
+                let _ = store.end_swap(&pack_ref);
+                return Err(err);
+            }
+        };
+        crate::failpoint::hit("install-after-swap");
+        // Registering also deletes the journal record, in the same transaction.
         let stored =
             store.replace_pack_with_config(&prepared.loaded.registration, prepared.config.as_ref());
         let summary = match stored {
             Ok(summary) => summary,
             Err(err) => {
                 // Put the previous version (or nothing) back: the store still describes it.
-                let _ = undo_swap(&staged, &final_dir, swapped);
+                if undo_swap(&staged, &final_dir, swapped).is_ok() {
+                    let _ = store.end_swap(&pack_ref);
+                }
                 return Err(err.into());
             }
         };
+        crate::failpoint::hit("install-after-register");
         // After the swap, the staging directory holds the previous version; dropping the
-        // TempDir deletes it.
+        // StagingDir deletes it.
         let unsupported = prepared.loaded.unsupported_runners_warning();
         let warnings = std::mem::take(&mut prepared.loaded.warnings)
             .into_iter()
@@ -685,32 +711,6 @@ impl<'a> Installer<'a> {
             removed: summary,
             warnings,
         })
-    }
-}
-
-/// Staging directories older than a day were left by installs that were killed (a running
-/// install's staging directory is minutes old at most); remove them so they do not pile up.
-fn remove_stale_staging(packs_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(packs_dir) else {
-        return;
-    };
-    let day = std::time::Duration::from_secs(24 * 3600);
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if !(name.starts_with(".st2-staging-") || name.starts_with(".st2-removing-")) {
-            continue;
-        }
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if stale {
-            tracing::debug!("removing stale {}", entry.path().display());
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
     }
 }
 
@@ -764,39 +764,6 @@ fn undo_swap(staged: &Path, final_dir: &Path, swapped: bool) -> std::io::Result<
     } else {
         std::fs::rename(final_dir, staged)
     }
-}
-
-/// Atomically exchange two paths (Linux `renameat2(RENAME_EXCHANGE)`), so that there is no
-/// moment without a pack directory; elsewhere, or where the file system refuses, two renames.
-fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let a_c = CString::new(a.as_os_str().as_bytes())?;
-        let b_c = CString::new(b.as_os_str().as_bytes())?;
-        // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
-        let result = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                a_c.as_ptr(),
-                libc::AT_FDCWD,
-                b_c.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
-        if result == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(err);
-        }
-    }
-    let aside = a.with_extension("exchange");
-    std::fs::rename(b, &aside)?;
-    std::fs::rename(a, b)?;
-    std::fs::rename(&aside, a)
 }
 
 /// Copy a plain directory (a local pack that is not a git repository), keeping symlinks as

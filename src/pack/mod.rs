@@ -3,6 +3,7 @@
 
 pub mod install;
 pub mod manifest;
+pub mod recover;
 pub mod source;
 
 use std::path::{Path, PathBuf};

@@ -77,6 +77,13 @@ pub enum RunError {
 pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterReport, RunError> {
     settings.ensure_writable()?;
     let mut report = RegisterReport::default();
+    // Installs killed before they registered are rolled back first, or this run would
+    // register a directory that is about to be swapped back.
+    if let Some(mut store) = Store::open_existing(&settings.store_path)? {
+        report
+            .warnings
+            .extend(pack::recover::recover_interrupted(settings, &mut store)?);
+    }
     let reconcile = options.targets.is_none();
     let targets = match &options.targets {
         Some(targets) => targets.clone(),

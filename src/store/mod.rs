@@ -24,10 +24,12 @@ use serde_json::Value;
 mod config;
 mod execution;
 mod kv;
+mod pending;
 
 pub use config::ConfigRecord;
 pub use execution::{ExecutionFilter, ExecutionRecord, ExecutionStatus};
 pub use kv::{KeyRecord, KeyScope};
+pub use pending::PendingSwap;
 
 /// Schema migrations, in order; the schema version is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -106,6 +108,15 @@ const MIGRATIONS: &[&str] = &[
         pid             INTEGER           -- process running it, while it runs
     );
     CREATE INDEX executions_by_start ON executions(start_timestamp);
+    "#,
+    // 4: installs between "directory swapped into place" and "registered" (see
+    // `pack::install::recover_interrupted`).
+    r#"
+    CREATE TABLE pending_swaps (
+        pack          TEXT PRIMARY KEY,
+        staging       TEXT NOT NULL,   -- holds the previous version once swapped
+        new_inode     INTEGER NOT NULL -- of the new pack directory
+    );
     "#,
 ];
 
@@ -495,6 +506,11 @@ impl Store {
         if let Some(config) = config {
             config::upsert(&tx, config)?;
         }
+        // The install that swapped this directory into place is complete with this commit.
+        tx.execute(
+            "DELETE FROM pending_swaps WHERE pack = ?1",
+            [&pack.pack_ref],
+        )?;
         tx.commit()?;
 
         let current_actions: Vec<&str> = registration

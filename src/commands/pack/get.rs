@@ -8,7 +8,7 @@ use crate::store::Store;
 
 /// Run the command.
 pub fn run(pack_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = Store::open_existing(&context.settings.store_path)?;
+    let store = super::open_store(context)?;
     let Some(store) = store else {
         anyhow::bail!("Pack \"{pack_ref}\" is not found (no pack is installed).");
     };

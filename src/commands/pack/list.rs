@@ -1,11 +1,10 @@
 //! `st2 pack list`: installed (registered) packs.
 
 use crate::commands::{Context, ExitStatus};
-use crate::store::Store;
 
 /// Run the command.
 pub fn run(context: &Context) -> anyhow::Result<ExitStatus> {
-    let packs = match Store::open_existing(&context.settings.store_path)? {
+    let packs = match super::open_store(context)? {
         Some(store) => store.packs()?,
         None => Vec::new(),
     };

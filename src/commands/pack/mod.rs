@@ -12,6 +12,8 @@ pub mod show;
 use super::{Context, ExitStatus};
 use crate::cli::PackCommand;
 use crate::index::{Index, IndexOptions};
+use crate::pack::recover;
+use crate::store::Store;
 
 /// Run `st2 pack <command>`.
 pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -37,4 +39,16 @@ pub fn load_index(context: &Context) -> anyhow::Result<Index> {
         context.printer.warn(warning);
     }
     Ok(loaded.index)
+}
+
+/// Open the store if it exists, first rolling back installs that were killed before they
+/// registered (so that what is listed is what is on disk), with a warning for each.
+pub fn open_store(context: &Context) -> anyhow::Result<Option<Store>> {
+    let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
+        return Ok(None);
+    };
+    for warning in recover::recover_interrupted(&context.settings, &mut store)? {
+        context.printer.warn(&warning);
+    }
+    Ok(Some(store))
 }

@@ -19,9 +19,8 @@ struct Removed {
 
 /// Run the command.
 pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
-    let settings = &context.settings;
     let printer = &context.printer;
-    let mut store = Store::open_existing(&settings.store_path)?;
+    let mut store = super::open_store(context)?;
     let mut removed = Vec::new();
     let mut failed = false;
     for pack_ref in packs {
@@ -127,7 +126,11 @@ fn move_aside(dir: &Path) -> anyhow::Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let aside = parent.join(format!(".st2-removing-{name}-{}", std::process::id()));
+    let aside = parent.join(format!(
+        "{}{name}-{}",
+        crate::pack::recover::REMOVING_PREFIX,
+        std::process::id()
+    ));
     std::fs::rename(dir, &aside)
         .map_err(|err| anyhow::anyhow!("cannot move {}: {}", dir.display(), io_reason(&err)))?;
     Ok(aside)
