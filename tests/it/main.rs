@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod concurrency;
 mod conformance;
 mod install;
 mod key;

@@ -451,23 +451,6 @@ fn wait_final(home: &Home, id: &str) -> Value {
 }
 
 #[test]
-fn parallel_runs_are_all_recorded() {
-    let home = Home::new();
-    // Create the store first, as a first run would.
-    assert!(run(&home, &["core.noop"]).status.success());
-    let children: Vec<_> = (0..20)
-        .map(|i| home.spawn_st2(&["run", "core.local", &format!("cmd=echo {i}")]))
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
-    }
-    assert_eq!(executions(&home), 21);
-    let statuses = home.query("SELECT DISTINCT status FROM executions");
-    assert_eq!(statuses, ["succeeded"]);
-}
-
-#[test]
 fn actions_are_listed_with_their_merged_parameters() {
     let home = Home::new();
     shell_pack(&home);
