@@ -110,6 +110,17 @@ pub enum GitError {
         /// Why.
         message: String,
     },
+    /// The URL uses a transport we do not fetch from.
+    #[error(
+        "refusing the git URL {url}: {message}; use https://, http://, git://, ssh://, \
+         user@host:path or file://"
+    )]
+    UnsupportedUrl {
+        /// The repository.
+        url: String,
+        /// Why.
+        message: String,
+    },
     /// Anything else.
     #[error("git operation on {url} failed: {message}")]
     Other {
@@ -158,6 +169,7 @@ pub fn is_repo(path: &Path) -> bool {
 
 /// The `v<semver>` tags of the repository at `url`, `v` stripped, highest first.
 pub fn available_versions(url: &str, options: &FetchOptions) -> Result<Vec<String>, GitError> {
+    check_url(url)?;
     let dir = tempfile::tempdir().map_err(|err| GitError::Other {
         url: url.to_string(),
         message: err.to_string(),
@@ -188,6 +200,7 @@ pub fn fetch_first(
     options: &FetchOptions,
 ) -> Result<(Fetched, Option<String>), GitError> {
     let git_error = |err: git2::Error| GitError::from_git2(url, err);
+    check_url(url)?;
     configure_libgit2(url, options);
     let repo = Repository::init(dest).map_err(git_error)?;
     repo.remote("origin", url).map_err(git_error)?;
@@ -522,6 +535,36 @@ pub fn init_deferring_ca_bundle() {
     }
 }
 
+/// Refuse URLs that name a remote helper (`ext::sh -c ...`, `fd::`, the `<transport>::<address>`
+/// form git uses to run programs) or a scheme git does not fetch over. Index entries and
+/// dependencies come from strangers; only plain transports are used.
+pub fn check_url(url: &str) -> Result<(), GitError> {
+    let refuse = |message: &str| {
+        Err(GitError::UnsupportedUrl {
+            url: url.to_string(),
+            message: message.to_string(),
+        })
+    };
+    if url.starts_with('-') {
+        return refuse("it starts with '-'");
+    }
+    if url.chars().any(char::is_control) {
+        return refuse("it contains control characters");
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        return match scheme.to_ascii_lowercase().as_str() {
+            "http" | "https" | "git" | "ssh" | "git+ssh" | "ssh+git" | "file" => Ok(()),
+            _ => refuse(&format!("unknown scheme \"{scheme}\"")),
+        };
+    }
+    if let Some((transport, _)) = url.split_once("::") {
+        if !transport.contains('/') {
+            return refuse(&format!("\"{transport}::\" runs a git remote helper"));
+        }
+    }
+    Ok(())
+}
+
 /// Process-wide libgit2 settings, set once: network timeouts, and (before the first network
 /// fetch) the CA bundle whose loading [`init_deferring_ca_bundle`] deferred.
 fn configure_libgit2(url: &str, options: &FetchOptions) {
@@ -565,6 +608,29 @@ fn is_semver(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_helpers_and_odd_schemes_are_refused() {
+        for url in [
+            "https://github.com/StackStorm-Exchange/stackstorm-csv",
+            "git@github.com:StackStorm-Exchange/stackstorm-csv.git",
+            "ssh://git@host/x.git",
+            "file:///srv/packs/csv",
+            "/srv/packs/csv",
+        ] {
+            assert!(check_url(url).is_ok(), "{url}");
+        }
+        for url in [
+            "ext::sh -c touch% /tmp/pwned",
+            "fd::17",
+            "gopher://host/x",
+            "--upload-pack=touch /tmp/x",
+            "https://host/x\n",
+        ] {
+            let err = check_url(url).unwrap_err().to_string();
+            assert!(err.starts_with("refusing the git URL"), "{url}: {err}");
+        }
+    }
     use std::process::Command;
 
     fn git(dir: &Path, args: &[&str]) -> String {

@@ -503,11 +503,42 @@ fn fetch(
         if !status.is_success() {
             return Err(format!("HTTP status {status}"));
         }
-        let bytes = response.bytes().map_err(|err| describe_reqwest(&err))?;
-        return Ok(bytes.to_vec());
+        return read_limited(response, |err| {
+            // reqwest's body errors wrap the cause (timeout, reset) in io::Error.
+            match err
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            {
+                Some(err) => describe_reqwest(err),
+                None => err.to_string(),
+            }
+        });
     }
     let path = url.strip_prefix("file://").unwrap_or(url);
-    std::fs::read(path).map_err(|err| crate::settings::io_reason(&err))
+    let file = std::fs::File::open(path).map_err(|err| crate::settings::io_reason(&err))?;
+    read_limited(file, |err| crate::settings::io_reason(&err))
+}
+
+/// Largest index document read: the Exchange index is under 1 MiB.
+const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+
+fn read_limited(
+    source: impl std::io::Read,
+    describe: impl Fn(std::io::Error) -> String,
+) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    source
+        .take(MAX_INDEX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(describe)?;
+    if bytes.len() as u64 > MAX_INDEX_BYTES {
+        return Err(format!(
+            "the index is larger than {} MiB; this is not a pack index",
+            MAX_INDEX_BYTES / (1024 * 1024)
+        ));
+    }
+    Ok(bytes)
 }
 
 fn http_client(options: &IndexOptions) -> Result<reqwest::blocking::Client, String> {

@@ -114,10 +114,31 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, YamlError> {
     from_str(text)
 }
 
-/// Read and parse a file; errors name the file.
+/// Largest YAML file read: pack metadata, schemas and configs are kilobytes; a file this big
+/// is a mistake or an attack, and would take seconds and hundreds of megabytes to load.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Read and parse a file (at most [`MAX_FILE_BYTES`]); errors name the file.
 pub fn from_path(path: &Path) -> Result<Value, YamlError> {
-    let bytes = std::fs::read(path)
-        .map_err(|err| YamlError::at(None, crate::settings::io_reason(&err)).with_path(path))?;
+    use std::io::Read;
+    let io =
+        |err: std::io::Error| YamlError::at(None, crate::settings::io_reason(&err)).with_path(path);
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(YamlError::at(
+            None,
+            format!(
+                "the file is larger than {} MiB, the limit for YAML files",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+        .with_path(path));
+    }
     from_slice(&bytes).map_err(|err| err.with_path(path))
 }
 

@@ -382,6 +382,8 @@ impl<'a> Installer<'a> {
                     .replace(&staged.display().to_string(), shown),
             )
         };
+        super::safety::check_tree(&staged)
+            .map_err(|err| InstallError::Invalid(format!("pack {shown} is refused: {err}")))?;
         let manifest = PackManifest::load(&staged).map_err(|err| invalid(&err))?;
         let pack_ref = manifest.install_ref().map_err(|err| invalid(&err))?;
         manifest.check_user_pack_ref(&pack_ref)?;
@@ -789,6 +791,12 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), InstallError> {
         } else if file_type.is_symlink() {
             let link = std::fs::read_link(entry.path()).map_err(io_error("read", entry.path()))?;
             std::os::unix::fs::symlink(&link, &target).map_err(io_error("create", &target))?;
+        } else if !file_type.is_file() {
+            // A FIFO would block the copy forever; devices and sockets have no place in a pack.
+            return Err(InstallError::Invalid(format!(
+                "{} is not a regular file, directory or symlink; packs hold only those",
+                entry.path().display()
+            )));
         } else {
             std::fs::copy(entry.path(), &target).map_err(io_error("copy", entry.path()))?;
         }

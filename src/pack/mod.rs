@@ -4,6 +4,7 @@
 pub mod install;
 pub mod manifest;
 pub mod recover;
+pub mod safety;
 pub mod source;
 
 use std::path::{Path, PathBuf};
