@@ -110,11 +110,18 @@ fn cast(
         .and_then(|schema| schema.get("type"))
         .and_then(Value::as_str)
         .unwrap_or("string");
+    // A secret's value is never quoted back, not even when it is wrong.
+    let secret = schema
+        .and_then(|schema| schema.get("secret"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let invalid = |expected: &str| {
-        ArgsError(format!(
-            "parameter \"{name}\": {} is not {expected}",
+        let shown = if secret {
+            "the given value (secret, not shown)".to_string()
+        } else {
             crate::schema::repr::py_str_repr(text)
-        ))
+        };
+        ArgsError(format!("parameter \"{name}\": {shown} is not {expected}"))
     };
     Ok(match kind {
         "integer" => Value::from(
@@ -224,6 +231,7 @@ mod tests {
         json!({
             "s": {"type": "string"},
             "i": {"type": "integer"},
+            "pin": {"type": "integer", "secret": true},
             "n": {"type": "number"},
             "b": {"type": "boolean"},
             "a": {"type": "array"},
@@ -300,6 +308,13 @@ mod tests {
     fn bad_values_name_the_parameter() {
         let err = parse_words(&["i=thirty"], false).unwrap_err().to_string();
         assert_eq!(err, "parameter \"i\": 'thirty' is not an integer");
+        let err = parse_words(&["pin=hunter2"], false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "parameter \"pin\": the given value (secret, not shown) is not an integer"
+        );
         let err = parse_words(&["b=maybe"], false).unwrap_err().to_string();
         assert!(
             err.starts_with("parameter \"b\": Invalid value for boolean"),

@@ -146,7 +146,11 @@ pub fn validate_config(
     // jsonschema raises its best match; show that one first.
     errors.sort_by_key(|error| error.path.len());
     let mut cleaned = cleaned;
+    let mut secrets: Vec<(Vec<PathItem>, String)> = Vec::new();
     let _ = visit_config(schema, &mut cleaned, &mut |path, item_schema, item| {
+        if item_schema.get("secret").is_some_and(truthy) && !item.is_null() {
+            secrets.push((path.to_vec(), repr::py_repr(item)));
+        }
         if let Value::String(text) = item {
             if is_template(text)
                 && text.contains("decrypt_kv")
@@ -165,7 +169,24 @@ pub fn validate_config(
     if errors.is_empty() {
         Ok(cleaned)
     } else {
+        // [fix] A secret's value is never quoted back in an error (upstream prints it).
+        for error in &mut errors {
+            mask_secrets(error, &secrets);
+        }
         Err(ConfigInvalid { errors })
+    }
+}
+
+/// Replace the quoted values of secret properties (at or under `secrets`' paths) in `error`
+/// and its context with the mask.
+fn mask_secrets(error: &mut ValidationError, secrets: &[(Vec<PathItem>, String)]) {
+    for (path, shown) in secrets {
+        if error.path.starts_with(path) || path.starts_with(&error.path) {
+            error.message = error.message.replace(shown.as_str(), "'********'");
+        }
+    }
+    for context in &mut error.context {
+        mask_secrets(context, secrets);
     }
 }
 
@@ -565,6 +586,33 @@ mod tests {
                 .map(|e| format!("{}: {}", e.dotted_path(), e.message))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn secret_values_are_not_quoted_in_config_errors() {
+        let schema = json!({
+            "pin": {"type": "integer", "secret": true},
+            "mode": {"type": "string", "enum": ["a", "b"], "secret": true},
+            "nested": {"type": "object", "properties": {
+                "key": {"type": "integer", "secret": true}}},
+            "plain": {"type": "integer"},
+        });
+        let config = json!({"pin": "hunter2", "mode": "hunter3",
+                            "nested": {"key": "hunter4"}, "plain": "visible"});
+        let errors = messages(schema, config).join("\n");
+        assert!(!errors.contains("hunter"), "{errors}");
+        assert!(
+            errors.contains("pin: '********' is not of type 'integer'"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("nested.key: '********' is not of type 'integer'"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("plain: 'visible' is not of type 'integer'"),
+            "{errors}"
+        );
     }
 
     #[test]

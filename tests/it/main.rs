@@ -13,4 +13,5 @@ mod pack_commands;
 mod reliability;
 mod reload;
 mod run;
+mod secrets;
 mod twitter;

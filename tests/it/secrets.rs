@@ -1,0 +1,221 @@
+//! Secret leakage: every command, with secrets in a pack config, the encrypted datastore, and
+//! `secret: true` parameters, in every output format and with debug logs on. No secret string
+//! may appear in any output, log, execution record or file st2 writes.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+const CONFIG_KEY: &str = "cfgSECRET1f3a";
+const KV_TOKEN: &str = "kvSECRET77b2";
+const PARAM: &str = "paramSECRETc0de";
+const HTTP_PASSWORD: &str = "httpSECRET9a9a";
+const PIN: &str = "pinSECRET4242";
+const SECRETS: [&str; 5] = [CONFIG_KEY, KV_TOKEN, PARAM, HTTP_PASSWORD, PIN];
+
+/// Collects every output and checks it for secrets, naming the command that leaked.
+struct Audit<'a> {
+    home: &'a Home,
+    commands: usize,
+}
+
+impl Audit<'_> {
+    fn check(&mut self, what: &str, output: &Output) -> String {
+        self.commands += 1;
+        for text in [stdout(output), stderr(output)] {
+            for secret in SECRETS {
+                assert!(
+                    !text.contains(secret),
+                    "`{what}` printed the secret {secret}:\n{text}"
+                );
+            }
+        }
+        stdout(output)
+    }
+
+    /// `st2 ARGS` in the plain, JSON and YAML formats, each also with `--debug` logs.
+    fn st2(&mut self, args: &[&str]) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        for format in [None, Some("-j"), Some("-y")] {
+            for debug in [false, true] {
+                let mut command = self.home.st2();
+                if debug {
+                    command.arg("--debug");
+                }
+                command.args(args);
+                if let Some(format) = format {
+                    command.arg(format);
+                }
+                let output = command.output().unwrap();
+                self.check(
+                    &format!("st2 {} {format:?} debug={debug}", args.join(" ")),
+                    &output,
+                );
+                outputs.push(output);
+            }
+        }
+        outputs
+    }
+
+    fn st2ctl(&mut self, args: &[&str]) -> Output {
+        let output = self
+            .home
+            .st2ctl()
+            .arg("--debug")
+            .args(args)
+            .output()
+            .unwrap();
+        self.check(&format!("st2ctl {}", args.join(" ")), &output);
+        output
+    }
+}
+
+#[test]
+fn no_command_prints_or_records_a_secret() {
+    let home = Home::new();
+    let mut audit = Audit {
+        home: &home,
+        commands: 0,
+    };
+    let server = http_server(vec![("/login".into(), 200, b"{\"ok\": true}".to_vec())]);
+
+    let output = home
+        .st2()
+        .args(["key", "set", "vault_token", KV_TOKEN, "--encrypt"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    audit.check("st2 key set --encrypt", &output);
+    home.write_config(
+        "vault",
+        &format!("api_key: {CONFIG_KEY}\ntoken: '{{{{ st2kv.system.vault_token }}}}'\n"),
+    );
+    let pack = fixtures_dir().join("packs/vault");
+    for output in audit.st2(&["pack", "install", pack.to_str().unwrap()]) {
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let output = audit.st2ctl(&["reload", "--register-all", "--register-configs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    for args in [
+        vec!["pack", "list"],
+        vec!["pack", "get", "vault"],
+        vec!["pack", "config", "show", "vault"],
+        vec!["pack", "config", "show", "vault", "--resolved"],
+        vec!["key", "list"],
+        vec!["key", "get", "vault_token"],
+        vec!["action", "list"],
+        vec!["action", "get", "vault.use"],
+    ] {
+        for output in audit.st2(&args) {
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        }
+    }
+
+    // Runs that succeed, with the secrets in use.
+    let password = format!("password={PARAM}");
+    for output in audit.st2(&["run", "vault.use", &password]) {
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let outputs = audit.st2(&["run", "vault.use", &password, "-d"]);
+    let lengths: Value = serde_json::from_slice(&outputs[2].stdout).unwrap();
+    assert_eq!(lengths["result"]["result"]["key_length"], CONFIG_KEY.len());
+    assert_eq!(lengths["result"]["result"]["token_length"], KV_TOKEN.len());
+    assert_eq!(lengths["result"]["result"]["password_length"], PARAM.len());
+    for output in audit.st2(&["run", "vault.shell", &password]) {
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("fine"));
+    }
+    let http_password = format!("password={HTTP_PASSWORD}");
+    for url in [
+        server.url("/login"),
+        "http://127.0.0.1:9/refused".to_string(),
+    ] {
+        let url = format!("url={url}");
+        audit.st2(&["run", "core.http", &url, "username=me", &http_password]);
+    }
+    let output = home
+        .st2()
+        .args(["run", "vault.use", &password, "-a"])
+        .output()
+        .unwrap();
+    audit.check("st2 run -a", &output);
+
+    // Runs refused before they start: the secret is in the rejected arguments.
+    for args in [
+        vec!["run", "vault.use", &password, "nope=1"],
+        vec!["run", "vault.use", &password, &format!("count={PIN}")],
+        vec![
+            "run",
+            "vault.shell",
+            &password,
+            &format!("cmd=echo {PARAM}"),
+        ],
+    ] {
+        for output in audit.st2(&args) {
+            assert!(!output.status.success(), "{args:?} should fail");
+        }
+    }
+
+    // Everything recorded since.
+    for args in [
+        vec!["execution", "list"],
+        vec!["execution", "list", "-n", "100"],
+    ] {
+        audit.st2(&args);
+    }
+    let ids = home.query("SELECT id FROM executions");
+    assert!(ids.len() >= 20, "{}", ids.len());
+    for id in &ids {
+        audit.st2(&["execution", "get", id]);
+        audit.st2(&["execution", "get", id, "-d"]);
+    }
+    let records = home.query(
+        "SELECT id || action_ref || parameters || status || coalesce(result, '') FROM executions",
+    );
+    for record in &records {
+        for secret in SECRETS {
+            assert!(
+                !record.contains(secret),
+                "execution record holds {secret}: {record}"
+            );
+        }
+    }
+
+    // A config whose secret has the wrong type: the error must not quote it.
+    home.write_config(
+        "vault",
+        &format!("api_key: {CONFIG_KEY}\ntoken: x\npin: {PIN}\n"),
+    );
+    let output = audit.st2ctl(&["reload", "--register-configs"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("pin"), "{}", stderr(&output));
+    for output in audit.st2(&["pack", "config", "show", "vault"]) {
+        assert!(output.status.success());
+    }
+
+    // Files st2 wrote itself (not the user's config, not the store, checked above).
+    for entry in walkdir::WalkDir::new(&home.base) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if !entry.file_type().is_file()
+            || path.starts_with(home.base.join("configs"))
+            || name.starts_with("st2.db")
+        {
+            continue;
+        }
+        let bytes = std::fs::read(path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in SECRETS {
+            assert!(!text.contains(secret), "{} holds {secret}", path.display());
+        }
+    }
+    println!(
+        "commands checked: {}, executions checked: {}",
+        audit.commands,
+        records.len()
+    );
+}
