@@ -493,6 +493,7 @@ fn fetch(
         if client.is_none() {
             *client = Some(http_client(options)?);
         }
+        let started = std::time::Instant::now();
         let response = client
             .as_ref()
             .expect("built above")
@@ -503,7 +504,16 @@ fn fetch(
         if !status.is_success() {
             return Err(format!("HTTP status {status}"));
         }
-        return read_limited(response, |err| {
+        // reqwest's blocking reader bounds each read, not the whole body: a server dripping
+        // a byte at a time would never time out. The deadline covers the whole download.
+        let deadline = Deadline {
+            inner: response,
+            until: started + options.timeout,
+        };
+        return read_limited(deadline, |err| {
+            if err.kind() == std::io::ErrorKind::TimedOut {
+                return "timed out".to_string();
+            }
             // reqwest's body errors wrap the cause (timeout, reset) in io::Error.
             match err
                 .get_ref()
@@ -517,6 +527,24 @@ fn fetch(
     let path = url.strip_prefix("file://").unwrap_or(url);
     let file = std::fs::File::open(path).map_err(|err| crate::settings::io_reason(&err))?;
     read_limited(file, |err| crate::settings::io_reason(&err))
+}
+
+/// A reader that fails with `TimedOut` once `until` has passed.
+struct Deadline<R> {
+    inner: R,
+    until: std::time::Instant,
+}
+
+impl<R: std::io::Read> std::io::Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if std::time::Instant::now() >= self.until {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "timed out",
+            ));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Largest index document read: the Exchange index is under 1 MiB.

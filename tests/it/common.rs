@@ -374,6 +374,19 @@ pub fn git_http_server(root: &Path) -> LoopbackServer {
 }
 
 fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
+    let (status, headers, payload) = run_git_http_backend(root, &mut request);
+    let mut response = tiny_http::Response::from_data(payload).with_status_code(status);
+    for header in headers {
+        response.add_header(header);
+    }
+    let _ = request.respond(response);
+}
+
+/// Run `git http-backend` for `request`: status, headers and body of its answer.
+pub fn run_git_http_backend(
+    root: &Path,
+    request: &mut tiny_http::Request,
+) -> (u16, Vec<tiny_http::Header>, Vec<u8>) {
     use std::io::Write;
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
@@ -425,7 +438,7 @@ fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
     let head = String::from_utf8_lossy(&output.stdout[..split.0]).to_string();
     let payload = output.stdout[split.0 + split.1..].to_vec();
     let mut status = 200;
-    let mut response = tiny_http::Response::from_data(payload);
+    let mut headers = Vec::new();
     for line in head.lines() {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -435,10 +448,10 @@ fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
             status = value.split_whitespace().next().unwrap().parse().unwrap();
         } else if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
         {
-            response.add_header(header);
+            headers.push(header);
         }
     }
-    let _ = request.respond(response.with_status_code(status));
+    (status, headers, payload)
 }
 
 /// The four OAuth credentials a fake X account uses in tests.
@@ -562,6 +575,12 @@ fn x_answer(
                 &[("x-rate-limit-reset", reset)],
             )
         }
+        500 => x_respond(
+            request,
+            500,
+            json!({"title": "Internal Server Error", "status": 500}),
+            &[],
+        ),
         503 => x_respond(
             request,
             503,
@@ -727,5 +746,132 @@ fn x_verify(
         Ok(())
     } else {
         Err(format!("bad signature for base string {base}"))
+    }
+}
+
+/// How a [`FaultServer`] misbehaves with each connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Read the request, never answer (until the server is dropped).
+    Hang,
+    /// Read the request, then reset the connection (RST, no answer).
+    Reset,
+    /// Answer 200 with a long body, one byte every 200 ms.
+    Drip,
+    /// Answer 500.
+    Status500,
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+}
+
+/// A raw TCP server on 127.0.0.1 that misbehaves as told; stops when dropped.
+pub struct FaultServer {
+    pub base_url: String,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl FaultServer {
+    pub fn start(fault: Fault) -> FaultServer {
+        FaultServer::after_good(fault, None)
+    }
+
+    /// Answer the first request properly with `good` (200), then misbehave.
+    pub fn after_good(fault: Fault, good: Option<Vec<u8>>) -> FaultServer {
+        use std::io::{Read, Write};
+        let mut good = good;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !thread_stop.load(Ordering::SeqCst) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                    .unwrap();
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                if let Some(body) = good.take() {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(&body);
+                    continue;
+                }
+                let answer = |stream: &mut std::net::TcpStream, status: &str, body: &str| {
+                    let _ = stream.write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    );
+                };
+                match fault {
+                    Fault::Status500 => answer(&mut stream, "500 Internal Server Error", "oops"),
+                    Fault::Garbage => answer(&mut stream, "200 OK", "<html>not an index</html>"),
+                    Fault::Hang => held.push(stream),
+                    Fault::Reset => {
+                        use std::os::fd::AsRawFd;
+                        let linger = libc::linger {
+                            l_onoff: 1,
+                            l_linger: 0,
+                        };
+                        // SAFETY: a valid socket and a correctly sized option value.
+                        unsafe {
+                            libc::setsockopt(
+                                stream.as_raw_fd(),
+                                libc::SOL_SOCKET,
+                                libc::SO_LINGER,
+                                &linger as *const libc::linger as *const libc::c_void,
+                                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                            );
+                        }
+                        drop(stream);
+                    }
+                    Fault::Drip => {
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                              Content-Length: 100000\r\n\r\n{",
+                        );
+                        let thread_stop = thread_stop.clone();
+                        std::thread::spawn(move || {
+                            while !thread_stop.load(Ordering::SeqCst)
+                                && stream.write_all(b" ").is_ok()
+                            {
+                                std::thread::sleep(std::time::Duration::from_millis(200));
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        FaultServer {
+            base_url,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
     }
 }

@@ -9,6 +9,7 @@ mod concurrency;
 mod conformance;
 mod install;
 mod key;
+mod network;
 mod pack_commands;
 mod reliability;
 mod reload;

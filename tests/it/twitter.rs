@@ -168,6 +168,7 @@ fn errors_are_one_line_with_the_reason() {
     for (code, expected) in [
         (403, "X refused the post (403 Forbidden): You are not allowed to create a Tweet with duplicate content."),
         (429, "rate limited by X (429 Too Many Requests): Too Many Requests; retry after "),
+        (500, "X had a server error (500)"),
         (503, "X had a server error (503): Service Unavailable; retry later"),
     ] {
         let x = XServer::start(code);
@@ -188,6 +189,35 @@ fn errors_are_one_line_with_the_reason() {
         execution["result"]["error"],
         format!("connection refused: {dead}/2/tweets")
     );
+}
+
+/// An X API that never answers, or answers a byte at a time, fails the run within
+/// `[content] network_timeout` (plus the runner's grace), not the action's 60-second timeout.
+#[test]
+fn a_silent_or_slow_x_api_fails_within_the_network_timeout() {
+    let mut home = twitter_home(Some(&config_text("cs-secret-5678")));
+    home.set_extra_conf("[content]\nnetwork_timeout = 1\n");
+    for fault in [Fault::Hang, Fault::Drip] {
+        let server = FaultServer::start(fault);
+        let started = std::time::Instant::now();
+        let output = post(&home, &server.base_url, &["status=hi", "-j"]);
+        let took = started.elapsed();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{fault:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            took < std::time::Duration::from_secs(9),
+            "{fault:?}: took {took:?}"
+        );
+        let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(execution["status"], "failed");
+        let error = execution["result"]["error"].as_str().unwrap();
+        assert!(error.contains("within 1 seconds"), "{fault:?}: {error}");
+        assert_no_secrets(&home, &output);
+    }
 }
 
 #[test]
