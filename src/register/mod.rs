@@ -246,11 +246,11 @@ pub fn load_pack(
     } else {
         Vec::new()
     };
-    let parsed = parse_in_parallel(&action_files);
+    let parsed = parse_in_parallel(&action_files, |file, value| {
+        action_from_value(pack_ref, &relative_path(dir, file), value)
+    });
     let mut actions = Vec::with_capacity(parsed.len());
-    for (file, result) in action_files.iter().zip(parsed) {
-        let relative = relative_path(dir, file);
-        let action = result.and_then(|value| action_from_value(pack_ref, &relative, value));
+    for (file, action) in action_files.iter().zip(parsed) {
         match action {
             Ok(action) => actions.push(action),
             Err(reason) => failures.push(format!(
@@ -281,9 +281,11 @@ pub fn load_pack(
     let mut resources = Vec::new();
     for (folder, kind) in selection.iter().filter_map(|t| t.resource()) {
         let files = metadata_files(&dir.join(folder), |_| true);
-        for (file, result) in files.iter().zip(parse_in_parallel(&files)) {
-            let relative = relative_path(dir, file);
-            match result.and_then(|value| resource_from_value(pack_ref, kind, &relative, value)) {
+        let parsed = parse_in_parallel(&files, |file, value| {
+            resource_from_value(pack_ref, kind, &relative_path(dir, file), value)
+        });
+        for (file, resource) in files.iter().zip(parsed) {
+            match resource {
                 Ok(resource) => resources.push(resource),
                 Err(reason) => failures.push(format!(
                     "Failed to register {kind} \"{}\" from pack \"{pack_ref}\": {reason}",
@@ -598,7 +600,7 @@ fn action_record(
         entry_point,
         parameters,
         metadata_file: metadata_file.to_string(),
-        metadata: Value::Object(map),
+        metadata: Value::Object(map).to_string(),
     })
 }
 
@@ -708,7 +710,7 @@ fn resource_from_value(
         kind: kind.to_string(),
         name,
         metadata_file: metadata_file.to_string(),
-        metadata: Value::Object(map),
+        metadata: Value::Object(map).to_string(),
     })
 }
 
@@ -759,8 +761,17 @@ fn metadata_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
 }
 
 /// Parse YAML files on all cores; results in the order of `files`.
-fn parse_in_parallel(files: &[PathBuf]) -> Vec<Result<Value, String>> {
-    let parse = |file: &PathBuf| yaml::from_path(file).map_err(|err| err.to_string());
+/// Parse `files` and turn each into a record with `convert`, on several threads; each file's
+/// parsed tree is dropped as soon as its record is made.
+fn parse_in_parallel<T: Send>(
+    files: &[PathBuf],
+    convert: impl Fn(&Path, Value) -> Result<T, String> + Sync,
+) -> Vec<Result<T, String>> {
+    let parse = |file: &PathBuf| {
+        yaml::from_path(file)
+            .map_err(|err| err.to_string())
+            .and_then(|value| convert(file, value))
+    };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

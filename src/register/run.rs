@@ -73,6 +73,14 @@ pub enum RunError {
     Settings(#[from] crate::settings::SettingsError),
 }
 
+/// What is kept of a registered pack for the config and virtualenv steps.
+struct Registered<'a> {
+    target: &'a FoundPack,
+    pack_ref: String,
+    needs_python: bool,
+    config_schema: Option<serde_json::Value>,
+}
+
 /// Register what `options` says.
 pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterReport, RunError> {
     settings.ensure_writable()?;
@@ -103,40 +111,50 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
             .insert(ContentType::Runners, runner::RUNNER_TYPES.len() as u64);
     }
 
-    let dirs: Vec<_> = targets.iter().map(|target| target.path.clone()).collect();
-    let loaded = load_dirs(&dirs, selection);
     let mut store = Store::open(&settings.store_path)?;
-    let mut registered: Vec<(&FoundPack, LoadedPack)> = Vec::new();
-    for (target, result) in targets.iter().zip(loaded) {
-        let loaded = match result {
-            Ok(loaded) => loaded,
-            Err(err) => {
-                report.failures.extend(err.failures);
-                continue;
+    // Packs are loaded (in parallel) and written a chunk at a time, and only what configs and
+    // virtualenvs need is kept: the whole Exchange loaded at once took 120 MB.
+    let mut registered: Vec<Registered> = Vec::new();
+    let chunk = 4 * std::thread::available_parallelism().map_or(1, |n| n.get());
+    for targets in targets.chunks(chunk) {
+        let dirs: Vec<_> = targets.iter().map(|target| target.path.clone()).collect();
+        let loaded = load_dirs(&dirs, selection);
+        for (target, result) in targets.iter().zip(loaded) {
+            let loaded = match result {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    report.failures.extend(err.failures);
+                    continue;
+                }
+            };
+            let summary = store.replace_pack(&loaded.registration)?;
+            let pack_ref = loaded.registration.pack.pack_ref.clone();
+            count_content(&loaded, &mut report.counts);
+            report.warnings.extend(loaded.warnings.iter().cloned());
+            for action in summary.removed_actions {
+                report
+                    .removed
+                    .push(format!("action {action} (its file is gone)"));
             }
-        };
-        let summary = store.replace_pack(&loaded.registration)?;
-        let pack_ref = loaded.registration.pack.pack_ref.clone();
-        count_content(&loaded, &mut report.counts);
-        report.warnings.extend(loaded.warnings.iter().cloned());
-        for action in summary.removed_actions {
-            report
-                .removed
-                .push(format!("action {action} (its file is gone)"));
+            for resource in summary.removed_resources {
+                let (kind, file) = resource.split_once(':').unwrap_or(("resource", &resource));
+                report.removed.push(format!(
+                    "{kind} {file} of pack {pack_ref} (the file is gone)"
+                ));
+            }
+            if summary.removed_config_schema {
+                report.removed.push(format!(
+                    "config schema of pack {pack_ref} (the file is gone)"
+                ));
+            }
+            report.packs.push(pack_ref.clone());
+            registered.push(Registered {
+                target,
+                pack_ref,
+                needs_python: loaded.needs_python(),
+                config_schema: loaded.registration.config_schema,
+            });
         }
-        for resource in summary.removed_resources {
-            let (kind, file) = resource.split_once(':').unwrap_or(("resource", &resource));
-            report.removed.push(format!(
-                "{kind} {file} of pack {pack_ref} (the file is gone)"
-            ));
-        }
-        if summary.removed_config_schema {
-            report.removed.push(format!(
-                "config schema of pack {pack_ref} (the file is gone)"
-            ));
-        }
-        report.packs.push(pack_ref);
-        registered.push((target, loaded));
     }
 
     if selection.contains(&ContentType::Configs) {
@@ -199,14 +217,14 @@ fn count_content(loaded: &LoadedPack, counts: &mut BTreeMap<ContentType, u64>) {
 fn register_configs(
     settings: &Settings,
     store: &mut Store,
-    registered: &[(&FoundPack, LoadedPack)],
+    registered: &[Registered],
     report: &mut RegisterReport,
 ) -> Result<(), StoreError> {
     let configs_dir = settings.configs_dir();
-    for (target, loaded) in registered {
-        let pack_ref = &loaded.registration.pack.pack_ref;
-        let path = configs_dir.join(format!("{}.yaml", target.dir_name));
-        match load_config(&path, pack_ref, loaded.registration.config_schema.as_ref()) {
+    for pack in registered {
+        let pack_ref = &pack.pack_ref;
+        let path = configs_dir.join(format!("{}.yaml", pack.target.dir_name));
+        match load_config(&path, pack_ref, pack.config_schema.as_ref()) {
             Ok(Some(config)) => {
                 store.set_config(&config)?;
                 *report.counts.entry(ContentType::Configs).or_insert(0) += 1;
@@ -253,13 +271,13 @@ fn warn_unknown_configs(settings: &Settings, targets: &[FoundPack], report: &mut
 fn setup_virtualenvs(
     settings: &Settings,
     action: VenvAction,
-    registered: &[(&FoundPack, LoadedPack)],
+    registered: &[Registered],
     failures: &mut Vec<String>,
 ) -> u64 {
     let mut count = 0;
-    for (target, loaded) in registered {
-        let pack_ref = &loaded.registration.pack.pack_ref;
-        if !target.path.join("requirements.txt").is_file() && !loaded.needs_python() {
+    for pack in registered {
+        let (target, pack_ref) = (pack.target, &pack.pack_ref);
+        if !target.path.join("requirements.txt").is_file() && !pack.needs_python {
             continue;
         }
         let venv_dir = settings.venv_dir(pack_ref);

@@ -206,9 +206,10 @@ pub struct ActionRecord {
     pub parameters: Value,
     /// The metadata file, relative to the pack directory.
     pub metadata_file: String,
-    /// The whole metadata file.
+    /// The whole metadata file, as JSON text (a parsed tree of every action of a large pack
+    /// took tens of megabytes; only the store reads it).
     #[serde(skip)]
-    pub metadata: Value,
+    pub metadata: String,
 }
 
 /// Content other than actions that registration records (sensors, rules, aliases, policies,
@@ -223,9 +224,9 @@ pub struct ResourceRecord {
     pub name: String,
     /// The metadata file, relative to the pack directory.
     pub metadata_file: String,
-    /// The whole metadata file.
+    /// The whole metadata file, as JSON text.
     #[serde(skip)]
-    pub metadata: Value,
+    pub metadata: String,
 }
 
 /// Everything one registration of one pack stores.
@@ -476,7 +477,7 @@ impl Store {
                     action.entry_point,
                     serde_json::to_string(&action.parameters)?,
                     action.metadata_file,
-                    serde_json::to_string(&action.metadata)?,
+                    &action.metadata,
                 ])?;
             }
             let mut insert = tx.prepare(
@@ -493,7 +494,7 @@ impl Store {
                     resource.kind,
                     resource.name,
                     resource.metadata_file,
-                    serde_json::to_string(&resource.metadata)?,
+                    &resource.metadata,
                 ])?;
             }
         }
@@ -608,16 +609,14 @@ impl Store {
                     entry_point: row.get(6)?,
                     parameters: Value::Null,
                     metadata_file: row.get(8)?,
-                    metadata: Value::Null,
+                    metadata: row.get(9)?,
                 },
                 row.get::<_, String>(7)?,
-                row.get::<_, String>(9)?,
             ))
         })?;
         rows.map(|row| {
-            let (mut action, parameters, metadata) = row?;
+            let (mut action, parameters) = row?;
             action.parameters = serde_json::from_str(&parameters)?;
-            action.metadata = serde_json::from_str(&metadata)?;
             Ok(action)
         })
         .collect()
@@ -753,7 +752,7 @@ mod tests {
                     entry_point: String::new(),
                     parameters: json!({"cmd": {"type": "string"}}),
                     metadata_file: format!("actions/{name}.yaml"),
-                    metadata: json!({"name": name}),
+                    metadata: json!({"name": name}).to_string(),
                 })
                 .collect(),
             config_schema: schema.then(|| json!({"token": {"type": "string"}})),
@@ -762,7 +761,7 @@ mod tests {
                 kind: "sensor".into(),
                 name: "S".into(),
                 metadata_file: "sensors/s.yaml".into(),
-                metadata: json!({}),
+                metadata: "{}".into(),
             }],
             scope: ContentScope {
                 actions: true,
