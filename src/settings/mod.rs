@@ -201,7 +201,9 @@ impl Settings {
                 .parse::<f64>()
                 .ok()
                 .filter(|secs| secs.is_finite() && *secs > 0.0)
-                .map(Duration::from_secs_f64)
+                // Not `from_secs_f64`: it panics past u64::MAX seconds (`1e300`).
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                .filter(|timeout| !timeout.is_zero())
                 .ok_or_else(|| {
                     option_error(format!(
                         "[content] network_timeout: expected a positive number of seconds, got {value:?}"
@@ -496,6 +498,24 @@ mod tests {
             err.to_string().contains("[content] network_timeout"),
             "{err}"
         );
+    }
+
+    /// Found by `settings::ini::proptests::settings_never_panic`: `Duration::from_secs_f64`
+    /// panicked on a finite timeout too big for a `Duration`.
+    #[test]
+    fn huge_or_tiny_timeout_is_an_error_not_a_panic() {
+        for value in ["1e300", "1e20", "1e-320"] {
+            let ini = Ini::parse(&format!("[content]\nnetwork_timeout = {value}\n")).unwrap();
+            let err = Settings::from_ini(&ini, None, None).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("expected a positive number of seconds"),
+                "{value}: {err}"
+            );
+        }
+        let ini = Ini::parse("[content]\nnetwork_timeout = 0.5\n").unwrap();
+        let settings = Settings::from_ini(&ini, None, None).unwrap();
+        assert_eq!(settings.network_timeout, Duration::from_millis(500));
     }
 
     #[test]
