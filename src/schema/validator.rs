@@ -5,6 +5,7 @@
 //! Written by hand because no Rust JSON-Schema crate accepts boolean `required` in draft 4 or
 //! reports errors in Python's words, and both are part of the compatibility we promise.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -67,6 +68,10 @@ pub struct Validator<'a> {
     documents: HashMap<String, &'a Value>,
     /// Template strings (`{{`/`{%`) pass every check: they are validated after rendering.
     templates_pass: bool,
+    /// Set when a `$ref` chain went deeper than [`MAX_DEPTH`]: the validation stops there,
+    /// as Python's `RecursionError` stops jsonschema. Kept as an ordinary error inside
+    /// `anyOf`/`allOf`, two self-references would mean 2^128 descents.
+    too_deep: RefCell<Option<ValidationError>>,
 }
 
 /// Compiled patterns, shared by every validation of the process: compiling `^\w+$` for
@@ -98,6 +103,7 @@ impl<'a> Validator<'a> {
         Validator {
             documents,
             templates_pass: false,
+            too_deep: RefCell::new(None),
         }
     }
 
@@ -107,8 +113,10 @@ impl<'a> Validator<'a> {
         self
     }
 
-    /// Every error of `instance` against the root schema, in jsonschema's order.
+    /// Every error of `instance` against the root schema, in jsonschema's order; only the
+    /// recursion error when the schema's `$ref`s loop.
     pub fn errors(&self, instance: &Value) -> Vec<ValidationError> {
+        self.too_deep.replace(None);
         let root = self.documents[""];
         let scope = root
             .get("id")
@@ -117,7 +125,10 @@ impl<'a> Validator<'a> {
             .unwrap_or_default();
         let mut errors = Vec::new();
         self.descend(instance, root, &scope, &mut Vec::new(), 0, &mut errors);
-        errors
+        match self.too_deep.take() {
+            Some(error) => vec![error],
+            None => errors,
+        }
     }
 
     /// The error jsonschema's `validate` raises (its `best_match`), if any.
@@ -149,12 +160,15 @@ impl<'a> Validator<'a> {
         let Some(schema) = schema.as_object() else {
             return;
         };
+        if self.too_deep.borrow().is_some() {
+            return;
+        }
         if depth > MAX_DEPTH {
-            errors.push(self.error(
+            self.too_deep.replace(Some(self.error(
                 path,
                 "$ref",
                 "the schema's $ref chain is too deep (recursive)",
-            ));
+            )));
             return;
         }
         if self.templates_pass && instance.as_str().is_some_and(is_template) {
@@ -867,6 +881,40 @@ mod tests {
             .unwrap()
             .1
             .contains("recursive"));
+    }
+
+    /// Two self-references under `allOf`/`anyOf`/`oneOf` (or `not`) used to be explored
+    /// branch by branch down to the depth limit: 2^128 descents, a hang. The first chain too
+    /// deep now ends the validation, as Python's `RecursionError` does.
+    #[test]
+    fn self_references_in_branches_fail_at_once() {
+        let draft4 = json!({});
+        for keyword in ["allOf", "anyOf", "oneOf"] {
+            let schema = json!({ keyword: [{"$ref": "#"}, {"$ref": "#"}] });
+            let start = std::time::Instant::now();
+            let validator = Validator::new(&schema, &draft4);
+            let errors = validator.errors(&json!(1));
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "{keyword}"
+            );
+            assert_eq!(errors.len(), 1, "{keyword}: {errors:?}");
+            assert!(errors[0].message.contains("recursive"), "{errors:?}");
+            // The validator is reusable: the next call starts afresh.
+            assert_eq!(validator.errors(&json!(1)).len(), 1);
+        }
+        // Through a pack config schema, nested where the meta-schema allows `anyOf`.
+        let schema = json!({"a": {"type": "object", "properties": {"b": {"anyOf": [
+            {"$ref": "#/properties/a/properties/b"}, {"$ref": "#/properties/a/properties/b"},
+        ]}}}});
+        assert_eq!(super::super::check_config_schema(&schema), Ok(()));
+        let invalid =
+            super::super::validate_config(schema.as_object().unwrap(), &json!({"a": {"b": 1}}))
+                .unwrap_err();
+        assert!(
+            invalid.errors[0].message.contains("recursive"),
+            "{invalid:?}"
+        );
     }
 
     #[test]
