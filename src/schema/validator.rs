@@ -486,7 +486,8 @@ impl<'a> Validator<'a> {
                     quotient.trunc() != quotient
                 } else {
                     match (instance.as_i64(), value.as_i64()) {
-                        (Some(a), Some(b)) if b != 0 => a % b != 0,
+                        // checked: i64::MIN % -1 overflows (and is 0).
+                        (Some(a), Some(b)) if b != 0 => a.checked_rem(b).is_some_and(|r| r != 0),
                         _ => false,
                     }
                 };
@@ -984,5 +985,48 @@ mod tests {
             "7 is not a multiple of 3"
         );
         assert!(first(json!({"multipleOf": 0.5}), json!(1.5)).is_none());
+    }
+
+    /// `i64::MIN % -1` overflows: `{"multipleOf": -1}` against -9223372036854775808 panicked
+    /// ("attempt to calculate the remainder with overflow"). Every numeric keyword against
+    /// every pair of edge numbers, each kind of instance.
+    #[test]
+    fn numeric_keywords_on_edge_numbers_never_panic() {
+        assert!(first(json!({"multipleOf": -1}), json!(i64::MIN)).is_none());
+        assert!(first(json!({"multipleOf": 2}), json!(i64::MIN)).is_none());
+        assert!(first(json!({"multipleOf": 3}), json!(i64::MIN)).is_some());
+        let numbers = [
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(-1),
+            json!(0),
+            json!(1),
+            json!(u64::MAX),
+            json!(0.0),
+            json!(-0.0),
+            json!(0.5),
+            json!(1e308),
+            json!(-1e308),
+            json!(5e-324),
+        ];
+        let keywords = [
+            "multipleOf",
+            "minimum",
+            "maximum",
+            "minLength",
+            "maxLength",
+            "minItems",
+            "maxItems",
+            "minProperties",
+            "maxProperties",
+        ];
+        let others = [json!("abc"), json!([1, 2]), json!({"a": 1}), json!(null)];
+        for keyword in keywords {
+            for limit in &numbers {
+                for instance in numbers.iter().chain(&others) {
+                    let _ = first(json!({ keyword: limit }), instance.clone());
+                }
+            }
+        }
     }
 }
