@@ -59,7 +59,11 @@ impl ValidationError {
 /// The URL that `"$ref": "#"` inside StackStorm's meta-schemas points at (their `id`).
 pub const DRAFT4_URL: &str = "http://json-schema.org/draft-04/schema";
 
-/// How deep `$ref`s may nest before the schema is called recursive.
+/// How many schemas (subschemas and `$ref` targets) may enclose one another before the
+/// schema is called recursive. Every level is a few stack frames: counting `$ref`s alone let
+/// `anyOf`s nested between them overflow the stack (40 of them under a `$ref: "#"` need 8 MiB
+/// in a release build). 128 is four times the deepest of the Exchange's 7,421 schema checks
+/// and validations (29), and stays within a 2 MiB thread stack in a debug build.
 const MAX_DEPTH: usize = 128;
 
 /// A validator over one root schema, with the documents `$ref`s may point into.
@@ -68,7 +72,7 @@ pub struct Validator<'a> {
     documents: HashMap<String, &'a Value>,
     /// Template strings (`{{`/`{%`) pass every check: they are validated after rendering.
     templates_pass: bool,
-    /// Set when a `$ref` chain went deeper than [`MAX_DEPTH`]: the validation stops there,
+    /// Set when schemas nest deeper than [`MAX_DEPTH`]: the validation stops there,
     /// as Python's `RecursionError` stops jsonschema. Kept as an ordinary error inside
     /// `anyOf`/`allOf`, two self-references would mean 2^128 descents.
     too_deep: RefCell<Option<ValidationError>>,
@@ -148,6 +152,7 @@ impl<'a> Validator<'a> {
         cached_regex(pattern).is_none_or(|regex| regex.is_match(text))
     }
 
+    /// `depth`: how many schemas (subschemas and `$ref` targets) enclose this one.
     fn descend(
         &self,
         instance: &Value,
@@ -163,14 +168,15 @@ impl<'a> Validator<'a> {
         if self.too_deep.borrow().is_some() {
             return;
         }
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             self.too_deep.replace(Some(self.error(
                 path,
                 "$ref",
-                "the schema's $ref chain is too deep (recursive)",
+                "the schema nests too deeply, or its $refs are recursive",
             )));
             return;
         }
+        let depth = depth + 1;
         if self.templates_pass && instance.as_str().is_some_and(is_template) {
             return;
         }
@@ -229,7 +235,7 @@ impl<'a> Validator<'a> {
             .get(document_url)
             .and_then(|document| resolve_pointer(document, fragment));
         match resolved {
-            Some(target) => self.descend(instance, target, document_url, path, depth + 1, errors),
+            Some(target) => self.descend(instance, target, document_url, path, depth, errors),
             None => errors.push(self.error(
                 path,
                 "$ref",
@@ -916,6 +922,54 @@ mod tests {
             invalid.errors[0].message.contains("recursive"),
             "{invalid:?}"
         );
+    }
+
+    /// Found by `schema::proptests::validator_never_panics`: with only `$ref`s counted,
+    /// `{"oneOf": [{"oneOf": [{"$ref": "#"}]}]}` overflowed a debug build's 2 MiB thread
+    /// stack, and 40 `anyOf`s around a `$ref: "#"` need 8 MiB in a release build: every
+    /// enclosing schema counts now. Deep schemas and loops end in the one error, on a 2 MiB
+    /// stack.
+    #[test]
+    fn deep_schemas_fail_without_overflowing_the_stack() {
+        let run = || {
+            let draft4 = json!({});
+            let mut around_ref = json!({"$ref": "#"});
+            for _ in 0..60 {
+                around_ref = json!({"anyOf": [around_ref]});
+            }
+            let mut nested = json!({"type": "string"});
+            let mut instance = json!(1);
+            for _ in 0..400 {
+                nested = json!({"properties": {"a": nested}});
+                instance = json!({ "a": instance });
+            }
+            for (schema, instance) in [
+                (json!({"oneOf": [{"oneOf": [{"$ref": "#"}]}]}), json!(1)),
+                (around_ref, json!(1)),
+                (nested, instance),
+            ] {
+                let errors = Validator::new(&schema, &draft4).errors(&instance);
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert!(errors[0].message.contains("nests too deeply"), "{errors:?}");
+            }
+            // 100 levels are fine.
+            let mut nested = json!({"type": "string"});
+            let mut instance = json!(1);
+            for _ in 0..100 {
+                nested = json!({"properties": {"a": nested}});
+                instance = json!({ "a": instance });
+            }
+            let errors = Validator::new(&nested, &draft4).errors(&instance);
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].message, "1 is not of type 'string'");
+            assert_eq!(errors[0].path.len(), 100);
+        };
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
