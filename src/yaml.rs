@@ -13,8 +13,9 @@
 //! `json.dumps(..., default=str)` shows it: non-string keys become their string form,
 //! timestamps their `str()` form; `.inf`/`.nan` become the strings `".inf"`/`".nan"`.
 //!
-//! Guards the reference lacks: an alias expansion budget (billion-laughs documents fail
-//! instead of exhausting memory) and a nesting limit.
+//! Guards the reference lacks: an alias expansion budget in nodes and in bytes of text
+//! (billion-laughs documents fail instead of exhausting memory, also when what they repeat
+//! is one long string) and a nesting limit.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,8 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Most nodes a document may expand to through aliases.
 const MAX_EXPANDED_NODES: usize = 1_000_000;
+/// Most bytes of text (strings and keys) a document may copy through aliases.
+const MAX_EXPANDED_BYTES: usize = 64 << 20;
 /// Deepest nesting of collections.
 const MAX_DEPTH: usize = 512;
 
@@ -162,8 +165,10 @@ struct Loader {
     /// Whether the last node of the stream was a block (`|`/`>`) scalar.
     last_node_is_block_scalar: bool,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Value, usize)>,
-    expanded: usize,
+    /// Each anchor's value, with its size in nodes and in bytes of text.
+    anchors: HashMap<usize, (Value, usize, usize)>,
+    expanded_nodes: usize,
+    expanded_bytes: usize,
     root: Option<Value>,
 }
 
@@ -207,13 +212,15 @@ impl Loader {
                 }
                 Event::Alias(id) => {
                     self.last_node_is_block_scalar = false;
-                    let (value, size) = self
+                    // Counted before the copy is made.
+                    let (nodes, bytes) = self
                         .anchors
                         .get(&id)
-                        .cloned()
+                        .map(|(_, nodes, bytes)| (*nodes, *bytes))
                         .ok_or_else(|| YamlError::at(Some(mark), "found undefined alias"))?;
-                    self.expanded += size;
-                    if self.expanded > MAX_EXPANDED_NODES {
+                    self.expanded_nodes += nodes;
+                    self.expanded_bytes += bytes;
+                    if self.expanded_nodes > MAX_EXPANDED_NODES {
                         return Err(YamlError::at(
                             Some(mark),
                             format!(
@@ -222,6 +229,17 @@ impl Loader {
                             ),
                         ));
                     }
+                    if self.expanded_bytes > MAX_EXPANDED_BYTES {
+                        return Err(YamlError::at(
+                            Some(mark),
+                            format!(
+                                "aliases expand to more than {} MiB of text; \
+                                 refusing to load the document",
+                                MAX_EXPANDED_BYTES >> 20
+                            ),
+                        ));
+                    }
+                    let value = self.anchors[&id].0.clone();
                     self.push_value(value, false, mark)?;
                 }
                 Event::Scalar(text, style, anchor, tag) => {
@@ -231,7 +249,8 @@ impl Loader {
                     let value = construct_scalar(&text, style, tag.as_ref())
                         .map_err(|message| YamlError::at(Some(mark), message))?;
                     if anchor > 0 {
-                        self.anchors.insert(anchor, (value.clone(), 1));
+                        let bytes = value.as_str().map_or(0, str::len);
+                        self.anchors.insert(anchor, (value.clone(), 1, bytes));
                     }
                     self.push_value(value, is_merge, mark)?;
                 }
@@ -271,8 +290,8 @@ impl Loader {
                         } => (anchor, build_mapping(pairs, mark)?),
                     };
                     if anchor > 0 {
-                        let size = count_nodes(&value);
-                        self.anchors.insert(anchor, (value.clone(), size));
+                        let (nodes, bytes) = measure(&value);
+                        self.anchors.insert(anchor, (value.clone(), nodes, bytes));
                     }
                     self.push_value(value, false, mark)?;
                 }
@@ -411,11 +430,17 @@ fn python_float_repr(f: f64) -> String {
     }
 }
 
-fn count_nodes(value: &Value) -> usize {
+/// Nodes, and bytes of text (strings and keys), of a value.
+fn measure(value: &Value) -> (usize, usize) {
+    let add = |(nodes, bytes): (usize, usize), (n, b): (usize, usize)| (nodes + n, bytes + b);
     match value {
-        Value::Array(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Object(map) => 1 + map.values().map(count_nodes).sum::<usize>(),
-        _ => 1,
+        Value::Array(items) => items.iter().map(measure).fold((1, 0), add),
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| add((0, key.len()), measure(value)))
+            .fold((1, 0), add),
+        Value::String(text) => (1, text.len()),
+        _ => (1, 0),
     }
 }
 
@@ -820,6 +845,43 @@ mod tests {
         assert!(err.message().contains("aliases expand"), "{err}");
         let deep = "[".repeat(2000) + &"]".repeat(2000);
         assert!(from_str(&deep).is_err());
+    }
+
+    /// The node budget alone let a long string through: 729 copies of a 64 KiB string (53 MB
+    /// from 66 KB of YAML) loaded, and 6 levels of 9 aliases over a 1 MiB string (597,871
+    /// nodes, under the budget) would have asked for 557 GB. Text copied through aliases has a
+    /// budget too, checked before the copy.
+    #[test]
+    fn alias_bombs_of_long_strings_are_refused() {
+        let mut text = format!(
+            "s: &s {}\na0: &a0 [{}]\n",
+            "x".repeat(1 << 20),
+            ["*s"; 9].join(", ")
+        );
+        for i in 1..6 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
+        }
+        let start = std::time::Instant::now();
+        let err = from_str(&text).unwrap_err();
+        assert!(err.message().contains("MiB of text"), "{err}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        // Keys count too.
+        let key = "k".repeat(1 << 20);
+        let mut text = format!("m: &m {{{key}: 1}}\nl: [");
+        text.push_str(&["*m"; 65].join(", "));
+        text.push_str("]\n");
+        assert!(from_str(&text)
+            .unwrap_err()
+            .message()
+            .contains("MiB of text"));
+        // What real files do is well within it.
+        let ok = format!(
+            "s: &s {}\nl: [{}]\n",
+            "x".repeat(1 << 20),
+            ["*s"; 60].join(", ")
+        );
+        assert_eq!(from_str(&ok).unwrap()["l"].as_array().unwrap().len(), 60);
     }
 
     #[test]
