@@ -698,18 +698,16 @@ fn emit_child(value: &Value, indent: usize, out: &mut String, in_sequence: bool)
             emit_sequence(items, indent, out);
         }
         Value::String(text) if text.contains('\n') => {
-            out.push_str(" |-\n");
-            for line in text.split('\n') {
-                if !line.is_empty() {
-                    out.push_str(&" ".repeat(indent));
-                    out.push_str(line);
+            if literal_block_keeps(text) {
+                out.push_str(" |-\n");
+                for line in text.split('\n') {
+                    if !line.is_empty() {
+                        out.push_str(&" ".repeat(indent));
+                        out.push_str(line);
+                    }
+                    out.push('\n');
                 }
-                out.push('\n');
-            }
-            if text.ends_with('\n') || text.starts_with(' ') {
-                // Block scalars cannot express these exactly; fall back to a quoted string.
-                let cut = out.rfind(" |-\n").expect("just written");
-                out.truncate(cut);
+            } else {
                 out.push(' ');
                 out.push_str(&serde_json::to_string(text).expect("string"));
                 out.push('\n');
@@ -723,10 +721,43 @@ fn emit_child(value: &Value, indent: usize, out: &mut String, in_sequence: bool)
     }
 }
 
+/// A float as PyYAML's representer writes it: YAML 1.1 reads `1e+300` (no dot) or `1e300`
+/// (unsigned exponent) as a string, so `1.0e+300`.
+fn float_text(text: &str) -> String {
+    let mut text = text.to_lowercase();
+    if let Some(at) = text.find('e') {
+        if !text[at + 1..].starts_with(['+', '-']) {
+            text.insert(at + 1, '+');
+        }
+        if !text.contains('.') {
+            text.insert_str(at, ".0");
+        }
+    }
+    text
+}
+
+/// Whether a `|-` block scalar reads back as `text`. It cannot hold a final line break,
+/// leading spaces on its first line that is not empty (they would set the indentation), a
+/// line of spaces only (read as an empty line), or other line breaks and control characters.
+fn literal_block_keeps(text: &str) -> bool {
+    !text.ends_with('\n')
+        && !text
+            .split('\n')
+            .find(|line| !line.is_empty())
+            .is_some_and(|line| line.starts_with(' '))
+        && !text
+            .split('\n')
+            .any(|line| !line.is_empty() && line.trim_start_matches(' ').is_empty())
+        && !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 fn scalar_text(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
+        Value::Number(n) if n.is_f64() => float_text(&n.to_string()),
         Value::Number(n) => n.to_string(),
         Value::String(s) => quote_if_needed(s),
         Value::Array(_) => "[]".into(),
@@ -746,6 +777,8 @@ fn quote_if_needed(text: &str) -> String {
             '%', '@', '`',
         ])
         && !text.ends_with([' ', ':'])
+        // A plain `<<` key is a merge key.
+        && text != "<<"
         && !text.contains(": ")
         && !text.contains(" #")
         && !text.contains(['\n', '\t', '\r'])
@@ -895,6 +928,28 @@ mod tests {
         let text = to_string(&value);
         assert_eq!(from_str(&text).unwrap(), value, "{text}");
         assert_eq!(to_string(&json!([])), "[]\n");
+    }
+
+    /// Found by `yaml::proptests::to_string_reads_back`: a line of spaces, or leading spaces
+    /// after empty lines, lost in a `|-` block; the quoted fallback cut at a " |-" inside the
+    /// text itself; a carriage return written raw in a block (unreadable); a plain `<<` key
+    /// read back as a merge key; floats written `1e+300` read back as strings.
+    #[test]
+    fn to_string_reads_back_what_block_scalars_cannot_hold() {
+        for value in [
+            json!(["\n "]),
+            json!(["a\n  \nb"]),
+            json!(["\n !"]),
+            json!({"k": "a |-\nb\n"}),
+            json!({"k": "a\rb\nc"}),
+            json!({"<<": null}),
+            json!([1e300, 1e-7, -2e-300, 1e16, 0.5]),
+        ] {
+            let text = to_string(&value);
+            assert_eq!(from_str(&text).unwrap(), value, "{text}");
+        }
+        assert_eq!(to_string(&json!([1e300])), "- 1.0e+300\n");
+        assert_eq!(to_string(&json!({"k": "a\nb"})), "k: |-\n  a\n  b\n");
     }
 
     /// Every YAML file of the Exchange snapshot, compared with PyYAML's `safe_load`.
