@@ -1103,3 +1103,195 @@ sys.stdout.write(json.dumps(out, default=str))
         }
     }
 }
+
+/// Property tests: any text or bytes load or fail with an error, never a panic, a hang or
+/// unbounded memory.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+
+    /// Pieces of YAML: indicators, anchors and aliases, merge keys, tags (known, unknown,
+    /// collection ones), block scalars, directives, and YAML 1.1 scalars on the edges of the
+    /// resolver (octal, sexagesimal, timestamps, `=`, too-big integers).
+    fn yamlish() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            4 => prop::sample::select(vec![
+                "- ", ": ", ":", "? ", ", ", "[", "]", "{", "}", "\n", "\n  ", "\n    ", "  ",
+                "&a ", "&b ", "*a", "*b", "*c", "<<: ", "<<: *a", "<<: [*a, *b]", "!!str ",
+                "!!int ", "!!float ", "!!bool ", "!!null ", "!!binary ", "!!timestamp ",
+                "!!set ", "!!omap ", "!!seq ", "!!map ", "!Ref ", "! ", "!<tag:x> ", "|", "|-",
+                ">", ">+", "|2", "'", "\"", "\\", "# c", "---", "...", "%YAML 1.1\n",
+                "%TAG !e! tag:e.com,2000:\n", "!e!x ", "yes", "Off", "~", "null", "=", "0777",
+                "0x1F", "0b101", "0b_", "0_", "1_000", "190:20:30", "-1:0", "1e3", "1.5e+3",
+                "._", ".inf", "-.INF", ".NaN", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+                "2001-1-1 1:00:00 +5", "9223372036854775808", "-9223372036854775809",
+                "99999999999999999999999999999999999999999", "key", "x", "\t", "\r\n", "\u{feff}",
+            ])
+            .prop_map(str::to_string),
+            1 => any::<String>(),
+        ];
+        prop::collection::vec(token, 0..24).prop_map(|tokens| tokens.concat())
+    }
+
+    /// Scalars that a plain YAML 1.1 scalar would read as something else.
+    const TRICKY: [&str; 24] = [
+        "<<",
+        "yes",
+        "No",
+        "null",
+        "~",
+        "=",
+        "1",
+        "-",
+        "? x",
+        "&a",
+        "*a",
+        "!x",
+        "1.0",
+        "0777",
+        ".inf",
+        "2001-12-14",
+        "1e3",
+        "0x1F",
+        "190:20:30",
+        "",
+        " ",
+        "a: b",
+        "#",
+        "- x",
+    ];
+
+    /// Strings: anything, printable ASCII with line breaks and tabs, the tricky ones.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ -~\n\t\r]{0,12}",
+            prop::sample::select(TRICKY.to_vec()).prop_map(str::to_string),
+        ]
+    }
+
+    /// JSON values as `st2 ... -y` prints them: any strings and keys, integers, floats
+    /// (those Rust writes without a dot too, `1e300`).
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (1..10u8, -323..308i32).prop_map(|(digit, exp)| Value::from(
+                format!("{digit}e{exp}").parse::<f64>().unwrap()
+            )),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((text(), inner), 0..5)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// `levels` anchored lists of `fan` aliases each to the one before: `fan^levels` leaves.
+    fn laughs(levels: usize, fan: usize) -> String {
+        let mut text = format!("a0: &a0 [{}]\n", vec!["lol"; fan].join(", "));
+        for i in 1..levels {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; fan].join(", ")));
+        }
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any string: a value or an error.
+        #[test]
+        fn any_text_never_panics(text: String) {
+            let _ = from_str(&text);
+        }
+
+        /// Any bytes (mostly not UTF-8): a value or an error.
+        #[test]
+        fn any_bytes_never_panic(bytes: Vec<u8>) {
+            let _ = from_slice(&bytes);
+        }
+
+        /// YAML-like text, anchors and aliases included: a value or an error, and what loads
+        /// is written back by `to_string` without a panic.
+        #[test]
+        fn yaml_like_text_never_panics(text in yamlish()) {
+            if let Ok(value) = from_str(&text) {
+                let _ = to_string(&value);
+            }
+        }
+
+        /// What `to_string` writes (`-y` output) reads back as the same value.
+        #[test]
+        fn to_string_reads_back(value in json()) {
+            let text = to_string(&value);
+            prop_assert_eq!(from_str(&text).map_err(|err| err.to_string()), Ok(value), "{}", text);
+        }
+
+        /// JSON is YAML: a map of simple keys to integers written by serde_json, compact or
+        /// pretty, loads back as the same map.
+        #[test]
+        fn json_maps_of_integers_load_back(
+            map in prop::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_ .-]{0,12}", any::<i64>(), 0..12),
+            pretty: bool,
+        ) {
+            let value = serde_json::to_value(&map).unwrap();
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            prop_assert_eq!(from_str(&text).unwrap(), value, "{}", text);
+        }
+    }
+
+    /// Billion laughs, 9 levels of 9 aliases (9^9 = 387,420,489 leaves): refused, quickly.
+    #[test]
+    fn nine_levels_of_nine_aliases_are_refused_quickly() {
+        let start = Instant::now();
+        let err = from_str(&laughs(9, 9)).unwrap_err();
+        assert!(err.message().contains("aliases expand"), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        // Below the budget the same shape loads: 9^4 leaves.
+        let value = from_str(&laughs(4, 9)).unwrap();
+        assert_eq!(value["a3"].as_array().unwrap().len(), 9);
+    }
+
+    /// 10,000 levels of flow or block nesting: an error, not a stack overflow.
+    #[test]
+    fn deep_nesting_is_an_error() {
+        let mut block_map = String::new();
+        for depth in 0..10_000 {
+            block_map.push_str(&" ".repeat(depth));
+            block_map.push_str("a:\n");
+        }
+        for text in [
+            "[".repeat(10_000),
+            "{".repeat(10_000),
+            "[".repeat(10_000) + &"]".repeat(10_000),
+            "{a: ".repeat(10_000) + &"}".repeat(10_000),
+            "- ".repeat(10_000),
+            "&a [".repeat(10_000),
+            block_map,
+        ] {
+            let start = Instant::now();
+            assert!(from_str(&text).is_err(), "{}", &text[..20]);
+            assert!(start.elapsed() < Duration::from_secs(10));
+        }
+        // 200 levels of flow nesting (yaml-rust2 stops at 256) load.
+        let text = "[".repeat(200) + &"]".repeat(200);
+        assert!(from_str(&text).is_ok());
+    }
+}

@@ -348,3 +348,163 @@ mod tests {
         assert!(err.ends_with("\" is not a file"), "{err}");
     }
 }
+
+/// Property tests: whatever words `st2 run` is given, the caster answers Ok or Err.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const TYPES: [&str; 6] = ["integer", "number", "boolean", "array", "object", "string"];
+    const NAMES: [&str; 8] = ["s", "i", "n", "b", "a", "o", "objs", "cmd"];
+
+    /// Values that sit on the edges of each cast: numbers that overflow or are not quite
+    /// numbers, JSON-ish text, `k=v` and `k:v` lists, booleans, anything at all.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[-+ ]?[0-9]{0,25}(\\.[0-9]*)?([eE][-+]?[0-9]{0,4})? ?",
+            "[\\[{][-0-9a-z\",:\\[\\]{} ]{0,20}",
+            "[a-z0-9]{0,3}([:=,][a-z0-9 ]{0,3}){0,4}",
+            prop::sample::select(vec![
+                "",
+                " ",
+                "NaN",
+                "inf",
+                "-inf",
+                "1e999",
+                "-0",
+                "9223372036854775808",
+                "-9223372036854775809",
+                "0x10",
+                "1_000",
+                "yes",
+                "OFF",
+                "y",
+                "[]",
+                "{}",
+                "[1, \"x\"]",
+                "{\"a\": [1]}",
+                "null",
+                "\"quoted\"",
+                "=",
+                "@",
+                ",",
+                ":",
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    /// One word: anything, or `[@]name=value` with a known, unknown or empty name. `@`
+    /// words name files of the test directory (a file, non-UTF-8 bytes, a directory, nothing).
+    fn word() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            prop::sample::select(NAMES.to_vec()).prop_map(str::to_string),
+            Just(String::new()),
+            "[a-z@=]{1,4}",
+        ];
+        let file = prop::sample::select(vec!["text.txt", "binary.dat", "dir", "missing", ""]);
+        prop_oneof![
+            any::<String>(),
+            (name.clone(), value()).prop_map(|(name, value)| format!("{name}={value}")),
+            (name, file).prop_map(|(name, file)| format!("@{name}={file}")),
+        ]
+    }
+
+    /// A parameter schema: the known names with a type each (sometimes odd ones), secret or
+    /// not, items with properties for `--auto-dict`.
+    fn schema() -> impl Strategy<Value = Map<String, Value>> {
+        let kind = prop_oneof![
+            prop::sample::select(TYPES.to_vec()).prop_map(Value::from),
+            Just(Value::Null),
+            Just(json!("null")),
+            Just(json!(["string", "integer"])),
+        ];
+        prop::collection::vec(
+            (
+                prop::sample::select(NAMES.to_vec()),
+                kind,
+                prop::option::of(prop::sample::select(TYPES.to_vec())),
+                any::<bool>(),
+            ),
+            0..8,
+        )
+        .prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|(name, kind, item_type, secret)| {
+                    let mut schema = json!({ "type": kind, "secret": secret });
+                    if let Some(item_type) = item_type {
+                        schema["items"] =
+                            json!({"type": "object", "properties": {"k": {"type": item_type}}});
+                        schema["properties"] = json!({"k": {"type": item_type}});
+                    }
+                    (name.to_string(), schema)
+                })
+                .collect()
+        })
+    }
+
+    fn test_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("text.txt"), "k:1,x:y").unwrap();
+        std::fs::write(dir.path().join("binary.dat"), b"\xff\xfe").unwrap();
+        std::fs::create_dir(dir.path().join("dir")).unwrap();
+        dir
+    }
+
+    fn one(schema: &Map<String, Value>, word: String) -> Result<Map<String, Value>, ArgsError> {
+        parse(
+            &[word],
+            schema,
+            ArgsOptions::default(),
+            Path::new("."),
+            "x.y",
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any words, any of the six types: Ok or Err, never a panic.
+        #[test]
+        fn parse_never_panics(
+            words in prop::collection::vec(word(), 0..6),
+            schema in schema(),
+            auto_dict: bool,
+            http: bool,
+        ) {
+            let dir = test_dir();
+            let action_ref = if http { "core.http" } else { "x.y" };
+            let _ = parse(&words, &schema, ArgsOptions { auto_dict }, dir.path(), action_ref);
+        }
+
+        /// An integer parameter casts `name=<i64>` back to the same integer.
+        #[test]
+        fn integers_cast_exactly(n: i64) {
+            let schema = json!({"i": {"type": "integer"}}).as_object().unwrap().clone();
+            let values = one(&schema, format!("i={n}")).unwrap();
+            prop_assert_eq!(&values["i"], &Value::from(n));
+        }
+
+        /// A number parameter casts a finite f64 as Rust prints it back to the same f64.
+        #[test]
+        fn numbers_cast_exactly(x in any::<f64>().prop_filter("finite", |x| x.is_finite())) {
+            let schema = json!({"n": {"type": "number"}}).as_object().unwrap().clone();
+            let values = one(&schema, format!("n={x}")).unwrap();
+            prop_assert_eq!(values["n"].as_f64(), Some(x));
+        }
+
+        /// A string parameter, and a parameter the schema does not know, keep the text after
+        /// the first `=` byte for byte.
+        #[test]
+        fn strings_are_kept_byte_for_byte(text: String, known: bool) {
+            let schema = json!({"s": {"type": "string"}}).as_object().unwrap().clone();
+            let name = if known { "s" } else { "unknown" };
+            let values = one(&schema, format!("{name}={text}")).unwrap();
+            prop_assert_eq!(values[name].as_str(), Some(text.as_str()));
+        }
+    }
+}

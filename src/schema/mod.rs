@@ -746,3 +746,261 @@ mod tests {
         );
     }
 }
+
+/// Property tests: whatever the schema and the instance, the dialect answers, never panics.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Keys that schemas and instances share, so properties, patterns and refs meet.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec!["a", "b", "x", "port", "api-key", "", "items"])
+                .prop_map(str::to_string),
+            any::<String>(),
+        ]
+    }
+
+    /// Numbers on the edges: i64::MIN and -1 (whose remainder overflows), zero, huge and
+    /// tiny floats, u64 beyond i64.
+    fn number() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            1 => any::<i64>().prop_map(Value::from),
+            1 => any::<u64>().prop_map(Value::from),
+            3 => prop::sample::select(vec![i64::MIN, -1, 0, i64::MAX]).prop_map(Value::from),
+            1 => prop::sample::select(vec![0.0, -0.0, 0.5, -1.5, 1e308, -1e308, 5e-324, 1.0])
+                .prop_map(Value::from),
+            1 => any::<f64>().prop_map(Value::from),
+        ]
+    }
+
+    /// Strings, templates among them (they pass the checks when asked).
+    fn string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::sample::select(vec![
+                "{{ st2kv.system.x }}",
+                "{{ st2kv.system.t | decrypt_kv }}",
+                "{% if x %}",
+                "",
+                "abc",
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    /// Any JSON value.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            number(),
+            string().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((key(), inner), 0..5)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Regex patterns: valid, invalid, ones Rust's engine refuses (look-around,
+    /// back-references), and anything.
+    fn pattern() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "^\\w+$",
+                "(",
+                "[",
+                "a{2,1}",
+                "(?=x)",
+                "(a)\\1",
+                "\\",
+                "*",
+                "^$",
+                ".*",
+                "[^]",
+                "(?P<n>",
+                "\\p{Nope}",
+                "",
+            ])
+            .prop_map(str::to_string),
+            any::<String>(),
+        ]
+    }
+
+    /// `$ref`s into the schema itself (looping too), to missing places, to the draft-4
+    /// meta-schema, to other documents, and anything.
+    fn reference() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                "#",
+                "#",
+                "#/properties/a",
+                "#/properties/a/properties/b",
+                "#/items/0",
+                "#/definitions/x",
+                "#/%ZZ/~2",
+                "#/nowhere",
+                "http://json-schema.org/draft-04/schema#",
+                "other.json#/a",
+                "",
+            ])
+            .prop_map(str::to_string),
+            1 => any::<String>(),
+        ]
+    }
+
+    fn type_name() -> impl Strategy<Value = Value> {
+        prop::sample::select(vec![
+            "array", "boolean", "integer", "null", "number", "object", "string", "any", "",
+        ])
+        .prop_map(Value::from)
+    }
+
+    /// A schema of StackStorm's dialect, with keywords given the right kind of value most of
+    /// the time and any value some of the time.
+    fn schema() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            4 => Just(json!({})),
+            4 => type_name().prop_map(|t| json!({ "type": t })),
+            2 => reference().prop_map(|r| json!({ "$ref": r })),
+            1 => json(),
+        ];
+        leaf.prop_recursive(4, 48, 4, |inner| {
+            let schemas = || prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array);
+            let schema_map = || {
+                prop::collection::vec((key(), inner.clone()), 0..4)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
+            };
+            let keyword = prop_oneof![
+                type_name().prop_map(|t| ("type", t)),
+                prop::collection::vec(type_name(), 0..3)
+                    .prop_map(|types| ("type", Value::Array(types))),
+                inner.clone().prop_map(|s| ("type", json!([s, "string"]))),
+                schema_map().prop_map(|m| ("properties", m)),
+                prop::collection::vec((pattern(), inner.clone()), 0..3).prop_map(|pairs| (
+                    "patternProperties",
+                    Value::Object(pairs.into_iter().collect())
+                )),
+                any::<bool>().prop_map(|b| ("additionalProperties", Value::Bool(b))),
+                inner.clone().prop_map(|s| ("additionalProperties", s)),
+                inner.clone().prop_map(|s| ("items", s)),
+                schemas().prop_map(|s| ("items", s)),
+                any::<bool>().prop_map(|b| ("additionalItems", Value::Bool(b))),
+                inner.clone().prop_map(|s| ("additionalItems", s)),
+                prop::collection::vec(json(), 0..4).prop_map(|e| ("enum", Value::Array(e))),
+                number().prop_map(|n| ("minimum", n)),
+                number().prop_map(|n| ("maximum", n)),
+                number().prop_map(|n| ("multipleOf", n)),
+                number().prop_map(|n| ("minLength", n)),
+                number().prop_map(|n| ("maxLength", n)),
+                number().prop_map(|n| ("minItems", n)),
+                number().prop_map(|n| ("maxProperties", n)),
+                any::<bool>().prop_map(|b| ("uniqueItems", Value::Bool(b))),
+                pattern().prop_map(|p| ("pattern", Value::String(p))),
+                any::<bool>().prop_map(|b| ("required", Value::Bool(b))),
+                prop::collection::vec(key(), 0..3).prop_map(|names| ("required", json!(names))),
+                json().prop_map(|d| ("default", d)),
+                any::<bool>().prop_map(|b| ("secret", Value::Bool(b))),
+                any::<bool>().prop_map(|b| ("immutable", Value::Bool(b))),
+                number().prop_map(|n| ("position", n)),
+                schemas().prop_map(|s| ("anyOf", s)),
+                schemas().prop_map(|s| ("oneOf", s)),
+                schemas().prop_map(|s| ("allOf", s)),
+                inner.clone().prop_map(|s| ("not", s)),
+                reference().prop_map(|r| ("$ref", Value::String(r))),
+                reference().prop_map(|r| ("id", Value::String(r))),
+                schema_map().prop_map(|m| ("definitions", m)),
+                prop::collection::vec((key(), prop::collection::vec(key(), 0..3)), 0..3).prop_map(
+                    |deps| {
+                        let deps: Map<String, Value> = deps
+                            .into_iter()
+                            .map(|(k, names)| (k, json!(names)))
+                            .collect();
+                        ("dependencies", Value::Object(deps))
+                    }
+                ),
+                schema_map().prop_map(|m| ("dependencies", m)),
+                json().prop_map(|v| ("description", v)),
+            ];
+            prop::collection::vec(keyword, 0..5).prop_map(|pairs| {
+                Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(keyword, value)| (keyword.to_string(), value))
+                        .collect(),
+                )
+            })
+        })
+    }
+
+    /// A config schema file / parameters map: names to property schemas.
+    fn property_map() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::vec((key(), schema()), 0..5).prop_map(|pairs| pairs.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any schema against any instance, root or meta-schema resolution, templates passing
+        /// or not: a list of errors, never a panic.
+        #[test]
+        fn validator_never_panics(
+            schema in schema(),
+            draft4 in schema(),
+            instance in json(),
+            templates_pass: bool,
+        ) {
+            let validator = Validator::new(&schema, &draft4).templates_pass(templates_pass);
+            let errors = validator.errors(&instance);
+            let first = validator.first_error(&instance);
+            prop_assert_eq!(errors.is_empty(), first.is_none());
+            for error in &errors {
+                let _ = error.dotted_path();
+            }
+        }
+
+        /// The numeric keywords on any pair of numbers (edges weighted up): an answer, never a
+        /// panic.
+        #[test]
+        fn numeric_keywords_never_panic(
+            keyword in prop::sample::select(vec!["multipleOf", "minimum", "maximum"]),
+            limit in number(),
+            instance in number(),
+        ) {
+            let schema = json!({ keyword: limit });
+            let _ = Validator::new(&schema, &json!({})).errors(&instance);
+        }
+
+        /// Checking a config schema or a parameters map, whatever its shape: Ok or Err.
+        #[test]
+        fn schema_checks_never_panic(map in property_map(), other in json()) {
+            let map = Value::Object(map);
+            let _ = check_config_schema(&map);
+            let _ = check_parameters_schema(&map);
+            let _ = check_config_schema(&other);
+        }
+
+        /// Validating a config or parameters (defaults filled in, nullable optionals) and the
+        /// runtime defaults: an answer, never a panic. A valid config validates again as it is
+        /// once its defaults are in.
+        #[test]
+        fn config_and_parameter_validation_never_panics(
+            map in property_map(),
+            config in json(),
+            templates_pass: bool,
+        ) {
+            let _ = validate_parameters(&map, &config, templates_pass);
+            if let Ok(cleaned) = validate_config(&map, &config) {
+                prop_assert!(validate_config(&map, &cleaned).is_ok(), "{cleaned}");
+            }
+            let mut runtime = config.clone();
+            fill_runtime_defaults(&map, &mut runtime);
+            let _ = allow_default_none(&Value::Object(map.clone()));
+        }
+    }
+}

@@ -227,3 +227,137 @@ mod tests {
         assert_eq!(Ini::parse("  indented\n").unwrap_err().line, 1);
     }
 }
+
+/// Property tests: any text is read or refused with a line number, never a panic.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// Lines as st2.conf files have them, and the broken kinds: headers (empty, unclosed,
+    /// padded), `key = value` and `key: value` with quotes and separators in the value,
+    /// continuation lines, `#`/`;` comments, blank lines, junk.
+    fn line() -> impl Strategy<Value = String> {
+        let word = "[a-zA-Z_]{0,8}";
+        prop_oneof![
+            word.prop_map(|name| format!("[{name}]")),
+            "\\[[ a-z\\]\\[]{0,6}",
+            (word, "[ \t]{0,2}[=:][ \t]{0,2}", "[\"' a-z0-9=:#;\t]{0,12}")
+                .prop_map(|(key, sep, value)| format!("{key}{sep}{value}")),
+            "[ \t]{1,3}[a-z0-9 \"']{0,8}",
+            "[ \t]{0,2}[#;].{0,10}",
+            "[ \t\r]{0,3}",
+            any::<String>(),
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        (prop::collection::vec(line(), 0..12), any::<bool>())
+            .prop_map(|(lines, crlf)| lines.join(if crlf { "\r\n" } else { "\n" }))
+    }
+
+    /// Text made of the options `Settings::from_ini` reads, with values on the
+    /// edges of what it converts (seconds that overflow a `Duration`, booleans, paths).
+    fn settings_text() -> impl Strategy<Value = String> {
+        let option = prop::sample::select(vec![
+            ("system", "base_path"),
+            ("content", "system_packs_base_path"),
+            ("content", "packs_base_paths"),
+            ("content", "index_url"),
+            ("content", "network_timeout"),
+            ("content", "ca_bundle_path"),
+            ("content", "pack_group"),
+            ("database", "sqlite_path"),
+            ("actionrunner", "python_binary"),
+            ("actionrunner", "native_actions"),
+            ("actionrunner", "virtualenv_opts"),
+            ("actionrunner", "pip_opts"),
+            ("keyvalue", "encryption_key_path"),
+            ("system_user", "user"),
+        ]);
+        let value = prop_oneof![
+            prop::sample::select(vec![
+                "",
+                "0",
+                "-1",
+                "1e300",
+                "1e20",
+                "18446744073709551616",
+                "1e-320",
+                "NaN",
+                "inf",
+                "0.001",
+                "yes",
+                "maybe",
+                ":",
+                "::/a:",
+                "/",
+                "a,,b",
+                "\"\"",
+            ])
+            .prop_map(str::to_string),
+            "[-+]?[0-9]{0,22}(\\.[0-9]{0,3})?(e[-+]?[0-9]{1,3})?",
+            "[a-z/:,. ]{0,12}",
+        ];
+        prop::collection::vec((option, value), 0..8).prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|((section, key), value)| format!("[{section}]\n{key} = {value}\n"))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any text: Ok or Err, never a panic.
+        #[test]
+        fn any_text_never_panics(text: String) {
+            let _ = Ini::parse(&text);
+        }
+
+        /// Line-ish text: Ok or an error whose line number is one of the text's lines; what
+        /// parses also goes through `Settings::from_ini` without a panic.
+        #[test]
+        fn ini_like_text_never_panics(text in text()) {
+            match Ini::parse(&text) {
+                Ok(ini) => {
+                    let _ = crate::settings::Settings::from_ini(&ini, None, None);
+                }
+                Err(err) => {
+                    prop_assert!(err.line >= 1 && err.line <= text.lines().count(), "{err}");
+                }
+            }
+        }
+
+        /// Settings' own sections and keys with edge values: Ok or Err, never a panic.
+        #[test]
+        fn settings_never_panic(text in settings_text()) {
+            let ini = Ini::parse(&text).unwrap();
+            let _ = crate::settings::Settings::from_ini(&ini, None, None);
+        }
+
+        /// `[section]` / `key = value` written out reads back, the last assignment winning.
+        #[test]
+        fn written_values_read_back(
+            entries in prop::collection::vec(
+                ("[a-z][a-z0-9_]{0,6}", "[a-z][a-z0-9_]{0,6}", "[A-Za-z0-9_./:=-]{0,16}"),
+                1..10,
+            ),
+            colon: bool,
+        ) {
+            let separator = if colon { ": " } else { " = " };
+            let mut text = String::new();
+            let mut expected = BTreeMap::new();
+            for (section, key, value) in &entries {
+                text.push_str(&format!("[{section}]\n{key}{separator}{value}\n"));
+                expected.insert((section.clone(), key.clone()), value.clone());
+            }
+            let ini = Ini::parse(&text).unwrap();
+            for ((section, key), value) in &expected {
+                prop_assert_eq!(ini.get(section, key), Some(value.as_str()));
+            }
+        }
+    }
+}
