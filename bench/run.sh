@@ -8,6 +8,7 @@
 #   5. a trivial python-script action vs `python3 -c pass`
 #   6. 100 concurrent `st2 run core.noop`: wall time, and that all 100 are recorded
 #   7. `st2 run twitter.update_status` vs curl posting the same JSON to a local fake X API
+#   8. peak RSS of every command (GNU time), against the 30 MB target
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -154,5 +155,47 @@ echo "== st2 run twitter.update_status vs curl posting the same JSON"
 ST2_TWITTER_API_URL="$x_url" hyperfine --warmup 3 --runs 30 -N --export-markdown "$out/twitter.md" \
     -n "curl POST /2/tweets" "curl -s -o /dev/null -H 'Content-Type: application/json' -d '{\"text\": \"bench\"}' $x_url/2/tweets" \
     -n "st2 run twitter.update_status" "$run twitter.update_status status=bench"
+
+# Peak resident memory of each command (the largest of the process and the children it
+# waited for; a Python action's interpreter is one of those, hence its exemption).
+echo "== peak RSS of each command (target: under 30 MB, Python actions exempt)"
+rss() {
+    local label=$1; shift
+    local kb
+    kb=$( { /usr/bin/time -f "%M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    local mb=$((kb / 1024))
+    local verdict="under 30 MB"
+    case "$label" in *python*) verdict="exempt (Python)";; esac
+    [ "$mb" -ge 30 ] && [ "$verdict" = "under 30 MB" ] && verdict="OVER"
+    printf '| `%s` | %s | %s |\n' "$label" "$mb" "$verdict" | tee -a "$out/rss.md"
+}
+if [ -x /usr/bin/time ]; then
+    printf '| command | peak RSS (MB) | target |\n|---|---:|---|\n' > "$out/rss.md"
+    rm -rf "$work/home"
+    rss "st2 --version" "$st2" --version
+    rss "st2 pack install (csv, local git)" "$st2" --config-file "$work/st2.conf" pack install --skip-virtualenv "file://$remote"
+    rss "st2 pack list" "$st2" --config-file "$work/st2.conf" pack list
+    rss "st2 pack get csv" "$st2" --config-file "$work/st2.conf" pack get csv
+    rss "st2 pack remove csv" "$st2" --config-file "$work/st2.conf" pack remove csv
+    [ -f "$index" ] && rss "st2 pack search twitter (Exchange index)" "$st2" --config-file "$work/search.conf" pack search twitter
+    [ -f "$index" ] && rss "st2 pack show twitter" "$st2" --config-file "$work/search.conf" pack show twitter
+    if [ -d "$packs" ]; then
+        rm -rf "$work/register-home"
+        rss "st2ctl reload --register-all (all of ../shared/exchange)" "$root/target/release/st2ctl" --config-file "$work/register.conf" reload --register-all --register-no-fail-on-failure
+        rss "st2ctl reload --register-all (again, unchanged)" "$root/target/release/st2ctl" --config-file "$work/register.conf" reload --register-all --register-no-fail-on-failure
+    fi
+    rss "st2ctl reload --register-configs" "$root/target/release/st2ctl" --config-file "$work/run.conf" reload --register-configs
+    rss "st2 key set" "$st2" --config-file "$work/run.conf" key set bench value --encrypt
+    rss "st2 key list" "$st2" --config-file "$work/run.conf" key list
+    rss "st2 run core.local cmd=true" $run core.local cmd=true
+    rss "st2 run core.noop" $run core.noop
+    rss "st2 run core.http (local)" $run core.http "url=$x_url/2/tweets" method=POST 'body={"text": "rss"}'
+    ST2_TWITTER_API_URL="$x_url" rss "st2 run twitter.update_status" $run twitter.update_status status=rss
+    rss "st2 run bench.hello (python action)" $run bench.hello
+    rss "st2 execution list" "$st2" --config-file "$work/run.conf" execution list -n 50
+    rss "st2 action list" "$st2" --config-file "$work/run.conf" action list
+else
+    echo "bench: /usr/bin/time (GNU time) not found; skipping peak RSS" >&2
+fi
 kill "$x_api"
 echo "results: $out/*.md"

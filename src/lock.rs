@@ -23,13 +23,7 @@ impl PackLock {
         pack_ref: &str,
         on_wait: impl FnOnce(),
     ) -> std::io::Result<PackLock> {
-        std::fs::create_dir_all(locks_dir)?;
-        let path = locks_dir.join(format!("pack-{pack_ref}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
+        let (file, path) = open(locks_dir, pack_ref)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -43,13 +37,7 @@ impl PackLock {
 
     /// Take the lock for `pack_ref` if nobody holds it; `None` when another process does.
     pub fn try_acquire(locks_dir: &Path, pack_ref: &str) -> std::io::Result<Option<PackLock>> {
-        std::fs::create_dir_all(locks_dir)?;
-        let path = locks_dir.join(format!("pack-{pack_ref}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
+        let (file, path) = open(locks_dir, pack_ref)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(PackLock { file, path })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -61,6 +49,18 @@ impl PackLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The lock file of `pack_ref`, created if needed.
+fn open(locks_dir: &Path, pack_ref: &str) -> std::io::Result<(File, PathBuf)> {
+    std::fs::create_dir_all(locks_dir)?;
+    let path = locks_dir.join(format!("pack-{pack_ref}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    Ok((file, path))
 }
 
 impl Drop for PackLock {

@@ -91,7 +91,17 @@ impl Home {
     /// Start `st2 --config-file <conf> ARGS` without waiting (stdout discarded, stderr
     /// piped), for tests of concurrent commands.
     pub fn spawn_st2(&self, args: &[&str]) -> std::process::Child {
-        StdCommand::new(assert_cmd::cargo::cargo_bin("st2"))
+        self.spawn("st2", args, std::process::Stdio::null())
+    }
+
+    /// Start `PROGRAM --config-file <conf> ARGS` without waiting; stderr piped.
+    pub fn spawn(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdout: std::process::Stdio,
+    ) -> std::process::Child {
+        StdCommand::new(assert_cmd::cargo::cargo_bin(program))
             .arg("--config-file")
             .arg(&self.conf)
             .args(args)
@@ -100,7 +110,7 @@ impl Home {
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
             .current_dir(self.dir.path())
-            .stdout(std::process::Stdio::null())
+            .stdout(stdout)
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()

@@ -1,27 +1,15 @@
 //! Concurrency: many commands on one StackStorm home at once. Nothing is lost, and no command
 //! fails with "database is locked" (the store waits for its turn instead).
 
-use std::process::{Command as StdCommand, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
 use crate::common::*;
 
-/// Start `program ARGS` on `home` without waiting.
+/// Start `program ARGS` on `home` without waiting, stdout and stderr piped.
 fn spawn(home: &Home, program: &str, args: &[&str]) -> std::process::Child {
-    StdCommand::new(assert_cmd::cargo::cargo_bin(program))
-        .arg("--config-file")
-        .arg(&home.conf)
-        .args(args)
-        .env_remove("ST2_CONF")
-        .env_remove("ST2_BASE_PATH")
-        .env("NO_COLOR", "1")
-        .env("HOME", home.dir.path())
-        .current_dir(home.dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    home.spawn(program, args, Stdio::piped())
 }
 
 fn assert_ok(output: &Output, what: &str) {

@@ -1,7 +1,6 @@
 //! Faults: commands killed with SIGKILL at random points leave a store that opens, lists and
 //! takes the next command. The seed is printed (and can be set with ST2_TEST_SEED).
 
-use std::process::Command as StdCommand;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -195,6 +194,22 @@ fn install_version(home: &Home, repo: &GitRepo, version: &str) -> std::process::
         .unwrap()
 }
 
+/// Install version 2.0.0, killed (SIGKILL) at `failpoint`.
+fn killed_at(home: &Home, repo: &GitRepo, failpoint: &str) {
+    let output = home
+        .st2()
+        .env("ST2_FAILPOINT", failpoint)
+        .args(["pack", "install", &format!("{}=2.0.0", repo.url())])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        None,
+        "not killed: {}",
+        stderr(&output)
+    );
+}
+
 /// The narrowest window, hit deterministically: killed after the new directory is in place
 /// and before the store registers it. The next command swaps the old version back.
 #[test]
@@ -203,13 +218,7 @@ fn an_install_killed_between_swap_and_registration_is_rolled_back() {
     let repo = two_version_repo(&home.dir.path().join("kill"));
     assert!(install_version(&home, &repo, "1.0.0").status.success());
 
-    let output = home
-        .st2()
-        .env("ST2_FAILPOINT", "install-after-swap")
-        .args(["pack", "install", &format!("{}=2.0.0", repo.url())])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), None, "killed: {}", stderr(&output));
+    killed_at(&home, &repo, "install-after-swap");
     let state = pack_state(&home);
     assert_eq!(state.disk.unwrap().0, "2.0.0");
     assert_eq!(state.store.unwrap().0, "1.0.0");
@@ -227,13 +236,7 @@ fn an_install_killed_between_swap_and_registration_is_rolled_back() {
 
     // A first install killed the same way leaves nothing at all.
     let other = Home::new();
-    let output = other
-        .st2()
-        .env("ST2_FAILPOINT", "install-after-swap")
-        .args(["pack", "install", &format!("{}=2.0.0", repo.url())])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), None);
+    killed_at(&other, &repo, "install-after-swap");
     assert!(other.pack("kill").exists());
     assert!(other.installed().is_empty());
     assert!(!other.pack("kill").exists());
@@ -250,13 +253,7 @@ fn leftovers_of_a_killed_install_are_removed_by_the_next_one() {
     let home = Home::new();
     let repo = two_version_repo(&home.dir.path().join("kill"));
     assert!(install_version(&home, &repo, "1.0.0").status.success());
-    let output = home
-        .st2()
-        .env("ST2_FAILPOINT", "install-after-register")
-        .args(["pack", "install", &format!("{}=2.0.0", repo.url())])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), None);
+    killed_at(&home, &repo, "install-after-register");
     assert_eq!(staging_dirs(&home).len(), 1);
     assert_consistent(&home, "registered");
     assert_eq!(pack_state(&home).disk.unwrap().0, "2.0.0");
@@ -349,14 +346,7 @@ fn st2ctl_reload_killed_at_random_points_leaves_each_pack_whole() {
                 write_pack(index, *variant);
             }
         }
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("st2ctl"))
-            .arg("--config-file")
-            .arg(&home.conf)
-            .arg("reload")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = home.spawn("st2ctl", &["reload"], std::process::Stdio::null());
         std::thread::sleep(Duration::from_micros(rng.below(span)));
         let _ = child.kill();
         let _ = child.wait();
