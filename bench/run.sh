@@ -162,7 +162,8 @@ echo "== peak RSS of each command (target: under 30 MB, Python actions exempt)"
 rss() {
     local label=$1; shift
     local kb
-    kb=$( { /usr/bin/time -f "%M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$work/rss" -f "%M" "$@" >/dev/null 2>&1 || true
+    kb=$(tail -1 "$work/rss")
     local mb=$((kb / 1024))
     local verdict="under 30 MB"
     case "$label" in *python*) verdict="exempt (Python)";; esac

@@ -12,12 +12,14 @@ use std::path::{Component, Path};
 
 /// Check the pack tree at `root`; the error names the offending file, relative to `root`.
 pub fn check_tree(root: &Path) -> Result<(), String> {
-    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+    // The repository's own `.git` (ours, made by the fetch) is not pack content.
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|entry| entry.depth() != 1 || entry.file_name() != ".git");
+    for entry in walk {
         let entry = entry.map_err(|err| err.to_string())?;
         let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        if relative.starts_with(".git") {
-            continue;
-        }
         if entry.file_type().is_symlink() {
             let target = std::fs::read_link(entry.path()).map_err(|err| err.to_string())?;
             if escapes(relative, &target) {
