@@ -283,8 +283,9 @@ impl<'a> Installer<'a> {
         self.settings.ensure_writable()?;
         recover::remove_abandoned(self.settings.packs_dir());
         recover::remove_abandoned(&self.settings.virtualenvs_dir());
-        if let Some(mut store) = Store::open_existing(&self.settings.store_path)? {
-            let warnings = recover::recover_interrupted(self.settings, &mut store)?;
+        let mut existing = Store::open_existing(&self.settings.store_path)?;
+        if let Some(store) = existing.as_mut() {
+            let warnings = recover::recover_interrupted(self.settings, store)?;
             self.warnings.extend(warnings);
         }
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
@@ -308,7 +309,10 @@ impl<'a> Installer<'a> {
         }
 
         // Phase 2: commit, in plan order (dependencies first).
-        let mut store = Store::open(&self.settings.store_path)?;
+        let mut store = match existing {
+            Some(store) => store,
+            None => Store::open(&self.settings.store_path)?,
+        };
         let mut installed = Vec::new();
         for prepared in plan {
             installed.push(self.commit(&mut store, prepared)?);

@@ -87,11 +87,10 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
     let mut report = RegisterReport::default();
     // Installs killed before they registered are rolled back first, or this run would
     // register a directory that is about to be swapped back.
-    if let Some(mut store) = Store::open_existing(&settings.store_path)? {
-        report
-            .warnings
-            .extend(pack::recover::recover_interrupted(settings, &mut store)?);
-    }
+    let mut store = Store::open(&settings.store_path)?;
+    report
+        .warnings
+        .extend(pack::recover::recover_interrupted(settings, &mut store)?);
     let reconcile = options.targets.is_none();
     let targets = match &options.targets {
         Some(targets) => targets.clone(),
@@ -111,7 +110,6 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
             .insert(ContentType::Runners, runner::RUNNER_TYPES.len() as u64);
     }
 
-    let mut store = Store::open(&settings.store_path)?;
     // Packs are loaded (in parallel) and written a chunk at a time, and only what configs and
     // virtualenvs need is kept: the whole Exchange loaded at once took 120 MB.
     let mut registered: Vec<Registered> = Vec::new();
