@@ -112,6 +112,19 @@ fn an_action_dies_with_the_st2_process_running_it() {
     assert_eq!(executions[0]["status"], "abandoned");
 }
 
+/// Kill `child` (SIGKILL) after `micros`, then check that `st2 pack list` works.
+fn kill_then_list(home: &Home, mut child: std::process::Child, micros: u64, round: usize) {
+    std::thread::sleep(Duration::from_micros(micros));
+    let _ = child.kill();
+    let _ = child.wait();
+    let output = home.st2().args(["pack", "list", "-j"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "round {round}: {}",
+        stderr(&output)
+    );
+}
+
 /// A pack repository whose two tagged versions have different actions.
 fn two_version_repo(path: &std::path::Path) -> GitRepo {
     let repo = GitRepo::init(path);
@@ -274,16 +287,8 @@ fn st2_pack_install_killed_at_random_points_leaves_each_pack_whole() {
     for round in 0..kills {
         let (version, _) = VERSIONS[rng.below(2) as usize];
         let argument = format!("{}={version}", repo.url());
-        let mut child = home.spawn_st2(&["pack", "install", &argument]);
-        std::thread::sleep(Duration::from_micros(rng.below(span)));
-        let _ = child.kill();
-        let _ = child.wait();
-        let output = home.st2().args(["pack", "list", "-j"]).output().unwrap();
-        assert!(
-            output.status.success(),
-            "round {round}: {}",
-            stderr(&output)
-        );
+        let child = home.spawn_st2(&["pack", "install", &argument]);
+        kill_then_list(&home, child, rng.below(span), round);
         assert_consistent(&home, &format!("round {round}"));
     }
     for (version, _) in VERSIONS {
@@ -346,16 +351,8 @@ fn st2ctl_reload_killed_at_random_points_leaves_each_pack_whole() {
                 write_pack(index, *variant);
             }
         }
-        let mut child = home.spawn("st2ctl", &["reload"], std::process::Stdio::null());
-        std::thread::sleep(Duration::from_micros(rng.below(span)));
-        let _ = child.kill();
-        let _ = child.wait();
-        let output = home.st2().args(["pack", "list", "-j"]).output().unwrap();
-        assert!(
-            output.status.success(),
-            "round {round}: {}",
-            stderr(&output)
-        );
+        let child = home.spawn("st2ctl", &["reload"], std::process::Stdio::null());
+        kill_then_list(&home, child, rng.below(span), round);
         for index in 0..packs {
             let now = registered(index);
             assert!(
