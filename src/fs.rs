@@ -19,6 +19,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Read all of `source` if it holds at most `limit` bytes; `None` when it holds more (only
+/// `limit + 1` bytes are ever read, so a huge or endless source cannot fill the memory).
+pub fn read_at_most(source: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    source.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// Atomically exchange two paths (Linux `renameat2(RENAME_EXCHANGE)`), so that there is no
 /// moment without a pack directory; elsewhere, or where the file system refuses, two renames.
 pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
@@ -56,6 +65,13 @@ pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn read_at_most_stops_after_the_limit() {
+        assert_eq!(read_at_most(&b"abc"[..], 3).unwrap(), Some(b"abc".to_vec()));
+        assert_eq!(read_at_most(&b"abcd"[..], 3).unwrap(), None);
+        assert_eq!(read_at_most(std::io::repeat(b'x'), 10).unwrap(), None);
+    }
 
     #[test]
     fn writes_private_files_and_replaces_old_ones() {

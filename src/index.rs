@@ -554,19 +554,14 @@ fn read_limited(
     source: impl std::io::Read,
     describe: impl Fn(std::io::Error) -> String,
 ) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    source
-        .take(MAX_INDEX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(describe)?;
-    if bytes.len() as u64 > MAX_INDEX_BYTES {
-        return Err(format!(
-            "the index is larger than {} MiB; this is not a pack index",
-            MAX_INDEX_BYTES / (1024 * 1024)
-        ));
-    }
-    Ok(bytes)
+    crate::fs::read_at_most(source, MAX_INDEX_BYTES)
+        .map_err(describe)?
+        .ok_or_else(|| {
+            format!(
+                "the index is larger than {} MiB; this is not a pack index",
+                MAX_INDEX_BYTES / (1024 * 1024)
+            )
+        })
 }
 
 fn http_client(options: &IndexOptions) -> Result<reqwest::blocking::Client, String> {

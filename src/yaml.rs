@@ -123,16 +123,10 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Read and parse a file (at most [`MAX_FILE_BYTES`]); errors name the file.
 pub fn from_path(path: &Path) -> Result<Value, YamlError> {
-    use std::io::Read;
     let io =
         |err: std::io::Error| YamlError::at(None, crate::settings::io_reason(&err)).with_path(path);
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    let file = std::fs::File::open(path).map_err(io)?;
+    let Some(bytes) = crate::fs::read_at_most(file, MAX_FILE_BYTES).map_err(io)? else {
         return Err(YamlError::at(
             None,
             format!(
@@ -141,7 +135,7 @@ pub fn from_path(path: &Path) -> Result<Value, YamlError> {
             ),
         )
         .with_path(path));
-    }
+    };
     from_slice(&bytes).map_err(|err| err.with_path(path))
 }
 
