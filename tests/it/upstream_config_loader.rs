@@ -6,8 +6,9 @@
 //! `ContentPackConfigLoader(pack, user).get_config()`. Here each case registers the fixture
 //! pack and its config in a temporary home (`configs/<pack>.yaml`, `st2ctl reload`), sets
 //! datastore items with `st2 key set`, and observes the config twice: as a Python action of the
-//! pack gets it (`self.config`, returned by a `get_config` action this file adds to its copy of
-//! the pack: `st2 run <pack>.get_config`), and as `st2 pack config show <pack> --resolved -j`
+//! pack gets it (`self.config`, returned hex-encoded by a `get_config` action this file adds to
+//! its copy of the pack, so that the run's masking of known secrets leaves it alone: `st2 run
+//! <pack>.get_config`), and as `st2 pack config show <pack> --resolved -j`
 //! shows it (secrets masked). The user of a run is `[system_user] user` in `st2.conf`
 //! (upstream's `user` argument).
 //!
@@ -49,12 +50,15 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-/// A Python action returning its `self.config`, added to every pack copy.
+/// A Python action returning its `self.config`, added to every pack copy. It returns it as
+/// hex-encoded JSON: a run masks the secret values it knows wherever they appear in its
+/// result ([fix], issue 13), and these tests look at the values the action got.
 const GET_CONFIG_META: &str = "---\nname: get_config\nrunner_type: python-script\n\
                                entry_point: get_config.py\n";
-const GET_CONFIG_PY: &str = "from st2common.runners.base_action import Action\n\n\n\
+const GET_CONFIG_PY: &str = "import json\n\n\
+                             from st2common.runners.base_action import Action\n\n\n\
                              class GetConfig(Action):\n    def run(self):\n        \
-                             return self.config\n";
+                             return json.dumps(self.config).encode('utf-8').hex()\n";
 
 fn upstream_packs() -> std::path::PathBuf {
     fixtures_dir().join("upstream/packs")
@@ -168,7 +172,13 @@ fn action_config(home: &Home, pack: &str) -> Value {
     );
     let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(execution["status"], "succeeded", "{execution}");
-    execution["result"]["result"].clone()
+    decode_config(&execution)
+}
+
+/// The config a `get_config` execution returned.
+fn decode_config(execution: &Value) -> Value {
+    let encoded = execution["result"]["result"].as_str().unwrap();
+    serde_json::from_slice(&hex::decode(encoded).unwrap()).unwrap()
 }
 
 /// `st2 pack config show PACK --resolved -j`.
@@ -831,7 +841,7 @@ fn template_defaults_that_cannot_render_reach_the_action_as_written() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let config = &execution["result"]["result"];
+    let config = &decode_config(&execution);
     assert_eq!(config["brcd_sd_host"], "{{system.brcd_sd_host}}");
     assert_eq!(config["brcd_vtm_pass"], "{{user.brcd_vtm_pass}}");
     assert_eq!(config["brcd_sd_proxy"], true);
