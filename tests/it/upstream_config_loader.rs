@@ -42,7 +42,8 @@
 //!
 //! Beyond upstream's cases (issue 13): a schema default in the pre-2.0 `{{system.x}}` form
 //! (the Exchange `vadc` pack) reaches the action as written with a warning, and a secret
-//! reached through `patternProperties` -> `$ref` (the Exchange `sql` pack) is masked.
+//! reached through `patternProperties` -> `$ref` (the Exchange `sql` pack) is masked, also by
+//! the interactive `st2 pack config`.
 
 use std::path::Path;
 
@@ -922,4 +923,40 @@ fn secrets_reached_through_refs_are_masked() {
     let text = format!("{}{}", stdout(&output), stderr(&output));
     assert!(text.contains("connections.main.password"), "{text}");
     assert!(!text.contains("Sup3rS3cretPw"), "{text}");
+}
+
+/// Issue 13: `st2 pack config` (the prompter) treats a property that is a `$ref` to a secret
+/// as that secret: its current value is offered masked, and what is written is shown masked.
+#[test]
+fn the_prompter_follows_refs_to_secrets() {
+    let home = Home::new();
+    let pack = "refs";
+    add_pack(&home, pack);
+    write(
+        &home.pack(pack),
+        "config.schema.yaml",
+        "---\nshared_password:\n  type: string\n  secret: true\n\
+         auth:\n  type: object\n  properties:\n    user:\n      type: string\n\
+         \x20   password:\n      $ref: \"#/properties/shared_password\"\n",
+    );
+    set_config(
+        &home,
+        pack,
+        &json!({"shared_password": "Top-Secret-1", "auth": {"user": "u", "password": "Top-Secret-2"}}),
+    );
+    // Every answer empty: keep the current values.
+    let output = home
+        .st2()
+        .args(["pack", "config", pack])
+        .write_stdin("\n\n\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!text.contains("Top-Secret"), "{text}");
+    assert!(text.contains("auth.password [********]"), "{text}");
+    assert_eq!(
+        action_config(&home, pack),
+        json!({"shared_password": "Top-Secret-1", "auth": {"user": "u", "password": "Top-Secret-2"}})
+    );
 }
