@@ -353,6 +353,7 @@ pub fn execute(
         Outcome::Failed => ExecutionStatus::Failed,
         Outcome::Timeout => ExecutionStatus::Timeout,
         Outcome::Canceled => ExecutionStatus::Canceled,
+        Outcome::Abandoned => ExecutionStatus::Abandoned,
     };
     store.finish_execution(id, status, &outcome.result, &timestamp())?;
     store
