@@ -33,6 +33,8 @@ pub type Decrypt = dyn Fn(&str, &str) -> Result<String, String> + Send + Sync;
 pub struct KeySnapshot {
     items: Arc<HashMap<(&'static str, String), KeyRecord>>,
     decrypt: Arc<Decrypt>,
+    /// Every plaintext decrypted through this snapshot (and its clones), for masking.
+    revealed: Arc<Mutex<Vec<String>>>,
 }
 
 impl KeySnapshot {
@@ -45,7 +47,23 @@ impl KeySnapshot {
         KeySnapshot {
             items: Arc::new(items),
             decrypt,
+            revealed: Arc::default(),
         }
+    }
+
+    /// Decrypt a datastore value, remembering the plaintext (see [`KeySnapshot::revealed`]).
+    pub fn decrypt(&self, ciphertext: &str, name: &str) -> Result<String, String> {
+        let plaintext = (self.decrypt)(ciphertext, name)?;
+        self.revealed
+            .lock()
+            .expect("not poisoned")
+            .push(plaintext.clone());
+        Ok(plaintext)
+    }
+
+    /// The secrets decrypted so far: what a run must mask in its output ([`crate::redact`]).
+    pub fn revealed(&self) -> Vec<String> {
+        self.revealed.lock().expect("not poisoned").clone()
     }
 
     fn get(&self, scope: KeyScope, name: &str) -> Option<&KeyRecord> {
@@ -268,7 +286,7 @@ impl<'a> Renderer<'a> {
         }
         let secret = item_schema.get("secret").and_then(Value::as_bool) == Some(true);
         let text = if secret {
-            (self.datastore.decrypt)(&rendered, key).map_err(|reason| {
+            self.datastore.decrypt(&rendered, key).map_err(|reason| {
                 ResolveError(format!(
                     "config value \"{key}\" of pack \"{}\" is secret, so it must come from an \
                      encrypted datastore item (st2 key set --encrypt): {reason}",
@@ -530,7 +548,8 @@ fn decrypt_kv(datastore: &KeySnapshot, value: JinjaValue) -> Result<String, mini
         }
         None => (value.to_string(), "value".to_string()),
     };
-    (datastore.decrypt)(&ciphertext, &name)
+    datastore
+        .decrypt(&ciphertext, &name)
         .map_err(|reason| minijinja::Error::new(ErrorKind::InvalidOperation, reason))
 }
 
