@@ -16,6 +16,11 @@ if sys.prefix != sys.base_prefix:
         % (sys.prefix, sys.platlibdir, sys.version_info[0], sys.version_info[1]),
     )
 
+# Our modules are cached as bytecode even where PYTHONDONTWRITEBYTECODE is set (compiling
+# them would cost more than the rest of the start-up); the action's own files are not.
+dont_write_bytecode = sys.dont_write_bytecode
+sys.dont_write_bytecode = False
 from python_runner.python_action_wrapper import main  # noqa: E402
 
+sys.dont_write_bytecode = dont_write_bytecode
 main()

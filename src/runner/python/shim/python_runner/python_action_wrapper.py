@@ -221,9 +221,24 @@ def _implements(plugin_base_class, plugin_klass):
     return True
 
 
-def register_plugin(plugin_base_class, plugin_abs_file_path):
-    import importlib.util
+def _module_from_file(module_name, path):
+    """importlib.util's spec_from_file_location and module_from_spec, from the frozen modules
+    Python has already loaded (importlib.util itself costs a millisecond of imports)."""
+    try:
+        import _frozen_importlib
+        import _frozen_importlib_external
 
+        spec = _frozen_importlib_external.spec_from_file_location(module_name, path)
+        module = _frozen_importlib.module_from_spec(spec)
+    except (ImportError, AttributeError):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+    return spec, module
+
+
+def register_plugin(plugin_base_class, plugin_abs_file_path):
     registered_plugins = []
     plugin_dir = os.path.dirname(os.path.realpath(plugin_abs_file_path))
     _register_plugin_path(plugin_dir)
@@ -232,8 +247,7 @@ def register_plugin(plugin_base_class, plugin_abs_file_path):
     if module_name is None:
         return None
 
-    spec = importlib.util.spec_from_file_location(module_name, plugin_abs_file_path)
-    module = importlib.util.module_from_spec(spec)
+    spec, module = _module_from_file(module_name, plugin_abs_file_path)
     spec.loader.exec_module(module)
     klasses = [
         value
@@ -309,10 +323,56 @@ def _plain(value):
     raise TypeError("Type is not JSON serializable: %s" % kind.__name__)
 
 
-def dumps(value):
-    import json
+# JSON in and out through CPython's _json accelerator: the json package imports re (and with
+# it enum, functools, collections...), which would double the start-up time of a trivial
+# action. The json package is the fallback.
+class _ScanContext(object):
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float
+    memo = None
 
-    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+def _loads(text):
+    try:
+        import _json
+
+        scanner = _json.make_scanner(_ScanContext())
+    except Exception:
+        import json
+
+        return json.loads(text)
+    start = len(text) - len(text.lstrip())
+    try:
+        value, end = scanner(text, start)
+    except StopIteration as stop:
+        raise ValueError("Expecting value: char %s" % stop.value)
+    if text[end:].strip():
+        raise ValueError("Extra data: char %s" % end)
+    return value
+
+
+def _refuse(value):
+    raise TypeError("Type is not JSON serializable: %s" % type(value).__name__)
+
+
+def dumps(value):
+    plain = _plain(value)
+    try:
+        import _json
+
+        encoder = _json.make_encoder(
+            None, _refuse, _json.encode_basestring, None, ":", ",", False, False, False
+        )
+        text = "".join(encoder(plain, 0))
+    except ImportError:
+        import json
+
+        text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8")
 
 
 def _argument(argv, name, default=None):
@@ -326,8 +386,6 @@ def _argument(argv, name, default=None):
 
 
 def main(argv=None):
-    import json
-
     argv = sys.argv[1:] if argv is None else argv
     pack = _argument(argv, "pack")
     file_path = _argument(argv, "file-path")
@@ -348,7 +406,7 @@ def main(argv=None):
         raise ValueError("Received no valid parameters data from sys.stdin")
 
     try:
-        payload = json.loads(stdin_data)
+        payload = _loads(stdin_data)
         parameters = payload.get("parameters", {})
     except Exception as e:
         msg = (
