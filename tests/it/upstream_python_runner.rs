@@ -1223,18 +1223,23 @@ const WRAPPER_PROCESS_RUN_TIME_UPPER_LIMIT: f64 = 0.70;
 
 #[test]
 fn test_process_wrapper_exits_in_reasonable_timeframe() {
-    // The whole `st2 run` of a trivial action (upstream times the wrapper alone).
+    // The whole `st2 run` of a trivial action (upstream times the wrapper alone), 8 runs; the
+    // median rather than upstream's mean, so that one run slowed by a busy machine does not
+    // decide.
     let home = dummy_pack_1("");
-    let count = 8;
-    let started = std::time::Instant::now();
-    for _ in 0..count {
-        let (execution, _) = run(&home, &["dummy_pack_1.noop"]);
-        assert_eq!(execution["status"], "succeeded", "{execution:#}");
-    }
-    let average = started.elapsed().as_secs_f64() / f64::from(count);
+    let mut run_times: Vec<f64> = (0..8)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let (execution, _) = run(&home, &["dummy_pack_1.noop"]);
+            assert_eq!(execution["status"], "succeeded", "{execution:#}");
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    run_times.sort_by(f64::total_cmp);
+    let median = (run_times[3] + run_times[4]) / 2.0;
     assert!(
-        average <= WRAPPER_PROCESS_RUN_TIME_UPPER_LIMIT,
-        "a trivial Python action took {average:.3} s on average"
+        median <= WRAPPER_PROCESS_RUN_TIME_UPPER_LIMIT,
+        "a trivial Python action took {median:.3} s (median of {run_times:?})"
     );
 }
 
