@@ -462,7 +462,10 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
         &pack,
         "actions/config_items.py",
         "from st2common.runners.base_action import Action\n\n\nclass ConfigItems(Action):\n    \
-         def run(self):\n        return dict(self.config)\n",
+         def run(self):\n        config = dict(self.config)\n        \
+         secret = config.get(\"api_secret\")\n        \
+         config[\"api_secret_reversed\"] = secret[::-1] if secret else None\n        \
+         return config\n",
     );
     metadata(&pack, "config_items", "config_items.py", "");
     std::fs::create_dir_all(home.base.join("configs")).unwrap();
@@ -509,7 +512,10 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
     let config = &execution["result"]["result"];
     assert_eq!(config["api_key"], "some_api_key"); // static value
     assert_eq!(config["regions"], json!(["us-west-1"])); // static value
-    assert_eq!(config["api_secret"], "foosecret");
+                                                         // [fix] (secrets masked in action output): the secret the run knows is masked in the
+                                                         // recorded result; the action got it in clear, as its reversal shows.
+    assert_eq!(config["api_secret"], "********");
+    assert_eq!(config["api_secret_reversed"], "tercesoof");
     assert_eq!(config["private_key_path"], Value::Null);
 
     // private_key_path overriden in the datastore (global / non-user scoped value)
@@ -518,7 +524,7 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
     let config = &execution["result"]["result"];
     assert_eq!(config["api_key"], "some_api_key");
     assert_eq!(config["regions"], json!(["us-west-1"]));
-    assert_eq!(config["api_secret"], "foosecret");
+    assert_eq!(config["api_secret_reversed"], "tercesoof");
     assert_eq!(config["private_key_path"], "foopath");
 }
 
