@@ -50,6 +50,10 @@
 //! - `test_common_st2_env_vars_are_available_to_the_action`: no `ST2_ACTION_API_URL` /
 //!   `ST2_ACTION_AUTH_TOKEN`, which have no meaning without StackStorm's API
 //!   (`../shared/spec/run-runners.md`, section 4).
+//! - `test_simple_action_config_value_provided_overriden_in_datastore`: a config template
+//!   naming a missing datastore key fails the run on a required property (upstream: `None`;
+//!   README, "Where we differ"), and the secret the action gets is masked in the recorded
+//!   result ([fix], `../shared/spec`: secrets the run knows are masked in action output).
 //! - `test_missing_config_item_user_friendly_error`: upstream's mock runner has no config
 //!   (`{}` is printed); ours runs with the pack's config as StackStorm's runner container
 //!   does, so the schema default of `dummy_pack_1` is printed.
