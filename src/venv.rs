@@ -428,11 +428,11 @@ fn ensure_with(
         Err(e) => return Err(io_err(&requirements)(e)),
     };
     let interp = probe_python(spec.python)?;
+    let pip_only = requirements_content
+        .as_ref()
+        .and_then(|_| pip_only_requirement(&requirements));
     if let Tool::Uv(uv) = &tool {
-        if let Some(found) = requirements_content
-            .as_ref()
-            .and_then(|_| pip_only_requirement(&requirements))
-        {
+        if let Some(found) = &pip_only {
             tracing::info!(pack = spec.pack_ref, line = %found, "installing the requirements with pip: uv does not take this line as pip does");
             // `python -m venv` brings pip offline; `uv venv --seed` fetches it.
             tool = if interp.has_venv {
@@ -448,13 +448,18 @@ fn ensure_with(
         });
     }
     let base = base_requirements(&pack_dir, requirements_content.as_deref());
-    let fp = fingerprint(
+    let mut fp = fingerprint(
         requirements_content.as_deref(),
         &base,
         &interp,
         spec.virtualenv_opts,
         spec.pip_opts,
     );
+    if pip_only.is_some() {
+        // Such virtualenvs built before pip was chosen for them (or before editable installs
+        // were moved correctly) do not work: a fingerprint of their own rebuilds them once.
+        fp.digest = hex::encode(Sha256::digest(format!("{}:pip-only:1", fp.digest)));
+    }
 
     fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     // Serialize builds of this pack (other st2 processes). Released on drop.
