@@ -11,11 +11,8 @@
 //! names (a recursive structure, which JSON cannot hold) is refused.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
-
-use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::{Marker, Scanner, TScalarStyle, TokenType};
 
 use super::data::{Data, DictBuilder, SetBuilder};
 use super::resolve;
@@ -29,21 +26,21 @@ const MAX_EXPANDED_BYTES: usize = 64 << 20;
 const MAX_DEPTH: usize = 512;
 
 /// A node of the representation graph.
-enum Node {
+pub(crate) enum Node {
     Scalar {
         tag: Cow<'static, str>,
         value: String,
-        mark: Marker,
+        mark: Mark,
     },
     Sequence {
         tag: Cow<'static, str>,
         items: Vec<Node>,
-        mark: Marker,
+        mark: Mark,
     },
     Mapping {
         tag: Cow<'static, str>,
         pairs: Vec<(Node, Node)>,
-        mark: Marker,
+        mark: Mark,
     },
     /// An anchored node, where it is defined and wherever an alias names it.
     Shared(Rc<Node>),
@@ -58,7 +55,7 @@ impl Node {
         }
     }
 
-    fn mark(&self) -> Marker {
+    fn mark(&self) -> Mark {
         match self.target() {
             Node::Scalar { mark, .. }
             | Node::Sequence { mark, .. }
@@ -85,78 +82,91 @@ impl Node {
     }
 }
 
+/// A position in the text: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+}
+
+/// A parser event, as libyaml (and so PyYAML's CParser) reports it.
+pub(crate) enum Event {
+    DocumentStart,
+    Alias(String),
+    Scalar {
+        anchor: Option<String>,
+        /// The full tag, `!` included; `None` without a tag property.
+        tag: Option<String>,
+        value: String,
+        /// libyaml's `plain_implicit`: a plain scalar without a tag, or any scalar tagged `!`.
+        plain_implicit: bool,
+        /// A literal or folded block scalar.
+        block: bool,
+    },
+    SequenceStart {
+        anchor: Option<String>,
+        tag: Option<String>,
+    },
+    MappingStart {
+        anchor: Option<String>,
+        tag: Option<String>,
+    },
+    SequenceEnd,
+    MappingEnd,
+    StreamEnd,
+}
+
 /// A collection being composed.
 struct Frame {
-    anchor: usize,
+    anchor: Option<String>,
     tag: Cow<'static, str>,
-    mark: Marker,
+    mark: Mark,
     is_mapping: bool,
     nodes: Vec<Node>,
 }
 
 /// Parse and construct one document.
 pub(crate) fn load(text: &str) -> Result<Data, YamlError> {
-    let Some(root) = compose(text)? else {
+    let mut events = super::events::Events::new(text);
+    let Some(mut root) = compose(|| events.next())? else {
         return Ok(Data::Null);
     };
+    events.fix_final_block_scalar(&mut root, text);
     Constructor::default().construct(&root, 0)
 }
 
-fn at(mark: Marker, message: impl Into<String>) -> YamlError {
+pub(crate) fn at(mark: Mark, message: impl Into<String>) -> YamlError {
     YamlError::at(Some(mark), message)
 }
 
-/// The full tag of an explicit tag property (`None` for the non-specific `!`).
-fn explicit_tag(tag: Option<&Tag>) -> Option<String> {
-    let tag = tag?;
-    let full = format!("{}{}", tag.handle, tag.suffix);
-    (full != "!").then_some(full)
-}
-
-/// yaml-rust2 numbers anchors 1, 2, ... in the order it meets them and does not say their
-/// names; PyYAML refuses a name defined twice. The names, in that order, from the tokens.
-fn anchor_names(text: &str) -> Vec<String> {
-    if !text.contains('&') {
-        return Vec::new();
-    }
-    Scanner::new(text.chars())
-        .filter_map(|token| match token.1 {
-            TokenType::Anchor(name) => Some(name),
-            _ => None,
-        })
-        .collect()
-}
-
-fn compose(text: &str) -> Result<Option<Node>, YamlError> {
-    let names = anchor_names(text);
-    let mut parser = Parser::new_from_str(text);
+/// PyYAML's Composer: the events of one document (a second one is an error) as a node graph.
+fn compose(
+    mut next: impl FnMut() -> Result<(Event, Mark), YamlError>,
+) -> Result<Option<Node>, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
-    let mut defined: HashSet<&str> = HashSet::new();
+    let mut anchors: HashMap<String, Rc<Node>> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut documents = 0;
-    let mut last_is_block_scalar = false;
     loop {
-        let (event, mark) = parser
-            .next_token()
-            .map_err(|err| at(*err.marker(), err.info()))?;
-        // Anchors: PyYAML refuses a second definition of a name in one document.
-        let anchor = match &event {
-            Event::Scalar(_, _, anchor, _)
-            | Event::SequenceStart(anchor, _)
-            | Event::MappingStart(anchor, _) => *anchor,
-            _ => 0,
-        };
-        if anchor > 0 {
-            if let Some(name) = names.get(anchor - 1) {
-                if !defined.insert(name) {
-                    return Err(at(mark, format!("found duplicate anchor '{name}'")));
-                }
+        let (event, mark) = next()?;
+        // PyYAML registers an anchor where its node starts and refuses a second definition
+        // of the name in the same document.
+        if let Event::Scalar {
+            anchor: Some(name), ..
+        }
+        | Event::SequenceStart {
+            anchor: Some(name), ..
+        }
+        | Event::MappingStart {
+            anchor: Some(name), ..
+        } = &event
+        {
+            if anchors.contains_key(name) || stack.iter().any(|f| f.anchor.as_ref() == Some(name)) {
+                return Err(at(mark, format!("found duplicate anchor '{name}'")));
             }
         }
-        let is_mapping = matches!(event, Event::MappingStart(..));
+        let is_mapping = matches!(event, Event::MappingStart { .. });
         let node = match event {
-            Event::StreamStart | Event::Nothing | Event::DocumentEnd => continue,
             Event::StreamEnd => break,
             Event::DocumentStart => {
                 documents += 1;
@@ -168,48 +178,45 @@ fn compose(text: &str) -> Result<Option<Node>, YamlError> {
                 }
                 continue;
             }
-            Event::Alias(id) => {
-                last_is_block_scalar = false;
-                match anchors.get(&id) {
-                    Some(node) => Node::Shared(Rc::clone(node)),
-                    None if stack.iter().any(|frame| frame.anchor == id) => {
-                        return Err(at(
-                            mark,
-                            "found an alias inside the node it names; recursive structures \
-                             cannot be loaded",
-                        ))
-                    }
-                    None => return Err(at(mark, "found undefined alias")),
+            Event::Alias(name) => match anchors.get(&name) {
+                Some(node) => Node::Shared(Rc::clone(node)),
+                None if stack.iter().any(|f| f.anchor.as_ref() == Some(&name)) => {
+                    return Err(at(
+                        mark,
+                        format!(
+                            "found the alias '{name}' inside the node it names; recursive \
+                             structures cannot be loaded"
+                        ),
+                    ))
                 }
-            }
-            Event::Scalar(value, style, anchor, tag) => {
-                last_is_block_scalar =
-                    matches!(style, TScalarStyle::Literal | TScalarStyle::Folded);
-                // Without a tag, or with `!`, a plain scalar's tag is resolved from its
-                // text; PyYAML (libyaml: `plain_implicit`) resolves a `!`-tagged quoted
-                // scalar the same way.
-                let tag = match (tag.as_ref(), explicit_tag(tag.as_ref())) {
-                    (_, Some(full)) => Cow::Owned(full),
-                    (Some(_), None) => Cow::Borrowed(resolve::resolve(&value, true)),
-                    (None, None) => {
-                        Cow::Borrowed(resolve::resolve(&value, style == TScalarStyle::Plain))
-                    }
+                None => return Err(at(mark, format!("found undefined alias '{name}'"))),
+            },
+            Event::Scalar {
+                anchor,
+                tag,
+                value,
+                plain_implicit,
+                ..
+            } => {
+                // Without a tag, or with the non-specific `!`, the tag is resolved from the
+                // text, as a plain scalar's when `plain_implicit`.
+                let tag = match tag {
+                    Some(full) if full != "!" => Cow::Owned(full),
+                    _ => Cow::Borrowed(resolve::resolve(&value, plain_implicit)),
                 };
-                let node = Node::Scalar { tag, value, mark };
-                share(node, anchor, &mut anchors)
+                share(Node::Scalar { tag, value, mark }, anchor, &mut anchors)
             }
-            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
-                last_is_block_scalar = false;
+            Event::SequenceStart { anchor, tag } | Event::MappingStart { anchor, tag } => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(at(
                         mark,
                         format!("collections nested deeper than {MAX_DEPTH} levels"),
                     ));
                 }
-                let tag = match explicit_tag(tag.as_ref()) {
-                    Some(full) => Cow::Owned(full),
-                    None if is_mapping => Cow::Borrowed(resolve::MAP),
-                    None => Cow::Borrowed(resolve::SEQ),
+                let tag = match tag {
+                    Some(full) if full != "!" => Cow::Owned(full),
+                    _ if is_mapping => Cow::Borrowed(resolve::MAP),
+                    _ => Cow::Borrowed(resolve::SEQ),
                 };
                 stack.push(Frame {
                     anchor,
@@ -221,7 +228,6 @@ fn compose(text: &str) -> Result<Option<Node>, YamlError> {
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                last_is_block_scalar = false;
                 let frame = stack.pop().expect("parser balances collections");
                 let node = if frame.is_mapping {
                     let mut pairs = Vec::with_capacity(frame.nodes.len() / 2);
@@ -249,35 +255,19 @@ fn compose(text: &str) -> Result<Option<Node>, YamlError> {
             None => root = Some(node),
         }
     }
-    drop(anchors);
-    // yaml-rust2 ends a block scalar that runs to the end of a file with no final line
-    // break with "\n" anyway; PyYAML (rightly) does not add the missing break.
-    let last_line = text.rsplit('\n').next().unwrap_or("");
-    if last_is_block_scalar
-        && !text.ends_with(['\n', '\r'])
-        && !last_line.trim_start().starts_with('#')
-    {
-        if let Some(Node::Scalar { value, .. }) = root.as_mut().and_then(rightmost_scalar) {
-            if value.ends_with('\n') {
-                value.pop();
-            }
-        }
-    }
     Ok(root)
 }
 
 /// An anchored node becomes shared: the tree and every later alias hold it.
-fn share(node: Node, anchor: usize, anchors: &mut HashMap<usize, Rc<Node>>) -> Node {
-    if anchor == 0 {
-        return node;
-    }
+fn share(node: Node, anchor: Option<String>, anchors: &mut HashMap<String, Rc<Node>>) -> Node {
+    let Some(name) = anchor else { return node };
     let shared = Rc::new(node);
-    anchors.insert(anchor, Rc::clone(&shared));
+    anchors.insert(name, Rc::clone(&shared));
     Node::Shared(shared)
 }
 
 /// The last node in document order (nothing else holds it by then).
-fn rightmost_scalar(node: &mut Node) -> Option<&mut Node> {
+pub(crate) fn rightmost_scalar(node: &mut Node) -> Option<&mut Node> {
     match node {
         Node::Sequence { items, .. } => items.last_mut().and_then(rightmost_scalar),
         Node::Mapping { pairs, .. } => pairs.last_mut().and_then(|(_, v)| rightmost_scalar(v)),
@@ -359,7 +349,7 @@ impl Constructor {
         Ok(data)
     }
 
-    fn check_budget(&self, mark: Marker) -> Result<(), YamlError> {
+    fn check_budget(&self, mark: Mark) -> Result<(), YamlError> {
         if self.expanded_nodes > MAX_EXPANDED_NODES {
             return Err(at(
                 mark,
@@ -386,7 +376,7 @@ impl Constructor {
     fn construct_key(
         &mut self,
         key: &Node,
-        mapping: Marker,
+        mapping: Mark,
         depth: usize,
     ) -> Result<Data, YamlError> {
         if let Node::Scalar { tag, value, .. } = key.target() {
@@ -463,7 +453,7 @@ impl Constructor {
         &mut self,
         tag: &str,
         items: &[Node],
-        mark: Marker,
+        mark: Mark,
         depth: usize,
     ) -> Result<Data, YamlError> {
         let what = if tag == resolve::OMAP {

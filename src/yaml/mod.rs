@@ -24,12 +24,12 @@
 mod compose;
 mod data;
 mod emit;
+mod events;
 mod resolve;
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use yaml_rust2::scanner::Marker;
 
 pub use data::{Data, Date, Timestamp};
 pub use emit::to_string;
@@ -45,8 +45,8 @@ pub struct YamlError {
 }
 
 impl YamlError {
-    fn at(mark: Option<Marker>, message: impl Into<String>) -> YamlError {
-        let (line, column) = mark.map(|m| (m.line(), m.col() + 1)).unwrap_or((0, 0));
+    fn at(mark: Option<compose::Mark>, message: impl Into<String>) -> YamlError {
+        let (line, column) = mark.map(|m| (m.line, m.column)).unwrap_or((0, 0));
         YamlError {
             path: None,
             line,
@@ -109,8 +109,15 @@ pub fn load(text: &str) -> Result<Data, YamlError> {
     compose::load(text)
 }
 
-/// Parse bytes, which must be UTF-8 (a BOM is allowed).
+/// Parse the bytes of a file, which must be UTF-8 (a BOM is allowed).
 pub fn from_slice(bytes: &[u8]) -> Result<Value, YamlError> {
+    load_slice(bytes).map(Data::into_json)
+}
+
+/// Parse the bytes of a file into the Python values PyYAML builds. StackStorm opens pack
+/// files with `open(path, "r", encoding="utf-8")` (`st2common/content/loader.py`), so line
+/// ends are read as Python's universal newlines read them: `\r\n` and a lone `\r` are `\n`.
+pub fn load_slice(bytes: &[u8]) -> Result<Data, YamlError> {
     let text = std::str::from_utf8(bytes).map_err(|err| {
         YamlError::at(
             None,
@@ -120,7 +127,11 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, YamlError> {
             ),
         )
     })?;
-    from_str(text)
+    if text.contains('\r') {
+        load(&text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        load(text)
+    }
 }
 
 /// Largest YAML file read: pack metadata, schemas and configs are kilobytes; a file this big
