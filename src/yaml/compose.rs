@@ -127,12 +127,10 @@ struct Frame {
 
 /// Parse and construct one document.
 pub(crate) fn load(text: &str) -> Result<Data, YamlError> {
-    let mut events = super::events::Events::new(text);
-    let Some(mut root) = compose(|| events.next())? else {
-        return Ok(Data::Null);
-    };
-    events.fix_final_block_scalar(&mut root, text);
-    Constructor::default().construct(&root, 0)
+    match super::events::compose_document(text)? {
+        Some(root) => Constructor::default().construct(&root, 0),
+        None => Ok(Data::Null),
+    }
 }
 
 pub(crate) fn at(mark: Mark, message: impl Into<String>) -> YamlError {
@@ -140,7 +138,7 @@ pub(crate) fn at(mark: Mark, message: impl Into<String>) -> YamlError {
 }
 
 /// PyYAML's Composer: the events of one document (a second one is an error) as a node graph.
-fn compose(
+pub(crate) fn compose(
     mut next: impl FnMut() -> Result<(Event, Mark), YamlError>,
 ) -> Result<Option<Node>, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();

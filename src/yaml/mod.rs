@@ -235,6 +235,116 @@ mod tests {
         assert_eq!(from_str("\u{feff}a: 1").unwrap(), json!({"a": 1}));
     }
 
+    /// Real packs continue a quoted description on lines indented less than its key;
+    /// PyYAML reads them (the blanks that start a continuation line are not part of the
+    /// value), yaml-rust2 alone does not.
+    #[test]
+    fn quoted_scalars_continued_at_any_indentation() {
+        assert_eq!(
+            load("a:\n  b: \"one\ntwo\n\tthree \\\nfour\"\n  c: 'x\n y'\n"),
+            json!({"a": {"b": "one two three four", "c": "x y"}})
+        );
+        assert_eq!(
+            load("a:\n    b: \"one \\\"q\\\"\n  two\"\n    c: \"x\n y\"\nd: 1\n"),
+            json!({"a": {"b": "one \"q\" two", "c": "x y"}, "d": 1})
+        );
+        assert_eq!(
+            load("a:\n  b: 'it''s\nhere'\n"),
+            json!({"a": {"b": "it's here"}})
+        );
+        // A document marker at the start of a line ends the document: refused, as PyYAML
+        // refuses it.
+        assert!(from_str("a:\n  b: \"one\n---\n two\"\n").is_err());
+        assert!(from_str("a:\n  b: \"one\ntwo\n").is_err());
+    }
+
+    /// Block scalars that end the document, with no content or no final line break, and
+    /// an empty node tagged `!`: as libyaml reads them.
+    #[test]
+    fn block_scalars_at_the_end_and_empty_tagged_nodes() {
+        for (text, expected) in [
+            ("a: |\n", ""),
+            ("a: |\n\n", ""),
+            ("a: |+\n", ""),
+            ("a: |+\n\n", "\n"),
+            ("a: |+\n  \n", "\n"),
+            ("a: >\n  \n", ""),
+            ("a: |2\n", ""),
+            ("a: |\n  x", "x"),
+            ("a: |+\n  x\n\n\n", "x\n\n\n"),
+            ("a: !\n", ""),
+        ] {
+            assert_eq!(load(text), json!({ "a": expected }), "{text:?}");
+        }
+        assert_eq!(load("a: |\nb: 1\n"), json!({"a": "", "b": 1}));
+    }
+
+    /// libyaml's reader refuses control characters anywhere in the stream.
+    #[test]
+    fn control_characters_are_refused() {
+        for c in [
+            '\u{0}', '\u{7}', '\u{1b}', '\u{7f}', '\u{80}', '\u{9f}', '\u{fffe}',
+        ] {
+            let err = from_str(&format!("a: b\nc: x{c}y\n")).unwrap_err();
+            assert!(err.message().contains("unacceptable character"), "{err}");
+            assert_eq!((err.line(), err.column()), (2, 5), "{err}");
+        }
+        assert_eq!(
+            load("a: x\u{a0}\u{feff}\u{e000}😀y\n"),
+            json!({"a": "x\u{a0}\u{feff}\u{e000}😀y"})
+        );
+    }
+
+    /// What safe_load refuses: a second anchor of one name, `<<` or `=` as a value, a date
+    /// that does not exist; and a recursive alias, which PyYAML builds but JSON cannot hold.
+    #[test]
+    fn refused_as_pyyaml_refuses() {
+        for (text, message) in [
+            ("a: &x 1\nb: &x 2\n", "duplicate anchor 'x'"),
+            ("a: &x [&x 1]\n", "duplicate anchor 'x'"),
+            ("a: <<\n", "tag:yaml.org,2002:merge"),
+            ("a: =\n", "tag:yaml.org,2002:value"),
+            ("a: 2001-02-30\n", "day is out of range"),
+            ("a: !!timestamp x\n", "invalid timestamp"),
+            ("&a [*a]\n", "recursive"),
+            ("a: *x\n", "anchor"),
+            ("[a, b]: c\n", "unhashable key"),
+            ("!!omap [a: 1, {b: 2, c: 3}]\n", "single mapping item"),
+            ("a: !!binary aGVsbG8\n", "Incorrect padding"),
+        ] {
+            let err = from_str(text).unwrap_err();
+            assert!(err.message().contains(message), "{text:?}: {err}");
+        }
+        // `: value` with no key: libyaml refuses it (YAML 1.2 parsers read a null key).
+        for text in [
+            "a: 1\n: 2\n",
+            ": v\n",
+            "- : v\n",
+            "x:\n  : 2\n",
+            "? : x\n",
+            "{: v}\n",
+        ] {
+            let err = from_str(text).unwrap_err();
+            assert!(err.message().contains("expected key"), "{text:?}: {err}");
+        }
+        // After an explicit `?`, an empty key is a null key.
+        for text in [
+            "? \n: v\n",
+            "?\n: v\n",
+            "? # c\n: v\n",
+            "{? : v}\n",
+            "a:\n  ?\n  # c\n  : v\n",
+        ] {
+            let value = from_str(text).unwrap_or_else(|err| panic!("{text:?}: {err}"));
+            assert!(
+                value.to_string().contains(r#"{"null":"v"}"#),
+                "{text:?}: {value}"
+            );
+        }
+        assert_eq!(load("=: 1\n"), json!({"=": 1}));
+        assert_eq!(load("- &x a\n- *x\n"), json!(["a", "a"]));
+    }
+
     #[test]
     fn alias_bombs_and_deep_nesting_are_refused() {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
