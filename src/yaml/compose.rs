@@ -128,7 +128,7 @@ struct Frame {
 /// Parse and construct one document.
 pub(crate) fn load(text: &str) -> Result<Data, YamlError> {
     match super::events::compose_document(text)? {
-        Some(root) => Constructor::default().construct(&root, 0),
+        Some(root) => Constructor::default().construct_owned(root, 0),
         None => Ok(Data::Null),
     }
 }
@@ -284,6 +284,45 @@ struct Constructor {
 }
 
 impl Constructor {
+    /// [`Constructor::construct`] on a node nothing else holds: its strings are moved, not
+    /// copied (most of a document).
+    fn construct_owned(&mut self, node: Node, depth: usize) -> Result<Data, YamlError> {
+        if depth > MAX_DEPTH {
+            return self.construct(&node, depth);
+        }
+        match node {
+            Node::Scalar { tag, value, .. } if tag == resolve::STR => Ok(Data::Str(value)),
+            Node::Sequence { tag, items, .. } if tag == resolve::SEQ => {
+                let mut list = Vec::with_capacity(items.len());
+                for item in items {
+                    list.push(self.construct_owned(item, depth + 1)?);
+                }
+                Ok(Data::List(list))
+            }
+            Node::Mapping { tag, pairs, mark }
+                if tag == resolve::MAP
+                    && !pairs
+                        .iter()
+                        .any(|(key, _)| matches!(key.tag(), resolve::MERGE | resolve::VALUE)) =>
+            {
+                let mut dict = DictBuilder::default();
+                for (key, value) in pairs {
+                    let key = self.construct_owned(key, depth + 1)?;
+                    if !key.is_hashable() {
+                        return Err(at(
+                            mark,
+                            "while constructing a mapping: found unhashable key",
+                        ));
+                    }
+                    let value = self.construct_owned(value, depth + 1)?;
+                    dict.insert(key, value);
+                }
+                Ok(Data::Dict(dict.finish()))
+            }
+            node => self.construct(&node, depth),
+        }
+    }
+
     fn construct(&mut self, node: &Node, depth: usize) -> Result<Data, YamlError> {
         if depth > MAX_DEPTH {
             return Err(at(

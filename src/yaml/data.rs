@@ -5,8 +5,10 @@
 //!
 //! [`Data::into_json`] is the one place where this becomes the JSON the rest of st2-rs uses.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Number, Value};
 
@@ -155,15 +157,15 @@ impl fmt::Display for Timestamp {
 impl Data {
     /// Python's `hash()` class of a key: equal keys (in Python's sense) give equal values.
     /// `None` for what Python cannot hash (lists, dicts, sets).
-    fn key_hash(&self) -> Option<KeyHash> {
+    fn key_hash(&self) -> Option<KeyHash<'_>> {
         Some(match self {
             Data::Null => KeyHash::Null,
             Data::Bool(b) => KeyHash::Int(i64::from(*b)),
             Data::Int(i) => KeyHash::Int(*i),
-            Data::BigInt(digits) => KeyHash::Big(digits.clone()),
+            Data::BigInt(digits) => KeyHash::Big(Cow::Borrowed(digits)),
             Data::Float(f) => float_key_hash(*f),
-            Data::Str(s) => KeyHash::Str(s.clone()),
-            Data::Bytes(b) => KeyHash::Bytes(b.clone()),
+            Data::Str(s) => KeyHash::Str(s),
+            Data::Bytes(b) => KeyHash::Bytes(b),
             Data::Date(d) => KeyHash::Date(*d),
             // Aware datetimes are equal when they are the same instant; a naive one never
             // equals an aware one.
@@ -268,53 +270,98 @@ pub(crate) fn python_float_repr(f: f64) -> String {
     }
 }
 
+/// What decides equality of keys, borrowed from the key: two keys are equal in Python's
+/// sense when their `KeyHash`es are equal (and neither is NaN).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum KeyHash {
+enum KeyHash<'a> {
     Null,
     Int(i64),
     /// Integers (and integral floats) beyond 64 bits, by their decimal digits.
-    Big(String),
-    /// Floats that are not integers, by their bits (NaN: never equal, see `py_eq`).
+    Big(Cow<'a, str>),
+    /// Floats that are not integers, by their bits.
     FloatBits(u64),
-    Str(String),
-    Bytes(Vec<u8>),
+    Str(&'a str),
+    Bytes(&'a [u8]),
     Date(Date),
     Time(bool, i128),
 }
 
-fn float_key_hash(f: f64) -> KeyHash {
+fn float_key_hash(f: f64) -> KeyHash<'static> {
     if f.is_finite() && f.fract() == 0.0 {
         // i64's range: [-2^63, 2^63).
         if (-(2f64.powi(63))..2f64.powi(63)).contains(&f) {
             return KeyHash::Int(f as i64);
         }
-        return KeyHash::Big(format!("{f:.0}"));
+        return KeyHash::Big(Cow::Owned(format!("{f:.0}")));
     }
     KeyHash::FloatBits(if f == 0.0 { 0 } else { f.to_bits() })
 }
+
+const INDEX_FROM: usize = 16;
 
 /// A `dict` being built with Python's assignment semantics: assigning to a key equal to one
 /// already there replaces the value and keeps the first key and its place.
 #[derive(Default)]
 pub(crate) struct DictBuilder {
     pairs: Vec<(Data, Data)>,
-    index: HashMap<KeyHash, usize>,
+    /// Beyond [`INDEX_FROM`] pairs: positions by the hash of their key.
+    index: HashMap<u64, Vec<usize>>,
+}
+
+fn hash64(key: &KeyHash<'_>) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Where a key equal to `key` is, in keys numbered as `key_at` numbers them.
+fn position<'a>(
+    len: usize,
+    key_at: impl Fn(usize) -> &'a Data,
+    index: &HashMap<u64, Vec<usize>>,
+    key: &Data,
+) -> Option<usize> {
+    // NaN is never equal to anything, not even itself.
+    if matches!(key, Data::Float(f) if f.is_nan()) {
+        return None;
+    }
+    let wanted = key.key_hash().expect("caller checks hashability");
+    let equal = |i: &usize| key_at(*i).key_hash().as_ref() == Some(&wanted);
+    if len < INDEX_FROM {
+        (0..len).find(equal)
+    } else {
+        index.get(&hash64(&wanted))?.iter().copied().find(equal)
+    }
+}
+
+/// Adds position `at` of `key` to the index (built whole when the keys reach [`INDEX_FROM`]).
+fn index_key<'a>(
+    len: usize,
+    key_at: impl Fn(usize) -> &'a Data,
+    index: &mut HashMap<u64, Vec<usize>>,
+) {
+    if len < INDEX_FROM {
+        return;
+    }
+    let from = if len == INDEX_FROM { 0 } else { len - 1 };
+    for i in from..len {
+        if let Some(hash) = key_at(i).key_hash() {
+            index.entry(hash64(&hash)).or_default().push(i);
+        }
+    }
 }
 
 impl DictBuilder {
     /// `dict[key] = value`; the key must be hashable.
     pub(crate) fn insert(&mut self, key: Data, value: Data) {
-        let hash = key.key_hash().expect("caller checks hashability");
-        // NaN is never equal to anything, not even itself.
-        let is_nan = matches!(key, Data::Float(f) if f.is_nan());
-        if !is_nan {
-            if let Some(&at) = self.index.get(&hash) {
-                self.pairs[at].1 = value;
-                return;
-            }
-            self.index.insert(hash, self.pairs.len());
+        let pairs = &self.pairs;
+        if let Some(at) = position(pairs.len(), |i| &pairs[i].0, &self.index, &key) {
+            self.pairs[at].1 = value;
+            return;
         }
         self.pairs.push((key, value));
+        let pairs = &self.pairs;
+        index_key(pairs.len(), |i| &pairs[i].0, &mut self.index);
     }
 
     pub(crate) fn finish(self) -> Vec<(Data, Data)> {
@@ -326,16 +373,18 @@ impl DictBuilder {
 #[derive(Default)]
 pub(crate) struct SetBuilder {
     members: Vec<Data>,
-    index: HashMap<KeyHash, ()>,
+    index: HashMap<u64, Vec<usize>>,
 }
 
 impl SetBuilder {
     pub(crate) fn insert(&mut self, member: Data) {
-        let hash = member.key_hash().expect("caller checks hashability");
-        let is_nan = matches!(member, Data::Float(f) if f.is_nan());
-        if is_nan || self.index.insert(hash, ()).is_none() {
-            self.members.push(member);
+        let members = &self.members;
+        if position(members.len(), |i| &members[i], &self.index, &member).is_some() {
+            return;
         }
+        self.members.push(member);
+        let members = &self.members;
+        index_key(members.len(), |i| &members[i], &mut self.index);
     }
 
     pub(crate) fn finish(self) -> Vec<Data> {
@@ -369,6 +418,28 @@ mod tests {
             pairs[5],
             (Data::BigInt("18446744073709551616".into()), Data::Int(2))
         );
+    }
+
+    /// Past the size where keys are indexed, equal keys are still found.
+    #[test]
+    fn large_dicts_and_sets() {
+        let mut dict = DictBuilder::default();
+        for i in 0..100 {
+            dict.insert(Data::Int(i), Data::Int(i));
+        }
+        for i in 0..100 {
+            dict.insert(Data::Float(i as f64), Data::Int(-i));
+            dict.insert(Data::Str(i.to_string()), Data::Null);
+        }
+        let pairs = dict.finish();
+        assert_eq!(pairs.len(), 200);
+        assert_eq!(pairs[42], (Data::Int(42), Data::Int(-42)));
+        let mut set = SetBuilder::default();
+        for i in 0..50 {
+            set.insert(Data::Int(i % 20));
+            set.insert(Data::Bool(i % 2 == 0));
+        }
+        assert_eq!(set.finish().len(), 20);
     }
 
     #[test]
