@@ -42,15 +42,16 @@ pub(crate) enum Node {
         pairs: Vec<(Node, Node)>,
         mark: Mark,
     },
-    /// An anchored node, where it is defined and wherever an alias names it.
-    Shared(Rc<Node>),
+    /// An anchored node, where it is defined and wherever an alias names it (with where
+    /// that reference is).
+    Shared(Rc<Node>, Mark),
 }
 
 impl Node {
     /// The node itself, through anchors.
     fn target(&self) -> &Node {
         match self {
-            Node::Shared(node) => node.target(),
+            Node::Shared(node, _) => node.target(),
             node => node,
         }
     }
@@ -60,7 +61,7 @@ impl Node {
             Node::Scalar { mark, .. }
             | Node::Sequence { mark, .. }
             | Node::Mapping { mark, .. } => *mark,
-            Node::Shared(_) => unreachable!("target() resolves anchors"),
+            Node::Shared(..) => unreachable!("target() resolves anchors"),
         }
     }
 
@@ -69,7 +70,7 @@ impl Node {
             Node::Scalar { tag, .. } | Node::Sequence { tag, .. } | Node::Mapping { tag, .. } => {
                 tag
             }
-            Node::Shared(_) => unreachable!("target() resolves anchors"),
+            Node::Shared(..) => unreachable!("target() resolves anchors"),
         }
     }
 
@@ -177,7 +178,7 @@ pub(crate) fn compose(
                 continue;
             }
             Event::Alias(name) => match anchors.get(&name) {
-                Some(node) => Node::Shared(Rc::clone(node)),
+                Some(node) => Node::Shared(Rc::clone(node), mark),
                 None if stack.iter().any(|f| f.anchor.as_ref() == Some(&name)) => {
                     return Err(at(
                         mark,
@@ -261,7 +262,8 @@ fn share(node: Node, anchor: Option<String>, anchors: &mut HashMap<String, Rc<No
     let Some(name) = anchor else { return node };
     let shared = Rc::new(node);
     anchors.insert(name, Rc::clone(&shared));
-    Node::Shared(shared)
+    let mark = shared.mark();
+    Node::Shared(shared, mark)
 }
 
 /// The last node in document order (nothing else holds it by then).
@@ -269,7 +271,7 @@ pub(crate) fn rightmost_scalar(node: &mut Node) -> Option<&mut Node> {
     match node {
         Node::Sequence { items, .. } => items.last_mut().and_then(rightmost_scalar),
         Node::Mapping { pairs, .. } => pairs.last_mut().and_then(|(_, v)| rightmost_scalar(v)),
-        Node::Shared(shared) => Rc::get_mut(shared).and_then(rightmost_scalar),
+        Node::Shared(shared, _) => Rc::get_mut(shared).and_then(rightmost_scalar),
         scalar => Some(scalar),
     }
 }
@@ -331,7 +333,7 @@ impl Constructor {
             ));
         }
         match node {
-            Node::Shared(shared) => self.construct_shared(shared, depth),
+            Node::Shared(shared, mark) => self.construct_shared(shared, *mark, depth),
             Node::Scalar { tag, value, mark } => {
                 resolve::construct(tag, value).map_err(|message| at(*mark, message))
             }
@@ -369,12 +371,17 @@ impl Constructor {
 
     /// A shared node: constructed once, copied for each further reference (counted against
     /// the alias budget before the copy is made).
-    fn construct_shared(&mut self, shared: &Rc<Node>, depth: usize) -> Result<Data, YamlError> {
+    fn construct_shared(
+        &mut self,
+        shared: &Rc<Node>,
+        mark: Mark,
+        depth: usize,
+    ) -> Result<Data, YamlError> {
         let key = Rc::as_ptr(shared);
         if let Some((data, nodes, bytes)) = self.constructed.get(&key) {
             self.expanded_nodes += nodes;
             self.expanded_bytes += bytes;
-            self.check_budget(shared.mark())?;
+            self.check_budget(mark)?;
             return Ok(data.clone());
         }
         let data = self.construct(shared, depth)?;

@@ -33,6 +33,13 @@ pub(crate) fn compose_document(text: &str) -> Result<Option<Node>, YamlError> {
                     None => return Err(err),
                 }
             }
+            Err(err) if retries > 0 && err.message() == TAB_AFTER_COLON => {
+                retries -= 1;
+                match space_after_colon(&text, err.line(), err.column()) {
+                    Some(fixed) => text = Cow::Owned(fixed),
+                    None => return Err(err),
+                }
+            }
             Err(err) => return Err(err),
         }
     }
@@ -69,6 +76,38 @@ fn check_printable(text: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
+/// yaml-rust2's refusal of `key:<tab>value` (YAML 1.2 wants a space there); libyaml takes a
+/// tab as the separator, and so does StackStorm.
+const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
+
+/// The byte offset of a 1-based line and column (in characters).
+fn offset(text: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let column = column.checked_sub(1)?;
+    let line_text = &text[line_start..];
+    match line_text.char_indices().nth(column) {
+        Some((at, _)) => Some(line_start + at),
+        None => (line_text.chars().count() == column).then_some(text.len()),
+    }
+}
+
+/// The text with the tab after the `:` that yaml-rust2 stopped before (`line`:`column` is
+/// the character after the tab) made a space: the separator is not part of any value.
+fn space_after_colon(text: &str, line: usize, column: usize) -> Option<String> {
+    let after = offset(text, line, column)?;
+    let tab = after.checked_sub(1)?;
+    if text.as_bytes().get(tab) != Some(&b'\t') || !text[..tab].ends_with(':') {
+        return None;
+    }
+    let mut fixed = text.to_string();
+    fixed.replace_range(tab..after, " ");
+    Some(fixed)
+}
+
 /// yaml-rust2's refusal of a quoted scalar continued on a line indented less than the block
 /// it is in. PyYAML does not check that indentation (libyaml's `scan_flow_scalar`, like
 /// PyYAML's `scan_flow_scalar_spaces`/`_breaks`, only skips the blanks that start a
@@ -80,16 +119,7 @@ const QUOTED_INDENTATION: &str = "invalid indentation in quoted scalar";
 /// so the value is the same. `None` when the scalar is not found there or is cut by a
 /// document marker (which PyYAML refuses too).
 fn reindent_quoted_scalar(text: &str, line: usize, column: usize) -> Option<String> {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        text.match_indices('\n').nth(line - 2)?.0 + 1
-    };
-    let start = line_start
-        + text[line_start..]
-            .char_indices()
-            .nth(column.checked_sub(1)?)?
-            .0;
+    let start = offset(text, line, column)?;
     let quote = text[start..].chars().next()?;
     if quote != '"' && quote != '\'' {
         return None;

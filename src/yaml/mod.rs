@@ -283,6 +283,17 @@ mod tests {
         assert_eq!(load("a: |\nb: 1\n"), json!({"a": "", "b": 1}));
     }
 
+    /// A tab after `key:` separates as a space does (libyaml), tabs inside plain scalars are
+    /// kept.
+    #[test]
+    fn tabs_as_libyaml_reads_them() {
+        assert_eq!(
+            load("ref:\tslack\nlist:\n  - a:\tb\nc: x\ty\n"),
+            json!({"ref": "slack", "list": [{"a": "b"}], "c": "x\ty"})
+        );
+        assert!(from_str("a: b:\tc\n").is_err());
+    }
+
     /// libyaml's reader refuses control characters anywhere in the stream.
     #[test]
     fn control_characters_are_refused() {
