@@ -50,8 +50,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null \
     || die "python3 cannot create virtualenvs; install python3-venv (sudo apt-get install python3-venv)"
 
-# The private tools virtualenv: PyYAML (what the YAML tests compare against), Jinja2 (the
-# template tests' reference) and uv (pack virtualenvs about ten times faster; st2 falls back
+# The private tools virtualenv: PyYAML 6.0.3 with libyaml (StackStorm 3.9.0's YAML loader, which
+# the YAML tests compare against), Jinja2 (the template tests' reference) and uv (pack virtualenvs about ten times faster; st2 falls back
 # to python3 -m venv + pip without it).
 tools=target/tools
 venv="$tools/venv"
@@ -61,7 +61,8 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' 2>/dev/nu
     python3 -m venv "$venv" || die "python3 -m venv $venv failed; install python3-venv and run this again"
 fi
 needed=()
-"$venv/bin/python" -c 'import yaml' 2>/dev/null || needed+=(pyyaml)
+"$venv/bin/python" -c 'import sys, yaml; sys.exit(yaml.__version__ != "6.0.3" or not yaml.__with_libyaml__)' \
+    2>/dev/null || needed+=("pyyaml==6.0.3")
 "$venv/bin/python" -c 'import jinja2' 2>/dev/null || needed+=(jinja2)
 if [ ${#needed[@]} -gt 0 ]; then
     say "installing ${needed[*]} into $venv (pip, from PyPI)"
