@@ -94,7 +94,10 @@ parameters:
     write(
         &dir,
         "actions/loop.sh",
-        "#!/bin/sh\nsleep 300 &\nwhile true; do sleep 0.1; done\n",
+        &format!(
+            "#!/bin/sh\nsleep {} &\nwhile true; do sleep 0.1; done\n",
+            background_sleep(home)
+        ),
     );
     write(
         &dir,
@@ -325,6 +328,15 @@ fn scripts_get_arguments_environment_and_rendered_defaults() {
     assert_eq!(execution["result"]["stderr"], "oops");
 }
 
+/// The duration the loop action's background `sleep` is given: 300 s, with decimals unique
+/// to this home, so that looking for it never finds another test's (or another run's).
+fn background_sleep(home: &Home) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    home.dir.path().hash(&mut hasher);
+    format!("300.{:09}", hasher.finish() % 1_000_000_000)
+}
+
 #[test]
 fn a_timeout_kills_the_whole_process_group() {
     let home = Home::new();
@@ -339,9 +351,9 @@ fn a_timeout_kills_the_whole_process_group() {
         "Action failed to complete in 1 seconds"
     );
     assert_eq!(execution["result"]["return_code"], -9);
-    // The background `sleep 300` of the script died with it.
+    // The background `sleep` of the script died with it.
     let pgrep = std::process::Command::new("pgrep")
-        .args(["-f", "sleep 300"])
+        .args(["-f", &format!("sleep {}", background_sleep(&home))])
         .output()
         .unwrap();
     assert!(pgrep.stdout.is_empty(), "{}", stdout(&pgrep));
