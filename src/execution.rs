@@ -79,9 +79,10 @@ pub struct Prepared {
     pub pack_dir: PathBuf,
     /// The effective parameter schema.
     pub schema: Map<String, Value>,
-    /// The parameters as given, secrets masked (what the record shows).
+    /// The live parameters (the given ones rendered, and those whose default is a
+    /// template), secrets masked: what the record shows, as upstream records them.
     pub shown_parameters: Map<String, Value>,
-    /// The final parameters (rendered, with defaults).
+    /// The final parameters: every declared one, rendered, `null` when it has no value.
     pub parameters: Map<String, Value>,
     /// The resolved pack config.
     pub config: Value,
@@ -137,7 +138,6 @@ pub fn prepare(
         }
         given.insert("env".into(), Value::Object(env));
     }
-    params::validate(&schema, &given).map_err(|err| PrepareError::Invalid(err.to_string()))?;
 
     let pack = action.record.pack.clone();
     let user = settings.system_user.clone();
@@ -184,9 +184,23 @@ pub fn prepare(
             "api_user": user,
         }),
     };
-    let (parameters, render_warnings) = params::finalize(&schema, &given, &context)
+    let runner_parameters = runner::parameters(&action.record.runner_type)
+        .cloned()
+        .unwrap_or_default();
+    let action_parameters = action
+        .record
+        .parameters
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let schemas = params::Schemas {
+        runner: &runner_parameters,
+        action: &action_parameters,
+    };
+    let rendered = params::prepare(schemas, &schema, &given, &context)
         .map_err(|err| PrepareError::Invalid(err.to_string()))?;
-    warnings.extend(render_warnings);
+    warnings.extend(rendered.warnings);
+    let parameters = rendered.parameters;
     if let Some(native) = native {
         native.check(&parameters).map_err(PrepareError::Invalid)?;
     }
@@ -203,7 +217,7 @@ pub fn prepare(
         runner_type: action.record.runner_type.clone(),
         entry_point: action.record.entry_point.clone(),
         pack_dir,
-        shown_parameters: params::mask(&schema, &given),
+        shown_parameters: params::mask(&schema, &rendered.live),
         schema,
         parameters,
         config: resolved.values,
