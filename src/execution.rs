@@ -121,23 +121,29 @@ pub fn prepare(
     }
     let schema = action.schema();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let mut given = args::parse(
+    let runner_parameters = runner::parameters(&action.record.runner_type)
+        .cloned()
+        .unwrap_or_default();
+    let action_parameters = action
+        .record
+        .parameters
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let given = args::parse(
         &request.words,
-        &schema,
+        args::Schemas {
+            runner: &runner_parameters,
+            action: &action_parameters,
+        },
         args::ArgsOptions {
             auto_dict: request.auto_dict,
+            inherit_env: request.inherit_env,
         },
         &cwd,
         &action.record.action_ref,
     )
     .map_err(|err| PrepareError::Invalid(err.to_string()))?;
-    if request.inherit_env && schema.contains_key("env") {
-        let mut env = args::inherited_env();
-        if let Some(Value::Object(explicit)) = given.get("env") {
-            env.extend(explicit.clone());
-        }
-        given.insert("env".into(), Value::Object(env));
-    }
 
     let pack = action.record.pack.clone();
     let user = settings.system_user.clone();
@@ -184,15 +190,6 @@ pub fn prepare(
             "api_user": user,
         }),
     };
-    let runner_parameters = runner::parameters(&action.record.runner_type)
-        .cloned()
-        .unwrap_or_default();
-    let action_parameters = action
-        .record
-        .parameters
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
     let schemas = params::Schemas {
         runner: &runner_parameters,
         action: &action_parameters,
