@@ -39,6 +39,9 @@ if command -v python3 >/dev/null 2>&1; then
     # PyYAML is the reference the YAML parity test compares against.
     python3 -c 'import yaml' 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check pyyaml >/dev/null
+    # Jinja2 is the reference the parameter rendering differential test compares against.
+    python3 -c 'import jinja2' 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check jinja2 >/dev/null
 else
     apt_install python3 python3-venv python3-pip
 fi

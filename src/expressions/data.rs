@@ -24,6 +24,7 @@ fn argument(position: Option<Value>, kwargs: &Kwargs, name: &str) -> Result<Opti
 
 /// `orjson.loads(str(value))`.
 pub fn from_json_string(value: Value) -> Result<Value, Error> {
+    super::defined(&value)?;
     let text = py_str(&value);
     serde_json::from_str::<serde_json::Value>(&text)
         .map(Value::from_serialize)
@@ -32,6 +33,7 @@ pub fn from_json_string(value: Value) -> Result<Value, Error> {
 
 /// `yaml.safe_load(str(value))`.
 pub fn from_yaml_string(value: Value) -> Result<Value, Error> {
+    super::defined(&value)?;
     let text = py_str(&value);
     crate::yaml::from_str(&text)
         .map(Value::from_serialize)
@@ -47,6 +49,7 @@ pub fn to_json_string(
     separators: Option<Value>,
     kwargs: Kwargs,
 ) -> Result<String, Error> {
+    super::defined(&value)?;
     let indent = argument(indent, &kwargs, "indent")?;
     let sort_keys = argument(sort_keys, &kwargs, "sort_keys")?;
     let separators = argument(separators, &kwargs, "separators")?;
@@ -86,6 +89,7 @@ pub fn to_yaml_string(
     allow_unicode: Option<Value>,
     kwargs: Kwargs,
 ) -> Result<String, Error> {
+    super::defined(&value)?;
     let indent = argument(indent, &kwargs, "indent")?;
     let allow_unicode = argument(allow_unicode, &kwargs, "allow_unicode")?;
     kwargs.assert_all_used()?;
@@ -99,14 +103,16 @@ pub fn to_yaml_string(
 }
 
 /// `json.dumps(value).strip('"')`: the text escaped as inside a JSON string.
-pub fn json_escape(value: Value) -> String {
-    pyjson::dumps(&to_json(&value), &Dumps::default())
+pub fn json_escape(value: Value) -> Result<String, Error> {
+    super::defined(&value)?;
+    Ok(pyjson::dumps(&to_json(&value), &Dumps::default())
         .trim_matches('"')
-        .to_string()
+        .to_string())
 }
 
 /// The values a jsonpath-rw query matches, or `None` when none does.
 pub fn jsonpath_query(value: Value, query: String) -> Result<Value, Error> {
+    super::defined(&value)?;
     let found = super::jsonpath::find(&to_json(&value), &query).map_err(failed)?;
     if found.is_empty() {
         return Ok(Value::from(()));
@@ -115,17 +121,19 @@ pub fn jsonpath_query(value: Value, query: String) -> Result<Value, Error> {
 }
 
 /// `json.dumps(value)`: how a complex value keeps its type through rendering.
-pub fn to_complex(value: Value) -> String {
-    pyjson::dumps(&to_json(&value), &Dumps::default())
+pub fn to_complex(value: Value) -> Result<String, Error> {
+    super::defined(&value)?;
+    Ok(pyjson::dumps(&to_json(&value), &Dumps::default()))
 }
 
 /// `None` as [`NONE_MAGIC_VALUE`], anything else unchanged.
-pub fn use_none(value: Value) -> Value {
-    if value.kind() == ValueKind::None {
+pub fn use_none(value: Value) -> Result<Value, Error> {
+    super::defined(&value)?;
+    Ok(if value.kind() == ValueKind::None {
         Value::from(NONE_MAGIC_VALUE)
     } else {
         value
-    }
+    })
 }
 
 #[cfg(test)]

@@ -39,8 +39,12 @@ pub fn register(env: &mut Environment<'_>) {
         out.write_str(&pystr::py_str(value))
             .map_err(minijinja::Error::from)
     });
-    // Jinja2's `string` is Python's `str()`.
-    env.add_filter("string", |value: Value| pystr::py_str(&value));
+    // Jinja2's `string` and `join` print with Python's `str()`, and fail on undefined.
+    env.add_filter("string", |value: Value| {
+        defined(&value)?;
+        Ok::<_, minijinja::Error>(pystr::py_str(&value))
+    });
+    env.add_filter("join", join);
     env.add_filter("from_json_string", data::from_json_string);
     env.add_filter("from_yaml_string", data::from_yaml_string);
     env.add_filter("json_escape", data::json_escape);
@@ -68,6 +72,35 @@ pub fn register(env: &mut Environment<'_>) {
     env.add_filter("version_strip_patch", version::version_strip_patch);
     env.add_filter("basename", path::basename);
     env.add_filter("dirname", path::dirname);
+}
+
+/// Jinja2's `join`: the items (characters of a string, keys of a mapping) as `str()`
+/// prints them, between `d`.
+fn join(
+    value: Value,
+    d: Option<Value>,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<String, minijinja::Error> {
+    defined(&value)?;
+    let keyword: Option<Value> = kwargs.get("d")?;
+    kwargs.assert_all_used()?;
+    let joiner = d.or(keyword).map(|d| pystr::py_str(&d)).unwrap_or_default();
+    if value.is_none() {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "'NoneType' object is not iterable",
+        ));
+    }
+    let items: Vec<String> = value.try_iter()?.map(|item| pystr::py_str(&item)).collect();
+    Ok(items.join(&joiner))
+}
+
+/// Jinja2's `StrictUndefined` fails wherever a filter uses it: so do ours.
+pub(crate) fn defined(value: &Value) -> Result<(), minijinja::Error> {
+    if value.is_undefined() {
+        return Err(minijinja::Error::from(minijinja::ErrorKind::UndefinedError));
+    }
+    Ok(())
 }
 
 /// Python's name for a value's type (`int`, `str`, `dict`, ...), for messages.
@@ -106,8 +139,22 @@ pub(crate) mod tests {
     fn values_print_as_jinja2_prints_them() {
         let context = serde_json::json!({"l": ["a", 1, true, null], "d": {"k": 1.0}});
         assert_eq!(
-            render("{{ l }} {{ d }} {{ l | string }} {{ true }}", context).unwrap(),
+            render(
+                "{{ l }} {{ d }} {{ l | string }} {{ true }}",
+                context.clone()
+            )
+            .unwrap(),
             "['a', 1, True, None] {'k': 1.0} ['a', 1, True, None] True"
         );
+        assert_eq!(
+            render(
+                "{{ l | join('+') }} {{ 'ab' | join(d=',') }}",
+                context.clone()
+            )
+            .unwrap(),
+            "a+1+True+None a,b"
+        );
+        assert!(render("{{ nope | string }}", context.clone()).is_err());
+        assert!(render("{{ nope | join }}", context).is_err());
     }
 }

@@ -5,6 +5,7 @@ use minijinja::value::Value;
 use minijinja::{Error, ErrorKind};
 
 fn text(value: &Value) -> Result<String, Error> {
+    super::defined(value)?;
     value.as_str().map(str::to_string).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidOperation,

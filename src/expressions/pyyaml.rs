@@ -109,11 +109,11 @@ impl Emitter {
                     let simple =
                         key.chars().count() < 128 && !analysis.empty && !analysis.multiline;
                     if simple {
-                        self.scalar(key, true, Context::SimpleKey);
+                        self.scalar(key, resolves_to_string(key), Context::SimpleKey);
                         self.write_indicator(":", false, false, false);
                     } else {
                         self.write_indicator("?", true, false, true);
-                        self.scalar(key, true, Context::Mapping);
+                        self.scalar(key, resolves_to_string(key), Context::Mapping);
                         self.write_indent();
                         self.write_indicator(":", true, false, true);
                     }
@@ -560,6 +560,10 @@ mod tests {
         assert_eq!(
             safe_dump(&json!({"k": "tab\there"}), None, true),
             "k: \"tab\\there\"\n"
+        );
+        assert_eq!(
+            safe_dump(&json!({"1": true, "yes": null}), None, true),
+            "'1': true\n'yes': null\n"
         );
     }
 }

@@ -40,6 +40,7 @@ fn text(value: &Value) -> String {
 
 /// `bool(re.match(pattern, str(value)))`: a match at the start.
 pub fn regex_match(value: Value, pattern: String, ignorecase: Option<bool>) -> Result<bool, Error> {
+    super::defined(&value)?;
     let regex = compile(&format!(r"\A(?:{pattern})"), ignorecase.unwrap_or(false))?;
     Ok(regex.is_match(&text(&value)))
 }
@@ -50,6 +51,7 @@ pub fn regex_search(
     pattern: String,
     ignorecase: Option<bool>,
 ) -> Result<bool, Error> {
+    super::defined(&value)?;
     let regex = compile(&pattern, ignorecase.unwrap_or(false))?;
     Ok(regex.is_match(&text(&value)))
 }
@@ -61,6 +63,7 @@ pub fn regex_replace(
     replacement: String,
     ignorecase: Option<bool>,
 ) -> Result<String, Error> {
+    super::defined(&value)?;
     let regex = compile(&pattern, ignorecase.unwrap_or(false))?;
     let replacement = python_replacement(&replacement)?;
     Ok(regex
@@ -76,6 +79,7 @@ pub fn regex_substring(
     result_index: Option<i64>,
     ignorecase: Option<bool>,
 ) -> Result<Value, Error> {
+    super::defined(&value)?;
     let regex = compile(&pattern, ignorecase.unwrap_or(false))?;
     let subject = text(&value);
     let groups = regex.captures_len() - 1;

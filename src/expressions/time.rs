@@ -13,6 +13,11 @@ pub fn to_human_time_from_seconds(seconds: Value) -> Result<String, Error> {
     if !matches!(seconds.kind(), ValueKind::Number | ValueKind::Bool) {
         return Err(Error::new(ErrorKind::InvalidOperation, "AssertionError"));
     }
+    // A boolean is 0 or 1, as in Python.
+    let seconds = match seconds.kind() {
+        ValueKind::Bool => Value::from(i64::from(seconds.is_true())),
+        _ => seconds,
+    };
     let number = f64::try_from(seconds.clone()).unwrap_or(0.0);
     if number == 0.0 {
         return Ok("0s".into());
@@ -82,6 +87,7 @@ mod tests {
         assert_eq!(human(Value::from(45678997)), "1y12d16h36m37s");
         assert!(to_human_time_from_seconds(Value::from("stuff")).is_err());
         assert_eq!(human(Value::from(2.5)), "2s");
+        assert_eq!(human(Value::from(true)), "1s");
     }
 
     /// StackStorm's `test_jinja_render_time_filters.py`.

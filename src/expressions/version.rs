@@ -12,6 +12,7 @@ use semver::Version;
 use super::pystr::py_str;
 
 fn parse(value: &Value) -> Result<Version, Error> {
+    super::defined(value)?;
     let text = py_str(value);
     Version::parse(&text).map_err(|_| {
         Error::new(
