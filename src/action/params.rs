@@ -779,6 +779,9 @@ mod tests {
         )
     }
 
+    /// Live parameters, then the final runner and action parameters.
+    type Finalized = (Map<String, Value>, Map<String, Value>, Map<String, Value>);
+
     /// `get_finalized_params(runner, action, params, action_context)`: the live parameters
     /// and the final ones split as upstream splits them (runner's, action's).
     fn finalized(
@@ -786,7 +789,7 @@ mod tests {
         action: Value,
         given: Value,
         action_context: Value,
-    ) -> Result<(Map<String, Value>, Map<String, Value>, Map<String, Value>), ParamErrors> {
+    ) -> Result<Finalized, ParamErrors> {
         let (runner, action, given) = (map(runner), map(action), map(given));
         let snapshot = snapshot();
         let renderer = Renderer::new("p", "stanley", &snapshot);

@@ -237,7 +237,7 @@ impl Emitter {
                     if chars[start] == '\n' {
                         self.write_line_break(None);
                     }
-                    for br in chars[start..end].to_vec() {
+                    for br in chars[start..end].iter().copied() {
                         self.write_line_break(Some(br));
                     }
                     self.write_indent();
@@ -285,7 +285,7 @@ impl Emitter {
                     if chars[start] == '\n' {
                         self.write_line_break(None);
                     }
-                    for br in chars[start..end].to_vec() {
+                    for br in chars[start..end].iter().copied() {
                         self.write_line_break(Some(br));
                     }
                     self.write_indent();
