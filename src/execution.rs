@@ -197,6 +197,13 @@ pub fn prepare(
     let rendered = params::prepare(schemas, &schema, &given, &context)
         .map_err(|err| PrepareError::Invalid(err.to_string()))?;
     warnings.extend(rendered.warnings);
+    // The record shows rendered values: none may show what a template decrypted or a
+    // secret of the pack config.
+    let mut secrets = rendered.secrets.clone();
+    if let Some(config_schema) = config_schema {
+        let masked = config::mask_secrets(Some(config_schema), &resolved.values);
+        secret_texts(&resolved.values, &masked, &mut secrets);
+    }
     let parameters = rendered.parameters;
     if let Some(native) = native {
         native.check(&parameters).map_err(PrepareError::Invalid)?;
@@ -214,7 +221,7 @@ pub fn prepare(
         runner_type: action.record.runner_type.clone(),
         entry_point: action.record.entry_point.clone(),
         pack_dir,
-        shown_parameters: params::mask(&schema, &rendered.live),
+        shown_parameters: params::mask_known(&params::mask(&schema, &rendered.live), &secrets),
         schema,
         parameters,
         config: resolved.values,
@@ -223,6 +230,31 @@ pub fn prepare(
         native: native.is_some(),
         warnings,
     })
+}
+
+/// The texts of `values` that `masked` hides.
+fn secret_texts(values: &Value, masked: &Value, out: &mut Vec<String>) {
+    match (values, masked) {
+        (Value::Object(values), Value::Object(masked)) => {
+            for (key, value) in values {
+                if let Some(hidden) = masked.get(key) {
+                    secret_texts(value, hidden, out);
+                }
+            }
+        }
+        (Value::Array(values), Value::Array(masked)) => {
+            for (value, hidden) in values.iter().zip(masked) {
+                secret_texts(value, hidden, out);
+            }
+        }
+        (value, Value::String(hidden)) if hidden == config::MASK && value != masked => {
+            out.push(match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            });
+        }
+        _ => {}
+    }
 }
 
 fn pack_dir(settings: &Settings, action: &Action) -> Result<PathBuf, PrepareError> {

@@ -89,6 +89,9 @@ pub struct Rendered {
     pub parameters: Map<String, Value>,
     /// Templates that referred to datastore keys that do not exist.
     pub warnings: Vec<String>,
+    /// What templates decrypted (`decrypt_kv`): text never to show, whatever parameter it
+    /// ends up in.
+    pub secrets: Vec<String>,
 }
 
 /// Render, check and complete the parameters `given` for a run: [`render_live`],
@@ -100,9 +103,10 @@ pub fn prepare(
     context: &RenderContext,
 ) -> Result<Rendered, ParamErrors> {
     let mut warnings = Vec::new();
-    let live = render_live(schemas, given, context, &mut warnings)?;
+    let mut secrets = Vec::new();
+    let live = render_live(schemas, given, context, &mut warnings, &mut secrets)?;
     validate(schemas, schema, &live)?;
-    let parameters = render_final(schemas, &live, context, &mut warnings)?;
+    let parameters = render_final(schemas, &live, context, &mut warnings, &mut secrets)?;
     // Upstream does not check the final values again; we do, for values only the final
     // rendering makes (immutable template defaults), leaving unset optional ones alone.
     let set: Map<String, Value> = parameters
@@ -117,6 +121,7 @@ pub fn prepare(
         live,
         parameters,
         warnings,
+        secrets,
     })
 }
 
@@ -250,6 +255,7 @@ pub fn render_live(
     given: &Map<String, Value>,
     context: &RenderContext,
     warnings: &mut Vec<String>,
+    secrets: &mut Vec<String>,
 ) -> Result<Map<String, Value>, ParamErrors> {
     let mut graph = Graph::new(context);
     for (name, value) in given {
@@ -258,6 +264,7 @@ pub fn render_live(
     graph.process_defaults(schemas, context.renderer);
     graph.validate()?;
     let resolved = graph.resolve(schemas, context, warnings)?;
+    secrets.extend(resolved.decrypted.iter().cloned());
     let mut live = Map::new();
     for name in given.keys() {
         let value = resolved.get(name).cloned().unwrap_or(Value::Null);
@@ -293,6 +300,7 @@ pub fn render_final(
     live: &Map<String, Value>,
     context: &RenderContext,
     warnings: &mut Vec<String>,
+    secrets: &mut Vec<String>,
 ) -> Result<Map<String, Value>, ParamErrors> {
     let mut graph = Graph::new(context);
     for (name, value) in live {
@@ -301,6 +309,7 @@ pub fn render_final(
     graph.process_defaults(schemas, context.renderer);
     graph.validate()?;
     let resolved = graph.resolve(schemas, context, warnings)?;
+    secrets.extend(resolved.decrypted.iter().cloned());
     let mut runner = Map::new();
     let mut action = Map::new();
     for (name, value) in &resolved.values {
@@ -396,6 +405,8 @@ struct Graph {
 struct Resolved {
     values: Map<String, Value>,
     rendered: HashSet<String>,
+    /// The renderings of templates that call `decrypt_kv`.
+    decrypted: Vec<String>,
 }
 
 impl Resolved {
@@ -622,19 +633,32 @@ impl Graph {
     ) -> Result<Resolved, ParamErrors> {
         let mut values = Map::new();
         let mut rendered = HashSet::new();
+        let mut decrypted = Vec::new();
         for name in self.topological_order() {
             let node = &self.nodes[&name];
             let value = match &node.template {
                 Some(template) => {
                     let property = schemas.cast_schema(&name);
                     rendered.insert(name.clone());
-                    render_node(&name, template, property, &values, context, warnings)?
+                    let value = render_node(&name, template, property, &values, context, warnings)?;
+                    if template.to_string().contains("decrypt_kv") {
+                        let text = match &value {
+                            Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        };
+                        decrypted.push(text);
+                    }
+                    value
                 }
                 None => node.value.clone().unwrap_or(Value::Null),
             };
             values.insert(name, value);
         }
-        Ok(Resolved { values, rendered })
+        Ok(Resolved {
+            values,
+            rendered,
+            decrypted,
+        })
     }
 }
 
@@ -744,6 +768,29 @@ pub fn mask(schema: &Map<String, Value>, values: &Map<String, Value>) -> Map<Str
         .collect()
 }
 
+/// A copy of `values` with every parameter whose value holds one of `secrets` (text of at
+/// least four characters) replaced by [`MASK`]: what a template decrypted, or a secret of
+/// the pack config, stays hidden in whatever parameter it ends up.
+pub fn mask_known(values: &Map<String, Value>, secrets: &[String]) -> Map<String, Value> {
+    let secrets: Vec<&String> = secrets.iter().filter(|s| s.chars().count() >= 4).collect();
+    values
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let holds = secrets.iter().any(|secret| text.contains(secret.as_str()));
+            let value = if holds {
+                Value::String(MASK.into())
+            } else {
+                value.clone()
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -803,8 +850,9 @@ mod tests {
             action: &action,
         };
         let mut warnings = Vec::new();
-        let live = render_live(schemas, &given, &context, &mut warnings)?;
-        let all = render_final(schemas, &live, &context, &mut warnings)?;
+        let mut secrets = Vec::new();
+        let live = render_live(schemas, &given, &context, &mut warnings, &mut secrets)?;
+        let all = render_final(schemas, &live, &context, &mut warnings, &mut secrets)?;
         let (runner_values, action_values) = all
             .into_iter()
             .partition::<Map<String, Value>, _>(|(name, _)| runner.contains_key(name));
@@ -1252,6 +1300,15 @@ mod tests {
         .unwrap();
         assert_eq!(action["actionstr"], "hello");
         assert_eq!(action["actionnumber"], json!(1.0));
+    }
+
+    #[test]
+    fn known_secrets_are_masked_wherever_they_end_up() {
+        let values = map(json!({"a": "x-hunter22-y", "b": ["hunter22"], "c": "ok", "d": "abc"}));
+        assert_eq!(
+            Value::Object(mask_known(&values, &["hunter22".into(), "abc".into()])),
+            json!({"a": MASK, "b": MASK, "c": "ok", "d": "abc"})
+        );
     }
 
     #[test]

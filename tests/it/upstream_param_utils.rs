@@ -908,3 +908,50 @@ fn set_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Not an upstream case (upstream records rendered values as they are): the record shows the
+/// live parameters rendered, so what a template decrypted, or took from a secret of the pack
+/// config, is masked in whatever parameter it ends up, while the action gets it.
+#[test]
+fn decrypted_and_config_secrets_are_not_recorded() {
+    let home = home_with(&[(
+        "secrets",
+        json!({
+            "t": {"type": "string", "default": "{{ st2kv.system.tok | decrypt_kv }}"},
+            "u": {"type": "string", "default": "x-{{ t }}"},
+            "p": {"type": "string", "default": "{{ config_context.password }}"},
+            "plain": {"type": "string", "default": "{{ config_context.user }}"},
+        }),
+    )]);
+    let dir = home.pack(PACK);
+    write(
+        &dir,
+        "config.schema.yaml",
+        "password:\n  type: string\n  secret: true\nuser:\n  type: string\n",
+    );
+    home.write_config(PACK, "password: hunter22\nuser: stanley\n");
+    for args in [
+        vec!["key", "set", "tok", "s3cr3t-value", "--encrypt"],
+        vec!["reload", "--register-configs"],
+    ] {
+        let output = if args[0] == "reload" {
+            home.st2ctl().args(&args).output().unwrap()
+        } else {
+            home.st2().args(&args).output().unwrap()
+        };
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let execution = run_ok(&home, "secrets", &[]);
+    assert_eq!(
+        execution["parameters"],
+        json!({"t": "********", "u": "********", "p": "********", "plain": "stanley"})
+    );
+    assert_eq!(received(&execution)["u"], "x-s3cr3t-value");
+    let stored = home.query("SELECT parameters FROM executions");
+    assert!(
+        !stored
+            .iter()
+            .any(|row| row.contains("s3cr3t") || row.contains("hunter22")),
+        "{stored:?}"
+    );
+}
