@@ -699,12 +699,7 @@ fn render_node(
         .renderer
         .render(&text, &variables)
         .map_err(|reason| {
-            let reason = if reason.ends_with(" is undefined") {
-                crate::expressions::undefined::explain(&text, &variables, &["st2kv"])
-                    .unwrap_or(reason)
-            } else {
-                reason
-            };
+            let reason = jinja2_words(&text, &variables, reason);
             let secret = is_secret(property);
             failed(if secret {
                 mask_in(&reason, &text)
@@ -741,6 +736,31 @@ fn render_node(
         return Ok(Value::String(output));
     }
     serde_json::from_str(&output).map_err(|err| failed(err.to_string()))
+}
+
+/// A render error in Jinja2's words where they are known: the undefined value named as
+/// Jinja2 names it, `No filter named 'x'.`, and our filters' messages (upstream's) without
+/// minijinja's "invalid operation" label.
+fn jinja2_words(text: &str, variables: &Map<String, Value>, reason: String) -> String {
+    if reason.ends_with(" is undefined") {
+        return crate::expressions::undefined::explain(text, variables, &["st2kv"])
+            .unwrap_or(reason);
+    }
+    for (label, kind) in [
+        ("unknown filter: filter ", "filter"),
+        ("unknown test: test ", "test"),
+    ] {
+        if let Some(name) = reason
+            .strip_prefix(label)
+            .and_then(|rest| rest.strip_suffix(" is unknown"))
+        {
+            return format!("No {kind} named '{name}'.");
+        }
+    }
+    match reason.strip_prefix("invalid operation: ") {
+        Some(message) => message.to_string(),
+        None => reason,
+    }
 }
 
 /// A render error that might quote a secret template's text: the text masked.
@@ -1141,6 +1161,28 @@ mod tests {
             json!({"user": null}),
         );
         assert_eq!(action["cmd"], "echo 1.7.0");
+    }
+
+    #[test]
+    fn render_errors_read_as_jinja2_reports_them() {
+        let err = error(
+            json!({}),
+            json!({"c": {}}),
+            json!({"c": "{{ 'a' | nosuch }}"}),
+        );
+        assert_eq!(
+            err,
+            "Failed to render parameter \"c\": No filter named 'nosuch'."
+        );
+        let err = error(
+            json!({}),
+            json!({"c": {}}),
+            json!({"c": "{{ '1.2' | version_bump_minor }}"}),
+        );
+        assert_eq!(
+            err,
+            "Failed to render parameter \"c\": 1.2 is not valid SemVer string"
+        );
     }
 
     #[test]
