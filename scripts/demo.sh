@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash scripts/setup.sh
+. scripts/env.sh
 
 exchange="$root/../shared/exchange"
 [ -d "$exchange/packs/twitter" ] || { echo "demo: error: $exchange not found (the shared Exchange snapshot)" >&2; exit 1; }

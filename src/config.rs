@@ -1,13 +1,16 @@
 //! Pack configs at run time: the registered values with `{{ st2kv... }}` templates rendered
 //! (minijinja), secrets decrypted, and schema defaults filled in, as StackStorm's
-//! `ContentPackConfigLoader` does (spec `register-configs.md` §6); and masking of secret
-//! values for display (§8).
+//! `ContentPackConfigLoader` does (spec `register-configs.md` §6, upstream
+//! `st2common/st2common/util/config_loader.py`); and masking of secret values for display
+//! (§8), through [`mask_secrets`] only.
 //!
-//! Differences from StackStorm, on purpose ([fix] in the spec): defaults are filled before
-//! rendering, so templates in schema defaults work (st2#4986); a rendered value is cast to
-//! its property's `type` (datastore values are strings), and a template that refers to a
-//! datastore key that does not exist is an error when the property is `required` (a warning
-//! otherwise) instead of silently becoming null.
+//! Differences from StackStorm, on purpose ([fix] in the spec): templates in schema defaults
+//! are rendered too (st2#4986), and one that cannot be is handed over as written (as upstream
+//! hands every default over) with a warning; a rendered value is cast to its property's
+//! `type` (datastore values are strings); a template that refers to a datastore key that does
+//! not exist is an error when the property is `required` (a warning otherwise) instead of
+//! silently becoming null; secrets are masked also where they are reached through
+//! `patternProperties`, `additionalProperties` and `$ref`s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,8 @@ pub type Decrypt = dyn Fn(&str, &str) -> Result<String, String> + Send + Sync;
 pub struct KeySnapshot {
     items: Arc<HashMap<(&'static str, String), KeyRecord>>,
     decrypt: Arc<Decrypt>,
+    /// Every plaintext decrypted through this snapshot (and its clones), for masking.
+    revealed: Arc<Mutex<Vec<String>>>,
 }
 
 impl KeySnapshot {
@@ -42,7 +47,23 @@ impl KeySnapshot {
         KeySnapshot {
             items: Arc::new(items),
             decrypt,
+            revealed: Arc::default(),
         }
+    }
+
+    /// Decrypt a datastore value, remembering the plaintext (see [`KeySnapshot::revealed`]).
+    pub fn decrypt(&self, ciphertext: &str, name: &str) -> Result<String, String> {
+        let plaintext = (self.decrypt)(ciphertext, name)?;
+        self.revealed
+            .lock()
+            .expect("not poisoned")
+            .push(plaintext.clone());
+        Ok(plaintext)
+    }
+
+    /// The secrets decrypted so far: what a run must mask in its output ([`crate::redact`]).
+    pub fn revealed(&self) -> Vec<String> {
+        self.revealed.lock().expect("not poisoned").clone()
     }
 
     fn get(&self, scope: KeyScope, name: &str) -> Option<&KeyRecord> {
@@ -64,8 +85,10 @@ pub struct Resolved {
     pub warnings: Vec<String>,
 }
 
-/// Resolve a pack's registered config for a run by `user`: fill schema defaults (also with
-/// no config at all), then render templates, decrypt secrets and cast rendered values.
+/// Resolve a pack's registered config for a run by `user`, as StackStorm's
+/// `ContentPackConfigLoader.get_config` does: render the templates of the registered values
+/// (decrypting secrets, casting rendered values), then fill in schema defaults (also with no
+/// config at all), then render the templates those defaults brought in.
 pub fn resolve(
     pack: &str,
     schema: Option<&Map<String, Value>>,
@@ -79,23 +102,71 @@ pub fn resolve(
         Some(Value::Object(map)) => Value::Object(map.clone()),
         _ => Value::Object(Map::new()),
     };
-    // [fix] st2#4986: defaults first, so that templates in schema defaults are rendered too.
-    schema::fill_runtime_defaults(schema, &mut config);
     let renderer = Renderer::new(pack, user, datastore);
     let mut warnings = Vec::new();
+    // `_assign_dynamic_config_values`: a registered value that cannot be resolved fails the
+    // run. What a template rendered to is not walked again.
     schema::visit_config(schema, &mut config, &mut |path, item_schema, item| {
         if let Value::String(text) = item {
             if is_template(text) {
-                let key = dotted(path);
-                *item = renderer.render_value(&key, text, item_schema, &mut warnings)?;
+                *item = renderer.render_value(&dotted(path), text, item_schema, &mut warnings)?;
+                return Ok(false);
             }
         }
         Ok::<_, ResolveError>(true)
     })?;
+    // `_assign_default_values`, after rendering as upstream does it.
+    let rendered = config.clone();
+    schema::fill_runtime_defaults(schema, &mut config);
+    // [fix] st2#4986: upstream hands templates in schema defaults over unrendered; we render
+    // them. One that cannot be resolved (the pre-2.0 `{{system.x}}` forms that real packs
+    // still carry, a missing key, a value that does not decrypt) is handed over as written,
+    // as upstream would, with a warning: a default never fails a run.
+    let _ = schema::visit_config(schema, &mut config, &mut |path, item_schema, item| {
+        if !added_by_defaults(&rendered, path) {
+            return Ok::<_, std::convert::Infallible>(true);
+        }
+        if let Value::String(text) = item {
+            if is_template(text) {
+                let mut default_warnings = Vec::new();
+                match renderer.render_value(&dotted(path), text, item_schema, &mut default_warnings)
+                {
+                    Ok(value) => {
+                        *item = value;
+                        warnings.extend(default_warnings);
+                    }
+                    Err(err) => warnings.push(format!(
+                        "{err}; it is the schema default, so the action gets it as written \
+                         (as StackStorm hands schema defaults over)"
+                    )),
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    });
     Ok(Resolved {
         values: config,
         warnings,
     })
+}
+
+/// Whether the value at `path` was put there by the schema defaults: `before` (the config
+/// before they were filled in) has nothing there.
+fn added_by_defaults(before: &Value, path: &[schema::PathItem]) -> bool {
+    let mut node = before;
+    for item in path {
+        let next = match (node, item) {
+            (Value::Object(map), schema::PathItem::Key(key)) => map.get(key),
+            (Value::Array(items), schema::PathItem::Index(index)) => items.get(*index),
+            _ => None,
+        };
+        match next {
+            Some(next) => node = next,
+            None => return true,
+        }
+    }
+    false
 }
 
 /// Renders templates with `st2kv` in the context (config values here; action parameters
@@ -155,10 +226,11 @@ impl<'a> Renderer<'a> {
             .map(|(name, value)| (name.clone(), JinjaValue::from_serialize(value)))
             .collect();
         context.insert("st2kv".into(), self.st2kv.clone());
-        let rendered = self
-            .env
-            .render_str(template, context)
-            .map_err(|err| jinja_error(&err))?;
+        let rendered = self.env.render_str(template, context).map_err(|err| {
+            jinja2_message(&err, &|name| {
+                name == "st2kv" || variables.contains_key(name)
+            })
+        })?;
         let missing = std::mem::take(&mut *self.missing.lock().expect("not poisoned"));
         Ok((rendered, missing))
     }
@@ -193,7 +265,7 @@ impl<'a> Renderer<'a> {
                     "Failed to render dynamic configuration value for key \"{key}\" with value \
                      \"{template}\" for pack \"{}\" config: {}",
                     self.pack,
-                    jinja_error(&err)
+                    python_exception(&err, &|name| name == "st2kv")
                 ))
             })?;
         let missing: Vec<String> = std::mem::take(&mut *self.missing.lock().expect("not poisoned"));
@@ -217,7 +289,7 @@ impl<'a> Renderer<'a> {
         }
         let secret = item_schema.get("secret").and_then(Value::as_bool) == Some(true);
         let text = if secret {
-            (self.datastore.decrypt)(&rendered, key).map_err(|reason| {
+            self.datastore.decrypt(&rendered, key).map_err(|reason| {
                 ResolveError(format!(
                     "config value \"{key}\" of pack \"{}\" is secret, so it must come from an \
                      encrypted datastore item (st2 key set --encrypt): {reason}",
@@ -243,15 +315,116 @@ impl<'a> Renderer<'a> {
 
 /// The message of a template error, without minijinja's template-name decoration.
 fn jinja_error(err: &minijinja::Error) -> String {
+    jinja2_message(err, &|_| false)
+}
+
+/// A template error as upstream's config loader words it: Python's `<class '...'>` of the
+/// exception Jinja2 raises in that case, then its message (`<class
+/// 'jinja2.exceptions.UndefinedError'> 'st2kvXX' is undefined`). `defined` says which
+/// top-level names the context has.
+pub fn python_exception(err: &minijinja::Error, defined: &dyn Fn(&str) -> bool) -> String {
+    format!(
+        "<class '{}'> {}",
+        python_class(err),
+        jinja2_message(err, defined)
+    )
+}
+
+/// The exception class Jinja2 raises where minijinja gives `err`.
+fn python_class(err: &minijinja::Error) -> &'static str {
     match err.kind() {
-        ErrorKind::UndefinedError => format!(
-            "{} is undefined",
-            err.detail().unwrap_or("a variable").trim()
-        ),
-        _ => match err.detail() {
-            Some(detail) => format!("{}: {detail}", err.kind()),
-            None => err.kind().to_string(),
-        },
+        ErrorKind::UndefinedError | ErrorKind::UnknownFunction => {
+            "jinja2.exceptions.UndefinedError"
+        }
+        ErrorKind::SyntaxError => "jinja2.exceptions.TemplateSyntaxError",
+        ErrorKind::UnknownFilter | ErrorKind::UnknownTest => {
+            "jinja2.exceptions.TemplateAssertionError"
+        }
+        // Upstream's `decrypt_kv` raises ValueError; a bad operand is a TypeError.
+        ErrorKind::InvalidOperation if failing_expression(err).contains("decrypt_kv") => {
+            "ValueError"
+        }
+        ErrorKind::InvalidOperation => "TypeError",
+        _ => "jinja2.exceptions.TemplateError",
+    }
+}
+
+/// The text of the expression `err` points at, empty when unknown.
+fn failing_expression(err: &minijinja::Error) -> &str {
+    err.range()
+        .and_then(|range| err.template_source()?.get(range))
+        .unwrap_or("")
+}
+
+/// The message of a template error in Jinja2's words where they are known (`'x' is
+/// undefined`, `'dict object' has no attribute 'x'`, `No filter named 'x'.`), else
+/// minijinja's. Syntax errors keep minijinja's description (Jinja2's parser words them
+/// differently: `expected token 'end of print statement', got 'x'`).
+pub fn jinja2_message(err: &minijinja::Error, defined: &dyn Fn(&str) -> bool) -> String {
+    let expression = failing_expression(err).trim();
+    let leading_name = |text: &str| -> String {
+        text.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    match err.kind() {
+        ErrorKind::UndefinedError => {
+            let (root, rest) = match expression.strip_prefix('.') {
+                // minijinja points at the attribute part only (`.nope.x`).
+                Some(rest) => (None, rest.to_string()),
+                None => {
+                    let root = leading_name(expression);
+                    let rest = expression[root.len()..]
+                        .trim_start_matches(['.', '[', '\'', '"'])
+                        .to_string();
+                    (Some(root), rest)
+                }
+            };
+            match root {
+                Some(root) if !root.is_empty() && !defined(&root) => {
+                    format!("'{root}' is undefined")
+                }
+                _ if !leading_name(&rest).is_empty() => {
+                    format!("'dict object' has no attribute '{}'", leading_name(&rest))
+                }
+                _ => match err.detail() {
+                    Some(detail) => format!("{detail} is undefined"),
+                    None => "a variable is undefined".to_string(),
+                },
+            }
+        }
+        ErrorKind::UnknownFunction => {
+            let name = leading_name(expression);
+            if name.is_empty() {
+                detail_or_kind(err)
+            } else {
+                format!("'{name}' is undefined")
+            }
+        }
+        ErrorKind::UnknownFilter | ErrorKind::UnknownTest => {
+            let name = leading_name(expression);
+            let what = if err.kind() == ErrorKind::UnknownFilter {
+                "filter"
+            } else {
+                "test"
+            };
+            if name.is_empty() {
+                detail_or_kind(err)
+            } else {
+                format!("No {what} named '{name}'.")
+            }
+        }
+        ErrorKind::SyntaxError | ErrorKind::InvalidOperation => err
+            .detail()
+            .map_or_else(|| detail_or_kind(err), str::to_string),
+        _ => detail_or_kind(err),
+    }
+}
+
+fn detail_or_kind(err: &minijinja::Error) -> String {
+    match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
     }
 }
 
@@ -378,23 +551,22 @@ fn decrypt_kv(datastore: &KeySnapshot, value: JinjaValue) -> Result<String, mini
         }
         None => (value.to_string(), "value".to_string()),
     };
-    (datastore.decrypt)(&ciphertext, &name)
+    datastore
+        .decrypt(&ciphertext, &name)
         .map_err(|reason| minijinja::Error::new(ErrorKind::InvalidOperation, reason))
 }
 
-/// A copy of `values` with every property marked `secret: true` in `schema` (nested too)
-/// replaced by [`MASK`].
+/// A copy of `values` with every secret value replaced by [`MASK`]: what every display of a
+/// config shows (`st2 pack config show`, `st2 pack config`, run output). Which values are
+/// secret is [`schema::visit_config_secrets`]'s answer (nested, pattern and additional
+/// properties, `$ref`s followed).
 pub fn mask_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Value {
     let Some(schema) = schema else {
         return values.clone();
     };
     let mut values = values.clone();
-    let _ = schema::visit_config(schema, &mut values, &mut |_, item_schema, item| {
-        let secret = item_schema.get("secret").and_then(Value::as_bool) == Some(true);
-        if secret && !item.is_null() {
-            *item = Value::String(MASK.into());
-        }
-        Ok::<_, std::convert::Infallible>(!secret)
+    schema::visit_config_secrets(schema, &mut values, &mut |_, item| {
+        *item = Value::String(MASK.into());
     });
     values
 }
@@ -580,6 +752,153 @@ mod tests {
         assert_eq!(
             masked,
             json!({"token": MASK, "auth": {"password": MASK, "user": "u"}, "hosts": [{"key": MASK, "name": "n"}], "other": 1})
+        );
+    }
+    #[test]
+    fn template_errors_are_worded_as_upstream_words_them() {
+        let message = |template: &str| {
+            resolve_with(json!({}), json!({"k": template}))
+                .unwrap_err()
+                .0
+                .split(" config: ")
+                .nth(1)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            message("{{st2kvXX.invalid}}"),
+            "<class 'jinja2.exceptions.UndefinedError'> 'st2kvXX' is undefined"
+        );
+        assert_eq!(
+            message("x {{ system.host }}"),
+            "<class 'jinja2.exceptions.UndefinedError'> 'system' is undefined"
+        );
+        assert_eq!(
+            message("{{ st2kv.sys }}"),
+            "<class 'jinja2.exceptions.UndefinedError'> 'dict object' has no attribute 'sys'"
+        );
+        assert_eq!(
+            message("{{ st2kv.nope.x }}"),
+            "<class 'jinja2.exceptions.UndefinedError'> 'dict object' has no attribute 'nope'"
+        );
+        assert_eq!(
+            message("{{ foo() }}"),
+            "<class 'jinja2.exceptions.UndefinedError'> 'foo' is undefined"
+        );
+        assert_eq!(
+            message("{{ st2kv.system.api_token | nofilter }}"),
+            "<class 'jinja2.exceptions.TemplateAssertionError'> No filter named 'nofilter'."
+        );
+        assert!(message("{{ this is some invalid Jinja }}")
+            .starts_with("<class 'jinja2.exceptions.TemplateSyntaxError'> "),);
+        assert_eq!(
+            message("{{ st2kv.system.empty | decrypt_kv }}"),
+            "<class 'ValueError'> Referenced datastore item \"st2kv.system.empty\" doesn't \
+             exist or it contains an empty string"
+        );
+    }
+
+    #[test]
+    fn defaults_that_cannot_be_resolved_are_handed_over_as_written() {
+        let schema = json!({
+            "host": {"type": "string", "default": "{{system.brcd_sd_host}}"},
+            "vtm": {"type": "string", "default": "{{user.brcd_vtm_host}}", "secret": true},
+            "token": {"type": "string", "required": true, "default": "{{ st2kv.system.nope }}"},
+            "plain": {"type": "string", "default": "{{ st2kv.system.not_encrypted }}", "secret": true},
+            "good": {"type": "integer", "default": "{{ st2kv.system.port }}"},
+            "gone": {"type": "string", "default": "{{ st2kv.system.nope }}"},
+        });
+        let resolved = resolve(
+            "demo",
+            schema.as_object(),
+            None,
+            "stanley",
+            &KeySnapshot::new(
+                vec![
+                    item(KeyScope::System, "port", "8080", false),
+                    item(KeyScope::System, "not_encrypted", "x", false),
+                ],
+                Arc::new(|_: &str, name: &str| Err(format!("cannot decrypt {name}"))),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            resolved.values,
+            json!({
+                "host": "{{system.brcd_sd_host}}", "vtm": "{{user.brcd_vtm_host}}",
+                "token": "{{ st2kv.system.nope }}", "plain": "{{ st2kv.system.not_encrypted }}",
+                "good": 8080, "gone": null,
+            })
+        );
+        let warnings = resolved.warnings.join("\n");
+        assert_eq!(resolved.warnings.len(), 5, "{warnings}");
+        assert!(
+            warnings.contains("for key \"host\" with value \"{{system.brcd_sd_host}}\" for pack \"demo\" config: <class 'jinja2.exceptions.UndefinedError'> 'system' is undefined; it is the schema default, so the action gets it as written"),
+            "{warnings}"
+        );
+        // The same template in the registered values fails the run, as upstream's does.
+        let err = resolve_with(
+            json!({"host": {"type": "string"}}),
+            json!({"host": "{{system.brcd_sd_host}}"}),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("'system' is undefined"), "{err}");
+    }
+
+    #[test]
+    fn rendered_values_are_not_rendered_again() {
+        let snapshot = KeySnapshot::new(
+            vec![item(
+                KeyScope::System,
+                "obj",
+                r#"{"a": "{{ st2kv.system.obj }}"}"#,
+                false,
+            )],
+            Arc::new(|_: &str, _: &str| Err("no".into())),
+        );
+        let schema = json!({"o": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"default": 1}}}});
+        let resolved = resolve(
+            "demo",
+            schema.as_object(),
+            Some(&json!({"o": "{{ st2kv.system.obj }}", "s": "{{ st2kv.system.obj }}"})),
+            "stanley",
+            &snapshot,
+        )
+        .unwrap();
+        assert_eq!(
+            resolved.values,
+            json!({"o": {"a": "{{ st2kv.system.obj }}", "b": 1}, "s": r#"{"a": "{{ st2kv.system.obj }}"}"#})
+        );
+    }
+
+    #[test]
+    fn secrets_reached_through_refs_and_patterns_are_masked() {
+        // The shape of the Exchange `sql` pack's schema.
+        let schema = json!({
+            "connections": {"type": "object", "patternProperties": {"^\\w+": {"$ref": "#/properties/connection"}}},
+            "connection": {"type": "object", "properties": {"password": {"type": "string", "secret": true}}},
+            "by_ref": {"$ref": "#/properties/key"},
+            "key": {"type": "string", "secret": true},
+            "looped": {"type": "object", "properties": {"next": {"$ref": "#/properties/looped"}}},
+            "nowhere": {"type": "object", "properties": {"x": {"$ref": "#/properties/missing"}}},
+        });
+        let masked = mask_secrets(
+            schema.as_object(),
+            &json!({
+                "connections": {"db1": {"password": "p1", "host": "h"}, "db2": {"password": null}},
+                "by_ref": "k", "key": "k2",
+                "looped": {"next": {"next": {"next": "end"}}},
+                "nowhere": {"x": "shown"},
+            }),
+        );
+        assert_eq!(
+            masked,
+            json!({
+                "connections": {"db1": {"password": MASK, "host": "h"}, "db2": {"password": null}},
+                "by_ref": MASK, "key": MASK,
+                "looped": {"next": {"next": {"next": "end"}}},
+                "nowhere": {"x": "shown"},
+            })
         );
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{GlobalArgs, OutputArgs, St2Cli, St2ctlCli};
-use crate::commands::{self, Context, ExitStatus};
+use crate::commands::{self, Context, ExitStatus, UsageError};
 use crate::output::{Format, Printer};
 use crate::settings::{Overrides, Settings};
 
@@ -57,7 +57,11 @@ fn run(
                 Ok(status) => status,
                 Err(err) => {
                     context.printer.error(&format!("{err:#}"));
-                    ExitStatus::Failure
+                    if err.downcast_ref::<UsageError>().is_some() {
+                        ExitStatus::Usage
+                    } else {
+                        ExitStatus::Failure
+                    }
                 }
             }
         }
@@ -69,8 +73,12 @@ fn init_logging(debug: bool) {
     if !debug {
         return;
     }
+    // Colour only on a terminal, and never with NO_COLOR: logs often go to a file or a pipe.
+    let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os(crate::settings::env::NO_COLOR).is_none();
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(color)
         .with_env_filter(tracing_subscriber::EnvFilter::new("st2_rs=debug"))
         .with_target(false)
         .try_init();

@@ -17,6 +17,7 @@ use crate::action::{self, args, params, Action, ActionError};
 use crate::config::{self, KeySnapshot, Renderer};
 use crate::datastore::Datastore;
 use crate::native;
+use crate::redact;
 use crate::runner::{self, CancelFlag, Outcome, RunRequest};
 use crate::settings::Settings;
 use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
@@ -94,6 +95,9 @@ pub struct Prepared {
     pub native: bool,
     /// Things worth a warning (stale config, missing datastore keys).
     pub warnings: Vec<String>,
+    /// Every secret value the run knows (secret parameters, secret config values, decrypted
+    /// datastore values): masked wherever they appear in the result ([`crate::redact`]).
+    pub secrets: Vec<String>,
 }
 
 /// Read and check everything about a run before anything is recorded.
@@ -197,18 +201,18 @@ pub fn prepare(
     let rendered = params::prepare(schemas, &schema, &given, &context)
         .map_err(|err| PrepareError::Invalid(err.to_string()))?;
     warnings.extend(rendered.warnings);
-    // The record shows rendered values: none may show what a template decrypted or a
-    // secret of the pack config.
-    let mut secrets = rendered.secrets.clone();
-    if let Some(config_schema) = config_schema {
-        let masked = config::mask_secrets(Some(config_schema), &resolved.values);
-        secret_texts(&resolved.values, &masked, &mut secrets);
-    }
     let parameters = rendered.parameters;
     if let Some(native) = native {
         native.check(&parameters).map_err(PrepareError::Invalid)?;
     }
 
+    let secrets = known_secrets(
+        &schema,
+        &parameters,
+        config_schema,
+        &resolved.values,
+        &snapshot,
+    );
     let pack_dir = pack_dir(settings, &action)?;
     let python = if native.is_none() && runner::needs_python(&action.record.runner_type) {
         Some(python_for(settings, &action, &pack_dir, &mut warnings))
@@ -221,7 +225,7 @@ pub fn prepare(
         runner_type: action.record.runner_type.clone(),
         entry_point: action.record.entry_point.clone(),
         pack_dir,
-        shown_parameters: params::mask_known(&params::mask(&schema, &rendered.live), &secrets),
+        shown_parameters: shown_parameters(&schema, &rendered.live, &secrets),
         schema,
         parameters,
         config: resolved.values,
@@ -229,29 +233,65 @@ pub fn prepare(
         python,
         native: native.is_some(),
         warnings,
+        secrets,
     })
 }
 
-/// The texts of `values` that `masked` hides.
-fn secret_texts(values: &Value, masked: &Value, out: &mut Vec<String>) {
-    match (values, masked) {
-        (Value::Object(values), Value::Object(masked)) => {
-            for (key, value) in values {
-                if let Some(hidden) = masked.get(key) {
-                    secret_texts(value, hidden, out);
+/// The secret values a run knows: the values of secret parameters, the config values its
+/// schema marks secret (found with the same function that masks them for display), and what
+/// rendering decrypted from the datastore.
+fn known_secrets(
+    schema: &Map<String, Value>,
+    parameters: &Map<String, Value>,
+    config_schema: Option<&Map<String, Value>>,
+    config: &Value,
+    snapshot: &KeySnapshot,
+) -> Vec<String> {
+    let mut secrets = snapshot.revealed();
+    let shown = params::mask(schema, parameters);
+    for (name, value) in parameters {
+        if shown.get(name) != Some(value) {
+            redact::scalars(value, &mut secrets);
+        }
+    }
+    masked_leaves(
+        config,
+        &config::mask_secrets(config_schema, config),
+        &mut secrets,
+    );
+    secrets
+}
+
+/// The parameters as the record shows them: secret ones masked, and a secret value that
+/// reached another parameter (through a template, say) masked there too.
+fn shown_parameters(
+    schema: &Map<String, Value>,
+    parameters: &Map<String, Value>,
+    secrets: &[String],
+) -> Map<String, Value> {
+    let redactor = redact::Redactor::new(secrets);
+    let mut shown = params::mask(schema, parameters);
+    shown.values_mut().for_each(|value| redactor.value(value));
+    shown
+}
+
+/// The values of `original` that `masked` replaced by the mask.
+fn masked_leaves(original: &Value, masked: &Value, out: &mut Vec<String>) {
+    match (original, masked) {
+        (Value::Object(original), Value::Object(masked)) => {
+            for (key, value) in original {
+                if let Some(other) = masked.get(key) {
+                    masked_leaves(value, other, out);
                 }
             }
         }
-        (Value::Array(values), Value::Array(masked)) => {
-            for (value, hidden) in values.iter().zip(masked) {
-                secret_texts(value, hidden, out);
+        (Value::Array(original), Value::Array(masked)) => {
+            for (value, other) in original.iter().zip(masked) {
+                masked_leaves(value, other, out);
             }
         }
-        (value, Value::String(hidden)) if hidden == config::MASK && value != masked => {
-            out.push(match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            });
+        (value, Value::String(mask)) if mask == config::MASK && value != masked => {
+            redact::scalars(value, out)
         }
         _ => {}
     }
@@ -391,11 +431,15 @@ pub fn execute(
             _ => runner::run(&request),
         },
     };
+    // [fix] what the action printed or returned never shows a secret the run knows.
+    let mut outcome = outcome;
+    redact::Redactor::new(&prepared.secrets).value(&mut outcome.result);
     let status = match outcome.outcome {
         Outcome::Succeeded => ExecutionStatus::Succeeded,
         Outcome::Failed => ExecutionStatus::Failed,
         Outcome::Timeout => ExecutionStatus::Timeout,
         Outcome::Canceled => ExecutionStatus::Canceled,
+        Outcome::Abandoned => ExecutionStatus::Abandoned,
     };
     store.finish_execution(id, status, &outcome.result, &timestamp())?;
     store

@@ -24,6 +24,7 @@ pub mod native;
 pub mod oauth;
 pub mod output;
 pub mod pack;
+pub mod redact;
 pub mod register;
 pub mod runner;
 pub mod schema;

@@ -17,10 +17,11 @@ use serde_json::{Map, Value};
 
 use crate::runner;
 use crate::settings::Settings;
-use crate::store::{ActionRecord, Store, StoreError};
+use crate::store::{ActionRecord, PackRecord, Store, StoreError};
 
 /// The built-in `core` pack: upstream's `contrib/core` files of v3.9.0, unchanged.
 const CORE_FILES: &[(&str, &str)] = &[
+    ("pack.yaml", include_str!("core/pack.yaml")),
     (
         "actions/local.yaml",
         include_str!("core/actions/local.yaml"),
@@ -123,7 +124,7 @@ pub fn builtin_actions() -> &'static [ActionRecord] {
     ACTIONS.get_or_init(|| {
         CORE_FILES
             .iter()
-            .filter(|(path, _)| path.ends_with(".yaml"))
+            .filter(|(path, _)| path.starts_with("actions/") && path.ends_with(".yaml"))
             .map(|(path, text)| builtin_action(path, text))
             .collect()
     })
@@ -144,6 +145,39 @@ fn builtin_lookup(action_ref: &str) -> Option<ActionRecord> {
         .find(|(file, _)| *file == path)
         .map(|(file, text)| builtin_action(file, text))
         .filter(|record| record.action_ref == action_ref)
+}
+
+/// What `st2 pack list/get` show as the built-in pack's path.
+pub const BUILTIN_PATH: &str = "(built into st2)";
+
+/// The built-in `core` pack as `st2 pack list/get` show it (upstream's `pack.yaml`), unless
+/// the store holds a `core` pack of its own.
+pub fn builtin_pack(store: Option<&Store>) -> Result<Option<PackRecord>, StoreError> {
+    if core_registered(store)? {
+        return Ok(None);
+    }
+    let metadata = crate::yaml::from_str(include_str!("core/pack.yaml"))
+        .expect("the built-in core pack.yaml is YAML");
+    let text = |key: &str| {
+        metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(Some(PackRecord {
+        pack_ref: CORE_PACK.to_string(),
+        name: text("name"),
+        description: text("description"),
+        version: text("version"),
+        author: text("author"),
+        email: Some(text("email")),
+        keywords: Vec::new(),
+        path: PathBuf::from(BUILTIN_PATH),
+        source: Some(serde_json::json!({"builtin": true})),
+        registered_at: String::new(),
+        metadata,
+    }))
 }
 
 /// Whether the store holds its own `core` pack (then the built-in one is not used).
@@ -340,7 +374,7 @@ mod tests {
     fn builtin_files_pass_registration_checks() {
         for (path, text) in CORE_FILES
             .iter()
-            .filter(|(path, _)| path.ends_with(".yaml"))
+            .filter(|(path, _)| path.starts_with("actions/") && path.ends_with(".yaml"))
         {
             let value = crate::yaml::from_str(text).unwrap();
             let checked = crate::register::action_from_value(CORE_PACK, path, value).unwrap();

@@ -89,9 +89,6 @@ pub struct Rendered {
     pub parameters: Map<String, Value>,
     /// Templates that referred to datastore keys that do not exist.
     pub warnings: Vec<String>,
-    /// What templates decrypted (`decrypt_kv`): text never to show, whatever parameter it
-    /// ends up in.
-    pub secrets: Vec<String>,
 }
 
 /// Render, check and complete the parameters `given` for a run: [`render_live`],
@@ -103,10 +100,9 @@ pub fn prepare(
     context: &RenderContext,
 ) -> Result<Rendered, ParamErrors> {
     let mut warnings = Vec::new();
-    let mut secrets = Vec::new();
-    let live = render_live(schemas, given, context, &mut warnings, &mut secrets)?;
+    let live = render_live(schemas, given, context, &mut warnings)?;
     validate(schemas, schema, &live)?;
-    let parameters = render_final(schemas, &live, context, &mut warnings, &mut secrets)?;
+    let parameters = render_final(schemas, &live, context, &mut warnings)?;
     // Upstream does not check the final values again; we do, for values only the final
     // rendering makes (immutable template defaults), leaving unset optional ones alone.
     let set: Map<String, Value> = parameters
@@ -121,7 +117,6 @@ pub fn prepare(
         live,
         parameters,
         warnings,
-        secrets,
     })
 }
 
@@ -255,7 +250,6 @@ pub fn render_live(
     given: &Map<String, Value>,
     context: &RenderContext,
     warnings: &mut Vec<String>,
-    secrets: &mut Vec<String>,
 ) -> Result<Map<String, Value>, ParamErrors> {
     let mut graph = Graph::new(context);
     for (name, value) in given {
@@ -264,7 +258,6 @@ pub fn render_live(
     graph.process_defaults(schemas, context.renderer);
     graph.validate()?;
     let resolved = graph.resolve(schemas, context, warnings)?;
-    secrets.extend(resolved.decrypted.iter().cloned());
     let mut live = Map::new();
     for name in given.keys() {
         let value = resolved.get(name).cloned().unwrap_or(Value::Null);
@@ -300,7 +293,6 @@ pub fn render_final(
     live: &Map<String, Value>,
     context: &RenderContext,
     warnings: &mut Vec<String>,
-    secrets: &mut Vec<String>,
 ) -> Result<Map<String, Value>, ParamErrors> {
     let mut graph = Graph::new(context);
     for (name, value) in live {
@@ -309,7 +301,6 @@ pub fn render_final(
     graph.process_defaults(schemas, context.renderer);
     graph.validate()?;
     let resolved = graph.resolve(schemas, context, warnings)?;
-    secrets.extend(resolved.decrypted.iter().cloned());
     let mut runner = Map::new();
     let mut action = Map::new();
     for (name, value) in &resolved.values {
@@ -405,8 +396,6 @@ struct Graph {
 struct Resolved {
     values: Map<String, Value>,
     rendered: HashSet<String>,
-    /// The renderings of templates that call `decrypt_kv`.
-    decrypted: Vec<String>,
 }
 
 impl Resolved {
@@ -633,32 +622,19 @@ impl Graph {
     ) -> Result<Resolved, ParamErrors> {
         let mut values = Map::new();
         let mut rendered = HashSet::new();
-        let mut decrypted = Vec::new();
         for name in self.topological_order() {
             let node = &self.nodes[&name];
             let value = match &node.template {
                 Some(template) => {
                     let property = schemas.cast_schema(&name);
                     rendered.insert(name.clone());
-                    let value = render_node(&name, template, property, &values, context, warnings)?;
-                    if template.to_string().contains("decrypt_kv") {
-                        let text = match &value {
-                            Value::String(text) => text.clone(),
-                            other => other.to_string(),
-                        };
-                        decrypted.push(text);
-                    }
-                    value
+                    render_node(&name, template, property, &values, context, warnings)?
                 }
                 None => node.value.clone().unwrap_or(Value::Null),
             };
             values.insert(name, value);
         }
-        Ok(Resolved {
-            values,
-            rendered,
-            decrypted,
-        })
+        Ok(Resolved { values, rendered })
     }
 }
 
@@ -742,7 +718,11 @@ fn render_node(
 /// Jinja2 names it, `No filter named 'x'.`, and our filters' messages (upstream's) without
 /// minijinja's "invalid operation" label.
 fn jinja2_words(text: &str, variables: &Map<String, Value>, reason: String) -> String {
-    if reason.ends_with(" is undefined") {
+    let undefined = reason.ends_with(" is undefined")
+        || reason.contains(" has no attribute ")
+        || reason.contains(" has no element ");
+    if undefined {
+        // Evaluated against the values, so the parent's type is named as Jinja2 names it.
         return crate::expressions::undefined::explain(text, variables, &["st2kv"])
             .unwrap_or(reason);
     }
@@ -779,29 +759,6 @@ pub fn mask(schema: &Map<String, Value>, values: &Map<String, Value>) -> Map<Str
         .iter()
         .map(|(name, value)| {
             let value = if is_secret(schema.get(name)) && !value.is_null() {
-                Value::String(MASK.into())
-            } else {
-                value.clone()
-            };
-            (name.clone(), value)
-        })
-        .collect()
-}
-
-/// A copy of `values` with every parameter whose value holds one of `secrets` (text of at
-/// least four characters) replaced by [`MASK`]: what a template decrypted, or a secret of
-/// the pack config, stays hidden in whatever parameter it ends up.
-pub fn mask_known(values: &Map<String, Value>, secrets: &[String]) -> Map<String, Value> {
-    let secrets: Vec<&String> = secrets.iter().filter(|s| s.chars().count() >= 4).collect();
-    values
-        .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            let holds = secrets.iter().any(|secret| text.contains(secret.as_str()));
-            let value = if holds {
                 Value::String(MASK.into())
             } else {
                 value.clone()
@@ -870,9 +827,8 @@ mod tests {
             action: &action,
         };
         let mut warnings = Vec::new();
-        let mut secrets = Vec::new();
-        let live = render_live(schemas, &given, &context, &mut warnings, &mut secrets)?;
-        let all = render_final(schemas, &live, &context, &mut warnings, &mut secrets)?;
+        let live = render_live(schemas, &given, &context, &mut warnings)?;
+        let all = render_final(schemas, &live, &context, &mut warnings)?;
         let (runner_values, action_values) = all
             .into_iter()
             .partition::<Map<String, Value>, _>(|(name, _)| runner.contains_key(name));
@@ -1342,15 +1298,6 @@ mod tests {
         .unwrap();
         assert_eq!(action["actionstr"], "hello");
         assert_eq!(action["actionnumber"], json!(1.0));
-    }
-
-    #[test]
-    fn known_secrets_are_masked_wherever_they_end_up() {
-        let values = map(json!({"a": "x-hunter22-y", "b": ["hunter22"], "c": "ok", "d": "abc"}));
-        assert_eq!(
-            Value::Object(mask_known(&values, &["hunter22".into(), "abc".into()])),
-            json!({"a": MASK, "b": MASK, "c": "ok", "d": "abc"})
-        );
     }
 
     #[test]

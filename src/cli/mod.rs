@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Options every command accepts, before or after the subcommand.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to st2.conf (default: $ST2_CONF, else /etc/st2/st2.conf when it exists).
     #[arg(long, global = true, value_name = "PATH")]
@@ -23,6 +24,7 @@ pub struct GlobalArgs {
 
 /// How to print results.
 #[derive(Debug, Clone, Copy, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct OutputArgs {
     /// Print the result as JSON.
     #[arg(short = 'j', long, global = true, conflicts_with = "yaml")]
@@ -90,11 +92,14 @@ pub enum St2Command {
         shell: Shell,
     },
 
-    /// Print the manual page (roff) of st2 or st2ctl.
+    /// Print a manual page (roff): `st2 man st2-pack-install | man -l -`.
     Man {
-        /// Which program.
-        #[arg(value_enum, default_value = "st2")]
-        program: Program,
+        /// The page: st2, st2ctl, or a command's page such as st2-pack-install.
+        #[arg(default_value = "st2", value_name = "PAGE")]
+        page: String,
+        /// Write every page (st2.1, st2-pack.1, ..., st2ctl.1) into this directory instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "page")]
+        output_dir: Option<PathBuf>,
     },
 }
 
@@ -107,15 +112,6 @@ pub enum Shell {
     Zsh,
     /// fish.
     Fish,
-}
-
-/// The two programs.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Program {
-    /// The `st2` command.
-    St2,
-    /// The `st2ctl` command.
-    St2ctl,
 }
 
 /// `st2 pack ...`.
@@ -512,6 +508,13 @@ pub enum ActionCommand {
     Execute(RunArgs),
 }
 
+/// The status words `--status` takes: the store's, so that a typo is a usage error.
+fn execution_statuses() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::store::ExecutionStatus::ALL.map(|status| status.as_str()),
+    )
+}
+
 /// `st2 execution ...`.
 #[derive(Debug, Subcommand)]
 pub enum ExecutionCommand {
@@ -523,8 +526,8 @@ pub enum ExecutionCommand {
         /// Only executions of this action.
         #[arg(long = "action", value_name = "ACTION")]
         action_ref: Option<String>,
-        /// Only executions with this status (succeeded, failed, timeout, canceled, running, ...).
-        #[arg(short = 's', long)]
+        /// Only executions with this status.
+        #[arg(short = 's', long, value_parser = execution_statuses())]
         status: Option<String>,
     },
     /// Show an execution.

@@ -26,7 +26,10 @@ pub fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitS
                 bail!("execution \"{id}\" is not found (nothing has run yet)");
             };
             let record = find(&mut store, &id)?;
-            Ok(show(&record, &Display { detail, key }, context))
+            // As st2client: showing an execution succeeds whatever its status (`st2 run`
+            // is the command whose exit status is the execution's).
+            show(&record, &Display { detail, key }, context);
+            Ok(ExitStatus::Success)
         }
         ExecutionCommand::Cancel { ids } => cancel(&ids, context),
         ExecutionCommand::Worker { id } => worker(&id, context),
@@ -205,13 +208,13 @@ pub fn show(record: &ExecutionRecord, display: &Display, context: &Context) -> E
             Some(Value::String(text)) if !printer.is_data() => printer.line(text),
             Some(value) if printer.is_data() => printer.data(value),
             Some(value) => printer.stdout(&crate::yaml::to_string(value)),
-            None => {
-                printer.error(&format!(
-                    "the result of execution {} has no key \"{key}\"",
-                    record.id
-                ));
-                return ExitStatus::Failure;
-            }
+            // Upstream prints nothing for a missing key; the exit status stays the
+            // execution's, so a script can tell a failed run from a typo in KEY.
+            None => printer.warn(&format!(
+                "the result of execution {} ({}) has no key \"{key}\"",
+                record.id,
+                record.status.as_str()
+            )),
         }
         return exit;
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use super::{Context, ExitStatus};
+use super::{Context, ExitStatus, UsageError};
 use crate::cli::{KeyCommand, KeyScopeArgs, ScopeArg};
 use crate::datastore::{Datastore, ItemView, NewItem};
 use crate::store::KeyScope;
@@ -168,7 +168,12 @@ fn prompt_value(secret: bool) -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("cannot read the value from standard input")?;
     if read == 0 {
-        bail!("no value was given: pass it after the key name, or on standard input");
+        return Err(UsageError(
+            "no value was given: pass it after the key name (st2 key set NAME VALUE), or on \
+             standard input"
+                .into(),
+        )
+        .into());
     }
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }

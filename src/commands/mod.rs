@@ -35,6 +35,12 @@ impl ExitStatus {
     }
 }
 
+/// A command line that cannot be carried out as written (exit 2, like clap's own errors):
+/// return it from a command as an error, `entry` maps it to [`ExitStatus::Usage`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// What every command gets.
 pub struct Context {
     /// Resolved settings.
@@ -53,7 +59,9 @@ pub fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitSta
         St2Command::Action(command) => action::run(command, context),
         St2Command::Execution(command) => execution::run(command, context),
         St2Command::Completion { shell } => completion::completion(shell, context),
-        St2Command::Man { program } => completion::man(program, context),
+        St2Command::Man { page, output_dir } => {
+            completion::man(&page, output_dir.as_deref(), context)
+        }
     }
 }
 

@@ -109,6 +109,8 @@ pub enum Outcome {
     Timeout,
     /// It was canceled (`st2 execution cancel`, Ctrl-C) and was killed.
     Canceled,
+    /// Its process was terminated (SIGTERM) by something else than us.
+    Abandoned,
 }
 
 impl Outcome {
@@ -119,6 +121,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Timeout => "timeout",
             Outcome::Canceled => "canceled",
+            Outcome::Abandoned => "abandoned",
         }
     }
 }

@@ -68,8 +68,9 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     for (name, value) in environment(request) {
         command.env(name, value);
     }
+    // Upstream pipes `echo "<password>\n"` into the command: the password, then an empty line.
     let input = sudo_password
-        .map(|password| format!("{password}\n").into_bytes())
+        .map(|password| format!("{password}\n\n").into_bytes())
         .unwrap_or_default();
     let timeout = request.timeout_seconds().unwrap_or(DEFAULT_TIMEOUT);
     let finished = match process::run(
@@ -83,7 +84,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
             return RunOutcome::error(Outcome::Failed, format!("cannot start the command: {err}"))
         }
     };
-    shell_result(&finished, timeout)
+    shell_result(&finished, timeout, sudo_password.is_some())
 }
 
 /// The environment an action process gets on top of the caller's: the `env` parameter, then
@@ -113,37 +114,76 @@ pub fn environment(request: &RunRequest) -> BTreeMap<String, String> {
     vars
 }
 
-/// The result of a shell action, as upstream's local runner shapes it.
-fn shell_result(finished: &process::Finished, timeout: f64) -> RunOutcome {
-    let code = finished.ended.return_code();
+/// The result of a shell action, as upstream's local runner shapes it
+/// (`contrib/runners/local_runner/local_runner/base.py`, `_run`).
+fn shell_result(finished: &process::Finished, timeout: f64, sudo_password: bool) -> RunOutcome {
+    let mut code = finished.ended.return_code();
     let stdout = process::text(&finished.stdout);
     let stderr = process::text(&finished.stderr);
-    let succeeded = finished.ended == Ended::Exited(0);
+    let mut error = match finished.ended {
+        Ended::TimedOut => Some(format!(
+            "Action failed to complete in {} seconds",
+            seconds(timeout)
+        )),
+        _ => None,
+    };
+    // With a sudo password, sudo's complaint on stderr means the password was refused (or
+    // sudo is not set up for the user): upstream says so in `error`, with return code -1.
+    if sudo_password {
+        if let Some(user) = sudo_password_refused(&stderr) {
+            error = Some(format!(
+                "Invalid sudo password provided or sudo is not configured for this user \
+                 ({user})"
+            ));
+            code = -1;
+        }
+    }
+    let succeeded = code == 0;
     let mut result = Map::new();
     result.insert("failed".into(), Value::Bool(!succeeded));
     result.insert("succeeded".into(), Value::Bool(succeeded));
     result.insert("return_code".into(), Value::from(code));
     result.insert("stdout".into(), try_json(stdout));
     result.insert("stderr".into(), try_json(stderr));
-    let outcome = match finished.ended {
-        Ended::Exited(0) => Outcome::Succeeded,
-        Ended::TimedOut => {
-            result.insert(
-                "error".into(),
-                Value::String(format!(
-                    "Action failed to complete in {} seconds",
-                    seconds(timeout)
-                )),
-            );
-            Outcome::Timeout
-        }
-        Ended::Canceled => Outcome::Canceled,
+    if let Some(error) = error {
+        result.insert("error".into(), Value::String(error));
+    }
+    // Upstream's PROC_EXIT_CODE_TO_LIVEACTION_STATUS_MAP: 0 succeeded, -9 (SIGKILL, as a
+    // timeout kills) timeout, -15 (SIGTERM, as a shutdown kills) abandoned, anything else
+    // failed. A cancel is ours.
+    let outcome = match (finished.ended, code) {
+        (Ended::Canceled, _) => Outcome::Canceled,
+        (_, 0) => Outcome::Succeeded,
+        (_, code) if code == -libc::SIGKILL => Outcome::Timeout,
+        (_, code) if code == -libc::SIGTERM => Outcome::Abandoned,
         _ => Outcome::Failed,
     };
     RunOutcome {
         outcome,
         result: Value::Object(result),
     }
+}
+
+/// The user sudo asked the password of, when `stderr` says the password was refused
+/// (`sudo: 3 incorrect password attempts`); `unknown` when no prompt names one. Newer sudo
+/// versions also say `1 incorrect password attempt`, which upstream's pattern misses.
+fn sudo_password_refused(stderr: &str) -> Option<String> {
+    let refused = stderr.match_indices("sudo: ").any(|(at, _)| {
+        let rest = &stderr[at + "sudo: ".len()..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        digits > 0 && rest[digits..].starts_with(" incorrect password attempt")
+    });
+    if !refused {
+        return None;
+    }
+    // `\[sudo\] password for (.+?)\:`
+    let user = stderr.find("[sudo] password for ").and_then(|at| {
+        let rest = &stderr[at + "[sudo] password for ".len()..];
+        let end = rest.find(':')?;
+        let user = &rest[..end];
+        (!user.is_empty() && !user.contains('\n')).then(|| user.to_string())
+    });
+    Some(user.unwrap_or_else(|| "unknown".into()))
 }
 
 /// `60` rather than `60.0` for whole seconds.
@@ -320,6 +360,22 @@ mod tests {
         // Upstream's `str(v) if v else ""` for integers: 0 is lost; we keep that.
         assert_eq!(positional_word("integer", &serde_json::json!(0)), "");
         assert_eq!(positional_word("number", &serde_json::json!(0)), "0");
+    }
+
+    #[test]
+    fn refused_sudo_passwords_are_recognized() {
+        let stderr = "[sudo] password for bar: Sorry, try again.\n[sudo] password for bar: \
+                      \nsudo: 2 incorrect password attempts";
+        assert_eq!(sudo_password_refused(stderr), Some("bar".into()));
+        assert_eq!(
+            sudo_password_refused("sudo: 1 incorrect password attempt"),
+            Some("unknown".into())
+        );
+        assert_eq!(sudo_password_refused("sudo: a password is required"), None);
+        assert_eq!(
+            sudo_password_refused("sudo: incorrect password attempts"),
+            None
+        );
     }
 
     #[test]

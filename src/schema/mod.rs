@@ -146,11 +146,7 @@ pub fn validate_config(
     // jsonschema raises its best match; show that one first.
     errors.sort_by_key(|error| error.path.len());
     let mut cleaned = cleaned;
-    let mut secrets: Vec<(Vec<PathItem>, String)> = Vec::new();
     let _ = visit_config(schema, &mut cleaned, &mut |path, item_schema, item| {
-        if item_schema.get("secret").is_some_and(truthy) && !item.is_null() {
-            secrets.push((path.to_vec(), repr::py_repr(item)));
-        }
         if let Value::String(text) = item {
             if is_template(text)
                 && text.contains("decrypt_kv")
@@ -170,6 +166,10 @@ pub fn validate_config(
         Ok(cleaned)
     } else {
         // [fix] A secret's value is never quoted back in an error (upstream prints it).
+        let mut secrets: Vec<(Vec<PathItem>, String)> = Vec::new();
+        visit_config_secrets(schema, &mut cleaned.clone(), &mut |path, item| {
+            secrets.push((path.to_vec(), repr::py_repr(item)));
+        });
         for error in &mut errors {
             mask_secrets(error, &secrets);
         }
@@ -199,10 +199,80 @@ pub const DECRYPT_KV_ON_SECRET: &str = "Values specified as \"secret: True\" in 
 /// Visit every value of a config (depth first, parents before children) with the property
 /// schema that applies to it, found as StackStorm's config loader finds it: object keys by
 /// `properties`, then matching `patternProperties`, then a schema `additionalProperties`;
-/// list items by `items` then `additionalItems`; `{}` where nothing applies. `visit` returns
-/// whether to go into the value's children.
+/// list items by `items` then `additionalItems`; `{}` where nothing applies. `$ref`s are not
+/// followed (the loader does not follow them: a `$ref`'d schema's `secret` and `default`s are
+/// not applied at run time). `visit` returns whether to go into the value's children.
 pub fn visit_config<E>(
     schema: &Map<String, Value>,
+    config: &mut Value,
+    visit: &mut impl FnMut(&[PathItem], &Value, &mut Value) -> Result<bool, E>,
+) -> Result<(), E> {
+    walk_config(schema, None, config, visit)
+}
+
+/// Call `mask` on every value of `config` that is secret (not null), and not on what is under
+/// it: a value whose property schema says `secret: true`, found as [`visit_config`] finds
+/// schemas but with `$ref`s followed to the top-level keys they point at (`"$ref":
+/// "#/properties/connection"`, as 19 Exchange packs share a secret-holding definition).
+///
+/// Every place that shows a config masks through this one function. [fix] StackStorm's
+/// `get_secret_parameters` (`st2common/st2common/util/secrets.py`) only looks under
+/// `properties` and `items`, so a secret reached through `patternProperties`,
+/// `additionalProperties` or a `$ref` is shown in clear by its API.
+pub fn visit_config_secrets(
+    schema: &Map<String, Value>,
+    config: &mut Value,
+    mask: &mut impl FnMut(&[PathItem], &mut Value),
+) {
+    let root = config_schema_root(schema);
+    let _ = walk_config(
+        schema,
+        Some(&root),
+        config,
+        &mut |path, item_schema, item| {
+            let secret = item_schema.get("secret").is_some_and(truthy);
+            if secret && !item.is_null() {
+                mask(path, item);
+            }
+            Ok::<_, std::convert::Infallible>(!secret)
+        },
+    );
+}
+
+/// The document a config schema's `$ref`s point into: the schema file as the `properties` of
+/// an object (`#/properties/<key>` is the top-level key `<key>`).
+pub fn config_schema_root(schema: &Map<String, Value>) -> Value {
+    json!({"type": "object", "properties": schema})
+}
+
+/// How many `$ref`s may lead to one another before a schema is taken as it is (a loop).
+const MAX_REF_CHAIN: usize = 32;
+
+/// The schema `item_schema` stands for: its `$ref` (a local JSON pointer into `root`, made by
+/// [`config_schema_root`]) followed, then that one's, and so on.
+/// Siblings of a `$ref` are ignored, as draft 4 says. A `$ref` that points nowhere (or out
+/// of the document, or in a loop) leaves the schema as it is.
+pub fn resolve_config_ref<'a>(root: &'a Value, item_schema: &'a Value) -> &'a Value {
+    let mut current = item_schema;
+    for _ in 0..MAX_REF_CHAIN {
+        let Some(fragment) = current
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|reference| reference.strip_prefix('#'))
+        else {
+            return current;
+        };
+        match validator::resolve_pointer(root, fragment) {
+            Some(target) => current = target,
+            None => return current,
+        }
+    }
+    current
+}
+
+fn walk_config<E>(
+    schema: &Map<String, Value>,
+    root: Option<&Value>,
     config: &mut Value,
     visit: &mut impl FnMut(&[PathItem], &Value, &mut Value) -> Result<bool, E>,
 ) -> Result<(), E> {
@@ -213,18 +283,29 @@ pub fn visit_config<E>(
     let mut path = Vec::new();
     for (key, item) in map.iter_mut() {
         path.push(PathItem::Key(key.clone()));
-        visit_item(schema.get(key).unwrap_or(&empty), item, &mut path, visit)?;
+        visit_item(
+            root,
+            schema.get(key).unwrap_or(&empty),
+            item,
+            &mut path,
+            visit,
+        )?;
         path.pop();
     }
     Ok(())
 }
 
 fn visit_item<E>(
+    root: Option<&Value>,
     item_schema: &Value,
     item: &mut Value,
     path: &mut Vec<PathItem>,
     visit: &mut impl FnMut(&[PathItem], &Value, &mut Value) -> Result<bool, E>,
 ) -> Result<(), E> {
+    let item_schema = match root {
+        Some(root) => resolve_config_ref(root, item_schema),
+        None => item_schema,
+    };
     if !visit(path, item_schema, item)? {
         return Ok(());
     }
@@ -234,7 +315,7 @@ fn visit_item<E>(
             let schemas = object_properties_schema(item_schema, &keys);
             for (key, child) in map.iter_mut() {
                 path.push(PathItem::Key(key.clone()));
-                visit_item(&schemas[key.as_str()], child, path, visit)?;
+                visit_item(root, &schemas[key.as_str()], child, path, visit)?;
                 path.pop();
             }
         }
@@ -243,7 +324,13 @@ fn visit_item<E>(
             let empty = Value::Object(Map::new());
             for (index, child) in items.iter_mut().enumerate() {
                 path.push(PathItem::Index(index));
-                visit_item(schemas.get(index).unwrap_or(&empty), child, path, visit)?;
+                visit_item(
+                    root,
+                    schemas.get(index).unwrap_or(&empty),
+                    child,
+                    path,
+                    visit,
+                )?;
                 path.pop();
             }
         }

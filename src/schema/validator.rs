@@ -767,7 +767,7 @@ fn join_url(scope: &str, reference: &str) -> String {
 }
 
 /// A JSON pointer (`/properties/a~1b`, percent-decoded) inside `document`.
-fn resolve_pointer<'v>(document: &'v Value, fragment: &str) -> Option<&'v Value> {
+pub(crate) fn resolve_pointer<'v>(document: &'v Value, fragment: &str) -> Option<&'v Value> {
     let fragment = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy();
     let fragment = fragment.trim_start_matches('/');
     if fragment.is_empty() {

@@ -143,7 +143,7 @@ impl Home {
         self.base.join("virtualenvs").join(pack_ref)
     }
 
-    /// `st2 pack list -j` as JSON.
+    /// `st2 pack list -j` as JSON, without the built-in `core` pack it always lists.
     pub fn pack_list(&self) -> Vec<Value> {
         let output = self.st2().args(["pack", "list", "-j"]).output().unwrap();
         assert!(
@@ -151,7 +151,11 @@ impl Home {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        serde_json::from_slice(&output.stdout).unwrap()
+        let packs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        packs
+            .into_iter()
+            .filter(|pack| pack["source"]["builtin"] != true)
+            .collect()
     }
 
     /// Refs of the installed packs.

@@ -57,7 +57,10 @@ fn list_get_and_remove() {
         .args(["pack", "list"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("No packs installed."));
+        .stdout(predicate::str::contains("Basic core actions."))
+        .stderr(predicate::str::contains(
+            "install a pack with `st2 pack install NAME`",
+        ));
     let dir = home.dir.path().join("src/demo");
     pack_files(&dir, "demo", "1.0.0", &["hello"]);
     write(&dir, "requirements.txt", "");

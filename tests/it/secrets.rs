@@ -128,6 +128,32 @@ fn no_command_prints_or_records_a_secret() {
         assert!(output.status.success(), "{}", stderr(&output));
         assert!(stdout(&output).contains("fine"));
     }
+    // [fix] Actions that print their secrets themselves: masked in what is shown and stored.
+    for output in audit.st2(&["run", "vault.leak", &password]) {
+        assert!(!output.status.success(), "vault.leak returns (False, ...)");
+    }
+    let outputs = audit.st2(&["run", "vault.leak", &password, "-d"]);
+    let leaked: Value = serde_json::from_slice(&outputs[2].stdout).unwrap();
+    let text = |key: &str| {
+        leaked["result"][key]
+            .as_str()
+            .unwrap()
+            .trim_end()
+            .to_string()
+    };
+    assert_eq!(
+        text("stdout"),
+        "auth failed for key ******** token ********"
+    );
+    assert_eq!(text("stderr"), "password was ********");
+    assert_eq!(
+        leaked["result"]["result"],
+        serde_json::json!({"password": "********", "key": "********"})
+    );
+    for output in audit.st2(&["run", "vault.shell_leak", &password]) {
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("password: ********"));
+    }
     let http_password = format!("password={HTTP_PASSWORD}");
     for url in [
         server.url("/login"),

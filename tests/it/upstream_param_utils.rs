@@ -911,7 +911,8 @@ fn set_executable(path: &Path) {
 
 /// Not an upstream case (upstream records rendered values as they are): the record shows the
 /// live parameters rendered, so what a template decrypted, or took from a secret of the pack
-/// config, is masked in whatever parameter it ends up, while the action gets it.
+/// config, is masked in whatever parameter it ends up (`src/redact.rs`), while the action
+/// gets it.
 #[test]
 fn decrypted_and_config_secrets_are_not_recorded() {
     let home = home_with(&[(
@@ -944,7 +945,7 @@ fn decrypted_and_config_secrets_are_not_recorded() {
     let execution = run_ok(&home, "secrets", &[]);
     assert_eq!(
         execution["parameters"],
-        json!({"t": "********", "u": "********", "p": "********", "plain": "stanley"})
+        json!({"t": "********", "u": "x-********", "p": "********", "plain": "stanley"})
     );
     assert_eq!(received(&execution)["u"], "x-s3cr3t-value");
     let stored = home.query("SELECT parameters FROM executions");

@@ -113,10 +113,10 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
             None => Map::new(),
         },
     };
-    let mut prompter = Prompter::new(yes);
+    let mut prompter = Prompter::new(yes, &schema);
     let mut values = Map::new();
     for (key, property) in &schema {
-        if let Some(value) = prompter.ask(key, property, current.get(key))? {
+        if let Some(value) = prompter.ask(key, property, current.get(key), 0)? {
             values.insert(key.clone(), value);
         }
     }
@@ -159,19 +159,25 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
     Ok(ExitStatus::Success)
 }
 
+/// How deep the prompter goes into nested objects (a `$ref` may lead back to its parent).
+const MAX_PROMPT_DEPTH: usize = 8;
+
 /// Asks for values on the terminal, or reads answers line by line from a pipe.
 struct Prompter {
     yes: bool,
     terminal: bool,
     lines: Box<dyn Iterator<Item = std::io::Result<String>>>,
+    /// What the schema's `$ref`s point into.
+    root: Value,
 }
 
 impl Prompter {
-    fn new(yes: bool) -> Prompter {
+    fn new(yes: bool, schema: &Map<String, Value>) -> Prompter {
         Prompter {
             yes,
             terminal: std::io::stdin().is_terminal(),
             lines: Box::new(std::io::stdin().lock().lines()),
+            root: schema::config_schema_root(schema),
         }
     }
 
@@ -194,11 +200,16 @@ impl Prompter {
         path: &str,
         property: &Value,
         current: Option<&Value>,
+        depth: usize,
     ) -> anyhow::Result<Option<Value>> {
+        // A `$ref`'d property is asked for as what it points at (secret ones hidden too).
+        let root = self.root.clone();
+        let property = schema::resolve_config_ref(&root, property);
         let kind = property.get("type").and_then(Value::as_str).unwrap_or("");
-        if let (true, Some(properties)) = (
+        if let (true, Some(properties), true) = (
             kind == "object",
             property.get("properties").and_then(Value::as_object),
+            depth < MAX_PROMPT_DEPTH,
         ) {
             let current = current.and_then(Value::as_object);
             let mut object = current.cloned().unwrap_or_default();
@@ -207,6 +218,7 @@ impl Prompter {
                     &format!("{path}.{key}"),
                     sub,
                     current.and_then(|c| c.get(key)),
+                    depth + 1,
                 )?;
                 match value {
                     Some(value) => object.insert(key.clone(), value),

@@ -9,16 +9,26 @@ use crate::store::Store;
 /// Run the command.
 pub fn run(pack_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
     let store = super::open_store(context)?;
-    let Some(store) = store else {
-        anyhow::bail!("Pack \"{pack_ref}\" is not found (no pack is installed).");
+    let builtin = match pack_ref {
+        "core" => crate::action::builtin_pack(store.as_ref())?,
+        _ => None,
     };
-    let Some(pack) = store.pack(pack_ref)? else {
-        anyhow::bail!(
-            "Pack \"{pack_ref}\" is not found. Installed packs: {}",
-            installed_refs(&store)?
-        );
+    let (pack, counts) = match (builtin, &store) {
+        (Some(core), _) => {
+            let actions = crate::action::builtin_actions().len() as u64;
+            (core, vec![("actions".to_string(), actions)])
+        }
+        (None, None) => {
+            anyhow::bail!("Pack \"{pack_ref}\" is not found (no pack is installed).")
+        }
+        (None, Some(store)) => match store.pack(pack_ref)? {
+            Some(pack) => (pack, store.content_counts(pack_ref)?),
+            None => anyhow::bail!(
+                "Pack \"{pack_ref}\" is not found. Installed packs: {}",
+                installed_refs(store)?
+            ),
+        },
     };
-    let counts = store.content_counts(pack_ref)?;
     // The full pack.yaml, with what registration computed on top.
     let mut object = match &pack.metadata {
         Value::Object(map) => map.clone(),
