@@ -8,8 +8,9 @@
 //! [`MASK`](crate::config::MASK) wherever it appears in the result, before the result is
 //! stored or shown.
 //!
-//! Values shorter than [`MIN_LEN`] characters are not masked: a secret such as `1` or `yes`
-//! would mangle unrelated output and tell an onlooker nothing. Matching uses Aho-Corasick
+//! Values shorter than [`MIN_LEN`] characters are not masked, as GitLab refuses to mask
+//! variables under 8 characters: a short secret such as `pass` would mangle unrelated output
+//! (`********word`) and tell an onlooker little. Matching uses Aho-Corasick
 //! with leftmost-longest semantics, so a secret that contains another is masked whole.
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -18,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::config::MASK;
 
 /// Secrets shorter than this many characters are left alone.
-pub const MIN_LEN: usize = 4;
+pub const MIN_LEN: usize = 8;
 
 /// Replaces known secret values in text.
 pub struct Redactor {
@@ -113,10 +114,10 @@ mod tests {
 
     #[test]
     fn masks_every_occurrence_longest_first() {
-        let redactor = Redactor::new(["hunter2", "hunter2-long", "abc"]);
+        let redactor = Redactor::new(["hunter22", "hunter22-long", "pass"]);
         assert_eq!(
-            redactor.text("401: bad key hunter2-long (was hunter2), abc stays"),
-            "401: bad key ******** (was ********), abc stays"
+            redactor.text("401: bad key hunter22-long (was hunter22), password stays"),
+            "401: bad key ******** (was ********), password stays"
         );
     }
 
@@ -141,7 +142,7 @@ mod tests {
 
     #[test]
     fn short_empty_and_mask_values_are_ignored() {
-        let redactor = Redactor::new(["", "yes", MASK]);
+        let redactor = Redactor::new(["", "yes", "1234567", MASK]);
         assert!(redactor.is_empty());
         assert_eq!(redactor.text("yes yes"), "yes yes");
     }

@@ -83,7 +83,7 @@ fn set_get_list_delete_in_both_scopes() {
         .args(["key", "set", "nothing"])
         .write_stdin("")
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("no value was given"));
     for name in ["p.a", "p.b", "q"] {
         home.st2()
