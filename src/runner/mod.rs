@@ -14,6 +14,7 @@
 //!
 //! The others are registered normally; running them is a clear "not supported yet" error.
 
+pub mod content_version;
 pub mod http;
 pub mod process;
 pub mod python;
@@ -216,8 +217,35 @@ impl RunRequest<'_> {
     }
 }
 
-/// Run one execution with the runner of `request.runner_type`.
+impl<'a> RunRequest<'a> {
+    /// The same request with the pack's files taken from `pack_dir` (a `content_version`
+    /// worktree).
+    pub fn with_pack_dir<'b>(&'b self, pack_dir: &'b Path) -> RunRequest<'b>
+    where
+        'a: 'b,
+    {
+        RunRequest {
+            pack_dir,
+            python: self.python.clone(),
+            ..*self
+        }
+    }
+}
+
+/// Run one execution with the runner of `request.runner_type`, in a worktree of the pack's
+/// git repository when the `content_version` parameter names a revision.
 pub fn run(request: &RunRequest) -> RunOutcome {
+    let worktree = match content_version::for_request(request) {
+        Ok(worktree) => worktree,
+        Err(message) => return RunOutcome::error(Outcome::Failed, message),
+    };
+    match &worktree {
+        Some(worktree) => run_runner(&request.with_pack_dir(worktree.path())),
+        None => run_runner(request),
+    }
+}
+
+fn run_runner(request: &RunRequest) -> RunOutcome {
     match request.runner_type {
         "local-shell-cmd" | "local-shell-script" => shell::run(request),
         "python-script" => python::run(request),

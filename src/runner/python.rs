@@ -1,17 +1,28 @@
 //! The `python-script` runner (upstream `contrib/runners/python_runner`): the pack's action
-//! class run by the pack virtualenv's interpreter through a wrapper that ships in the binary
-//! (`python/wrapper.py`).
+//! class run by the pack virtualenv's interpreter through StackStorm's action wrapper, ported
+//! (`python/shim/python_runner/python_action_wrapper.py`, started by `python/wrapper.py`).
 //!
 //! The parameters and the resolved pack config go to the wrapper as one JSON line on stdin,
 //! never on the command line (they hold secrets). The wrapper prints the JSON result between
-//! two copies of StackStorm's delimiter; everything else on stdout is the action's output.
-//! `self.action_service` (the datastore) is served over a Unix socket pair whose child end
-//! the wrapper gets as `--service-fd=N`: one JSON request line, one JSON reply line.
+//! two copies of StackStorm's delimiter; everything else on stdout is the action's output,
+//! kept byte for byte as upstream keeps it (nothing stripped). `self.action_service` (the
+//! datastore) is served over a Unix socket pair whose child end the wrapper gets as
+//! `--service-fd=N`: one JSON request line, one JSON reply line.
+//!
+//! What upstream's `PythonRunner.run` and `_get_output_values` do, this does: `-u`, the
+//! sandbox `PATH` and `PYTHONPATH` (pack `lib/` first with `[packs] enable_common_libs`, then
+//! `actions/lib`; a `PYTHONPATH` in the `env` parameter is ignored), `--log-level` from the
+//! `log_level` parameter or `[actionrunner] python_runner_log_level`, the result `"None"`
+//! when the wrapper printed none, and exit code 220 (a status that is not a boolean) as the
+//! error.
+
+mod shim;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,7 +33,7 @@ use super::{Outcome, RunOutcome, RunRequest};
 use crate::datastore::{Datastore, NewItem};
 use crate::store::KeyScope;
 
-/// The wrapper's source.
+/// The wrapper's entry, run as `python -u -c`.
 const WRAPPER: &str = include_str!("python/wrapper.py");
 
 /// StackStorm's `ACTION_OUTPUT_RESULT_DELIMITER`.
@@ -31,19 +42,40 @@ const DELIMITER: &str = "%%%%%~=~=~=************=~=~=~%%%%";
 /// Default `timeout` of Python actions, in seconds.
 const DEFAULT_TIMEOUT: f64 = 600.0;
 
+/// The wrapper's exit code when `run()` returned a status that is not a boolean
+/// (upstream `PYTHON_RUNNER_INVALID_ACTION_STATUS_EXIT_CODE`).
+const INVALID_STATUS_EXIT_CODE: i32 = 220;
+
+/// Upstream's `PYTHON_RUNNER_DEFAULT_LOG_LEVEL`: the `log_level` parameter's default, which
+/// means "as `[actionrunner] python_runner_log_level` says".
+const DEFAULT_LOG_LEVEL: &str = "DEBUG";
+
 /// Run one execution.
 pub fn run(request: &RunRequest) -> RunOutcome {
-    let entry_point = request.entry_point_path();
-    if !entry_point.is_file() {
+    if request.entry_point.is_empty() {
+        let name = request
+            .action_ref
+            .strip_prefix(&format!("{}.", request.pack))
+            .unwrap_or(request.action_ref);
         return RunOutcome::error(
             Outcome::Failed,
-            format!(
-                "File \"{}\" has no action class or the file doesn't exist.",
-                entry_point.display()
-            ),
+            format!("Action \"{name}\" is missing entry_point attribute"),
         );
     }
     let python = request.python.clone().unwrap_or_else(|| "python3".into());
+    let shim = match shim::dir(request.settings) {
+        Ok(dir) => dir,
+        Err(err) => {
+            return RunOutcome::error(
+                Outcome::Failed,
+                format!(
+                    "cannot write StackStorm's Python modules for actions under {}: {}",
+                    request.settings.cache_dir().display(),
+                    crate::settings::io_reason(&err)
+                ),
+            )
+        }
+    };
     let (ours, theirs) = match UnixStream::pair() {
         Ok(pair) => pair,
         Err(err) => {
@@ -53,7 +85,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
             )
         }
     };
-    let command = command(request, &python, &theirs);
+    let command = command(request, &python, &shim, &theirs);
     let input = stdin_payload(request);
     let service = serve_datastore(ours, request);
     let timeout = request.timeout_seconds().unwrap_or(DEFAULT_TIMEOUT);
@@ -82,43 +114,61 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     }
 }
 
+/// The log level the wrapper gets: the `log_level` parameter, or `[actionrunner]
+/// python_runner_log_level` when the parameter is left at `DEBUG` (upstream `pre_run`).
+fn log_level<'a>(request: &'a RunRequest) -> &'a str {
+    match request.parameters.get("log_level").and_then(Value::as_str) {
+        Some(level) if level != DEFAULT_LOG_LEVEL => level,
+        _ => &request.settings.python_runner_log_level,
+    }
+}
+
 /// The wrapper's command line: no parameter or config value on it.
-fn command(request: &RunRequest, python: &std::path::Path, channel: &UnixStream) -> Command {
+fn command(request: &RunRequest, python: &Path, shim: &Path, channel: &UnixStream) -> Command {
+    let settings = request.settings;
     let mut command = Command::new(python);
     command
+        .arg("-u")
         .arg("-c")
         .arg(WRAPPER)
-        .arg("--pack")
-        .arg(request.pack)
-        .arg("--file-path")
-        .arg(request.entry_point_path())
-        .arg("--user")
-        .arg(request.user)
-        .arg("--log-level")
-        .arg(
-            request
-                .parameters
-                .get("log_level")
-                .and_then(Value::as_str)
-                .unwrap_or("DEBUG"),
-        )
+        .arg(format!("--pack={}", request.pack))
+        .arg(format!(
+            "--file-path={}",
+            request.entry_point_path().display()
+        ))
+        .arg(format!("--user={}", request.user))
+        .arg(format!("--base-path={}", settings.base_path.display()))
+        .arg(format!(
+            "--packs-base-paths={}",
+            std::env::join_paths(settings.pack_search_paths())
+                .unwrap_or_default()
+                .to_string_lossy()
+        ))
+        .arg(format!("--system-user={}", settings.system_user))
         .arg("--stdin-parameters")
         .current_dir(request.pack_dir.join("actions"));
-    for (name, value) in super::shell::environment(request) {
-        command.env(name, value);
+    // Upstream passes --log-level only when it is not the default.
+    let level = log_level(request);
+    if level != DEFAULT_LOG_LEVEL {
+        command.arg(format!("--log-level={level}"));
     }
-    // The pack's actions/lib, as upstream's sandbox PYTHONPATH holds it.
-    let lib = request.pack_dir.join("actions").join("lib");
-    let python_path = match std::env::var_os("PYTHONPATH") {
-        Some(existing) if !existing.is_empty() => {
-            let mut joined = lib.into_os_string();
-            joined.push(":");
-            joined.push(existing);
-            joined
+    for (name, value) in super::shell::environment(request) {
+        // Upstream's BLACKLISTED_ENV_VARS: the env parameter cannot replace PYTHONPATH.
+        if !name.eq_ignore_ascii_case("pythonpath") {
+            command.env(name, value);
         }
-        _ => lib.into_os_string(),
-    };
-    command.env("PYTHONPATH", python_path);
+    }
+    command.env("PYTHONPATH", python_path(request, shim));
+    // The virtualenv's bin/ first on PATH (upstream get_sandbox_path).
+    let venv = settings.venv_dir(request.pack);
+    if python.starts_with(&venv) {
+        let mut path = venv.join("bin/").into_os_string();
+        if let Some(parent) = std::env::var_os("PATH").filter(|path| !path.is_empty()) {
+            path.push(":");
+            path.push(parent);
+        }
+        command.env("PATH", path);
+    }
     let fd = channel.as_raw_fd();
     command.arg(format!("--service-fd={fd}"));
     // SAFETY: fcntl is async-signal-safe. The child keeps the channel under its own number
@@ -135,8 +185,24 @@ fn command(request: &RunRequest, python: &std::path::Path, channel: &UnixStream)
     command
 }
 
-/// What the wrapper reads on stdin: the action's own parameters (not the runner's) and the
-/// resolved config.
+/// The action's `PYTHONPATH`: the pack's `lib/` with `[packs] enable_common_libs` (upstream
+/// `COMMON_LIB_DIR`), the pack's `actions/lib`, the caller's `PYTHONPATH`, and last the
+/// StackStorm modules for actions.
+fn python_path(request: &RunRequest, shim: &Path) -> std::ffi::OsString {
+    let mut entries: Vec<PathBuf> = Vec::new();
+    if request.settings.enable_common_libs {
+        entries.push(request.pack_dir.join("lib"));
+    }
+    entries.push(request.pack_dir.join("actions").join("lib"));
+    if let Some(parent) = std::env::var_os("PYTHONPATH") {
+        entries.extend(std::env::split_paths(&parent).filter(|p| !p.as_os_str().is_empty()));
+    }
+    entries.push(shim.to_path_buf());
+    std::env::join_paths(entries).unwrap_or_default()
+}
+
+/// What the wrapper reads on stdin: the action's own parameters (not the runner's), every
+/// one of them including those that are `null` (`None` in `run()`), and the resolved config.
 fn stdin_payload(request: &RunRequest) -> Vec<u8> {
     let runner = super::parameters(request.runner_type);
     let parameters: Map<String, Value> = request
@@ -154,32 +220,38 @@ fn stdin_payload(request: &RunRequest) -> Vec<u8> {
     line
 }
 
-/// The execution's result from what the wrapper left.
+/// The execution's result from what the wrapper left (upstream `_get_output_values` and
+/// `_get_final_status`).
 fn outcome(finished: &process::Finished, timeout: f64) -> RunOutcome {
-    let stdout = String::from_utf8_lossy(&finished.stdout);
-    let (action_stdout, output) = split_output(&stdout);
     let code = finished.ended.return_code();
-    let mut result = Map::new();
-    result.insert(
-        "result".into(),
-        output
-            .as_ref()
-            .and_then(|o| o.get("result").cloned())
-            .unwrap_or(Value::Null),
-    );
-    result.insert(
-        "stdout".into(),
-        Value::String(process::text(action_stdout.as_bytes())),
-    );
-    result.insert(
-        "stderr".into(),
-        Value::String(process::text(&finished.stderr)),
-    );
-    result.insert("exit_code".into(), Value::from(code));
-    let status = output.as_ref().and_then(|o| o.get("status").cloned());
+    // [fix] Upstream decodes the output as strict UTF-8 and fails the whole execution with a
+    // UnicodeDecodeError on the first other byte; invalid bytes become U+FFFD here.
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    let stderr = String::from_utf8_lossy(&finished.stderr).into_owned();
+    if finished.ended == Ended::Exited(INVALID_STATUS_EXIT_CODE) {
+        // Upstream raises ValueError(stderr): the execution fails with it as the error.
+        return RunOutcome::error(Outcome::Failed, stderr);
+    }
+    let (action_stdout, output) = match split_output(&stdout) {
+        Ok(split) => split,
+        Err(message) => return RunOutcome::error(Outcome::Failed, message),
+    };
+    let (result, status) = match output {
+        Some(Value::Object(mut output)) => (
+            output.remove("result").unwrap_or(Value::Null),
+            output.remove("status").unwrap_or(Value::Null),
+        ),
+        Some(other) => (other, Value::Null),
+        None => (Value::String("None".into()), Value::Null),
+    };
+    let mut fields = Map::new();
+    fields.insert("stdout".into(), Value::String(action_stdout));
+    fields.insert("stderr".into(), Value::String(stderr));
+    fields.insert("exit_code".into(), Value::from(code));
+    fields.insert("result".into(), result);
     let outcome = match finished.ended {
         Ended::TimedOut => {
-            result.insert(
+            fields.insert(
                 "error".into(),
                 Value::String(format!(
                     "Action failed to complete in {} seconds",
@@ -189,40 +261,37 @@ fn outcome(finished: &process::Finished, timeout: f64) -> RunOutcome {
             Outcome::Timeout
         }
         Ended::Canceled => Outcome::Canceled,
-        Ended::Exited(0) if output.is_none() => {
-            result.insert(
-                "error".into(),
-                Value::String(
-                    "the action process exited without printing a result (did it call \
-                     sys.exit or os._exit?)"
-                        .into(),
-                ),
-            );
-            Outcome::Failed
-        }
-        Ended::Exited(0) if status == Some(Value::Bool(false)) => Outcome::Failed,
-        Ended::Exited(0) => Outcome::Succeeded,
+        Ended::Exited(0) if status != Value::Bool(false) => Outcome::Succeeded,
         _ => Outcome::Failed,
     };
     RunOutcome {
         outcome,
-        result: Value::Object(result),
+        result: Value::Object(fields),
     }
 }
 
-/// The action's own stdout, and the parsed `{"result", "status"}` between the delimiters.
-fn split_output(stdout: &str) -> (String, Option<Value>) {
-    let Some(start) = stdout.find(DELIMITER) else {
-        return (stdout.to_string(), None);
-    };
-    let after = &stdout[start + DELIMITER.len()..];
-    let Some(end) = after.find(DELIMITER) else {
-        return (stdout.to_string(), None);
-    };
-    let parsed = serde_json::from_str::<Value>(after[..end].trim()).ok();
-    let mut rest = stdout[..start].to_string();
-    rest.push_str(&after[end + DELIMITER.len()..]);
-    (rest, parsed)
+/// The action's own stdout and the parsed output between the delimiters (upstream: the text
+/// itself when it is not JSON), or upstream's error when the delimiter is not there exactly
+/// twice.
+fn split_output(stdout: &str) -> Result<(String, Option<Value>), String> {
+    if !stdout.contains(DELIMITER) {
+        return Ok((stdout.to_string(), None));
+    }
+    let parts: Vec<&str> = stdout.split(DELIMITER).collect();
+    if parts.len() != 3 {
+        return Err(format!(
+            "The result length should be 3, was {}.",
+            parts.len()
+        ));
+    }
+    let action_result = parts[1].trim();
+    let rest = format!("{}{}", parts[0], parts[2]);
+    if action_result.is_empty() {
+        return Ok((rest, None));
+    }
+    let parsed = serde_json::from_str::<Value>(action_result)
+        .unwrap_or_else(|_| Value::String(action_result.to_string()));
+    Ok((rest, Some(parsed)))
 }
 
 /// Serve the wrapper's datastore requests until it closes its end.
@@ -249,7 +318,7 @@ fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::Joi
                         }
                     }
                     let store = datastore.as_mut().expect("opened above");
-                    match handle(store, &user, &request) {
+                    match handle(store, &settings, &user, &request) {
                         Ok(value) => json!({ "value": value }),
                         Err(message) => json!({ "error": message }),
                     }
@@ -263,8 +332,14 @@ fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::Joi
     })
 }
 
-/// One datastore request: `get`, `set`, `delete`, `list`.
-fn handle(datastore: &mut Datastore, user: &str, request: &Value) -> Result<Value, String> {
+/// One datastore request: `get`, `set`, `delete`, `list`, and `decrypt` (the `decrypt_kv`
+/// Jinja filter).
+fn handle(
+    datastore: &mut Datastore,
+    settings: &crate::settings::Settings,
+    user: &str,
+    request: &Value,
+) -> Result<Value, String> {
     let text = |key: &str| request.get(key).and_then(Value::as_str).unwrap_or_default();
     let scope = match text("scope") {
         "" | "system" | "st2kv.system" => KeyScope::System,
@@ -302,6 +377,10 @@ fn handle(datastore: &mut Datastore, user: &str, request: &Value) -> Result<Valu
         "list" => datastore
             .list(Some(KeyScope::System), user, text("prefix"), false)
             .map(|items| serde_json::to_value(items).unwrap_or_default())
+            .map_err(|err| err.to_string()),
+        "decrypt" => crate::crypto::CryptoKey::load(settings.datastore_key_path())
+            .and_then(|key| key.decrypt(text("value")))
+            .map(Value::String)
             .map_err(|err| err.to_string()),
         other => Err(format!("unknown datastore operation \"{other}\"")),
     }
@@ -385,18 +464,20 @@ mod tests {
             run.result["result"],
             json!({"hello": "abab", "token": "s3cret", "lib": "from lib", "pack": "demo"})
         );
-        assert_eq!(run.result["stdout"], "working");
-        assert!(run.result["stderr"]
-            .as_str()
-            .unwrap()
-            .contains("INFO [-] logged"));
+        // Kept as printed, newline included (upstream strips nothing).
+        assert_eq!(run.result["stdout"], "working\n");
+        assert_eq!(
+            run.result["stderr"],
+            "st2.actions.python.Act: INFO     logged\n"
+        );
         assert_eq!(run.result["exit_code"], 0);
         // Nothing secret on the command line.
         let (_, theirs) = UnixStream::pair().unwrap();
         let (schema, parameters, cancel) = (Map::new(), Map::new(), CancelFlag::new());
         let config = json!({"token": "s3cret"});
         let request = request(&fixture, &parameters, &config, &schema, &cancel);
-        let command = command(&request, std::path::Path::new("python3"), &theirs);
+        let shim = std::path::Path::new("/shim");
+        let command = command(&request, std::path::Path::new("python3"), shim, &theirs);
         let line: Vec<String> = command
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -417,9 +498,11 @@ mod tests {
             stderr.contains("Traceback") && stderr.contains("ValueError: bad input"),
             "{stderr}"
         );
+        // os._exit(0) before the result: upstream's succeeded execution with result "None".
         let run = execute(&fixture, json!({"mode": "exit"}), json!({}), 30.0);
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, Outcome::Succeeded);
         assert_eq!(run.result["stdout"], "{\"garb");
+        assert_eq!(run.result["result"], "None");
         let run = execute(&fixture, json!({"mode": "loop"}), json!({}), 0.5);
         assert_eq!(run.outcome, Outcome::Timeout);
         assert_eq!(
@@ -430,10 +513,11 @@ mod tests {
         let empty = pack_with("x = 1\n");
         let run = execute(&empty, json!({}), json!({}), 30.0);
         assert_eq!(run.outcome, Outcome::Failed);
-        assert!(run.result["stderr"]
-            .as_str()
-            .unwrap()
-            .contains("has no action class"));
+        let stderr = run.result["stderr"].as_str().unwrap();
+        assert!(
+            stderr.contains("Found no classes in plugin file") && stderr.contains("act.py"),
+            "{stderr}"
+        );
         let broken = pack_with("def broken(:\n");
         let run = execute(&broken, json!({}), json!({}), 30.0);
         assert!(run.result["stderr"]
@@ -478,11 +562,18 @@ mod tests {
     fn the_result_is_cut_out_of_stdout() {
         let stdout =
             format!("before\n{DELIMITER}{{\"result\": [1], \"status\": null}}\n{DELIMITER}after\n");
-        let (rest, parsed) = split_output(&stdout);
+        let (rest, parsed) = split_output(&stdout).unwrap();
         assert_eq!(rest, "before\nafter\n");
         assert_eq!(parsed, Some(json!({"result": [1], "status": null})));
-        let (rest, parsed) = split_output("garbage only");
+        let (rest, parsed) = split_output("garbage only").unwrap();
         assert_eq!((rest.as_str(), parsed), ("garbage only", None));
+        // Upstream's mocked outputs: a result that is not JSON is kept as text.
+        let (rest, parsed) = split_output(&format!("a{DELIMITER}True{DELIMITER}b")).unwrap();
+        assert_eq!((rest.as_str(), parsed), ("ab", Some(json!("True"))));
+        assert_eq!(
+            split_output(&format!("{DELIMITER}{DELIMITER}{DELIMITER}")).unwrap_err(),
+            "The result length should be 3, was 4."
+        );
     }
 
     #[test]
@@ -501,16 +592,36 @@ mod tests {
         let run = outcome(&finished(Ended::Exited(0), &failed), 1.0);
         assert_eq!(run.outcome, Outcome::Failed);
         assert_eq!(run.result["result"], 1);
+        // No result printed, exit code 0: upstream's success with the result "None".
         let run = outcome(&finished(Ended::Exited(0), "half a result"), 1.0);
-        assert_eq!(run.outcome, Outcome::Failed);
-        assert!(run.result["error"]
-            .as_str()
-            .unwrap()
-            .contains("without printing a result"));
+        assert_eq!(run.outcome, Outcome::Succeeded);
+        assert_eq!(run.result["result"], "None");
         assert_eq!(run.result["stdout"], "half a result");
         let run = outcome(&finished(Ended::TimedOut, ""), 2.0);
         assert_eq!(run.outcome, Outcome::Timeout);
         assert_eq!(run.result["exit_code"], -9);
+        assert_eq!(run.result["result"], "None");
+        assert_eq!(
+            run.result["error"],
+            "Action failed to complete in 2 seconds"
+        );
+        // A status that is not a boolean: upstream's ValueError(stderr) as the error.
+        let run = outcome(
+            &process::Finished {
+                ended: Ended::Exited(INVALID_STATUS_EXIT_CODE),
+                stdout: Vec::new(),
+                stderr: b"Status returned ... got: succeeded\n".to_vec(),
+            },
+            1.0,
+        );
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(
+            run.result,
+            json!({"error": "Status returned ... got: succeeded\n"})
+        );
+        // Bytes that are not UTF-8 are replaced, not fatal.
+        let run = outcome(&finished(Ended::Exited(0), "a\u{FFFD}"), 1.0);
+        assert_eq!(run.result["stdout"], "a\u{FFFD}");
         assert_eq!(
             outcome(&finished(Ended::Exited(1), &ok), 1.0).outcome,
             Outcome::Failed

@@ -112,6 +112,12 @@ pub struct Settings {
     pub native_actions: bool,
     /// `[actionrunner] virtualenv_opts`.
     pub virtualenv_opts: Vec<String>,
+    /// `[actionrunner] python_runner_log_level`: the level of `self.logger` in Python actions
+    /// whose `log_level` parameter is left at its default (`DEBUG`).
+    pub python_runner_log_level: String,
+    /// `[packs] enable_common_libs`: the pack's `lib/` directory on Python actions'
+    /// `PYTHONPATH` (upstream default false).
+    pub enable_common_libs: bool,
     /// `[actionrunner] pip_opts`.
     pub pip_opts: Vec<String>,
     /// `[keyvalue] encryption_key_path`.
@@ -249,6 +255,16 @@ impl Settings {
                 .get_list("actionrunner", "virtualenv_opts")
                 .unwrap_or_default(),
             pip_opts: ini.get_list("actionrunner", "pip_opts").unwrap_or_default(),
+            python_runner_log_level: ini
+                .get("actionrunner", "python_runner_log_level")
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .unwrap_or("DEBUG")
+                .to_string(),
+            enable_common_libs: ini
+                .get_bool("packs", "enable_common_libs")
+                .map_err(option_error)?
+                .unwrap_or(false),
             encryption_key_path: ini
                 .get("keyvalue", "encryption_key_path")
                 .filter(|value| !value.is_empty())
@@ -452,6 +468,13 @@ mod tests {
         assert_eq!(s.pip_opts, vec!["--index-url", "http://127.0.0.1/simple"]);
         assert!(s.native_actions);
         assert!(!settings("[actionrunner]\nnative_actions = no\n").native_actions);
+        assert_eq!(s.python_runner_log_level, "DEBUG");
+        assert!(!s.enable_common_libs);
+        let s = settings(
+            "[actionrunner]\npython_runner_log_level = INFO\n[packs]\nenable_common_libs = True\n",
+        );
+        assert_eq!(s.python_runner_log_level, "INFO");
+        assert!(s.enable_common_libs);
         let ini = Ini::parse("[actionrunner]\nnative_actions = maybe\n").unwrap();
         let err = Settings::from_ini(&ini, None, None)
             .unwrap_err()

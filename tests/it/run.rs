@@ -369,11 +369,14 @@ fn broken_actions_fail_with_a_reason() {
         .unwrap()
         .contains("not found"));
 
+    // StackStorm's wrapper message, in the action's stderr.
     let (execution, output) = run_json(&home, &["shelly.pymissing"]);
     assert_eq!(output.status.code(), Some(1));
-    let error = execution["result"]["error"].as_str().unwrap();
+    let error = execution["result"]["stderr"].as_str().unwrap();
     assert!(
-        error.contains("nowhere.py\" has no action class or the file doesn't exist"),
+        error.contains("Failed to load action class from file")
+            && error.contains("nowhere.py\" (action file most likely doesn't exist")
+            && error.contains("No such file or directory"),
         "{error}"
     );
 
