@@ -62,7 +62,11 @@ impl Default for IndexOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     /// No index gave results (and no cached copy was available).
-    #[error("No results from the index: tried {}.\n{}", urls.join(", "), statuses.join("\n"))]
+    #[error(
+        "No results from the index: {}; check [content] index_url in st2.conf and the network \
+         (HTTPS_PROXY), or install from a git URL or a local directory",
+        statuses.join("; ")
+    )]
     NoResults {
         /// Every URL tried.
         urls: Vec<String>,
@@ -315,7 +319,7 @@ impl Index {
                         parsed
                     }
                     None => {
-                        tracing::debug!("index {url} skipped: {reason}");
+                        warnings.push(format!("index {url} skipped: {reason}"));
                         sources.push(SourceStatus {
                             url: url.clone(),
                             outcome: SourceOutcome::Failed(reason),
@@ -689,6 +693,9 @@ mod tests {
             .filter(|s| matches!(s.outcome, SourceOutcome::Failed(_)))
             .count();
         assert_eq!(failed, 5);
+        // Each skipped index is said, not only logged.
+        assert_eq!(loaded.warnings.len(), 5, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].starts_with(&format!("index {} skipped: ", bad[0])));
     }
 
     #[test]
@@ -698,10 +705,12 @@ mod tests {
         let err = Index::load(std::slice::from_ref(&bad), &IndexOptions::default()).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.starts_with(&format!("No results from the index: tried {bad}.")),
+            text.starts_with(&format!("No results from the index: {bad}: ")),
             "{text}"
         );
         assert!(text.contains("no \"packs\" key"), "{text}");
+        assert!(text.ends_with("or install from a git URL or a local directory"));
+        assert!(!text.contains('\n'), "one line: {text}");
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //!   and a failed update leaves the previous virtualenv working.
 //! * **uv when available.** `uv` is used when it is on `PATH` (much faster),
 //!   otherwise `python -m venv` + `pip`. `ST2_VENV_TOOL=pip|uv` forces one.
+//!   A pack whose requirements have a line uv does not take as pip does
+//!   (`-e git+https://...#egg=x`, see [`pip_only_requirement`]) is installed
+//!   with pip, StackStorm's installer, whatever the choice (in a virtualenv
+//!   made by `uv venv --seed` when the interpreter has no `venv` module).
 //!
 //! Errors are meant to be shown to a user as they are: a missing or unusable
 //! interpreter says what to install or which setting to change, and a failed
@@ -342,13 +346,17 @@ fn tool_choice_from_env() -> Result<Option<Installer>, VenvError> {
 enum Tool {
     Uv(PathBuf),
     Pip,
+    /// The virtualenv created by uv with pip in it (`uv venv --seed`), the requirements
+    /// installed by that pip: for requirements only pip takes (interpreters without the
+    /// `venv` module still work).
+    UvSeededPip(PathBuf),
 }
 
 impl Tool {
     fn installer(&self) -> Installer {
         match self {
             Tool::Uv(_) => Installer::Uv,
-            Tool::Pip => Installer::Pip,
+            Tool::Pip | Tool::UvSeededPip(_) => Installer::Pip,
         }
     }
 }
@@ -402,7 +410,7 @@ fn ensure_with(
     force: bool,
 ) -> Result<(VenvOutcome, Installer), VenvError> {
     validate_pack_ref(spec.pack_ref)?;
-    let tool = resolve_tool(choice, find_uv())?;
+    let mut tool = resolve_tool(choice, find_uv())?;
     let venv_dir = std::path::absolute(spec.venv_dir).map_err(io_err(spec.venv_dir))?;
     let pack_dir = std::path::absolute(spec.pack_dir).map_err(io_err(spec.pack_dir))?;
     let parent = venv_dir
@@ -413,27 +421,45 @@ fn ensure_with(
         })?
         .to_path_buf();
 
-    let interp = probe_python(spec.python)?;
-    if tool.installer() == Installer::Pip && !interp.has_venv {
-        return Err(VenvError::VenvModuleMissing {
-            python: spec.python.to_string(),
-        });
-    }
-
     let requirements = pack_dir.join(REQUIREMENTS_FILE);
     let requirements_content = match fs::read(&requirements) {
         Ok(content) => Some(content),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_err(&requirements)(e)),
     };
+    let interp = probe_python(spec.python)?;
+    let pip_only = requirements_content
+        .as_ref()
+        .and_then(|_| pip_only_requirement(&requirements));
+    if let Tool::Uv(uv) = &tool {
+        if let Some(found) = &pip_only {
+            tracing::info!(pack = spec.pack_ref, line = %found, "installing the requirements with pip: uv does not take this line as pip does");
+            // `python -m venv` brings pip offline; `uv venv --seed` fetches it.
+            tool = if interp.has_venv {
+                Tool::Pip
+            } else {
+                Tool::UvSeededPip(uv.clone())
+            };
+        }
+    }
+    if matches!(tool, Tool::Pip) && !interp.has_venv {
+        return Err(VenvError::VenvModuleMissing {
+            python: spec.python.to_string(),
+        });
+    }
     let base = base_requirements(&pack_dir, requirements_content.as_deref());
-    let fp = fingerprint(
+    let mut fp = fingerprint(
         requirements_content.as_deref(),
         &base,
         &interp,
         spec.virtualenv_opts,
         spec.pip_opts,
     );
+    if pip_only.is_some() {
+        // Such virtualenvs built before pip was chosen for them (or before editable installs
+        // were moved correctly) do not work: a fingerprint of their own rebuilds them once.
+        fp.digest = hex::encode(Sha256::digest(format!("{}:pip-only:1", fp.digest)));
+    }
 
     fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     // Serialize builds of this pack (other st2 processes). Released on drop.
@@ -676,7 +702,7 @@ fn create_venv(
     spec: &VenvSpec,
 ) -> Result<(), VenvError> {
     let (mut cmd, label) = match tool {
-        Tool::Uv(uv) => {
+        Tool::Uv(uv) | Tool::UvSeededPip(uv) => {
             let mut cmd = Command::new(uv);
             cmd.args([
                 "venv",
@@ -686,6 +712,9 @@ fn create_venv(
                 "--python",
             ])
             .arg(&interp.executable);
+            if matches!(tool, Tool::UvSeededPip(_)) {
+                cmd.arg("--seed");
+            }
             (cmd, "uv".to_string())
         }
         Tool::Pip => {
@@ -764,7 +793,7 @@ fn install(
                 .arg(&venv_python);
             cmd
         }
-        Tool::Pip => {
+        Tool::Pip | Tool::UvSeededPip(_) => {
             let mut cmd = Command::new(&venv_python);
             cmd.args([
                 "-m",
@@ -894,7 +923,9 @@ fn tail(output: &[u8], n: usize) -> String {
 
 /// The virtualenv was built at `staging` but will live at `final_dir`:
 /// rewrite the absolute staging path where tools wrote it into text files
-/// (pip's console-script shebangs, `activate*`, `pyvenv.cfg`). `bin/python`
+/// (pip's console-script shebangs, `activate*`, `pyvenv.cfg`, and what points
+/// editable installs at their checkout in `<venv>/src/`: `*.pth`,
+/// `__editable__*.py` finders, `*.egg-link`, `direct_url.json`). `bin/python`
 /// itself needs nothing: it finds `pyvenv.cfg` relative to itself, and uv's
 /// `--relocatable` scripts use relative paths already.
 fn fix_paths_after_move(staging: &Path, final_dir: &Path) -> Result<(), VenvError> {
@@ -904,6 +935,37 @@ fn fix_paths_after_move(staging: &Path, final_dir: &Path) -> Result<(), VenvErro
     let bin = staging.join("bin");
     if let Ok(entries) = fs::read_dir(&bin) {
         files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+    }
+    for site_packages in site_packages_dirs(staging) {
+        let Ok(entries) = fs::read_dir(&site_packages) else {
+            continue;
+        };
+        for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.ends_with(".pth")
+                || name.ends_with(".egg-link")
+                || (name.starts_with("__editable__") && name.ends_with(".py"))
+            {
+                files.push(path);
+            } else if name.ends_with(".dist-info") {
+                files.push(path.join("direct_url.json"));
+            }
+        }
+        // Bytecode of the finders holds the old path too; Python rebuilds it.
+        if let Ok(entries) = fs::read_dir(site_packages.join("__pycache__")) {
+            for entry in entries.filter_map(|e| e.ok()) {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("__editable__")
+                {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
     }
     for path in files {
         let Ok(meta) = fs::symlink_metadata(&path) else {
@@ -918,6 +980,169 @@ fn fix_paths_after_move(staging: &Path, final_dir: &Path) -> Result<(), VenvErro
         }
     }
     Ok(())
+}
+
+/// `<venv>/lib*/python*/site-packages`.
+fn site_packages_dirs(venv: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let Ok(entries) = fs::read_dir(venv.join(lib)) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let is_python = entry.file_name().to_string_lossy().starts_with("python");
+            let site_packages = entry.path().join("site-packages");
+            // `lib64` is often a symlink to `lib`: keep each directory once.
+            if is_python && site_packages.is_dir() && !entry.path().is_symlink() {
+                dirs.push(site_packages);
+            }
+        }
+    }
+    dirs
+}
+
+/// A requirements line that uv does not install as pip does, so that the
+/// pack's requirements go to pip (StackStorm installs them with `pip install
+/// -r requirements.txt`).
+///
+/// Measured with uv 0.13 and pip 23 (`uv pip install -r` on each form):
+/// uv refuses editable VCS requirements ("Git sources cannot be editable":
+/// `-e git+https://...#egg=x`, in 5 Exchange packs), Mercurial, Subversion
+/// and Bazaar URLs, `git://` URLs (`kayako`), per-requirement
+/// `--global-option`, and `--install-option`/`--config-settings` lines; it
+/// ignores `--pre`, `--trusted-host`, `--prefer-binary` and `--use-feature`
+/// with a warning, which changes what gets installed. It takes environment
+/// markers, `--hash`, `-i`/`--index-url`, `--extra-index-url`, `-f`,
+/// `--no-binary`, `-c` and `-r` as pip does. Rewriting `-e git+URL` as a
+/// plain `git+URL` for uv would install it too, but not as pip does (pip
+/// keeps an editable checkout in `<venv>/src/`, and refuses an `#egg=` name
+/// that does not match the package, which uv ignores): pip is what
+/// StackStorm runs, so pip it is, for those packs only.
+///
+/// Follows `-r`/`-c` includes (relative to the including file). Returns
+/// `file:line: text` of the first such line.
+pub fn pip_only_requirement(requirements: &Path) -> Option<String> {
+    let mut seen = Vec::new();
+    pip_only_in(requirements, &mut seen)
+}
+
+fn pip_only_in(file: &Path, seen: &mut Vec<PathBuf>) -> Option<String> {
+    if seen.len() > 32 || seen.iter().any(|s| s == file) {
+        return None;
+    }
+    seen.push(file.to_path_buf());
+    let text = fs::read_to_string(file).ok()?;
+    for (number, line) in logical_lines(&text) {
+        let found = || Some(format!("{}:{number}: {line}", file.display()));
+        let (option, value) = split_option(&line);
+        match option {
+            Some("-e" | "--editable") => {
+                let target = value.unwrap_or_default();
+                if is_vcs_or_remote(target) {
+                    return found();
+                }
+            }
+            Some("-r" | "--requirement" | "-c" | "--constraint") => {
+                let target = value.unwrap_or_default();
+                if !target.contains("://") {
+                    let path = file.parent().unwrap_or(Path::new(".")).join(target);
+                    if let Some(inner) = pip_only_in(&path, seen) {
+                        return Some(inner);
+                    }
+                }
+            }
+            Some(
+                "--pre" | "--trusted-host" | "--prefer-binary" | "--use-feature"
+                | "--install-option" | "--global-option" | "--config-settings",
+            ) => return found(),
+            Some(_) => {}
+            None => {
+                let lower = line.to_ascii_lowercase();
+                if ["hg+", "svn+", "bzr+", "git+git://"]
+                    .iter()
+                    .any(|scheme| lower.contains(scheme))
+                    || ["--global-option", "--install-option", "--config-settings"]
+                        .iter()
+                        .any(|option| lower.contains(option))
+                {
+                    return found();
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Lines of a requirements file as pip reads them: `\` continuations joined,
+/// comments (`#` at the start or after whitespace) removed, blank lines
+/// skipped; with the number of each line's first physical line.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut start = 0;
+    for (index, raw) in text.lines().enumerate() {
+        if current.is_empty() {
+            start = index + 1;
+        }
+        if let Some(joined) = raw.strip_suffix('\\') {
+            current.push_str(joined);
+            continue;
+        }
+        current.push_str(raw);
+        let line = strip_comment(&current).trim().to_string();
+        if !line.is_empty() {
+            lines.push((start, line));
+        }
+        current.clear();
+    }
+    let line = strip_comment(&current).trim().to_string();
+    if !line.is_empty() {
+        lines.push((start, line));
+    }
+    lines
+}
+
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (index, byte) in bytes.iter().enumerate() {
+        if *byte == b'#' && (index == 0 || bytes[index - 1].is_ascii_whitespace()) {
+            return &line[..index];
+        }
+    }
+    line
+}
+
+/// The option a line starts with and its value (`-e X`, `-eX`, `--editable=X`,
+/// `--editable X`); `(None, None)` for a requirement.
+fn split_option(line: &str) -> (Option<&str>, Option<&str>) {
+    if !line.starts_with('-') {
+        return (None, None);
+    }
+    let (head, rest) = match line.find(|c: char| c.is_whitespace() || c == '=') {
+        Some(index) => (&line[..index], line[index + 1..].trim()),
+        None => (line, ""),
+    };
+    let value = (!rest.is_empty()).then_some(rest);
+    // Short options may carry their value attached: `-egit+https://...`.
+    for short in ["-e", "-r", "-c"] {
+        if let Some(attached) = head.strip_prefix(short).filter(|a| !a.is_empty()) {
+            if !head.starts_with("--") {
+                return (Some(short), Some(attached));
+            }
+        }
+    }
+    (Some(head), value)
+}
+
+/// A version-control URL (`git+https://...`) or a remote archive, as opposed
+/// to a local directory.
+fn is_vcs_or_remote(target: &str) -> bool {
+    let lower = target.to_ascii_lowercase();
+    let scheme = lower.split("://").next().unwrap_or("");
+    lower.contains("://") && (scheme.contains('+') || !scheme.starts_with("file"))
+        || ["git+", "hg+", "svn+", "bzr+"]
+            .iter()
+            .any(|prefix| lower.starts_with(prefix))
 }
 
 /// `haystack` with every `from` replaced by `to`; `None` if `from` is absent.
@@ -1496,5 +1721,178 @@ with zipfile.ZipFile(out, "w") as z:
         spec.pack_ref = "../evil";
         let err = ensure_with(&spec, Some(Installer::Pip), false).unwrap_err();
         assert!(matches!(err, VenvError::InvalidPackRef { .. }), "{err:?}");
+    }
+
+    /// An in-tree PEP 517 backend with no requirements, so that pip and uv
+    /// build `tinypkg` from a git checkout offline: a wheel with the module,
+    /// or (editable) a `.pth` pointing at the checkout.
+    const TINY_BACKEND: &str = r#"
+import base64, hashlib, os, zipfile
+NAME, VERSION = "tinypkg", "0.1.0"
+def _wheel(directory, files):
+    dist = "%s-%s.dist-info" % (NAME, VERSION)
+    files = dict(files)
+    files[dist + "/METADATA"] = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (NAME, VERSION)
+    files[dist + "/WHEEL"] = "Wheel-Version: 1.0\nGenerator: tiny\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    name = "%s-%s-py3-none-any.whl" % (NAME, VERSION)
+    record = []
+    with zipfile.ZipFile(os.path.join(directory, name), "w") as z:
+        for path, text in files.items():
+            data = text.encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+            z.writestr(path, data)
+        record.append(dist + "/RECORD,,")
+        z.writestr(dist + "/RECORD", "\n".join(record) + "\n")
+    return name
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open(os.path.join("tinypkg", "__init__.py")) as f:
+        return _wheel(wheel_directory, {"tinypkg/__init__.py": f.read()})
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, {"tinypkg.pth": os.path.abspath(".") + "\n"})
+def build_sdist(sdist_directory, config_settings=None):
+    raise NotImplementedError
+"#;
+
+    /// A git repository holding `tinypkg` (`VALUE = "from git"`), with a
+    /// `feature` branch; returns its `file://` URL.
+    fn tiny_git_repo(dir: &Path) -> String {
+        let repo = dir.join("tinyrepo");
+        fs::create_dir_all(repo.join("tinypkg")).unwrap();
+        fs::write(
+            repo.join("pyproject.toml"),
+            "[build-system]\nrequires = []\nbuild-backend = \"tinybackend\"\nbackend-path = [\".\"]\n",
+        )
+        .unwrap();
+        fs::write(repo.join("tinybackend.py"), TINY_BACKEND).unwrap();
+        fs::write(repo.join("tinypkg/__init__.py"), "VALUE = 'from git'\n").unwrap();
+        let git = |args: &[&str]| {
+            let status = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .current_dir(&repo)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "tinypkg"]);
+        git(&["branch", "feature"]);
+        format!("file://{}", repo.display())
+    }
+
+    /// `tinypkg.VALUE` and `tinypkg.__file__` as the final venv sees them.
+    fn tiny_import(venv_dir: &Path) -> (String, String) {
+        let out = Command::new(python_path(venv_dir))
+            .args([
+                "-c",
+                "import tinypkg; print(tinypkg.VALUE); print(tinypkg.__file__)",
+            ])
+            .current_dir("/")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines().map(str::to_string);
+        (lines.next().unwrap(), lines.next().unwrap())
+    }
+
+    /// `-e git+URL#egg=x` as StackStorm installs it (pip): an editable
+    /// checkout in `<venv>/src/`, still importable once the venv built in
+    /// staging is moved into place; also with a branch.
+    fn editable_git_requirement(installer: Installer) {
+        let fx = Fixture::new();
+        let url = tiny_git_repo(fx._tmp.path());
+        for line in [
+            format!("-e git+{url}#egg=tinypkg"),
+            format!("--editable=git+{url}@feature#egg=tinypkg"),
+        ] {
+            fx.write_requirements(&format!("six; python_version < '3'\n{line}\n"));
+            let (_, used) = ensure_with(&fx.spec(), Some(installer), true).unwrap();
+            // uv cannot install it: pip does, whatever was chosen.
+            assert_eq!(used, Installer::Pip, "{line}");
+            let (value, file) = tiny_import(&fx.venv_dir);
+            assert_eq!(value, "from git");
+            assert!(
+                Path::new(&file).starts_with(fx.venv_dir.join("src")),
+                "{file} is not in the editable checkout"
+            );
+            assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+        }
+        // A plain git requirement goes to the chosen installer.
+        fx.write_requirements(&format!("git+{url}#egg=tinypkg\n"));
+        let (_, used) = ensure_with(&fx.spec(), Some(installer), true).unwrap();
+        assert_eq!(used, installer);
+        let (value, file) = tiny_import(&fx.venv_dir);
+        assert_eq!(value, "from git");
+        assert!(file.contains("site-packages"), "{file}");
+    }
+
+    #[test]
+    fn editable_git_requirement_with_pip() {
+        editable_git_requirement(Installer::Pip);
+    }
+
+    #[test]
+    fn editable_git_requirement_with_uv() {
+        if find_uv().is_none() {
+            eprintln!("skipping editable_git_requirement_with_uv: no `uv` on PATH");
+            return;
+        }
+        editable_git_requirement(Installer::Uv);
+    }
+
+    #[test]
+    fn lines_uv_does_not_take_as_pip_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, text).unwrap();
+            path
+        };
+        // What uv installs as pip does (the Exchange's other forms included).
+        let fine = write(
+            "fine.txt",
+            "# comment\nrequests>=2.0  # trailing comment\ntld; python_version >= '3.0'\n\
+             git+https://github.com/x/y.git@v1#egg=y\n-e ./localpkg\n-e file:///opt/pkg\n\
+             -i https://pypi.org/simple\n--extra-index-url https://example.com/simple\n\
+             six==1.16.0 \\\n    --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254\n\
+             -f https://example.com/links\n--no-binary :all:\n-c sub/constraints.txt\n\
+             name @ https://example.com/a.tar.gz\nx#egg=-e git+https://nothing\n",
+        );
+        write("sub/constraints.txt", "six<2\n");
+        assert_eq!(pip_only_requirement(&fine), None);
+        let cases = [
+            "-e git+https://github.com/Kami/py-urbandict.git@stackstorm_patched#egg=urbandict",
+            "--editable git+https://github.com/x/y#egg=y",
+            "--editable=git+ssh://git@github.com/x/y#egg=y",
+            "-egit+https://github.com/x/y#egg=y",
+            "-e hg+https://hg.example.com/repo#egg=x",
+            "svn+https://svn.example.com/repo#egg=x",
+            "git+git://github.com/AntagonistHQ/python-api-library@a5a59eed#egg=kayako",
+            "--pre",
+            "--trusted-host example.com",
+            "six --global-option=--foo",
+        ];
+        for (index, line) in cases.iter().enumerate() {
+            let file = write(&format!("case{index}.txt"), &format!("six\n\n{line}\n"));
+            let found = pip_only_requirement(&file).unwrap_or_default();
+            assert!(found.ends_with(&format!(":3: {line}")), "{line}: {found:?}");
+        }
+        // Followed through includes, relative to the including file; cycles end.
+        write(
+            "inc/base.txt",
+            "-r ../top.txt\n-e git+https://github.com/x/y#egg=y\n",
+        );
+        let top = write("top.txt", "six\n-r inc/base.txt\n");
+        let found = pip_only_requirement(&top).unwrap();
+        assert!(found.contains("base.txt:2: -e git+"), "{found}");
     }
 }

@@ -1,6 +1,8 @@
 //! `st2ctl reload` (also `st2 reload`): register the content of every pack in the pack
 //! directories, as `st2ctl reload` does upstream, but reporting every failure on one line each
-//! and still registering the other packs.
+//! and still registering the other packs. A pack with a bad file keeps its previous
+//! registration whole, unless `--register-no-fail-on-failure` asks for its good files to be
+//! registered as StackStorm then does (`register::run`).
 
 use super::pack::register::print_report;
 use super::{Context, ExitStatus};
@@ -32,6 +34,8 @@ pub fn run(args: &ReloadArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         } else {
             VenvAction::None
         },
+        // `--register-fail-on-failure` is upstream's deprecated no-op: failing is the default.
+        fail_on_failure: !args.register_no_fail_on_failure,
     };
     let report = run::register(&context.settings, &options)?;
     print_report(&report, context);

@@ -184,9 +184,11 @@ impl PackManifest {
             if !is_valid_ref(pack_ref) {
                 return Err(field_error(
                     "ref",
+                    // Upstream's message, then the first line of jsonschema's detail.
                     format!(
-                        "\"{pack_ref}\": Pack ref / name can only contain valid word characters \
-                         (a-z, 0-9 and _), dashes are not allowed."
+                        "Pack ref / name can only contain valid word characters (a-z, 0-9 and \
+                         _), dashes are not allowed. ('{pack_ref}' does not match \
+                         '^[a-z0-9_]+$')"
                     ),
                 ));
             }
@@ -430,10 +432,11 @@ impl Comparator {
 /// (`ST2_VERSION_REGEX`, matched with `complex_semver_match`: every comma-separated comparator
 /// must hold).
 pub fn parse_version_requirement(text: &str) -> Result<Vec<Comparator>, String> {
+    // jsonschema's message for upstream's `ST2_VERSION_REGEX`, then examples.
     let invalid = || {
         format!(
-            "\"{text}\" is not a valid StackStorm version requirement (examples: \">=3.0.0\", \
-             \">=2.9.0, <4.0.0\")"
+            "'{text}' does not match '^((>?>|>=|=|<=|<?<)\\\\s*[0-9]+\\\\.[0-9]+\\\\.[0-9]+?(\\\\s*,)?\\\\s*)+$' \
+             (examples: \">=3.0.0\", \">=2.9.0, <4.0.0\")"
         )
     };
     let mut comparators = Vec::new();

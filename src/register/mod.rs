@@ -158,6 +158,14 @@ pub struct LoadedPack {
     pub registration: PackRegistration,
     /// Non-fatal notes (e.g. an obsolete pack-local `config.yaml`).
     pub warnings: Vec<String>,
+    /// Files that could not be read or failed validation, one line each in upstream's shapes
+    /// (`Failed to register action "<file>" from pack "<pack>": <reason>`); they are left out
+    /// of `registration`. Empty when every file is good.
+    pub failures: Vec<String>,
+    /// The pack-relative metadata files among `failures` (`actions/x.yaml`).
+    pub failed_files: Vec<String>,
+    /// Whether `config.schema.yaml` is among `failures` (`registration` then has no schema).
+    pub config_schema_failed: bool,
 }
 
 impl LoadedPack {
@@ -208,7 +216,8 @@ impl LoadedPack {
     }
 }
 
-/// Read everything registration needs from `dir` for the pack `pack_ref`.
+/// Read everything registration needs from `dir` for the pack `pack_ref`, all or nothing:
+/// any bad file refuses the whole pack (what an install and a fail-on-failure run want).
 ///
 /// `registered_path` is the directory the store will record (the final location when `dir` is
 /// a staging copy); `source` says where the pack was installed from.
@@ -220,7 +229,32 @@ pub fn load_pack(
     source: Option<Value>,
     selection: &Selection,
 ) -> Result<LoadedPack, RegisterError> {
+    let loaded = read_pack(dir, pack_ref, manifest, registered_path, source, selection);
+    if loaded.failures.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(RegisterError {
+            pack: pack_ref.to_string(),
+            failures: loaded.failures,
+        })
+    }
+}
+
+/// [`load_pack`], keeping the good files: the bad ones are listed in
+/// [`LoadedPack::failures`] and left out of the registration, as StackStorm's registrars skip
+/// them with `--register-no-fail-on-failure` (`bootstrap/actionsregistrar.py`,
+/// `_register_actions_from_pack`; a bad config schema in `bootstrap/base.py`, `register_pack`,
+/// leaves the pack registered without it).
+pub fn read_pack(
+    dir: &Path,
+    pack_ref: &str,
+    manifest: PackManifest,
+    registered_path: &Path,
+    source: Option<Value>,
+    selection: &Selection,
+) -> LoadedPack {
     let mut failures = Vec::new();
+    let mut failed_files = Vec::new();
     let mut warnings = Vec::new();
     let pack_failure = |reason: String| format!("Failed to register pack \"{pack_ref}\": {reason}");
 
@@ -231,10 +265,12 @@ pub fn load_pack(
         ));
     }
 
+    let mut config_schema_failed = false;
     let config_schema = match load_config_schema(dir) {
         Ok(schema) => schema,
         Err(reason) => {
             failures.push(pack_failure(reason));
+            config_schema_failed = true;
             None
         }
     };
@@ -253,10 +289,13 @@ pub fn load_pack(
     for (file, action) in action_files.iter().zip(parsed) {
         match action {
             Ok(action) => actions.push(action),
-            Err(reason) => failures.push(format!(
-                "Failed to register action \"{}\" from pack \"{pack_ref}\": {reason}",
-                file.display()
-            )),
+            Err(reason) => {
+                failures.push(format!(
+                    "Failed to register action \"{}\" from pack \"{pack_ref}\": {reason}",
+                    file.display()
+                ));
+                failed_files.push(relative_path(dir, file));
+            }
         }
     }
     // Two files defining one action: StackStorm upserts by ref, so the later file (in sorted
@@ -287,20 +326,17 @@ pub fn load_pack(
         for (file, resource) in files.iter().zip(parsed) {
             match resource {
                 Ok(resource) => resources.push(resource),
-                Err(reason) => failures.push(format!(
-                    "Failed to register {kind} \"{}\" from pack \"{pack_ref}\": {reason}",
-                    file.display()
-                )),
+                Err(reason) => {
+                    failures.push(format!(
+                        "Failed to register {kind} \"{}\" from pack \"{pack_ref}\": {reason}",
+                        file.display()
+                    ));
+                    failed_files.push(relative_path(dir, file));
+                }
             }
         }
     }
 
-    if !failures.is_empty() {
-        return Err(RegisterError {
-            pack: pack_ref.to_string(),
-            failures,
-        });
-    }
     let pack = PackRecord {
         pack_ref: pack_ref.to_string(),
         name: manifest.name.clone(),
@@ -314,7 +350,7 @@ pub fn load_pack(
         source,
         registered_at: now_rfc3339(),
     };
-    Ok(LoadedPack {
+    LoadedPack {
         manifest,
         registration: PackRegistration {
             pack,
@@ -324,11 +360,15 @@ pub fn load_pack(
             scope: content_scope(selection),
         },
         warnings,
-    })
+        failures,
+        failed_files,
+        config_schema_failed,
+    }
 }
 
 /// Read `pack_dir` as StackStorm's registrar does: its `pack.yaml`, the ref from it or from
-/// the directory name, and the content types in `selection`.
+/// the directory name, and the content types in `selection`. A bad `pack.yaml` is an error;
+/// bad content files are listed in [`LoadedPack::failures`] ([`read_pack`]).
 pub fn load_dir(pack_dir: &Path, selection: &Selection) -> Result<LoadedPack, RegisterError> {
     let dir_name = pack_dir
         .file_name()
@@ -342,7 +382,9 @@ pub fn load_dir(pack_dir: &Path, selection: &Selection) -> Result<LoadedPack, Re
     let pack_ref = manifest
         .registration_ref(&dir_name)
         .map_err(|err| pack_error(err.to_string()))?;
-    load_pack(pack_dir, &pack_ref, manifest, pack_dir, None, selection)
+    Ok(read_pack(
+        pack_dir, &pack_ref, manifest, pack_dir, None, selection,
+    ))
 }
 
 /// Read pack directories on all cores (each pack's files are parsed in parallel too);
@@ -519,11 +561,28 @@ fn action_record(
     value: Value,
     check: bool,
 ) -> Result<ActionRecord, String> {
+    // Upstream's order (`_register_action`): the `pack` field, then `ActionAPI`'s schema, then
+    // the runner, then the parameters against the runner's (`validate_action`); the first
+    // problem is the one reported.
     let map = match value {
         Value::Object(map) => map,
         Value::Null => return Err("the metadata file is empty".into()),
         other => return Err(format!("expected a mapping, got {}", kind_of(&other))),
     };
+    // A missing, null or empty `pack` means this pack (`if not pack_field`).
+    match map.get("pack") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(pack)) if pack.is_empty() || pack == pack_ref => {}
+        Some(other) => {
+            let shown = match other {
+                Value::String(text) => text.clone(),
+                other => crate::schema::repr::py_repr(other),
+            };
+            return Err(format!(
+                "Model is in pack \"{pack_ref}\" but field \"pack\" is different: {shown}"
+            ));
+        }
+    }
     if let Some(extra) = map
         .keys()
         .find(|key| !ACTION_FIELDS.contains(&key.as_str()))
@@ -534,19 +593,6 @@ fn action_record(
     }
     let name = required_string(&map, "name")?;
     let runner_type = required_string(&map, "runner_type")?;
-    if !runner::is_known(&runner_type) {
-        return Err(format!(
-            "RunnerType {runner_type} is not found. Known runner types: {}",
-            runner::RUNNER_TYPES.join(", ")
-        ));
-    }
-    if let Some(pack) = optional_string(&map, "pack")? {
-        if pack != pack_ref {
-            return Err(format!(
-                "Model is in pack \"{pack_ref}\" but field \"pack\" is different: {pack}"
-            ));
-        }
-    }
     let description = optional_string(&map, "description")?;
     let entry_point = optional_string(&map, "entry_point")?.unwrap_or_default();
     let enabled = match map.get("enabled") {
@@ -560,16 +606,8 @@ fn action_record(
         }
     };
     let parameters = match map.get("parameters") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(Value::Object(parameters)) if !check => Value::Object(parameters.clone()),
-        Some(Value::Object(parameters)) => {
-            check_parameters(parameters)?;
-            check_runner_overrides(&format!("{pack_ref}.{name}"), &runner_type, parameters)?;
-            let parameters = Value::Object(parameters.clone());
-            crate::schema::check_parameters_schema(&parameters)
-                .map_err(|message| format!("parameters: {message}"))?;
-            parameters
-        }
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(parameters)) => parameters.clone(),
         Some(other) => {
             return Err(format!(
                 "\"parameters\": expected a mapping, got {}",
@@ -577,18 +615,41 @@ fn action_record(
             ))
         }
     };
+    if check {
+        check_parameter_names(&parameters)?;
+        crate::schema::check_parameters_schema(&Value::Object(parameters.clone()))
+            .map_err(|message| format!("parameters: {message}"))?;
+    }
     match map.get("tags") {
-        None | Some(Value::Null) | Some(Value::Array(_)) => {}
+        None | Some(Value::Null) => {}
+        Some(Value::Array(tags)) => {
+            if let Some(tag) = tags.iter().find(|tag| !tag.is_object()) {
+                return Err(format!(
+                    "\"tags\": {} is not of type 'object'",
+                    crate::schema::repr::py_repr(tag)
+                ));
+            }
+        }
         Some(other) => return Err(format!("\"tags\": expected a list, got {}", kind_of(other))),
     }
     match map.get("notify") {
-        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        None | Some(Value::Null) => {}
+        Some(Value::Object(notify)) => check_notify(notify)?,
         Some(other) => {
             return Err(format!(
                 "\"notify\": expected a mapping, got {}",
                 kind_of(other)
             ))
         }
+    }
+    if !runner::is_known(&runner_type) {
+        return Err(format!(
+            "RunnerType {runner_type} is not found. Known runner types: {}",
+            runner::RUNNER_TYPES.join(", ")
+        ));
+    }
+    if check {
+        check_against_runner(&format!("{pack_ref}.{name}"), &runner_type, &parameters)?;
     }
     Ok(ActionRecord {
         action_ref: format!("{pack_ref}.{name}"),
@@ -598,51 +659,65 @@ fn action_record(
         description,
         enabled,
         entry_point,
-        parameters,
+        parameters: Value::Object(parameters),
         metadata_file: metadata_file.to_string(),
         metadata: Value::Object(map).to_string(),
     })
+}
+
+/// `notify` as `ActionAPI` has it: `on-complete`, `on-failure`, `on-success`, each a mapping
+/// of `message` (string), `data` (mapping), `routes`/`channels` (lists).
+fn check_notify(notify: &Map<String, Value>) -> Result<(), String> {
+    const WHEN: &[&str] = &["on-complete", "on-failure", "on-success"];
+    const FIELDS: &[(&str, &str)] = &[
+        ("message", "string"),
+        ("data", "object"),
+        ("routes", "array"),
+        ("channels", "array"),
+    ];
+    if let Some(extra) = notify.keys().find(|key| !WHEN.contains(&key.as_str())) {
+        return Err(format!(
+            "\"notify\": Additional properties are not allowed ('{extra}' was unexpected)"
+        ));
+    }
+    for (when, settings) in notify {
+        let Value::Object(settings) = settings else {
+            return Err(format!(
+                "\"notify.{when}\": {} is not of type 'object'",
+                crate::schema::repr::py_repr(settings)
+            ));
+        };
+        for (field, value) in settings {
+            let Some((_, expected)) = FIELDS.iter().find(|(name, _)| name == field) else {
+                return Err(format!(
+                    "\"notify.{when}\": Additional properties are not allowed ('{field}' was \
+                     unexpected)"
+                ));
+            };
+            let matches = match *expected {
+                "string" => value.is_string(),
+                "object" => value.is_object(),
+                _ => value.is_array(),
+            };
+            if !matches {
+                return Err(format!(
+                    "\"notify.{when}.{field}\": {} is not of type '{expected}'",
+                    crate::schema::repr::py_repr(value)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What an action may change of a runner parameter (upstream `RUNNER_PARAM_OVERRIDABLE_ATTRS`).
 const RUNNER_PARAM_OVERRIDABLE: &[&str] =
     &["default", "description", "enum", "immutable", "required"];
 
-/// Upstream's `validate_runner_parameter_attribute_override`: an action may redeclare a runner
-/// parameter only to change its default, description, enum, immutable or required.
-fn check_runner_overrides(
-    action_ref: &str,
-    runner_type: &str,
-    parameters: &Map<String, Value>,
-) -> Result<(), String> {
-    let Some(runner) = runner::parameters(runner_type) else {
-        return Ok(());
-    };
-    for (name, schema) in parameters {
-        let (Some(runner_schema), Value::Object(schema)) = (runner.get(name), schema) else {
-            continue;
-        };
-        for (attribute, value) in schema {
-            if RUNNER_PARAM_OVERRIDABLE.contains(&attribute.as_str())
-                || runner_schema.get(attribute).is_some_and(|runner_value| {
-                    crate::schema::validator::py_eq(runner_value, value)
-                })
-            {
-                continue;
-            }
-            return Err(format!(
-                "The attribute \"{attribute}\" for the runner parameter \"{name}\" in action \"{action_ref}\" cannot be overridden."
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Parameter checks that need no runner definition: names are words, each schema is a
-/// mapping, `position`s are unique and contiguous
-/// (`st2common/st2common/validators/api/action.py`).
-fn check_parameters(parameters: &Map<String, Value>) -> Result<(), String> {
-    let mut positions: Vec<(i64, &str)> = Vec::new();
+/// Parameter names are words and each schema is a mapping (`ActionAPI`'s
+/// `patternProperties: {"^\\w+$": ...}, additionalProperties: false`, with the registrar's
+/// friendlier message).
+fn check_parameter_names(parameters: &Map<String, Value>) -> Result<(), String> {
     for (name, schema) in parameters {
         if !is_word(name) {
             return Err(format!(
@@ -650,12 +725,48 @@ fn check_parameters(parameters: &Map<String, Value>) -> Result<(), String> {
                  [a-zA-Z0-0_]."
             ));
         }
-        let Value::Object(schema) = schema else {
+        if !schema.is_object() {
             return Err(format!(
                 "parameter \"{name}\": expected a mapping (a parameter schema), got {}",
                 kind_of(schema)
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Upstream's `_validate_parameters` (`st2common/st2common/validators/api/action.py`), per
+/// parameter in file order: a runner parameter may be redeclared only to change its default,
+/// description, enum, immutable or required; `position`s are unique; an `immutable` parameter
+/// is not one the runner declares immutable and has a default; then the positions are
+/// contiguous.
+fn check_against_runner(
+    action_ref: &str,
+    runner_type: &str,
+    parameters: &Map<String, Value>,
+) -> Result<(), String> {
+    let empty = Map::new();
+    let runner = runner::parameters(runner_type).unwrap_or(&empty);
+    let mut positions: Vec<(i64, &str)> = Vec::new();
+    for (name, schema) in parameters {
+        let Value::Object(schema) = schema else {
+            continue;
         };
+        let runner_schema = runner.get(name).and_then(Value::as_object);
+        if let Some(runner_schema) = runner_schema {
+            for (attribute, value) in schema {
+                if RUNNER_PARAM_OVERRIDABLE.contains(&attribute.as_str())
+                    || runner_schema.get(attribute).is_some_and(|runner_value| {
+                        crate::schema::validator::py_eq(runner_value, value)
+                    })
+                {
+                    continue;
+                }
+                return Err(format!(
+                    "The attribute \"{attribute}\" for the runner parameter \"{name}\" in action \"{action_ref}\" cannot be overridden."
+                ));
+            }
+        }
         if let Some(position) = schema.get("position") {
             let Some(position) = position.as_i64().filter(|p| *p >= 0) else {
                 return Err(format!(
@@ -665,11 +776,22 @@ fn check_parameters(parameters: &Map<String, Value>) -> Result<(), String> {
             };
             if let Some((_, other)) = positions.iter().find(|(p, _)| *p == position) {
                 return Err(format!(
-                    "Parameters {other} and {name} have same position {position}. Position \
+                    "Parameters {name} and {other} have same position {position}. Position \
                      values have to be unique."
                 ));
             }
             positions.push((position, name));
+        }
+        if schema.contains_key("immutable") {
+            let runner_default = runner_schema.is_some_and(|r| r.contains_key("default"));
+            if runner_schema.is_some_and(|r| r.contains_key("immutable")) {
+                return Err(format!(
+                    "Param {name} is declared immutable in runner. Cannot override in action."
+                ));
+            }
+            if !schema.contains_key("default") && !runner_default {
+                return Err(format!("Immutable param {name} requires a default value."));
+            }
         }
     }
     positions.sort();

@@ -2,9 +2,17 @@
 //! store each in its own transaction, register configs, reconcile what disappeared from disk,
 //! and set up virtualenvs when asked.
 //!
-//! Unlike StackStorm, a failure never stops the run: every failure is collected as one line,
-//! the other packs are still registered, and a pack that fails keeps its previous
-//! registration untouched.
+//! Unlike StackStorm, a failure never stops the run: every failure is collected as one line
+//! and the other packs are still registered. What happens to the pack with a bad file depends
+//! on [`RunOptions::fail_on_failure`]:
+//! - fail on failure (StackStorm's default): [fix] the pack keeps its previous registration
+//!   whole, where StackStorm stops at the first bad file with the files before it registered
+//!   and the rest not;
+//! - `--register-no-fail-on-failure`: its good files are registered and the bad ones reported,
+//!   as StackStorm's registrars skip them; what a bad file registered before stays registered,
+//!   as StackStorm's upserts leave it (a bad `config.schema.yaml` likewise leaves the previous
+//!   schema). A bad `pack.yaml` still keeps the whole pack as it was: [fix] StackStorm goes on
+//!   to register that directory's actions with no pack record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,7 +38,7 @@ pub enum VenvAction {
 }
 
 /// What a run registers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Content types.
     pub selection: Selection,
@@ -39,6 +47,9 @@ pub struct RunOptions {
     pub targets: Option<Vec<FoundPack>>,
     /// Virtualenv work.
     pub venvs: VenvAction,
+    /// A pack with a bad file keeps its previous registration whole (`true`, StackStorm's
+    /// default), or gets its good files registered (`--register-no-fail-on-failure`).
+    pub fail_on_failure: bool,
 }
 
 /// What a run did.
@@ -92,14 +103,6 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
         .warnings
         .extend(pack::recover::recover_interrupted(settings, &mut store)?);
     let reconcile = options.targets.is_none();
-    let targets = match &options.targets {
-        Some(targets) => targets.clone(),
-        None => {
-            let (found, warnings) = pack::discover(settings)?;
-            report.warnings.extend(warnings);
-            found
-        }
-    };
     let selection = &options.selection;
     for content in selection {
         report.counts.insert(*content, 0);
@@ -109,6 +112,22 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
             .counts
             .insert(ContentType::Runners, runner::RUNNER_TYPES.len() as u64);
     }
+    let targets = match &options.targets {
+        Some(targets) => targets.clone(),
+        None => match pack::discover(settings) {
+            Ok((found, warnings)) => {
+                report.warnings.extend(warnings);
+                found
+            }
+            // With --register-no-fail-on-failure StackStorm logs this and registers nothing
+            // (every registrar lists the pack directories first), and exits 0.
+            Err(err @ pack::DiscoverError::MissingBase(_)) if !options.fail_on_failure => {
+                report.failures.push(err.to_string());
+                return Ok(report);
+            }
+            Err(err) => return Err(err.into()),
+        },
+    };
 
     // Packs are loaded (in parallel) and written a chunk at a time, and only what configs and
     // virtualenvs need is kept: the whole Exchange loaded at once took 120 MB.
@@ -118,16 +137,31 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
         let dirs: Vec<_> = targets.iter().map(|target| target.path.clone()).collect();
         let loaded = load_dirs(&dirs, selection);
         for (target, result) in targets.iter().zip(loaded) {
-            let loaded = match result {
+            let mut loaded = match result {
                 Ok(loaded) => loaded,
                 Err(err) => {
                     report.failures.extend(err.failures);
                     continue;
                 }
             };
+            if !loaded.failures.is_empty() && options.fail_on_failure {
+                report.failures.append(&mut loaded.failures);
+                continue;
+            }
+            // Counted before what the bad files had registered is carried over.
+            let mut counts = BTreeMap::new();
+            count_content(&loaded, &mut counts);
+            if !loaded.failures.is_empty() {
+                keep_previous(&store, &mut loaded, &mut report.warnings)?;
+                report.failures.append(&mut loaded.failures);
+            }
             let summary = store.replace_pack(&loaded.registration)?;
             let pack_ref = loaded.registration.pack.pack_ref.clone();
-            count_content(&loaded, &mut report.counts);
+            for (content, count) in counts {
+                if let Some(total) = report.counts.get_mut(&content) {
+                    *total += count;
+                }
+            }
             report.warnings.extend(loaded.warnings.iter().cloned());
             for action in summary.removed_actions {
                 report
@@ -149,7 +183,12 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
             registered.push(Registered {
                 target,
                 pack_ref,
-                needs_python: loaded.needs_python(),
+                // What the run did not read is looked for on disk: `--register-setup-virtualenvs`
+                // alone reads no action.
+                needs_python: loaded.needs_python()
+                    || (!(selection.contains(&ContentType::Actions)
+                        && selection.contains(&ContentType::Sensors))
+                        && has_python_code(&target.path)),
                 config_schema: loaded.registration.config_schema,
             });
         }
@@ -191,23 +230,79 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
     Ok(report)
 }
 
+/// How many actions and resources of each type `loaded` registers.
 fn count_content(loaded: &LoadedPack, counts: &mut BTreeMap<ContentType, u64>) {
     let registration = &loaded.registration;
-    if let Some(count) = counts.get_mut(&ContentType::Actions) {
-        *count += registration.actions.len() as u64;
-    }
+    *counts.entry(ContentType::Actions).or_insert(0) += registration.actions.len() as u64;
     for content in ContentType::ALL {
         let Some((_, kind)) = content.resource() else {
             continue;
         };
-        if let Some(count) = counts.get_mut(&content) {
-            *count += registration
-                .resources
+        *counts.entry(content).or_insert(0) += registration
+            .resources
+            .iter()
+            .filter(|resource| resource.kind == kind)
+            .count() as u64;
+    }
+}
+
+/// With `--register-no-fail-on-failure`, a file that fails leaves what it registered before:
+/// StackStorm only upserts what loads, so the previous version of that action (or sensor,
+/// rule, ...) and the previous config schema stay. Carry those records into the new
+/// registration, which otherwise replaces the pack's content whole.
+fn keep_previous(
+    store: &Store,
+    loaded: &mut LoadedPack,
+    warnings: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    let registration = &mut loaded.registration;
+    let pack_ref = registration.pack.pack_ref.clone();
+    let failed = |file: &str| loaded.failed_files.iter().any(|failed| failed == file);
+    let kept = |what: &str, file: &str| {
+        format!("{what} keeps its previous registration: {file} failed (see the error below)")
+    };
+    if registration.scope.actions {
+        for action in store.actions(Some(&pack_ref))? {
+            let replaced = registration
+                .actions
                 .iter()
-                .filter(|resource| resource.kind == kind)
-                .count() as u64;
+                .any(|new| new.action_ref == action.action_ref);
+            if failed(&action.metadata_file) && !replaced {
+                warnings.push(kept(
+                    &format!("action \"{}\"", action.action_ref),
+                    &action.metadata_file,
+                ));
+                registration.actions.push(action);
+            }
         }
     }
+    for resource in store.resources(&pack_ref)? {
+        let in_scope = registration.scope.resource_kinds.contains(&resource.kind);
+        let replaced = registration
+            .resources
+            .iter()
+            .any(|new| new.kind == resource.kind && new.metadata_file == resource.metadata_file);
+        if in_scope && failed(&resource.metadata_file) && !replaced {
+            warnings.push(kept(
+                &format!(
+                    "{} \"{}\" of pack \"{pack_ref}\"",
+                    resource.kind, resource.name
+                ),
+                &resource.metadata_file,
+            ));
+            registration.resources.push(resource);
+        }
+    }
+    if loaded.config_schema_failed {
+        registration.config_schema = store.config_schema(&pack_ref)?;
+        if registration.config_schema.is_some() {
+            warnings.push(kept(
+                &format!("the config schema of pack \"{pack_ref}\""),
+                super::CONFIG_SCHEMA_FILE_NAME,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `configs/<pack dir name>.yaml` of every pack registered in this run: validated against
@@ -262,6 +357,17 @@ fn warn_unknown_configs(settings: &Settings, targets: &[FoundPack], report: &mut
         .collect();
     unknown.sort();
     report.warnings.extend(unknown);
+}
+
+/// Whether the pack has Python files among its actions or sensors (or their `lib/`).
+fn has_python_code(pack_dir: &std::path::Path) -> bool {
+    ["actions", "sensors", "actions/lib"].iter().any(|folder| {
+        std::fs::read_dir(pack_dir.join(folder)).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|entry| entry.path().extension().is_some_and(|ext| ext == "py"))
+        })
+    })
 }
 
 /// Set up (or recreate) the virtualenv of every registered pack that runs Python; returns how

@@ -96,9 +96,15 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         request.cancel,
     );
     drop(theirs);
-    let _ = service.join();
+    let revealed = service.join().unwrap_or_default();
     match finished {
-        Ok(finished) => outcome(&finished, timeout),
+        Ok(finished) => {
+            // [fix] What the action decrypted through action_service is a secret the run
+            // knows too: masked in what it printed and returned (crate::redact).
+            let mut outcome = outcome(&finished, timeout);
+            crate::redact::Redactor::new(&revealed).value(&mut outcome.result);
+            outcome
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => RunOutcome::error(
             Outcome::Failed,
             format!(
@@ -294,14 +300,19 @@ fn split_output(stdout: &str) -> Result<(String, Option<Value>), String> {
     Ok((rest, Some(parsed)))
 }
 
-/// Serve the wrapper's datastore requests until it closes its end.
-fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::JoinHandle<()> {
+/// Serve the wrapper's datastore requests until it closes its end; the thread returns the
+/// secrets it decrypted for the action.
+fn serve_datastore(
+    stream: UnixStream,
+    request: &RunRequest,
+) -> std::thread::JoinHandle<Vec<String>> {
     let settings = request.settings.clone();
     let user = request.user.to_string();
     std::thread::spawn(move || {
         let mut datastore: Option<Datastore> = None;
+        let mut revealed = Vec::new();
         let Ok(mut writer) = stream.try_clone() else {
-            return;
+            return revealed;
         };
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
@@ -318,7 +329,7 @@ fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::Joi
                         }
                     }
                     let store = datastore.as_mut().expect("opened above");
-                    match handle(store, &settings, &user, &request) {
+                    match handle(store, &settings, &user, &request, &mut revealed) {
                         Ok(value) => json!({ "value": value }),
                         Err(message) => json!({ "error": message }),
                     }
@@ -329,16 +340,18 @@ fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::Joi
                 break;
             }
         }
+        revealed
     })
 }
 
 /// One datastore request: `get`, `set`, `delete`, `list`, and `decrypt` (the `decrypt_kv`
-/// Jinja filter).
+/// Jinja filter). Secrets it decrypts are added to `revealed`.
 fn handle(
     datastore: &mut Datastore,
     settings: &crate::settings::Settings,
     user: &str,
     request: &Value,
+    revealed: &mut Vec<String>,
 ) -> Result<Value, String> {
     let text = |key: &str| request.get(key).and_then(Value::as_str).unwrap_or_default();
     let scope = match text("scope") {
@@ -353,7 +366,12 @@ fn handle(
     let flag = |key: &str| request.get(key).and_then(Value::as_bool).unwrap_or(false);
     match text("op") {
         "get" => match datastore.get(scope, user, text("name"), flag("decrypt")) {
-            Ok(item) => Ok(Value::String(item.value)),
+            Ok(item) => {
+                if item.secret && flag("decrypt") {
+                    revealed.push(item.value.clone());
+                }
+                Ok(Value::String(item.value))
+            }
             Err(crate::datastore::DatastoreError::NotFound { .. }) => Ok(Value::Null),
             Err(err) => Err(err.to_string()),
         },
@@ -380,7 +398,10 @@ fn handle(
             .map_err(|err| err.to_string()),
         "decrypt" => crate::crypto::CryptoKey::load(settings.datastore_key_path())
             .and_then(|key| key.decrypt(text("value")))
-            .map(Value::String)
+            .map(|plaintext| {
+                revealed.push(plaintext.clone());
+                Value::String(plaintext)
+            })
             .map_err(|err| err.to_string()),
         other => Err(format!("unknown datastore operation \"{other}\"")),
     }

@@ -622,6 +622,24 @@ impl Store {
         .collect()
     }
 
+    /// Registered resources (sensors, rules, ...) of a pack, by kind and file.
+    pub fn resources(&self, pack: &str) -> Result<Vec<ResourceRecord>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT pack, kind, name, metadata_file, metadata FROM resources
+             WHERE pack = ?1 ORDER BY kind, metadata_file",
+        )?;
+        let rows = statement.query_map([pack], |row| {
+            Ok(ResourceRecord {
+                pack: row.get(0)?,
+                kind: row.get(1)?,
+                name: row.get(2)?,
+                metadata_file: row.get(3)?,
+                metadata: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The registered config schema of a pack.
     pub fn config_schema(&self, pack: &str) -> Result<Option<Value>, StoreError> {
         let text: Option<String> = self

@@ -48,6 +48,42 @@ fn search_ranks_name_matches_first_and_show_prints_the_entry() {
         .assert()
         .success()
         .stderr(predicate::str::contains("No pack matches"));
+    home.st2()
+        .args(["pack", "search", "twiter"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("hint: did you mean twitter"));
+    // An index that cannot be read beside one that can: said, then skipped.
+    let mut urls = vec!["http://127.0.0.1:9/index.json".to_string()];
+    let second = home.dir.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let good = write_index(
+        &second,
+        &index_json(&[("twitter", "file:///nowhere".into(), &["1.0.0"])]),
+    );
+    urls.push(good);
+    home.set_index_urls(&urls);
+    home.st2()
+        .args(["pack", "search", "twitter"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: index http://127.0.0.1:9/index.json skipped: ",
+        ));
+    // None can: one line saying what was tried and what to do.
+    home.set_index_urls(&urls[..1]);
+    let output = home
+        .st2()
+        .args(["pack", "search", "twitter"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let error = stderr(&output);
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(
+        error.contains("check [content] index_url in st2.conf"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -19,6 +19,9 @@ pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
         selection: all_content(),
         targets,
         venvs: VenvAction::None,
+        // StackStorm's `st2 pack register` posts no `fail_on_failure`, and the API defaults it
+        // to true (`st2api/controllers/v1/packs.py`).
+        fail_on_failure: true,
     };
     let report = run::register(&context.settings, &options)?;
     print_report(&report, context);

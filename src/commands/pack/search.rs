@@ -16,6 +16,12 @@ pub fn run(query: &str, context: &Context) -> anyhow::Result<ExitStatus> {
         context
             .printer
             .info(&format!("No pack matches \"{query}\"."));
+        let close = index.suggest(query);
+        if !close.is_empty() {
+            context
+                .printer
+                .hint(&format!("did you mean {}?", close.join(", ")));
+        }
         return Ok(ExitStatus::Success);
     }
     let rows = results
