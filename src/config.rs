@@ -193,10 +193,13 @@ impl<'a> Renderer<'a> {
         let mut roots = std::collections::BTreeMap::new();
         roots.insert("system", JinjaValue::from_object(node(KeyScope::System)));
         roots.insert("user", JinjaValue::from_object(node(KeyScope::User)));
+        // StackStorm's `get_jinja_environment()`: strict undefined, trim/lstrip blocks, its
+        // filters, values printed as Python prints them.
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
+        crate::expressions::register(&mut env);
         let snapshot = datastore.clone();
         env.add_filter("decrypt_kv", move |value: JinjaValue| {
             decrypt_kv(&snapshot, value)

@@ -80,9 +80,10 @@ pub struct Prepared {
     pub pack_dir: PathBuf,
     /// The effective parameter schema.
     pub schema: Map<String, Value>,
-    /// The parameters as given, secrets masked (what the record shows).
+    /// The live parameters (the given ones rendered, and those whose default is a
+    /// template), secrets masked: what the record shows, as upstream records them.
     pub shown_parameters: Map<String, Value>,
-    /// The final parameters (rendered, with defaults).
+    /// The final parameters: every declared one, rendered, `null` when it has no value.
     pub parameters: Map<String, Value>,
     /// The resolved pack config.
     pub config: Value,
@@ -124,24 +125,29 @@ pub fn prepare(
     }
     let schema = action.schema();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let mut given = args::parse(
+    let runner_parameters = runner::parameters(&action.record.runner_type)
+        .cloned()
+        .unwrap_or_default();
+    let action_parameters = action
+        .record
+        .parameters
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let given = args::parse(
         &request.words,
-        &schema,
+        args::Schemas {
+            runner: &runner_parameters,
+            action: &action_parameters,
+        },
         args::ArgsOptions {
             auto_dict: request.auto_dict,
+            inherit_env: request.inherit_env,
         },
         &cwd,
         &action.record.action_ref,
     )
     .map_err(|err| PrepareError::Invalid(err.to_string()))?;
-    if request.inherit_env && schema.contains_key("env") {
-        let mut env = args::inherited_env();
-        if let Some(Value::Object(explicit)) = given.get("env") {
-            env.extend(explicit.clone());
-        }
-        given.insert("env".into(), Value::Object(env));
-    }
-    params::validate(&schema, &given).map_err(|err| PrepareError::Invalid(err.to_string()))?;
 
     let pack = action.record.pack.clone();
     let user = settings.system_user.clone();
@@ -188,9 +194,14 @@ pub fn prepare(
             "api_user": user,
         }),
     };
-    let (parameters, render_warnings) = params::finalize(&schema, &given, &context)
+    let schemas = params::Schemas {
+        runner: &runner_parameters,
+        action: &action_parameters,
+    };
+    let rendered = params::prepare(schemas, &schema, &given, &context)
         .map_err(|err| PrepareError::Invalid(err.to_string()))?;
-    warnings.extend(render_warnings);
+    warnings.extend(rendered.warnings);
+    let parameters = rendered.parameters;
     if let Some(native) = native {
         native.check(&parameters).map_err(PrepareError::Invalid)?;
     }
@@ -214,7 +225,7 @@ pub fn prepare(
         runner_type: action.record.runner_type.clone(),
         entry_point: action.record.entry_point.clone(),
         pack_dir,
-        shown_parameters: shown_parameters(&schema, &given, &secrets),
+        shown_parameters: shown_parameters(&schema, &rendered.live, &secrets),
         schema,
         parameters,
         config: resolved.values,

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod datastore;
 pub mod entry;
 pub mod execution;
+pub mod expressions;
 pub mod failpoint;
 pub mod fs;
 pub mod git;

@@ -1,16 +1,31 @@
 //! `key=value` words of `st2 run` turned into parameter values, as the StackStorm CLI does
-//! (`st2client/commands/action.py`, `_get_action_parameters_from_args`; spec
-//! `run-runners.md` §1): typed by the action's effective parameter schema.
+//! (`st2client/st2client/commands/action.py`, `_get_action_parameters_from_args`; spec
+//! `run-runners.md` §1): typed by the parameter's schema, the runner's first.
+//!
+//! Where we differ on purpose: a boolean also takes `yes`/`no`, `on`/`off`, `y`/`n` and
+//! `1`/`0` (the spec's extension; upstream evaluates the word as a Python literal, so `1` is
+//! the integer 1, which validation then refuses); a parameter whose schema has no `type`
+//! keeps the text (upstream's CLI fails with `KeyError: 'type'`); the content of an
+//! `@name=path` file is cast like any value (upstream sends the text, which validation
+//! refuses for a typed parameter); `--auto-dict` also reads the `properties` of the
+//! array's `items` (upstream only the array schema's own `properties`); `-e` fills `env` only
+//! for actions that take it. Errors are one line naming the parameter where upstream prints
+//! Python's exception.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
+
+use super::casts::{capitalize, literal_eval, python_float, python_int};
 
 /// Options that change how words are read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ArgsOptions {
     /// `--auto-dict`: an array whose items all hold `:` becomes `[{k: v, ...}]`.
     pub auto_dict: bool,
+    /// `-e/--inherit-env`: the caller's environment is the `env` parameter (words after it
+    /// replace it, as upstream's do).
+    pub inherit_env: bool,
 }
 
 /// A word that could not be turned into a value: one line naming the parameter.
@@ -18,66 +33,151 @@ pub struct ArgsOptions {
 #[error("{0}")]
 pub struct ArgsError(pub String);
 
-/// Read `words` (everything after the action ref). `schema` is the effective parameter
-/// schema; `cwd` is where `@name=path` files are read from; `action_ref` enables the
-/// `core.http` file-upload convention.
+/// The parameter schemas the words are read against.
+#[derive(Debug, Clone, Copy)]
+pub struct Schemas<'a> {
+    /// The runner type's parameters (their types win, as upstream looks them up first).
+    pub runner: &'a Map<String, Value>,
+    /// The action's own parameters.
+    pub action: &'a Map<String, Value>,
+}
+
+/// Read `words` (everything after the action ref). `cwd` is where `@name=path` files are
+/// read from; `action_ref` enables the `core.http` file-upload convention.
 pub fn parse(
     words: &[String],
-    schema: &Map<String, Value>,
+    schemas: Schemas,
     options: ArgsOptions,
     cwd: &Path,
     action_ref: &str,
 ) -> Result<Map<String, Value>, ArgsError> {
     let mut values = Map::new();
+    if options.inherit_env
+        && (schemas.runner.contains_key("env") || schemas.action.contains_key("env"))
+    {
+        values.insert("env".into(), Value::Object(inherited_env()));
+    }
+    let mut upload_name = None;
     for (index, word) in words.iter().enumerate() {
         let Some((key, raw)) = word.split_once('=') else {
             // The first word without `=` starts the command: `st2 run core.local echo hi`.
             values.insert("cmd".into(), Value::String(words[index..].join(" ")));
             break;
         };
-        let (name, text) = match key.strip_prefix('@') {
-            Some(name) => {
-                let content = read_file(cwd, raw)?;
-                if action_ref == "core.http" {
-                    let file_name = Path::new(raw)
-                        .file_name()
-                        .map(|name| name.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    values.insert("file_name".into(), Value::String(file_name));
-                    values.insert("file_content".into(), Value::String(content.clone()));
+        if let Some(name) = key.strip_prefix('@') {
+            let path = normpath(&cwd.join(raw));
+            let content = read_file(&path)?;
+            if action_ref == "core.http" {
+                // Upstream's special case: the file is the upload, not a parameter.
+                let file_name = path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                upload_name = Some(file_name);
+                values.insert("file_content".into(), Value::String(content));
+                continue;
+            }
+            check_name(name, word)?;
+            let value = normalize(name, &content, schemas.action, schemas, options)?;
+            values.insert(name.to_string(), value);
+            continue;
+        }
+        check_name(key, word)?;
+        let value = normalize(key, raw, schemas.action, schemas, options)?;
+        let array = param_type(key, schemas.action, schemas) == Some("array");
+        match (values.get_mut(key), value) {
+            // A repeated array parameter appends (`+=` on a Python list).
+            (Some(Value::Array(existing)), more) if array => match more {
+                Value::Array(items) => existing.extend(items),
+                Value::Object(map) => existing.extend(map.keys().cloned().map(Value::String)),
+                Value::String(text) => {
+                    existing.extend(text.chars().map(|c| Value::String(c.to_string())))
                 }
-                (name, content)
-            }
-            None => (key, raw.to_string()),
-        };
-        if name.is_empty() {
-            return Err(ArgsError(format!(
-                "\"{word}\" has no parameter name before \"=\""
-            )));
-        }
-        let value = cast(name, &text, schema.get(name), options)?;
-        match (values.get_mut(name), value) {
-            // A repeated array parameter appends: `a=x a=y` is ["x", "y"].
-            (Some(Value::Array(existing)), Value::Array(more)) => existing.extend(more),
+                other => existing.push(other),
+            },
             (_, value) => {
-                values.insert(name.to_string(), value);
+                values.insert(key.to_string(), value);
             }
         }
+    }
+    if let Some(file_name) = upload_name {
+        values
+            .entry("method")
+            .or_insert_with(|| Value::String("POST".into()));
+        values
+            .entry("file_name")
+            .or_insert_with(|| Value::String(file_name));
     }
     Ok(values)
 }
 
-/// The caller's environment, as `-e/--inherit-env` passes it in the `env` parameter
-/// (without the CLI's own credentials, as upstream leaves them out).
+fn check_name(name: &str, word: &str) -> Result<(), ArgsError> {
+    if name.is_empty() {
+        return Err(ArgsError(format!(
+            "\"{word}\" has no parameter name before \"=\""
+        )));
+    }
+    Ok(())
+}
+
+/// Names never passed by `-e` (upstream's `ENV_VARS_BLACKLIST`, lower or upper case), and
+/// the CLI's own credentials.
+const ENV_BLACKLIST: &[&str] = &[
+    "pwd",
+    "mail",
+    "username",
+    "user",
+    "path",
+    "home",
+    "ps1",
+    "shell",
+    "pythonpath",
+    "ssh_tty",
+    "ssh_connection",
+    "lang",
+    "ls_colors",
+    "logname",
+    "oldpwd",
+    "term",
+    "xdg_session_id",
+];
+
+/// The caller's environment, as `-e/--inherit-env` passes it in the `env` parameter.
 pub fn inherited_env() -> Map<String, Value> {
     std::env::vars()
         .filter(|(name, _)| !matches!(name.as_str(), "ST2_AUTH_TOKEN" | "ST2_API_KEY"))
+        .filter(|(name, _)| {
+            !ENV_BLACKLIST
+                .iter()
+                .any(|listed| name == listed || *name == listed.to_ascii_uppercase())
+        })
         .map(|(name, value)| (name, Value::String(value)))
         .collect()
 }
 
-fn read_file(cwd: &Path, path: &str) -> Result<String, ArgsError> {
-    let full = cwd.join(path);
+/// `os.path.normpath`: `.` and `..` resolved lexically, repeated slashes collapsed.
+fn normpath(path: &Path) -> PathBuf {
+    let mut parts: Vec<Component> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match parts.last() {
+                Some(Component::Normal(_)) => {
+                    parts.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => parts.push(component),
+            },
+            other => parts.push(other),
+        }
+    }
+    if parts.is_empty() {
+        return PathBuf::from(".");
+    }
+    parts.iter().collect()
+}
+
+fn read_file(full: &Path) -> Result<String, ArgsError> {
     if !full.exists() {
         return Err(ArgsError(format!(
             "File \"{}\" doesn't exist",
@@ -87,7 +187,7 @@ fn read_file(cwd: &Path, path: &str) -> Result<String, ArgsError> {
     if !full.is_file() {
         return Err(ArgsError(format!("\"{}\" is not a file", full.display())));
     }
-    let bytes = std::fs::read(&full).map_err(|err| {
+    let bytes = std::fs::read(full).map_err(|err| {
         ArgsError(format!(
             "cannot read \"{}\": {}",
             full.display(),
@@ -98,19 +198,26 @@ fn read_file(cwd: &Path, path: &str) -> Result<String, ArgsError> {
         .map_err(|_| ArgsError(format!("\"{}\" is not UTF-8 text", full.display())))
 }
 
-/// Cast one value by its parameter's `type`; an unknown parameter keeps the string (the
-/// validation that follows names it).
-fn cast(
+/// `get_param_type`: the runner's parameter of that name first, else the one in
+/// `parameters` (the action's, or an array's `properties` for `--auto-dict`).
+fn param_type<'s>(
+    name: &str,
+    parameters: &'s Map<String, Value>,
+    schemas: Schemas<'s>,
+) -> Option<&'s str> {
+    let schema = schemas.runner.get(name).or_else(|| parameters.get(name))?;
+    schema.get("type").and_then(Value::as_str)
+}
+
+/// `normalize`: one value cast by its parameter's type.
+fn normalize(
     name: &str,
     text: &str,
-    schema: Option<&Value>,
+    parameters: &Map<String, Value>,
+    schemas: Schemas,
     options: ArgsOptions,
 ) -> Result<Value, ArgsError> {
-    let kind = schema
-        .and_then(|schema| schema.get("type"))
-        .and_then(Value::as_str)
-        .unwrap_or("string");
-    // A secret's value is never quoted back, not even when it is wrong.
+    let schema = schemas.runner.get(name).or_else(|| parameters.get(name));
     let secret = schema
         .and_then(|schema| schema.get("secret"))
         .and_then(Value::as_bool)
@@ -123,25 +230,23 @@ fn cast(
         };
         ArgsError(format!("parameter \"{name}\": {shown} is not {expected}"))
     };
-    Ok(match kind {
-        "integer" => Value::from(
-            text.trim()
-                .parse::<i64>()
-                .map_err(|_| invalid("an integer"))?,
-        ),
-        "number" => number(text).ok_or_else(|| invalid("a number"))?,
-        "boolean" => match text.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" | "1" | "y" => Value::Bool(true),
-            "false" | "no" | "off" | "0" | "n" => Value::Bool(false),
-            _ => {
-                return Err(ArgsError(format!(
-                    "parameter \"{name}\": Invalid value for boolean parameter. Valid values \
-                     are: true, false (also yes/no, on/off, 1/0)"
-                )))
-            }
-        },
-        "array" => array(text, schema, options),
-        "object" => object(text).map_err(|reason| {
+    Ok(match param_type(name, parameters, schemas) {
+        // Only an array of the schema at hand gets `--auto-dict` (upstream passes the
+        // array's own schema, which a runner's array parameter is not).
+        Some("array") if parameters.contains_key(name) => {
+            let array_schema = parameters.get(name);
+            array(name, text, array_schema, schemas, options)?
+        }
+        Some("array") => array(name, text, None, schemas, ArgsOptions::default())?,
+        Some("integer") => Value::from(python_int(text).ok_or_else(|| invalid("an integer"))?),
+        Some("number") => {
+            let float = python_float(text).ok_or_else(|| invalid("a number"))?;
+            serde_json::Number::from_f64(float)
+                .map(Value::Number)
+                .ok_or_else(|| invalid("a finite number"))?
+        }
+        Some("boolean") => boolean(name, text)?,
+        Some("object") => object(text).map_err(|reason| {
             ArgsError(format!(
                 "parameter \"{name}\": invalid JSON object: {reason}"
             ))
@@ -150,67 +255,113 @@ fn cast(
     })
 }
 
-fn number(text: &str) -> Option<Value> {
-    let trimmed = text.trim();
-    if let Ok(int) = trimmed.parse::<i64>() {
-        // Python's float("5") is 5.0; JSON keeps it an integer-valued number.
-        return serde_json::Number::from_f64(int as f64).map(Value::Number);
+/// `ast.literal_eval(text.capitalize())`, with the spec's other words for true and false.
+fn boolean(name: &str, text: &str) -> Result<Value, ArgsError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "yes" | "on" | "1" | "y" => return Ok(Value::Bool(true)),
+        "no" | "off" | "0" | "n" => return Ok(Value::Bool(false)),
+        _ => {}
     }
-    let float = trimmed.parse::<f64>().ok()?;
-    serde_json::Number::from_f64(float).map(Value::Number)
+    literal_eval(&capitalize(text)).map_err(|_| {
+        ArgsError(format!(
+            "parameter \"{name}\": Invalid value for boolean parameter. Valid values are: \
+             true, false (also yes/no, on/off, 1/0)"
+        ))
+    })
 }
 
-/// Upstream's `transform_array`.
-fn array(text: &str, schema: Option<&Value>, options: ArgsOptions) -> Value {
-    if let Ok(int) = text.trim().parse::<i64>() {
-        return Value::Array(vec![Value::from(int)]);
-    }
-    let items = match serde_json::from_str::<Value>(text) {
-        Ok(value) => value,
-        Err(_) => Value::Array(
-            text.split(',')
-                .map(|item| Value::String(item.trim().to_string()))
-                .collect(),
-        ),
+/// Upstream's `transform_array`: a bare integer is a one-item list, else JSON, else items
+/// separated by commas (stripped, kept as text); with `--auto-dict`, items that all hold
+/// `:` are one object.
+fn array(
+    name: &str,
+    text: &str,
+    schema: Option<&Value>,
+    schemas: Schemas,
+    options: ArgsOptions,
+) -> Result<Value, ArgsError> {
+    let items = match python_int(text) {
+        Some(int) => Value::Array(vec![Value::from(int)]),
+        None => match python_json(text) {
+            Some(value) => value,
+            None => Value::Array(
+                text.split(',')
+                    .map(|item| Value::String(item.trim_matches(is_space).to_string()))
+                    .collect(),
+            ),
+        },
     };
-    let Value::Array(list) = &items else {
-        return items;
+    // Upstream iterates the value to look for `:` items: a number, a boolean or null
+    // cannot be iterated, and the CLI fails.
+    let entries: Vec<Value> = match &items {
+        Value::Array(list) => list.clone(),
+        Value::Object(map) => map.keys().cloned().map(Value::String).collect(),
+        Value::String(text) => text.chars().map(|c| Value::String(c.to_string())).collect(),
+        _ => {
+            return Err(ArgsError(format!(
+                "parameter \"{name}\": {} is not an array: give a JSON array or items \
+                 separated by commas",
+                crate::schema::repr::py_str_repr(text)
+            )))
+        }
     };
-    let all_pairs = !list.is_empty()
-        && list
-            .iter()
-            .all(|item| item.as_str().is_some_and(|text| text.contains(':')));
+    let all_pairs = entries
+        .iter()
+        .all(|item| item.as_str().is_some_and(|text| text.contains(':')));
     if !(options.auto_dict && all_pairs) {
-        return items;
+        return Ok(items);
     }
-    // `--auto-dict`: ["a:1", "b:x"] is [{"a": 1, "b": "x"}], each value cast by the item
-    // schema's property when there is one.
+    // `--auto-dict`: ["a:1", "b:x"] is [{"a": ..., "b": ...}], each value cast by the
+    // array schema's `properties` (or its items'); others stay text.
     let properties = schema.and_then(|schema| {
-        schema.get("properties").or_else(|| {
-            schema
-                .get("items")
-                .and_then(|items| items.get("properties"))
-        })
+        schema
+            .get("properties")
+            .or_else(|| {
+                schema
+                    .get("items")
+                    .and_then(|items| items.get("properties"))
+            })
+            .and_then(Value::as_object)
     });
     let mut dict = Map::new();
-    for item in list {
-        let (key, value) = item
-            .as_str()
-            .and_then(|text| text.split_once(':'))
-            .unwrap_or_default();
-        let value = match properties.and_then(|properties| properties.get(key)) {
-            Some(property) => cast(key, value, Some(property), options)
-                .unwrap_or_else(|_| Value::String(value.to_string())),
+    for item in &entries {
+        let item = item.as_str().unwrap_or_default();
+        let parts: Vec<&str> = item.split(':').collect();
+        let [key, value] = parts.as_slice() else {
+            return Err(ArgsError(format!(
+                "parameter \"{name}\": {} holds more than one \":\", so --auto-dict cannot \
+                 read it as key:value",
+                crate::schema::repr::py_str_repr(item)
+            )));
+        };
+        let value = match properties.filter(|properties| properties.contains_key(*key)) {
+            Some(properties) => normalize(key, value, properties, schemas, options)?,
             None => Value::String(value.to_string()),
         };
         dict.insert(key.to_string(), value);
     }
-    Value::Array(vec![Value::Object(dict)])
+    Ok(Value::Array(vec![Value::Object(dict)]))
 }
 
-/// Upstream's `transform_object`: JSON when it starts with `{`, else `k1=v1,k2=v2`.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `json.loads`: also `NaN` and `Infinity` (which have no JSON value here, so
+/// they do not parse).
+fn python_json(text: &str) -> Option<Value> {
+    let trimmed = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r'));
+    if matches!(trimmed, "NaN" | "Infinity" | "-Infinity") {
+        // A float: not an array, as null is not.
+        return Some(Value::Null);
+    }
+    serde_json::from_str(trimmed).ok()
+}
+
+/// Upstream's `transform_object`: JSON when it starts with `{`, else `k1=v1,k2=v2` (pairs
+/// without `=` left out).
 fn object(text: &str) -> Result<Value, String> {
-    if text.trim_start().starts_with('{') {
+    if text.starts_with('{') {
         return serde_json::from_str(text).map_err(|err| err.to_string());
     }
     let mut map = Map::new();
@@ -247,10 +398,17 @@ mod tests {
 
     fn parse_words(words: &[&str], auto_dict: bool) -> Result<Map<String, Value>, ArgsError> {
         let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let schema = schema();
         parse(
             &words,
-            &schema(),
-            ArgsOptions { auto_dict },
+            Schemas {
+                runner: &Map::new(),
+                action: &schema,
+            },
+            ArgsOptions {
+                auto_dict,
+                inherit_env: false,
+            },
             Path::new("."),
             "x.y",
         )
@@ -334,15 +492,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("msg.txt"), "from a file").unwrap();
         let words = vec!["@s=msg.txt".to_string()];
-        let values = parse(&words, &schema(), ArgsOptions::default(), dir.path(), "x.y").unwrap();
+        let schema = schema();
+        let schemas = Schemas {
+            runner: &Map::new(),
+            action: &schema,
+        };
+        let values = parse(&words, schemas, ArgsOptions::default(), dir.path(), "x.y").unwrap();
         assert_eq!(values["s"], "from a file");
         let words = vec!["@s=missing.txt".to_string()];
-        let err = parse(&words, &schema(), ArgsOptions::default(), dir.path(), "x.y")
+        let err = parse(&words, schemas, ArgsOptions::default(), dir.path(), "x.y")
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("File \"") && err.ends_with("missing.txt\" doesn't exist"));
         let words = vec!["@s=.".to_string()];
-        let err = parse(&words, &schema(), ArgsOptions::default(), dir.path(), "x.y")
+        let err = parse(&words, schemas, ArgsOptions::default(), dir.path(), "x.y")
             .unwrap_err()
             .to_string();
         assert!(err.ends_with("\" is not a file"), "{err}");
@@ -458,7 +621,10 @@ mod proptests {
     fn one(schema: &Map<String, Value>, word: String) -> Result<Map<String, Value>, ArgsError> {
         parse(
             &[word],
-            schema,
+            Schemas {
+                runner: &Map::new(),
+                action: schema,
+            },
             ArgsOptions::default(),
             Path::new("."),
             "x.y",
@@ -478,7 +644,9 @@ mod proptests {
         ) {
             let dir = test_dir();
             let action_ref = if http { "core.http" } else { "x.y" };
-            let _ = parse(&words, &schema, ArgsOptions { auto_dict }, dir.path(), action_ref);
+            let schemas = Schemas { runner: &Map::new(), action: &schema };
+            let options = ArgsOptions { auto_dict, inherit_env: false };
+            let _ = parse(&words, schemas, options, dir.path(), action_ref);
         }
 
         /// An integer parameter casts `name=<i64>` back to the same integer.

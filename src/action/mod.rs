@@ -7,6 +7,7 @@
 //! renders the templates in values and defaults.
 
 pub mod args;
+pub mod casts;
 pub mod params;
 
 use std::path::{Path, PathBuf};

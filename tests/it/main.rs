@@ -11,6 +11,7 @@ mod install;
 mod key;
 mod network;
 mod pack_commands;
+mod params_differential;
 mod reliability;
 mod reload;
 mod run;

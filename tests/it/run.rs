@@ -306,11 +306,12 @@ fn scripts_get_arguments_environment_and_rendered_defaults() {
     let id = execution["id"].as_str().unwrap();
     assert_eq!(environment, format!("pack=shelly id={id}"));
     // Named arguments first (`--name=value`, a true boolean as a bare flag), then positional
-    // ones in position order (given values before defaults); the template default rendered
+    // ones in position order; named ones in upstream's order of the final parameters (given
+    // values, then template defaults, then plain defaults); the template default rendered
     // with config and datastore.
     assert_eq!(
         arguments,
-        "--verbose|--token=hunter2|--count=3|--greeting=hello world on 8080|a b|7|"
+        "--verbose|--token=hunter2|--greeting=hello world on 8080|--count=3|a b|7|"
     );
     // The secret is masked in the output and in the stored record.
     assert_eq!(execution["parameters"]["token"], "********");

@@ -294,7 +294,9 @@ fn dummy_pack_1(extra_conf: &str) -> Home {
         &pack,
         "raw_output",
         "raw_output.py",
-        "  stdout:\n    type: string\n  stderr:\n    type: string\n  exit_code:\n    type: integer\n",
+        // `default: 0`: StackStorm passes every declared parameter, `None` when it has no
+        // value, so `run()`'s own default would not apply.
+        "  stdout:\n    type: string\n  stderr:\n    type: string\n  exit_code:\n    type: integer\n    default: 0\n",
     );
     for (name, source) in ACTION_CLASSES {
         write(&pack, &format!("actions/{name}.py"), source);

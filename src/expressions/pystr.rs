@@ -1,0 +1,207 @@
+//! Python's `str()` and `repr()` of template values: what Jinja2 prints for `{{ value }}`
+//! (`True`, `None`, `['a', 1]`, `{'k': 'v'}`), so that a rendered parameter reads exactly as
+//! StackStorm renders it.
+
+use minijinja::value::{Value, ValueKind};
+
+use crate::schema::repr::number_repr;
+
+/// `str(value)`: strings as they are, everything else as [`py_repr`]; undefined is empty
+/// (Jinja2's `Undefined.__str__`).
+pub fn py_str(value: &Value) -> String {
+    match value.kind() {
+        ValueKind::String => value.as_str().unwrap_or_default().to_string(),
+        ValueKind::Undefined => String::new(),
+        _ => match opaque_text(value) {
+            Some(text) => text,
+            None => py_repr(value),
+        },
+    }
+}
+
+/// `repr(value)`.
+pub fn py_repr(value: &Value) -> String {
+    let mut out = String::new();
+    write_repr(value, &mut out);
+    out
+}
+
+/// The text of an object that renders itself (a datastore lookup), which is not a container
+/// to walk: an object with no items whose own rendering is not an empty container's.
+pub(crate) fn opaque_text(value: &Value) -> Option<String> {
+    value.as_object()?;
+    if value.kind() != ValueKind::Plain && value.len().is_some_and(|len| len > 0) {
+        return None;
+    }
+    let text = value.to_string();
+    (value.kind() == ValueKind::Plain || !matches!(text.as_str(), "{}" | "[]")).then_some(text)
+}
+
+fn write_repr(value: &Value, out: &mut String) {
+    if !matches!(value.kind(), ValueKind::String | ValueKind::Undefined) {
+        if let Some(text) = opaque_text(value) {
+            out.push_str(&py_str_repr(&text));
+            return;
+        }
+    }
+    match value.kind() {
+        ValueKind::Undefined | ValueKind::None => out.push_str("None"),
+        ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
+        ValueKind::Number => out.push_str(&number_text(value)),
+        ValueKind::String => out.push_str(&py_str_repr(value.as_str().unwrap_or_default())),
+        ValueKind::Bytes => {
+            let text = String::from_utf8_lossy(value.as_bytes().unwrap_or_default());
+            out.push('b');
+            out.push_str(&py_str_repr(&text));
+        }
+        ValueKind::Map => {
+            out.push('{');
+            if let Ok(keys) = value.try_iter() {
+                for (index, key) in keys.enumerate() {
+                    if index > 0 {
+                        out.push_str(", ");
+                    }
+                    write_repr(&key, out);
+                    out.push_str(": ");
+                    write_repr(&value.get_item(&key).unwrap_or_default(), out);
+                }
+            }
+            out.push('}');
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
+            out.push('[');
+            if let Ok(items) = value.try_iter() {
+                for (index, item) in items.enumerate() {
+                    if index > 0 {
+                        out.push_str(", ");
+                    }
+                    write_repr(&item, out);
+                }
+            }
+            out.push(']');
+        }
+        _ => out.push_str(&py_str_repr(&value.to_string())),
+    }
+}
+
+/// `repr(text)`: single quotes unless the text has a `'` and no `"`; backslash escapes for
+/// quotes, backslashes, `\n`, `\r`, `\t` and every character Python does not print
+/// (`str.isprintable()`: controls, separators other than the space, format characters,
+/// private use), as `\xhh`, `\uhhhh` or `\Uhhhhhhhh`.
+pub fn py_str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !printable(c) => {
+                let code = c as u32;
+                if code < 0x100 {
+                    out.push_str(&format!("\\x{code:02x}"));
+                } else if code < 0x10000 {
+                    out.push_str(&format!("\\u{code:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{code:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `str.isprintable()` for one character, without the unassigned code points
+/// (which need Unicode's tables): not a control (Cc), format (Cf), private use (Co), line or
+/// paragraph separator (Zl, Zp), or space separator other than the space (Zs).
+fn printable(c: char) -> bool {
+    let code = c as u32;
+    let control = code < 0x20 || (0x7f..0xa0).contains(&code);
+    let space_separator = matches!(
+        code,
+        0xa0 | 0x1680 | 0x2000..=0x200a | 0x202f | 0x205f | 0x3000
+    );
+    let separator = matches!(code, 0x2028 | 0x2029);
+    let format = matches!(
+        code,
+        0xad | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x890..=0x891
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x202a..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x1343f
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    );
+    let private_use = matches!(code, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
+    !(control || space_separator || separator || format || private_use)
+}
+
+/// A number as Python prints it: integers as digits, floats as `repr(float)`.
+pub fn number_text(value: &Value) -> String {
+    if value.is_integer() {
+        return value.to_string();
+    }
+    let float = f64::try_from(value.clone()).unwrap_or(f64::NAN);
+    float_text(float)
+}
+
+/// `repr(float)`: `1.0`, `1e+16`, `inf`, `nan`.
+pub fn float_text(float: f64) -> String {
+    match serde_json::Number::from_f64(float) {
+        Some(number) => number_repr(&number),
+        None if float.is_nan() => "nan".into(),
+        None if float > 0.0 => "inf".into(),
+        None => "-inf".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_as_python_does() {
+        let value = Value::from_serialize(serde_json::json!({
+            "b": [true, null, 1.5, "x'y", 1.0], "a": {"n": 1, "s": "t"}
+        }));
+        assert_eq!(
+            py_str(&value),
+            r#"{'b': [True, None, 1.5, "x'y", 1.0], 'a': {'n': 1, 's': 't'}}"#
+        );
+        assert_eq!(py_str(&Value::from("plain")), "plain");
+        assert_eq!(py_str(&Value::from(true)), "True");
+        assert_eq!(py_str(&Value::from(())), "None");
+        assert_eq!(py_str(&Value::from(1e16)), "1e+16");
+        assert_eq!(py_str(&Value::from(-3)), "-3");
+        assert_eq!(py_str(&Value::UNDEFINED), "");
+        assert_eq!(
+            py_repr(&Value::from("a\u{85}\u{2028}\u{a0}é\u{feff}\u{f0000}'")),
+            r#""a\x85\u2028\xa0é\ufeff\U000f0000'""#
+        );
+    }
+}
