@@ -136,20 +136,33 @@ impl Printer {
 fn new_table() -> Table {
     let mut table = Table::new();
     table.load_preset(presets::ASCII_FULL_CONDENSED);
-    // Wrap to the terminal's width when there is a usable one; piped output (or a terminal
-    // that reports no size) is never cut.
-    match terminal_width() {
-        Some((width, _)) if std::io::stdout().is_terminal() && width >= 40 => {
-            table
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(width);
-        }
-        _ => {
-            table.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
+    // Long cells (descriptions) wrap within the width st2client uses: $COLUMNS, else the
+    // terminal's, else 150 columns (its DEFAULT_TERMINAL_SIZE_COLUMNS), so that a table piped
+    // to a file stays readable. Wrapping never drops text.
+    table
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(table_width());
     table
 }
+
+/// Columns tables are fitted to (at least 40).
+fn table_width() -> u16 {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok());
+    let from_terminal = || {
+        terminal_width()
+            .filter(|_| std::io::stdout().is_terminal())
+            .map(|(width, _)| width)
+    };
+    from_env
+        .or_else(from_terminal)
+        .unwrap_or(DEFAULT_COLUMNS)
+        .max(40)
+}
+
+/// st2client's width when it cannot tell (`DEFAULT_TERMINAL_SIZE_COLUMNS`).
+const DEFAULT_COLUMNS: u16 = 150;
 
 fn terminal_width() -> Option<(u16, u16)> {
     // SAFETY: TIOCGWINSZ fills a winsize struct we own.

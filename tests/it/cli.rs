@@ -224,3 +224,28 @@ fn execution_get_succeeds_whatever_the_status_and_a_missing_key_warns() {
         .assert()
         .code(1);
 }
+
+#[test]
+fn piped_tables_wrap_long_descriptions_without_losing_words() {
+    let mut home = Home::new();
+    let words: Vec<String> = (0..80).map(|i| format!("word{i}")).collect();
+    let mut index = index_json(&[("longpack", "file:///nowhere".into(), &["1.0.0"])]);
+    index["packs"]["longpack"]["description"] = serde_json::json!(words.join(" "));
+    let url = write_index(home.dir.path(), &index);
+    home.set_index_urls(&[url]);
+    for (columns, width) in [(None, 150), (Some("60"), 60)] {
+        let mut command = home.st2();
+        command.args(["pack", "search", "longpack"]);
+        match columns {
+            Some(columns) => command.env("COLUMNS", columns),
+            None => command.env_remove("COLUMNS"),
+        };
+        let output = command.output().unwrap();
+        let table = stdout(&output);
+        let widest = table.lines().map(|line| line.chars().count()).max();
+        assert_eq!(widest, Some(width), "{table}");
+        for word in &words {
+            assert!(table.contains(word.as_str()), "{word} lost:\n{table}");
+        }
+    }
+}
