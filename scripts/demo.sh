@@ -48,7 +48,35 @@ CONF
 export ST2_CONF="$demo/st2.conf"
 export PATH="$root/target/release:$PATH"
 
-run() { printf '\n$ %s\n' "$*"; "$@"; }
+# Print a command as one would type it (NAME="value with spaces", other words quoted only when
+# they need it), then run it.
+shell_word() {
+    local word=$1 name value
+    if [[ $word =~ ^[A-Za-z0-9_@%+,./:=-]+$ ]]; then
+        printf '%s' "$word"
+    elif [[ $word == *$'\n'* ]]; then
+        if [[ $word =~ ^(@?[A-Za-z_][A-Za-z0-9_.]*)=(.*)$ ]]; then
+            printf '%s=%q' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+        else
+            printf '%q' "$word"
+        fi
+    elif [[ $word =~ ^(@?[A-Za-z_][A-Za-z0-9_.]*)=(.*)$ ]]; then
+        name=${BASH_REMATCH[1]}
+        value=${BASH_REMATCH[2]//\\/\\\\}
+        value=${value//\"/\\\"}
+        value=${value//\$/\\\$}
+        value=${value//\`/\\\`}
+        printf '%s="%s"' "$name" "$value"
+    else
+        printf "'%s'" "${word//\'/\'\\\'\'}"
+    fi
+}
+run() {
+    local line="" word
+    for word in "$@"; do line+="${line:+ }$(shell_word "$word")"; done
+    printf '\n$ %s\n' "$line"
+    "$@"
+}
 run st2 pack search twitter
 run st2 pack install twitter
 run st2 pack list

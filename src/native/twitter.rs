@@ -1,6 +1,7 @@
 //! `twitter.update_status`, natively: a post to X API v2 (`POST /2/tweets`, JSON) or, when
 //! asked, the v1.1 form endpoint (`POST /1.1/statuses/update.json`), signed with OAuth 1.0a
-//! user context from the pack's registered config; `media` files are uploaded first.
+//! user context from the pack's registered config; `media` files are uploaded first, and
+//! `media` URLs downloaded then uploaded, as the pack's parameter description promises.
 //!
 //! The Exchange pack's Python code calls the v1.1 endpoint X retired for new apps (spec
 //! `x-api.md`). Settings, from the pack config (`configs/twitter.yaml`) first, then the
@@ -52,11 +53,12 @@ impl NativeAction for UpdateStatus {
 
     fn check(&self, parameters: &Map<String, Value>) -> Result<(), String> {
         for item in media(parameters) {
-            if item.starts_with("http://") || item.starts_with("https://") {
-                return Err(format!(
-                    "parameter \"media\": \"{item}\" is a URL; the native action uploads local \
-                     files only (download it first, or run the pack's code with --no-native)"
-                ));
+            if is_url(&item) {
+                // Downloaded when the action runs, as the pack's code does.
+                Url::parse(&item).map_err(|err| {
+                    format!("parameter \"media\": \"{item}\" is not a valid URL: {err}")
+                })?;
+                continue;
             }
             if !Path::new(&item).is_file() {
                 return Err(format!(
@@ -74,6 +76,15 @@ impl NativeAction for UpdateStatus {
         }
     }
 }
+
+/// Whether a `media` item is a URL to download rather than a local file.
+fn is_url(item: &str) -> bool {
+    item.starts_with("http://") || item.starts_with("https://")
+}
+
+/// The most a `media` URL may answer with (X takes at most 15 MB for a GIF, 5 MB for an
+/// image through this upload; videos need chunked uploads, which the pack does not make).
+const MAX_MEDIA_BYTES: u64 = 64 * 1024 * 1024;
 
 fn media(parameters: &Map<String, Value>) -> Vec<String> {
     match parameters.get("media") {
@@ -253,21 +264,79 @@ impl Api {
         Url::parse(&format!("{}{path}", self.base)).expect("a valid API URL")
     }
 
-    /// Upload one media file; its `media_id` string.
+    /// Download a `media` URL, as the pack's code does before uploading: its file name and
+    /// bytes.
+    fn download(&self, item: &str, request: &RunRequest) -> Result<(String, Vec<u8>), RunOutcome> {
+        let failed = |reason: String| RunOutcome::error(Outcome::Failed, reason);
+        let url = Url::parse(item)
+            .map_err(|err| failed(format!("media URL \"{item}\" is not valid: {err}")))?;
+        let builder = Client::builder()
+            .timeout(self.timeout)
+            .user_agent(concat!("st2-rs/", env!("CARGO_PKG_VERSION")));
+        let client = http::build_client(builder, url.scheme() == "https")
+            .map_err(|err| failed(format!("cannot set up the HTTP client: {err}")))?;
+        let shown = url.as_str();
+        let (status, bytes) = match http::send(
+            client.get(url.clone()),
+            read_media,
+            request.cancel,
+            self.timeout,
+        ) {
+            Sent::Done(Ok(Ok(answer))) => answer,
+            Sent::Done(Ok(Err(reason))) => {
+                return Err(failed(format!("cannot download media {shown}: {reason}")))
+            }
+            Sent::Done(Err(err)) if err.is_timeout() => {
+                return Err(failed(http::timeout_message(shown, self.timeout)))
+            }
+            Sent::Done(Err(err)) => {
+                return Err(failed(format!(
+                    "cannot download media: {}",
+                    http::describe_failure(&err, shown)
+                )))
+            }
+            Sent::Canceled => {
+                return Err(RunOutcome::error(
+                    Outcome::Canceled,
+                    format!("canceled: {shown}"),
+                ))
+            }
+            Sent::TimedOut => return Err(failed(http::timeout_message(shown, self.timeout))),
+        };
+        if !(200..300).contains(&status) {
+            return Err(failed(format!(
+                "cannot download media {shown}: the server answered {status}"
+            )));
+        }
+        let name = url
+            .path_segments()
+            .and_then(|mut segments| segments.next_back())
+            .filter(|name| !name.is_empty())
+            .unwrap_or("media")
+            .to_string();
+        Ok((name, bytes))
+    }
+
+    /// Upload one media file (or URL, downloaded first); its `media_id` string.
     fn upload(&self, file: &str, request: &RunRequest) -> Result<String, RunOutcome> {
-        let bytes = std::fs::read(file).map_err(|err| {
-            RunOutcome::error(
-                Outcome::Failed,
-                format!(
-                    "cannot read media file {file}: {}",
-                    crate::settings::io_reason(&err)
-                ),
-            )
-        })?;
-        let name = Path::new(file)
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "media".into());
+        let (name, bytes) = if is_url(file) {
+            self.download(file, request)?
+        } else {
+            let bytes = std::fs::read(file).map_err(|err| {
+                RunOutcome::error(
+                    Outcome::Failed,
+                    format!(
+                        "cannot read media file {file}: {}",
+                        crate::settings::io_reason(&err)
+                    ),
+                )
+            })?;
+            let name = Path::new(file)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "media".into());
+            (name, bytes)
+        };
         let url = match (self.version, self.base.as_str()) {
             (Version::V11, DEFAULT_API_URL) => {
                 Url::parse("https://upload.twitter.com/1.1/media/upload.json").expect("valid")
@@ -369,6 +438,28 @@ fn read(response: Response) -> reqwest::Result<Answer> {
     })
 }
 
+/// A downloaded media file: the status and at most [`MAX_MEDIA_BYTES`] of body, or why the
+/// body could not be read.
+fn read_media(response: Response) -> reqwest::Result<Result<(u16, Vec<u8>), String>> {
+    use std::io::Read;
+    let status = response.status().as_u16();
+    let mut bytes = Vec::new();
+    let read = response
+        .take(MAX_MEDIA_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| err.to_string());
+    Ok(read.and_then(|_| {
+        if bytes.len() as u64 > MAX_MEDIA_BYTES {
+            Err(format!(
+                "it is larger than {} MiB",
+                MAX_MEDIA_BYTES / 1024 / 1024
+            ))
+        } else {
+            Ok((status, bytes))
+        }
+    }))
+}
+
 /// One line for an error answer, with the server's own words.
 fn reason(answer: &Answer, config_file: &Path) -> String {
     let detail = answer
@@ -412,7 +503,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn media_must_be_local_files() {
+    fn media_are_local_files_or_urls() {
         let check = |media: Value| {
             let mut parameters = Map::new();
             parameters.insert("media".into(), media);
@@ -422,9 +513,10 @@ mod tests {
         assert!(check(json!(["/nonexistent/cat.png"]))
             .unwrap_err()
             .contains("file \"/nonexistent/cat.png\" does not exist"));
-        assert!(check(json!(["https://imgur.com/a.png"]))
+        assert!(check(json!(["https://imgur.com/a.png"])).is_ok());
+        assert!(check(json!(["http://"]))
             .unwrap_err()
-            .contains("is a URL"));
+            .contains("is not a valid URL"));
         let file = tempfile::NamedTempFile::new().unwrap();
         assert!(check(json!([file.path()])).is_ok());
     }

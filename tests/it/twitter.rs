@@ -328,3 +328,91 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// `scripts/fake_x_api.py`, the stand-in the demo and the benchmark use, on a free port.
+struct FakeXApi {
+    child: std::process::Child,
+    url: String,
+}
+
+impl FakeXApi {
+    fn start(home: &Home) -> FakeXApi {
+        let port_file = home.dir.path().join("x-api.port");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fake_x_api.py");
+        let child = std::process::Command::new("python3")
+            .arg(script)
+            .args([
+                "--keys",
+                "ck-test-1234,cs-secret-5678,at-test-9012,ats-secret-3456",
+            ])
+            .arg("--port-file")
+            .arg(&port_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs scripts/fake_x_api.py");
+        for _ in 0..200 {
+            if let Ok(port) = std::fs::read_to_string(&port_file) {
+                if !port.is_empty() {
+                    return FakeXApi {
+                        child,
+                        url: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("scripts/fake_x_api.py did not start");
+    }
+}
+
+impl Drop for FakeXApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn media_files_and_urls_are_uploaded_and_duplicates_refused_as_x_does() {
+    let home = twitter_home(Some(&config_text("cs-secret-5678")));
+    let x = FakeXApi::start(&home);
+    let picture = home.dir.path().join("cat.png");
+    std::fs::write(&picture, b"\x89PNG not really").unwrap();
+    let images = http_server(vec![("/pics/dog.png".into(), 200, b"GIF89a".to_vec())]);
+    let media = format!(
+        "media={},{}",
+        picture.display(),
+        images.url("/pics/dog.png")
+    );
+    let output = post(&home, &x.url, &["status=With two pictures", &media, "-j"]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["result"]["text"], "With two pictures");
+
+    // The same text again: X's 403 for duplicate content, one line saying so.
+    let output = post(&home, &x.url, &["status=With two pictures", "-j"]);
+    assert_eq!(output.status.code(), Some(1));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        execution["result"]["error"],
+        "X refused the post (403 Forbidden): You are not allowed to create a Tweet with \
+         duplicate content."
+    );
+    // A media URL that does not answer 200 fails before anything is posted.
+    let missing = format!("media={}", images.url("/pics/none.png"));
+    let output = post(&home, &x.url, &["status=Broken picture", &missing, "-j"]);
+    assert_eq!(output.status.code(), Some(1));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = execution["result"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("cannot download media http://127.0.0.1:"),
+        "{error}"
+    );
+    assert_no_secrets(&home, &output);
+}
