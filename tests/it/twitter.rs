@@ -339,7 +339,7 @@ impl FakeXApi {
     fn start(home: &Home) -> FakeXApi {
         let port_file = home.dir.path().join("x-api.port");
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fake_x_api.py");
-        let child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .arg(script)
             .args([
                 "--keys",
@@ -362,6 +362,8 @@ impl FakeXApi {
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("scripts/fake_x_api.py did not start");
     }
 }
