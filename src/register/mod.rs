@@ -619,6 +619,10 @@ fn action_record(
         check_parameter_names(&parameters)?;
         crate::schema::check_parameters_schema(&Value::Object(parameters.clone()))
             .map_err(|message| format!("parameters: {message}"))?;
+        if let Some(output_schema) = map.get("output_schema").filter(|value| !value.is_null()) {
+            crate::schema::check_output_schema(output_schema)
+                .map_err(|message| format!("output_schema: {message}"))?;
+        }
     }
     match map.get("tags") {
         None | Some(Value::Null) => {}

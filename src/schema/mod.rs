@@ -8,7 +8,9 @@
 //! schemas are checked against StackStorm's `action_params.json` meta-schema (one simple
 //! `type`, extra keywords `secret`, `immutable`, `position`), nested ones against its
 //! `custom.json` (plain draft 4 with boolean `required`). Both meta-schemas are embedded
-//! verbatim from StackStorm 3.9.0 (Apache-2.0).
+//! verbatim from StackStorm 3.9.0 (Apache-2.0). An action's `output_schema` is checked
+//! against StackStorm's `action_output_schema.json` (also verbatim), whose `"$ref": "#"`
+//! lands, through its draft 4 `id`, where every meta-schema's does: on `custom.json`.
 
 pub mod repr;
 pub mod validator;
@@ -38,6 +40,17 @@ static ACTION_PARAMS_META_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
         .expect("action_params.json is valid JSON")
 });
 
+/// `action_output_schema.json` with `additionalProperties` dropped, as
+/// `get_action_output_schema()` (`additional_properties=True`) gives it to `ActionAPI`.
+static ACTION_OUTPUT_META_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    let mut schema: Value = serde_json::from_str(include_str!("action_output_schema.json"))
+        .expect("action_output_schema.json is valid JSON");
+    if let Some(map) = schema.as_object_mut() {
+        map.remove("additionalProperties");
+    }
+    schema
+});
+
 /// The schema StackStorm's API models use for a parameter map (`ActionAPI.parameters`,
 /// `ConfigSchemaAPI.attributes`): word keys, each an `action_params` schema.
 static PARAMETER_MAP_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
@@ -58,6 +71,17 @@ pub fn check_config_schema(schema: &Value) -> Result<(), String> {
 /// Check an action's `parameters` map as `ActionAPI` does (same meta-schema as configs).
 pub fn check_parameters_schema(parameters: &Value) -> Result<(), String> {
     check_parameter_map(parameters)
+}
+
+/// Check an action's `output_schema` as `ActionAPI` does: `'bogus' is not one of ['array',
+/// ...]`, with the path of the offending keyword when it is nested.
+pub fn check_output_schema(output_schema: &Value) -> Result<(), String> {
+    let validator = Validator::new(&ACTION_OUTPUT_META_SCHEMA, &CUSTOM_META_SCHEMA);
+    match validator.first_error(output_schema) {
+        None => Ok(()),
+        Some(error) if error.path.is_empty() => Err(error.message),
+        Some(error) => Err(format!("{}: {}", error.dotted_path(), error.message)),
+    }
 }
 
 fn check_parameter_map(map: &Value) -> Result<(), String> {

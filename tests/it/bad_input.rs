@@ -65,18 +65,6 @@ fn repo_from(files_from: &Path, path: &Path) -> GitRepo {
     repo
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn assert_nothing_installed(home: &Home) {
     assert!(home.installed().is_empty(), "{:?}", home.installed());
     let visible: Vec<_> = std::fs::read_dir(home.packs())

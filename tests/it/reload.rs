@@ -519,3 +519,44 @@ fn virtualenv_flags_set_up_and_recreate_python_packs_only() {
     assert!(home.venv("pyhello").join("bin/python").exists());
     assert!(!marker.exists(), "the virtualenv was recreated");
 }
+
+#[test]
+fn action_output_schemas_are_checked_as_stackstorm_checks_them() {
+    // fixtures/packs/action_output_schema_invalid: what StackStorm 3.9.0's ActionAPI refuses
+    // (its own code says so, see the fixture's README), beside output schemas it accepts.
+    let home = Home::new();
+    copy_tree(
+        &fixtures_dir().join("packs/action_output_schema_invalid"),
+        &home.pack("action_output_schema_invalid"),
+    );
+    let dir = home.pack("action_output_schema_invalid");
+    write(
+        &dir,
+        "actions/good.yaml",
+        "name: good\nrunner_type: noop\noutput_schema:\n  type: object\n  properties:\n    \
+         x:\n      type: [string, 'null']\n  hosts:\n    type: array\n",
+    );
+    let output = reload(
+        &home,
+        &["--register-actions", "--register-no-fail-on-failure"],
+    );
+    let errors = stderr(&output);
+    assert!(
+        errors.contains(
+            "bad_type.yaml\" from pack \"action_output_schema_invalid\": output_schema: type: \
+             'bogus' is not one of ['array', 'boolean', 'integer', 'null', 'number', 'object', \
+             'string']"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("output_schema: properties.x.type: 1 is not one of ['array'"),
+        "{errors}"
+    );
+    assert!(!errors.contains("good.yaml"), "{errors}");
+    assert!(
+        stdout(&output).contains("Registered 1 actions."),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -261,7 +261,7 @@ fn a_missing_config_says_which_key_and_file() {
 fn the_tutorial_works_end_to_end() {
     let mut home = Home::new();
     let remote = home.dir.path().join("remotes/stackstorm-twitter");
-    copy_dir(&shared_dir().join("exchange/packs/twitter"), &remote);
+    copy_tree(&shared_dir().join("exchange/packs/twitter"), &remote);
     let repo = GitRepo::init(&remote);
     repo.commit_all("twitter pack from the Exchange snapshot");
     repo.tag("v1.0.0");
@@ -316,17 +316,6 @@ st2 run twitter.update_status status="Test from StackStorm CLI"
     assert_eq!(posts[0].text, "Test from StackStorm CLI");
     assert!(x.rejected.lock().unwrap().is_empty());
     assert_no_secrets(&home, &output);
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// `scripts/fake_x_api.py`, the stand-in the demo and the benchmark use, on a free port.

@@ -45,8 +45,6 @@
 //! reached through `patternProperties` -> `$ref` (the Exchange `sql` pack) is masked, also by
 //! the interactive `st2 pack config`.
 
-use std::path::Path;
-
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -65,19 +63,6 @@ fn upstream_packs() -> std::path::PathBuf {
     fixtures_dir().join("upstream/packs")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A home running as `user`.
 fn home_as(user: &str) -> Home {
     let mut home = Home::new();
@@ -91,7 +76,7 @@ fn add_pack(home: &Home, name: &str) {
     let dir = home.pack(name);
     let fixture = upstream_packs().join(name);
     if fixture.is_dir() {
-        copy_dir(&fixture, &dir);
+        copy_tree(&fixture, &dir);
         let _ = std::fs::remove_file(dir.join("actions/invalid.yaml"));
     } else {
         write(

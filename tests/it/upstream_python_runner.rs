@@ -67,7 +67,7 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::common::{fixtures_dir, git, stderr, stdout, write, Home};
+use crate::common::{copy_tree, fixtures_dir, git, stderr, stdout, write, Home};
 
 /// Metadata for the pythonactions files, which upstream runs without any.
 const PYTHONACTIONS: &[(&str, &str, &str)] = &[
@@ -180,20 +180,6 @@ fn upstream() -> PathBuf {
     fixtures_dir().join("upstream")
 }
 
-/// Copy a directory tree (files and directories only).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A virtualenv with `six`, made once per test run (StackStorm puts `six` in every pack
 /// virtualenv; the fixtures import it). Built aside, then renamed into place: a venv runs from
 /// wherever its directory is.
@@ -273,8 +259,8 @@ fn dummy_pack_1(extra_conf: &str) -> Home {
         home.set_extra_conf(extra_conf);
     }
     let pack = home.pack("dummy_pack_1");
-    copy_dir(&upstream().join("packs/dummy_pack_1"), &pack);
-    copy_dir(
+    copy_tree(&upstream().join("packs/dummy_pack_1"), &pack);
+    copy_tree(
         &upstream().join("packs/pythonactions/actions"),
         &pack.join("actions"),
     );
@@ -460,7 +446,7 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
     let mut home = Home::new();
     home.set_extra_conf("[system_user]\nuser = joe\n");
     let pack = home.pack("dummy_pack_5");
-    copy_dir(&upstream().join("packs/dummy_pack_5"), &pack);
+    copy_tree(&upstream().join("packs/dummy_pack_5"), &pack);
     std::fs::remove_file(pack.join("actions/invalid.yaml")).unwrap();
     // Ours: shows the config the action gets (upstream reads the runner's _config).
     write(
@@ -825,7 +811,7 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
     );
     // File in a directory which is a Python package: dummy_pack_9's list_repos, whose entry
     // point does not exist.
-    copy_dir(
+    copy_tree(
         &upstream().join("packs/dummy_pack_9"),
         &home.pack("dummy_pack_9_deps"),
     );
@@ -856,7 +842,7 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
 fn test_python_action_wrapper_action_script_file_contains_invalid_syntax_friendly_error() {
     let home = Home::new();
     let pack = home.pack("dummy_pack_9_deps");
-    copy_dir(&upstream().join("packs/dummy_pack_9"), &pack);
+    copy_tree(&upstream().join("packs/dummy_pack_9"), &pack);
     metadata(&pack, "invalid_syntax", "invalid_syntax.py", "");
     reload(&home);
     let (execution, _) = run(&home, &["dummy_pack_9_deps.invalid_syntax"]);
@@ -1295,7 +1281,7 @@ fn test_priority_of_loading_library_after_setup_pack_virtualenv() {
     let mut home = Home::new();
     home.set_extra_conf("[actionrunner]\nvirtualenv_opts = --system-site-packages\n");
     let pack = home.pack("test_library_dependencies");
-    copy_dir(&upstream().join("packs/test_library_dependencies"), &pack);
+    copy_tree(&upstream().join("packs/test_library_dependencies"), &pack);
     metadata(
         &pack,
         "get_library_path",

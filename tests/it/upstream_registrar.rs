@@ -58,20 +58,6 @@ fn upstream_fixture(relative: &str) -> std::path::PathBuf {
     fixtures_dir().join("upstream").join(relative)
 }
 
-/// Copy a directory tree.
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Copy the fixture pack `fixtures/upstream/<relative>` into the home's pack directory as
 /// `<dir_name>`.
 fn add_pack(home: &Home, relative: &str, dir_name: &str) -> std::path::PathBuf {
