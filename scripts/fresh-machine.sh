@@ -10,7 +10,9 @@
 #   sudo bash scripts/fresh-machine.sh bookworm      # one of them
 #
 # Needs root (debootstrap, chroot, mounts) and the network to the distributions' mirrors,
-# crates.io and PyPI. A first run takes about half an hour per distribution (two release
+# crates.io and PyPI. Behind a TLS-inspecting proxy, the host's own CA certificates
+# (/usr/local/share/ca-certificates) and its CA variables (PIP_CERT, SSL_CERT_FILE, ...) are
+# carried into the chroot: they describe the network, not the machine. A first run takes about half an hour per distribution (two release
 # builds and the test suite on a new machine); the base systems are kept for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +85,15 @@ run_suite() {
     rm -rf "$root"
     cp -a "$base" "$root"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        mkdir -p "$root/usr/local/share/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    fi
+    local network_env=() name
+    for name in PIP_CERT SSL_CERT_FILE SSL_CERT_DIR REQUESTS_CA_BUNDLE CURL_CA_BUNDLE \
+        GIT_SSL_CAINFO CARGO_HTTP_CAINFO HTTPS_PROXY HTTP_PROXY NO_PROXY https_proxy http_proxy no_proxy; do
+        [ -n "${!name:-}" ] && network_env+=("$name=${!name}")
+    done
     git clone -q "$repo" "$root/src/st2-rs"
     bind /proc "$root/proc"
     bind /dev "$root/dev"
@@ -95,7 +106,7 @@ run_suite() {
     status=0
     chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
         PATH=/opt/cargo-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        RUSTUP_HOME=/opt/rustup CARGO_HOME=/root/.cargo \
+        RUSTUP_HOME=/opt/rustup CARGO_HOME=/root/.cargo ${network_env[@]+"${network_env[@]}"} \
         bash -c 'cd /src/st2-rs && bash scripts/demo.sh && bash scripts/test.sh' \
         >"$repo/target/fresh/$suite.log" 2>&1 || status=$?
     cleanup
