@@ -34,7 +34,7 @@ use crate::store::{ExecutionRecord, ExecutionStatus, OutputChunk, Store, StoreEr
 pub const OUTPUT_FLUSH: Duration = Duration::from_millis(250);
 
 /// How much recorded output may wait before it is written to the store.
-pub const OUTPUT_BATCH_BYTES: usize = 64 * 1024;
+pub const OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
 
 /// How often a [`LiveView`] is ticked while the action runs.
 const TICK: Duration = Duration::from_millis(100);

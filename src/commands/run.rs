@@ -145,6 +145,7 @@ fn terminal_view(args: &RunArgs, context: &Context, action_ref: &str) -> Option<
         at_line_start: true,
         spinner_drawn: false,
         frame: 0,
+        last_frame: None,
         printed: false,
         stdout_at_line_start: true,
     }))
@@ -155,6 +156,9 @@ const SPINNER_AFTER: Duration = Duration::from_millis(300);
 
 /// How long after the last output the spinner comes back.
 const SPINNER_QUIET: Duration = Duration::from_millis(500);
+
+/// How often the spinner moves.
+const SPINNER_FRAME: Duration = Duration::from_millis(100);
 
 const SPINNER_FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
@@ -171,6 +175,7 @@ struct Terminal {
     at_line_start: bool,
     spinner_drawn: bool,
     frame: usize,
+    last_frame: Option<Instant>,
     printed: bool,
     stdout_at_line_start: bool,
 }
@@ -186,10 +191,10 @@ impl Terminal {
 
 impl LiveView for Terminal {
     fn output(&mut self, stream: OutputStream, data: &[u8]) {
-        self.last_output = Some(Instant::now());
         if !self.show_output {
             return;
         }
+        self.last_output = Some(Instant::now());
         self.clear_spinner();
         let ends_line = data.ends_with(b"\n");
         // Errors (a closed pipe) are not the run's: it goes on, and is recorded.
@@ -218,9 +223,14 @@ impl LiveView for Terminal {
             Some(at) => at.elapsed() >= SPINNER_QUIET,
             None => self.started.elapsed() >= SPINNER_AFTER,
         };
-        if !quiet {
+        if !quiet
+            || self
+                .last_frame
+                .is_some_and(|at| at.elapsed() < SPINNER_FRAME)
+        {
             return;
         }
+        self.last_frame = Some(Instant::now());
         self.frame = (self.frame + 1) % SPINNER_FRAMES.len();
         let line = format!(
             "\r\x1b[K{} {}: running for {} (Ctrl-C cancels)",

@@ -686,6 +686,13 @@ fn output_is_shown_as_it_comes_on_a_terminal() {
     let text = reader.rest();
     let json_start = text.find('{').unwrap_or_else(|| panic!("{text}"));
     assert!(!text[..json_start].contains("first line"), "{text}");
+    // The spinner (on stderr) still moves, and is cleared before the data.
+    assert!(
+        text[..json_start].contains("core.local: running for"),
+        "{text}"
+    );
+    assert!(text[..json_start].ends_with("\r\x1b[K"), "{text:?}");
+    serde_json::from_str::<Value>(&text[json_start..]).unwrap();
 }
 
 #[test]
@@ -886,4 +893,35 @@ fn a_killed_run_keeps_what_it_printed() {
     let text = stdout(&output);
     assert!(text.contains("status: abandoned"), "{text}");
     assert!(text.contains("  stdout: before the kill\n"), "{text}");
+}
+
+#[test]
+fn output_is_recorded_in_batches_not_per_write() {
+    let home = Home::new();
+    let started = Instant::now();
+    let (execution, output) = run_json(
+        &home,
+        &[
+            "core.local",
+            "cmd=for i in $(seq 1 150); do echo line $i; sleep 0.01; done",
+        ],
+    );
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(execution["result"]["stdout"]
+        .as_str()
+        .unwrap()
+        .ends_with("line 150"));
+    let rows = home.query("SELECT CAST(count(*) AS TEXT) FROM execution_output")[0]
+        .parse::<u128>()
+        .unwrap();
+    // At most one write per 250 ms (and the last with the end), not one per line.
+    assert!(
+        rows <= elapsed.as_millis() / 250 + 2,
+        "{rows} rows in {elapsed:?}"
+    );
+    let recorded = home
+        .query("SELECT CAST(data AS TEXT) FROM execution_output")
+        .join("");
+    assert_eq!(recorded.lines().count(), 150);
 }
