@@ -7,8 +7,15 @@
 //! asynchronous run (`st2 run -a`) does the first two in the foreground and hands the
 //! [`Prepared`] execution to a background worker over a pipe (it holds secrets), which calls
 //! [`execute`].
+//!
+//! While it runs, the action's output comes through a [`Tap`] to a recorder thread that masks
+//! it ([`redact::StreamRedactor`]), hands it to a [`LiveView`] (`st2 run` on a terminal), and
+//! records it in batches (at most one write every [`OUTPUT_FLUSH`], or per
+//! [`OUTPUT_BATCH_BYTES`]; what is left goes with the final record in one transaction).
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -18,9 +25,19 @@ use crate::config::{self, KeySnapshot, Renderer};
 use crate::datastore::Datastore;
 use crate::native;
 use crate::redact;
+use crate::runner::output::{OutputStream, Tap, TapEvent};
 use crate::runner::{self, CancelFlag, Outcome, RunRequest};
 use crate::settings::Settings;
-use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
+use crate::store::{ExecutionRecord, ExecutionStatus, OutputChunk, Store, StoreError};
+
+/// How long recorded output may wait before it is written to the store.
+pub const OUTPUT_FLUSH: Duration = Duration::from_millis(250);
+
+/// How much recorded output may wait before it is written to the store.
+pub const OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
+
+/// How often a [`LiveView`] is ticked while the action runs.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Errors before an execution starts.
 #[derive(Debug, thiserror::Error)]
@@ -206,13 +223,14 @@ pub fn prepare(
         native.check(&parameters).map_err(PrepareError::Invalid)?;
     }
 
-    let secrets = known_secrets(
+    let mut secrets = known_secrets(
         &schema,
         &parameters,
         config_schema,
         &resolved.values,
         &snapshot,
     );
+    secrets.extend(secret_env_values(&parameters));
     let pack_dir = pack_dir(settings, &action)?;
     let python = if native.is_none() && runner::needs_python(&action.record.runner_type) {
         Some(python_for(settings, &action, &pack_dir, &mut warnings))
@@ -263,7 +281,8 @@ fn known_secrets(
 }
 
 /// The parameters as the record shows them: secret ones masked, and a secret value that
-/// reached another parameter (through a template, say) masked there too.
+/// reached another parameter (through a template, say) masked there too; in the `env`
+/// parameter, the variables named like secrets ([`is_secret_name`]).
 fn shown_parameters(
     schema: &Map<String, Value>,
     parameters: &Map<String, Value>,
@@ -271,8 +290,45 @@ fn shown_parameters(
 ) -> Map<String, Value> {
     let redactor = redact::Redactor::new(secrets);
     let mut shown = params::mask(schema, parameters);
+    if let Some(Value::Object(env)) = shown.get_mut("env") {
+        for (name, value) in env.iter_mut() {
+            if is_secret_name(name) && !value.is_null() {
+                *value = Value::String(config::MASK.to_string());
+            }
+        }
+    }
     shown.values_mut().for_each(|value| redactor.value(value));
     shown
+}
+
+/// Whether an environment variable's name says it holds a secret, in any case: it contains
+/// `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `PASSPHRASE`, or ends in `_KEY`
+/// (`AWS_SECRET_ACCESS_KEY`, `ST2_API_KEY`), `PASS` (`DB_PASS`, `SSHPASS`) or `_PWD`
+/// (`MYSQL_PWD`). Not every name holding `PASS`: `TOX_TESTENV_PASSENV`, `PGPASSFILE` or
+/// `PASSENGER_ENV` hold no secret, and a value masked wrongly is masked in the action's
+/// output too.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE"]
+        .iter()
+        .any(|word| upper.contains(word))
+        || ["_KEY", "PASS", "_PWD"]
+            .iter()
+            .any(|end| upper.ends_with(end))
+}
+
+/// The values of the `env` parameter's variables named like secrets: the action gets them,
+/// the record and the output show them masked.
+fn secret_env_values(parameters: &Map<String, Value>) -> Vec<String> {
+    let mut values = Vec::new();
+    if let Some(Value::Object(env)) = parameters.get("env") {
+        for (name, value) in env {
+            if is_secret_name(name) {
+                redact::scalars(value, &mut values);
+            }
+        }
+    }
+    values
 }
 
 /// The values of `original` that `masked` replaced by the mask.
@@ -366,9 +422,13 @@ pub fn new_id() -> String {
 
 /// Now, as execution timestamps are stored (RFC 3339, UTC, microseconds).
 pub fn timestamp() -> String {
-    let now = jiff::Timestamp::now();
-    now.round(jiff::Unit::Microsecond)
-        .unwrap_or(now)
+    format_timestamp(jiff::Timestamp::now())
+}
+
+/// A time as execution timestamps are stored.
+fn format_timestamp(at: jiff::Timestamp) -> String {
+    at.round(jiff::Unit::Microsecond)
+        .unwrap_or(at)
         .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string()
 }
@@ -398,14 +458,42 @@ pub fn start(
     Ok(record)
 }
 
-/// Run a recorded execution and store how it ended.
+/// Someone watching an execution's output as it comes (`st2 run` on a terminal). Called from
+/// the recorder's thread.
+pub trait LiveView: Send {
+    /// A piece of the action's output, secrets masked.
+    fn output(&mut self, stream: OutputStream, data: &[u8]);
+    /// Called about every 100 ms while the action runs (to show that something moves).
+    fn tick(&mut self);
+    /// The action ended; nothing more comes.
+    fn finish(&mut self);
+}
+
+/// Run a recorded execution and store how it ended; its output is recorded as it comes and
+/// shown to `view`.
 pub fn execute(
     settings: &Settings,
     store: &mut Store,
     prepared: &Prepared,
     id: &str,
     cancel: &CancelFlag,
+    view: Option<Box<dyn LiveView>>,
 ) -> Result<ExecutionRecord, StoreError> {
+    let (tap, events) = Tap::channel();
+    let recorder = Recorder {
+        store_path: settings.store_path.clone(),
+        id: id.to_string(),
+        redactors: [
+            redact::StreamRedactor::new(&prepared.secrets),
+            redact::StreamRedactor::new(&prepared.secrets),
+        ],
+        pending: Vec::new(),
+        pending_bytes: 0,
+        pending_since: None,
+        store: None,
+        view,
+    };
+    let recorder = std::thread::spawn(move || recorder.run(events));
     let request = RunRequest {
         execution_id: id,
         action_ref: &prepared.action_ref,
@@ -420,6 +508,7 @@ pub fn execute(
         python: prepared.python.clone(),
         settings,
         cancel,
+        output: &tap,
     };
     // A cancel that arrived before the run started wins.
     let outcome = match store.execution(id)? {
@@ -431,6 +520,9 @@ pub fn execute(
             _ => runner::run(&request),
         },
     };
+    tap.close();
+    drop(tap);
+    let output = recorder.join().unwrap_or_default();
     // [fix] what the action printed or returned never shows a secret the run knows.
     let mut outcome = outcome;
     redact::Redactor::new(&prepared.secrets).value(&mut outcome.result);
@@ -441,10 +533,110 @@ pub fn execute(
         Outcome::Canceled => ExecutionStatus::Canceled,
         Outcome::Abandoned => ExecutionStatus::Abandoned,
     };
-    store.finish_execution(id, status, &outcome.result, &timestamp())?;
+    store.finish_execution_with_output(id, status, &outcome.result, &timestamp(), &output)?;
     store
         .execution(id)?
         .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
+
+/// The recorder thread of one execution: masks the output as it comes, shows it, records it
+/// in batches, and returns what it has not written yet.
+struct Recorder {
+    store_path: PathBuf,
+    id: String,
+    /// One per stream (stdout, stderr): each holds back its own partial secret.
+    redactors: [redact::StreamRedactor; 2],
+    pending: Vec<OutputChunk>,
+    pending_bytes: usize,
+    pending_since: Option<Instant>,
+    /// Opened on the first batch written during the run (a quick run never needs it).
+    store: Option<Store>,
+    view: Option<Box<dyn LiveView>>,
+}
+
+impl Recorder {
+    fn run(mut self, events: Receiver<TapEvent>) -> Vec<OutputChunk> {
+        loop {
+            match events.recv_timeout(TICK) {
+                Ok(TapEvent::Output { stream, data, at }) => {
+                    let masked = self.redactors[stream as usize].push(&data);
+                    self.emit(stream, masked, at);
+                }
+                Ok(TapEvent::Secret(secret)) => {
+                    self.redactors
+                        .iter_mut()
+                        .for_each(|redactor| redactor.add_secret(&secret));
+                }
+                Ok(TapEvent::End) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if let Some(view) = &mut self.view {
+                view.tick();
+            }
+            let due = self
+                .pending_since
+                .is_some_and(|since| since.elapsed() >= OUTPUT_FLUSH)
+                || self.pending_bytes >= OUTPUT_BATCH_BYTES;
+            if due {
+                self.flush();
+            }
+        }
+        for stream in [OutputStream::Stdout, OutputStream::Stderr] {
+            let rest = self.redactors[stream as usize].finish();
+            self.emit(stream, rest, jiff::Timestamp::now());
+        }
+        if let Some(view) = &mut self.view {
+            view.finish();
+        }
+        self.pending
+    }
+
+    fn emit(&mut self, stream: OutputStream, data: Vec<u8>, at: jiff::Timestamp) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(view) = &mut self.view {
+            view.output(stream, &data);
+        }
+        self.pending_bytes += data.len();
+        self.pending_since.get_or_insert_with(Instant::now);
+        // Pieces of one stream that follow each other are one row (with the first's time).
+        match self.pending.last_mut() {
+            Some(last) if last.stream == stream.as_str() => last.data.extend(data),
+            _ => self.pending.push(OutputChunk {
+                seq: 0,
+                stream: stream.as_str().to_string(),
+                data,
+                timestamp: format_timestamp(at),
+            }),
+        }
+    }
+
+    /// Write what is pending; on failure it stays pending for the final write.
+    fn flush(&mut self) {
+        if self.store.is_none() {
+            match Store::open(&self.store_path) {
+                Ok(store) => self.store = Some(store),
+                Err(err) => {
+                    tracing::debug!("cannot record the output yet: {err}");
+                    self.pending_since = Some(Instant::now());
+                    return;
+                }
+            }
+        }
+        let store = self.store.as_mut().expect("opened above");
+        match store.append_output(&self.id, &self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                self.pending_bytes = 0;
+                self.pending_since = None;
+            }
+            Err(err) => {
+                tracing::debug!("cannot record the output yet: {err}");
+                self.pending_since = Some(Instant::now());
+            }
+        }
+    }
 }
 
 /// Whether the process `pid` still exists.
@@ -491,6 +683,36 @@ mod tests {
         let ts = timestamp();
         assert_eq!(ts.len(), "2026-11-25T10:00:00.000000Z".len(), "{ts}");
         assert!(ts.ends_with('Z'));
+    }
+
+    #[test]
+    fn environment_variables_named_like_secrets() {
+        for name in [
+            "GITHUB_TOKEN",
+            "ST2_AUTH_TOKEN",
+            "ST2_API_KEY",
+            "aws_secret_access_key",
+            "client_secret",
+            "PGPASSWORD",
+            "DB_PASSWD",
+            "GPG_PASSPHRASE",
+            "SSHPASS",
+            "smtp_pass",
+            "MYSQL_PWD",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "HOME",
+            "KEYBOARD",
+            "PGPASSFILE",
+            "TOX_TESTENV_PASSENV",
+            "PASSENGER_ENV",
+            "OLDPWD",
+            "KEY_ID",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 
     #[test]

@@ -33,13 +33,7 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut patterns: Vec<String> = secrets
-            .into_iter()
-            .map(|secret| secret.as_ref().to_string())
-            .filter(|secret| secret.chars().count() >= MIN_LEN && secret != MASK)
-            .collect();
-        patterns.sort();
-        patterns.dedup();
+        let patterns = patterns(secrets);
         let matcher = if patterns.is_empty() {
             None
         } else {
@@ -95,6 +89,130 @@ impl Redactor {
     }
 }
 
+/// Masks known secrets in output that arrives in pieces (an action's output as it comes): a
+/// secret split across two pieces is masked as it would be in the whole text.
+///
+/// What could be the start of a secret at the end of a piece (its longest end that is a
+/// proper prefix of one) is held back until the next piece, or [`StreamRedactor::finish`],
+/// says; everything before it is final, because every occurrence that starts there is
+/// complete. Without secrets nothing is held back.
+#[derive(Default)]
+pub struct StreamRedactor {
+    patterns: Vec<String>,
+    matcher: Option<AhoCorasick>,
+    held: Vec<u8>,
+}
+
+impl StreamRedactor {
+    /// A redactor for `secrets` (the same ones [`Redactor::new`] keeps).
+    pub fn new<I, S>(secrets: I) -> StreamRedactor
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut redactor = StreamRedactor {
+            patterns: patterns(secrets),
+            ..StreamRedactor::default()
+        };
+        redactor.rebuild();
+        redactor
+    }
+
+    /// Mask `secret` too from now on (a value the action was handed during the run).
+    pub fn add_secret(&mut self, secret: &str) {
+        let added = patterns([secret]);
+        if added.is_empty() || self.patterns.contains(&added[0]) {
+            return;
+        }
+        self.patterns.extend(added);
+        self.rebuild();
+    }
+
+    fn rebuild(&mut self) {
+        self.matcher = if self.patterns.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&self.patterns)
+                .ok()
+        };
+    }
+
+    /// The next piece: returns what can be shown now, masked (possibly nothing).
+    pub fn push(&mut self, data: &[u8]) -> Vec<u8> {
+        let Some(matcher) = &self.matcher else {
+            let mut out = std::mem::take(&mut self.held);
+            out.extend_from_slice(data);
+            return out;
+        };
+        let mut buffer = std::mem::take(&mut self.held);
+        buffer.extend_from_slice(data);
+        let keep = self
+            .patterns
+            .iter()
+            .map(|pattern| partial_suffix(&buffer, pattern.as_bytes()))
+            .max()
+            .unwrap_or(0);
+        let mut end = buffer.len() - keep;
+        let mut out = Vec::with_capacity(end);
+        let mut position = 0;
+        for found in matcher.find_iter(&buffer) {
+            if found.start() >= end {
+                break;
+            }
+            out.extend_from_slice(&buffer[position..found.start()]);
+            out.extend_from_slice(MASK.as_bytes());
+            position = found.end();
+            end = end.max(found.end());
+        }
+        out.extend_from_slice(&buffer[position..end]);
+        self.held = buffer[end..].to_vec();
+        out
+    }
+
+    /// The output ended: what was held back, masked.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let held = std::mem::take(&mut self.held);
+        match &self.matcher {
+            Some(matcher) => {
+                let masks = vec![MASK.as_bytes(); matcher.patterns_len()];
+                matcher.replace_all_bytes(&held, &masks)
+            }
+            None => held,
+        }
+    }
+}
+
+/// The length of the longest end of `data` that is the start of `pattern` (but not all of
+/// it): the bytes that may begin an occurrence the next piece completes.
+pub fn partial_suffix(data: &[u8], pattern: &[u8]) -> usize {
+    let Some(&last) = data.last() else {
+        return 0;
+    };
+    let longest = data.len().min(pattern.len().saturating_sub(1));
+    (1..=longest)
+        .rev()
+        .find(|&length| pattern[length - 1] == last && data.ends_with(&pattern[..length]))
+        .unwrap_or(0)
+}
+
+/// The secrets worth masking: long enough, not the mask itself, each once.
+fn patterns<I, S>(secrets: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut patterns: Vec<String> = secrets
+        .into_iter()
+        .map(|secret| secret.as_ref().to_string())
+        .filter(|secret| secret.chars().count() >= MIN_LEN && secret != MASK)
+        .collect();
+    patterns.sort();
+    patterns.dedup();
+    patterns
+}
+
 /// The scalar values inside `value` as text (what an action could print of them): strings as
 /// they are, numbers as JSON writes them; booleans and null are never secrets worth masking.
 pub fn scalars(value: &Value, out: &mut Vec<String>) {
@@ -145,6 +263,67 @@ mod tests {
         let redactor = Redactor::new(["", "yes", "1234567", MASK]);
         assert!(redactor.is_empty());
         assert_eq!(redactor.text("yes yes"), "yes yes");
+    }
+
+    /// Every way of cutting `text` in pieces gives the whole text's masking.
+    fn streamed(secrets: &[&str], text: &str, cuts: &[usize]) -> String {
+        let mut redactor = StreamRedactor::new(secrets);
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &cut in cuts.iter().chain([text.len()].iter()) {
+            out.extend(redactor.push(&text.as_bytes()[start..cut]));
+            start = cut;
+        }
+        out.extend(redactor.finish());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_secret_split_across_pieces_is_masked() {
+        let secrets = ["hunter22", "hunter22-long", "s3cr3t-token"];
+        let text = "a hunter22-long b hunter22 c s3cr3t-tokens3cr3t-token hunter2 end";
+        let whole = Redactor::new(secrets).text(text);
+        assert_eq!(
+            whole,
+            "a ******** b ******** c **************** hunter2 end"
+        );
+        for first in 0..=text.len() {
+            for second in first..=text.len() {
+                assert_eq!(
+                    streamed(&secrets, text, &[first, second]),
+                    whole,
+                    "cut at {first} and {second}"
+                );
+            }
+        }
+        // One byte at a time.
+        let cuts: Vec<usize> = (1..text.len()).collect();
+        assert_eq!(streamed(&secrets, text, &cuts), whole);
+    }
+
+    #[test]
+    fn only_a_possible_start_of_a_secret_is_held_back() {
+        let mut redactor = StreamRedactor::new(["hunter22"]);
+        assert_eq!(redactor.push(b"progress 10%\n"), b"progress 10%\n");
+        assert_eq!(redactor.push(b"key: hunt"), b"key: ");
+        assert_eq!(redactor.push(b"er22!"), b"********!");
+        assert_eq!(redactor.push(b"hun"), b"");
+        assert_eq!(redactor.finish(), b"hun");
+        // A secret learnt during the run masks from then on.
+        redactor.add_secret("late-secret");
+        assert_eq!(redactor.push(b"x late-secret"), b"x ********");
+        let mut none = StreamRedactor::new(Vec::<String>::new());
+        assert_eq!(none.push(b"as is"), b"as is");
+        assert_eq!(none.finish(), b"");
+    }
+
+    #[test]
+    fn partial_suffixes() {
+        assert_eq!(partial_suffix(b"abc", b"cde"), 1);
+        assert_eq!(partial_suffix(b"abcd", b"cde"), 2);
+        assert_eq!(partial_suffix(b"abcde", b"cde"), 0);
+        assert_eq!(partial_suffix(b"", b"cde"), 0);
+        assert_eq!(partial_suffix(b"xyz", b"cde"), 0);
     }
 
     #[test]

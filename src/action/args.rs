@@ -120,8 +120,7 @@ fn check_name(name: &str, word: &str) -> Result<(), ArgsError> {
     Ok(())
 }
 
-/// Names never passed by `-e` (upstream's `ENV_VARS_BLACKLIST`, lower or upper case), and
-/// the CLI's own credentials.
+/// Names never passed by `-e` (upstream's `ENV_VARS_BLACKLIST`, lower or upper case).
 const ENV_BLACKLIST: &[&str] = &[
     "pwd",
     "mail",
@@ -142,10 +141,11 @@ const ENV_BLACKLIST: &[&str] = &[
     "xdg_session_id",
 ];
 
-/// The caller's environment, as `-e/--inherit-env` passes it in the `env` parameter.
+/// The caller's environment, as `-e/--inherit-env` passes it in the `env` parameter (all of
+/// it but upstream's blacklist; the record masks the values of names that say secret, see
+/// `crate::execution::is_secret_name`).
 pub fn inherited_env() -> Map<String, Value> {
     std::env::vars()
-        .filter(|(name, _)| !matches!(name.as_str(), "ST2_AUTH_TOKEN" | "ST2_API_KEY"))
         .filter(|(name, _)| {
             !ENV_BLACKLIST
                 .iter()

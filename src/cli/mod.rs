@@ -75,6 +75,7 @@ pub enum St2Command {
     Key(KeyCommand),
 
     /// Run an action and show its execution: `st2 run core.local cmd=date`.
+    #[command(long_about = RUN_LONG_ABOUT)]
     Run(RunArgs),
 
     /// Registered actions (and the built-in core pack).
@@ -441,27 +442,38 @@ mod tests {
     }
 }
 
-/// `st2 run` / `st2 action execute`.
-#[derive(Debug, Clone, Args)]
-#[command(long_about = "Run an action and show its execution.\n\n\
+/// The long help of `st2 run` and `st2 action execute`.
+const RUN_LONG_ABOUT: &str = "Run an action and show its execution.\n\n\
     Parameters are NAME=VALUE words, typed by the action's parameter schema: integers, \
     numbers, booleans (true/false/yes/no/1/0), arrays (a,b,c or JSON; a repeated name \
     appends), objects (JSON or k1=v1,k2=v2). @NAME=PATH reads the value from a file. The \
-    first word without = starts the command: `st2 run core.local echo hello`.\n\n\
+    first word without = starts the cmd parameter, and the words after it are joined to it: \
+    `st2 run core.local echo hello`. Words that start with - are options wherever they \
+    stand; after -- they are words of the command: `st2 run core.local -- ls -l`.\n\n\
+    The action runs with this shell's environment. On a terminal its output is shown as it \
+    comes; `st2 execution tail ID` follows it from another one.\n\n\
     Exits 0 when the execution succeeded, 1 when it failed, timed out or was canceled, 2 \
-    when the parameters were refused (then nothing ran).")]
+    when the parameters were refused (then nothing ran).";
+
+/// `st2 run` / `st2 action execute`.
+///
+/// As st2client's argparse parser: a word that starts with `-` is an option wherever it
+/// stands (an unknown one is an error, exit 2), a long option may be abbreviated, `--` ends
+/// the options, and `-h` is this command's own (it prints the action's parameters).
+#[derive(Debug, Clone, Args)]
+#[command(disable_help_flag = true, infer_long_args = true)]
 pub struct RunArgs {
     /// The action: PACK.ACTION.
-    #[arg(value_name = "ACTION")]
-    pub action_ref: String,
+    #[arg(value_name = "ACTION", required_unless_present = "help")]
+    pub action_ref: Option<String>,
 
-    /// Parameters: NAME=VALUE, @NAME=FILE, or a command.
-    #[arg(
-        value_name = "PARAMETERS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// Parameters: NAME=VALUE, @NAME=FILE, or a command (after -- when it has options).
+    #[arg(value_name = "PARAMETERS", allow_negative_numbers = true)]
     pub parameters: Vec<String>,
+
+    /// Print the action's description and parameters (without ACTION: this help).
+    #[arg(short = 'h', long = "help")]
+    pub help: bool,
 
     /// Do not wait: print the execution id and return (see `st2 execution get ID`).
     #[arg(short = 'a', long = "async")]
@@ -475,7 +487,12 @@ pub struct RunArgs {
     #[arg(short = 'k', long, value_name = "KEY")]
     pub key: Option<String>,
 
-    /// Pass this shell's environment as the `env` parameter.
+    /// Show the action's output as it comes, also when stdout is not a terminal.
+    #[arg(long, conflicts_with = "run_async")]
+    pub tail: bool,
+
+    /// Also pass this shell's environment as the `env` parameter, recorded with the
+    /// execution (values of variables named like secrets masked).
     #[arg(short = 'e', long)]
     pub inherit_env: bool,
 
@@ -505,6 +522,7 @@ pub enum ActionCommand {
         action_ref: String,
     },
     /// Run an action (same as `st2 run`).
+    #[command(long_about = RUN_LONG_ABOUT)]
     Execute(RunArgs),
 }
 
@@ -546,6 +564,19 @@ pub enum ExecutionCommand {
         /// Execution ids.
         #[arg(required = true)]
         ids: Vec<String>,
+    },
+    /// Print an execution's output as it comes, until it ends (a finished one: all of its
+    /// output).
+    Tail {
+        /// The execution id; `last` is the newest execution.
+        #[arg(default_value = "last")]
+        id: String,
+        /// Only this output stream.
+        #[arg(long = "type", value_name = "TYPE", value_parser = ["stdout", "stderr"])]
+        output_type: Option<String>,
+        /// Prefix each piece of output with its time and stream.
+        #[arg(long)]
+        include_metadata: bool,
     },
     /// Run an execution recorded by `st2 run -a` (internal: started by st2 itself).
     #[command(hide = true)]

@@ -1,7 +1,7 @@
-//! `st2 execution list/get/cancel`, the background worker of `st2 run -a`, and how an
+//! `st2 execution list/get/cancel/tail`, the background worker of `st2 run -a`, and how an
 //! execution is printed (shared with `st2 run`).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -25,13 +25,21 @@ pub fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitS
             let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
                 bail!("execution \"{id}\" is not found (nothing has run yet)");
             };
-            let record = find(&mut store, &id)?;
+            let mut record = find(&mut store, &id)?;
+            if record.result.is_none() {
+                record.result = output_so_far(&store, &record.id)?;
+            }
             // As st2client: showing an execution succeeds whatever its status (`st2 run`
             // is the command whose exit status is the execution's).
             show(&record, &Display { detail, key }, context);
             Ok(ExitStatus::Success)
         }
         ExecutionCommand::Cancel { ids } => cancel(&ids, context),
+        ExecutionCommand::Tail {
+            id,
+            output_type,
+            include_metadata,
+        } => tail(&id, output_type.as_deref(), include_metadata, context),
         ExecutionCommand::Worker { id } => worker(&id, context),
     }
 }
@@ -43,6 +51,103 @@ fn find(store: &mut Store, id: &str) -> anyhow::Result<ExecutionRecord> {
             bail!("execution \"{id}\" is not found (`st2 execution list` shows the recent ones)")
         }
     }
+}
+
+/// What a running or abandoned execution (which has no result yet) printed so far, as
+/// `{"stdout": ..., "stderr": ...}`; `None` when it printed nothing.
+fn output_so_far(store: &Store, id: &str) -> anyhow::Result<Option<Value>> {
+    let chunks = store.output(id, 0, None)?;
+    if chunks.is_empty() {
+        return Ok(None);
+    }
+    let mut streams = [Vec::new(), Vec::new()];
+    for chunk in chunks {
+        let index = usize::from(chunk.stream == "stderr");
+        streams[index].extend(chunk.data);
+    }
+    let [stdout, stderr] = streams;
+    // One trailing newline off, as the runners record a finished execution's output.
+    Ok(Some(json!({
+        "stdout": crate::runner::process::text(&stdout),
+        "stderr": crate::runner::process::text(&stderr),
+    })))
+}
+
+/// How often `st2 execution tail` looks for new output.
+const TAIL_POLL: Duration = Duration::from_millis(100);
+
+/// `st2 execution tail [ID]`: everything the execution printed so far, then what it prints
+/// until it ends, then upstream's closing line. Upstream shows a running execution's output
+/// only from the moment tail starts; [fix] here it starts from the beginning.
+fn tail(
+    id: &str,
+    output_type: Option<&str>,
+    include_metadata: bool,
+    context: &Context,
+) -> anyhow::Result<ExitStatus> {
+    let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
+        if id == "last" {
+            context.printer.line("No executions found in db.");
+            return Ok(ExitStatus::Success);
+        }
+        bail!("execution \"{id}\" is not found (nothing has run yet)");
+    };
+    let id = if id == "last" {
+        let newest = store.executions(&ExecutionFilter {
+            limit: 1,
+            ..Default::default()
+        })?;
+        match newest.into_iter().next() {
+            Some(record) => record.id,
+            None => {
+                context.printer.line("No executions found in db.");
+                return Ok(ExitStatus::Success);
+            }
+        }
+    } else {
+        id.to_string()
+    };
+    let mut record = find(&mut store, &id)?;
+    let mut after = 0;
+    let write = |chunks: Vec<crate::store::OutputChunk>, after: &mut i64| {
+        let mut out = std::io::stdout().lock();
+        for chunk in chunks {
+            *after = chunk.seq;
+            if chunk.data.is_empty() {
+                continue;
+            }
+            let written = if include_metadata {
+                let mut line = format!("[{}][{}] ", chunk.timestamp, chunk.stream).into_bytes();
+                line.extend(&chunk.data);
+                out.write_all(&line)
+            } else {
+                out.write_all(&chunk.data)
+            };
+            if written.is_err() {
+                // A closed pipe (`| head`) ends the command quietly.
+                std::process::exit(0);
+            }
+        }
+        let _ = out.flush();
+    };
+    loop {
+        // The status first: output recorded with the final status is there when it says so.
+        let done = record.status.is_final();
+        write(store.output(&id, after, output_type)?, &mut after);
+        if done {
+            break;
+        }
+        std::thread::sleep(TAIL_POLL);
+        record = find(&mut store, &id)?;
+    }
+    // Upstream prints a finished execution's output with print(), and print("") before the
+    // closing line of one it followed: one newline either way.
+    context.printer.stdout("\n");
+    context.printer.line(&format!(
+        "Execution {id} has completed (status={}).",
+        record.status.as_str()
+    ));
+    Ok(ExitStatus::Success)
 }
 
 fn list(
@@ -168,7 +273,7 @@ fn worker(id: &str, context: &Context) -> anyhow::Result<ExitStatus> {
     let mut store = Store::open(&context.settings.store_path)?;
     store.execution_started(id, std::process::id())?;
     let cancel = cancel_on_signals()?;
-    execution::execute(&context.settings, &mut store, &prepared, id, &cancel)?;
+    execution::execute(&context.settings, &mut store, &prepared, id, &cancel, None)?;
     Ok(ExitStatus::Success)
 }
 

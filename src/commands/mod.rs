@@ -55,7 +55,7 @@ pub fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitSta
         St2Command::Pack(command) => pack::run(command, context),
         St2Command::Reload(args) => reload::run(&args, context),
         St2Command::Key(command) => key::run(command, context),
-        St2Command::Run(args) => run::run(&args, context),
+        St2Command::Run(args) => run::run(&args, &["run"], context),
         St2Command::Action(command) => action::run(command, context),
         St2Command::Execution(command) => execution::run(command, context),
         St2Command::Completion { shell } => completion::completion(shell, context),

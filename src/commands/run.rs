@@ -1,32 +1,41 @@
 //! `st2 run ACTION [PARAMETERS]` (and `st2 action execute`): check the parameters, record the
-//! execution, run it here (or in a background worker with `-a`), print it.
+//! execution, run it here (or in a background worker with `-a`), print it. On a terminal
+//! the action's output is shown as it comes, and something moves while it prints nothing.
+//! `st2 run ACTION -h` prints the action's parameters instead.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
 use crate::cli::RunArgs;
 use crate::commands::execution::{cancel_on_signals, show, Display};
-use crate::commands::{Context, ExitStatus};
-use crate::execution::{self, PrepareError};
-use crate::output::{Format, Printer};
-use crate::settings::env;
+use crate::commands::{Context, ExitStatus, UsageError};
+use crate::execution::{self, LiveView, PrepareError};
+use crate::runner::output::OutputStream;
 use crate::store::{ExecutionStatus, Store};
 
-/// Run the command.
-pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let (args, format) = take_trailing_flags(args, context.printer.format);
-    let context = &Context {
-        settings: context.settings.clone(),
-        printer: Printer::new(format),
+/// Run the command; `command_path` names it (`["run"]` or `["action", "execute"]`) for its
+/// help.
+pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::Result<ExitStatus> {
+    if args.help {
+        return match &args.action_ref {
+            Some(action_ref) => crate::commands::action::help(action_ref, context),
+            None => {
+                print_command_help(command_path, context);
+                Ok(ExitStatus::Success)
+            }
+        };
+    }
+    let Some(action_ref) = args.action_ref.clone() else {
+        return Err(UsageError("the action to run is missing: st2 run PACK.ACTION".into()).into());
     };
-    let args = &args;
     let settings = &context.settings;
     settings.ensure_writable()?;
     let mut store = Store::open(&settings.store_path)?;
     let request = execution::RunArgs {
-        action_ref: args.action_ref.clone(),
+        action_ref,
         words: args.parameters.clone(),
         auto_dict: args.auto_dict,
         inherit_env: args.inherit_env,
@@ -71,8 +80,10 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 .printer
                 .data(&serde_json::json!({"id": id, "status": "requested"}));
         } else {
+            // Upstream's words.
             context.printer.line(&format!(
-                "To get the results, execute:\n st2 execution get {id}"
+                "To get the results, execute:\n st2 execution get {id}\n\n\
+                 To view output in real-time, execute:\n st2 execution tail {id}"
             ));
         }
         return Ok(ExitStatus::Success);
@@ -85,7 +96,8 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         ExecutionStatus::Running,
         std::process::id(),
     )?;
-    let record = execution::execute(settings, &mut store, &prepared, &id, &cancel)?;
+    let view = terminal_view(args, context, &prepared.action_ref);
+    let record = execution::execute(settings, &mut store, &prepared, &id, &cancel, view)?;
     Ok(show(
         &record,
         &Display {
@@ -94,6 +106,165 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         },
         context,
     ))
+}
+
+/// `st2 run -h` without an action: the command's own help.
+fn print_command_help(command_path: &[&str], context: &Context) {
+    use clap::CommandFactory;
+    let mut command = crate::cli::St2Cli::command();
+    command.build();
+    let mut current = &mut command;
+    for name in command_path {
+        current = current
+            .find_subcommand_mut(name)
+            .expect("the command path names st2 subcommands");
+    }
+    context
+        .printer
+        .stdout(&current.render_long_help().to_string());
+}
+
+/// What `st2 run` shows while the action runs: its output as it comes when stdout is a
+/// terminal (not with `-j`, `-y` or `-k`, whose output is data) or with `--tail`, and a
+/// spinner on stderr when that is a terminal.
+fn terminal_view(args: &RunArgs, context: &Context, action_ref: &str) -> Option<Box<dyn LiveView>> {
+    let show_output = args.tail
+        || (std::io::stdout().is_terminal() && !context.printer.is_data() && args.key.is_none());
+    let spinner = context.printer.stderr_is_terminal()
+        && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
+    if !show_output && !spinner {
+        return None;
+    }
+    Some(Box::new(Terminal {
+        show_output,
+        spinner,
+        stdout_is_terminal: std::io::stdout().is_terminal(),
+        label: action_ref.to_string(),
+        started: Instant::now(),
+        last_output: None,
+        at_line_start: true,
+        spinner_drawn: false,
+        frame: 0,
+        last_frame: None,
+        printed: false,
+        stdout_at_line_start: true,
+    }))
+}
+
+/// How long a run stays quiet before the spinner shows (a quick run never shows it).
+const SPINNER_AFTER: Duration = Duration::from_millis(300);
+
+/// How long after the last output the spinner comes back.
+const SPINNER_QUIET: Duration = Duration::from_millis(500);
+
+/// How often the spinner moves.
+const SPINNER_FRAME: Duration = Duration::from_millis(100);
+
+const SPINNER_FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// The live view of `st2 run` on a terminal.
+struct Terminal {
+    show_output: bool,
+    spinner: bool,
+    stdout_is_terminal: bool,
+    label: String,
+    started: Instant,
+    last_output: Option<Instant>,
+    /// Whether the terminal's cursor is at the start of a line (the spinner is drawn only
+    /// then, so that it never overwrites a partial line the action printed).
+    at_line_start: bool,
+    spinner_drawn: bool,
+    frame: usize,
+    last_frame: Option<Instant>,
+    printed: bool,
+    stdout_at_line_start: bool,
+}
+
+impl Terminal {
+    fn clear_spinner(&mut self) {
+        if self.spinner_drawn {
+            let _ = std::io::stderr().write_all(b"\r\x1b[K");
+            self.spinner_drawn = false;
+        }
+    }
+}
+
+impl LiveView for Terminal {
+    fn output(&mut self, stream: OutputStream, data: &[u8]) {
+        if !self.show_output {
+            return;
+        }
+        self.last_output = Some(Instant::now());
+        self.clear_spinner();
+        let ends_line = data.ends_with(b"\n");
+        // Errors (a closed pipe) are not the run's: it goes on, and is recorded.
+        match stream {
+            OutputStream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(data).and_then(|()| out.flush());
+                self.stdout_at_line_start = ends_line;
+                if self.stdout_is_terminal {
+                    self.at_line_start = ends_line;
+                }
+            }
+            OutputStream::Stderr => {
+                let _ = std::io::stderr().write_all(data);
+                self.at_line_start = ends_line;
+            }
+        }
+        self.printed = true;
+    }
+
+    fn tick(&mut self) {
+        if !self.spinner || !self.at_line_start {
+            return;
+        }
+        let quiet = match self.last_output {
+            Some(at) => at.elapsed() >= SPINNER_QUIET,
+            None => self.started.elapsed() >= SPINNER_AFTER,
+        };
+        if !quiet
+            || self
+                .last_frame
+                .is_some_and(|at| at.elapsed() < SPINNER_FRAME)
+        {
+            return;
+        }
+        self.last_frame = Some(Instant::now());
+        self.frame = (self.frame + 1) % SPINNER_FRAMES.len();
+        let line = format!(
+            "\r\x1b[K{} {}: running for {} (Ctrl-C cancels)",
+            SPINNER_FRAMES[self.frame],
+            self.label,
+            elapsed_text(self.started.elapsed())
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        self.spinner_drawn = true;
+    }
+
+    fn finish(&mut self) {
+        self.clear_spinner();
+        if self.printed {
+            // The execution follows, after a blank line.
+            let ending: &[u8] = if self.stdout_at_line_start {
+                b"\n"
+            } else {
+                b"\n\n"
+            };
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(ending).and_then(|()| out.flush());
+        }
+    }
+}
+
+/// `7s`, `2m 05s`, `1h 02m`.
+fn elapsed_text(elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs();
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
 }
 
 /// Start `st2 execution worker ID` in its own session, detached from this terminal, and hand
@@ -107,16 +278,17 @@ fn spawn_worker(
     let exe = std::env::current_exe().context("finding the st2 program to start the worker")?;
     let settings = &context.settings;
     let mut command = Command::new(exe);
+    // The settings go on the command line, not in the environment: the action gets this
+    // process's environment unchanged, as it would in the foreground.
+    command.arg("--base-path").arg(&settings.base_path);
+    if let Some(path) = &settings.config_file {
+        command.arg("--config-file").arg(path);
+    }
     command
         .args(["execution", "worker", id])
-        .env(env::ST2_BASE_PATH, &settings.base_path)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    match &settings.config_file {
-        Some(path) => command.env(env::ST2_CONF, path),
-        None => command.env_remove(env::ST2_CONF),
-    };
     // SAFETY: setsid is async-signal-safe; it detaches the worker from our terminal so that
     // Ctrl-C here or closing the shell does not stop it.
     unsafe {
@@ -135,67 +307,14 @@ fn spawn_worker(
     Ok(child.id())
 }
 
-/// Options written after the parameters (`st2 run core.local cmd=date -j`), as StackStorm's
-/// CLI accepts them. Only among `key=value` words: from the first word without `=` on,
-/// everything is the command (`st2 run core.local grep -a x` keeps its `-a`).
-fn take_trailing_flags(args: &RunArgs, format: Format) -> (RunArgs, Format) {
-    let mut args = args.clone();
-    let mut format = format;
-    let mut kept = Vec::new();
-    let mut words = std::mem::take(&mut args.parameters).into_iter();
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "-j" | "--json" => format = Format::Json,
-            "-y" | "--yaml" => format = Format::Yaml,
-            "-a" | "--async" => args.run_async = true,
-            "-d" | "--detail" => args.detail = true,
-            "-e" | "--inherit-env" => args.inherit_env = true,
-            "--auto-dict" => args.auto_dict = true,
-            "--no-native" => args.no_native = true,
-            "-k" | "--key" => args.key = words.next(),
-            _ if word.starts_with("--key=") => args.key = Some(word["--key=".len()..].to_string()),
-            _ if word.contains('=') => kept.push(word),
-            _ => {
-                kept.push(word);
-                kept.extend(words.by_ref());
-            }
-        }
-    }
-    args.parameters = kept;
-    (args, format)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(words: &[&str]) -> RunArgs {
-        RunArgs {
-            action_ref: "core.local".into(),
-            parameters: words.iter().map(|w| w.to_string()).collect(),
-            run_async: false,
-            detail: false,
-            key: None,
-            inherit_env: false,
-            auto_dict: false,
-            no_native: false,
-        }
-    }
-
     #[test]
-    fn flags_after_parameters_are_options_until_the_command_starts() {
-        let (parsed, format) = take_trailing_flags(
-            &args(&["cmd=date", "-j", "-k", "stdout", "-a"]),
-            Format::Table,
-        );
-        assert_eq!(parsed.parameters, ["cmd=date"]);
-        assert_eq!(format, Format::Json);
-        assert_eq!(parsed.key.as_deref(), Some("stdout"));
-        assert!(parsed.run_async);
-        let (parsed, format) =
-            take_trailing_flags(&args(&["grep", "-a", "x", "-j"]), Format::Table);
-        assert_eq!(parsed.parameters, ["grep", "-a", "x", "-j"]);
-        assert_eq!(format, Format::Table);
-        assert!(!parsed.run_async);
+    fn elapsed_time_reads_at_a_glance() {
+        assert_eq!(elapsed_text(Duration::from_millis(7_400)), "7s");
+        assert_eq!(elapsed_text(Duration::from_secs(125)), "2m 05s");
+        assert_eq!(elapsed_text(Duration::from_secs(3_720)), "1h 02m");
     }
 }

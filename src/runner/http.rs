@@ -465,6 +465,7 @@ mod tests {
             python: None,
             settings: &settings,
             cancel,
+            output: &crate::runner::output::Tap::none(),
         })
     }
 

@@ -16,6 +16,7 @@
 
 pub mod content_version;
 pub mod http;
+pub mod output;
 pub mod process;
 pub mod python;
 pub mod shell;
@@ -203,6 +204,9 @@ pub struct RunRequest<'a> {
     pub settings: &'a Settings,
     /// Set when the execution must stop.
     pub cancel: &'a CancelFlag,
+    /// Where the action's output goes as it comes ([`output::Tap::none`] when nobody
+    /// listens).
+    pub output: &'a output::Tap,
 }
 
 impl RunRequest<'_> {

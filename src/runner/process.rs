@@ -1,6 +1,7 @@
 //! Running an action's process: in its own process group, with its input written to stdin,
-//! stdout and stderr captured, a timeout, and cancellation. When time is up or the execution
-//! is canceled the whole group is killed, so children the action started die with it.
+//! stdout and stderr captured (and passed on through a [`Tap`] as they come), a timeout, and
+//! cancellation. When time is up or the execution is canceled the whole group is killed, so
+//! children the action started die with it.
 
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -8,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::output::{OutputStream, Tap};
 use super::CancelFlag;
 
 /// How often a waiting runner looks at the cancel flag.
@@ -49,13 +51,14 @@ pub struct Finished {
 }
 
 /// Run `command` to completion: a new process group, `input` on stdin (then closed),
-/// stdout and stderr captured. After `timeout` (when given) or when `cancel` is set, the
-/// process group gets SIGKILL.
+/// stdout and stderr captured, and sent through `tap` as they are read. After `timeout`
+/// (when given) or when `cancel` is set, the process group gets SIGKILL.
 pub fn run(
     mut command: Command,
     input: &[u8],
     timeout: Option<Duration>,
     cancel: &CancelFlag,
+    tap: &Tap,
 ) -> std::io::Result<Finished> {
     command
         .stdin(if input.is_empty() {
@@ -78,8 +81,8 @@ pub fn run(
     let mut child = command.spawn()?;
     let pgid = child.id() as libc::pid_t;
 
-    let stdout = child.stdout.take().map(drain);
-    let stderr = child.stderr.take().map(drain);
+    let stdout = (child.stdout.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stdout)));
+    let stderr = (child.stderr.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stderr)));
     if let Some(mut stdin) = child.stdin.take() {
         let input = input.to_vec();
         // A thread, so that a process that does not read its stdin cannot block us.
@@ -140,10 +143,26 @@ pub fn kill_group(pgid: libc::pid_t) {
     }
 }
 
-fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+/// Read a pipe to its end in a thread, passing each piece on as it comes.
+fn drain(
+    mut pipe: impl Read + Send + 'static,
+    mut writer: super::output::TapWriter,
+) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            match pipe.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(read) => {
+                    bytes.extend_from_slice(&buffer[..read]);
+                    writer.write(&buffer[..read]);
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        writer.finish();
         bytes
     })
 }
@@ -177,6 +196,7 @@ mod tests {
             b"in",
             None,
             &CancelFlag::new(),
+            &Tap::none(),
         )
         .unwrap();
         assert_eq!(done.ended, Ended::Exited(3));
@@ -193,6 +213,7 @@ mod tests {
             b"",
             Some(Duration::from_millis(200)),
             &CancelFlag::new(),
+            &Tap::none(),
         )
         .unwrap();
         assert_eq!(done.ended, Ended::TimedOut);
@@ -208,15 +229,59 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
             flag.cancel();
         });
-        let done = run(sh("sleep 30"), b"", None, &cancel).unwrap();
+        let done = run(sh("sleep 30"), b"", None, &cancel, &Tap::none()).unwrap();
         assert_eq!(done.ended, Ended::Canceled);
     }
 
     #[test]
     fn a_signal_is_a_negative_return_code() {
-        let done = run(sh("kill -TERM $$"), b"", None, &CancelFlag::new()).unwrap();
+        let done = run(
+            sh("kill -TERM $$"),
+            b"",
+            None,
+            &CancelFlag::new(),
+            &Tap::none(),
+        )
+        .unwrap();
         assert_eq!(done.ended, Ended::Signaled(libc::SIGTERM));
         assert_eq!(done.ended.return_code(), -15);
+    }
+
+    #[test]
+    fn output_is_passed_on_while_the_process_runs() {
+        let (tap, receiver) = Tap::channel();
+        let collector = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for event in receiver {
+                if let super::super::output::TapEvent::Output { stream, data, .. } = event {
+                    seen.push((stream, data, Instant::now()));
+                }
+            }
+            seen
+        });
+        let started = Instant::now();
+        let done = run(
+            sh("echo first; sleep 0.5; echo second >&2"),
+            b"",
+            None,
+            &CancelFlag::new(),
+            &tap,
+        )
+        .unwrap();
+        drop(tap);
+        let seen = collector.join().unwrap();
+        assert_eq!(done.stdout, b"first\n");
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(
+            (seen[0].0, seen[0].1.as_slice()),
+            (OutputStream::Stdout, &b"first\n"[..])
+        );
+        assert_eq!(
+            (seen[1].0, seen[1].1.as_slice()),
+            (OutputStream::Stderr, &b"second\n"[..])
+        );
+        // The first line came before the process ended, not with the rest at the end.
+        assert!(seen[0].2.duration_since(started) < Duration::from_millis(400));
     }
 
     #[test]

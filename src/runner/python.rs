@@ -94,6 +94,8 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         &input,
         Some(Duration::from_secs_f64(timeout.max(0.0))),
         request.cancel,
+        // The wrapper's result is not output (upstream's streaming drops its lines too).
+        &request.output.hiding_between(DELIMITER),
     );
     drop(theirs);
     let revealed = service.join().unwrap_or_default();
@@ -308,6 +310,7 @@ fn serve_datastore(
 ) -> std::thread::JoinHandle<Vec<String>> {
     let settings = request.settings.clone();
     let user = request.user.to_string();
+    let tap = request.output.clone();
     std::thread::spawn(move || {
         let mut datastore: Option<Datastore> = None;
         let mut revealed = Vec::new();
@@ -329,10 +332,16 @@ fn serve_datastore(
                         }
                     }
                     let store = datastore.as_mut().expect("opened above");
-                    match handle(store, &settings, &user, &request, &mut revealed) {
+                    let known = revealed.len();
+                    let reply = match handle(store, &settings, &user, &request, &mut revealed) {
                         Ok(value) => json!({ "value": value }),
                         Err(message) => json!({ "error": message }),
-                    }
+                    };
+                    // Before the action has it: its output is masked from then on.
+                    revealed[known..]
+                        .iter()
+                        .for_each(|secret| tap.reveal(secret));
+                    reply
                 }
                 Err(err) => json!({ "error": format!("invalid request: {err}") }),
             };
@@ -410,8 +419,11 @@ fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::output::Tap;
     use crate::runner::CancelFlag;
     use crate::settings::Settings;
+
+    static NO_TAP: Tap = Tap::none();
 
     /// A pack with one action module, in a temporary base path.
     struct Fixture {
@@ -460,6 +472,7 @@ mod tests {
             python: None,
             settings: &fixture.settings,
             cancel,
+            output: &NO_TAP,
         }
     }
 

@@ -78,6 +78,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         &input,
         Some(Duration::from_secs_f64(timeout.max(0.0))),
         request.cancel,
+        request.output,
     ) {
         Ok(finished) => finished,
         Err(err) => {

@@ -1,5 +1,6 @@
 //! Action executions: one row per `st2 run`, written when it starts and when it ends, so that
-//! `st2 execution list/get/cancel` see it from any process.
+//! `st2 execution list/get/cancel` see it from any process; and their output, recorded in
+//! batches while they run (`execution_output`), for `st2 execution tail`.
 
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
@@ -98,6 +99,19 @@ pub struct ExecutionRecord {
     pub pid: Option<u32>,
 }
 
+/// A piece of an execution's output as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChunk {
+    /// Its place in the store's order (0 for one not stored yet).
+    pub seq: i64,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// The bytes, secrets masked.
+    pub data: Vec<u8>,
+    /// When they were read (RFC 3339, UTC, microseconds).
+    pub timestamp: String,
+}
+
 /// Which executions `st2 execution list` shows.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
@@ -181,9 +195,23 @@ impl Store {
         result: &Value,
         end_timestamp: &str,
     ) -> Result<ExecutionStatus, StoreError> {
+        self.finish_execution_with_output(id, status, result, end_timestamp, &[])
+    }
+
+    /// [`Store::finish_execution`], storing the last pieces of its output in the same
+    /// transaction (a quick run costs no write of its own for them).
+    pub fn finish_execution_with_output(
+        &mut self,
+        id: &str,
+        status: ExecutionStatus,
+        result: &Value,
+        end_timestamp: &str,
+        output: &[OutputChunk],
+    ) -> Result<ExecutionStatus, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_output(&tx, id, output)?;
         let current: Option<String> = tx
             .query_row("SELECT status FROM executions WHERE id = ?1", [id], |row| {
                 row.get(0)
@@ -207,6 +235,41 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(status)
+    }
+
+    /// Record pieces of a running execution's output, in one transaction.
+    pub fn append_output(&mut self, id: &str, output: &[OutputChunk]) -> Result<(), StoreError> {
+        if output.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        insert_output(&tx, id, output)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The recorded output of an execution after `after` (a [`OutputChunk::seq`]; 0 for all),
+    /// in the order it came; only one stream when `stream` is given.
+    pub fn output(
+        &self,
+        id: &str,
+        after: i64,
+        stream: Option<&str>,
+    ) -> Result<Vec<OutputChunk>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT rowid, stream, data, timestamp FROM execution_output
+             WHERE execution_id = ?1 AND rowid > ?2 AND (?3 IS NULL OR stream = ?3)
+             ORDER BY rowid",
+        )?;
+        let rows = statement.query_map(params![id, after, stream], |row| {
+            Ok(OutputChunk {
+                seq: row.get(0)?,
+                stream: row.get(1)?,
+                data: row.get(2)?,
+                timestamp: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Move a running execution to `status` (`canceling`, or `canceled`/`abandoned` when
@@ -257,6 +320,24 @@ impl Store {
         )?;
         rows.map(|row| decode(row?)).collect()
     }
+}
+
+fn insert_output(
+    tx: &rusqlite::Transaction,
+    id: &str,
+    output: &[OutputChunk],
+) -> Result<(), StoreError> {
+    if output.is_empty() {
+        return Ok(());
+    }
+    let mut statement = tx.prepare_cached(
+        "INSERT INTO execution_output (execution_id, stream, data, timestamp)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for chunk in output {
+        statement.execute(params![id, chunk.stream, chunk.data, chunk.timestamp])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -348,5 +429,41 @@ mod tests {
             .finish_execution("a", ExecutionStatus::Failed, &Value::Null, "t")
             .unwrap();
         assert_eq!(status, ExecutionStatus::Canceled);
+    }
+
+    #[test]
+    fn output_is_recorded_in_order_and_read_from_where_the_reader_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("st2.db")).unwrap();
+        store
+            .insert_execution(&record("a", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        let chunk = |stream: &str, data: &[u8]| OutputChunk {
+            seq: 0,
+            stream: stream.into(),
+            data: data.to_vec(),
+            timestamp: "2026-01-01T00:00:00.000001Z".into(),
+        };
+        store
+            .append_output("a", &[chunk("stdout", b"one\n"), chunk("stderr", b"\xff")])
+            .unwrap();
+        let first = store.output("a", 0, None).unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[1].data, b"\xff");
+        store
+            .finish_execution_with_output(
+                "a",
+                ExecutionStatus::Succeeded,
+                &Value::Null,
+                "t",
+                &[chunk("stdout", b"two\n")],
+            )
+            .unwrap();
+        let rest = store.output("a", first[1].seq, None).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].data, b"two\n");
+        let stdout = store.output("a", 0, Some("stdout")).unwrap();
+        assert_eq!(stdout.len(), 2);
+        assert!(store.output("b", 0, None).unwrap().is_empty());
     }
 }

@@ -27,7 +27,7 @@ mod kv;
 mod pending;
 
 pub use config::ConfigRecord;
-pub use execution::{ExecutionFilter, ExecutionRecord, ExecutionStatus};
+pub use execution::{ExecutionFilter, ExecutionRecord, ExecutionStatus, OutputChunk};
 pub use kv::{KeyRecord, KeyScope};
 pub use pending::PendingSwap;
 
@@ -117,6 +117,17 @@ const MIGRATIONS: &[&str] = &[
         staging       TEXT NOT NULL,   -- holds the previous version once swapped
         new_inode     INTEGER NOT NULL -- of the new pack directory
     );
+    "#,
+    // 5: executions' output as it comes (upstream's ActionExecutionOutput), so that
+    // `st2 execution tail` follows a run and a killed run keeps what it printed.
+    r#"
+    CREATE TABLE execution_output (
+        execution_id  TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        stream        TEXT NOT NULL,   -- stdout | stderr
+        data          BLOB NOT NULL,   -- bytes as the action wrote them, secrets masked
+        timestamp     TEXT NOT NULL    -- when they were read (RFC 3339, UTC)
+    );
+    CREATE INDEX execution_output_by_execution ON execution_output(execution_id);
     "#,
 ];
 

@@ -15,6 +15,7 @@ mod params_differential;
 mod reliability;
 mod reload;
 mod run;
+mod run_experience;
 mod secrets;
 mod twitter;
 mod upstream_cli_action;

@@ -18,8 +18,8 @@
 //!   `test_resume_single_execution`, `test_resume_multiple_executions`: pausing and resuming
 //!   apply to workflows (orquesta, action-chain), which st2-rs does not run; there is no
 //!   `st2 execution pause/resume`.
-//! - `test_get_params_types` (test_command_actionrun.py): the internal sorting of
-//!   parameters into required/optional/immutable for the help text.
+//! - `test_get_params_types` (test_command_actionrun.py) is ported in `run_experience.rs`,
+//!   through the help text it serves (`st2 run ACTION -h`).
 //!
 //! Where we differ on purpose: `-e` fills `env` only for actions that take it (upstream's CLI
 //! sends it anyway, and its API then refuses an action with parameters that has no `env`);
