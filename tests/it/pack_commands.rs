@@ -335,3 +335,77 @@ fn pack_config_keeps_the_users_file_and_shows_datastore_references() {
     assert!(!stdout(&output).contains("hunter3"), "{}", stdout(&output));
     assert!(stdout(&output).contains("api_key: \"********\"\n"));
 }
+
+/// Issue 14: `st2ctl reload --register-setup-virtualenvs` (which reads no action) gives a
+/// Python pack without `requirements.txt` its virtualenv, as upstream gives every pack one
+/// (`setup_virtualenvs` in `st2common/content/bootstrap.py`), and its actions then run in it;
+/// so does a pack whose only Python is a sensor. A pack without Python code gets none (ours:
+/// nothing would use it).
+#[test]
+fn register_setup_virtualenvs_gives_python_packs_without_requirements_their_virtualenv() {
+    let home = Home::new();
+    let action_pack = home.dir.path().join("src/pynoreq");
+    pack_files(&action_pack, "pynoreq", "1.0.0", &[]);
+    write(
+        &action_pack,
+        "actions/where.yaml",
+        "---\nname: where\nrunner_type: python-script\nentry_point: where.py\n",
+    );
+    write(
+        &action_pack,
+        "actions/where.py",
+        "import sys\nfrom st2common.runners.base_action import Action\n\n\n\
+         class Where(Action):\n    def run(self):\n        return sys.prefix\n",
+    );
+    let sensor_pack = home.dir.path().join("src/pysensor");
+    pack_files(&sensor_pack, "pysensor", "1.0.0", &["shell"]);
+    write(
+        &sensor_pack,
+        "sensors/watch.yaml",
+        "---\nclass_name: Watch\nentry_point: watch.py\ntrigger_types:\n  - name: seen\n",
+    );
+    write(
+        &sensor_pack,
+        "sensors/watch.py",
+        "class Watch(object):\n    pass\n",
+    );
+    let shell_pack = home.dir.path().join("src/shellonly");
+    pack_files(&shell_pack, "shellonly", "1.0.0", &["a"]);
+    for pack in ["./src/pynoreq", "./src/pysensor", "./src/shellonly"] {
+        home.st2()
+            .args(["pack", "install", "--skip-virtualenv", pack])
+            .assert()
+            .success();
+    }
+    for pack in ["pynoreq", "pysensor", "shellonly"] {
+        assert!(!home.venv(pack).exists(), "{pack}");
+    }
+
+    let output = home
+        .st2ctl()
+        .args(["reload", "--register-setup-virtualenvs"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Setup virtualenv for 2 pack(s)."),
+        "{}",
+        stdout(&output)
+    );
+    for pack in ["pynoreq", "pysensor"] {
+        assert!(home.venv(pack).join("bin/python").exists(), "{pack}");
+    }
+    assert!(!home.venv("shellonly").exists());
+    let output = home
+        .st2()
+        .args(["run", "pynoreq.where", "-j"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        execution["result"]["result"],
+        home.venv("pynoreq").to_str().unwrap(),
+        "{execution}"
+    );
+}
