@@ -52,10 +52,19 @@
 //! Whether a pack needs a virtualenv at all is the caller's decision: a pack
 //! without `requirements.txt` still gets a (bare) virtualenv when asked.
 //!
+//! An install, which may still be abandoned after the virtualenv is built (a
+//! later pack fails, Ctrl-C), splits [`ensure`] in two: [`plan`] decides
+//! (interpreter checked, tool chosen, up to date or not) before anything is
+//! built, so the caller can say which tool runs; [`Plan::build_staged`]
+//! builds into a directory of the caller's and leaves the final path alone,
+//! and [`StagedVenv::swap_in`] puts it in place when the install commits.
+//! Installers run in a process group of their own, stopped whole when the
+//! caller's cancel flag is set, and die with this process.
+//!
 //! Builds of the same pack are serialized with a lock file
 //! (`<virtualenvs>/.st2-venv-<ref>.lock`); leftovers of interrupted runs
 //! (`.staging-<ref>-*`, `.old-<ref>-*`) are removed by the next run for that
-//! pack.
+//! pack, or by [`remove_leftovers`] when no build of that pack is running.
 
 use std::ffi::OsStr;
 use std::fmt;
