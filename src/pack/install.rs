@@ -2,16 +2,23 @@
 //! and register, for the requested packs and their dependencies.
 //!
 //! Upstream runs this as the `packs.install` workflow on the server
-//! (`contrib/packs/actions/workflows/install.yaml`); we run the same steps in-process, in two
-//! phases so that a failure changes nothing:
+//! (`contrib/packs/actions/workflows/install.yaml`), one pack after the other, and leaves
+//! what it did when a later pack fails. We run the same steps in-process, in phases, so that
+//! a failure (or Ctrl-C) changes nothing and the slow steps start only once the quick ones
+//! passed for every pack:
 //!
-//! 1. **Prepare** every pack (requested ones and, recursively, their dependencies): download into
-//!    a staging directory beside the packs directory, validate `pack.yaml`, read every file
-//!    registration needs, and build the virtualenv in its own staging directory. Any failure
-//!    here stops the whole install; staging directories are removed, nothing else was touched.
-//! 2. **Commit** each pack, dependencies first, under a per-pack lock: swap the staged directory
-//!    into place and replace the pack's store rows in one transaction. If the store write fails,
-//!    the previous directory is swapped back.
+//! 1. **Resolve** every argument: the index entry and version, the ref in the repository
+//!    (one `ls-remote`). Every argument that fails is reported; nothing is downloaded.
+//! 2. **Prepare** every pack (requested ones and, recursively, their dependencies): download
+//!    into a staging directory beside the pack directories, validate `pack.yaml`, read every
+//!    file registration needs.
+//! 3. **Virtualenvs**: each built (or found up to date) in a staging directory beside the
+//!    virtualenvs, the final ones untouched. A failure in phases 1-3 removes the staging
+//!    directories; [`InstallFailure`] names the pack and what became of the others.
+//! 4. **Commit** each pack, dependencies first, under a per-pack lock: journal the swap, swap
+//!    the new virtualenv and the staged directory into place and replace the pack's store rows
+//!    in one transaction. If the store write fails, the previous ones are swapped back; if the
+//!    process dies, the next command does it (`recover`).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -1154,10 +1161,10 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), InstallError> {
         let target = to.join(relative);
         let file_type = entry.file_type();
         if file_type.is_dir() {
-            std::fs::create_dir_all(&target).map_err(io_error("create", &target))?;
+            std::fs::create_dir_all(&target).map_err(io_error("copy", entry.path()))?;
         } else if file_type.is_symlink() {
             let link = std::fs::read_link(entry.path()).map_err(io_error("read", entry.path()))?;
-            std::os::unix::fs::symlink(&link, &target).map_err(io_error("create", &target))?;
+            std::os::unix::fs::symlink(&link, &target).map_err(io_error("copy", entry.path()))?;
         } else if !file_type.is_file() {
             // A FIFO would block the copy forever; devices and sockets have no place in a pack.
             return Err(InstallError::Invalid(format!(

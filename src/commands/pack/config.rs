@@ -10,7 +10,7 @@
 //! API masks it too). Literal secret values are masked everywhere.
 //!
 //! The file is changed, not replaced: the user's comments, `---`, key order and the values not
-//! asked for stay as they were ([`edit`]).
+//! asked for stay as they were (submodule `edit`).
 
 mod edit;
 
