@@ -179,6 +179,27 @@ pub fn available_versions(url: &str, options: &FetchOptions) -> Result<Vec<Strin
     Ok(listing.versions())
 }
 
+/// Which of `references` the repository at `url` has: the first that resolves against one
+/// listing of its refs (`ls-remote`), as [`fetch_first`] would choose it, without downloading
+/// anything; `None` when no reference is asked (the default branch). Errors are
+/// [`fetch_first`]'s, so an install can check every pack's source before it downloads any.
+pub fn probe(
+    url: &str,
+    references: &[String],
+    options: &FetchOptions,
+) -> Result<Option<String>, GitError> {
+    check_url(url)?;
+    configure_libgit2(url, options);
+    let dir = tempfile::tempdir().map_err(|err| GitError::Other {
+        url: url.to_string(),
+        message: err.to_string(),
+    })?;
+    let repo = Repository::init_bare(dir.path()).map_err(|err| GitError::from_git2(url, err))?;
+    let listing = list_remote(&repo, url, options)?;
+    let (_, reference) = listing.choose(url, references)?;
+    Ok(reference.map(str::to_string))
+}
+
 /// Fetch `url` at `reference` into `dest` (absent or empty), leaving a working tree and `.git`.
 pub fn fetch(
     url: &str,
@@ -205,27 +226,7 @@ pub fn fetch_first(
     let repo = Repository::init(dest).map_err(git_error)?;
     repo.remote("origin", url).map_err(git_error)?;
     let listing = list_remote(&repo, url, options)?;
-    let (target, reference) = if references.is_empty() {
-        (listing.resolve(url, None)?, None)
-    } else {
-        let mut first_error = None;
-        let mut found = None;
-        for candidate in references {
-            match listing.resolve(url, Some(candidate)) {
-                Ok(target) => {
-                    found = Some((target, Some(candidate.as_str())));
-                    break;
-                }
-                Err(err) => {
-                    first_error.get_or_insert(err);
-                }
-            }
-        }
-        match found {
-            Some(found) => found,
-            None => return Err(first_error.expect("at least one reference")),
-        }
-    };
+    let (target, reference) = listing.choose(url, references)?;
 
     let local = is_local(url);
     let (refspecs, depth): (Vec<String>, bool) = match &target {
@@ -340,6 +341,28 @@ struct Listing {
 }
 
 impl Listing {
+    /// The first of `references` that resolves (no reference: the default branch), with it;
+    /// when none does, the error of the first (preferred) one.
+    fn choose<'r>(
+        &self,
+        url: &str,
+        references: &'r [String],
+    ) -> Result<(Target, Option<&'r str>), GitError> {
+        if references.is_empty() {
+            return Ok((self.resolve(url, None)?, None));
+        }
+        let mut first_error = None;
+        for candidate in references {
+            match self.resolve(url, Some(candidate)) {
+                Ok(target) => return Ok((target, Some(candidate.as_str()))),
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        Err(first_error.expect("at least one reference"))
+    }
+
     fn get(&self, name: &str) -> Option<Oid> {
         self.refs
             .iter()

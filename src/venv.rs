@@ -52,10 +52,19 @@
 //! Whether a pack needs a virtualenv at all is the caller's decision: a pack
 //! without `requirements.txt` still gets a (bare) virtualenv when asked.
 //!
+//! An install, which may still be abandoned after the virtualenv is built (a
+//! later pack fails, Ctrl-C), splits [`ensure`] in two: [`plan`] decides
+//! (interpreter checked, tool chosen, up to date or not) before anything is
+//! built, so the caller can say which tool runs; [`Plan::build_staged`]
+//! builds into a directory of the caller's and leaves the final path alone,
+//! and [`StagedVenv::swap_in`] puts it in place when the install commits.
+//! Installers run in a process group of their own, stopped whole when the
+//! caller's cancel flag is set, and die with this process.
+//!
 //! Builds of the same pack are serialized with a lock file
 //! (`<virtualenvs>/.st2-venv-<ref>.lock`); leftovers of interrupted runs
 //! (`.staging-<ref>-*`, `.old-<ref>-*`) are removed by the next run for that
-//! pack.
+//! pack, or by [`remove_leftovers`] when no build of that pack is running.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -63,7 +72,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -268,6 +278,9 @@ pub enum VenvError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The build was stopped (Ctrl-C) before it finished; nothing was left behind.
+    #[error("interrupted")]
+    Interrupted,
     /// A file system operation failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -409,6 +422,61 @@ fn ensure_with(
     choice: Option<Installer>,
     force: bool,
 ) -> Result<(VenvOutcome, Installer), VenvError> {
+    let plan = plan_with(spec, choice)?;
+    // Serialize builds of this pack (other st2 processes). Released on drop.
+    let lock = plan.lock()?;
+    if !force {
+        if let Some(installer) = plan.up_to_date() {
+            tracing::info!(pack = spec.pack_ref, venv = %plan.venv_dir.display(), "virtualenv up to date, reusing it");
+            return Ok((VenvOutcome::Reused, installer));
+        }
+    }
+    let existed = fs::symlink_metadata(&plan.venv_dir).is_ok();
+
+    cleanup_leftovers(&plan.parent, spec.pack_ref);
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".staging-{}-", spec.pack_ref))
+        .rand_bytes(RANDOM_LEN)
+        .tempdir_in(&plan.parent)
+        .map_err(io_err(&plan.parent))?;
+    plan.build(staging.path(), &[], None)?;
+    swap_into_place(staging, &plan.venv_dir, &plan.parent, spec.pack_ref)?;
+    drop(lock);
+
+    let outcome = if existed {
+        VenvOutcome::Updated
+    } else {
+        VenvOutcome::Created
+    };
+    tracing::info!(pack = spec.pack_ref, venv = %plan.venv_dir.display(), %outcome, "virtualenv ready");
+    Ok((outcome, plan.tool.installer()))
+}
+
+/// Decide how the virtualenv of `spec` would be built, before building anything: the
+/// interpreter is checked, the installer chosen (`ST2_VENV_TOOL`, uv when on `PATH`, pip for
+/// requirements uv does not take as pip does) and the fingerprint computed, so that a caller
+/// can say which tool will run, or skip the build when the virtualenv is up to date.
+pub fn plan<'a>(spec: &VenvSpec<'a>) -> Result<Plan<'a>, VenvError> {
+    plan_with(spec, tool_choice_from_env()?)
+}
+
+/// A pack's virtualenv as it would be built: see [`plan`]. [`Plan::build_staged`] builds it
+/// beside the final one without touching that, for an install that may still be abandoned.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    spec: VenvSpec<'a>,
+    venv_dir: PathBuf,
+    pack_dir: PathBuf,
+    parent: PathBuf,
+    requirements: PathBuf,
+    has_requirements: bool,
+    interp: Interpreter,
+    tool: Tool,
+    base: Vec<String>,
+    fp: Fingerprint,
+}
+
+fn plan_with<'a>(spec: &VenvSpec<'a>, choice: Option<Installer>) -> Result<Plan<'a>, VenvError> {
     validate_pack_ref(spec.pack_ref)?;
     let mut tool = resolve_tool(choice, find_uv())?;
     let venv_dir = std::path::absolute(spec.venv_dir).map_err(io_err(spec.venv_dir))?;
@@ -460,74 +528,229 @@ fn ensure_with(
         // were moved correctly) do not work: a fingerprint of their own rebuilds them once.
         fp.digest = hex::encode(Sha256::digest(format!("{}:pip-only:1", fp.digest)));
     }
+    Ok(Plan {
+        spec: *spec,
+        venv_dir,
+        pack_dir,
+        parent,
+        requirements,
+        has_requirements: requirements_content.is_some(),
+        interp,
+        tool,
+        base,
+        fp,
+    })
+}
 
-    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    // Serialize builds of this pack (other st2 processes). Released on drop.
-    let lock_path = parent.join(format!(".st2-venv-{}.lock", spec.pack_ref));
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_err(&lock_path))?;
-    lock.lock().map_err(io_err(&lock_path))?;
+impl Plan<'_> {
+    /// The installer a build uses.
+    pub fn installer(&self) -> Installer {
+        self.tool.installer()
+    }
 
-    let existing = read_marker(&venv_dir);
-    if !force {
-        if let Some(marker) = &existing {
-            if marker.fingerprint == fp.digest && python_path(&venv_dir).exists() {
-                let installer = Installer::parse(&marker.tool).unwrap_or(tool.installer());
-                tracing::info!(pack = spec.pack_ref, venv = %venv_dir.display(), "virtualenv up to date, reusing it");
-                return Ok((VenvOutcome::Reused, installer));
-            }
+    /// When the virtualenv at the final path was built from the same requirements,
+    /// interpreter and options (and still has its interpreter): the installer that built it.
+    pub fn up_to_date(&self) -> Option<Installer> {
+        let marker = read_marker(&self.venv_dir)?;
+        (marker.fingerprint == self.fp.digest && python_path(&self.venv_dir).exists())
+            .then(|| Installer::parse(&marker.tool).unwrap_or(self.tool.installer()))
+    }
+
+    /// The pack's virtualenv lock (`<virtualenvs>/.st2-venv-<ref>.lock`), taken: builds and
+    /// swaps of one pack's virtualenv wait for each other.
+    fn lock(&self) -> Result<fs::File, VenvError> {
+        fs::create_dir_all(&self.parent).map_err(io_err(&self.parent))?;
+        let lock_path = lock_path(&self.parent, self.spec.pack_ref);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        lock.lock().map_err(io_err(&lock_path))?;
+        Ok(lock)
+    }
+
+    /// Build the virtualenv at `target` (absent or empty) for life at the final path:
+    /// paths written into it are rewritten from `target` to the final path, and from each
+    /// `moves` pair's first path to its second (a pack directory that moves too).
+    fn build(
+        &self,
+        target: &Path,
+        moves: &[(&Path, &Path)],
+        cancel: Option<&AtomicBool>,
+    ) -> Result<(), VenvError> {
+        let spec = &self.spec;
+        tracing::info!(
+            pack = spec.pack_ref,
+            tool = self.tool.installer().as_str(),
+            staging = %target.display(),
+            "building virtualenv"
+        );
+        create_venv(
+            &self.tool,
+            &self.interp,
+            target,
+            &self.venv_dir,
+            spec,
+            cancel,
+        )?;
+        if self.has_requirements {
+            install_requirements(
+                &self.tool,
+                target,
+                &self.pack_dir,
+                &self.requirements,
+                spec,
+                cancel,
+            )?;
+        }
+        if !self.base.is_empty() {
+            install_packages(&self.tool, target, &self.pack_dir, &self.base, spec, cancel)?;
+        }
+        let mut all_moves = vec![(target, self.venv_dir.as_path())];
+        all_moves.extend_from_slice(moves);
+        fix_paths_after_move(target, &all_moves)?;
+        write_marker(
+            target,
+            &Marker {
+                fingerprint: self.fp.digest.clone(),
+                tool: self.tool.installer().as_str().to_string(),
+                created_at: rfc3339_now(),
+                python: self.interp.resolved.clone(),
+                python_version: self.interp.version.clone(),
+                requirements_sha256: self.fp.requirements_sha256.clone(),
+                virtualenv_opts: spec.virtualenv_opts.to_vec(),
+                pip_opts: spec.pip_opts.to_vec(),
+            },
+        )
+    }
+
+    /// Build the virtualenv at `<dir>/venv`, leaving the one at the final path alone, for
+    /// [`StagedVenv::swap_in`] to put in place later (an install does that when it commits).
+    /// `pack_moves_to`: where the pack directory the requirements were installed from (the
+    /// spec's `pack_dir`) will be, for editable installs of the pack's own files. `cancel`
+    /// stops the installer (its whole process group) when it becomes true: the error is then
+    /// [`VenvError::Interrupted`].
+    pub fn build_staged(
+        &self,
+        dir: &Path,
+        pack_moves_to: Option<&Path>,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<StagedVenv, VenvError> {
+        let built = dir.join("venv");
+        let moves: Vec<(&Path, &Path)> = pack_moves_to
+            .map(|to| (self.pack_dir.as_path(), to))
+            .into_iter()
+            .collect();
+        self.build(&built, &moves, cancel)?;
+        Ok(StagedVenv {
+            built,
+            final_dir: self.venv_dir.clone(),
+            lock_path: lock_path(&self.parent, self.spec.pack_ref),
+            installer: self.tool.installer(),
+        })
+    }
+}
+
+/// `<virtualenvs>/.st2-venv-<ref>.lock`.
+fn lock_path(parent: &Path, pack_ref: &str) -> PathBuf {
+    parent.join(format!(".st2-venv-{pack_ref}.lock"))
+}
+
+/// A virtualenv built by [`Plan::build_staged`], not yet in place.
+#[derive(Debug)]
+pub struct StagedVenv {
+    built: PathBuf,
+    final_dir: PathBuf,
+    lock_path: PathBuf,
+    installer: Installer,
+}
+
+impl StagedVenv {
+    /// Where it was built; after [`swap_in`](Self::swap_in), where the previous one is.
+    pub fn path(&self) -> &Path {
+        &self.built
+    }
+
+    /// The installer that built it.
+    pub fn installer(&self) -> Installer {
+        self.installer
+    }
+
+    /// Put it at the final path, under the pack's virtualenv lock, in one atomic step: it is
+    /// exchanged with the previous virtualenv, which is then at [`path`](Self::path)
+    /// ([`VenvOutcome::Updated`]), or renamed into an empty place ([`VenvOutcome::Created`]).
+    pub fn swap_in(&self) -> Result<VenvOutcome, VenvError> {
+        let _lock = self.take_lock()?;
+        if fs::symlink_metadata(&self.final_dir).is_ok() {
+            crate::fs::exchange(&self.built, &self.final_dir).map_err(io_err(&self.final_dir))?;
+            Ok(VenvOutcome::Updated)
+        } else {
+            fs::rename(&self.built, &self.final_dir).map_err(io_err(&self.final_dir))?;
+            Ok(VenvOutcome::Created)
         }
     }
-    let existed = fs::symlink_metadata(&venv_dir).is_ok();
 
-    cleanup_leftovers(&parent, spec.pack_ref);
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".staging-{}-", spec.pack_ref))
-        .rand_bytes(RANDOM_LEN)
-        .tempdir_in(&parent)
-        .map_err(io_err(&parent))?;
-    tracing::info!(
-        pack = spec.pack_ref,
-        tool = tool.installer().as_str(),
-        staging = %staging.path().display(),
-        "building virtualenv"
-    );
-
-    create_venv(&tool, &interp, staging.path(), &venv_dir, spec)?;
-    if requirements_content.is_some() {
-        install_requirements(&tool, staging.path(), &pack_dir, &requirements, spec)?;
+    /// Undo [`swap_in`](Self::swap_in), given what it returned.
+    pub fn swap_back(&self, outcome: VenvOutcome) -> Result<(), VenvError> {
+        let _lock = self.take_lock()?;
+        match outcome {
+            VenvOutcome::Updated => crate::fs::exchange(&self.built, &self.final_dir),
+            _ => fs::rename(&self.final_dir, &self.built),
+        }
+        .map_err(io_err(&self.final_dir))
     }
-    if !base.is_empty() {
-        install_packages(&tool, staging.path(), &pack_dir, &base, spec)?;
-    }
-    fix_paths_after_move(staging.path(), &venv_dir)?;
-    write_marker(
-        staging.path(),
-        &Marker {
-            fingerprint: fp.digest.clone(),
-            tool: tool.installer().as_str().to_string(),
-            created_at: rfc3339_now(),
-            python: interp.resolved.clone(),
-            python_version: interp.version.clone(),
-            requirements_sha256: fp.requirements_sha256.clone(),
-            virtualenv_opts: spec.virtualenv_opts.to_vec(),
-            pip_opts: spec.pip_opts.to_vec(),
-        },
-    )?;
-    swap_into_place(staging, &venv_dir, &parent, spec.pack_ref)?;
-    drop(lock);
 
-    let outcome = if existed {
-        VenvOutcome::Updated
-    } else {
-        VenvOutcome::Created
+    fn take_lock(&self) -> Result<fs::File, VenvError> {
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(io_err(&self.lock_path))?;
+        lock.lock().map_err(io_err(&self.lock_path))?;
+        Ok(lock)
+    }
+}
+
+/// Remove what builds killed part way left in `virtualenvs` (`.staging-<ref>-*`,
+/// `.old-<ref>-*`) for every pack whose virtualenv lock is free, that is, whose build is
+/// not running. For the commands that clean up after killed ones (`st2 pack list`,
+/// `st2ctl reload`); a build removes its own pack's leftovers itself.
+pub fn remove_leftovers(virtualenvs: &Path) {
+    let Ok(entries) = fs::read_dir(virtualenvs) else {
+        return;
     };
-    tracing::info!(pack = spec.pack_ref, venv = %venv_dir.display(), %outcome, "virtualenv ready");
-    Ok((outcome, tool.installer()))
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pack_ref) = leftover_pack_ref(name) else {
+            continue;
+        };
+        let Ok(lock) = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_path(virtualenvs, pack_ref))
+        else {
+            continue;
+        };
+        if lock.try_lock().is_ok() {
+            tracing::debug!(path = %entry.path().display(), "removing leftover of a killed virtualenv build");
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The pack of a `.staging-<ref>-XXXXXXXX` or `.old-<ref>-XXXXXXXX` name.
+fn leftover_pack_ref(name: &str) -> Option<&str> {
+    let rest = name
+        .strip_prefix(".staging-")
+        .or_else(|| name.strip_prefix(".old-"))?;
+    let (pack_ref, random) = rest.rsplit_once('-')?;
+    (!pack_ref.is_empty() && is_leftover(name, pack_ref) && random.len() == RANDOM_LEN)
+        .then_some(pack_ref)
 }
 
 /// What we learned about the configured interpreter.
@@ -628,6 +851,7 @@ fn probe_python(python: &str) -> Result<Interpreter, VenvError> {
 
 /// The fingerprint stored in the marker, and the requirements hash it
 /// includes (recorded separately for humans).
+#[derive(Debug)]
 struct Fingerprint {
     digest: String,
     requirements_sha256: Option<String>,
@@ -700,6 +924,7 @@ fn create_venv(
     staging: &Path,
     final_dir: &Path,
     spec: &VenvSpec,
+    cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let (mut cmd, label) = match tool {
         Tool::Uv(uv) | Tool::UvSeededPip(uv) => {
@@ -727,7 +952,7 @@ fn create_venv(
     if let Some(parent) = staging.parent() {
         cmd.current_dir(parent);
     }
-    let (status, output) = run_combined(cmd, &label)?;
+    let (status, output) = run_combined(cmd, &label, cancel)?;
     if status.success() {
         return Ok(());
     }
@@ -751,9 +976,10 @@ fn install_requirements(
     pack_dir: &Path,
     requirements: &Path,
     spec: &VenvSpec,
+    cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let args = [OsStr::new("-r"), requirements.as_os_str()];
-    install(tool, staging, pack_dir, &args, requirements, spec)
+    install(tool, staging, pack_dir, &args, requirements, spec, cancel)
 }
 
 /// Install named packages (the base requirements) into the staging virtualenv.
@@ -763,6 +989,7 @@ fn install_packages(
     pack_dir: &Path,
     packages: &[String],
     spec: &VenvSpec,
+    cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let args: Vec<&OsStr> = packages.iter().map(OsStr::new).collect();
     install(
@@ -772,6 +999,7 @@ fn install_packages(
         &args,
         Path::new(&packages.join(" ")),
         spec,
+        cancel,
     )
 }
 
@@ -784,6 +1012,7 @@ fn install(
     args: &[&OsStr],
     what: &Path,
     spec: &VenvSpec,
+    cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let venv_python = python_path(staging);
     let mut cmd = match tool {
@@ -812,7 +1041,7 @@ fn install(
         // runs pip from the pack directory.
         .current_dir(pack_dir);
     let label = tool.installer().as_str();
-    let (status, output) = run_combined(cmd, label)?;
+    let (status, output) = run_combined(cmd, label, cancel)?;
     if status.success() {
         return Ok(());
     }
@@ -874,7 +1103,17 @@ fn imports_six(pack_dir: &Path) -> bool {
 
 /// Run `cmd` with stdin closed and stdout+stderr interleaved in one pipe,
 /// as a terminal would show them.
-fn run_combined(mut cmd: Command, label: &str) -> Result<(ExitStatus, Vec<u8>), VenvError> {
+///
+/// The child gets a process group of its own, so that `cancel` (Ctrl-C in `st2 pack
+/// install`) stops it whole, pip's own subprocesses included, and it is killed if this process
+/// dies first (`PR_SET_PDEATHSIG`), so that a killed install leaves no installer writing into
+/// a directory the next command deletes.
+fn run_combined(
+    mut cmd: Command,
+    label: &str,
+    cancel: Option<&AtomicBool>,
+) -> Result<(ExitStatus, Vec<u8>), VenvError> {
+    use std::os::unix::process::CommandExt;
     let spawn_err = |source| VenvError::Spawn {
         program: label.to_string(),
         source,
@@ -882,15 +1121,54 @@ fn run_combined(mut cmd: Command, label: &str) -> Result<(ExitStatus, Vec<u8>), 
     let (mut reader, writer) = io::pipe().map_err(spawn_err)?;
     let writer2 = writer.try_clone().map_err(spawn_err)?;
     cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
+    // SAFETY: getpid before the fork; setpgid, prctl, getppid and _exit are
+    // async-signal-safe, as code between fork and exec must be.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
     tracing::debug!(command = ?cmd, "running");
     let mut child = cmd.spawn().map_err(spawn_err)?;
     // The Command holds our copies of the pipe's write end: close them so
     // that reading ends when the child exits.
     drop(cmd);
-    let mut output = Vec::new();
-    let read = reader.read_to_end(&mut output);
-    let status = child.wait().map_err(spawn_err)?;
-    read.map_err(spawn_err)?;
+    let pid = child.id() as libc::pid_t;
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut output = Vec::new();
+        let read = reader.read_to_end(&mut output);
+        let status = child.wait();
+        let _ = done.send((status, read.map(|_| output)));
+    });
+    let wait = |timeout: Duration| finished.recv_timeout(timeout).ok();
+    let result = loop {
+        if let Some(result) = wait(Duration::from_millis(100)) {
+            break result;
+        }
+        if cancel.is_some_and(|flag| flag.load(Ordering::SeqCst)) {
+            // SIGTERM first (pip and uv clean up their temporary files), then SIGKILL.
+            // SAFETY: plain kill(2) calls on the child's process group.
+            unsafe { libc::kill(-pid, libc::SIGTERM) };
+            if wait(Duration::from_secs(3)).is_none() {
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = wait(Duration::from_secs(5));
+            }
+            // What the installer started and left running goes too.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            tracing::debug!(program = label, "stopped: interrupted");
+            return Err(VenvError::Interrupted);
+        }
+    };
+    let (status, output) = result;
+    let status = status.map_err(spawn_err)?;
+    let output = output.map_err(spawn_err)?;
     tracing::debug!(%status, output = %String::from_utf8_lossy(&output), "finished");
     Ok((status, output))
 }
@@ -921,16 +1199,16 @@ fn tail(output: &[u8], n: usize) -> String {
     out
 }
 
-/// The virtualenv was built at `staging` but will live at `final_dir`:
-/// rewrite the absolute staging path where tools wrote it into text files
+/// The virtualenv was built at `staging` but will live elsewhere: for each
+/// `(from, to)` of `moves` (the first is the virtualenv's own move; a pack
+/// directory installed from may follow), rewrite the absolute path `from`
+/// where tools wrote it into text files
 /// (pip's console-script shebangs, `activate*`, `pyvenv.cfg`, and what points
 /// editable installs at their checkout in `<venv>/src/`: `*.pth`,
 /// `__editable__*.py` finders, `*.egg-link`, `direct_url.json`). `bin/python`
 /// itself needs nothing: it finds `pyvenv.cfg` relative to itself, and uv's
 /// `--relocatable` scripts use relative paths already.
-fn fix_paths_after_move(staging: &Path, final_dir: &Path) -> Result<(), VenvError> {
-    let from = staging.as_os_str().as_encoded_bytes();
-    let to = final_dir.as_os_str().as_encoded_bytes();
+fn fix_paths_after_move(staging: &Path, moves: &[(&Path, &Path)]) -> Result<(), VenvError> {
     let mut files = vec![staging.join("pyvenv.cfg")];
     let bin = staging.join("bin");
     if let Ok(entries) = fs::read_dir(&bin) {
@@ -975,7 +1253,15 @@ fn fix_paths_after_move(staging: &Path, final_dir: &Path) -> Result<(), VenvErro
             continue;
         }
         let content = fs::read(&path).map_err(io_err(&path))?;
-        if let Some(replaced) = replace_all(&content, from, to) {
+        let mut changed: Option<Vec<u8>> = None;
+        for (from, to) in moves {
+            let from = from.as_os_str().as_encoded_bytes();
+            let to = to.as_os_str().as_encoded_bytes();
+            if let Some(replaced) = replace_all(changed.as_deref().unwrap_or(&content), from, to) {
+                changed = Some(replaced);
+            }
+        }
+        if let Some(replaced) = changed {
             fs::write(&path, replaced).map_err(io_err(&path))?;
         }
     }

@@ -2,20 +2,30 @@
 //! and register, for the requested packs and their dependencies.
 //!
 //! Upstream runs this as the `packs.install` workflow on the server
-//! (`contrib/packs/actions/workflows/install.yaml`); we run the same steps in-process, in two
-//! phases so that a failure changes nothing:
+//! (`contrib/packs/actions/workflows/install.yaml`), one pack after the other, and leaves
+//! what it did when a later pack fails. We run the same steps in-process, in phases, so that
+//! a failure (or Ctrl-C) changes nothing and the slow steps start only once the quick ones
+//! passed for every pack:
 //!
-//! 1. **Prepare** every pack (requested ones and, recursively, their dependencies): download into
-//!    a staging directory beside the packs directory, validate `pack.yaml`, read every file
-//!    registration needs, and build the virtualenv in its own staging directory. Any failure
-//!    here stops the whole install; staging directories are removed, nothing else was touched.
-//! 2. **Commit** each pack, dependencies first, under a per-pack lock: swap the staged directory
-//!    into place and replace the pack's store rows in one transaction. If the store write fails,
-//!    the previous directory is swapped back.
+//! 1. **Resolve** every argument: the index entry and version, the ref in the repository
+//!    (one `ls-remote`). Every argument that fails is reported; nothing is downloaded.
+//! 2. **Prepare** every pack (requested ones and, recursively, their dependencies): download
+//!    into a staging directory beside the pack directories, validate `pack.yaml`, read every
+//!    file registration needs.
+//! 3. **Virtualenvs**: each built (or found up to date) in a staging directory beside the
+//!    virtualenvs, the final ones untouched. A failure in phases 1-3 removes the staging
+//!    directories; [`InstallFailure`] names the pack and what became of the others.
+//! 4. **Commit** each pack, dependencies first, under a per-pack lock: journal the swap, swap
+//!    the new virtualenv and the staged directory into place and replace the pack's store rows
+//!    in one transaction. If the store write fails, the previous ones are swapped back; if the
+//!    process dies, the next command does it (`recover`).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -122,7 +132,7 @@ fn is_empty_summary(summary: &ReplaceSummary) -> bool {
     summary == &ReplaceSummary::default()
 }
 
-/// Why an install failed. Nothing was changed when this is returned from the prepare phase.
+/// Why an install failed. Nothing was changed when this is returned before the commit phase.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     /// The StackStorm home cannot be written to.
@@ -155,7 +165,7 @@ pub enum InstallError {
         /// Versions the index lists, highest first.
         available: Vec<String>,
     },
-    /// Fetching failed.
+    /// Fetching failed, or the repository has no such ref.
     #[error("{error}")]
     Git {
         /// What was being installed.
@@ -173,13 +183,19 @@ pub enum InstallError {
     /// Two packs want different versions of one dependency, or it is installed at another one.
     #[error("Unable to install packs due to conflicts: {0}")]
     Conflict(String),
-    /// The virtualenv could not be built.
-    #[error("virtualenv of pack \"{pack}\": {error}")]
+    /// The virtualenv could not be built (messages name the pack before this).
+    #[error("virtualenv: {message}")]
     Venv {
         /// The pack.
         pack: String,
-        /// Why (boxed: it carries the installer's output).
-        error: Box<venv::VenvError>,
+        /// Why, with the installer's last lines; files named as in the source.
+        message: String,
+    },
+    /// Stopped by Ctrl-C (SIGINT) or SIGTERM before anything was moved into place.
+    #[error("interrupted during the {step} step")]
+    Interrupted {
+        /// The step that was running.
+        step: &'static str,
     },
     /// The store refused the write.
     #[error(transparent)]
@@ -213,17 +229,156 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     }
 }
 
+/// What became of one pack of an install that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Resolved, but nothing of it was downloaded or built.
+    NotStarted,
+    /// Downloaded (and maybe its virtualenv built), then discarded: nothing of it is left.
+    RolledBack,
+    /// Installed before the failure (only when the failure came in the commit phase).
+    Installed,
+}
+
+/// An install that failed: which pack failed and why, and what became of the other packs.
+#[derive(Debug)]
+pub struct InstallFailure {
+    /// The packs that failed, each with why: one, or every name that could not be resolved.
+    /// `None` when the failure concerns no pack in particular (an unwritable home).
+    pub failed: Vec<(Option<String>, InstallError)>,
+    /// The other packs of the install (those asked for, and the dependencies found so far),
+    /// in order, with what became of each.
+    pub others: Vec<(String, Fate)>,
+}
+
+impl InstallFailure {
+    /// One sentence on the other packs (`Nothing was installed; twitter was rolled back.`),
+    /// when there are any or the install was interrupted.
+    pub fn outcome(&self) -> Option<String> {
+        let interrupted = self
+            .failed
+            .iter()
+            .any(|(_, error)| matches!(error, InstallError::Interrupted { .. }));
+        if self.others.is_empty() && !interrupted {
+            return None;
+        }
+        let names = |fate: Fate| -> Vec<&str> {
+            self.others
+                .iter()
+                .filter(|(_, f)| *f == fate)
+                .map(|(name, _)| name.as_str())
+                .collect()
+        };
+        let (installed, rolled_back, not_started) = (
+            names(Fate::Installed),
+            names(Fate::RolledBack),
+            names(Fate::NotStarted),
+        );
+        let mut parts = Vec::new();
+        if !rolled_back.is_empty() {
+            parts.push(format!(
+                "{} {} rolled back",
+                rolled_back.join(", "),
+                if rolled_back.len() == 1 {
+                    "was"
+                } else {
+                    "were"
+                }
+            ));
+        }
+        if !not_started.is_empty() {
+            parts.push(format!(
+                "{} {} not started",
+                not_started.join(", "),
+                if not_started.len() == 1 {
+                    "was"
+                } else {
+                    "were"
+                }
+            ));
+        }
+        let rest = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", parts.join(", "))
+        };
+        Some(if installed.is_empty() {
+            format!("Nothing was installed{rest}.")
+        } else {
+            format!(
+                "Installed before the failure: {}{rest}.",
+                installed.join(", ")
+            )
+        })
+    }
+}
+
+impl InstallFailure {
+    /// One message per failed pack, naming it when the install had several packs.
+    pub fn messages(&self) -> Vec<String> {
+        let several = self.failed.len() > 1 || !self.others.is_empty();
+        self.failed
+            .iter()
+            .map(|(pack, error)| match pack {
+                Some(pack)
+                    if several
+                        || matches!(
+                            error,
+                            InstallError::Interrupted { .. } | InstallError::Venv { .. }
+                        ) =>
+                {
+                    format!("{pack}: {error}")
+                }
+                _ => error.to_string(),
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for InstallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.messages().join("\n"))
+    }
+}
+
+impl std::error::Error for InstallFailure {}
+
+/// A PACK argument (or dependency) resolved: where to fetch it and at which ref.
+struct Resolved {
+    /// The name progress and errors use until `pack.yaml` gives the ref.
+    label: String,
+    source: PackSource,
+    fetch_url: String,
+    /// The ref to fetch (none: the default branch).
+    references: Vec<String>,
+    record: Value,
+}
+
 /// A pack downloaded, validated and ready to commit.
 struct Prepared {
     pack_ref: String,
     loaded: LoadedPack,
     // Dropped (and so deleted) after commit or on failure.
     staging: recover::StagingDir,
+    /// The source as the user knows it, for messages (never the staging copy).
+    shown: String,
     source: Value,
     dependency_of: Option<String>,
-    virtualenv: String,
+    virtualenv: Venv,
     /// `configs/<ref>.yaml`, checked against the new version's schema.
     config: Option<ConfigRecord>,
+}
+
+/// The virtualenv step's outcome for one pack.
+enum Venv {
+    /// `not needed`, `skipped`, `reused`: nothing to move into place.
+    Unchanged(&'static str),
+    /// Built beside the virtualenvs, to be swapped in at commit.
+    Built {
+        staged: venv::StagedVenv,
+        // Holds the previous virtualenv after the swap; deleted when dropped.
+        staging: recover::StagingDir,
+    },
 }
 
 impl Prepared {
@@ -238,6 +393,11 @@ pub struct Installer<'a> {
     options: InstallOptions,
     progress: &'a dyn Progress,
     index: Option<Index>,
+    interrupt: Option<Arc<AtomicBool>>,
+    /// The pack whose step is running (what failed, when something fails).
+    current: Option<String>,
+    /// Every pack met so far, and what would become of it if the install failed now.
+    ledger: Vec<(String, Fate)>,
     /// Warnings gathered along the way (index fell back to cache, ...).
     pub warnings: Vec<String>,
 }
@@ -254,7 +414,26 @@ impl<'a> Installer<'a> {
             options,
             progress,
             index: None,
+            interrupt: None,
+            current: None,
+            ledger: Vec::new(),
             warnings: Vec::new(),
+        }
+    }
+
+    /// Stop, and discard what was done, when `flag` becomes true (the command sets it on
+    /// SIGINT/SIGTERM). It is looked at between steps, and while a virtualenv is built (the
+    /// installer is stopped); once packs are being moved into place the install finishes.
+    pub fn interrupt_on(&mut self, flag: Arc<AtomicBool>) {
+        self.interrupt = Some(flag);
+    }
+
+    fn check_interrupt(&self, step: Step) -> Result<(), InstallError> {
+        match &self.interrupt {
+            Some(flag) if flag.load(Ordering::SeqCst) => {
+                Err(InstallError::Interrupted { step: step.label() })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -278,71 +457,174 @@ impl<'a> Installer<'a> {
         Ok(self.index()?.get(name).map(|entry| entry.content_counts()))
     }
 
-    /// Install `packs` (PACK arguments) and their dependencies.
-    pub fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallError> {
-        self.settings.ensure_writable()?;
-        recover::remove_abandoned(self.settings.packs_dir());
-        recover::remove_abandoned(&self.settings.virtualenvs_dir());
-        let mut existing = Store::open_existing(&self.settings.store_path)?;
-        if let Some(store) = existing.as_mut() {
-            let warnings = recover::recover_interrupted(self.settings, store)?;
-            self.warnings.extend(warnings);
-        }
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let sources = packs
-            .iter()
-            .map(|pack| source::parse(pack, &cwd))
-            .collect::<Result<Vec<_>, _>>()?;
+    /// Install `packs` (PACK arguments) and their dependencies: every argument is resolved
+    /// (index, ref) before anything is downloaded, every pack downloaded and validated before
+    /// any virtualenv is built, and nothing is moved into place before all of that succeeded.
+    pub fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallFailure> {
+        let result = self.run(packs);
+        result.map_err(|failed| {
+            let failing: Vec<&str> = failed
+                .iter()
+                .filter_map(|(pack, _)| pack.as_deref())
+                .collect();
+            let mut others: Vec<(String, Fate)> = Vec::new();
+            for (name, fate) in &self.ledger {
+                if !failing.contains(&name.as_str()) && !others.iter().any(|(n, _)| n == name) {
+                    others.push((name.clone(), *fate));
+                }
+            }
+            InstallFailure { failed, others }
+        })
+    }
 
-        // Phase 1: prepare everything, dependencies before their dependents.
+    fn run(
+        &mut self,
+        packs: &[String],
+    ) -> Result<Vec<InstalledPack>, Vec<(Option<String>, InstallError)>> {
+        let whole = |error: InstallError| vec![(None, error)];
+        self.settings
+            .ensure_writable()
+            .map_err(|e| whole(e.into()))?;
+        let mut existing =
+            Store::open_existing(&self.settings.store_path).map_err(|e| whole(e.into()))?;
+        match existing.as_mut() {
+            Some(store) => {
+                let warnings = recover::recover_interrupted(self.settings, store)
+                    .map_err(|e| whole(e.into()))?;
+                self.warnings.extend(warnings);
+            }
+            None => recover::remove_abandoned(self.settings),
+        }
+
+        // Phase 0: resolve every argument (index entry, ref in the repository); report every
+        // one that fails, before anything slow starts.
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let mut resolved = Vec::new();
+        let mut failed = Vec::new();
+        for argument in packs {
+            let source = match source::parse(argument, &cwd) {
+                Ok(source) => source,
+                Err(err) => {
+                    failed.push((Some(argument.clone()), err.into()));
+                    continue;
+                }
+            };
+            let label = likely_name_and_version(&source).0;
+            self.ledger.push((label.clone(), Fate::NotStarted));
+            match self.resolve(&label, source) {
+                Ok(one) => resolved.push(one),
+                Err(err) => failed.push((Some(label), err)),
+            }
+        }
+        if !failed.is_empty() {
+            return Err(failed);
+        }
+        let fail = |this: &Self, error: InstallError| vec![(this.current.clone(), error)];
+
+        // Phase 1: download and validate each pack, dependencies before their dependents.
         let mut plan: Vec<Prepared> = Vec::new();
         let mut requested_by: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
-        for (argument, source) in packs.iter().zip(sources) {
-            self.prepare(
-                argument,
-                source,
-                None,
-                &mut plan,
-                &mut requested_by,
-                &mut Vec::new(),
-            )?;
+        for one in resolved {
+            self.prepare(one, None, &mut plan, &mut requested_by, &mut Vec::new())
+                .map_err(|e| fail(self, e))?;
         }
 
-        // Phase 2: commit, in plan order (dependencies first).
+        // Phase 2: the virtualenvs, once every pack is known to be good.
+        for prepared in &mut plan {
+            self.current = Some(prepared.pack_ref.clone());
+            prepared.virtualenv = self.virtualenv(prepared).map_err(|e| fail(self, e))?;
+        }
+        self.check_interrupt(Step::Register)
+            .map_err(|e| fail(self, e))?;
+
+        // Phase 3: commit, in plan order (dependencies first).
         let mut store = match existing {
             Some(store) => store,
-            None => Store::open(&self.settings.store_path)?,
+            None => Store::open(&self.settings.store_path).map_err(|e| whole(e.into()))?,
         };
         let mut installed = Vec::new();
         for prepared in plan {
-            installed.push(self.commit(&mut store, prepared)?);
+            self.current = Some(prepared.pack_ref.clone());
+            let pack_ref = prepared.pack_ref.clone();
+            installed.push(
+                self.commit(&mut store, prepared)
+                    .map_err(|e| fail(self, e))?,
+            );
+            self.set_fate(&pack_ref, Fate::Installed);
         }
         Ok(installed)
     }
 
-    /// Prepare one pack and (first) its dependencies, appending to `plan`.
-    fn prepare(
-        &mut self,
-        argument: &str,
-        source: PackSource,
-        dependency_of: Option<&str>,
-        plan: &mut Vec<Prepared>,
-        requested_by: &mut BTreeMap<String, (String, Option<String>)>,
-        chain: &mut Vec<String>,
-    ) -> Result<(), InstallError> {
-        let label = argument.to_string();
+    fn set_fate(&mut self, name: &str, fate: Fate) {
+        match self.ledger.iter_mut().find(|(n, _)| n == name) {
+            Some(entry) => entry.1 = fate,
+            None => self.ledger.push((name.to_string(), fate)),
+        }
+    }
+
+    /// Where `source` comes from, checked: the index entry and version, the ref in the
+    /// repository (one `ls-remote`, nothing downloaded).
+    fn resolve(&mut self, label: &str, source: PackSource) -> Result<Resolved, InstallError> {
+        self.current = Some(label.to_string());
+        self.check_interrupt(Step::Resolve)?;
         self.progress
-            .start(&label, Step::Resolve, &source.to_string());
-        let (fetch_url, references, source_record) = self.resolve(&source)?;
+            .start(label, Step::Resolve, &source.to_string());
+        let (fetch_url, candidates, mut record) = self.locate(&source)?;
+        let references = match &source {
+            PackSource::Directory { .. } => Vec::new(),
+            _ => {
+                let options = git::FetchOptions {
+                    timeout: self.settings.network_timeout,
+                };
+                let chosen = git::probe(&fetch_url, &candidates, &options).map_err(|error| {
+                    InstallError::Git {
+                        pack: label.to_string(),
+                        error,
+                    }
+                })?;
+                if let Some(chosen) = &chosen {
+                    record["reference"] = json!(chosen);
+                }
+                chosen.into_iter().collect()
+            }
+        };
         self.progress.done(
-            &label,
+            label,
             Step::Resolve,
             &match references.first() {
                 Some(reference) => format!("{fetch_url} at {reference}"),
                 None => fetch_url.clone(),
             },
         );
+        Ok(Resolved {
+            label: label.to_string(),
+            source,
+            fetch_url,
+            references,
+            record,
+        })
+    }
 
+    /// Download, validate and (first) the dependencies of one resolved pack, appending to
+    /// `plan`.
+    fn prepare(
+        &mut self,
+        resolved: Resolved,
+        dependency_of: Option<&str>,
+        plan: &mut Vec<Prepared>,
+        requested_by: &mut BTreeMap<String, (String, Option<String>)>,
+        chain: &mut Vec<String>,
+    ) -> Result<(), InstallError> {
+        let Resolved {
+            label,
+            source,
+            fetch_url,
+            references,
+            record: source_record,
+        } = resolved;
+        self.current = Some(label.clone());
+        self.check_interrupt(Step::Download)?;
+        self.set_fate(&label, Fate::RolledBack);
         let staging = recover::StagingDir::create(self.settings.packs_dir()).map_err(io_error(
             "create a staging directory in",
             self.settings.packs_dir(),
@@ -359,31 +641,30 @@ impl<'a> Installer<'a> {
                 let options = git::FetchOptions {
                     timeout: self.settings.network_timeout,
                 };
-                let (fetched, chosen) =
-                    git::fetch_first(&fetch_url, &references, &staged, &options).map_err(
-                        |error| InstallError::Git {
-                            pack: label.clone(),
-                            error,
-                        },
-                    )?;
+                let (fetched, _) = git::fetch_first(&fetch_url, &references, &staged, &options)
+                    .map_err(|error| InstallError::Git {
+                        pack: label.clone(),
+                        error,
+                    })?;
                 self.progress
                     .done(&label, Step::Download, &short_commit(&fetched.commit));
                 let mut record = source_record;
                 record["commit"] = json!(fetched.commit);
-                if let Some(chosen) = chosen {
-                    record["reference"] = json!(chosen);
-                }
                 record
             }
         };
 
+        self.check_interrupt(Step::Validate)?;
         self.progress.start(&label, Step::Validate, "pack.yaml");
         // Errors name files as the user knows them (the source), not the staging copy.
-        let shown = fetch_url.strip_prefix("file://").unwrap_or(&fetch_url);
+        let shown = fetch_url
+            .strip_prefix("file://")
+            .unwrap_or(&fetch_url)
+            .to_string();
         let invalid = |err: &dyn std::fmt::Display| {
             InstallError::Invalid(
                 err.to_string()
-                    .replace(&staged.display().to_string(), shown),
+                    .replace(&staged.display().to_string(), &shown),
             )
         };
         super::safety::check_tree(&staged)
@@ -404,8 +685,15 @@ impl<'a> Installer<'a> {
             &register::all_content(),
         )
         .map_err(|err| invalid(&err))?;
+        // From here on the pack goes by its ref.
+        if pack_ref != label {
+            if let Some(entry) = self.ledger.iter_mut().find(|(n, _)| *n == label) {
+                entry.0 = pack_ref.clone();
+            }
+            self.current = Some(pack_ref.clone());
+        }
         self.progress.done(
-            &label,
+            &pack_ref,
             Step::Validate,
             &format!(
                 "{pack_ref} {} ({} actions)",
@@ -443,6 +731,7 @@ impl<'a> Installer<'a> {
                 self.prepare_dependency(&pack_ref, &dependency, plan, requested_by, chain)?;
             }
             chain.pop();
+            self.current = Some(pack_ref.clone());
         }
 
         // An existing config must suit the new version's schema, as StackStorm registers
@@ -454,14 +743,14 @@ impl<'a> Installer<'a> {
         )
         .map_err(|err| InstallError::Invalid(err.to_string()))?;
 
-        let virtualenv = self.virtualenv(&label, &pack_ref, &loaded, &staged)?;
         plan.push(Prepared {
             pack_ref,
             loaded,
             staging,
+            shown,
             source: source_record,
             dependency_of: dependency_of.map(str::to_string),
-            virtualenv,
+            virtualenv: Venv::Unchanged("not needed"),
             config,
         });
         Ok(())
@@ -515,19 +804,14 @@ impl<'a> Installer<'a> {
                 }
             }
         }
-        self.prepare(
-            dependency,
-            source,
-            Some(dependent),
-            plan,
-            requested_by,
-            chain,
-        )
+        self.set_fate(&name, Fate::NotStarted);
+        let resolved = self.resolve(&name, source)?;
+        self.prepare(resolved, Some(dependent), plan, requested_by, chain)
     }
 
     /// Where to fetch from, which refs to try (in order of preference), and the source record
     /// to store.
-    fn resolve(
+    fn locate(
         &mut self,
         source: &PackSource,
     ) -> Result<(String, Vec<String>, Value), InstallError> {
@@ -586,50 +870,100 @@ impl<'a> Installer<'a> {
         }
     }
 
-    fn virtualenv(
-        &self,
-        label: &str,
-        pack_ref: &str,
-        loaded: &LoadedPack,
-        staged: &Path,
-    ) -> Result<String, InstallError> {
-        let has_requirements = staged.join("requirements.txt").is_file();
-        if !has_requirements && !loaded.needs_python() {
-            return Ok("not needed".into());
+    /// Build the pack's virtualenv beside the virtualenvs (or find the existing one up to
+    /// date); it is swapped into place when the pack is.
+    fn virtualenv(&self, prepared: &Prepared) -> Result<Venv, InstallError> {
+        let pack_ref = prepared.pack_ref.as_str();
+        let staged = prepared.staged_dir();
+        let has_requirements = staged.join(venv::REQUIREMENTS_FILE).is_file();
+        if !has_requirements && !prepared.loaded.needs_python() {
+            return Ok(Venv::Unchanged("not needed"));
         }
         if self.options.skip_virtualenv {
-            return Ok("skipped".into());
+            return Ok(Venv::Unchanged("skipped"));
         }
-        self.progress
-            .start(label, Step::Virtualenv, &self.settings.python_binary);
+        self.check_interrupt(Step::Virtualenv)?;
         let venv_dir = self.settings.venv_dir(pack_ref);
+        let venv_staging_parent = self.settings.virtualenvs_dir();
+        // Messages name the pack's files as in its source and the virtualenv by its place.
+        let venv_error = |error: venv::VenvError, built: Option<&Path>| match error {
+            venv::VenvError::Interrupted => InstallError::Interrupted {
+                step: Step::Virtualenv.label(),
+            },
+            error => {
+                let mut message = error
+                    .to_string()
+                    .replace(&staged.display().to_string(), &prepared.shown);
+                if let Some(built) = built {
+                    message = message.replace(
+                        &built.display().to_string(),
+                        &venv_dir.display().to_string(),
+                    );
+                }
+                InstallError::Venv {
+                    pack: pack_ref.to_string(),
+                    message,
+                }
+            }
+        };
         let spec = venv::VenvSpec {
             pack_ref,
-            pack_dir: staged,
+            pack_dir: &staged,
             venv_dir: &venv_dir,
             python: &self.settings.python_binary,
             virtualenv_opts: &self.settings.virtualenv_opts,
             pip_opts: &self.settings.pip_opts,
         };
-        let (outcome, installer) = venv::ensure(&spec).map_err(|error| InstallError::Venv {
-            pack: pack_ref.to_string(),
-            error: Box::new(error),
-        })?;
-        let outcome = match outcome {
-            venv::VenvOutcome::Created => "created",
-            venv::VenvOutcome::Updated => "updated",
-            venv::VenvOutcome::Reused => "reused",
+        let plan = venv::plan(&spec).map_err(|error| venv_error(error, None))?;
+        if let Some(installer) = plan.up_to_date() {
+            self.progress.done(
+                pack_ref,
+                Step::Virtualenv,
+                &format!("reused (built with {installer})"),
+            );
+            return Ok(Venv::Unchanged("reused"));
+        }
+        let started = Instant::now();
+        self.progress.start(
+            pack_ref,
+            Step::Virtualenv,
+            &format!("building with {}", plan.installer()),
+        );
+        let staging =
+            recover::StagingDir::create_beside(&prepared.staging, &venv_staging_parent).map_err(
+                io_error("create a staging directory in", &venv_staging_parent),
+            )?;
+        let built = staging.path().join("venv");
+        let final_pack_dir = self.settings.pack_dir(pack_ref);
+        let staged_venv = plan
+            .build_staged(
+                staging.path(),
+                Some(&final_pack_dir),
+                self.interrupt.as_deref(),
+            )
+            .map_err(|error| venv_error(error, Some(&built)))?;
+        let outcome = if venv_dir.exists() {
+            "updated"
+        } else {
+            "created"
         };
-        let tool = match installer {
-            venv::Installer::Uv => "uv",
-            venv::Installer::Pip => "pip",
-        };
-        self.progress
-            .done(label, Step::Virtualenv, &format!("{outcome} ({tool})"));
-        Ok(outcome.to_string())
+        self.progress.done(
+            pack_ref,
+            Step::Virtualenv,
+            &format!(
+                "{outcome} with {} in {:.1}s",
+                staged_venv.installer(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(Venv::Built {
+            staged: staged_venv,
+            staging,
+        })
     }
 
-    /// Move a prepared pack into place and register it, under its lock.
+    /// Move a prepared pack (and its new virtualenv) into place and register it, under its
+    /// lock.
     fn commit(
         &mut self,
         store: &mut Store,
@@ -655,19 +989,50 @@ impl<'a> Installer<'a> {
         make_group_writable(&staged, self.settings.pack_group.as_deref());
 
         // Journal the swap first: if this process dies before the registration below commits,
-        // the next command swaps the previous version back (`recover::recover_interrupted`).
+        // the next command swaps the previous version (of the pack and of its virtualenv)
+        // back (`recover::recover_interrupted`).
         let new_inode = std::fs::metadata(&staged)
             .map_err(io_error("read", &staged))?
             .ino();
+        if let Venv::Built { staged, staging } = &prepared.virtualenv {
+            staging
+                .record_new_inode(staged.path())
+                .map_err(io_error("write to", staging.path()))?;
+        }
         store.begin_swap(&PendingSwap {
             pack_ref: pack_ref.clone(),
             staging: prepared.staging.path().to_path_buf(),
             new_inode,
         })?;
+        let venv_swapped = match &prepared.virtualenv {
+            Venv::Built { staged, .. } => match staged.swap_in() {
+                Ok(outcome) => Some(outcome),
+                Err(err) => {
+                    let _ = store.end_swap(&pack_ref);
+                    return Err(InstallError::Venv {
+                        pack: pack_ref.clone(),
+                        message: err.to_string(),
+                    });
+                }
+            },
+            Venv::Unchanged(_) => None,
+        };
+        crate::failpoint::hit("install-after-venv-swap");
+        let undo_venv = |prepared: &Prepared| {
+            if let (Venv::Built { staged, .. }, Some(outcome)) =
+                (&prepared.virtualenv, venv_swapped)
+            {
+                staged.swap_back(outcome).is_ok()
+            } else {
+                true
+            }
+        };
         let swapped = match swap_into_place(&staged, &final_dir) {
             Ok(swapped) => swapped,
             Err(err) => {
-                let _ = store.end_swap(&pack_ref);
+                if undo_venv(&prepared) {
+                    let _ = store.end_swap(&pack_ref);
+                }
                 return Err(err);
             }
         };
@@ -679,15 +1044,15 @@ impl<'a> Installer<'a> {
             Ok(summary) => summary,
             Err(err) => {
                 // Put the previous version (or nothing) back: the store still describes it.
-                if undo_swap(&staged, &final_dir, swapped).is_ok() {
+                if undo_swap(&staged, &final_dir, swapped).is_ok() && undo_venv(&prepared) {
                     let _ = store.end_swap(&pack_ref);
                 }
                 return Err(err.into());
             }
         };
         crate::failpoint::hit("install-after-register");
-        // After the swap, the staging directory holds the previous version; dropping the
-        // StagingDir deletes it.
+        // After the swaps, the staging directories hold the previous versions; dropping them
+        // deletes those.
         let unsupported = prepared.loaded.unsupported_runners_warning();
         let warnings = std::mem::take(&mut prepared.loaded.warnings)
             .into_iter()
@@ -700,6 +1065,11 @@ impl<'a> Installer<'a> {
             Step::Register,
             &format!("{}", final_dir.display()),
         );
+        let virtualenv = match (&prepared.virtualenv, venv_swapped) {
+            (Venv::Unchanged(what), _) => what.to_string(),
+            (_, Some(outcome)) => outcome.as_str().to_string(),
+            (_, None) => "created".to_string(),
+        };
         let manifest = &prepared.loaded.manifest;
         Ok(InstalledPack {
             pack_ref: pack_ref.clone(),
@@ -713,7 +1083,7 @@ impl<'a> Installer<'a> {
             source: prepared.source.clone(),
             dependency_of: prepared.dependency_of.clone(),
             content: counts,
-            virtualenv: prepared.virtualenv.clone(),
+            virtualenv,
             removed: summary,
             warnings,
         })
@@ -791,10 +1161,10 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), InstallError> {
         let target = to.join(relative);
         let file_type = entry.file_type();
         if file_type.is_dir() {
-            std::fs::create_dir_all(&target).map_err(io_error("create", &target))?;
+            std::fs::create_dir_all(&target).map_err(io_error("copy", entry.path()))?;
         } else if file_type.is_symlink() {
             let link = std::fs::read_link(entry.path()).map_err(io_error("read", entry.path()))?;
-            std::os::unix::fs::symlink(&link, &target).map_err(io_error("create", &target))?;
+            std::os::unix::fs::symlink(&link, &target).map_err(io_error("copy", entry.path()))?;
         } else if !file_type.is_file() {
             // A FIFO would block the copy forever; devices and sockets have no place in a pack.
             return Err(InstallError::Invalid(format!(

@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod conformance;
 mod install;
+mod install_failures;
 mod key;
 mod network;
 mod pack_commands;

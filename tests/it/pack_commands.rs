@@ -218,3 +218,194 @@ fn packs_base_paths_are_searched_after_the_system_path() {
             "Directory \"/does/not/exist\" doesn't exist",
         ));
 }
+
+/// Issue 14: `st2 pack config` changes the user's `configs/<pack>.yaml` rather than replacing
+/// it (comments, `---`, key order and the values not asked for stay as written), and shows a
+/// datastore reference in a secret property as written (it is where the secret is, not the
+/// secret), masking only literal secret values.
+#[test]
+fn pack_config_keeps_the_users_file_and_shows_datastore_references() {
+    let home = Home::new();
+    let src = home.dir.path().join("src/cfgpack");
+    pack_files(&src, "cfgpack", "1.0.0", &["one"]);
+    write(
+        &src,
+        "config.schema.yaml",
+        "---\napi_key:\n  type: string\n  secret: true\n  required: true\n\
+         password:\n  type: string\n  secret: true\n\
+         region:\n  type: string\n  default: eu\n\
+         count:\n  type: integer\n",
+    );
+    home.st2()
+        .args(["pack", "install", "./src/cfgpack"])
+        .assert()
+        .success();
+    home.st2()
+        .args([
+            "key",
+            "set",
+            "cfg_api_key",
+            "Key-From-The-Datastore",
+            "--encrypt",
+        ])
+        .assert()
+        .success();
+    let file = "---\n# My config for cfgpack\n\
+                api_key: \"{{ st2kv.system.cfg_api_key }}\"   # from the datastore\n\
+                password: hunter2-secret\n\
+                region: us   # where we run\n\n\
+                count: 3\n\
+                extra: kept   # unknown to the schema\n";
+    home.write_config("cfgpack", file);
+    home.st2ctl()
+        .args(["reload", "--register-configs"])
+        .assert()
+        .success();
+
+    // api_key, password, count: kept; region: changed.
+    let output = home
+        .st2()
+        .args(["pack", "config", "cfgpack"])
+        .write_stdin("\n\neu-west\n\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (out, err) = (stdout(&output), stderr(&output));
+    for text in [&out, &err] {
+        assert!(!text.contains("hunter2-secret"), "{text}");
+        assert!(!text.contains("Key-From-The-Datastore"), "{text}");
+    }
+    assert!(
+        err.contains("api_key [{{ st2kv.system.cfg_api_key }}]: "),
+        "{err}"
+    );
+    assert!(err.contains("password [********]: "), "{err}");
+    insta::assert_snapshot!(out, @r###"
+    api_key: "{{ st2kv.system.cfg_api_key }}"
+    password: "********"
+    region: eu-west
+    count: 3
+    extra: kept
+    "###);
+    assert_eq!(
+        std::fs::read_to_string(home.config("cfgpack")).unwrap(),
+        file.replace("region: us ", "region: eu-west ")
+    );
+
+    // `show` as well; with --resolved the rendered secret is masked.
+    let output = home
+        .st2()
+        .args(["pack", "config", "show", "cfgpack"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("api_key: \"{{ st2kv.system.cfg_api_key }}\"\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("password: \"********\"\n"));
+    let output = home
+        .st2()
+        .args(["pack", "config", "show", "cfgpack", "--resolved"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("api_key: \"********\"\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!stdout(&output).contains("Key-From-The-Datastore"));
+
+    // A template that is more than a reference could hold a literal secret: masked.
+    home.write_config(
+        "cfgpack",
+        "api_key: \"hunter3-{{ st2kv.system.cfg_api_key }}\"\nregion: us\n",
+    );
+    home.st2ctl()
+        .args(["reload", "--register-configs"])
+        .assert()
+        .success();
+    let output = home
+        .st2()
+        .args(["pack", "config", "show", "cfgpack"])
+        .output()
+        .unwrap();
+    assert!(!stdout(&output).contains("hunter3"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("api_key: \"********\"\n"));
+}
+
+/// Issue 14: `st2ctl reload --register-setup-virtualenvs` (which reads no action) gives a
+/// Python pack without `requirements.txt` its virtualenv, as upstream gives every pack one
+/// (`setup_virtualenvs` in `st2common/content/bootstrap.py`), and its actions then run in it;
+/// so does a pack whose only Python is a sensor. A pack without Python code gets none (ours:
+/// nothing would use it).
+#[test]
+fn register_setup_virtualenvs_gives_python_packs_without_requirements_their_virtualenv() {
+    let home = Home::new();
+    let action_pack = home.dir.path().join("src/pynoreq");
+    pack_files(&action_pack, "pynoreq", "1.0.0", &[]);
+    write(
+        &action_pack,
+        "actions/where.yaml",
+        "---\nname: where\nrunner_type: python-script\nentry_point: where.py\n",
+    );
+    write(
+        &action_pack,
+        "actions/where.py",
+        "import sys\nfrom st2common.runners.base_action import Action\n\n\n\
+         class Where(Action):\n    def run(self):\n        return sys.prefix\n",
+    );
+    let sensor_pack = home.dir.path().join("src/pysensor");
+    pack_files(&sensor_pack, "pysensor", "1.0.0", &["shell"]);
+    write(
+        &sensor_pack,
+        "sensors/watch.yaml",
+        "---\nclass_name: Watch\nentry_point: watch.py\ntrigger_types:\n  - name: seen\n",
+    );
+    write(
+        &sensor_pack,
+        "sensors/watch.py",
+        "class Watch(object):\n    pass\n",
+    );
+    let shell_pack = home.dir.path().join("src/shellonly");
+    pack_files(&shell_pack, "shellonly", "1.0.0", &["a"]);
+    for pack in ["./src/pynoreq", "./src/pysensor", "./src/shellonly"] {
+        home.st2()
+            .args(["pack", "install", "--skip-virtualenv", pack])
+            .assert()
+            .success();
+    }
+    for pack in ["pynoreq", "pysensor", "shellonly"] {
+        assert!(!home.venv(pack).exists(), "{pack}");
+    }
+
+    let output = home
+        .st2ctl()
+        .args(["reload", "--register-setup-virtualenvs"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Setup virtualenv for 2 pack(s)."),
+        "{}",
+        stdout(&output)
+    );
+    for pack in ["pynoreq", "pysensor"] {
+        assert!(home.venv(pack).join("bin/python").exists(), "{pack}");
+    }
+    assert!(!home.venv("shellonly").exists());
+    let output = home
+        .st2()
+        .args(["run", "pynoreq.where", "-j"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        execution["result"]["result"],
+        home.venv("pynoreq").to_str().unwrap(),
+        "{execution}"
+    );
+}

@@ -370,3 +370,135 @@ fn st2ctl_reload_killed_at_random_points_leaves_each_pack_whole() {
     }
     assert_eq!(home.query("PRAGMA integrity_check"), ["ok"]);
 }
+
+/// A Python pack `pyk` whose two versions have different requirements (so each has its own
+/// virtualenv), installed at 1.0.0; the text of its virtualenv's fingerprint file.
+fn python_two_version_home() -> (Home, GitRepo, String) {
+    let home = Home::new();
+    let dir = home.dir.path().join("remotes/pyk");
+    let repo = GitRepo::init(&dir);
+    for version in ["1.0.0", "2.0.0"] {
+        crate::install_failures::python_pack(
+            &dir,
+            "pyk",
+            version,
+            Some(&format!("# requirements of {version}\n")),
+        );
+        repo.commit_all(version);
+        repo.tag(&format!("v{version}"));
+    }
+    let output = home
+        .st2()
+        .args(["pack", "install", &format!("{}=1.0.0", repo.url())])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let marker = venv_marker(&home);
+    (home, repo, marker)
+}
+
+fn venv_marker(home: &Home) -> String {
+    std::fs::read_to_string(home.venv("pyk").join(".st2-venv.json")).unwrap()
+}
+
+/// Names starting `.st2-` in the packs and virtualenvs directories.
+fn all_staging_dirs(home: &Home) -> Vec<String> {
+    let mut names = staging_dirs(home);
+    if let Ok(entries) = std::fs::read_dir(home.base.join("virtualenvs")) {
+        names.extend(
+            entries
+                .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                .filter(|name| name.starts_with(".st2-staging")),
+        );
+    }
+    names
+}
+
+fn pyk_version(home: &Home) -> (String, Vec<String>) {
+    let manifest = std::fs::read_to_string(home.pack("pyk").join("pack.yaml")).unwrap();
+    let disk = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("version: "))
+        .unwrap()
+        .to_string();
+    (
+        disk,
+        home.query("SELECT version FROM packs WHERE ref = 'pyk'"),
+    )
+}
+
+/// The virtualenv is swapped in with the pack and journalled with it: an install killed after
+/// swapping the new virtualenv in (before or after the pack directory) is rolled back whole by
+/// the next command, whichever it is (`st2 pack list`, another `st2 pack install`, `st2ctl
+/// reload`), and the old version gets its old virtualenv back.
+#[test]
+fn an_install_killed_after_its_virtualenv_swap_is_rolled_back_with_it() {
+    let (home, repo, marker) = python_two_version_home();
+    let v2 = format!("{}=2.0.0", repo.url());
+    let next_commands: [(&str, &[&str]); 3] = [
+        ("st2", &["pack", "list"]),
+        // An install of another pack: it must not delete the staging directory that holds
+        // the version to roll back to before rolling back.
+        ("st2", &["pack", "install", "./other"]),
+        ("st2ctl", &["reload"]),
+    ];
+    pack_files(&home.dir.path().join("other"), "other", "1.0.0", &["x"]);
+    for (failpoint, (program, args)) in [
+        "install-after-venv-swap",
+        "install-after-swap",
+        "install-after-swap",
+    ]
+    .iter()
+    .zip(next_commands)
+    {
+        let context = format!("{failpoint}, then {program} {args:?}");
+        let output = home
+            .st2()
+            .env("ST2_FAILPOINT", failpoint)
+            .args(["pack", "install", &v2])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            None,
+            "not killed: {}",
+            stderr(&output)
+        );
+        assert_ne!(
+            venv_marker(&home),
+            marker,
+            "{context}: the new virtualenv is in place"
+        );
+        let output = if program == "st2" {
+            home.st2().args(args).output().unwrap()
+        } else {
+            home.st2ctl().args(args).output().unwrap()
+        };
+        assert!(output.status.success(), "{context}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("pyk: rolled back an install that was interrupted"),
+            "{context}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            pyk_version(&home),
+            ("1.0.0".to_string(), vec!["1.0.0".to_string()]),
+            "{context}"
+        );
+        assert_eq!(
+            venv_marker(&home),
+            marker,
+            "{context}: the old virtualenv is back"
+        );
+        assert!(
+            all_staging_dirs(&home).is_empty(),
+            "{context}: {:?}",
+            all_staging_dirs(&home)
+        );
+        assert!(home.query("SELECT pack FROM pending_swaps").is_empty());
+    }
+    let output = home.st2().args(["pack", "install", &v2]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(pyk_version(&home).0, "2.0.0");
+    assert_ne!(venv_marker(&home), marker);
+}

@@ -4,6 +4,15 @@
 //!
 //! `st2 pack config show PACK [--resolved]`: the registered config, secrets masked; with
 //! `--resolved`, what an action gets (templates rendered, defaults filled in).
+//!
+//! A secret property whose value is a datastore reference (`{{ st2kv.system.api_key }}`) is
+//! shown as written: the reference says where the secret is, it is not the secret (upstream's
+//! API masks it too). Literal secret values are masked everywhere.
+//!
+//! The file is changed, not replaced: the user's comments, `---`, key order and the values not
+//! asked for stay as they were (submodule `edit`).
+
+mod edit;
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -83,13 +92,48 @@ fn show(pack: &str, resolved: bool, context: &Context) -> anyhow::Result<ExitSta
             None => Value::Object(Map::new()),
         }
     };
-    let masked = config::mask_secrets(schema.as_ref(), &values);
+    let masked = mask_literal_secrets(schema.as_ref(), &values);
     if context.printer.is_data() {
         context.printer.data(&masked);
     } else {
         context.printer.stdout(&yaml::to_string(&masked));
     }
     Ok(ExitStatus::Success)
+}
+
+/// Whether `value` is a datastore reference and nothing else (`{{ st2kv.system.key }}`,
+/// `{{ st2kv.user.key | decrypt_kv }}`): shown as written, also for a secret property. A
+/// template with text of its own around or in it could hold a literal secret, so only this
+/// form is shown.
+fn is_datastore_reference(value: &Value) -> bool {
+    let Some(inner) = value
+        .as_str()
+        .map(str::trim)
+        .and_then(|text| text.strip_prefix("{{"))
+        .and_then(|text| text.strip_suffix("}}"))
+    else {
+        return false;
+    };
+    let inner = inner.trim();
+    inner.starts_with("st2kv.")
+        && !inner.contains("{{")
+        && !inner.contains("}}")
+        && !inner.contains(['\'', '"', '~', '+'])
+}
+
+/// [`config::mask_secrets`], but datastore references in secret properties are shown as
+/// written ([`is_datastore_reference`]).
+fn mask_literal_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Value {
+    let Some(schema) = schema else {
+        return values.clone();
+    };
+    let mut values = values.clone();
+    schema::visit_config_secrets(schema, &mut values, &mut |_, item| {
+        if !is_datastore_reference(item) {
+            *item = Value::String(MASK.into());
+        }
+    });
+    values
 }
 
 fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -106,9 +150,14 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
     };
     let path = settings.config_path(pack);
     // Current values are offered as defaults: the file if readable, else what is registered.
-    let current = match yaml::from_path(&path) {
-        Ok(Value::Object(map)) => map,
-        _ => match store.config(pack)? {
+    let text = std::fs::read_to_string(&path).ok();
+    let from_file = match text.as_deref().map(yaml::from_str) {
+        Some(Ok(Value::Object(map))) => Some(map),
+        _ => None,
+    };
+    let current = match &from_file {
+        Some(map) => map.clone(),
+        None => match store.config(pack)? {
             Some(config) => config.values.as_object().cloned().unwrap_or_default(),
             None => Map::new(),
         },
@@ -139,8 +188,14 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
         );
     }
     settings.ensure_writable()?;
+    // Only what changed is rewritten in the user's file; comments and the rest stay.
+    let written = match (&text, from_file) {
+        (Some(text), Some(old)) => edit::update(text, &Value::Object(old), &values),
+        (Some(text), None) => edit::rewrite(text, &values),
+        (None, _) => yaml::to_string(&values),
+    };
     // Readable by its owner only: configs hold secrets.
-    crate::fs::write_atomic(&path, yaml::to_string(&values).as_bytes())
+    crate::fs::write_atomic(&path, written.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     let schema_value = Value::Object(schema.clone());
     let record = load_config(&path, pack, Some(&schema_value))
@@ -150,7 +205,7 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
     context
         .printer
         .info(&format!("Wrote {} and registered it.", path.display()));
-    let masked = config::mask_secrets(Some(&schema), &values);
+    let masked = mask_literal_secrets(Some(&schema), &values);
     if context.printer.is_data() {
         context.printer.data(&masked);
     } else {
@@ -244,7 +299,7 @@ impl Prompter {
             prompt.push_str(&format!(" ({})", description.trim()));
         }
         if let Some(default) = &default {
-            let shown = if secret {
+            let shown = if secret && !is_datastore_reference(default) {
                 MASK.to_string()
             } else {
                 match default {

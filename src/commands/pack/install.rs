@@ -1,10 +1,16 @@
 //! `st2 pack install PACK...`: prints what will be registered, one line per step (a spinner
-//! on a terminal), then a summary of what was installed.
+//! on a terminal, with the elapsed time while a virtualenv is built), then a summary of what
+//! was installed. A failure names the pack that failed and says what became of the others
+//! (nothing is installed unless everything can be); Ctrl-C stops the install and removes
+//! what it made.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::InstallArgs;
@@ -26,6 +32,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         skip_virtualenv: args.skip_virtualenv,
     };
     let mut installer = Installer::new(&context.settings, options, &progress);
+    installer.interrupt_on(interrupt_on_signals()?);
     if !printer.is_data() {
         announce_content(args, &mut installer, printer);
     }
@@ -34,7 +41,18 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     for warning in &installer.warnings {
         printer.warn(warning);
     }
-    let installed = result?;
+    let installed = match result {
+        Ok(installed) => installed,
+        Err(failure) => {
+            for message in failure.messages() {
+                printer.error(&message);
+            }
+            if let Some(outcome) = failure.outcome() {
+                printer.info(&outcome);
+            }
+            return Ok(ExitStatus::Failure);
+        }
+    };
 
     if printer.is_data() {
         printer.data(&installed);
@@ -54,6 +72,22 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// A flag set by SIGINT (Ctrl-C) and SIGTERM: the install then stops at its next step (a
+/// virtualenv build is stopped at once) and removes what it made. A second signal while the
+/// flag is set ends the process at once, as without the handler, for a step that does not
+/// look at the flag (a slow download); the next command removes what that leaves.
+fn interrupt_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // In this order: the first signal sets the flag, the second finds it set and exits.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&flag))
+            .context("installing the signal handler")?;
+    }
+    Ok(flag)
 }
 
 /// Upstream prints, for Exchange names, what the index says the pack holds.
@@ -161,11 +195,22 @@ impl<'a> StepPrinter<'a> {
 impl Progress for StepPrinter<'_> {
     fn start(&self, pack: &str, step: Step, detail: &str) {
         if !self.printer.stderr_is_terminal() {
+            // Only the long step says that it started: nothing else moves meanwhile.
+            if step == Step::Virtualenv {
+                self.printer
+                    .info(&format!("{}...", Self::line(pack, step, detail)));
+            }
             return;
         }
         self.clear();
         let spinner = ProgressBar::new_spinner();
-        spinner.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        // The virtualenv step can take minutes: it shows for how long it has been running.
+        let template = if step == Step::Virtualenv {
+            "{spinner} {msg} ({elapsed})"
+        } else {
+            "{spinner} {msg}"
+        };
+        spinner.set_style(ProgressStyle::with_template(template).expect("valid template"));
         spinner.set_message(Self::line(pack, step, detail));
         spinner.enable_steady_tick(Duration::from_millis(100));
         *self.spinner.borrow_mut() = Some(spinner);

@@ -45,6 +45,7 @@ pub fn load_index(context: &Context) -> anyhow::Result<Index> {
 /// registered (so that what is listed is what is on disk), with a warning for each.
 pub fn open_store(context: &Context) -> anyhow::Result<Option<Store>> {
     let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
+        recover::remove_abandoned(&context.settings);
         return Ok(None);
     };
     for warning in recover::recover_interrupted(&context.settings, &mut store)? {
