@@ -202,6 +202,39 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// The command lines (arguments joined by spaces) of this machine's processes that contain
+/// `text`, read from /proc so that no `pgrep` (procps) is needed.
+pub fn processes_matching(text: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.bytes().all(|b| b.is_ascii_digit()) && name != me.as_str()
+        })
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .trim_end_matches('\0')
+                .replace('\0', " ")
+        })
+        .filter(|line| line.contains(text))
+        .collect()
+}
+
+/// A number of seconds just above `whole`, with decimals unique to `home`: a `sleep` of that
+/// long is found by [`processes_matching`] without mistaking another test's (or run's) for it.
+pub fn unique_seconds(home: &Home, whole: u32) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    home.dir.path().hash(&mut hasher);
+    format!("{whole}.{:09}", hasher.finish() % 1_000_000_000)
+}
+
 /// Copy a directory tree (directories and files, with their permissions) to `to`, which
 /// may not exist yet.
 pub fn copy_tree(from: &Path, to: &Path) {

@@ -68,11 +68,7 @@ fn filtered(home: &Home, text: &str) -> String {
 
 /// Processes whose command line mentions the test's home (installers left running).
 fn processes_in(home: &Home) -> String {
-    let output = std::process::Command::new("pgrep")
-        .args(["-af", home.dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    stdout(&output)
+    processes_matching(home.dir.path().to_str().unwrap()).join("\n")
 }
 
 #[test]

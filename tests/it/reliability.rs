@@ -93,16 +93,14 @@ fn st2_run_killed_at_random_points_leaves_a_consistent_store() {
 #[test]
 fn an_action_dies_with_the_st2_process_running_it() {
     let home = Home::new();
-    let mut child = home.spawn_st2(&["run", "core.local", "cmd=exec sleep 7.25"]);
+    let seconds = unique_seconds(&home, 7);
+    let mut child = home.spawn_st2(&["run", "core.local", &format!("cmd=exec sleep {seconds}")]);
     std::thread::sleep(Duration::from_millis(500));
     let _ = child.kill();
     let _ = child.wait();
     std::thread::sleep(Duration::from_millis(200));
-    let left = std::process::Command::new("pgrep")
-        .args(["-f", "sleep 7.25"])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "{}", stdout(&left));
+    let left = processes_matching(&format!("sleep {seconds}"));
+    assert!(left.is_empty(), "{left:?}");
     let output = home
         .st2()
         .args(["execution", "list", "-j"])

@@ -96,7 +96,7 @@ parameters:
         "actions/loop.sh",
         &format!(
             "#!/bin/sh\nsleep {} &\nwhile true; do sleep 0.1; done\n",
-            background_sleep(home)
+            unique_seconds(home, 300)
         ),
     );
     write(
@@ -329,15 +329,6 @@ fn scripts_get_arguments_environment_and_rendered_defaults() {
     assert_eq!(execution["result"]["stderr"], "oops");
 }
 
-/// The duration the loop action's background `sleep` is given: 300 s, with decimals unique
-/// to this home, so that looking for it never finds another test's (or another run's).
-fn background_sleep(home: &Home) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    home.dir.path().hash(&mut hasher);
-    format!("300.{:09}", hasher.finish() % 1_000_000_000)
-}
-
 #[test]
 fn a_timeout_kills_the_whole_process_group() {
     let home = Home::new();
@@ -353,11 +344,8 @@ fn a_timeout_kills_the_whole_process_group() {
     );
     assert_eq!(execution["result"]["return_code"], -9);
     // The background `sleep` of the script died with it.
-    let pgrep = std::process::Command::new("pgrep")
-        .args(["-f", &format!("sleep {}", background_sleep(&home))])
-        .output()
-        .unwrap();
-    assert!(pgrep.stdout.is_empty(), "{}", stdout(&pgrep));
+    let left = processes_matching(&format!("sleep {}", unique_seconds(&home, 300)));
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
