@@ -123,10 +123,12 @@ impl<R: BufRead> Scanner<R> {
     }
 
     /// Equivalent to the libyaml macro `SKIP`.
+    ///
+    /// `mark.index` counts characters, as in libyaml (the 1024-character limit of
+    /// simple keys is measured with it).
     fn skip_char(&mut self) {
-        let popped = self.buffer.pop_front().expect("unexpected end of tokens");
-        let width = popped.len_utf8();
-        self.mark.index += width as u64;
+        self.buffer.pop_front().expect("unexpected end of tokens");
+        self.mark.index += 1;
         self.mark.column += 1;
     }
 
@@ -139,8 +141,7 @@ impl<R: BufRead> Scanner<R> {
                 self.mark.line += 1;
                 self.buffer.drain(0..2);
             } else if is_break(front) {
-                let width = front.len_utf8();
-                self.mark.index += width as u64;
+                self.mark.index += 1;
                 self.mark.column = 0;
                 self.mark.line += 1;
                 self.buffer.pop_front();
@@ -152,7 +153,7 @@ impl<R: BufRead> Scanner<R> {
     fn read_char(&mut self, string: &mut String) {
         if let Some(popped) = self.buffer.pop_front() {
             string.push(popped);
-            self.mark.index += popped.len_utf8() as u64;
+            self.mark.index += 1;
             self.mark.column += 1;
         } else {
             panic!("unexpected end of input")
@@ -160,10 +161,15 @@ impl<R: BufRead> Scanner<R> {
     }
 
     /// Equivalent to the libyaml macro `READ_LINE`.
+    ///
+    /// Like the macro, this does nothing unless the buffer starts with a line break:
+    /// also at the end of the input, where libyaml's buffer holds the terminating NUL.
+    /// `scan_block_scalar` reaches that case with a block scalar whose last line has
+    /// no line break (`"a: |\n  x"`).
     fn read_line_break(&mut self, string: &mut String) {
         let front = match self.buffer.front().copied() {
             Some(front) => front,
-            None => panic!("unexpected end of input"),
+            None => return,
         };
 
         if let ('\r', Some('\n')) = (front, self.buffer.get(1).copied()) {
@@ -174,14 +180,13 @@ impl<R: BufRead> Scanner<R> {
             self.mark.line += 1;
         } else if is_break(front) {
             self.buffer.pop_front();
-            let char_len = front.len_utf8();
-            if char_len == 3 {
+            if front.len_utf8() == 3 {
                 // libyaml preserves Unicode breaks in this case.
                 string.push(front);
             } else {
                 string.push('\n');
             }
-            self.mark.index += char_len as u64;
+            self.mark.index += 1;
             self.mark.column = 0;
             self.mark.line += 1;
         }
@@ -1101,15 +1106,13 @@ impl<R: BufRead> Scanner<R> {
         }
 
         self.cache(1)?;
-        if !IS_BLANKZ!(self.buffer) {
-            if self.flow_level == 0 || !CHECK!(self.buffer, ',') {
-                return self.set_scanner_error(
-                    "while scanning a tag",
-                    start_mark,
-                    "did not find expected whitespace or line break",
-                );
-            }
-            panic!("TODO: What is expected here?");
+        // In a flow collection a ',' may end the tag too (`[!!str, x]`).
+        if !IS_BLANKZ!(self.buffer) && (self.flow_level == 0 || !CHECK!(self.buffer, ',')) {
+            return self.set_scanner_error(
+                "while scanning a tag",
+                start_mark,
+                "did not find expected whitespace or line break",
+            );
         }
 
         let end_mark: Mark = self.mark;
@@ -1225,6 +1228,9 @@ impl<R: BufRead> Scanner<R> {
         start_mark: Mark,
         string: &mut String,
     ) -> Result<()> {
+        // The octets of one UTF-8 sequence, written to `string` as the character they
+        // encode (libyaml copies the octets to its byte string).
+        let mut octets: Vec<u8> = Vec::with_capacity(4);
         let mut width: i32 = 0;
         loop {
             self.cache(3)?;
@@ -1255,7 +1261,6 @@ impl<R: BufRead> Scanner<R> {
                 } else {
                     0
                 };
-                // TODO: Something is fishy here, why isn't `width` being used?
                 if width == 0 {
                     return self.set_scanner_error(
                         if directive {
@@ -1278,7 +1283,7 @@ impl<R: BufRead> Scanner<R> {
                     "found an incorrect trailing UTF-8 octet",
                 );
             }
-            string.push(char::from_u32(octet as _).expect("invalid Unicode"));
+            octets.push(octet);
             self.skip_char();
             self.skip_char();
             self.skip_char();
@@ -1287,7 +1292,24 @@ impl<R: BufRead> Scanner<R> {
                 break;
             }
         }
-        Ok(())
+        // libyaml checks the leading and trailing octets only and copies an overlong or
+        // surrogate sequence into the tag, which its users then fail to decode (PyYAML
+        // raises `UnicodeDecodeError`). A `String` cannot hold it: refuse it here.
+        match core::str::from_utf8(&octets) {
+            Ok(decoded) => {
+                string.push_str(decoded);
+                Ok(())
+            }
+            Err(_) => self.set_scanner_error(
+                if directive {
+                    "while parsing a %TAG directive"
+                } else {
+                    "while parsing a tag"
+                },
+                start_mark,
+                "found an invalid UTF-8 sequence",
+            ),
+        }
     }
 
     fn scan_block_scalar(&mut self, literal: bool) -> Result<Token> {
@@ -1538,7 +1560,9 @@ impl<R: BufRead> Scanner<R> {
                         break;
                     } else if !single && CHECK!(self.buffer, '\\') {
                         let mut code_length = 0usize;
-                        match self.buffer.get(1).copied().unwrap() {
+                        // At the end of the input libyaml's buffer holds a NUL here: an
+                        // unknown escape character.
+                        match self.buffer.get(1).copied().unwrap_or('\0') {
                             '0' => {
                                 string.push('\0');
                             }
