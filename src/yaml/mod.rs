@@ -327,6 +327,9 @@ mod tests {
         );
         let err = from_str("<<: !<%C0%80> {a: 1}").unwrap_err();
         assert!(err.message().contains("invalid UTF-8"), "{err}");
+        // Characters of 1 to 4 bytes across the pieces the parser reads the text in.
+        let long: String = "aé€😀".repeat(40_000);
+        assert_eq!(load(&format!("k: {long}\n")), json!({ "k": long }));
         // A first character in U+F000..U+FFFF (the port took its first byte for a broken
         // byte order mark).
         assert_eq!(load("Ｈ: 1"), json!({"Ｈ": 1}));
