@@ -137,18 +137,18 @@ fn parse(parser: &mut Parser<Input<'_>>) -> Result<libyaml_safer::Event, YamlErr
     }
 }
 
-/// libyaml's error in one line, at the problem's position: `problem (context at line L,
-/// column C)`, as PyYAML's message says it over four lines.
+/// libyaml's error in one line, at the problem's position, in PyYAML's order: `context at
+/// line L, column C: problem` (PyYAML says the same over four lines).
 fn error(err: &libyaml_safer::Error) -> YamlError {
     let problem_mark = err.problem_mark().map(mark);
     let message = match (err.context(), err.context_mark().map(mark)) {
         (Some(context), Some(context_mark)) if Some(context_mark) != problem_mark => format!(
-            "{} ({context} at line {}, column {})",
-            err.problem(),
+            "{context} at line {}, column {}: {}",
             context_mark.line,
-            context_mark.column
+            context_mark.column,
+            err.problem()
         ),
-        (Some(context), _) => format!("{} ({context})", err.problem()),
+        (Some(context), _) => format!("{context}: {}", err.problem()),
         (None, _) => err.problem().to_string(),
     };
     YamlError::at(problem_mark, message)

@@ -299,8 +299,8 @@ mod tests {
         let err = from_str("a: \"x\\").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "1:6: found unknown escape character (while parsing a quoted scalar at line 1, \
-             column 4)"
+            "1:6: while parsing a quoted scalar at line 1, column 4: found unknown escape \
+             character"
         );
         // A tag that a `,` ends in a flow collection (the port panicked).
         assert_eq!(load("[!!str, x]"), json!(["", "x"]));
@@ -416,7 +416,7 @@ mod tests {
         let err = from_str("{: v}\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "1:2: did not find expected node content (while parsing a flow node)"
+            "1:2: while parsing a flow node: did not find expected node content"
         );
         // After an explicit `?`, an empty key is a null key.
         for text in [
