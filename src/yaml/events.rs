@@ -1,7 +1,8 @@
 //! libyaml's parser as the source of [`Event`]s: libyaml-safer, a line-by-line port of
 //! libyaml 0.2.5 (the parser under PyYAML's CSafeLoader, which StackStorm reads packs
-//! with) to safe Rust, vendored in `vendor/libyaml-safer` with the fixes that make it
-//! behave as libyaml does at the end of the input (its README says which and why).
+//! with) to safe Rust, vendored in `vendor/libyaml-safer` with fixes where the port did
+//! not do what libyaml does (panics at the end of the input, byte offsets where libyaml
+//! counts characters, ...: its README says which and why).
 //!
 //! The events are libyaml's own, so the grammar is libyaml's: tabs, NEL/LS/PS line
 //! breaks, flow collections, directives, `: value` with no key, block scalars that end
