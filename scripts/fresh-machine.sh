@@ -43,6 +43,21 @@ mirror_of() {
     esac
 }
 
+stock_sources() { # stock_sources SUITE MIRROR: the apt sources of a fresh installation
+    case "$2" in
+        *ubuntu*)
+            printf 'deb %s %s main restricted universe multiverse\n' "$2" "$1"
+            printf 'deb %s %s-updates main restricted universe multiverse\n' "$2" "$1"
+            printf 'deb http://security.ubuntu.com/ubuntu %s-security main restricted universe multiverse\n' "$1"
+            ;;
+        *)
+            printf 'deb %s %s main\n' "$2" "$1"
+            printf 'deb %s %s-updates main\n' "$2" "$1"
+            printf 'deb http://security.debian.org/debian-security %s-security main\n' "$1"
+            ;;
+    esac
+}
+
 mounts=()
 cleanup() {
     local index
@@ -85,6 +100,9 @@ run_suite() {
     rm -rf "$root"
     cp -a "$base" "$root"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # debootstrap configures the release's main component only; an installed system also has
+    # its updates and security suites (and Ubuntu its universe, where python3-venv lives).
+    stock_sources "$suite" "$mirror" > "$root/etc/apt/sources.list"
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
         mkdir -p "$root/usr/local/share/ca-certificates"
         cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"

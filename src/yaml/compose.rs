@@ -1,4 +1,4 @@
-//! PyYAML's Composer and SafeConstructor over yaml-rust2's events.
+//! PyYAML's Composer and SafeConstructor over libyaml's events.
 //!
 //! Composing builds the node graph PyYAML builds (an alias is the anchored node itself,
 //! shared); constructing turns it into [`Data`] with the SafeConstructor's rules: merge keys
@@ -101,8 +101,6 @@ pub(crate) enum Event {
         value: String,
         /// libyaml's `plain_implicit`: a plain scalar without a tag, or any scalar tagged `!`.
         plain_implicit: bool,
-        /// A literal or folded block scalar.
-        block: bool,
     },
     SequenceStart {
         anchor: Option<String>,
@@ -264,16 +262,6 @@ fn share(node: Node, anchor: Option<String>, anchors: &mut HashMap<String, Rc<No
     anchors.insert(name, Rc::clone(&shared));
     let mark = shared.mark();
     Node::Shared(shared, mark)
-}
-
-/// The last node in document order (nothing else holds it by then).
-pub(crate) fn rightmost_scalar(node: &mut Node) -> Option<&mut Node> {
-    match node {
-        Node::Sequence { items, .. } => items.last_mut().and_then(rightmost_scalar),
-        Node::Mapping { pairs, .. } => pairs.last_mut().and_then(|(_, v)| rightmost_scalar(v)),
-        Node::Shared(shared, _) => Rc::get_mut(shared).and_then(rightmost_scalar),
-        scalar => Some(scalar),
-    }
 }
 
 /// Construction state: what each shared node constructed to (with its size in nodes and

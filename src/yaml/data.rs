@@ -270,8 +270,24 @@ pub(crate) fn python_float_repr(f: f64) -> String {
     }
 }
 
+/// PyYAML's `.nan` (any spelling, any sign): the one float object `SafeConstructor.nan_value`,
+/// so one key however often it is written (Python's dict compares keys by identity first).
+pub(crate) const PYYAML_NAN: f64 = f64::NAN;
+
+/// Any other NaN (`!!float nan` is Python's `float('nan')`): a new object each time, equal to
+/// no key, not even another one written the same way. Its payload tells it from
+/// [`PYYAML_NAN`].
+pub(crate) fn fresh_nan() -> f64 {
+    f64::from_bits(PYYAML_NAN.to_bits() | 1)
+}
+
+/// Whether a key is a NaN that no other key equals (see [`fresh_nan`]).
+fn is_fresh_nan(key: &Data) -> bool {
+    matches!(key, Data::Float(f) if f.is_nan() && f.to_bits() != PYYAML_NAN.to_bits())
+}
+
 /// What decides equality of keys, borrowed from the key: two keys are equal in Python's
-/// sense when their `KeyHash`es are equal (and neither is NaN).
+/// sense when their `KeyHash`es are equal (and neither is a fresh NaN).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum KeyHash<'a> {
     Null,
@@ -321,8 +337,8 @@ fn position<'a>(
     index: &HashMap<u64, Vec<usize>>,
     key: &Data,
 ) -> Option<usize> {
-    // NaN is never equal to anything, not even itself.
-    if matches!(key, Data::Float(f) if f.is_nan()) {
+    // A NaN is equal to no other object; PyYAML's `.nan` is one object.
+    if is_fresh_nan(key) {
         return None;
     }
     let wanted = key.key_hash().expect("caller checks hashability");
@@ -404,18 +420,21 @@ mod tests {
         dict.insert(Data::Float(1.0), Data::Str("b".into()));
         dict.insert(Data::Bool(true), Data::Str("c".into()));
         dict.insert(Data::Str("1".into()), Data::Str("d".into()));
-        dict.insert(Data::Float(f64::NAN), Data::Null);
-        dict.insert(Data::Float(f64::NAN), Data::Null);
+        dict.insert(Data::Float(fresh_nan()), Data::Null);
+        dict.insert(Data::Float(fresh_nan()), Data::Null);
+        dict.insert(Data::Float(PYYAML_NAN), Data::Int(1));
+        dict.insert(Data::Float(PYYAML_NAN), Data::Int(2));
         dict.insert(Data::Float(-0.0), Data::Null);
         dict.insert(Data::Bool(false), Data::Int(0));
         dict.insert(Data::BigInt("18446744073709551616".into()), Data::Null);
         dict.insert(Data::Float(18446744073709551616.0), Data::Int(2));
         let pairs = dict.finish();
-        assert_eq!(pairs.len(), 6, "{pairs:?}");
+        assert_eq!(pairs.len(), 7, "{pairs:?}");
         assert_eq!(pairs[0], (Data::Int(1), Data::Str("c".into())));
-        assert_eq!(pairs[4], (Data::Float(-0.0), Data::Int(0)));
+        assert!(matches!(pairs[4], (Data::Float(f), Data::Int(2)) if f.is_nan()));
+        assert_eq!(pairs[5], (Data::Float(-0.0), Data::Int(0)));
         assert_eq!(
-            pairs[5],
+            pairs[6],
             (Data::BigInt("18446744073709551616".into()), Data::Int(2))
         );
     }

@@ -77,7 +77,7 @@ fn emit_child(value: &Value, indent: usize, out: &mut String, in_sequence: bool)
                 }
             } else {
                 out.push(' ');
-                out.push_str(&serde_json::to_string(text).expect("string"));
+                out.push_str(&double_quoted(text));
                 out.push('\n');
             }
         }
@@ -105,20 +105,48 @@ fn float_text(text: &str) -> String {
 }
 
 /// Whether a `|-` block scalar reads back as `text`. It cannot hold a final line break,
-/// leading spaces on its first line that is not empty (they would set the indentation), a
-/// line of spaces only (read as an empty line), or other line breaks and control characters.
+/// leading spaces or a tab on its first line that is not empty (spaces would set the
+/// indentation; libyaml refuses a tab there), a line of spaces only (read as an empty
+/// line), or other line breaks and control characters.
 fn literal_block_keeps(text: &str) -> bool {
     !text.ends_with('\n')
         && !text
             .split('\n')
             .find(|line| !line.is_empty())
-            .is_some_and(|line| line.starts_with(' '))
+            .is_some_and(|line| line.starts_with([' ', '\t']))
         && !text
             .split('\n')
             .any(|line| !line.is_empty() && line.trim_start_matches(' ').is_empty())
-        && !text
+        && text
             .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
+            .all(|c| c == '\n' || c == '\t' || written_as_is(c))
+}
+
+/// Whether a character written as it is in a scalar reads back as itself: libyaml refuses
+/// control characters (and U+FFFE, U+FFFF) anywhere in a stream, and reads NEL, LS and PS
+/// as line breaks.
+fn written_as_is(c: char) -> bool {
+    !c.is_control() && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// A double-quoted scalar: JSON's string (valid YAML) with the characters that
+/// [`written_as_is`] refuses escaped as YAML escapes them (JSON leaves DEL, C1 controls,
+/// LS and PS as they are).
+fn double_quoted(text: &str) -> String {
+    let json = serde_json::to_string(text).expect("string");
+    if json.chars().all(written_as_is) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        match c {
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if !written_as_is(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn scalar_text(value: &Value) -> String {
@@ -137,9 +165,10 @@ fn scalar_text(value: &Value) -> String {
 fn quote_if_needed(text: &str) -> String {
     let plain_ok = !text.is_empty()
         && resolve::plain_is_string(text)
+        // libyaml skips a byte order mark that starts a line.
         && !text.starts_with([
             ' ', '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"',
-            '%', '@', '`',
+            '%', '@', '`', '\u{feff}',
         ])
         && !text.ends_with([' ', ':'])
         // A plain `<<` key is a merge key.
@@ -147,11 +176,10 @@ fn quote_if_needed(text: &str) -> String {
         && !text.contains(": ")
         && !text.contains(" #")
         && !text.contains(['\n', '\t', '\r'])
-        && text.chars().all(|c| !c.is_control());
+        && text.chars().all(written_as_is);
     if plain_ok {
         text.to_string()
     } else {
-        // A JSON string is a valid YAML double-quoted scalar.
-        serde_json::to_string(text).expect("string")
+        double_quoted(text)
     }
 }

@@ -1,52 +1,47 @@
-//! yaml-rust2's parser as the source of [`Event`]s in libyaml's terms (anchors by name, full
-//! tags, `plain_implicit`), with libyaml's reader check and the workarounds for where
-//! yaml-rust2 (a YAML 1.2 parser) reads a document differently from libyaml 0.2.5, the parser
-//! under PyYAML's CSafeLoader that StackStorm uses.
+//! libyaml's parser as the source of [`Event`]s: libyaml-safer, a line-by-line port of
+//! libyaml 0.2.5 (the parser under PyYAML's CSafeLoader, which StackStorm reads packs
+//! with) to safe Rust, vendored in `vendor/libyaml-safer` with fixes where the port did
+//! not do what libyaml does (panics at the end of the input, byte offsets where libyaml
+//! counts characters, ...: its README says which and why).
+//!
+//! The events are libyaml's own, so the grammar is libyaml's: tabs, NEL/LS/PS line
+//! breaks, flow collections, directives, `: value` with no key, block scalars that end
+//! the input. What is left here is libyaml's reader check with a line and a column, the
+//! input as PyYAML hands it to libyaml, and the errors in one line.
 
-use std::borrow::Cow;
-use std::str::Chars;
+use std::io::BufReader;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use yaml_rust2::parser::{Event as RustEvent, Parser, Tag};
-use yaml_rust2::scanner::{Marker, Scanner, TScalarStyle, TokenType};
+use libyaml_safer::{Encoding, EventData, Parser};
 
-use super::compose::{at, compose, rightmost_scalar, Event, Mark, Node};
+use super::compose::{at, compose, Event, Mark, Node};
 use super::YamlError;
 
 /// The document's node graph (`None` for an empty stream).
 pub(crate) fn compose_document(text: &str) -> Result<Option<Node>, YamlError> {
     check_printable(text)?;
-    let mut text = Cow::Borrowed(text);
-    // Each retry parses the whole text again: at most 256 MiB of re-parsing in all.
-    let mut retries = (256usize << 20) / text.len().max(1);
-    loop {
-        let mut events = Events::new(&text);
-        match compose(|| events.next()) {
-            Ok(Some(mut root)) => {
-                events.fix_final_block_scalar(&mut root, &text);
-                return Ok(Some(root));
-            }
-            Ok(None) => return Ok(None),
-            Err(err) if retries > 0 && err.message() == QUOTED_INDENTATION => {
-                retries -= 1;
-                match reindent_quoted_scalar(&text, err.line(), err.column()) {
-                    Some(fixed) => text = Cow::Owned(fixed),
-                    None => return Err(err),
-                }
-            }
-            Err(err) if retries > 0 && err.message() == TAB_AFTER_COLON => {
-                retries -= 1;
-                match space_after_colon(&text, err.line(), err.column()) {
-                    Some(fixed) => text = Cow::Owned(fixed),
-                    None => return Err(err),
-                }
-            }
-            Err(err) => return Err(err),
-        }
-    }
+    // libyaml skips a byte order mark that starts the stream (PyYAML hands it the file's
+    // text encoded as UTF-8, BOM included) and, anywhere else, one that starts a line.
+    // The encoding is given, so libyaml-safer does not guess it: it refuses a stream
+    // whose first character is one of U+F000..U+FFFF other than the BOM, which libyaml
+    // reads.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut parser = Parser::new();
+    parser.set_encoding(Encoding::Utf8);
+    // The parser decodes what each read gives it into a buffer of `char`s (4 bytes each):
+    // read in pieces, a 16 MiB file does not cost 64 MiB more.
+    parser.set_input(BufReader::with_capacity(READ_PIECE, text.as_bytes()));
+    compose(|| next(&mut parser))
 }
 
+/// Bytes handed to the parser at a time.
+const READ_PIECE: usize = 64 * 1024;
+
+type Input<'a> = BufReader<&'a [u8]>;
+
 /// libyaml's reader: only printable characters (tab, line breaks, NEL and the printable
-/// ranges of Unicode) may appear in a YAML stream.
+/// ranges of Unicode) may appear in a YAML stream. libyaml-safer checks that too, but says
+/// only the byte offset; this says the line and column.
 fn check_printable(text: &str) -> Result<(), YamlError> {
     let printable = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
     if text
@@ -76,331 +71,220 @@ fn check_printable(text: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
-/// yaml-rust2's refusal of `key:<tab>value` (YAML 1.2 wants a space there); libyaml takes a
-/// tab as the separator, and so does StackStorm.
-const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
-
-/// The byte offset of a 1-based line and column (in characters).
-fn offset(text: &str, line: usize, column: usize) -> Option<usize> {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        text.match_indices('\n').nth(line - 2)?.0 + 1
-    };
-    let column = column.checked_sub(1)?;
-    let line_text = &text[line_start..];
-    match line_text.char_indices().nth(column) {
-        Some((at, _)) => Some(line_start + at),
-        None => (line_text.chars().count() == column).then_some(text.len()),
-    }
-}
-
-/// The text with the tab after the `:` that yaml-rust2 stopped before (`line`:`column` is
-/// the character after the tab) made a space: the separator is not part of any value.
-fn space_after_colon(text: &str, line: usize, column: usize) -> Option<String> {
-    let after = offset(text, line, column)?;
-    let tab = after.checked_sub(1)?;
-    if text.as_bytes().get(tab) != Some(&b'\t') || !text[..tab].ends_with(':') {
-        return None;
-    }
-    let mut fixed = text.to_string();
-    fixed.replace_range(tab..after, " ");
-    Some(fixed)
-}
-
-/// yaml-rust2's refusal of a quoted scalar continued on a line indented less than the block
-/// it is in. PyYAML does not check that indentation (libyaml's `scan_flow_scalar`, like
-/// PyYAML's `scan_flow_scalar_spaces`/`_breaks`, only skips the blanks that start a
-/// continuation line), and real packs have such descriptions.
-const QUOTED_INDENTATION: &str = "invalid indentation in quoted scalar";
-
-/// The text with the continuation lines of the quoted scalar that starts at `line`:`column`
-/// indented to that column. Blanks that start a continuation line are not part of the value,
-/// so the value is the same. `None` when the scalar is not found there or is cut by a
-/// document marker (which PyYAML refuses too).
-fn reindent_quoted_scalar(text: &str, line: usize, column: usize) -> Option<String> {
-    let start = offset(text, line, column)?;
-    let quote = text[start..].chars().next()?;
-    if quote != '"' && quote != '\'' {
-        return None;
-    }
-    let pad = " ".repeat(column - 1);
-    let mut out = String::with_capacity(text.len() + 64);
-    out.push_str(&text[..=start]);
-    let mut chars = text[start + 1..].char_indices().peekable();
-    let mut at_line_start = false;
-    let mut indented = false;
-    while let Some((i, c)) = chars.next() {
-        if at_line_start {
-            // Replace the blanks that start the line.
-            if c == ' ' || c == '\t' {
-                indented = true;
-                continue;
-            }
-            let rest = &text[start + 1 + i..];
-            let marker = rest.starts_with("---") || rest.starts_with("...");
-            if !indented
-                && marker
-                && (rest.len() == 3 || rest[3..].starts_with([' ', '\t', '\r', '\n']))
-            {
-                return None;
-            }
-            if c != '\n' && c != '\r' {
-                out.push_str(&pad);
-            }
-            at_line_start = false;
-        }
-        out.push(c);
-        match c {
-            '\n' => {
-                at_line_start = true;
-                indented = false;
-            }
-            '\\' if quote == '"' => {
-                // An escape: the next character is part of it (an escaped line break too).
-                if let Some((_, next)) = chars.next() {
-                    out.push(next);
-                    at_line_start = next == '\n';
-                    indented = false;
-                }
-            }
-            '\'' if quote == '\'' && chars.peek().map(|(_, n)| *n) == Some('\'') => {
-                out.push(chars.next()?.1);
-            }
-            c if c == quote => {
-                out.push_str(&text[start + 1 + i + c.len_utf8()..]);
-                return Some(out);
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-pub(crate) struct Events<'a> {
-    text: &'a str,
-    parser: Parser<Chars<'a>>,
-    /// Open collections: whether a mapping, the character index where it started, and how
-    /// many nodes it has so far (in a mapping an even count means a key comes next).
-    open: Vec<(bool, usize, usize)>,
-    /// Anchor names in the order yaml-rust2 numbers them (1, 2, ...).
-    names: Vec<String>,
-    /// Where the last node started, when it was a block scalar (`|`, `>`).
-    last_block_scalar: Option<Marker>,
-}
-
-fn mark(marker: Marker) -> Mark {
+fn mark(mark: libyaml_safer::Mark) -> Mark {
     Mark {
-        line: marker.line(),
-        column: marker.col() + 1,
+        line: usize::try_from(mark.line)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
+        column: usize::try_from(mark.column)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
     }
 }
 
-fn full_tag(tag: Option<Tag>) -> Option<String> {
-    tag.map(|tag| format!("{}{}", tag.handle, tag.suffix))
-}
-
-impl<'a> Events<'a> {
-    pub(crate) fn new(text: &'a str) -> Events<'a> {
-        // yaml-rust2 numbers anchors and does not say their names; PyYAML's messages and
-        // its duplicate check need them. The tokens have them, in the same order.
-        let names = if text.contains('&') {
-            Scanner::new(text.chars())
-                .filter_map(|token| match token.1 {
-                    TokenType::Anchor(name) => Some(name),
-                    _ => None,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Events {
-            text,
-            open: Vec::new(),
-            parser: Parser::new_from_str(text),
-            names,
-            last_block_scalar: None,
-        }
-    }
-
-    fn name(&self, id: usize) -> Option<String> {
-        (id > 0).then(|| {
-            self.names
-                .get(id - 1)
-                .cloned()
-                .unwrap_or_else(|| format!("#{id}"))
-        })
-    }
-
-    pub(crate) fn next(&mut self) -> Result<(Event, Mark), YamlError> {
-        loop {
-            let (event, marker) = self
-                .parser
-                .next_token()
-                .map_err(|err| at(mark(*err.marker()), err.info()))?;
-            let event = match event {
-                RustEvent::StreamStart | RustEvent::Nothing | RustEvent::DocumentEnd => continue,
-                RustEvent::StreamEnd => Event::StreamEnd,
-                RustEvent::DocumentStart => Event::DocumentStart,
-                RustEvent::Alias(id) => Event::Alias(self.name(id).unwrap_or_default()),
-                RustEvent::Scalar(value, style, anchor, tag) => {
-                    let tag = full_tag(tag);
-                    let block = matches!(style, TScalarStyle::Literal | TScalarStyle::Folded);
-                    Event::Scalar {
-                        anchor: self.name(anchor),
-                        // libyaml: an empty node (no content at all) with a tag is never
-                        // plain-implicit; `!` then makes it a string.
-                        plain_implicit: match &tag {
-                            None => style == TScalarStyle::Plain,
-                            Some(tag) => {
-                                tag == "!" && !(style == TScalarStyle::Plain && value.is_empty())
-                            }
-                        },
-                        tag,
-                        value,
-                        block,
-                    }
-                }
-                RustEvent::SequenceStart(anchor, tag) => Event::SequenceStart {
-                    anchor: self.name(anchor),
-                    tag: full_tag(tag),
-                },
-                RustEvent::MappingStart(anchor, tag) => Event::MappingStart {
-                    anchor: self.name(anchor),
-                    tag: full_tag(tag),
-                },
-                RustEvent::SequenceEnd => Event::SequenceEnd,
-                RustEvent::MappingEnd => Event::MappingEnd,
-            };
-            if let Event::Scalar {
+/// The next event the composer needs (stream start and document ends are not).
+fn next(parser: &mut Parser<Input<'_>>) -> Result<(Event, Mark), YamlError> {
+    loop {
+        let event = parse(parser)?;
+        let start = mark(event.start_mark);
+        let event = match event.data {
+            EventData::StreamStart { .. } | EventData::DocumentEnd { .. } => continue,
+            EventData::StreamEnd => Event::StreamEnd,
+            EventData::DocumentStart { .. } => Event::DocumentStart,
+            EventData::Alias { anchor } => Event::Alias(anchor),
+            EventData::Scalar {
+                anchor,
+                tag,
                 value,
-                anchor: None,
-                tag: None,
+                plain_implicit,
                 ..
-            } = &event
-            {
-                if value.is_empty() && self.is_key() && self.keyless(marker.index()) {
-                    return Err(at(
-                        mark(marker),
-                        "did not find expected key: a value with no key (`: value`)",
-                    ));
-                }
-            }
-            match &event {
-                Event::SequenceStart { .. } | Event::MappingStart { .. } => self.open.push((
-                    matches!(event, Event::MappingStart { .. }),
-                    marker.index(),
-                    0,
-                )),
-                Event::SequenceEnd | Event::MappingEnd => {
-                    self.open.pop();
-                }
-                _ => {}
-            }
-            if matches!(
-                event,
-                Event::Scalar { .. } | Event::Alias(_) | Event::SequenceEnd | Event::MappingEnd
-            ) {
-                if let Some(top) = self.open.last_mut() {
-                    top.2 += 1;
-                }
-            }
-            // Collection ends and the stream end do not change which node came last.
-            match &event {
-                Event::Scalar { block, .. } => {
-                    self.last_block_scalar = block.then_some(marker);
-                }
-                Event::Alias(_) | Event::SequenceStart { .. } | Event::MappingStart { .. } => {
-                    self.last_block_scalar = None
-                }
-                _ => {}
-            }
-            return Ok((event, mark(marker)));
+            } => Event::Scalar {
+                anchor,
+                tag,
+                value,
+                plain_implicit,
+            },
+            EventData::SequenceStart { anchor, tag, .. } => Event::SequenceStart { anchor, tag },
+            EventData::SequenceEnd => Event::SequenceEnd,
+            EventData::MappingStart { anchor, tag, .. } => Event::MappingStart { anchor, tag },
+            EventData::MappingEnd => Event::MappingEnd,
+        };
+        return Ok((event, start));
+    }
+}
+
+/// One event from the parser. The port keeps libyaml's internal assertions as panics
+/// (`unwrap`s on its own stacks); none is known to be reachable from any input, and the
+/// ones that were are fixed in the vendored copy. Should one remain, the file is refused
+/// with an error that says so instead of the process dying.
+fn parse(parser: &mut Parser<Input<'_>>) -> Result<libyaml_safer::Event, YamlError> {
+    match catch_unwind(AssertUnwindSafe(|| parser.parse())) {
+        Ok(Ok(event)) => Ok(event),
+        Ok(Err(err)) => Err(error(&err)),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(YamlError::at(
+                None,
+                format!(
+                    "internal error in the YAML parser ({reason}); the file cannot be read, \
+                     please report it with the file"
+                ),
+            ))
         }
     }
+}
 
-    /// Whether the next node is a mapping key.
-    fn is_key(&self) -> bool {
-        matches!(self.open.last(), Some((true, _, count)) if count % 2 == 0)
+/// libyaml's error in one line, at the problem's position, in PyYAML's order: `context at
+/// line L, column C: problem` (PyYAML says the same over four lines).
+fn error(err: &libyaml_safer::Error) -> YamlError {
+    let problem_mark = err.problem_mark().map(mark);
+    let message = match (err.context(), err.context_mark().map(mark)) {
+        (Some(context), Some(context_mark)) if Some(context_mark) != problem_mark => format!(
+            "{context} at line {}, column {}: {}",
+            context_mark.line,
+            context_mark.column,
+            err.problem()
+        ),
+        (Some(context), _) => format!("{context}: {}", err.problem()),
+        (None, _) => err.problem().to_string(),
+    };
+    YamlError::at(problem_mark, message)
+}
+
+/// One event of a document with where it stands in the text, for tools that edit YAML
+/// text in place (`st2 pack config`): byte offsets of its first character and just after
+/// its last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpannedEvent {
+    /// What it is.
+    pub kind: SpanKind,
+    /// Byte offset where it starts.
+    pub start: usize,
+    /// Byte offset just after it (for a block scalar: after its last line, line break
+    /// included, as libyaml marks it).
+    pub end: usize,
+}
+
+/// The events [`spanned_events`] gives; anchors and tags only said to be there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpanKind {
+    /// `---` (explicit or not).
+    DocumentStart,
+    /// The end of a document.
+    DocumentEnd,
+    /// The end of the stream.
+    StreamEnd,
+    /// `*name`.
+    Alias,
+    /// A scalar and its value.
+    Scalar {
+        /// Its value as written.
+        value: String,
+        /// How it is written.
+        style: ScalarKind,
+        /// Whether it has an anchor or a tag.
+        decorated: bool,
+    },
+    /// A mapping starts.
+    MappingStart {
+        /// `{...}` rather than a block mapping.
+        flow: bool,
+        /// Whether it has an anchor or a tag.
+        decorated: bool,
+    },
+    /// A mapping ends.
+    MappingEnd,
+    /// A sequence starts.
+    SequenceStart {
+        /// `[...]` rather than a block sequence.
+        flow: bool,
+        /// Whether it has an anchor or a tag.
+        decorated: bool,
+    },
+    /// A sequence ends.
+    SequenceEnd,
+}
+
+/// How a scalar is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarKind {
+    /// Plain.
+    Plain,
+    /// `'...'` or `"..."`.
+    Quoted,
+    /// `|` or `>`.
+    Block,
+}
+
+/// Every event of `text` with its span, read by the same parser as [`super::from_str`];
+/// `None` when the text is not YAML (or starts with a byte order mark, which shifts
+/// positions).
+pub fn spanned_events(text: &str) -> Option<Vec<SpannedEvent>> {
+    if text.starts_with('\u{feff}') || check_printable(text).is_err() {
+        return None;
     }
-
-    /// Whether the empty key yaml-rust2 reports at this character index is a `:` with no key
-    /// before it. YAML 1.2 reads `: value` as a null key; libyaml refuses it ("did not find
-    /// expected key"), and accepts an empty key only after an explicit `?` (not on the line
-    /// of a block mapping that the `:` itself starts: `? : x`).
-    fn keyless(&self, index: usize) -> bool {
-        let Some((at, ':')) = self.text.char_indices().nth(index) else {
-            return false;
+    // libyaml's marks count characters: the byte offset of each.
+    let mut offsets: Vec<usize> = text.char_indices().map(|(index, _)| index).collect();
+    offsets.push(text.len());
+    let byte = |mark: libyaml_safer::Mark| {
+        usize::try_from(mark.index)
+            .ok()
+            .and_then(|index| offsets.get(index).copied())
+    };
+    let mut parser = Parser::new();
+    parser.set_encoding(Encoding::Utf8);
+    parser.set_input(BufReader::with_capacity(READ_PIECE, text.as_bytes()));
+    let mut events = Vec::new();
+    loop {
+        let event = parse(&mut parser).ok()?;
+        let (start, end) = (byte(event.start_mark)?, byte(event.end_mark)?);
+        let kind = match event.data {
+            EventData::StreamStart { .. } => continue,
+            EventData::StreamEnd => SpanKind::StreamEnd,
+            EventData::DocumentStart { .. } => SpanKind::DocumentStart,
+            EventData::DocumentEnd { .. } => SpanKind::DocumentEnd,
+            EventData::Alias { .. } => SpanKind::Alias,
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+                ..
+            } => SpanKind::Scalar {
+                value,
+                style: match style {
+                    libyaml_safer::ScalarStyle::SingleQuoted
+                    | libyaml_safer::ScalarStyle::DoubleQuoted => ScalarKind::Quoted,
+                    libyaml_safer::ScalarStyle::Literal | libyaml_safer::ScalarStyle::Folded => {
+                        ScalarKind::Block
+                    }
+                    _ => ScalarKind::Plain,
+                },
+                decorated: anchor.is_some() || tag.is_some(),
+            },
+            EventData::MappingStart {
+                anchor, tag, style, ..
+            } => SpanKind::MappingStart {
+                flow: style == libyaml_safer::MappingStyle::Flow,
+                decorated: anchor.is_some() || tag.is_some(),
+            },
+            EventData::MappingEnd => SpanKind::MappingEnd,
+            EventData::SequenceStart {
+                anchor, tag, style, ..
+            } => SpanKind::SequenceStart {
+                flow: style == libyaml_safer::SequenceStyle::Flow,
+                decorated: anchor.is_some() || tag.is_some(),
+            },
+            EventData::SequenceEnd => SpanKind::SequenceEnd,
         };
-        if matches!(self.open.last(), Some((_, start, _)) if *start == index) {
-            return true;
-        }
-        let before = &self.text[..at];
-        let mut lines = before.rsplit('\n');
-        let same_line = lines.next().unwrap_or("").trim_end();
-        if !same_line.trim_start().is_empty() {
-            return !same_line.ends_with('?');
-        }
-        for line in lines {
-            let code = if line.trim_start().starts_with('#') {
-                ""
-            } else {
-                line.split(" #").next().unwrap_or(line)
-            };
-            let code = code.trim();
-            if !code.is_empty() {
-                return !code.ends_with('?');
-            }
-        }
-        true
-    }
-
-    /// yaml-rust2 ends a block scalar that runs to the end of the stream with a line break
-    /// that is not there (no final line break, or no content at all); libyaml, rightly,
-    /// does not.
-    pub(crate) fn fix_final_block_scalar(&self, root: &mut Node, text: &str) {
-        let Some(marker) = self.last_block_scalar else {
-            return;
-        };
-        let Some(Node::Scalar { value, .. }) = rightmost_scalar(root) else {
-            return;
-        };
-        if !value.is_empty() && value.bytes().all(|b| b == b'\n') {
-            // No content, only line breaks: clip and strip give "", keep gives the line
-            // breaks after the header line.
-            let Some((header, _)) = text.char_indices().nth(marker.index()) else {
-                return;
-            };
-            let header_line = text[header..].split_once('\n');
-            let indicators = header_line
-                .map_or(&text[header..], |(line, _)| line)
-                .trim_start_matches(['|', '>']);
-            let keep = indicators
-                .chars()
-                .take_while(|c| matches!(c, '+' | '-' | '0'..='9'))
-                .any(|c| c == '+');
-            let breaks = match header_line {
-                Some((_, rest)) if keep => {
-                    let blank = rest.len() - rest.trim_start_matches([' ', '\t', '\n']).len();
-                    rest[..blank].matches('\n').count()
-                }
-                _ => 0,
-            };
-            *value = "\n".repeat(breaks);
-            return;
-        }
-        // The scalar's last line is the text's last line only when that line has content
-        // that is not a comment or a document marker.
-        let last_line = text
-            .rsplit('\n')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches([' ', '\t']);
-        let content = last_line.trim_start_matches([' ', '\t']);
-        let marker = (last_line.starts_with("---") || last_line.starts_with("..."))
-            && (last_line.len() == 3 || last_line[3..].starts_with([' ', '\t']));
-        if !content.is_empty() && !content.starts_with('#') && !marker && value.ends_with('\n') {
-            value.pop();
+        let done = kind == SpanKind::StreamEnd;
+        events.push(SpannedEvent { kind, start, end });
+        if done {
+            return Some(events);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::data::{Data, Date, Timestamp};
+use super::data::{fresh_nan, Data, Date, Timestamp, PYYAML_NAN};
 
 /// The tags PyYAML's resolver and SafeConstructor know.
 pub(crate) const NULL: &str = "tag:yaml.org,2002:null";
@@ -221,16 +221,23 @@ fn construct_float(text: &str) -> Result<Data, String> {
         return Ok(Data::Float(sign * f64::INFINITY));
     }
     if body == ".nan" {
-        return Ok(Data::Float(f64::NAN));
+        return Ok(Data::Float(PYYAML_NAN));
     }
-    if body.contains(':') {
+    let value = if body.contains(':') {
         let mut total = 0.0;
         for part in body.split(':') {
             total = total * 60.0 + python_float(part).ok_or_else(invalid)?;
         }
-        return Ok(Data::Float(sign * total));
-    }
-    Ok(Data::Float(sign * python_float(body).ok_or_else(invalid)?))
+        sign * total
+    } else {
+        sign * python_float(body).ok_or_else(invalid)?
+    };
+    // `float('nan')` (`!!float nan`): not PyYAML's `.nan` object.
+    Ok(Data::Float(if value.is_nan() {
+        fresh_nan()
+    } else {
+        value
+    }))
 }
 
 /// Python's `float()` on text already lower-cased and without underscores.

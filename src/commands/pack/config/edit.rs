@@ -2,15 +2,14 @@
 //! comments, the leading `---`, key order, quoting and blank lines stay as they were; only the
 //! entries whose value changed are rewritten, removed or added.
 //!
-//! Why by hand: the one YAML crate in the tree, yaml-rust2 (0.10), reads a document into events
-//! that carry where each node *starts* (a character index), but it drops comments, records no
-//! end positions, and its emitter writes a value with nothing of the original layout, so no
-//! round trip through it keeps a comment. Lossless YAML editors exist outside the tree
-//! (`yaml-edit`, on rowan, at 0.x), but they read YAML 1.2 where StackStorm reads YAML 1.1
-//! (PyYAML), and one command does not justify the dependency. So yaml-rust2 finds the entries
-//! ([`parse`]), the end of each value is found from its style (quotes, block scalar
-//! indentation, comments after plain scalars), and the entries that changed are spliced with
-//! text from our own emitter ([`crate::yaml::to_string`]).
+//! Why by hand: our YAML parser (libyaml's, [`crate::yaml`]) gives events with the span of
+//! each node but, like every loader, drops comments, and its emitter writes a value with
+//! nothing of the original layout, so no round trip through it keeps a comment. Lossless
+//! YAML editors exist outside the tree (`yaml-edit`, on rowan, at 0.x), but they read YAML
+//! 1.2 where StackStorm reads YAML 1.1 (PyYAML), and one command does not justify the
+//! dependency. So the spans of the parser's events find the entries and where each value
+//! ends ([`parse`]), and the entries that changed are spliced with text from our own emitter
+//! ([`crate::yaml::to_string`]).
 //!
 //! Every edit is checked: the edited text is read back with the loader StackStorm's semantics
 //! ([`crate::yaml::from_str`]) and must give exactly the new values. A file this module cannot
@@ -19,8 +18,8 @@
 //! [`rewrite`], which still keeps the comments and `---` that open the file.
 
 use serde_json::{Map, Value};
-use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::TScalarStyle;
+
+use crate::yaml::{spanned_events, ScalarKind, SpanKind, SpannedEvent};
 
 /// `text` (a config file whose values are `old`) with `new` written into it, editing only
 /// the entries that changed; when that cannot be done safely, the whole file rewritten with
@@ -226,42 +225,31 @@ struct Entry {
     value: Node,
 }
 
-/// yaml-rust2's events for `text`, with byte offsets; `None` for what this module does not
-/// edit (errors, anchors and aliases, tags, several documents, complex keys).
+/// The document's entries and where each value ends, from the events of our own YAML
+/// parser (libyaml's) with their spans; `None` for what this module does not edit (errors,
+/// anchors and aliases, tags, several documents, complex keys).
 fn parse(text: &str) -> Option<Tree<'_>> {
-    let mut offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-    offsets.push(text.len());
-    let mut parser = Parser::new_from_str(text);
-    let mut events = Vec::new();
-    loop {
-        let (event, marker) = parser.next_token().ok()?;
-        let offset = *offsets.get(marker.index())?;
-        let done = event == Event::StreamEnd;
-        match &event {
-            Event::Alias(_) => return None,
-            Event::Scalar(_, _, anchor, tag) if *anchor != 0 || tag.is_some() => return None,
-            Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag)
-                if *anchor != 0 || tag.is_some() =>
-            {
-                return None
-            }
-            _ => {}
-        }
-        events.push((event, offset, marker.col()));
-        if done {
-            break;
-        }
+    let events = spanned_events(text)?;
+    let decorated = |event: &SpannedEvent| match &event.kind {
+        SpanKind::Alias => true,
+        SpanKind::Scalar { decorated, .. }
+        | SpanKind::MappingStart { decorated, .. }
+        | SpanKind::SequenceStart { decorated, .. } => *decorated,
+        _ => false,
+    };
+    if events.iter().any(decorated) {
+        return None;
     }
     let documents = events
         .iter()
-        .filter(|(event, _, _)| *event == Event::DocumentStart)
+        .filter(|event| event.kind == SpanKind::DocumentStart)
         .count();
     if documents != 1 {
         return None;
     }
     let start = events
         .iter()
-        .position(|(event, _, _)| *event == Event::DocumentStart)?
+        .position(|event| event.kind == SpanKind::DocumentStart)?
         + 1;
     let mut reader = Reader {
         text,
@@ -269,69 +257,73 @@ fn parse(text: &str) -> Option<Tree<'_>> {
         at: start,
     };
     let root = reader.node()?;
-    (reader.events.get(reader.at)?.0 == Event::DocumentEnd).then_some(Tree { text, root })
+    (reader.events.get(reader.at)?.kind == SpanKind::DocumentEnd).then_some(Tree { text, root })
 }
 
 struct Reader<'a> {
     text: &'a str,
-    events: &'a [(Event, usize, usize)],
+    events: &'a [SpannedEvent],
     at: usize,
 }
 
 impl Reader<'_> {
     fn node(&mut self) -> Option<Node> {
-        let (event, offset, column) = self.events.get(self.at)?;
-        let (offset, column) = (*offset, *column);
+        let event = self.events.get(self.at)?;
         self.at += 1;
-        match event {
-            Event::Scalar(value, style, _, _) => {
-                let next = self.events.get(self.at)?.1;
-                self.scalar_end(value, *style, offset, column, next)
-                    .map(|end| Node::Scalar { end })
+        match &event.kind {
+            SpanKind::Scalar { value, style, .. } => {
+                // An empty plain or block scalar has no text to replace (an empty mapping
+                // value is read by the caller).
+                if value.is_empty() && *style != ScalarKind::Quoted {
+                    return None;
+                }
+                let end = match style {
+                    // A block scalar's span takes in the line breaks after it (and the next
+                    // line's indentation): the value ends at its last character.
+                    ScalarKind::Block => {
+                        event.start + self.text[event.start..event.end].trim_end().len()
+                    }
+                    ScalarKind::Plain | ScalarKind::Quoted => event.end,
+                };
+                Some(Node::Scalar { end })
             }
-            Event::MappingStart(..) if self.text[offset..].starts_with('{') => {
-                self.skip_to_end(1)?;
-                Some(Node::Flow {
-                    end: self.flow_end('}')?,
-                })
-            }
-            Event::SequenceStart(..) if self.text[offset..].starts_with('[') => {
-                self.skip_to_end(1)?;
-                Some(Node::Flow {
-                    end: self.flow_end(']')?,
-                })
-            }
-            Event::MappingStart(..) => {
+            SpanKind::MappingStart { flow: true, .. }
+            | SpanKind::SequenceStart { flow: true, .. } => Some(Node::Flow {
+                end: self.skip_to_end()?,
+            }),
+            SpanKind::MappingStart { .. } => {
                 let mut entries = Vec::new();
                 loop {
-                    let (event, key_offset, column) = self.events.get(self.at)?;
-                    let (key_offset, column) = (*key_offset, *column);
-                    match event {
-                        Event::MappingEnd => {
+                    let event = self.events.get(self.at)?;
+                    match &event.kind {
+                        SpanKind::MappingEnd => {
                             self.at += 1;
                             break;
                         }
-                        Event::Scalar(key, style, _, _) => {
-                            let key = key.clone();
-                            let style = *style;
+                        SpanKind::Scalar { value, style, .. } if *style != ScalarKind::Block => {
+                            let key = value.clone();
+                            let (key_start, key_end) = (event.start, event.end);
                             self.at += 1;
-                            let key_end = self.key_end(&key, style, key_offset)?;
                             // An empty value is reported where the next token is: it is
                             // right after the key's colon.
-                            let value = match self.events.get(self.at)? {
-                                (Event::Scalar(value, TScalarStyle::Plain, _, _), _, _)
-                                    if value.is_empty() =>
-                                {
+                            let value = match &self.events.get(self.at)?.kind {
+                                SpanKind::Scalar {
+                                    value,
+                                    style: ScalarKind::Plain,
+                                    ..
+                                } if value.is_empty() => {
                                     self.at += 1;
                                     let colon = key_end + self.text[key_end..].find(':')?;
                                     Node::Scalar { end: colon + 1 }
                                 }
                                 _ => self.node()?,
                             };
+                            let line_start =
+                                self.text[..key_start].rfind('\n').map_or(0, |i| i + 1);
                             entries.push(Entry {
                                 key,
-                                start: key_offset,
-                                column,
+                                start: key_start,
+                                column: self.text[line_start..key_start].chars().count(),
                                 value,
                             });
                         }
@@ -343,10 +335,10 @@ impl Reader<'_> {
                 }
                 Some(Node::Mapping(Mapping { entries }))
             }
-            Event::SequenceStart(..) => {
+            SpanKind::SequenceStart { .. } => {
                 let mut end = None;
                 loop {
-                    if self.events.get(self.at)?.0 == Event::SequenceEnd {
+                    if self.events.get(self.at)?.kind == SpanKind::SequenceEnd {
                         self.at += 1;
                         break;
                     }
@@ -358,144 +350,26 @@ impl Reader<'_> {
         }
     }
 
-    /// Skip the events of a flow collection whose start was just read (`depth` open).
-    fn skip_to_end(&mut self, mut depth: usize) -> Option<()> {
-        while depth > 0 {
-            match self.events.get(self.at)?.0 {
-                Event::MappingStart(..) | Event::SequenceStart(..) => depth += 1,
-                Event::MappingEnd | Event::SequenceEnd => depth -= 1,
-                Event::StreamEnd => return None,
+    /// Skip the events of the flow collection whose start was just read; where its closing
+    /// bracket ends.
+    fn skip_to_end(&mut self) -> Option<usize> {
+        let mut depth = 1;
+        loop {
+            let event = self.events.get(self.at)?;
+            self.at += 1;
+            match event.kind {
+                SpanKind::MappingStart { .. } | SpanKind::SequenceStart { .. } => depth += 1,
+                SpanKind::MappingEnd | SpanKind::SequenceEnd => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(event.end);
+                    }
+                }
+                SpanKind::StreamEnd => return None,
                 _ => {}
             }
-            self.at += 1;
-        }
-        Some(())
-    }
-
-    /// Just after the closing bracket of the flow collection whose end event was the last
-    /// one read.
-    fn flow_end(&self, bracket: char) -> Option<usize> {
-        let offset = self.events.get(self.at - 1)?.1;
-        self.text[offset..]
-            .starts_with(bracket)
-            .then_some(offset + 1)
-    }
-
-    /// Where a key that starts at `start` ends.
-    fn key_end(&self, key: &str, style: TScalarStyle, start: usize) -> Option<usize> {
-        match style {
-            TScalarStyle::Plain => self.text[start..]
-                .starts_with(key)
-                .then_some(start + key.len()),
-            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
-                quoted_end(self.text, start, style)
-            }
-            _ => None,
         }
     }
-
-    /// Where a scalar that starts at `start` (in `column`) ends; `next` is where the next
-    /// token starts.
-    fn scalar_end(
-        &self,
-        value: &str,
-        style: TScalarStyle,
-        start: usize,
-        column: usize,
-        next: usize,
-    ) -> Option<usize> {
-        if next < start {
-            return None;
-        }
-        let region = &self.text[start..next];
-        match style {
-            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
-                quoted_end(self.text, start, style)
-            }
-            TScalarStyle::Plain => {
-                if value.is_empty() {
-                    return None;
-                }
-                // Its lines up to the first comment line; on each, up to a ` #` comment.
-                let mut end = start;
-                let mut offset = start;
-                for (index, line) in region.split_inclusive('\n').enumerate() {
-                    let content = line.trim_end_matches(['\n', '\r']);
-                    if index > 0 && content.trim_start().starts_with('#') {
-                        break;
-                    }
-                    let content = strip_comment(content).trim_end();
-                    if !content.trim().is_empty() {
-                        end = offset + content.len();
-                    }
-                    offset += line.len();
-                }
-                (end > start).then_some(end)
-            }
-            TScalarStyle::Literal | TScalarStyle::Folded => {
-                // yaml-rust2 marks a block scalar where its first content line's text starts
-                // (after the `|` line): it runs on over the lines indented at least as much.
-                if value.is_empty() {
-                    return None;
-                }
-                let mut end = start;
-                let mut offset = start;
-                for (index, line) in region.split_inclusive('\n').enumerate() {
-                    let content = line.trim_end_matches(['\n', '\r']);
-                    if !content.trim().is_empty() {
-                        let indent = content.len() - content.trim_start_matches(' ').len();
-                        if index > 0 && indent < column {
-                            break;
-                        }
-                        end = offset + content.len();
-                    }
-                    offset += line.len();
-                }
-                (end > start).then_some(end)
-            }
-        }
-    }
-}
-
-/// Just after the closing quote of the quoted scalar that starts at `start`.
-fn quoted_end(text: &str, start: usize, style: TScalarStyle) -> Option<usize> {
-    let quote = if style == TScalarStyle::SingleQuoted {
-        '\''
-    } else {
-        '"'
-    };
-    let mut chars = text[start..].char_indices();
-    if chars.next()?.1 != quote {
-        return None;
-    }
-    while let Some((index, c)) = chars.next() {
-        match c {
-            '\\' if quote == '"' => {
-                chars.next();
-            }
-            c if c == quote => {
-                // `''` is an escaped quote in single quotes.
-                if quote == '\'' && text[start + index + 1..].starts_with('\'') {
-                    chars.next();
-                    continue;
-                }
-                return Some(start + index + 1);
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// A plain scalar's line without its ` # comment`.
-fn strip_comment(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    for (index, byte) in bytes.iter().enumerate() {
-        if *byte == b'#' && index > 0 && matches!(bytes[index - 1], b' ' | b'\t') {
-            return &line[..index];
-        }
-    }
-    line
 }
 
 #[cfg(test)]
