@@ -115,6 +115,7 @@ run_suite() {
     git clone -q "$repo" "$root/src/st2-rs"
     bind /proc "$root/proc"
     bind /dev "$root/dev"
+    bind /dev/pts "$root/dev/pts"   # pseudo-terminals: the live-output tests open one
     bind /sys "$root/sys"
     bind "$(cd ../shared && pwd)" "$root/src/shared" ro
     bind "$rustup_home" "$root/opt/rustup" ro
