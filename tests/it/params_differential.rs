@@ -4,8 +4,9 @@
 //!   st2client 3.9.0's `_get_action_parameters_from_args`, copied unchanged into
 //!   `tests/differential/st2client_cast.py`.
 //! - `rendering_matches_jinja2`: generated templates over generated values rendered by
-//!   `st2 run` and by Jinja2 set up as StackStorm's `get_jinja_environment()`, with
-//!   StackStorm's filters copied into `tests/differential/st2_jinja.py`.
+//!   `st2 run` and by Jinja2 set up by StackStorm's `get_jinja_environment()` with
+//!   StackStorm's filters, those of `src/runner/python/shim/` (ported from upstream for
+//!   Python actions), which `tests/differential/st2_jinja.py` imports.
 //!
 //! Known differences left out of the generators: digits other than ASCII ones (Python's
 //! `int()` and `float()` read `٣` as 3; ours refuse it), integers beyond 64 bits, and
@@ -14,7 +15,9 @@
 //! array or a float (minijinja quotes the strings inside with `"` and prints `1e16` in full,
 //! Python's `str()` uses `'` and `1e+16`) and a `for` loop over `None` (minijinja loops zero
 //! times, Jinja2 fails). And U+0085 (NEL) in text: `from_yaml_string` reads it with
-//! `src/yaml.rs`, which keeps it where PyYAML takes it for a line break.
+//! `src/yaml/`, which keeps it where PyYAML takes it for a line break. `to_yaml_string` is
+//! compared with PyYAML's pure-Python dumper, which ours ports, not libyaml's, which
+//! StackStorm uses (see `st2_jinja.py`).
 //!
 //! Both need `python3` (and Jinja2 and PyYAML for the second; `scripts/setup.sh` installs
 //! them). The seed is printed; `ST2_TEST_SEED` replays a run.
