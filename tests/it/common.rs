@@ -235,6 +235,47 @@ pub fn unique_seconds(home: &Home, whole: u32) -> String {
     format!("{whole}.{:09}", hasher.finish() % 1_000_000_000)
 }
 
+/// xorshift64*: randomness for generated cases and kill points, reproducible from the seed
+/// it prints (`ST2_TEST_SEED` sets it).
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `ST2_TEST_SEED`, else from the clock; prints the seed.
+    pub fn from_env() -> Rng {
+        let seed = std::env::var("ST2_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        println!("seed: {seed} (rerun with ST2_TEST_SEED={seed})");
+        // From 0, xorshift only ever gives 0.
+        Rng(seed.max(1))
+    }
+
+    /// A number below `limit` (0 when `limit` is 0).
+    pub fn below(&mut self, limit: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % limit.max(1) as u64) as usize
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of `items`.
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
 /// Copy a directory tree (directories and files, with their permissions) to `to`, which
 /// may not exist yet.
 pub fn copy_tree(from: &Path, to: &Path) {
