@@ -69,11 +69,12 @@ impl Home {
         std::fs::write(&self.conf, text).unwrap();
     }
 
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::cargo_bin(program).unwrap();
+    /// `PROGRAM` (one of ours) as the harness runs it: without the caller's `ST2_CONF`,
+    /// `ST2_BASE_PATH`, colours or system git config, with the home as `HOME` and working
+    /// directory; no `--config-file` yet, so that a test can put it anywhere.
+    pub fn bare_command(&self, program: &str) -> StdCommand {
+        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin(program));
         command
-            .arg("--config-file")
-            .arg(&self.conf)
             .env_remove("ST2_CONF")
             .env_remove("ST2_BASE_PATH")
             .env("NO_COLOR", "1")
@@ -81,6 +82,12 @@ impl Home {
             .env("HOME", self.dir.path())
             .current_dir(self.dir.path());
         command
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = self.bare_command(program);
+        command.arg("--config-file").arg(&self.conf);
+        Command::from_std(command)
     }
 
     /// `st2 --config-file <conf> ...`
@@ -101,15 +108,10 @@ impl Home {
         args: &[&str],
         stdout: std::process::Stdio,
     ) -> std::process::Child {
-        StdCommand::new(assert_cmd::cargo::cargo_bin(program))
+        self.bare_command(program)
             .arg("--config-file")
             .arg(&self.conf)
             .args(args)
-            .env_remove("ST2_CONF")
-            .env_remove("ST2_BASE_PATH")
-            .env("NO_COLOR", "1")
-            .env("HOME", self.dir.path())
-            .current_dir(self.dir.path())
             .stdout(stdout)
             .stderr(std::process::Stdio::piped())
             .spawn()

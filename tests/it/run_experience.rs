@@ -22,7 +22,7 @@
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -59,18 +59,6 @@ fn executions(home: &Home) -> usize {
     serde_json::from_slice::<Vec<Value>>(&output.stdout)
         .unwrap()
         .len()
-}
-
-/// `st2` without the harness's leading `--config-file`, so that a test can put it anywhere.
-fn bare_st2(home: &Home) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("st2").unwrap();
-    command
-        .env_remove("ST2_CONF")
-        .env_remove("ST2_BASE_PATH")
-        .env("NO_COLOR", "1")
-        .env("HOME", home.dir.path())
-        .current_dir(home.dir.path());
-    command
 }
 
 /// Pieces read from a child's output as they came, with when they came.
@@ -154,15 +142,14 @@ fn pseudo_terminal() -> (std::fs::File, std::fs::File) {
 /// `st2 ARGS` with stdout and stderr on a terminal.
 fn spawn_on_terminal(home: &Home, args: &[&str]) -> (std::process::Child, Reader) {
     let (master, slave) = pseudo_terminal();
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("st2"))
+    let child = home
+        .bare_command("st2")
         .arg("--config-file")
         .arg(&home.conf)
         .args(args)
-        .env_remove("ST2_CONF")
-        .env_remove("ST2_BASE_PATH")
+        // A terminal as users have it: colours allowed.
+        .env_remove("NO_COLOR")
         .env("TERM", "xterm")
-        .env("HOME", home.dir.path())
-        .current_dir(home.dir.path())
         .stdin(Stdio::null())
         .stdout(slave.try_clone().unwrap())
         .stderr(slave)
@@ -294,7 +281,8 @@ fn options_after_the_parameters_are_options() {
     assert_eq!(execution["parameters"]["cmd"], "echo hello");
     assert_eq!(execution["result"]["stdout"], "hello");
     // --config-file after the parameters.
-    let output = bare_st2(&home)
+    let output = home
+        .bare_command("st2")
         .args(["run", "core.local", "cmd=true", "--config-file"])
         .arg(&home.conf)
         .arg("-j")
