@@ -470,6 +470,78 @@ pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The execution `st2 run ... -j` printed; panics with both streams when it printed none.
+pub fn execution_of(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("{err}: stdout {} stderr {}", stdout(output), stderr(output)))
+}
+
+/// `st2 run ARGS -j` (or `st2 run ARGS` when ARGS hold `-j` already, before a `--`): the
+/// execution printed, and the output.
+pub fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
+    let mut command = home.st2();
+    command.arg("run").args(args);
+    if !args.contains(&"-j") {
+        command.arg("-j");
+    }
+    let output = command.output().unwrap();
+    (execution_of(&output), output)
+}
+
+/// `st2 run ARGS -j`, which must exit 0: the execution.
+pub fn run_ok(home: &Home, args: &[&str]) -> Value {
+    let (execution, output) = run_json(home, args);
+    assert!(
+        output.status.success(),
+        "stdout {} stderr {}",
+        stdout(&output),
+        stderr(&output)
+    );
+    execution
+}
+
+/// How many executions `st2 execution list` shows (all of them).
+pub fn executions(home: &Home) -> usize {
+    let output = home
+        .st2()
+        .args(["execution", "list", "-n", "1000000", "-j"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice::<Vec<Value>>(&output.stdout)
+        .unwrap()
+        .len()
+}
+
+/// `st2 execution get ID -j` again and again until `done` holds for it (30 seconds at
+/// most): the execution then.
+pub fn wait_execution(home: &Home, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let output = home
+            .st2()
+            .args(["execution", "get", id, "-j"])
+            .output()
+            .unwrap();
+        let execution = execution_of(&output);
+        if done(&execution) {
+            return execution;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} did not get there: {execution}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The execution once it has ended (neither requested, running nor canceling).
+pub fn wait_final(home: &Home, id: &str) -> Value {
+    wait_execution(home, id, |execution| {
+        !["requested", "running", "canceling"].contains(&execution["status"].as_str().unwrap())
+    })
+}
+
 /// Git's smart HTTP protocol on 127.0.0.1: `git http-backend` run as a CGI program for each
 /// request, serving the bare repositories under `root`.
 pub fn git_http_server(root: &Path) -> LoopbackServer {

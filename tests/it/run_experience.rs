@@ -30,37 +30,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// `st2 run ARGS -j` (or `st2 run ARGS` when ARGS hold `-j` already).
-fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
-    let mut command = home.st2();
-    command.arg("run").args(args);
-    if !args.contains(&"-j") {
-        command.arg("-j");
-    }
-    let output = command.output().unwrap();
-    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "{err}: stdout {} stderr {}",
-            stdout(&output),
-            stderr(&output)
-        )
-    });
-    (value, output)
-}
-
-/// How many executions `st2 execution list` shows.
-fn executions(home: &Home) -> usize {
-    let output = home
-        .st2()
-        .args(["execution", "list", "-j"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice::<Vec<Value>>(&output.stdout)
-        .unwrap()
-        .len()
-}
-
 /// Pieces read from a child's output as they came, with when they came.
 struct Reader {
     pieces: mpsc::Receiver<(Instant, Vec<u8>)>,
@@ -617,24 +586,6 @@ fn inherit_env_records_the_environment_with_secrets_masked() {
     assert!(!stored.iter().any(|row| row.contains(secret)), "{stored:?}");
     assert!(!stored.iter().any(|row| row.contains("db-pass-value")));
     assert!(stored.iter().any(|row| row.contains("visible-value")));
-}
-
-fn wait_final(home: &Home, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let output = home
-            .st2()
-            .args(["execution", "get", id, "-j"])
-            .output()
-            .unwrap();
-        let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
-        let status = execution["status"].as_str().unwrap().to_string();
-        if !["requested", "running", "canceling"].contains(&status.as_str()) {
-            return execution;
-        }
-        assert!(Instant::now() < deadline, "still {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A command printing one line, then another one after a pause.

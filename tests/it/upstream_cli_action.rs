@@ -29,8 +29,6 @@
 //! `src/action/args.rs` and checked against upstream's own functions by
 //! `cli_casting_matches_st2client` below.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -105,22 +103,7 @@ fn mockety() -> Home {
 
 /// `st2 run ACTION WORDS -j`: the recorded `parameters` of an execution that succeeded.
 fn posted(home: &Home, action: &str, words: &[&str]) -> Value {
-    let output = home
-        .st2()
-        .arg("run")
-        .arg(action)
-        .args(words)
-        .arg("-j")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "stdout {} stderr {}",
-        stdout(&output),
-        stderr(&output)
-    );
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
-    execution["parameters"].clone()
+    run_ok(home, &[&[action], words].concat())["parameters"].clone()
 }
 
 #[test]
@@ -311,26 +294,6 @@ fn start_sleeping(home: &Home) -> String {
         .to_string()
 }
 
-fn wait_status(home: &Home, id: &str, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let output = home
-            .st2()
-            .args(["execution", "get", id, "-j"])
-            .output()
-            .unwrap();
-        let execution: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-        if execution["status"] == status {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} never became {status}: {execution}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn test_cancel_single_execution() {
     let home = Home::new();
@@ -341,7 +304,7 @@ fn test_cancel_single_execution() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    wait_status(&home, &id, "canceled");
+    wait_execution(&home, &id, |execution| execution["status"] == "canceled");
 }
 
 #[test]
@@ -357,7 +320,7 @@ fn test_cancel_multiple_executions() {
     assert!(output.status.success(), "{}", stderr(&output));
     for id in &ids {
         assert!(stdout(&output).contains(id.as_str()), "{}", stdout(&output));
-        wait_status(&home, id, "canceled");
+        wait_execution(&home, id, |execution| execution["status"] == "canceled");
     }
 }
 

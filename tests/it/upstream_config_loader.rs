@@ -145,18 +145,7 @@ fn key_set(home: &Home, name: &str, value: &str, args: &[&str]) {
 
 /// What the pack's Python action gets as `self.config`.
 fn action_config(home: &Home, pack: &str) -> Value {
-    let output = home
-        .st2()
-        .args(["run", &format!("{pack}.get_config"), "-j"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let execution = run_ok(home, &[&format!("{pack}.get_config")]);
     assert_eq!(execution["status"], "succeeded", "{execution}");
     decode_config(&execution)
 }
@@ -820,13 +809,8 @@ fn template_defaults_that_cannot_render_reach_the_action_as_written() {
     )
     .unwrap();
     reload(&home);
-    let output = home
-        .st2()
-        .args(["run", "vadc.get_config", "-j"])
-        .output()
-        .unwrap();
+    let (execution, output) = run_json(&home, &["vadc.get_config"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
     let config = &decode_config(&execution);
     assert_eq!(config["brcd_sd_host"], "{{system.brcd_sd_host}}");
     assert_eq!(config["brcd_vtm_pass"], "{{user.brcd_vtm_pass}}");

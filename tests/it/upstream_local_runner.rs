@@ -134,9 +134,7 @@ fn run(home: &Home, args: &[&str]) -> (Value, std::process::ExitStatus) {
         command.env("PATH", path);
     }
     let output = command.output().unwrap();
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!("{err}: {}{}", stdout(&output), stderr(&output));
-    });
+    let execution = execution_of(&output);
     (execution, output.status)
 }
 
