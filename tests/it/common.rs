@@ -470,6 +470,22 @@ pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `st2ctl reload ARGS`.
+pub fn reload(home: &Home, args: &[&str]) -> std::process::Output {
+    home.st2ctl().arg("reload").args(args).output().unwrap()
+}
+
+/// `st2ctl reload ARGS`, which must succeed.
+pub fn reload_ok(home: &Home, args: &[&str]) {
+    let output = reload(home, args);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+}
+
 /// The execution `st2 run ... -j` printed; panics with both streams when it printed none.
 pub fn execution_of(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout)

@@ -69,12 +69,7 @@ fn diff_pack(actions: &[(&str, &str, Value)]) -> Home {
         let metadata = json!({"name": name, "runner_type": runner, "parameters": parameters});
         write(&dir, &format!("actions/{name}.yaml"), &metadata.to_string());
     }
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-all"]);
     home
 }
 

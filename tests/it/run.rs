@@ -119,12 +119,7 @@ parameters:
         "name: disabled\nrunner_type: noop\nenabled: false\n",
     );
     home.write_config("shelly", "port: 8080\n");
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(home, &["--register-all"]);
     let output = home
         .st2()
         .args(["key", "set", "who", "world"])

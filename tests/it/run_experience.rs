@@ -216,12 +216,7 @@ parameters:
     required: true
 "#,
     );
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(home, &["--register-all"]);
 }
 
 #[test]

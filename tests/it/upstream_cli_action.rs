@@ -92,12 +92,7 @@ fn mockety() -> Home {
         "from st2common.runners.base_action import Action\n\n\nclass Mock(Action):\n    \
          def run(self, **kwargs):\n        return kwargs\n",
     );
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-all"]);
     home
 }
 

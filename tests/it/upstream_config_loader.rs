@@ -98,21 +98,10 @@ fn add_upstream_config(home: &Home, name: &str) {
     home.write_config(name, &text);
 }
 
-/// `st2ctl reload` (packs, actions, configs), which must succeed.
-fn reload(home: &Home) {
-    let output = home.st2ctl().arg("reload").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-}
-
 /// Write `values` as the pack's config file and register it.
 fn set_config(home: &Home, pack: &str, values: &Value) {
     home.write_config(pack, &serde_json::to_string(values).unwrap());
-    reload(home);
+    reload_ok(home, &[]);
 }
 
 /// Store `values` as the pack's registered config without validating them, as upstream's
@@ -212,7 +201,7 @@ fn test_ensure_local_pack_config_feature_removed() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_4");
     assert!(home.pack("dummy_pack_4").join("config.yaml").is_file());
-    reload(&home);
+    reload_ok(&home, &[]);
     assert_config(&home, "dummy_pack_4", &json!({}), &[]);
 }
 
@@ -221,7 +210,7 @@ fn test_get_config_some_values_overriden_in_datastore() {
     let home = home_as("joe");
     add_pack(&home, "dummy_pack_5");
     add_upstream_config(&home, "dummy_pack_5");
-    reload(&home);
+    reload_ok(&home, &[]);
     key_set(
         &home,
         "api_secret",
@@ -280,7 +269,7 @@ fn test_get_config_default_value_from_config_schema_is_used() {
     add_pack(&home, "dummy_pack_1");
     add_upstream_config(&home, "dummy_pack_5");
     add_upstream_config(&home, "dummy_pack_1");
-    reload(&home);
+    reload_ok(&home, &[]);
 
     // [fix] Their configs refer to user-scoped datastore keys that are not set, for required
     // properties: upstream hands the action None, we refuse with what to do.
@@ -309,7 +298,7 @@ fn test_get_config_default_value_from_config_schema_is_used() {
     );
     // No config for the pack any more: the default.
     std::fs::remove_file(home.config("dummy_pack_5")).unwrap();
-    reload(&home);
+    reload_ok(&home, &[]);
     assert_eq!(
         action_config(&home, "dummy_pack_5")["non_required_with_default_value"],
         "some default value"
@@ -325,10 +314,10 @@ fn test_default_values_from_schema_are_used_when_no_config_exists() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_5");
     add_upstream_config(&home, "dummy_pack_5");
-    reload(&home);
+    reload_ok(&home, &[]);
     // Delete the registered config: the file goes, and the reload forgets it.
     std::fs::remove_file(home.config("dummy_pack_5")).unwrap();
-    reload(&home);
+    reload_ok(&home, &[]);
     let output = home
         .st2()
         .args(["pack", "config", "show", "dummy_pack_5", "-j"])
@@ -352,7 +341,7 @@ fn test_default_values_from_schema_are_used_when_no_config_exists() {
 fn test_default_values_are_used_when_default_values_are_falsey() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_17");
-    reload(&home);
+    reload_ok(&home, &[]);
 
     // 1. Default values are used.
     let config = action_config(&home, "dummy_pack_17");
@@ -406,7 +395,7 @@ fn test_get_config_nested_schema_default_values_from_config_schema_are_used() {
         add_pack(&home, &pack);
         add_upstream_config(&home, &pack);
     }
-    reload(&home);
+    reload_ok(&home, &[]);
     let expected = |host: &str, port: u16, token: Option<&str>| {
         let mut auth = json!({"host": host, "port": port, "device_uids": ["a", "b", "c"]});
         if let Some(token) = token {
@@ -473,7 +462,7 @@ fn test_get_config_dynamic_config_item_render_fails_user_friendly_exception_is_t
     let home = Home::new();
     let pack = "dummy_pack_schema_with_nested_object_5";
     add_pack(&home, pack);
-    reload(&home);
+    reload_ok(&home, &[]);
     let undefined = |key: &str| {
         format!(
             "Failed to render dynamic configuration value for key \"{key}\" with value \
@@ -782,7 +771,7 @@ fn test_empty_config_object_in_the_database() {
     add_pack(&home, pack);
     // An empty config file registers as `{}`.
     home.write_config(pack, "");
-    reload(&home);
+    reload_ok(&home, &[]);
     let output = home
         .st2()
         .args(["pack", "config", "show", pack, "-j"])
@@ -808,7 +797,7 @@ fn template_defaults_that_cannot_render_reach_the_action_as_written() {
         home.pack(pack).join("config.schema.yaml"),
     )
     .unwrap();
-    reload(&home);
+    reload_ok(&home, &[]);
     let (execution, output) = run_json(&home, &["vadc.get_config"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let config = &decode_config(&execution);

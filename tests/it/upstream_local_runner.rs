@@ -79,7 +79,7 @@ fn generic_pack(home: &Home) {
         dir.join("actions/local_script_with_params.sh"),
     )
     .unwrap();
-    reload(home);
+    reload_ok(home, &[]);
 }
 
 /// `localrunner_pack`, with a `pack.yaml`.
@@ -96,17 +96,7 @@ fn localrunner_pack(home: &Home) {
         "---\nname: localrunner_pack\ndescription: upstream's localrunner_pack\n\
          version: 0.1.0\nauthor: t\n",
     );
-    reload(home);
-}
-
-fn reload(home: &Home) {
-    let output = home.st2ctl().arg("reload").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    reload_ok(home, &[]);
 }
 
 /// A directory holding a `python` (the system `python3`) when `PATH` has none.
@@ -427,7 +417,7 @@ mod local_shell_script_runner {
             "actions/lines.yaml",
             "---\nname: lines\nrunner_type: local-shell-script\nentry_point: lines.sh\n",
         );
-        reload(&home);
+        reload_ok(&home, &[]);
         let (execution, status) = run(&home, &["generic.lines"]);
         assert!(status.success(), "{execution}");
         assert_eq!(

@@ -76,17 +76,8 @@ fn home_with(actions: &[(&str, Value)]) -> Home {
         // JSON is YAML.
         write(&dir, &format!("actions/{name}.yaml"), &metadata.to_string());
     }
-    register(&home);
+    reload_ok(&home, &["--register-all"]);
     home
-}
-
-fn register(home: &Home) {
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 /// `st2 run ...` that must be refused: its one `error:` line (exit 2, nothing recorded).
@@ -296,7 +287,7 @@ fn test_get_finalized_params_empty() {
         "actions/empty.yaml",
         "name: empty\nrunner_type: noop\n",
     );
-    register(&home);
+    reload_ok(&home, &["--register-all"]);
     let execution = run_ok(&home, &["params.empty"]);
     assert_eq!(execution["parameters"], json!({}));
     assert_eq!(execution["status"], "succeeded");
@@ -672,12 +663,7 @@ fn test_get_finalized_params_with_config() {
         "generic_config_param:\n  type: string\n",
     );
     home.write_config(PACK, "generic_config_param: So generic\n");
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-configs"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-configs"]);
     let execution = run_ok(
         &home,
         &[
@@ -831,7 +817,7 @@ fn test_render_final_params_and_shell_script_action_command_strings() {
         "#!/bin/sh\nprintf '%s|' \"$@\"\n",
     );
     set_executable(&dir.join("actions/release.sh"));
-    register(&home);
+    reload_ok(&home, &["--register-all"]);
     let arguments = |words: &[&str]| {
         let output = home
             .st2()

@@ -66,7 +66,7 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::common::{copy_tree, fixtures_dir, git, run_json, stderr, write, Home};
+use crate::common::{copy_tree, fixtures_dir, git, reload_ok, run_json, stderr, write, Home};
 
 /// Metadata for the pythonactions files, which upstream runs without any.
 const PYTHONACTIONS: &[(&str, &str, &str)] = &[
@@ -228,15 +228,6 @@ fn six_venv() -> &'static Path {
     })
 }
 
-fn reload(home: &Home) {
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-}
-
 /// `dummy_pack_1` with the pythonactions entry points (and ours), registered, with `extra_conf`
 /// in st2.conf.
 fn dummy_pack_1(extra_conf: &str) -> Home {
@@ -275,7 +266,7 @@ fn dummy_pack_1(extra_conf: &str) -> Home {
     }
     std::fs::create_dir_all(home.base.join("virtualenvs")).unwrap();
     std::os::unix::fs::symlink(six_venv(), home.venv("dummy_pack_1")).unwrap();
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     home
 }
 
@@ -451,7 +442,7 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
         home.config("dummy_pack_5"),
     )
     .unwrap();
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
 
     // No values provided in the datastore. Upstream: api_secret and private_key_path are None.
     // Ours (README, "Where we differ"): a template naming a missing datastore key is an error
@@ -518,7 +509,7 @@ fn test_simple_action_fail() {
 fn test_simple_action_no_file() {
     let home = dummy_pack_1("");
     metadata(&home.pack("dummy_pack_1"), "foo", "foo.py", "");
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let (execution, output) = run_json(&home, &["dummy_pack_1.foo"]);
     assert!(!output.status.success());
     assert_eq!(execution["status"], "failed");
@@ -539,7 +530,7 @@ fn test_simple_action_no_entry_point() {
         "actions/no_entry.yaml",
         "---\nname: no_entry\nrunner_type: python-script\nentry_point: \"\"\n",
     );
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let (execution, _) = run_json(&home, &["dummy_pack_1.no_entry"]);
     assert_eq!(execution["status"], "failed");
     assert_eq!(
@@ -801,7 +792,7 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
         &upstream().join("packs/dummy_pack_9"),
         &home.pack("dummy_pack_9_deps"),
     );
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let (execution, _) = run_json(&home, &["dummy_pack_1.doesnt_exist"]);
     assert_eq!(execution["status"], "failed");
     let expected = format!(
@@ -830,7 +821,7 @@ fn test_python_action_wrapper_action_script_file_contains_invalid_syntax_friendl
     let pack = home.pack("dummy_pack_9_deps");
     copy_tree(&upstream().join("packs/dummy_pack_9"), &pack);
     metadata(&pack, "invalid_syntax", "invalid_syntax.py", "");
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let (execution, _) = run_json(&home, &["dummy_pack_9_deps.invalid_syntax"]);
     assert_eq!(execution["status"], "failed");
     let stderr_text = text(&execution, "stderr");
@@ -991,7 +982,7 @@ fn content_version_home(extra_conf: &str) -> Home {
             "test_content_version",
         ],
     );
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     home
 }
 
@@ -1050,7 +1041,7 @@ fn test_content_version_contains_common_libs_config_enabled() {
     git(&pack, &["add", "-A"]);
     git(&pack, &["commit", "--quiet", "-m", "python_paths"]);
     git(&pack, &["tag", "with-paths"]);
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let (execution, _) = run_json(
         &home,
         &[
@@ -1243,7 +1234,7 @@ fn test_config_with_a_lot_of_items_and_a_lot_of_parameters_work_fine() {
     let pack = home.pack("dummy_pack_1");
     metadata(&pack, "noop_many", "noop.py", &parameters);
     home.write_config("dummy_pack_1", &config);
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (execution, output) = run_json(&home, &args);
     assert!(output.status.success(), "{execution:#}");
@@ -1274,12 +1265,7 @@ fn test_priority_of_loading_library_after_setup_pack_virtualenv() {
         "get_library_path.py",
         "  module:\n    type: string\n",
     );
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all", "--register-setup-virtualenvs"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-all", "--register-setup-virtualenvs"]);
     let virtualenvs_path = format!("{}/", home.base.join("virtualenvs").display());
     assert!(home.venv("test_library_dependencies").exists());
 
@@ -1325,7 +1311,7 @@ fn parameters_without_a_value_reach_run_as_none() {
         "optional.py",
         "  a:\n    type: string\n  b:\n    type: string\n",
     );
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let (execution, _) = run_json(&home, &["dummy_pack_1.optional", "a=x"]);
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     assert_eq!(execution["result"]["result"], json!({"a": "x", "b": null}));

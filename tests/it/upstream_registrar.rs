@@ -89,10 +89,6 @@ fn generic_pack(home: &Home, dir_name: &str, files: &[&str]) {
     }
 }
 
-fn reload(home: &Home, args: &[&str]) -> std::process::Output {
-    home.st2ctl().arg("reload").args(args).output().unwrap()
-}
-
 /// `st2ctl reload ARGS`, expecting exit status `code`: (stdout, stderr).
 fn reload_expecting(home: &Home, args: &[&str], code: i32) -> (String, String) {
     let output = reload(home, args);
