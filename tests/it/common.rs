@@ -147,13 +147,9 @@ impl Home {
 
     /// `st2 pack list -j` as JSON, without the built-in `core` pack it always lists.
     pub fn pack_list(&self) -> Vec<Value> {
-        let output = self.st2().args(["pack", "list", "-j"]).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let packs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        let Value::Array(packs) = st2_json(self, &["pack", "list"]) else {
+            panic!("st2 pack list -j printed no list");
+        };
         packs
             .into_iter()
             .filter(|pack| pack["source"]["builtin"] != true)
@@ -468,6 +464,13 @@ pub fn stdout(output: &std::process::Output) -> String {
 /// stderr of a command as a string.
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `st2 ARGS -j`, which must succeed, as JSON.
+pub fn st2_json(home: &Home, args: &[&str]) -> Value {
+    let output = home.st2().args(args).arg("-j").output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// `st2ctl reload ARGS`.

@@ -147,13 +147,7 @@ fn decode_config(execution: &Value) -> Value {
 
 /// `st2 pack config show PACK --resolved -j`.
 fn shown_config(home: &Home, pack: &str) -> Value {
-    let output = home
-        .st2()
-        .args(["pack", "config", "show", pack, "--resolved", "-j"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
+    st2_json(home, &["pack", "config", "show", pack, "--resolved"])
 }
 
 /// Both views: the action's config, and what `show --resolved` prints (secrets masked);

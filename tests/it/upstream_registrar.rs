@@ -97,13 +97,6 @@ fn reload_expecting(home: &Home, args: &[&str], code: i32) -> (String, String) {
     (out, err)
 }
 
-/// `st2 <args> -j` as JSON.
-fn st2_json(home: &Home, args: &[&str]) -> Value {
-    let output = home.st2().args(args).arg("-j").output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 fn action_refs(home: &Home) -> Vec<String> {
     home.query("SELECT ref FROM actions ORDER BY ref")
 }
