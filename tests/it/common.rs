@@ -20,6 +20,11 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// `fixtures/upstream/<relative>`: fixtures of StackStorm's own tests.
+pub fn upstream_fixture(relative: &str) -> PathBuf {
+    fixtures_dir().join("upstream").join(relative)
+}
+
 /// A temporary StackStorm home: base path, st2.conf, and an index of our own.
 pub struct Home {
     pub dir: tempfile::TempDir,
@@ -139,6 +144,20 @@ impl Home {
     /// Write `<base>/configs/<pack>.yaml`.
     pub fn write_config(&self, pack: &str, text: &str) {
         write(&self.base.join("configs"), &format!("{pack}.yaml"), text);
+    }
+
+    /// Copy the fixture pack `fixtures/upstream/<relative>` into the packs directory as
+    /// `name`; its directory there.
+    pub fn add_upstream_pack(&self, relative: &str, name: &str) -> PathBuf {
+        let dir = self.pack(name);
+        copy_tree(&upstream_fixture(relative), &dir);
+        dir
+    }
+
+    /// Copy `fixtures/upstream/packs/configs/<pack>.yaml` to `<base>/configs/<pack>.yaml`.
+    pub fn add_upstream_config(&self, pack: &str) {
+        let path = upstream_fixture(&format!("packs/configs/{pack}.yaml"));
+        self.write_config(pack, &std::fs::read_to_string(path).unwrap());
     }
 
     pub fn venv(&self, pack_ref: &str) -> PathBuf {

@@ -59,10 +59,6 @@ const GET_CONFIG_PY: &str = "import json\n\n\
                              class GetConfig(Action):\n    def run(self):\n        \
                              return json.dumps(self.config).encode('utf-8').hex()\n";
 
-fn upstream_packs() -> std::path::PathBuf {
-    fixtures_dir().join("upstream/packs")
-}
-
 /// A home running as `user`.
 fn home_as(user: &str) -> Home {
     let mut home = Home::new();
@@ -74,9 +70,9 @@ fn home_as(user: &str) -> Home {
 /// fixture), with the `get_config` action.
 fn add_pack(home: &Home, name: &str) {
     let dir = home.pack(name);
-    let fixture = upstream_packs().join(name);
-    if fixture.is_dir() {
-        copy_tree(&fixture, &dir);
+    let fixture = format!("packs/{name}");
+    if upstream_fixture(&fixture).is_dir() {
+        home.add_upstream_pack(&fixture, name);
         let _ = std::fs::remove_file(dir.join("actions/invalid.yaml"));
     } else {
         write(
@@ -89,13 +85,6 @@ fn add_pack(home: &Home, name: &str) {
     }
     write(&dir, "actions/get_config.yaml", GET_CONFIG_META);
     write(&dir, "actions/get_config.py", GET_CONFIG_PY);
-}
-
-/// Register the pack's config from upstream's `configs/<pack>.yaml`.
-fn add_upstream_config(home: &Home, name: &str) {
-    let text =
-        std::fs::read_to_string(upstream_packs().join(format!("configs/{name}.yaml"))).unwrap();
-    home.write_config(name, &text);
 }
 
 /// Write `values` as the pack's config file and register it.
@@ -203,7 +192,7 @@ fn test_ensure_local_pack_config_feature_removed() {
 fn test_get_config_some_values_overriden_in_datastore() {
     let home = home_as("joe");
     add_pack(&home, "dummy_pack_5");
-    add_upstream_config(&home, "dummy_pack_5");
+    home.add_upstream_config("dummy_pack_5");
     reload_ok(&home, &[]);
     key_set(
         &home,
@@ -261,8 +250,8 @@ fn test_get_config_default_value_from_config_schema_is_used() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_5");
     add_pack(&home, "dummy_pack_1");
-    add_upstream_config(&home, "dummy_pack_5");
-    add_upstream_config(&home, "dummy_pack_1");
+    home.add_upstream_config("dummy_pack_5");
+    home.add_upstream_config("dummy_pack_1");
     reload_ok(&home, &[]);
 
     // [fix] Their configs refer to user-scoped datastore keys that are not set, for required
@@ -307,7 +296,7 @@ fn test_get_config_default_value_from_config_schema_is_used() {
 fn test_default_values_from_schema_are_used_when_no_config_exists() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_5");
-    add_upstream_config(&home, "dummy_pack_5");
+    home.add_upstream_config("dummy_pack_5");
     reload_ok(&home, &[]);
     // Delete the registered config: the file goes, and the reload forgets it.
     std::fs::remove_file(home.config("dummy_pack_5")).unwrap();
@@ -387,7 +376,7 @@ fn test_get_config_nested_schema_default_values_from_config_schema_are_used() {
     for n in 1..=4 {
         let pack = format!("dummy_pack_schema_with_nested_object_{n}");
         add_pack(&home, &pack);
-        add_upstream_config(&home, &pack);
+        home.add_upstream_config(&pack);
     }
     reload_ok(&home, &[]);
     let expected = |host: &str, port: u16, token: Option<&str>| {

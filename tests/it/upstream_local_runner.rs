@@ -37,15 +37,9 @@
 //! its output ([fix], issue 13), so the sudo-password cases compare the password the command
 //! read as hex rather than as printed text.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use crate::common::*;
-
-fn upstream() -> PathBuf {
-    fixtures_dir().join("upstream")
-}
 
 /// The `generic` pack: upstream's `local.yaml` and `local_script_with_params` actions.
 fn generic_pack(home: &Home) {
@@ -55,7 +49,7 @@ fn generic_pack(home: &Home) {
         "pack.yaml",
         "---\nname: generic\ndescription: upstream's generic fixtures\nversion: 0.1.0\nauthor: t\n",
     );
-    let actions = upstream().join("generic/actions");
+    let actions = upstream_fixture("generic/actions");
     let local = std::fs::read_to_string(actions.join("local.yaml")).unwrap();
     write(
         &dir,
@@ -85,7 +79,7 @@ fn generic_pack(home: &Home) {
 /// `localrunner_pack`, with a `pack.yaml`.
 fn localrunner_pack(home: &Home) {
     let dir = home.pack("localrunner_pack");
-    let fixture = upstream().join("localrunner_pack/actions");
+    let fixture = upstream_fixture("localrunner_pack/actions");
     for name in ["text_gen.yml", "text_gen.py"] {
         std::fs::create_dir_all(dir.join("actions")).unwrap();
         std::fs::copy(fixture.join(name), dir.join("actions").join(name)).unwrap();

@@ -106,7 +106,7 @@ fn received(execution: &Value) -> &Value {
 
 /// The parameters of an upstream fixture file (`fixtures/upstream/generic/...`).
 fn fixture_parameters(relative: &str, key: &str) -> Map<String, Value> {
-    let path = fixtures_dir().join("upstream/generic").join(relative);
+    let path = upstream_fixture("generic").join(relative);
     let text = std::fs::read_to_string(&path).unwrap();
     let value = st2_rs::yaml::from_str(&text).unwrap();
     value[key].as_object().unwrap().clone()

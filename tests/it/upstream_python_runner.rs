@@ -66,7 +66,7 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::common::{copy_tree, fixtures_dir, git, reload_ok, run_json, stderr, write, Home};
+use crate::common::{copy_tree, git, reload_ok, run_json, stderr, upstream_fixture, write, Home};
 
 /// Metadata for the pythonactions files, which upstream runs without any.
 const PYTHONACTIONS: &[(&str, &str, &str)] = &[
@@ -174,11 +174,6 @@ class Action3(Action):
     ),
 ];
 
-/// `fixtures/upstream`.
-fn upstream() -> PathBuf {
-    fixtures_dir().join("upstream")
-}
-
 /// A virtualenv with `six`, made once per test run (StackStorm puts `six` in every pack
 /// virtualenv; the fixtures import it). Built aside, then renamed into place: a venv runs from
 /// wherever its directory is.
@@ -235,14 +230,13 @@ fn dummy_pack_1(extra_conf: &str) -> Home {
     if !extra_conf.is_empty() {
         home.set_extra_conf(extra_conf);
     }
-    let pack = home.pack("dummy_pack_1");
-    copy_tree(&upstream().join("packs/dummy_pack_1"), &pack);
+    let pack = home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
     copy_tree(
-        &upstream().join("packs/pythonactions/actions"),
+        &upstream_fixture("packs/pythonactions/actions"),
         &pack.join("actions"),
     );
     std::fs::copy(
-        upstream().join("files/examples/actions/noop.py"),
+        upstream_fixture("files/examples/actions/noop.py"),
         pack.join("actions/noop.py"),
     )
     .unwrap();
@@ -422,8 +416,7 @@ fn test_simple_action_no_status_backward_compatibility() {
 fn test_simple_action_config_value_provided_overriden_in_datastore() {
     let mut home = Home::new();
     home.set_extra_conf("[system_user]\nuser = joe\n");
-    let pack = home.pack("dummy_pack_5");
-    copy_tree(&upstream().join("packs/dummy_pack_5"), &pack);
+    let pack = home.add_upstream_pack("packs/dummy_pack_5", "dummy_pack_5");
     std::fs::remove_file(pack.join("actions/invalid.yaml")).unwrap();
     // Ours: shows the config the action gets (upstream reads the runner's _config).
     write(
@@ -436,12 +429,7 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
          return config\n",
     );
     metadata(&pack, "config_items", "config_items.py", "");
-    std::fs::create_dir_all(home.base.join("configs")).unwrap();
-    std::fs::copy(
-        upstream().join("packs/configs/dummy_pack_5.yaml"),
-        home.config("dummy_pack_5"),
-    )
-    .unwrap();
+    home.add_upstream_config("dummy_pack_5");
     reload_ok(&home, &["--register-all"]);
 
     // No values provided in the datastore. Upstream: api_secret and private_key_path are None.
@@ -788,10 +776,7 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
     );
     // File in a directory which is a Python package: dummy_pack_9's list_repos, whose entry
     // point does not exist.
-    copy_tree(
-        &upstream().join("packs/dummy_pack_9"),
-        &home.pack("dummy_pack_9_deps"),
-    );
+    home.add_upstream_pack("packs/dummy_pack_9", "dummy_pack_9_deps");
     reload_ok(&home, &["--register-all"]);
     let (execution, _) = run_json(&home, &["dummy_pack_1.doesnt_exist"]);
     assert_eq!(execution["status"], "failed");
@@ -818,8 +803,7 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
 #[test]
 fn test_python_action_wrapper_action_script_file_contains_invalid_syntax_friendly_error() {
     let home = Home::new();
-    let pack = home.pack("dummy_pack_9_deps");
-    copy_tree(&upstream().join("packs/dummy_pack_9"), &pack);
+    let pack = home.add_upstream_pack("packs/dummy_pack_9", "dummy_pack_9_deps");
     metadata(&pack, "invalid_syntax", "invalid_syntax.py", "");
     reload_ok(&home, &["--register-all"]);
     let (execution, _) = run_json(&home, &["dummy_pack_9_deps.invalid_syntax"]);
@@ -975,8 +959,7 @@ fn content_version_home(extra_conf: &str) -> Home {
         &[
             "clone",
             "--quiet",
-            upstream()
-                .join("test_content_version.bundle")
+            upstream_fixture("test_content_version.bundle")
                 .to_str()
                 .unwrap(),
             "test_content_version",
@@ -1033,7 +1016,7 @@ fn test_content_version_contains_common_libs_config_enabled() {
     let home = content_version_home("[packs]\nenable_common_libs = True\n");
     let pack = home.pack("test_content_version");
     std::fs::copy(
-        upstream().join("packs/pythonactions/actions/python_paths.py"),
+        upstream_fixture("packs/pythonactions/actions/python_paths.py"),
         pack.join("actions/python_paths.py"),
     )
     .unwrap();
@@ -1257,8 +1240,10 @@ fn test_priority_of_loading_library_after_setup_pack_virtualenv() {
     // win, and a library only the system has comes from the system.
     let mut home = Home::new();
     home.set_extra_conf("[actionrunner]\nvirtualenv_opts = --system-site-packages\n");
-    let pack = home.pack("test_library_dependencies");
-    copy_tree(&upstream().join("packs/test_library_dependencies"), &pack);
+    let pack = home.add_upstream_pack(
+        "packs/test_library_dependencies",
+        "test_library_dependencies",
+    );
     metadata(
         &pack,
         "get_library_path",
