@@ -307,6 +307,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Make a file executable (mode 755).
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Write an action's metadata, `<pack_dir>/actions/<name>.yaml`, as JSON (JSON is YAML).
+pub fn write_action(pack_dir: &Path, metadata: &Value) {
+    let name = metadata["name"].as_str().unwrap();
+    write(
+        pack_dir,
+        &format!("actions/{name}.yaml"),
+        &metadata.to_string(),
+    );
+}
+
 /// Write a file, creating parent directories.
 pub fn write(dir: &Path, relative: &str, text: &str) {
     let path = dir.join(relative);

@@ -67,7 +67,7 @@ fn diff_pack(actions: &[(&str, &str, Value)]) -> Home {
     );
     for (name, runner, parameters) in actions {
         let metadata = json!({"name": name, "runner_type": runner, "parameters": parameters});
-        write(&dir, &format!("actions/{name}.yaml"), &metadata.to_string());
+        write_action(&dir, &metadata);
     }
     reload_ok(&home, &["--register-all"]);
     home

@@ -128,11 +128,6 @@ parameters:
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
-fn make_executable(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 #[test]
 fn core_local_runs_a_command_and_records_it() {
     let home = Home::new();

@@ -83,8 +83,7 @@ fn mockety() -> Home {
         }}),
     ];
     for action in actions {
-        let name = action["name"].as_str().unwrap();
-        write(&dir, &format!("actions/{name}.yaml"), &action.to_string());
+        write_action(&dir, &action);
     }
     write(
         &dir,

@@ -42,8 +42,6 @@
 //! integration test keeps the cases that do not depend on it; an unknown action is named
 //! with our words.
 
-use std::path::Path;
-
 use serde_json::{json, Map, Value};
 
 use crate::common::*;
@@ -73,8 +71,7 @@ fn home_with(actions: &[(&str, Value)]) -> Home {
             "entry_point": "kwargs.py",
             "parameters": parameters,
         });
-        // JSON is YAML.
-        write(&dir, &format!("actions/{name}.yaml"), &metadata.to_string());
+        write_action(&dir, &metadata);
     }
     reload_ok(&home, &["--register-all"]);
     home
@@ -810,13 +807,13 @@ fn test_render_final_params_and_shell_script_action_command_strings() {
         "entry_point": "release.sh",
         "parameters": parameters,
     });
-    write(&dir, "actions/release.yaml", &metadata.to_string());
+    write_action(&dir, &metadata);
     write(
         &dir,
         "actions/release.sh",
         "#!/bin/sh\nprintf '%s|' \"$@\"\n",
     );
-    set_executable(&dir.join("actions/release.sh"));
+    make_executable(&dir.join("actions/release.sh"));
     reload_ok(&home, &["--register-all"]);
     let arguments = |words: &[&str]| {
         let output = home
@@ -862,11 +859,6 @@ fn test_render_final_params_and_shell_script_action_command_strings() {
         ]),
         "st2rbac|3.2.0|StackStorm2|master|0|/tmp/repoc|"
     );
-}
-
-fn set_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Not an upstream case (upstream records rendered values as they are): the record shows the
