@@ -100,7 +100,7 @@ fn cast_number(value: Value) -> Result<Value, String> {
     Number::from_f64(float).map(Value::Number).ok_or_else(|| {
         format!(
             "{} is not a finite number",
-            crate::expressions::pystr::float_text(float)
+            crate::schema::repr::float_repr(float)
         )
     })
 }

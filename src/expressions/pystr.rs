@@ -4,7 +4,7 @@
 
 use minijinja::value::{Value, ValueKind};
 
-use crate::schema::repr::number_repr;
+use crate::schema::repr::float_repr;
 
 /// `str(value)`: strings as they are, everything else as [`py_repr`]; undefined is empty
 /// (Jinja2's `Undefined.__str__`).
@@ -167,17 +167,7 @@ pub fn number_text(value: &Value) -> String {
         return value.to_string();
     }
     let float = f64::try_from(value.clone()).unwrap_or(f64::NAN);
-    float_text(float)
-}
-
-/// `repr(float)`: `1.0`, `1e+16`, `inf`, `nan`.
-pub fn float_text(float: f64) -> String {
-    match serde_json::Number::from_f64(float) {
-        Some(number) => number_repr(&number),
-        None if float.is_nan() => "nan".into(),
-        None if float > 0.0 => "inf".into(),
-        None => "-inf".into(),
-    }
+    float_repr(float)
 }
 
 #[cfg(test)]

@@ -91,7 +91,8 @@ pub fn number_repr(number: &Number) -> String {
     float_repr(number.as_f64().unwrap_or(f64::NAN))
 }
 
-fn float_repr(value: f64) -> String {
+/// `repr(float)`: `1.0`, `1e+16`, `inf`, `nan`.
+pub fn float_repr(value: f64) -> String {
     if value.is_nan() {
         return "nan".into();
     }
