@@ -150,7 +150,7 @@ pub fn capitalize(text: &str) -> String {
 }
 
 /// Python's whitespace for `str.strip()`.
-fn is_python_space(c: char) -> bool {
+pub(crate) fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
