@@ -19,7 +19,7 @@ kind "config".
 Usage: python upstream_registration_oracle.py ST2_SOURCE_DIR PACKS_DIR [--example-configs]
 
 ST2_SOURCE_DIR is a checkout of StackStorm/st2 (tag v3.9.0). The interpreter needs what
-st2common imports for these modules (see scripts/measure_registration.sh, which builds such a
+st2common imports for these modules (see scripts/measure_registration.py, which builds such a
 virtualenv under target/).
 """
 

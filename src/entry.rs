@@ -32,7 +32,6 @@ fn run(
     output: OutputArgs,
     command: impl FnOnce(&Context) -> anyhow::Result<ExitStatus>,
 ) -> ExitCode {
-    init_logging(global.debug);
     let format = if output.json {
         Format::Json
     } else if output.yaml {
@@ -41,6 +40,7 @@ fn run(
         Format::Table
     };
     let printer = Printer::new(format);
+    init_logging(global.debug, printer.stderr_color());
     let overrides = Overrides {
         config_file: global.config_file.clone(),
         base_path: global.base_path.clone(),
@@ -69,13 +69,12 @@ fn run(
     ExitCode::from(status.code())
 }
 
-fn init_logging(debug: bool) {
+/// Debug logs on stderr, coloured as the printer colours stderr (only on a terminal, never
+/// with `NO_COLOR`: logs often go to a file or a pipe).
+fn init_logging(debug: bool, color: bool) {
     if !debug {
         return;
     }
-    // Colour only on a terminal, and never with NO_COLOR: logs often go to a file or a pipe.
-    let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os(crate::settings::env::NO_COLOR).is_none();
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(color)

@@ -487,6 +487,7 @@ pub fn execute(
             redact::StreamRedactor::new(&prepared.secrets),
             redact::StreamRedactor::new(&prepared.secrets),
         ],
+        learned: Vec::new(),
         pending: Vec::new(),
         pending_bytes: 0,
         pending_since: None,
@@ -522,10 +523,11 @@ pub fn execute(
     };
     tap.close();
     drop(tap);
-    let output = recorder.join().unwrap_or_default();
-    // [fix] what the action printed or returned never shows a secret the run knows.
+    let (output, learned) = recorder.join().unwrap_or_default();
+    // [fix] what the action printed or returned never shows a secret the run knows, those it
+    // was handed while it ran included.
     let mut outcome = outcome;
-    redact::Redactor::new(&prepared.secrets).value(&mut outcome.result);
+    redact::Redactor::new(prepared.secrets.iter().chain(&learned)).value(&mut outcome.result);
     let status = match outcome.outcome {
         Outcome::Succeeded => ExecutionStatus::Succeeded,
         Outcome::Failed => ExecutionStatus::Failed,
@@ -540,12 +542,14 @@ pub fn execute(
 }
 
 /// The recorder thread of one execution: masks the output as it comes, shows it, records it
-/// in batches, and returns what it has not written yet.
+/// in batches, and returns what it has not written yet with the secrets it learned.
 struct Recorder {
     store_path: PathBuf,
     id: String,
     /// One per stream (stdout, stderr): each holds back its own partial secret.
     redactors: [redact::StreamRedactor; 2],
+    /// The secrets announced during the run ([`TapEvent::Secret`]).
+    learned: Vec<String>,
     pending: Vec<OutputChunk>,
     pending_bytes: usize,
     pending_since: Option<Instant>,
@@ -555,7 +559,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn run(mut self, events: Receiver<TapEvent>) -> Vec<OutputChunk> {
+    fn run(mut self, events: Receiver<TapEvent>) -> (Vec<OutputChunk>, Vec<String>) {
         loop {
             match events.recv_timeout(TICK) {
                 Ok(TapEvent::Output { stream, data, at }) => {
@@ -566,6 +570,7 @@ impl Recorder {
                     self.redactors
                         .iter_mut()
                         .for_each(|redactor| redactor.add_secret(&secret));
+                    self.learned.push(secret);
                 }
                 Ok(TapEvent::End) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -588,7 +593,7 @@ impl Recorder {
         if let Some(view) = &mut self.view {
             view.finish();
         }
-        self.pending
+        (self.pending, self.learned)
     }
 
     fn emit(&mut self, stream: OutputStream, data: Vec<u8>, at: jiff::Timestamp) {

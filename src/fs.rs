@@ -19,6 +19,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Write `files` (path inside the directory, text) as the directory `dir`, unless it exists:
+/// built in a staging directory beside it, then renamed into place, so that `dir` is
+/// complete or absent, never half written. When another process puts it there first, its
+/// copy is kept.
+pub fn write_tree_once(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}-"))
+        .tempdir_in(parent)?;
+    for (path, text) in files {
+        let target = staging.path().join(path);
+        if let Some(folder) = target.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
+        std::fs::write(&target, text)?;
+    }
+    let staged = staging.keep();
+    if let Err(err) = std::fs::rename(&staged, dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        if !dir.is_dir() {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 /// Read all of `source` if it holds at most `limit` bytes; `None` when it holds more (only
 /// `limit + 1` bytes are ever read, so a huge or endless source cannot fill the memory).
 pub fn read_at_most(source: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
@@ -65,6 +96,23 @@ pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_tree_is_written_whole_once() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cache/tree");
+        write_tree_once(&dir, &[("a.txt", "a"), ("sub/b.txt", "b")]).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("sub/b.txt")).unwrap(), "b");
+        // There already: left as it is.
+        write_tree_once(&dir, &[("a.txt", "other")]).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a.txt")).unwrap(), "a");
+        // No staging directory is left beside it.
+        let names: Vec<_> = std::fs::read_dir(root.path().join("cache"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["tree"]);
+    }
 
     #[test]
     fn read_at_most_stops_after_the_limit() {

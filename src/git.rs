@@ -169,14 +169,7 @@ pub fn is_repo(path: &Path) -> bool {
 
 /// The `v<semver>` tags of the repository at `url`, `v` stripped, highest first.
 pub fn available_versions(url: &str, options: &FetchOptions) -> Result<Vec<String>, GitError> {
-    check_url(url)?;
-    let dir = tempfile::tempdir().map_err(|err| GitError::Other {
-        url: url.to_string(),
-        message: err.to_string(),
-    })?;
-    let repo = Repository::init_bare(dir.path()).map_err(|err| GitError::from_git2(url, err))?;
-    let listing = list_remote(&repo, url, options)?;
-    Ok(listing.versions())
+    Ok(remote_listing(url, options)?.versions())
 }
 
 /// Which of `references` the repository at `url` has: the first that resolves against one
@@ -188,16 +181,20 @@ pub fn probe(
     references: &[String],
     options: &FetchOptions,
 ) -> Result<Option<String>, GitError> {
+    let (_, reference) = remote_listing(url, options)?.choose(url, references)?;
+    Ok(reference.map(str::to_string))
+}
+
+/// The refs of the repository at `url` (`ls-remote`), through a throwaway bare repository;
+/// nothing is downloaded.
+fn remote_listing(url: &str, options: &FetchOptions) -> Result<Listing, GitError> {
     check_url(url)?;
-    configure_libgit2(url, options);
     let dir = tempfile::tempdir().map_err(|err| GitError::Other {
         url: url.to_string(),
         message: err.to_string(),
     })?;
     let repo = Repository::init_bare(dir.path()).map_err(|err| GitError::from_git2(url, err))?;
-    let listing = list_remote(&repo, url, options)?;
-    let (_, reference) = listing.choose(url, references)?;
-    Ok(reference.map(str::to_string))
+    list_remote(&repo, url, options)
 }
 
 /// Fetch `url` at `reference` into `dest` (absent or empty), leaving a working tree and `.git`.

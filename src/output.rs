@@ -44,6 +44,11 @@ impl Printer {
         }
     }
 
+    /// Whether what goes to stderr may be coloured: it is a terminal and `NO_COLOR` is unset.
+    pub fn stderr_color(&self) -> bool {
+        self.color
+    }
+
     /// Whether stderr is a terminal (progress bars are drawn only then).
     pub fn stderr_is_terminal(&self) -> bool {
         self.stderr_terminal

@@ -33,16 +33,9 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let patterns = patterns(secrets);
-        let matcher = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&patterns)
-                .ok()
-        };
-        Redactor { matcher }
+        Redactor {
+            matcher: matcher(&patterns(secrets)),
+        }
     }
 
     /// Whether there is nothing to mask.
@@ -110,12 +103,12 @@ impl StreamRedactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut redactor = StreamRedactor {
-            patterns: patterns(secrets),
-            ..StreamRedactor::default()
-        };
-        redactor.rebuild();
-        redactor
+        let patterns = patterns(secrets);
+        StreamRedactor {
+            matcher: matcher(&patterns),
+            patterns,
+            held: Vec::new(),
+        }
     }
 
     /// Mask `secret` too from now on (a value the action was handed during the run).
@@ -125,18 +118,7 @@ impl StreamRedactor {
             return;
         }
         self.patterns.extend(added);
-        self.rebuild();
-    }
-
-    fn rebuild(&mut self) {
-        self.matcher = if self.patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&self.patterns)
-                .ok()
-        };
+        self.matcher = matcher(&self.patterns);
     }
 
     /// The next piece: returns what can be shown now, masked (possibly nothing).
@@ -195,6 +177,18 @@ pub fn partial_suffix(data: &[u8], pattern: &[u8]) -> usize {
         .rev()
         .find(|&length| pattern[length - 1] == last && data.ends_with(&pattern[..length]))
         .unwrap_or(0)
+}
+
+/// What finds `patterns` in text, leftmost-longest (a secret that contains another is found
+/// whole); none without patterns.
+fn matcher(patterns: &[String]) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(patterns)
+        .ok()
 }
 
 /// The secrets worth masking: long enough, not the mask itself, each once.

@@ -560,15 +560,7 @@ impl Plan<'_> {
     /// swaps of one pack's virtualenv wait for each other.
     fn lock(&self) -> Result<fs::File, VenvError> {
         fs::create_dir_all(&self.parent).map_err(io_err(&self.parent))?;
-        let lock_path = lock_path(&self.parent, self.spec.pack_ref);
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
-        lock.lock().map_err(io_err(&lock_path))?;
-        Ok(lock)
+        take_lock(&lock_path(&self.parent, self.spec.pack_ref))
     }
 
     /// Build the virtualenv at `target` (absent or empty) for life at the final path:
@@ -658,6 +650,22 @@ fn lock_path(parent: &Path, pack_ref: &str) -> PathBuf {
     parent.join(format!(".st2-venv-{pack_ref}.lock"))
 }
 
+/// The lock file at `path`, created when missing (never truncated).
+fn open_lock(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}
+
+/// The lock at `path`, taken (waiting for its holder); released when the file is dropped.
+fn take_lock(path: &Path) -> Result<fs::File, VenvError> {
+    let lock = open_lock(path).map_err(io_err(path))?;
+    lock.lock().map_err(io_err(path))?;
+    Ok(lock)
+}
+
 /// A virtualenv built by [`Plan::build_staged`], not yet in place.
 #[derive(Debug)]
 pub struct StagedVenv {
@@ -682,7 +690,7 @@ impl StagedVenv {
     /// exchanged with the previous virtualenv, which is then at [`path`](Self::path)
     /// ([`VenvOutcome::Updated`]), or renamed into an empty place ([`VenvOutcome::Created`]).
     pub fn swap_in(&self) -> Result<VenvOutcome, VenvError> {
-        let _lock = self.take_lock()?;
+        let _lock = take_lock(&self.lock_path)?;
         if fs::symlink_metadata(&self.final_dir).is_ok() {
             crate::fs::exchange(&self.built, &self.final_dir).map_err(io_err(&self.final_dir))?;
             Ok(VenvOutcome::Updated)
@@ -694,23 +702,12 @@ impl StagedVenv {
 
     /// Undo [`swap_in`](Self::swap_in), given what it returned.
     pub fn swap_back(&self, outcome: VenvOutcome) -> Result<(), VenvError> {
-        let _lock = self.take_lock()?;
+        let _lock = take_lock(&self.lock_path)?;
         match outcome {
             VenvOutcome::Updated => crate::fs::exchange(&self.built, &self.final_dir),
             _ => fs::rename(&self.final_dir, &self.built),
         }
         .map_err(io_err(&self.final_dir))
-    }
-
-    fn take_lock(&self) -> Result<fs::File, VenvError> {
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(io_err(&self.lock_path))?;
-        lock.lock().map_err(io_err(&self.lock_path))?;
-        Ok(lock)
     }
 }
 
@@ -728,12 +725,7 @@ pub fn remove_leftovers(virtualenvs: &Path) {
         let Some(pack_ref) = leftover_pack_ref(name) else {
             continue;
         };
-        let Ok(lock) = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(lock_path(virtualenvs, pack_ref))
-        else {
+        let Ok(lock) = open_lock(&lock_path(virtualenvs, pack_ref)) else {
             continue;
         };
         if lock.try_lock().is_ok() {

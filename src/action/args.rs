@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::casts::{capitalize, literal_eval, python_float, python_int};
+use super::casts::{capitalize, is_python_space, literal_eval, python_float, python_int};
 
 /// Options that change how words are read.
 #[derive(Debug, Clone, Copy, Default)]
@@ -286,7 +286,7 @@ fn array(
             Some(value) => value,
             None => Value::Array(
                 text.split(',')
-                    .map(|item| Value::String(item.trim_matches(is_space).to_string()))
+                    .map(|item| Value::String(item.trim_matches(is_python_space).to_string()))
                     .collect(),
             ),
         },
@@ -341,10 +341,6 @@ fn array(
         dict.insert(key.to_string(), value);
     }
     Ok(Value::Array(vec![Value::Object(dict)]))
-}
-
-fn is_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// Python's `json.loads`: also `NaN` and `Infinity` (which have no JSON value here, so

@@ -100,7 +100,7 @@ fn cast_number(value: Value) -> Result<Value, String> {
     Number::from_f64(float).map(Value::Number).ok_or_else(|| {
         format!(
             "{} is not a finite number",
-            crate::expressions::pystr::float_text(float)
+            crate::schema::repr::float_repr(float)
         )
     })
 }
@@ -150,7 +150,7 @@ pub fn capitalize(text: &str) -> String {
 }
 
 /// Python's whitespace for `str.strip()`.
-fn is_python_space(c: char) -> bool {
+pub(crate) fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 

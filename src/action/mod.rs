@@ -10,7 +10,7 @@ pub mod args;
 pub mod casts;
 pub mod params;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
@@ -271,35 +271,13 @@ pub fn builtin_pack_dir(settings: &Settings) -> Result<PathBuf, ActionError> {
     let dir = settings
         .cache_dir()
         .join(format!("builtin-core-{}", env!("CARGO_PKG_VERSION")));
-    if dir.join("actions").is_dir() {
-        return Ok(dir);
+    match crate::fs::write_tree_once(&dir, CORE_FILES) {
+        Ok(()) => Ok(dir),
+        Err(err) => Err(ActionError::Builtin {
+            path: dir,
+            reason: err.to_string(),
+        }),
     }
-    let error = |reason: String| ActionError::Builtin {
-        path: dir.clone(),
-        reason,
-    };
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|err| error(err.to_string()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".builtin-core-")
-        .tempdir_in(parent)
-        .map_err(|err| error(err.to_string()))?;
-    for (path, text) in CORE_FILES {
-        let target = staging.path().join(path);
-        if let Some(folder) = target.parent() {
-            std::fs::create_dir_all(folder).map_err(|err| error(err.to_string()))?;
-        }
-        std::fs::write(&target, text).map_err(|err| error(err.to_string()))?;
-    }
-    let staged = staging.keep();
-    if let Err(err) = std::fs::rename(&staged, &dir) {
-        let _ = std::fs::remove_dir_all(&staged);
-        // Another process wrote it first.
-        if !dir.join("actions").is_dir() {
-            return Err(error(err.to_string()));
-        }
-    }
-    Ok(dir)
 }
 
 /// The effective parameter schema of an action of `runner_type`: the runner's parameters,

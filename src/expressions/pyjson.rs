@@ -5,7 +5,7 @@
 use minijinja::value::{Value as JinjaValue, ValueKind};
 use serde_json::{Map, Value};
 
-use super::pystr::float_text;
+use crate::schema::repr::float_repr;
 
 /// How `json.dumps` was called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ fn write(value: &Value, options: &Dumps, level: usize, out: &mut String) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(number) if number.is_f64() => {
             let float = number.as_f64().unwrap_or(f64::NAN);
-            out.push_str(&float_text(float));
+            out.push_str(&float_repr(float));
         }
         Value::Number(number) => out.push_str(&number.to_string()),
         Value::String(text) => write_str(text, out),

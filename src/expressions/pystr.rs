@@ -4,7 +4,7 @@
 
 use minijinja::value::{Value, ValueKind};
 
-use crate::schema::repr::number_repr;
+use crate::schema::repr::{float_repr, py_str_repr};
 
 /// `str(value)`: strings as they are, everything else as [`py_repr`]; undefined is empty
 /// (Jinja2's `Undefined.__str__`).
@@ -84,100 +84,13 @@ fn write_repr(value: &Value, out: &mut String) {
     }
 }
 
-/// `repr(text)`: single quotes unless the text has a `'` and no `"`; backslash escapes for
-/// quotes, backslashes, `\n`, `\r`, `\t` and every character Python does not print
-/// (`str.isprintable()`: controls, separators other than the space, format characters,
-/// private use), as `\xhh`, `\uhhhh` or `\Uhhhhhhhh`.
-pub fn py_str_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if !printable(c) => {
-                let code = c as u32;
-                if code < 0x100 {
-                    out.push_str(&format!("\\x{code:02x}"));
-                } else if code < 0x10000 {
-                    out.push_str(&format!("\\u{code:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{code:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Python's `str.isprintable()` for one character, without the unassigned code points
-/// (which need Unicode's tables): not a control (Cc), format (Cf), private use (Co), line or
-/// paragraph separator (Zl, Zp), or space separator other than the space (Zs).
-fn printable(c: char) -> bool {
-    let code = c as u32;
-    let control = code < 0x20 || (0x7f..0xa0).contains(&code);
-    let space_separator = matches!(
-        code,
-        0xa0 | 0x1680 | 0x2000..=0x200a | 0x202f | 0x205f | 0x3000
-    );
-    let separator = matches!(code, 0x2028 | 0x2029);
-    let format = matches!(
-        code,
-        0xad | 0x600..=0x605
-            | 0x61c
-            | 0x6dd
-            | 0x70f
-            | 0x890..=0x891
-            | 0x8e2
-            | 0x180e
-            | 0x200b..=0x200f
-            | 0x202a..=0x202e
-            | 0x2060..=0x2064
-            | 0x2066..=0x206f
-            | 0xfeff
-            | 0xfff9..=0xfffb
-            | 0x110bd
-            | 0x110cd
-            | 0x13430..=0x1343f
-            | 0x1bca0..=0x1bca3
-            | 0x1d173..=0x1d17a
-            | 0xe0001
-            | 0xe0020..=0xe007f
-    );
-    let private_use = matches!(code, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
-    !(control || space_separator || separator || format || private_use)
-}
-
 /// A number as Python prints it: integers as digits, floats as `repr(float)`.
 pub fn number_text(value: &Value) -> String {
     if value.is_integer() {
         return value.to_string();
     }
     let float = f64::try_from(value.clone()).unwrap_or(f64::NAN);
-    float_text(float)
-}
-
-/// `repr(float)`: `1.0`, `1e+16`, `inf`, `nan`.
-pub fn float_text(float: f64) -> String {
-    match serde_json::Number::from_f64(float) {
-        Some(number) => number_repr(&number),
-        None if float.is_nan() => "nan".into(),
-        None if float > 0.0 => "inf".into(),
-        None => "-inf".into(),
-    }
+    float_repr(float)
 }
 
 #[cfg(test)]

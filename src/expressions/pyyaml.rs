@@ -533,7 +533,7 @@ fn float_text(float: f64) -> String {
     if float.is_infinite() {
         return if float > 0.0 { ".inf" } else { "-.inf" }.into();
     }
-    let text = super::pystr::float_text(float).to_lowercase();
+    let text = crate::schema::repr::float_repr(float).to_lowercase();
     if !text.contains('.') && text.contains('e') {
         text.replacen('e', ".0e", 1)
     } else {

@@ -269,33 +269,17 @@ impl InstallFailure {
                 .map(|(name, _)| name.as_str())
                 .collect()
         };
-        let (installed, rolled_back, not_started) = (
-            names(Fate::Installed),
-            names(Fate::RolledBack),
-            names(Fate::NotStarted),
-        );
+        let installed = names(Fate::Installed);
         let mut parts = Vec::new();
-        if !rolled_back.is_empty() {
-            parts.push(format!(
-                "{} {} rolled back",
-                rolled_back.join(", "),
-                if rolled_back.len() == 1 {
-                    "was"
-                } else {
-                    "were"
-                }
-            ));
-        }
-        if !not_started.is_empty() {
-            parts.push(format!(
-                "{} {} not started",
-                not_started.join(", "),
-                if not_started.len() == 1 {
-                    "was"
-                } else {
-                    "were"
-                }
-            ));
+        for (fate, what) in [
+            (Fate::RolledBack, "rolled back"),
+            (Fate::NotStarted, "not started"),
+        ] {
+            let packs = names(fate);
+            if !packs.is_empty() {
+                let verb = if packs.len() == 1 { "was" } else { "were" };
+                parts.push(format!("{} {verb} {what}", packs.join(", ")));
+            }
         }
         let rest = if parts.is_empty() {
             String::new()

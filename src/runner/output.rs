@@ -7,7 +7,8 @@
 //! newlines streams too). Masking the secrets of the run is the receiver's job
 //! ([`crate::redact::StreamRedactor`]); a runner that learns a secret during the run (the
 //! Python runner's datastore service) announces it with [`Tap::reveal`] before handing it to
-//! the action, so that the receiver knows it before any output can contain it.
+//! the action, so that the receiver knows it before any output can contain it (and masks the
+//! result with it too).
 
 use std::sync::mpsc;
 

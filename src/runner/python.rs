@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::output::Tap;
 use super::process::{self, Ended};
 use super::{Outcome, RunOutcome, RunRequest};
 use crate::datastore::{Datastore, NewItem};
@@ -98,15 +99,9 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         &request.output.hiding_between(DELIMITER),
     );
     drop(theirs);
-    let revealed = service.join().unwrap_or_default();
+    let _ = service.join();
     match finished {
-        Ok(finished) => {
-            // [fix] What the action decrypted through action_service is a secret the run
-            // knows too: masked in what it printed and returned (crate::redact).
-            let mut outcome = outcome(&finished, timeout);
-            crate::redact::Redactor::new(&revealed).value(&mut outcome.result);
-            outcome
-        }
+        Ok(finished) => outcome(&finished, timeout),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => RunOutcome::error(
             Outcome::Failed,
             format!(
@@ -302,20 +297,18 @@ fn split_output(stdout: &str) -> Result<(String, Option<Value>), String> {
     Ok((rest, Some(parsed)))
 }
 
-/// Serve the wrapper's datastore requests until it closes its end; the thread returns the
-/// secrets it decrypted for the action.
-fn serve_datastore(
-    stream: UnixStream,
-    request: &RunRequest,
-) -> std::thread::JoinHandle<Vec<String>> {
+/// Serve the wrapper's datastore requests until it closes its end. [fix] What it decrypts
+/// for the action is a secret the run knows too: announced on the run's output tap before
+/// the action has it, so that it is masked in what the action prints and returns
+/// (`crate::execution`, `crate::redact`).
+fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::JoinHandle<()> {
     let settings = request.settings.clone();
     let user = request.user.to_string();
     let tap = request.output.clone();
     std::thread::spawn(move || {
         let mut datastore: Option<Datastore> = None;
-        let mut revealed = Vec::new();
         let Ok(mut writer) = stream.try_clone() else {
-            return revealed;
+            return;
         };
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
@@ -332,16 +325,10 @@ fn serve_datastore(
                         }
                     }
                     let store = datastore.as_mut().expect("opened above");
-                    let known = revealed.len();
-                    let reply = match handle(store, &settings, &user, &request, &mut revealed) {
+                    match handle(store, &settings, &user, &request, &tap) {
                         Ok(value) => json!({ "value": value }),
                         Err(message) => json!({ "error": message }),
-                    };
-                    // Before the action has it: its output is masked from then on.
-                    revealed[known..]
-                        .iter()
-                        .for_each(|secret| tap.reveal(secret));
-                    reply
+                    }
                 }
                 Err(err) => json!({ "error": format!("invalid request: {err}") }),
             };
@@ -349,18 +336,17 @@ fn serve_datastore(
                 break;
             }
         }
-        revealed
     })
 }
 
 /// One datastore request: `get`, `set`, `delete`, `list`, and `decrypt` (the `decrypt_kv`
-/// Jinja filter). Secrets it decrypts are added to `revealed`.
+/// Jinja filter). Secrets it decrypts are revealed on `tap` before they are returned.
 fn handle(
     datastore: &mut Datastore,
     settings: &crate::settings::Settings,
     user: &str,
     request: &Value,
-    revealed: &mut Vec<String>,
+    tap: &Tap,
 ) -> Result<Value, String> {
     let text = |key: &str| request.get(key).and_then(Value::as_str).unwrap_or_default();
     let scope = match text("scope") {
@@ -377,7 +363,7 @@ fn handle(
         "get" => match datastore.get(scope, user, text("name"), flag("decrypt")) {
             Ok(item) => {
                 if item.secret && flag("decrypt") {
-                    revealed.push(item.value.clone());
+                    tap.reveal(&item.value);
                 }
                 Ok(Value::String(item.value))
             }
@@ -408,7 +394,7 @@ fn handle(
         "decrypt" => crate::crypto::CryptoKey::load(settings.datastore_key_path())
             .and_then(|key| key.decrypt(text("value")))
             .map(|plaintext| {
-                revealed.push(plaintext.clone());
+                tap.reveal(&plaintext);
                 Value::String(plaintext)
             })
             .map_err(|err| err.to_string()),

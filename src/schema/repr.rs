@@ -10,13 +10,6 @@ pub fn py_repr(value: &Value) -> String {
     out
 }
 
-/// `repr()` of a string.
-pub fn py_str_repr(text: &str) -> String {
-    let mut out = String::new();
-    write_str(text, &mut out);
-    out
-}
-
 fn write_repr(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("None"),
@@ -49,7 +42,16 @@ fn write_repr(value: &Value, out: &mut String) {
     }
 }
 
-/// Python's string repr: single quotes unless the text has a `'` and no `"`.
+/// `repr(text)`: single quotes unless the text has a `'` and no `"`; backslash escapes for
+/// quotes, backslashes, `\n`, `\r`, `\t` and every character Python does not print
+/// (`str.isprintable()`: controls, separators other than the space, format characters,
+/// private use), as `\xhh`, `\uhhhh` or `\Uhhhhhhhh`.
+pub fn py_str_repr(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    write_str(text, &mut out);
+    out
+}
+
 fn write_str(text: &str, out: &mut String) {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
@@ -67,16 +69,58 @@ fn write_str(text: &str, out: &mut String) {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if (0x80..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+            c if !printable(c) => {
+                let code = c as u32;
+                if code < 0x100 {
+                    out.push_str(&format!("\\x{code:02x}"));
+                } else if code < 0x10000 {
+                    out.push_str(&format!("\\u{code:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{code:08x}"));
+                }
             }
             c => out.push(c),
         }
     }
     out.push(quote);
+}
+
+/// Python's `str.isprintable()` for one character, without the unassigned code points
+/// (which need Unicode's tables): not a control (Cc), format (Cf), private use (Co), line or
+/// paragraph separator (Zl, Zp), or space separator other than the space (Zs).
+fn printable(c: char) -> bool {
+    let code = c as u32;
+    let control = code < 0x20 || (0x7f..0xa0).contains(&code);
+    let space_separator = matches!(
+        code,
+        0xa0 | 0x1680 | 0x2000..=0x200a | 0x202f | 0x205f | 0x3000
+    );
+    let separator = matches!(code, 0x2028 | 0x2029);
+    let format = matches!(
+        code,
+        0xad | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x890..=0x891
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x202a..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x1343f
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    );
+    let private_use = matches!(code, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
+    !(control || space_separator || separator || format || private_use)
 }
 
 /// Python's number repr: integers as digits, floats with the shortest round-trip digits,
@@ -91,7 +135,8 @@ pub fn number_repr(number: &Number) -> String {
     float_repr(number.as_f64().unwrap_or(f64::NAN))
 }
 
-fn float_repr(value: f64) -> String {
+/// `repr(float)`: `1.0`, `1e+16`, `inf`, `nan`.
+pub fn float_repr(value: f64) -> String {
     if value.is_nan() {
         return "nan".into();
     }
@@ -152,6 +197,7 @@ mod tests {
             (json!("tab\there\n"), "'tab\\there\\n'"),
             (json!("\\w"), "'\\\\w'"),
             (json!("é"), "'é'"),
+            (json!("nbsp\u{a0}next\u{2028}"), "'nbsp\\xa0next\\u2028'"),
             (json!(true), "True"),
             (json!(null), "None"),
             (json!(1000), "1000"),

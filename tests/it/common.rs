@@ -20,6 +20,11 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// `fixtures/upstream/<relative>`: fixtures of StackStorm's own tests.
+pub fn upstream_fixture(relative: &str) -> PathBuf {
+    fixtures_dir().join("upstream").join(relative)
+}
+
 /// A temporary StackStorm home: base path, st2.conf, and an index of our own.
 pub struct Home {
     pub dir: tempfile::TempDir,
@@ -69,11 +74,12 @@ impl Home {
         std::fs::write(&self.conf, text).unwrap();
     }
 
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::cargo_bin(program).unwrap();
+    /// `PROGRAM` (one of ours) as the harness runs it: without the caller's `ST2_CONF`,
+    /// `ST2_BASE_PATH`, colours or system git config, with the home as `HOME` and working
+    /// directory; no `--config-file` yet, so that a test can put it anywhere.
+    pub fn bare_command(&self, program: &str) -> StdCommand {
+        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin(program));
         command
-            .arg("--config-file")
-            .arg(&self.conf)
             .env_remove("ST2_CONF")
             .env_remove("ST2_BASE_PATH")
             .env("NO_COLOR", "1")
@@ -81,6 +87,12 @@ impl Home {
             .env("HOME", self.dir.path())
             .current_dir(self.dir.path());
         command
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = self.bare_command(program);
+        command.arg("--config-file").arg(&self.conf);
+        Command::from_std(command)
     }
 
     /// `st2 --config-file <conf> ...`
@@ -101,15 +113,10 @@ impl Home {
         args: &[&str],
         stdout: std::process::Stdio,
     ) -> std::process::Child {
-        StdCommand::new(assert_cmd::cargo::cargo_bin(program))
+        self.bare_command(program)
             .arg("--config-file")
             .arg(&self.conf)
             .args(args)
-            .env_remove("ST2_CONF")
-            .env_remove("ST2_BASE_PATH")
-            .env("NO_COLOR", "1")
-            .env("HOME", self.dir.path())
-            .current_dir(self.dir.path())
             .stdout(stdout)
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -139,19 +146,29 @@ impl Home {
         write(&self.base.join("configs"), &format!("{pack}.yaml"), text);
     }
 
+    /// Copy the fixture pack `fixtures/upstream/<relative>` into the packs directory as
+    /// `name`; its directory there.
+    pub fn add_upstream_pack(&self, relative: &str, name: &str) -> PathBuf {
+        let dir = self.pack(name);
+        copy_tree(&upstream_fixture(relative), &dir);
+        dir
+    }
+
+    /// Copy `fixtures/upstream/packs/configs/<pack>.yaml` to `<base>/configs/<pack>.yaml`.
+    pub fn add_upstream_config(&self, pack: &str) {
+        let path = upstream_fixture(&format!("packs/configs/{pack}.yaml"));
+        self.write_config(pack, &std::fs::read_to_string(path).unwrap());
+    }
+
     pub fn venv(&self, pack_ref: &str) -> PathBuf {
         self.base.join("virtualenvs").join(pack_ref)
     }
 
     /// `st2 pack list -j` as JSON, without the built-in `core` pack it always lists.
     pub fn pack_list(&self) -> Vec<Value> {
-        let output = self.st2().args(["pack", "list", "-j"]).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let packs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        let Value::Array(packs) = st2_json(self, &["pack", "list"]) else {
+            panic!("st2 pack list -j printed no list");
+        };
         packs
             .into_iter()
             .filter(|pack| pack["source"]["builtin"] != true)
@@ -235,6 +252,47 @@ pub fn unique_seconds(home: &Home, whole: u32) -> String {
     format!("{whole}.{:09}", hasher.finish() % 1_000_000_000)
 }
 
+/// xorshift64*: randomness for generated cases and kill points, reproducible from the seed
+/// it prints (`ST2_TEST_SEED` sets it).
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `ST2_TEST_SEED`, else from the clock; prints the seed.
+    pub fn from_env() -> Rng {
+        let seed = std::env::var("ST2_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        println!("seed: {seed} (rerun with ST2_TEST_SEED={seed})");
+        // From 0, xorshift only ever gives 0.
+        Rng(seed.max(1))
+    }
+
+    /// A number below `limit` (0 when `limit` is 0).
+    pub fn below(&mut self, limit: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % limit.max(1) as u64) as usize
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of `items`.
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
 /// Copy a directory tree (directories and files, with their permissions) to `to`, which
 /// may not exist yet.
 pub fn copy_tree(from: &Path, to: &Path) {
@@ -247,6 +305,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// Make a file executable (mode 755).
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Write an action's metadata, `<pack_dir>/actions/<name>.yaml`, as JSON (JSON is YAML).
+pub fn write_action(pack_dir: &Path, metadata: &Value) {
+    let name = metadata["name"].as_str().unwrap();
+    write(
+        pack_dir,
+        &format!("actions/{name}.yaml"),
+        &metadata.to_string(),
+    );
 }
 
 /// Write a file, creating parent directories.
@@ -425,6 +499,101 @@ pub fn stdout(output: &std::process::Output) -> String {
 /// stderr of a command as a string.
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `st2 ARGS -j`, which must succeed, as JSON.
+pub fn st2_json(home: &Home, args: &[&str]) -> Value {
+    let output = home.st2().args(args).arg("-j").output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// `st2ctl reload ARGS`.
+pub fn reload(home: &Home, args: &[&str]) -> std::process::Output {
+    home.st2ctl().arg("reload").args(args).output().unwrap()
+}
+
+/// `st2ctl reload ARGS`, which must succeed.
+pub fn reload_ok(home: &Home, args: &[&str]) {
+    let output = reload(home, args);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+}
+
+/// The execution `st2 run ... -j` printed; panics with both streams when it printed none.
+pub fn execution_of(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("{err}: stdout {} stderr {}", stdout(output), stderr(output)))
+}
+
+/// `st2 run ARGS -j` (or `st2 run ARGS` when ARGS hold `-j` already, before a `--`): the
+/// execution printed, and the output.
+pub fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
+    let mut command = home.st2();
+    command.arg("run").args(args);
+    if !args.contains(&"-j") {
+        command.arg("-j");
+    }
+    let output = command.output().unwrap();
+    (execution_of(&output), output)
+}
+
+/// `st2 run ARGS -j`, which must exit 0: the execution.
+pub fn run_ok(home: &Home, args: &[&str]) -> Value {
+    let (execution, output) = run_json(home, args);
+    assert!(
+        output.status.success(),
+        "stdout {} stderr {}",
+        stdout(&output),
+        stderr(&output)
+    );
+    execution
+}
+
+/// How many executions `st2 execution list` shows (all of them).
+pub fn executions(home: &Home) -> usize {
+    let output = home
+        .st2()
+        .args(["execution", "list", "-n", "1000000", "-j"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice::<Vec<Value>>(&output.stdout)
+        .unwrap()
+        .len()
+}
+
+/// `st2 execution get ID -j` again and again until `done` holds for it (30 seconds at
+/// most): the execution then.
+pub fn wait_execution(home: &Home, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let output = home
+            .st2()
+            .args(["execution", "get", id, "-j"])
+            .output()
+            .unwrap();
+        let execution = execution_of(&output);
+        if done(&execution) {
+            return execution;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} did not get there: {execution}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The execution once it has ended (neither requested, running nor canceling).
+pub fn wait_final(home: &Home, id: &str) -> Value {
+    wait_execution(home, id, |execution| {
+        !["requested", "running", "canceling"].contains(&execution["status"].as_str().unwrap())
+    })
 }
 
 /// Git's smart HTTP protocol on 127.0.0.1: `git http-backend` run as a CGI program for each

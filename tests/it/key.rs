@@ -1,16 +1,8 @@
 //! `st2 key`: the datastore, scopes, encryption compatible with StackStorm key files, load.
 
 use predicates::prelude::*;
-use serde_json::Value;
 
 use crate::common::*;
-
-/// `st2 <args> -j` as JSON.
-fn json(home: &Home, args: &[&str]) -> Value {
-    let output = home.st2().args(args).arg("-j").output().unwrap();
-    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 #[test]
 fn set_get_list_delete_in_both_scopes() {
@@ -33,10 +25,10 @@ fn set_get_list_delete_in_both_scopes() {
         ])
         .assert()
         .success();
-    let item = json(&home, &["key", "get", "api_url"]);
+    let item = st2_json(&home, &["key", "get", "api_url"]);
     assert_eq!(item["value"], "https://x");
     assert_eq!(item["scope"], "st2kv.system");
-    let mine = json(&home, &["key", "get", "mine", "-s", "user"]);
+    let mine = st2_json(&home, &["key", "get", "mine", "-s", "user"]);
     assert_eq!(mine["user"], "stanley");
     assert!(mine["expire_timestamp"].as_str().unwrap().ends_with('Z'));
     // Stored as <user>:<name>, as StackStorm does.
@@ -44,9 +36,9 @@ fn set_get_list_delete_in_both_scopes() {
         home.query("SELECT name FROM kv WHERE scope = 'st2kv.user'"),
         ["stanley:mine"]
     );
-    let all = json(&home, &["key", "list"]);
+    let all = st2_json(&home, &["key", "list"]);
     assert_eq!(all.as_array().unwrap().len(), 2);
-    let system = json(
+    let system = st2_json(
         &home,
         &["key", "list", "--scope", "system", "--prefix", "api"],
     );
@@ -78,7 +70,10 @@ fn set_get_list_delete_in_both_scopes() {
         .write_stdin("from stdin\n")
         .assert()
         .success();
-    assert_eq!(json(&home, &["key", "get", "piped"])["value"], "from stdin");
+    assert_eq!(
+        st2_json(&home, &["key", "get", "piped"])["value"],
+        "from stdin"
+    );
     home.st2()
         .args(["key", "set", "nothing"])
         .write_stdin("")
@@ -116,13 +111,13 @@ fn secrets_are_encrypted_with_a_private_key_file_and_never_shown() {
     );
     let stored = home.query("SELECT value FROM kv WHERE name = 'password'");
     assert!(!stored[0].contains("hunter2"));
-    let shown = json(&home, &["key", "get", "password"]);
+    let shown = st2_json(&home, &["key", "get", "password"]);
     assert_eq!(shown["encrypted"], true);
     assert_eq!(shown["value"], stored[0]);
     let listed = home.st2().args(["key", "list"]).output().unwrap();
     assert!(!stdout(&listed).contains("hunter2"));
     assert_eq!(
-        json(&home, &["key", "get", "password", "-d"])["value"],
+        st2_json(&home, &["key", "get", "password", "-d"])["value"],
         "hunter2"
     );
     // The ciphertext moves to another item with --encrypted (verified with the key).
@@ -131,7 +126,7 @@ fn secrets_are_encrypted_with_a_private_key_file_and_never_shown() {
         .assert()
         .success();
     assert_eq!(
-        json(&home, &["key", "get", "copy", "--decrypt"])["value"],
+        st2_json(&home, &["key", "get", "copy", "--decrypt"])["value"],
         "hunter2"
     );
     home.st2()
@@ -166,7 +161,7 @@ fn values_encrypted_by_stackstorm_decrypt_with_its_key_file() {
         .assert()
         .success();
     assert_eq!(
-        json(&home, &["key", "get", "token", "-d"])["value"],
+        st2_json(&home, &["key", "get", "token", "-d"])["value"],
         "secret"
     );
 }
@@ -190,7 +185,7 @@ fn load_reads_json_and_yaml_and_writes_nothing_when_an_item_is_bad() {
         .arg(&file)
         .assert()
         .success();
-    assert_eq!(json(&home, &["key", "get", "n"])["value"], "5");
+    assert_eq!(st2_json(&home, &["key", "get", "n"])["value"], "5");
     let file = home.dir.path().join("items.json");
     std::fs::write(
         &file,
@@ -202,9 +197,9 @@ fn load_reads_json_and_yaml_and_writes_nothing_when_an_item_is_bad() {
         .arg(&file)
         .assert()
         .success();
-    assert_eq!(json(&home, &["key", "get", "s"])["encrypted"], true);
+    assert_eq!(st2_json(&home, &["key", "get", "s"])["encrypted"], true);
     assert_eq!(
-        json(&home, &["key", "get", "u", "-s", "user", "-u", "joe"])["value"],
+        st2_json(&home, &["key", "get", "u", "-s", "user", "-u", "joe"])["value"],
         "x"
     );
     std::fs::write(&file, "").unwrap();

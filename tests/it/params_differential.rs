@@ -4,8 +4,9 @@
 //!   st2client 3.9.0's `_get_action_parameters_from_args`, copied unchanged into
 //!   `tests/differential/st2client_cast.py`.
 //! - `rendering_matches_jinja2`: generated templates over generated values rendered by
-//!   `st2 run` and by Jinja2 set up as StackStorm's `get_jinja_environment()`, with
-//!   StackStorm's filters copied into `tests/differential/st2_jinja.py`.
+//!   `st2 run` and by Jinja2 set up by StackStorm's `get_jinja_environment()` with
+//!   StackStorm's filters, those of `src/runner/python/shim/` (ported from upstream for
+//!   Python actions), which `tests/differential/st2_jinja.py` imports.
 //!
 //! Known differences left out of the generators: digits other than ASCII ones (Python's
 //! `int()` and `float()` read `٣` as 3; ours refuse it), integers beyond 64 bits, and
@@ -14,49 +15,19 @@
 //! array or a float (minijinja quotes the strings inside with `"` and prints `1e16` in full,
 //! Python's `str()` uses `'` and `1e+16`) and a `for` loop over `None` (minijinja loops zero
 //! times, Jinja2 fails). And U+0085 (NEL) in text: `from_yaml_string` reads it with
-//! `src/yaml.rs`, which keeps it where PyYAML takes it for a line break.
+//! `src/yaml/`, which keeps it where PyYAML takes it for a line break. `to_yaml_string` is
+//! compared with PyYAML's pure-Python dumper, which ours ports, not libyaml's, which
+//! StackStorm uses (see `st2_jinja.py`).
 //!
 //! Both need `python3` (and Jinja2 and PyYAML for the second; `scripts/setup.sh` installs
 //! them). The seed is printed; `ST2_TEST_SEED` replays a run.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
 use crate::common::*;
-
-/// xorshift64*, reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> Rng {
-        let seed = std::env::var("ST2_TEST_SEED")
-            .ok()
-            .and_then(|seed| seed.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        println!("seed: {seed} (rerun with ST2_TEST_SEED={seed})");
-        Rng(seed)
-    }
-
-    fn below(&mut self, limit: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % limit as u64) as usize
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
 
 /// Run `python3 tests/differential/<script>` with `input` as JSON on stdin; its JSON answer.
 fn python(script: &str, input: &Value) -> Value {
@@ -96,14 +67,9 @@ fn diff_pack(actions: &[(&str, &str, Value)]) -> Home {
     );
     for (name, runner, parameters) in actions {
         let metadata = json!({"name": name, "runner_type": runner, "parameters": parameters});
-        write(&dir, &format!("actions/{name}.yaml"), &metadata.to_string());
+        write_action(&dir, &metadata);
     }
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-all"]);
     home
 }
 

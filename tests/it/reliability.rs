@@ -1,38 +1,11 @@
 //! Faults: commands killed with SIGKILL at random points leave a store that opens, lists and
 //! takes the next command. The seed is printed (and can be set with ST2_TEST_SEED).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::*;
-
-/// xorshift64*: enough randomness for kill points, reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> Rng {
-        let seed = std::env::var("ST2_TEST_SEED")
-            .ok()
-            .and_then(|seed| seed.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        println!("seed: {seed} (rerun with ST2_TEST_SEED={seed})");
-        Rng(seed)
-    }
-
-    fn below(&mut self, limit: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % limit
-    }
-}
 
 #[test]
 fn st2_run_killed_at_random_points_leaves_a_consistent_store() {
@@ -49,7 +22,7 @@ fn st2_run_killed_at_random_points_leaves_a_consistent_store() {
     for round in 0..kills {
         let cmd = format!("cmd=echo {round}; sleep 0.02");
         let mut child = home.spawn_st2(&["run", "core.local", &cmd]);
-        std::thread::sleep(Duration::from_micros(rng.below(40_000)));
+        std::thread::sleep(Duration::from_micros(rng.below(40_000) as u64));
         let _ = child.kill();
         let _ = child.wait();
         let output = home
@@ -111,8 +84,8 @@ fn an_action_dies_with_the_st2_process_running_it() {
 }
 
 /// Kill `child` (SIGKILL) after `micros`, then check that `st2 pack list` works.
-fn kill_then_list(home: &Home, mut child: std::process::Child, micros: u64, round: usize) {
-    std::thread::sleep(Duration::from_micros(micros));
+fn kill_then_list(home: &Home, mut child: std::process::Child, micros: usize, round: usize) {
+    std::thread::sleep(Duration::from_micros(micros as u64));
     let _ = child.kill();
     let _ = child.wait();
     let output = home.st2().args(["pack", "list", "-j"]).output().unwrap();
@@ -279,11 +252,11 @@ fn st2_pack_install_killed_at_random_points_leaves_each_pack_whole() {
     // How long one install takes here, to spread the kills over all of it.
     let started = std::time::Instant::now();
     assert!(install_version(&home, &repo, "1.0.0").status.success());
-    let span = started.elapsed().as_micros() as u64 + 1;
+    let span = started.elapsed().as_micros() as usize + 1;
     let mut rng = Rng::from_env();
     let kills = 50;
     for round in 0..kills {
-        let (version, _) = VERSIONS[rng.below(2) as usize];
+        let (version, _) = VERSIONS[rng.below(2)];
         let argument = format!("{}={version}", repo.url());
         let child = home.spawn_st2(&["pack", "install", &argument]);
         kill_then_list(&home, child, rng.below(span), round);
@@ -337,7 +310,7 @@ fn st2ctl_reload_killed_at_random_points_leaves_each_pack_whole() {
         .unwrap()
         .status
         .success());
-    let span = started.elapsed().as_micros() as u64 + 1;
+    let span = started.elapsed().as_micros() as usize + 1;
 
     let mut rng = Rng::from_env();
     let kills = 50;

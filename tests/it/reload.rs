@@ -25,10 +25,6 @@ fn full_pack(home: &Home, name: &str) {
     write(&dir, "triggers/t.yaml", "name: t\n");
 }
 
-fn reload(home: &Home, args: &[&str]) -> std::process::Output {
-    home.st2ctl().arg("reload").args(args).output().unwrap()
-}
-
 #[test]
 fn flags_choose_types_and_counts_follow_stackstorms_order() {
     let home = Home::new();

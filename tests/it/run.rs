@@ -11,24 +11,6 @@ fn run(home: &Home, args: &[&str]) -> std::process::Output {
     home.st2().arg("run").args(args).output().unwrap()
 }
 
-fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
-    let output = home.st2().arg("run").args(args).arg("-j").output().unwrap();
-    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "{err}: stdout {} stderr {}",
-            stdout(&output),
-            stderr(&output)
-        )
-    });
-    (value, output)
-}
-
-fn executions(home: &Home) -> usize {
-    home.query("SELECT CAST(count(*) AS TEXT) FROM executions")[0]
-        .parse()
-        .unwrap()
-}
-
 /// A pack with shell actions, a config schema and parameter templates.
 fn shell_pack(home: &Home) {
     let dir = home.pack("shelly");
@@ -137,23 +119,13 @@ parameters:
         "name: disabled\nrunner_type: noop\nenabled: false\n",
     );
     home.write_config("shelly", "port: 8080\n");
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(home, &["--register-all"]);
     let output = home
         .st2()
         .args(["key", "set", "who", "world"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-}
-
-fn make_executable(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]
@@ -434,24 +406,6 @@ fn async_runs_continue_in_the_background_and_can_be_canceled() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("it is already canceled"));
-}
-
-fn wait_final(home: &Home, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let output = home
-            .st2()
-            .args(["execution", "get", id, "-j"])
-            .output()
-            .unwrap();
-        let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
-        let status = execution["status"].as_str().unwrap().to_string();
-        if !["requested", "running", "canceling"].contains(&status.as_str()) {
-            return execution;
-        }
-        assert!(Instant::now() < deadline, "still {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

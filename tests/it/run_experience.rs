@@ -22,56 +22,13 @@
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::common::*;
-
-/// `st2 run ARGS -j` (or `st2 run ARGS` when ARGS hold `-j` already).
-fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
-    let mut command = home.st2();
-    command.arg("run").args(args);
-    if !args.contains(&"-j") {
-        command.arg("-j");
-    }
-    let output = command.output().unwrap();
-    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "{err}: stdout {} stderr {}",
-            stdout(&output),
-            stderr(&output)
-        )
-    });
-    (value, output)
-}
-
-/// How many executions `st2 execution list` shows.
-fn executions(home: &Home) -> usize {
-    let output = home
-        .st2()
-        .args(["execution", "list", "-j"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice::<Vec<Value>>(&output.stdout)
-        .unwrap()
-        .len()
-}
-
-/// `st2` without the harness's leading `--config-file`, so that a test can put it anywhere.
-fn bare_st2(home: &Home) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("st2").unwrap();
-    command
-        .env_remove("ST2_CONF")
-        .env_remove("ST2_BASE_PATH")
-        .env("NO_COLOR", "1")
-        .env("HOME", home.dir.path())
-        .current_dir(home.dir.path());
-    command
-}
 
 /// Pieces read from a child's output as they came, with when they came.
 struct Reader {
@@ -154,15 +111,14 @@ fn pseudo_terminal() -> (std::fs::File, std::fs::File) {
 /// `st2 ARGS` with stdout and stderr on a terminal.
 fn spawn_on_terminal(home: &Home, args: &[&str]) -> (std::process::Child, Reader) {
     let (master, slave) = pseudo_terminal();
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("st2"))
+    let child = home
+        .bare_command("st2")
         .arg("--config-file")
         .arg(&home.conf)
         .args(args)
-        .env_remove("ST2_CONF")
-        .env_remove("ST2_BASE_PATH")
+        // A terminal as users have it: colours allowed.
+        .env_remove("NO_COLOR")
         .env("TERM", "xterm")
-        .env("HOME", home.dir.path())
-        .current_dir(home.dir.path())
         .stdin(Stdio::null())
         .stdout(slave.try_clone().unwrap())
         .stderr(slave)
@@ -260,12 +216,7 @@ parameters:
     required: true
 "#,
     );
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(home, &["--register-all"]);
 }
 
 #[test]
@@ -294,7 +245,8 @@ fn options_after_the_parameters_are_options() {
     assert_eq!(execution["parameters"]["cmd"], "echo hello");
     assert_eq!(execution["result"]["stdout"], "hello");
     // --config-file after the parameters.
-    let output = bare_st2(&home)
+    let output = home
+        .bare_command("st2")
         .args(["run", "core.local", "cmd=true", "--config-file"])
         .arg(&home.conf)
         .arg("-j")
@@ -629,24 +581,6 @@ fn inherit_env_records_the_environment_with_secrets_masked() {
     assert!(!stored.iter().any(|row| row.contains(secret)), "{stored:?}");
     assert!(!stored.iter().any(|row| row.contains("db-pass-value")));
     assert!(stored.iter().any(|row| row.contains("visible-value")));
-}
-
-fn wait_final(home: &Home, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let output = home
-            .st2()
-            .args(["execution", "get", id, "-j"])
-            .output()
-            .unwrap();
-        let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
-        let status = execution["status"].as_str().unwrap().to_string();
-        if !["requested", "running", "canceling"].contains(&status.as_str()) {
-            return execution;
-        }
-        assert!(Instant::now() < deadline, "still {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A command printing one line, then another one after a pause.

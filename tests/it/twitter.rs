@@ -34,12 +34,7 @@ fn twitter_home(config: Option<&str>) -> Home {
     assert!(output.status.success(), "{}", stderr(&output));
     if let Some(config) = config {
         home.write_config("twitter", config);
-        let output = home
-            .st2ctl()
-            .args(["reload", "--register-configs"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+        reload_ok(&home, &["--register-configs"]);
     }
     home
 }
@@ -240,12 +235,7 @@ fn a_missing_config_says_which_key_and_file() {
     let example =
         std::fs::read_to_string(home.pack("twitter").join("twitter.yaml.example")).unwrap();
     home.write_config("twitter", &example);
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-configs"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-configs"]);
     let output = post(&home, &x.url(), &["status=hi", "-j"]);
     let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
     let error = execution["result"]["error"].as_str().unwrap();

@@ -29,8 +29,6 @@
 //! `src/action/args.rs` and checked against upstream's own functions by
 //! `cli_casting_matches_st2client` below.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -85,8 +83,7 @@ fn mockety() -> Home {
         }}),
     ];
     for action in actions {
-        let name = action["name"].as_str().unwrap();
-        write(&dir, &format!("actions/{name}.yaml"), &action.to_string());
+        write_action(&dir, &action);
     }
     write(
         &dir,
@@ -94,33 +91,13 @@ fn mockety() -> Home {
         "from st2common.runners.base_action import Action\n\n\nclass Mock(Action):\n    \
          def run(self, **kwargs):\n        return kwargs\n",
     );
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-all"]);
     home
 }
 
 /// `st2 run ACTION WORDS -j`: the recorded `parameters` of an execution that succeeded.
 fn posted(home: &Home, action: &str, words: &[&str]) -> Value {
-    let output = home
-        .st2()
-        .arg("run")
-        .arg(action)
-        .args(words)
-        .arg("-j")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "stdout {} stderr {}",
-        stdout(&output),
-        stderr(&output)
-    );
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
-    execution["parameters"].clone()
+    run_ok(home, &[&[action], words].concat())["parameters"].clone()
 }
 
 #[test]
@@ -311,26 +288,6 @@ fn start_sleeping(home: &Home) -> String {
         .to_string()
 }
 
-fn wait_status(home: &Home, id: &str, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let output = home
-            .st2()
-            .args(["execution", "get", id, "-j"])
-            .output()
-            .unwrap();
-        let execution: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-        if execution["status"] == status {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} never became {status}: {execution}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn test_cancel_single_execution() {
     let home = Home::new();
@@ -341,7 +298,7 @@ fn test_cancel_single_execution() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    wait_status(&home, &id, "canceled");
+    wait_execution(&home, &id, |execution| execution["status"] == "canceled");
 }
 
 #[test]
@@ -357,7 +314,7 @@ fn test_cancel_multiple_executions() {
     assert!(output.status.success(), "{}", stderr(&output));
     for id in &ids {
         assert!(stdout(&output).contains(id.as_str()), "{}", stdout(&output));
-        wait_status(&home, id, "canceled");
+        wait_execution(&home, id, |execution| execution["status"] == "canceled");
     }
 }
 

@@ -59,10 +59,6 @@ const GET_CONFIG_PY: &str = "import json\n\n\
                              class GetConfig(Action):\n    def run(self):\n        \
                              return json.dumps(self.config).encode('utf-8').hex()\n";
 
-fn upstream_packs() -> std::path::PathBuf {
-    fixtures_dir().join("upstream/packs")
-}
-
 /// A home running as `user`.
 fn home_as(user: &str) -> Home {
     let mut home = Home::new();
@@ -74,9 +70,9 @@ fn home_as(user: &str) -> Home {
 /// fixture), with the `get_config` action.
 fn add_pack(home: &Home, name: &str) {
     let dir = home.pack(name);
-    let fixture = upstream_packs().join(name);
-    if fixture.is_dir() {
-        copy_tree(&fixture, &dir);
+    let fixture = format!("packs/{name}");
+    if upstream_fixture(&fixture).is_dir() {
+        home.add_upstream_pack(&fixture, name);
         let _ = std::fs::remove_file(dir.join("actions/invalid.yaml"));
     } else {
         write(
@@ -91,28 +87,10 @@ fn add_pack(home: &Home, name: &str) {
     write(&dir, "actions/get_config.py", GET_CONFIG_PY);
 }
 
-/// Register the pack's config from upstream's `configs/<pack>.yaml`.
-fn add_upstream_config(home: &Home, name: &str) {
-    let text =
-        std::fs::read_to_string(upstream_packs().join(format!("configs/{name}.yaml"))).unwrap();
-    home.write_config(name, &text);
-}
-
-/// `st2ctl reload` (packs, actions, configs), which must succeed.
-fn reload(home: &Home) {
-    let output = home.st2ctl().arg("reload").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-}
-
 /// Write `values` as the pack's config file and register it.
 fn set_config(home: &Home, pack: &str, values: &Value) {
     home.write_config(pack, &serde_json::to_string(values).unwrap());
-    reload(home);
+    reload_ok(home, &[]);
 }
 
 /// Store `values` as the pack's registered config without validating them, as upstream's
@@ -145,18 +123,7 @@ fn key_set(home: &Home, name: &str, value: &str, args: &[&str]) {
 
 /// What the pack's Python action gets as `self.config`.
 fn action_config(home: &Home, pack: &str) -> Value {
-    let output = home
-        .st2()
-        .args(["run", &format!("{pack}.get_config"), "-j"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let execution = run_ok(home, &[&format!("{pack}.get_config")]);
     assert_eq!(execution["status"], "succeeded", "{execution}");
     decode_config(&execution)
 }
@@ -169,13 +136,7 @@ fn decode_config(execution: &Value) -> Value {
 
 /// `st2 pack config show PACK --resolved -j`.
 fn shown_config(home: &Home, pack: &str) -> Value {
-    let output = home
-        .st2()
-        .args(["pack", "config", "show", pack, "--resolved", "-j"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
+    st2_json(home, &["pack", "config", "show", pack, "--resolved"])
 }
 
 /// Both views: the action's config, and what `show --resolved` prints (secrets masked);
@@ -223,7 +184,7 @@ fn test_ensure_local_pack_config_feature_removed() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_4");
     assert!(home.pack("dummy_pack_4").join("config.yaml").is_file());
-    reload(&home);
+    reload_ok(&home, &[]);
     assert_config(&home, "dummy_pack_4", &json!({}), &[]);
 }
 
@@ -231,8 +192,8 @@ fn test_ensure_local_pack_config_feature_removed() {
 fn test_get_config_some_values_overriden_in_datastore() {
     let home = home_as("joe");
     add_pack(&home, "dummy_pack_5");
-    add_upstream_config(&home, "dummy_pack_5");
-    reload(&home);
+    home.add_upstream_config("dummy_pack_5");
+    reload_ok(&home, &[]);
     key_set(
         &home,
         "api_secret",
@@ -289,9 +250,9 @@ fn test_get_config_default_value_from_config_schema_is_used() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_5");
     add_pack(&home, "dummy_pack_1");
-    add_upstream_config(&home, "dummy_pack_5");
-    add_upstream_config(&home, "dummy_pack_1");
-    reload(&home);
+    home.add_upstream_config("dummy_pack_5");
+    home.add_upstream_config("dummy_pack_1");
+    reload_ok(&home, &[]);
 
     // [fix] Their configs refer to user-scoped datastore keys that are not set, for required
     // properties: upstream hands the action None, we refuse with what to do.
@@ -320,7 +281,7 @@ fn test_get_config_default_value_from_config_schema_is_used() {
     );
     // No config for the pack any more: the default.
     std::fs::remove_file(home.config("dummy_pack_5")).unwrap();
-    reload(&home);
+    reload_ok(&home, &[]);
     assert_eq!(
         action_config(&home, "dummy_pack_5")["non_required_with_default_value"],
         "some default value"
@@ -335,11 +296,11 @@ fn test_get_config_default_value_from_config_schema_is_used() {
 fn test_default_values_from_schema_are_used_when_no_config_exists() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_5");
-    add_upstream_config(&home, "dummy_pack_5");
-    reload(&home);
+    home.add_upstream_config("dummy_pack_5");
+    reload_ok(&home, &[]);
     // Delete the registered config: the file goes, and the reload forgets it.
     std::fs::remove_file(home.config("dummy_pack_5")).unwrap();
-    reload(&home);
+    reload_ok(&home, &[]);
     let output = home
         .st2()
         .args(["pack", "config", "show", "dummy_pack_5", "-j"])
@@ -363,7 +324,7 @@ fn test_default_values_from_schema_are_used_when_no_config_exists() {
 fn test_default_values_are_used_when_default_values_are_falsey() {
     let home = Home::new();
     add_pack(&home, "dummy_pack_17");
-    reload(&home);
+    reload_ok(&home, &[]);
 
     // 1. Default values are used.
     let config = action_config(&home, "dummy_pack_17");
@@ -415,9 +376,9 @@ fn test_get_config_nested_schema_default_values_from_config_schema_are_used() {
     for n in 1..=4 {
         let pack = format!("dummy_pack_schema_with_nested_object_{n}");
         add_pack(&home, &pack);
-        add_upstream_config(&home, &pack);
+        home.add_upstream_config(&pack);
     }
-    reload(&home);
+    reload_ok(&home, &[]);
     let expected = |host: &str, port: u16, token: Option<&str>| {
         let mut auth = json!({"host": host, "port": port, "device_uids": ["a", "b", "c"]});
         if let Some(token) = token {
@@ -484,7 +445,7 @@ fn test_get_config_dynamic_config_item_render_fails_user_friendly_exception_is_t
     let home = Home::new();
     let pack = "dummy_pack_schema_with_nested_object_5";
     add_pack(&home, pack);
-    reload(&home);
+    reload_ok(&home, &[]);
     let undefined = |key: &str| {
         format!(
             "Failed to render dynamic configuration value for key \"{key}\" with value \
@@ -793,7 +754,7 @@ fn test_empty_config_object_in_the_database() {
     add_pack(&home, pack);
     // An empty config file registers as `{}`.
     home.write_config(pack, "");
-    reload(&home);
+    reload_ok(&home, &[]);
     let output = home
         .st2()
         .args(["pack", "config", "show", pack, "-j"])
@@ -819,14 +780,9 @@ fn template_defaults_that_cannot_render_reach_the_action_as_written() {
         home.pack(pack).join("config.schema.yaml"),
     )
     .unwrap();
-    reload(&home);
-    let output = home
-        .st2()
-        .args(["run", "vadc.get_config", "-j"])
-        .output()
-        .unwrap();
+    reload_ok(&home, &[]);
+    let (execution, output) = run_json(&home, &["vadc.get_config"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
     let config = &decode_config(&execution);
     assert_eq!(config["brcd_sd_host"], "{{system.brcd_sd_host}}");
     assert_eq!(config["brcd_vtm_pass"], "{{user.brcd_vtm_pass}}");

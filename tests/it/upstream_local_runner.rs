@@ -37,15 +37,9 @@
 //! its output ([fix], issue 13), so the sudo-password cases compare the password the command
 //! read as hex rather than as printed text.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use crate::common::*;
-
-fn upstream() -> PathBuf {
-    fixtures_dir().join("upstream")
-}
 
 /// The `generic` pack: upstream's `local.yaml` and `local_script_with_params` actions.
 fn generic_pack(home: &Home) {
@@ -55,7 +49,7 @@ fn generic_pack(home: &Home) {
         "pack.yaml",
         "---\nname: generic\ndescription: upstream's generic fixtures\nversion: 0.1.0\nauthor: t\n",
     );
-    let actions = upstream().join("generic/actions");
+    let actions = upstream_fixture("generic/actions");
     let local = std::fs::read_to_string(actions.join("local.yaml")).unwrap();
     write(
         &dir,
@@ -79,13 +73,13 @@ fn generic_pack(home: &Home) {
         dir.join("actions/local_script_with_params.sh"),
     )
     .unwrap();
-    reload(home);
+    reload_ok(home, &[]);
 }
 
 /// `localrunner_pack`, with a `pack.yaml`.
 fn localrunner_pack(home: &Home) {
     let dir = home.pack("localrunner_pack");
-    let fixture = upstream().join("localrunner_pack/actions");
+    let fixture = upstream_fixture("localrunner_pack/actions");
     for name in ["text_gen.yml", "text_gen.py"] {
         std::fs::create_dir_all(dir.join("actions")).unwrap();
         std::fs::copy(fixture.join(name), dir.join("actions").join(name)).unwrap();
@@ -96,17 +90,7 @@ fn localrunner_pack(home: &Home) {
         "---\nname: localrunner_pack\ndescription: upstream's localrunner_pack\n\
          version: 0.1.0\nauthor: t\n",
     );
-    reload(home);
-}
-
-fn reload(home: &Home) {
-    let output = home.st2ctl().arg("reload").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    reload_ok(home, &[]);
 }
 
 /// A directory holding a `python` (the system `python3`) when `PATH` has none.
@@ -134,9 +118,7 @@ fn run(home: &Home, args: &[&str]) -> (Value, std::process::ExitStatus) {
         command.env("PATH", path);
     }
     let output = command.output().unwrap();
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!("{err}: {}{}", stdout(&output), stderr(&output));
-    });
+    let execution = execution_of(&output);
     (execution, output.status)
 }
 
@@ -429,7 +411,7 @@ mod local_shell_script_runner {
             "actions/lines.yaml",
             "---\nname: lines\nrunner_type: local-shell-script\nentry_point: lines.sh\n",
         );
-        reload(&home);
+        reload_ok(&home, &[]);
         let (execution, status) = run(&home, &["generic.lines"]);
         assert!(status.success(), "{execution}");
         assert_eq!(

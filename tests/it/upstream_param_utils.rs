@@ -42,8 +42,6 @@
 //! integration test keeps the cases that do not depend on it; an unknown action is named
 //! with our words.
 
-use std::path::Path;
-
 use serde_json::{json, Map, Value};
 
 use crate::common::*;
@@ -73,39 +71,10 @@ fn home_with(actions: &[(&str, Value)]) -> Home {
             "entry_point": "kwargs.py",
             "parameters": parameters,
         });
-        // JSON is YAML.
-        write(&dir, &format!("actions/{name}.yaml"), &metadata.to_string());
+        write_action(&dir, &metadata);
     }
-    register(&home);
+    reload_ok(&home, &["--register-all"]);
     home
-}
-
-fn register(home: &Home) {
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-}
-
-/// `st2 run params.<action> WORDS -j`: the execution, which must have succeeded.
-fn run_ok(home: &Home, action: &str, words: &[&str]) -> Value {
-    let output = home
-        .st2()
-        .arg("run")
-        .arg(format!("{PACK}.{action}"))
-        .args(words)
-        .arg("-j")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "stdout {} stderr {}",
-        stdout(&output),
-        stderr(&output)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// `st2 run ...` that must be refused: its one `error:` line (exit 2, nothing recorded).
@@ -127,13 +96,6 @@ fn run_refused(home: &Home, action: &str, words: &[&str]) -> String {
         .to_string()
 }
 
-fn executions(home: &Home) -> String {
-    if !home.base.join("st2.db").exists() {
-        return "0".into();
-    }
-    home.query("SELECT CAST(count(*) AS TEXT) FROM executions")[0].clone()
-}
-
 /// What `run()` received.
 fn received(execution: &Value) -> &Value {
     &execution["result"]["result"]
@@ -141,7 +103,7 @@ fn received(execution: &Value) -> &Value {
 
 /// The parameters of an upstream fixture file (`fixtures/upstream/generic/...`).
 fn fixture_parameters(relative: &str, key: &str) -> Map<String, Value> {
-    let path = fixtures_dir().join("upstream/generic").join(relative);
+    let path = upstream_fixture("generic").join(relative);
     let text = std::fs::read_to_string(&path).unwrap();
     let value = st2_rs::yaml::from_str(&text).unwrap();
     value[key].as_object().unwrap().clone()
@@ -183,7 +145,10 @@ fn action_4() -> Map<String, Value> {
 fn test_process_jinja_exception() {
     // `{{a` does not parse as a template: the value is plain text.
     let home = home_with(&[("a", json!({"a1": {"type": "object"}}))]);
-    let execution = run_ok(&home, "a", &[r#"a1={"test": "http://someurl?value={{a"}"#]);
+    let execution = run_ok(
+        &home,
+        &["params.a", r#"a1={"test": "http://someurl?value={{a"}"#],
+    );
     let expected = json!({"test": "http://someurl?value={{a"});
     assert_eq!(execution["parameters"]["a1"], expected);
     assert_eq!(received(&execution)["a1"], expected);
@@ -195,7 +160,7 @@ fn test_process_jinja_template() {
         "a",
         json!({"a": {"type": "string"}, "a1": {"type": "string"}}),
     )]);
-    let execution = run_ok(&home, "a", &["a=x", "a1=http://someurl?value={{a}}"]);
+    let execution = run_ok(&home, &["params.a", "a=x", "a1=http://someurl?value={{a}}"]);
     assert_eq!(execution["parameters"]["a1"], "http://someurl?value=x");
     assert_eq!(received(&execution)["a1"], "http://someurl?value=x");
 }
@@ -203,7 +168,7 @@ fn test_process_jinja_template() {
 #[test]
 fn test_get_finalized_params() {
     let home = home_with(&[("action4", fold(&testrunner1(), &action_4()))]);
-    let execution = run_ok(&home, "action4", &["actionstr=foo", "runnerint=555"]);
+    let execution = run_ok(&home, &["params.action4", "actionstr=foo", "runnerint=555"]);
     let got = received(&execution);
     // Runner parameters: defaults resolved, the given one picked up, a default the action
     // overrides (also with a falsy 0), an immutable one keeping its value.
@@ -271,7 +236,7 @@ fn test_get_finalized_params_system_values() {
             .unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
     }
-    let execution = run_ok(&home, "system", &["runnerint=555"]);
+    let execution = run_ok(&home, &["params.system", "runnerint=555"]);
     let got = received(&execution);
     assert_eq!(got["runnerstr"], "defaultfoo");
     assert_eq!(got["runnerint"], json!(555.0));
@@ -301,7 +266,7 @@ fn test_get_finalized_params_action_immutable() {
         error,
         "Override of immutable parameter(s) ['actionimmutable'] is unsupported."
     );
-    let execution = run_ok(&home, "action4", &["actionstr=foo", "runnerint=555"]);
+    let execution = run_ok(&home, &["params.action4", "actionstr=foo", "runnerint=555"]);
     let got = received(&execution);
     assert_eq!(got["runnerstr"], "defaultfoo");
     assert_eq!(got["runnerint"], json!(555.0));
@@ -319,8 +284,8 @@ fn test_get_finalized_params_empty() {
         "actions/empty.yaml",
         "name: empty\nrunner_type: noop\n",
     );
-    register(&home);
-    let execution = run_ok(&home, "empty", &[]);
+    reload_ok(&home, &["--register-all"]);
+    let execution = run_ok(&home, &["params.empty"]);
     assert_eq!(execution["parameters"], json!({}));
     assert_eq!(execution["status"], "succeeded");
 }
@@ -330,7 +295,7 @@ fn test_get_finalized_params_none() {
     // Parameters with no value reach the action as None (given as None upstream; through
     // the CLI, not given).
     let home = home_with(&[("none", json!({"r1": {}, "a1": {}}))]);
-    let execution = run_ok(&home, "none", &[]);
+    let execution = run_ok(&home, &["params.none"]);
     assert_eq!(received(&execution), &json!({"r1": null, "a1": null}));
     assert_eq!(execution["parameters"], json!({}));
 }
@@ -343,8 +308,8 @@ fn test_get_finalized_params_no_cast() {
     )]);
     let execution = run_ok(
         &home,
-        "nocast",
         &[
+            "params.nocast",
             "r1={{r2}}",
             "a2={{r1}} {{a1}}",
             "a3={{action_context.api_user}}",
@@ -372,7 +337,7 @@ fn test_get_finalized_params_with_cast() {
             "a3": {"default": "{{action_context.api_user}}"},
         }),
     )]);
-    let execution = run_ok(&home, "cast", &["a1=true"]);
+    let execution = run_ok(&home, &["params.cast", "a1=true"]);
     assert_eq!(
         received(&execution),
         &json!({"r1": 1, "r2": 1, "a1": true, "a2": true, "a3": "noob"})
@@ -397,7 +362,7 @@ fn test_get_finalized_params_with_cast_overridden() {
             "a3": {"type": "integer", "default": "{{r1}}"},
         }),
     )]);
-    let execution = run_ok(&home, "overridden", &[]);
+    let execution = run_ok(&home, &["params.overridden"]);
     assert_eq!(
         received(&execution),
         &json!({"r1": 1, "r2": 1, "a2": "1", "a3": 1})
@@ -412,8 +377,8 @@ fn test_get_finalized_params_cross_talk_no_cast() {
     )]);
     let execution = run_ok(
         &home,
-        "crosstalk",
         &[
+            "params.crosstalk",
             "r1={{a1}}",
             "a2={{r1}} {{a1}}",
             "a3={{action_context.api_user}}",
@@ -439,7 +404,7 @@ fn test_get_finalized_params_cross_talk_with_cast() {
             "a3": {"default": "{{a1}}"},
         }),
     )]);
-    let execution = run_ok(&home, "crosstalkcast", &["r2=1", "a1=True"]);
+    let execution = run_ok(&home, &["params.crosstalkcast", "r2=1", "a1=True"]);
     assert_eq!(
         received(&execution),
         &json!({"r1": true, "r2": 1, "r3": 1, "a1": true, "a2": [true, true, true, 1],
@@ -458,14 +423,13 @@ fn test_get_finalized_params_order() {
     )]);
     let execution = run_ok(
         &home,
-        "order",
-        &["r1=p1", "r2=p2", "r3=p3", "a1=p4", "a2=p5"],
+        &["params.order", "r1=p1", "r2=p2", "r3=p3", "a1=p4", "a2=p5"],
     );
     assert_eq!(
         received(&execution),
         &json!({"r1": "p1", "r2": "p2", "r3": "p3", "a1": "p4", "a2": "p5"})
     );
-    let execution = run_ok(&home, "order", &[]);
+    let execution = run_ok(&home, &["params.order"]);
     assert_eq!(
         received(&execution),
         &json!({"r1": null, "r2": "r2", "r3": "a3", "a1": null, "a2": "a2"})
@@ -499,7 +463,7 @@ fn test_get_finalized_params_non_existent_template_key_in_action_context() {
 fn test_get_finalized_params_with_casting_unicode_values() {
     let home = home_with(&[("unicode", json!({"a1": {"type": "string"}}))]);
     let value = "unicode1 \u{669}(\u{33e}\u{25cf}\u{32e}\u{32e}\u{303}\u{33e}\u{2022}\u{303}\u{33e})\u{6f6} unicode2";
-    let execution = run_ok(&home, "unicode", &[&format!("a1={value}")]);
+    let execution = run_ok(&home, &["params.unicode", &format!("a1={value}")]);
     assert_eq!(received(&execution), &json!({ "a1": value }));
     assert_eq!(execution["parameters"], json!({ "a1": value }));
 }
@@ -520,7 +484,10 @@ fn test_get_finalized_params_with_dict() {
             "a5": {"type": "array", "default": ["1", "{{a1}}"]},
         }),
     )]);
-    let execution = run_ok(&home, "dict", &[r#"r2={"r2.1": 1}"#, "a1=true", "a4=3"]);
+    let execution = run_ok(
+        &home,
+        &["params.dict", r#"r2={"r2.1": 1}"#, "a1=true", "a4=3"],
+    );
     assert_eq!(
         received(&execution),
         &json!({
@@ -554,8 +521,14 @@ fn test_get_finalized_params_with_list() {
     )]);
     let execution = run_ok(
         &home,
-        "list",
-        &[r#"r2=["1", "2"]"#, "a1=true", "a2=Test", "a3=Test2", "a7=5"],
+        &[
+            "params.list",
+            r#"r2=["1", "2"]"#,
+            "a1=true",
+            "a2=Test",
+            "a3=Test2",
+            "a7=5",
+        ],
     );
     assert_eq!(
         received(&execution),
@@ -612,8 +585,10 @@ fn test_get_finalized_params_no_double_rendering() {
     }
     let execution = run_ok(
         &home,
-        "double",
-        &["r1={{ st2kv.system.h1 }}{{ st2kv.system.h2 }}"],
+        &[
+            "params.double",
+            "r1={{ st2kv.system.h1 }}{{ st2kv.system.h2 }}",
+        ],
     );
     assert_eq!(received(&execution), &json!({"r1": "{{ missing }}"}));
     assert_eq!(execution["parameters"], json!({"r1": "{{ missing }}"}));
@@ -623,18 +598,10 @@ fn test_get_finalized_params_no_double_rendering() {
 fn test_get_finalized_params_jinja_filters() {
     // StackStorm's own filters, in a real shell command.
     let home = Home::new();
-    let output = home
-        .st2()
-        .args([
-            "run",
-            "core.local",
-            r#"cmd=echo {{"1.6.0" | version_bump_minor}}"#,
-            "-j",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let execution = run_ok(
+        &home,
+        &["core.local", r#"cmd=echo {{"1.6.0" | version_bump_minor}}"#],
+    );
     assert_eq!(execution["parameters"]["cmd"], "echo 1.7.0");
     assert_eq!(execution["result"]["stdout"], "1.7.0");
 }
@@ -660,7 +627,7 @@ fn test_get_finalized_param_object_contains_template_notation_in_the_value() {
             "port": {"type": "integer"},
         }),
     )]);
-    let execution = run_ok(&home, "object", &["host=lolcathost", "port=5555"]);
+    let execution = run_ok(&home, &["params.object", "host=lolcathost", "port=5555"]);
     assert_eq!(
         received(&execution)["params"],
         json!({"host": "lolcathost", "port": 5555, "path": "/bar"})
@@ -693,16 +660,11 @@ fn test_get_finalized_params_with_config() {
         "generic_config_param:\n  type: string\n",
     );
     home.write_config(PACK, "generic_config_param: So generic\n");
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-configs"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-configs"]);
     let execution = run_ok(
         &home,
-        "withconfig",
         &[
+            "params.withconfig",
             "actionstr=foo",
             "config_param={{config_context.generic_config_param}}",
         ],
@@ -730,7 +692,7 @@ fn test_get_value_from_datastore_through_render_live_params() {
         let output = home.st2().args(&args).output().unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
     }
-    let live = |home: &Home| run_ok(home, "datastore", &[])["parameters"].clone();
+    let live = |home: &Home| run_ok(home, &["params.datastore"])["parameters"].clone();
 
     // Run by user1: each scope's value.
     home.set_extra_conf("[system_user]\nuser = user1\n");
@@ -740,13 +702,8 @@ fn test_get_value_from_datastore_through_render_live_params() {
     );
     // user1's item is not user2's: empty (with a warning).
     home.set_extra_conf("[system_user]\nuser = user2\n");
-    let output = home
-        .st2()
-        .args(["run", "params.datastore", "-j"])
-        .output()
-        .unwrap();
+    let (execution, output) = run_json(&home, &["params.datastore"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(execution["parameters"]["user_value"], "");
     assert!(
         stderr(&output).contains("st2kv.user.test_key"),
@@ -813,7 +770,7 @@ fn test_add_default_templates_to_live_params() {
             "overridden": {"default": "{{ 3 | int }}", "type": "integer"},
         }),
     )]);
-    let execution = run_ok(&home, "templates", &["overridden=4"]);
+    let execution = run_ok(&home, &["params.templates", "overridden=4"]);
     // Recorded: the given value and the template default that is not immutable, cast.
     assert_eq!(
         execution["parameters"],
@@ -850,14 +807,14 @@ fn test_render_final_params_and_shell_script_action_command_strings() {
         "entry_point": "release.sh",
         "parameters": parameters,
     });
-    write(&dir, "actions/release.yaml", &metadata.to_string());
+    write_action(&dir, &metadata);
     write(
         &dir,
         "actions/release.sh",
         "#!/bin/sh\nprintf '%s|' \"$@\"\n",
     );
-    set_executable(&dir.join("actions/release.sh"));
-    register(&home);
+    make_executable(&dir.join("actions/release.sh"));
+    reload_ok(&home, &["--register-all"]);
     let arguments = |words: &[&str]| {
         let output = home
             .st2()
@@ -904,11 +861,6 @@ fn test_render_final_params_and_shell_script_action_command_strings() {
     );
 }
 
-fn set_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// Not an upstream case (upstream records rendered values as they are): the record shows the
 /// live parameters rendered, so what a template decrypted, or took from a secret of the pack
 /// config, is masked in whatever parameter it ends up (`src/redact.rs`).
@@ -941,7 +893,7 @@ fn decrypted_and_config_secrets_are_not_recorded() {
         };
         assert!(output.status.success(), "{}", stderr(&output));
     }
-    let execution = run_ok(&home, "secrets", &[]);
+    let execution = run_ok(&home, &["params.secrets"]);
     assert_eq!(
         execution["parameters"],
         json!({"t": "********", "u": "x-********", "p": "********", "plain": "stanley"})

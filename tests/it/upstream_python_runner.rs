@@ -62,12 +62,11 @@
 //! `run()` taking an optional parameter that has no default anywhere).
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::common::{copy_tree, fixtures_dir, git, stderr, stdout, write, Home};
+use crate::common::{copy_tree, git, reload_ok, run_json, stderr, upstream_fixture, write, Home};
 
 /// Metadata for the pythonactions files, which upstream runs without any.
 const PYTHONACTIONS: &[(&str, &str, &str)] = &[
@@ -175,11 +174,6 @@ class Action3(Action):
     ),
 ];
 
-/// `fixtures/upstream`.
-fn upstream() -> PathBuf {
-    fixtures_dir().join("upstream")
-}
-
 /// A virtualenv with `six`, made once per test run (StackStorm puts `six` in every pack
 /// virtualenv; the fixtures import it). Built aside, then renamed into place: a venv runs from
 /// wherever its directory is.
@@ -229,28 +223,6 @@ fn six_venv() -> &'static Path {
     })
 }
 
-/// `st2 run ARGS -j`: the execution and the command's output.
-fn run(home: &Home, args: &[&str]) -> (Value, Output) {
-    let output = home.st2().arg("run").args(args).arg("-j").output().unwrap();
-    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "{err}: stdout {} stderr {}",
-            stdout(&output),
-            stderr(&output)
-        )
-    });
-    (value, output)
-}
-
-fn reload(home: &Home) {
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-}
-
 /// `dummy_pack_1` with the pythonactions entry points (and ours), registered, with `extra_conf`
 /// in st2.conf.
 fn dummy_pack_1(extra_conf: &str) -> Home {
@@ -258,14 +230,13 @@ fn dummy_pack_1(extra_conf: &str) -> Home {
     if !extra_conf.is_empty() {
         home.set_extra_conf(extra_conf);
     }
-    let pack = home.pack("dummy_pack_1");
-    copy_tree(&upstream().join("packs/dummy_pack_1"), &pack);
+    let pack = home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
     copy_tree(
-        &upstream().join("packs/pythonactions/actions"),
+        &upstream_fixture("packs/pythonactions/actions"),
         &pack.join("actions"),
     );
     std::fs::copy(
-        upstream().join("files/examples/actions/noop.py"),
+        upstream_fixture("files/examples/actions/noop.py"),
         pack.join("actions/noop.py"),
     )
     .unwrap();
@@ -289,7 +260,7 @@ fn dummy_pack_1(extra_conf: &str) -> Home {
     }
     std::fs::create_dir_all(home.base.join("virtualenvs")).unwrap();
     std::os::unix::fs::symlink(six_venv(), home.venv("dummy_pack_1")).unwrap();
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     home
 }
 
@@ -322,7 +293,7 @@ fn floats(values: &[f64]) -> Value {
 #[test]
 fn test_action_returns_non_serializable_result() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.non_simple_type"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.non_simple_type"]);
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     let result = text(&execution, "result");
     // Upstream's regex (it matches at the start only); ours is str() of the value alone.
@@ -336,7 +307,7 @@ fn test_action_returns_non_serializable_result() {
 #[test]
 fn test_simple_action_with_result_no_status() {
     let home = dummy_pack_1("");
-    let (execution, output) = run(&home, &["dummy_pack_1.pascal_row", "row_index=5"]);
+    let (execution, output) = run_json(&home, &["dummy_pack_1.pascal_row", "row_index=5"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(execution["status"], "succeeded");
     assert_eq!(
@@ -348,7 +319,7 @@ fn test_simple_action_with_result_no_status() {
 #[test]
 fn test_simple_action_with_result_as_none_no_status() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=b"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=b"]);
     assert_eq!(execution["status"], "succeeded");
     assert_eq!(execution["result"]["exit_code"], 0);
     assert_eq!(execution["result"]["result"], Value::Null);
@@ -357,7 +328,7 @@ fn test_simple_action_with_result_as_none_no_status() {
 #[test]
 fn test_simple_action_timeout() {
     let home = dummy_pack_1("");
-    let (execution, output) = run(
+    let (execution, output) = run_json(
         &home,
         &["dummy_pack_1.pascal_row", "row_index=4", "timeout=0"],
     );
@@ -374,7 +345,7 @@ fn test_simple_action_timeout() {
 #[test]
 fn test_simple_action_with_status_succeeded() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row", "row_index=4"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row", "row_index=4"]);
     assert_eq!(execution["status"], "succeeded");
     assert_eq!(
         execution["result"]["result"],
@@ -385,7 +356,7 @@ fn test_simple_action_with_status_succeeded() {
 #[test]
 fn test_simple_action_with_status_failed() {
     let home = dummy_pack_1("");
-    let (execution, output) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=a"]);
+    let (execution, output) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=a"]);
     assert!(!output.status.success());
     assert_eq!(execution["status"], "failed");
     assert_eq!(
@@ -397,7 +368,7 @@ fn test_simple_action_with_status_failed() {
 #[test]
 fn test_simple_action_with_status_complex_type_returned_for_result() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &["dummy_pack_1.pascal_row_text", "row_index=complex_type"],
     );
@@ -412,7 +383,7 @@ fn test_simple_action_with_status_complex_type_returned_for_result() {
 #[test]
 fn test_simple_action_with_status_failed_result_none() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=c"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=c"]);
     assert_eq!(execution["status"], "failed");
     assert_eq!(execution["result"]["result"], Value::Null);
 }
@@ -421,7 +392,7 @@ fn test_simple_action_with_status_failed_result_none() {
 fn test_exception_in_simple_action_with_invalid_status() {
     // Upstream's runner raises ValueError(stderr): the execution fails with it as the error.
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=d"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=d"]);
     assert_eq!(execution["status"], "failed");
     let error = text(&execution, "error");
     assert!(
@@ -436,7 +407,7 @@ fn test_exception_in_simple_action_with_invalid_status() {
 #[test]
 fn test_simple_action_no_status_backward_compatibility() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=e"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=e"]);
     assert_eq!(execution["status"], "succeeded");
     assert_eq!(execution["result"]["result"], json!([1, 2]));
 }
@@ -445,8 +416,7 @@ fn test_simple_action_no_status_backward_compatibility() {
 fn test_simple_action_config_value_provided_overriden_in_datastore() {
     let mut home = Home::new();
     home.set_extra_conf("[system_user]\nuser = joe\n");
-    let pack = home.pack("dummy_pack_5");
-    copy_tree(&upstream().join("packs/dummy_pack_5"), &pack);
+    let pack = home.add_upstream_pack("packs/dummy_pack_5", "dummy_pack_5");
     std::fs::remove_file(pack.join("actions/invalid.yaml")).unwrap();
     // Ours: shows the config the action gets (upstream reads the runner's _config).
     write(
@@ -459,13 +429,8 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
          return config\n",
     );
     metadata(&pack, "config_items", "config_items.py", "");
-    std::fs::create_dir_all(home.base.join("configs")).unwrap();
-    std::fs::copy(
-        upstream().join("packs/configs/dummy_pack_5.yaml"),
-        home.config("dummy_pack_5"),
-    )
-    .unwrap();
-    reload(&home);
+    home.add_upstream_config("dummy_pack_5");
+    reload_ok(&home, &["--register-all"]);
 
     // No values provided in the datastore. Upstream: api_secret and private_key_path are None.
     // Ours (README, "Where we differ"): a template naming a missing datastore key is an error
@@ -498,7 +463,7 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
         "joe",
         "--encrypt",
     ]);
-    let (execution, _) = run(&home, &["dummy_pack_5.config_items"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_5.config_items"]);
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     let config = &execution["result"]["result"];
     assert_eq!(config["api_key"], "some_api_key"); // static value
@@ -511,7 +476,7 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
 
     // private_key_path overriden in the datastore (global / non-user scoped value)
     set(&["key", "set", "private_key_path", "foopath"]);
-    let (execution, _) = run(&home, &["dummy_pack_5.config_items"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_5.config_items"]);
     let config = &execution["result"]["result"];
     assert_eq!(config["api_key"], "some_api_key");
     assert_eq!(config["regions"], json!(["us-west-1"]));
@@ -522,7 +487,7 @@ fn test_simple_action_config_value_provided_overriden_in_datastore() {
 #[test]
 fn test_simple_action_fail() {
     let home = dummy_pack_1("");
-    let (execution, output) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=4"]);
+    let (execution, output) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=4"]);
     assert!(!output.status.success());
     assert_eq!(execution["status"], "failed");
     assert!(text(&execution, "stderr").contains("TypeError"));
@@ -532,8 +497,8 @@ fn test_simple_action_fail() {
 fn test_simple_action_no_file() {
     let home = dummy_pack_1("");
     metadata(&home.pack("dummy_pack_1"), "foo", "foo.py", "");
-    reload(&home);
-    let (execution, output) = run(&home, &["dummy_pack_1.foo"]);
+    reload_ok(&home, &["--register-all"]);
+    let (execution, output) = run_json(&home, &["dummy_pack_1.foo"]);
     assert!(!output.status.success());
     assert_eq!(execution["status"], "failed");
     assert_eq!(execution["result"]["exit_code"], 1);
@@ -553,8 +518,8 @@ fn test_simple_action_no_entry_point() {
         "actions/no_entry.yaml",
         "---\nname: no_entry\nrunner_type: python-script\nentry_point: \"\"\n",
     );
-    reload(&home);
-    let (execution, _) = run(&home, &["dummy_pack_1.no_entry"]);
+    reload_ok(&home, &["--register-all"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.no_entry"]);
     assert_eq!(execution["status"], "failed");
     assert_eq!(
         execution["result"]["error"],
@@ -565,7 +530,7 @@ fn test_simple_action_no_entry_point() {
 #[test]
 fn test_action_with_user_supplied_env_vars() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.env_vars",
@@ -594,7 +559,7 @@ fn test_action_with_user_supplied_env_vars() {
 fn test_action_stdout_and_stderr_is_not_stored_in_db_by_default() {
     // Upstream's mocked process output, printed by a real one.
     let home = dummy_pack_1("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.raw_output",
@@ -618,7 +583,7 @@ fn test_action_stdout_and_stderr_is_not_stored_in_db_by_default() {
 fn test_action_stdout_and_stderr_is_stored_in_the_db() {
     // The result part (st2-rs stores no output lines: no `st2 execution tail`).
     let home = dummy_pack_1("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.raw_output",
@@ -641,7 +606,7 @@ fn test_action_stdout_and_stderr_is_stored_in_the_db() {
 #[test]
 fn test_real_time_output_streaming_bufsize() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.print_to_stdout_and_stderr",
@@ -663,7 +628,7 @@ fn test_real_time_output_streaming_bufsize() {
 fn test_stdout_interception_and_parsing() {
     let home = dummy_pack_1("");
     // No output to stdout and no result (implicit None)
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.raw_output",
@@ -677,7 +642,7 @@ fn test_stdout_interception_and_parsing() {
     assert_eq!(execution["result"]["exit_code"], 0);
 
     // Output to stdout, no result (implicit None), return_code 1 and status failed
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.raw_output",
@@ -693,7 +658,7 @@ fn test_stdout_interception_and_parsing() {
     assert_eq!(execution["status"], "failed");
 
     // Output to stdout, no result (implicit None), return_code 0 and status succeeded
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.raw_output",
@@ -710,7 +675,7 @@ fn test_stdout_interception_and_parsing() {
 #[test]
 fn test_common_st2_env_vars_are_available_to_the_action() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.env_vars"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.env_vars"]);
     let env = &execution["result"]["result"];
     assert_eq!(env["ST2_ACTION_PACK_NAME"], "dummy_pack_1");
     assert_eq!(env["ST2_ACTION_EXECUTION_ID"], execution["id"]);
@@ -732,7 +697,7 @@ fn printed_pythonpath(execution: &Value) -> String {
 #[test]
 fn test_pythonpath_env_var_contains_common_libs_config_enabled() {
     let home = dummy_pack_1("[packs]\nenable_common_libs = True\n");
-    let (execution, _) = run(&home, &["dummy_pack_1.python_paths"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.python_paths"]);
     let pythonpath = printed_pythonpath(&execution);
     let lib = format!("{}/lib", home.pack("dummy_pack_1").display());
     assert!(
@@ -744,7 +709,7 @@ fn test_pythonpath_env_var_contains_common_libs_config_enabled() {
 #[test]
 fn test_pythonpath_env_var_not_contains_common_libs_config_disabled() {
     let home = dummy_pack_1("[packs]\nenable_common_libs = False\n");
-    let (execution, _) = run(&home, &["dummy_pack_1.python_paths"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.python_paths"]);
     let pythonpath = printed_pythonpath(&execution);
     let lib = format!("{}/lib:", home.pack("dummy_pack_1").display());
     assert!(!pythonpath.contains(&lib), "{pythonpath}");
@@ -754,7 +719,7 @@ fn test_pythonpath_env_var_not_contains_common_libs_config_disabled() {
 fn test_action_class_instantiation_action_service_argument() {
     let home = dummy_pack_1("");
     for (name, _) in ACTION_CLASSES {
-        let (execution, _) = run(&home, &[&format!("dummy_pack_1.{name}")]);
+        let (execution, _) = run_json(&home, &[&format!("dummy_pack_1.{name}")]);
         assert_eq!(execution["status"], "succeeded", "{execution:#}");
         // dummy_pack_1's config schema default, and the datastore service in every case.
         assert_eq!(
@@ -768,7 +733,7 @@ fn test_action_class_instantiation_action_service_argument() {
 #[test]
 fn test_action_with_same_module_name_as_module_in_stdlib() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.test"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.test"]);
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     assert_eq!(execution["result"]["result"], "test action");
 }
@@ -776,7 +741,7 @@ fn test_action_with_same_module_name_as_module_in_stdlib() {
 #[test]
 fn test_python_action_wrapper_script_doesnt_get_added_to_sys_path() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.python_paths"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.python_paths"]);
     assert_eq!(execution["status"], "succeeded");
     let stdout_text = text(&execution, "stdout");
     let lines: Vec<&str> = stdout_text.split('\n').collect();
@@ -811,12 +776,9 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
     );
     // File in a directory which is a Python package: dummy_pack_9's list_repos, whose entry
     // point does not exist.
-    copy_tree(
-        &upstream().join("packs/dummy_pack_9"),
-        &home.pack("dummy_pack_9_deps"),
-    );
-    reload(&home);
-    let (execution, _) = run(&home, &["dummy_pack_1.doesnt_exist"]);
+    home.add_upstream_pack("packs/dummy_pack_9", "dummy_pack_9_deps");
+    reload_ok(&home, &["--register-all"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.doesnt_exist"]);
     assert_eq!(execution["status"], "failed");
     let expected = format!(
         "Exception: File \"{}/actions/doesnt.exist\" has no action class or the file doesn't \
@@ -828,7 +790,7 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
         "{execution:#}"
     );
 
-    let (execution, _) = run(&home, &["dummy_pack_9_deps.list_repos"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_9_deps.list_repos"]);
     assert_eq!(execution["status"], "failed");
     let stderr_text = text(&execution, "stderr");
     let pattern = regex::Regex::new(
@@ -841,11 +803,10 @@ fn test_python_action_wrapper_action_script_file_doesnt_exist_friendly_error() {
 #[test]
 fn test_python_action_wrapper_action_script_file_contains_invalid_syntax_friendly_error() {
     let home = Home::new();
-    let pack = home.pack("dummy_pack_9_deps");
-    copy_tree(&upstream().join("packs/dummy_pack_9"), &pack);
+    let pack = home.add_upstream_pack("packs/dummy_pack_9", "dummy_pack_9_deps");
     metadata(&pack, "invalid_syntax", "invalid_syntax.py", "");
-    reload(&home);
-    let (execution, _) = run(&home, &["dummy_pack_9_deps.invalid_syntax"]);
+    reload_ok(&home, &["--register-all"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_9_deps.invalid_syntax"]);
     assert_eq!(execution["status"], "failed");
     let stderr_text = text(&execution, "stderr");
     let pattern = regex::Regex::new(
@@ -864,7 +825,7 @@ fn test_simple_action_log_messages_and_log_level_runner_param() {
     let expected_msg_5 = "st2.actions.python.PascalRowAction: ERROR    test error log message";
 
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=e"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=e"]);
     assert_eq!(execution["status"], "succeeded");
     assert_eq!(execution["result"]["result"], json!([1, 2]));
     let stderr_text = text(&execution, "stderr");
@@ -887,7 +848,7 @@ fn test_simple_action_log_messages_and_log_level_runner_param() {
     );
 
     // Only log messages with level info and above should be displayed
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.pascal_row_text",
@@ -903,7 +864,7 @@ fn test_simple_action_log_messages_and_log_level_runner_param() {
     assert!(stderr_text.contains(expected_msg_5));
 
     // Only log messages with level error and above should be displayed
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.pascal_row_text",
@@ -919,7 +880,7 @@ fn test_simple_action_log_messages_and_log_level_runner_param() {
     // Default log level is changed in st2.config
     let mut home = home;
     home.set_extra_conf("[actionrunner]\npython_runner_log_level = INFO\n");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=e"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=e"]);
     assert_eq!(execution["status"], "succeeded");
     let stderr_text = text(&execution, "stderr");
     assert!(stderr_text.contains(expected_msg_3));
@@ -930,7 +891,7 @@ fn test_simple_action_log_messages_and_log_level_runner_param() {
 #[test]
 fn test_traceback_messages_are_not_duplicated_in_stderr() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row_text", "row_index=f"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row_text", "row_index=f"]);
     assert_eq!(execution["status"], "failed");
     let stderr_text = text(&execution, "stderr");
     let expected_msg_1 = "Traceback (most recent";
@@ -954,7 +915,7 @@ const MAX_PARAM_LENGTH: usize = 131072 - 15;
 fn test_execution_with_very_large_parameter() {
     let home = dummy_pack_1("");
     let large_value = "1".repeat(MAX_PARAM_LENGTH);
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.echoer",
@@ -972,7 +933,7 @@ fn test_execution_with_very_large_parameter() {
 fn test_execution_with_close_to_very_large_parameter() {
     let home = dummy_pack_1("");
     let large_value = "1".repeat(MAX_PARAM_LENGTH - 21);
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.echoer",
@@ -998,14 +959,13 @@ fn content_version_home(extra_conf: &str) -> Home {
         &[
             "clone",
             "--quiet",
-            upstream()
-                .join("test_content_version.bundle")
+            upstream_fixture("test_content_version.bundle")
                 .to_str()
                 .unwrap(),
             "test_content_version",
         ],
     );
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     home
 }
 
@@ -1014,7 +974,7 @@ fn test_content_version_success() {
     let home = content_version_home("");
     // 1. valid version - 0.2.0
     for version in ["v0.2.0", "v0.3.0"] {
-        let (execution, output) = run(
+        let (execution, output) = run_json(
             &home,
             &[
                 "test_content_version.python_runner_print_version",
@@ -1028,7 +988,7 @@ fn test_content_version_success() {
     }
 
     // 3. invalid version = 0.30.0
-    let (execution, output) = run(
+    let (execution, output) = run_json(
         &home,
         &[
             "test_content_version.python_runner_print_version",
@@ -1045,7 +1005,7 @@ fn test_content_version_success() {
     );
     // Without content_version: the pack as it is on disk (v1.0.0, whose print_version.py was
     // last changed in v0.4.0).
-    let (execution, _) = run(&home, &["test_content_version.python_runner_print_version"]);
+    let (execution, _) = run_json(&home, &["test_content_version.python_runner_print_version"]);
     assert_eq!(execution["result"]["result"], "v0.4.0");
 }
 
@@ -1056,7 +1016,7 @@ fn test_content_version_contains_common_libs_config_enabled() {
     let home = content_version_home("[packs]\nenable_common_libs = True\n");
     let pack = home.pack("test_content_version");
     std::fs::copy(
-        upstream().join("packs/pythonactions/actions/python_paths.py"),
+        upstream_fixture("packs/pythonactions/actions/python_paths.py"),
         pack.join("actions/python_paths.py"),
     )
     .unwrap();
@@ -1064,8 +1024,8 @@ fn test_content_version_contains_common_libs_config_enabled() {
     git(&pack, &["add", "-A"]);
     git(&pack, &["commit", "--quiet", "-m", "python_paths"]);
     git(&pack, &["tag", "with-paths"]);
-    reload(&home);
-    let (execution, _) = run(
+    reload_ok(&home, &["--register-all"]);
+    let (execution, _) = run_json(
         &home,
         &[
             "test_content_version.python_paths",
@@ -1087,7 +1047,7 @@ fn test_content_version_contains_common_libs_config_enabled() {
 #[test]
 fn test_content_version_success_local_modules_work_fine() {
     let home = content_version_home("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "test_content_version.python_runner_print_version_local_import",
@@ -1108,7 +1068,7 @@ fn test_content_version_success_local_modules_work_fine() {
 #[test]
 fn test_content_version_pack_repo_not_git_repository() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "dummy_pack_1.pascal_row",
@@ -1128,7 +1088,7 @@ fn test_content_version_pack_repo_not_git_repository() {
 #[test]
 fn test_content_version_invalid_git_revision() {
     let home = content_version_home("");
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &[
             "test_content_version.python_runner_print_version",
@@ -1147,7 +1107,7 @@ fn test_content_version_invalid_git_revision() {
 #[test]
 fn test_missing_config_item_user_friendly_error() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.print_config_item_doesnt_exist"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.print_config_item_doesnt_exist"]);
     assert_eq!(execution["status"], "failed");
     // print(self.config): the pack's config (its schema default), then the .get() default.
     assert_eq!(
@@ -1191,7 +1151,7 @@ fn schema_errors(schema: &Value, instance: &Value) -> usize {
 #[test]
 fn test_adherence_to_output_schema() {
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row", "row_index=5"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row", "row_index=5"]);
     assert_eq!(
         schema_errors(&python_output_schema(), &execution["result"]),
         0
@@ -1211,7 +1171,7 @@ fn test_fail_incorrect_output_schema() {
         "additionalProperties": false,
     });
     let home = dummy_pack_1("");
-    let (execution, _) = run(&home, &["dummy_pack_1.pascal_row", "row_index=5"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.pascal_row", "row_index=5"]);
     assert!(schema_errors(&fail_output_schema, &execution["result"]) > 0);
 }
 
@@ -1227,7 +1187,7 @@ fn test_process_wrapper_exits_in_reasonable_timeframe() {
     let mut run_times: Vec<f64> = (0..8)
         .map(|_| {
             let started = std::time::Instant::now();
-            let (execution, _) = run(&home, &["dummy_pack_1.noop"]);
+            let (execution, _) = run_json(&home, &["dummy_pack_1.noop"]);
             assert_eq!(execution["status"], "succeeded", "{execution:#}");
             started.elapsed().as_secs_f64()
         })
@@ -1257,9 +1217,9 @@ fn test_config_with_a_lot_of_items_and_a_lot_of_parameters_work_fine() {
     let pack = home.pack("dummy_pack_1");
     metadata(&pack, "noop_many", "noop.py", &parameters);
     home.write_config("dummy_pack_1", &config);
-    reload(&home);
+    reload_ok(&home, &["--register-all"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (execution, output) = run(&home, &args);
+    let (execution, output) = run_json(&home, &args);
     assert!(output.status.success(), "{execution:#}");
     assert_eq!(execution["result"]["exit_code"], 0);
     let printed = text(&execution, "stdout");
@@ -1280,24 +1240,21 @@ fn test_priority_of_loading_library_after_setup_pack_virtualenv() {
     // win, and a library only the system has comes from the system.
     let mut home = Home::new();
     home.set_extra_conf("[actionrunner]\nvirtualenv_opts = --system-site-packages\n");
-    let pack = home.pack("test_library_dependencies");
-    copy_tree(&upstream().join("packs/test_library_dependencies"), &pack);
+    let pack = home.add_upstream_pack(
+        "packs/test_library_dependencies",
+        "test_library_dependencies",
+    );
     metadata(
         &pack,
         "get_library_path",
         "get_library_path.py",
         "  module:\n    type: string\n",
     );
-    let output = home
-        .st2ctl()
-        .args(["reload", "--register-all", "--register-setup-virtualenvs"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    reload_ok(&home, &["--register-all", "--register-setup-virtualenvs"]);
     let virtualenvs_path = format!("{}/", home.base.join("virtualenvs").display());
     assert!(home.venv("test_library_dependencies").exists());
 
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &["test_library_dependencies.get_library_path", "module=six"],
     );
@@ -1309,7 +1266,7 @@ fn test_priority_of_loading_library_after_setup_pack_virtualenv() {
     // Conversely, a module that is not in the pack's virtualenv comes from elsewhere
     // (upstream: mock, from StackStorm's own environment; here json, from the standard
     // library).
-    let (execution, _) = run(
+    let (execution, _) = run_json(
         &home,
         &["test_library_dependencies.get_library_path", "module=json"],
     );
@@ -1339,8 +1296,8 @@ fn parameters_without_a_value_reach_run_as_none() {
         "optional.py",
         "  a:\n    type: string\n  b:\n    type: string\n",
     );
-    reload(&home);
-    let (execution, _) = run(&home, &["dummy_pack_1.optional", "a=x"]);
+    reload_ok(&home, &["--register-all"]);
+    let (execution, _) = run_json(&home, &["dummy_pack_1.optional", "a=x"]);
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     assert_eq!(execution["result"]["result"], json!({"a": "x", "b": null}));
 }

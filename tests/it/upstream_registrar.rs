@@ -53,26 +53,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// `fixtures/upstream/<relative>`.
-fn upstream_fixture(relative: &str) -> std::path::PathBuf {
-    fixtures_dir().join("upstream").join(relative)
-}
-
-/// Copy the fixture pack `fixtures/upstream/<relative>` into the home's pack directory as
-/// `<dir_name>`.
-fn add_pack(home: &Home, relative: &str, dir_name: &str) -> std::path::PathBuf {
-    let dir = home.pack(dir_name);
-    copy_tree(&upstream_fixture(relative), &dir);
-    dir
-}
-
-/// Copy `fixtures/upstream/packs/configs/<name>.yaml` to `<base>/configs/<name>.yaml`.
-fn add_config(home: &Home, name: &str) {
-    let text =
-        std::fs::read_to_string(upstream_fixture(&format!("packs/configs/{name}.yaml"))).unwrap();
-    home.write_config(name, &text);
-}
-
 /// A pack `dir_name` holding the given files of `generic/actions` (upstream mocks the pack
 /// lookup for that directory, which has no `pack.yaml`).
 fn generic_pack(home: &Home, dir_name: &str, files: &[&str]) {
@@ -89,23 +69,12 @@ fn generic_pack(home: &Home, dir_name: &str, files: &[&str]) {
     }
 }
 
-fn reload(home: &Home, args: &[&str]) -> std::process::Output {
-    home.st2ctl().arg("reload").args(args).output().unwrap()
-}
-
 /// `st2ctl reload ARGS`, expecting exit status `code`: (stdout, stderr).
 fn reload_expecting(home: &Home, args: &[&str], code: i32) -> (String, String) {
     let output = reload(home, args);
     let (out, err) = (stdout(&output), stderr(&output));
     assert_eq!(output.status.code(), Some(code), "{out}\n{err}");
     (out, err)
-}
-
-/// `st2 <args> -j` as JSON.
-fn st2_json(home: &Home, args: &[&str]) -> Value {
-    let output = home.st2().args(args).arg("-j").output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn action_refs(home: &Home) -> Vec<String> {
@@ -238,7 +207,7 @@ const PACKS_ONLY: &[&str] = &["--register-configs"];
 #[test]
 fn test_register_packs() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_1", "dummy_pack_1");
+    home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
     reload_expecting(&home, &["--register-all"], 0);
     let pack = st2_json(&home, &["pack", "get", "dummy_pack_1"]);
     assert_eq!(pack["name"], "dummy_pack_1");
@@ -259,7 +228,7 @@ fn test_register_packs() {
 #[test]
 fn test_register_pack_arbitrary_properties_are_allowed() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_20", "dummy_pack_20");
+    home.add_upstream_pack("packs/dummy_pack_20", "dummy_pack_20");
     reload_expecting(&home, PACKS_ONLY, 0);
     let pack = st2_json(&home, &["pack", "get", "dummy_pack_20_ref"]);
     assert_eq!(pack["name"], "dummy_pack_20");
@@ -269,11 +238,11 @@ fn test_register_pack_arbitrary_properties_are_allowed() {
 #[test]
 fn test_register_pack_pack_ref() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_1", "dummy_pack_1");
-    add_pack(&home, "packs/dummy_pack_6", "dummy_pack_6");
+    home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
+    home.add_upstream_pack("packs/dummy_pack_6", "dummy_pack_6");
     // Upstream calls `_register_pack_db(pack_name=None)`: no usable directory name. A
     // directory name that is not a valid ref is the same for `st2ctl reload`.
-    add_pack(&home, "packs/dummy_pack_7", "dummy-pack-7");
+    home.add_upstream_pack("packs/dummy_pack_7", "dummy-pack-7");
     reload_expecting(&home, PACKS_ONLY, 0);
     // `ref` given; the directory name; `name`.
     assert_eq!(
@@ -281,7 +250,7 @@ fn test_register_pack_pack_ref() {
         ["dummy_pack_1", "dummy_pack_6_ref", "dummy_pack_7_name"]
     );
     // No `ref` and a `name` that cannot be one.
-    add_pack(&home, "packs/dummy_pack_8", "dummy-pack-8");
+    home.add_upstream_pack("packs/dummy_pack_8", "dummy-pack-8");
     let (_, err) = reload_expecting(&home, PACKS_ONLY, 1);
     assert!(
         err.contains("Pack name \"Dummy Pack 8 Invalid Name\" contains invalid characters"),
@@ -292,7 +261,7 @@ fn test_register_pack_pack_ref() {
 #[test]
 fn test_register_pack_invalid_ref_name_friendly_error_message() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_13", "dummy_pack_13");
+    home.add_upstream_pack("packs/dummy_pack_13", "dummy_pack_13");
     let (_, err) = reload_expecting(&home, PACKS_ONLY, 1);
     assert!(
         err.contains(
@@ -307,7 +276,7 @@ fn test_register_pack_invalid_ref_name_friendly_error_message() {
     );
 
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_14", "dummy pack 14");
+    home.add_upstream_pack("packs/dummy_pack_14", "dummy pack 14");
     let (_, err) = reload_expecting(&home, PACKS_ONLY, 1);
     assert!(
         err.contains(
@@ -322,7 +291,7 @@ fn test_register_pack_invalid_ref_name_friendly_error_message() {
 #[test]
 fn test_register_pack_pack_stackstorm_version_and_future_parameters() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_9", "dummy_pack_9");
+    home.add_upstream_pack("packs/dummy_pack_9", "dummy_pack_9");
     reload_expecting(&home, PACKS_ONLY, 0);
     let pack = st2_json(&home, &["pack", "get", "dummy_pack_9"]);
     assert_eq!(pack["name"], "dummy_pack_9_deps");
@@ -336,7 +305,7 @@ fn test_register_pack_pack_stackstorm_version_and_future_parameters() {
     // Shown as written (upstream drops what its schema does not define).
     assert_eq!(pack["future"], "arguments");
 
-    add_pack(&home, "packs/dummy_pack_10", "dummy_pack_10");
+    home.add_upstream_pack("packs/dummy_pack_10", "dummy_pack_10");
     let (_, err) = reload_expecting(&home, PACKS_ONLY, 1);
     assert!(
         err.contains("'wrongstackstormversion' does not match"),
@@ -347,7 +316,7 @@ fn test_register_pack_pack_stackstorm_version_and_future_parameters() {
 #[test]
 fn test_register_pack_empty_and_invalid_config_schema() {
     let home = Home::new();
-    add_pack(&home, "packs_invalid/dummy_pack_17", "dummy_pack_17");
+    home.add_upstream_pack("packs_invalid/dummy_pack_17", "dummy_pack_17");
     let (_, err) = reload_expecting(&home, PACKS_ONLY, 1);
     let expected = format!(
         "Config schema \"{}\" is empty and invalid.",
@@ -362,7 +331,7 @@ fn test_register_pack_empty_and_invalid_config_schema() {
 #[test]
 fn test_register_pack_invalid_config_schema_invalid_attribute() {
     let home = Home::new();
-    add_pack(&home, "packs_invalid/dummy_pack_18", "dummy_pack_18");
+    home.add_upstream_pack("packs_invalid/dummy_pack_18", "dummy_pack_18");
     let (_, err) = reload_expecting(&home, PACKS_ONLY, 1);
     assert!(
         err.contains("Additional properties are not allowed ('invalid' was unexpected)"),
@@ -373,7 +342,7 @@ fn test_register_pack_invalid_config_schema_invalid_attribute() {
 #[test]
 fn test_register_pack_invalid_python_versions_attribute() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_21", "dummy_pack_21");
+    home.add_upstream_pack("packs/dummy_pack_21", "dummy_pack_21");
     let (_, err) = reload_expecting(&home, PACKS_ONLY, 1);
     assert!(err.contains("'4' is not one of ['2', '3']"), "{err}");
 }
@@ -383,8 +352,8 @@ fn test_register_pack_invalid_python_versions_attribute() {
 #[test]
 fn test_register_configs_for_all_packs() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_1", "dummy_pack_1");
-    add_config(&home, "dummy_pack_1");
+    home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
+    home.add_upstream_config("dummy_pack_1");
     let (out, _) = reload_expecting(&home, &["--register-configs"], 0);
     assert!(out.contains("Registered 1 configs."), "{out}");
     let values: Value = serde_json::from_str(
@@ -403,8 +372,8 @@ fn test_register_configs_for_all_packs() {
 /// `st2ctl reload --register-configs` over one fixture pack and its config: the error output.
 fn config_failure(pack: &str) -> String {
     let home = Home::new();
-    add_pack(&home, &format!("packs/{pack}"), pack);
-    add_config(&home, pack);
+    home.add_upstream_pack(&format!("packs/{pack}"), pack);
+    home.add_upstream_config(pack);
     let (_, err) = reload_expecting(&home, &["--register-configs"], 1);
     assert!(home.query("SELECT pack FROM configs").is_empty(), "{err}");
     err
@@ -455,7 +424,7 @@ fn test_register_all_configs_with_config_schema_validation_validation_failure_4(
 #[test]
 fn test_register_from_pack_success() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_1", "dummy_pack_1");
+    home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
     let (out, _) = reload_expecting(&home, &["--register-actions"], 0);
     assert!(out.contains("Registered 3 actions."), "{out}");
 }
@@ -487,7 +456,7 @@ fn test_register_from_pack_fail_on_failure_pack_dir_doesnt_exist() {
 #[test]
 fn test_register_from_pack_action_metadata_fails_validation() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_4", "dummy_pack_4");
+    home.add_upstream_pack("packs/dummy_pack_4", "dummy_pack_4");
     let (out, err) = reload_expecting(
         &home,
         &["--register-actions", "--register-no-fail-on-failure"],
@@ -513,7 +482,7 @@ fn test_register_from_pack_action_metadata_fails_validation() {
 fn test_register_from_packs_doesnt_throw_on_missing_pack_resource_folder() {
     let home = Home::new();
     // Only an `actions/` folder (with a bad file).
-    add_pack(&home, "packs_1/dummy_pack_4", "dummy_pack_4");
+    home.add_upstream_pack("packs_1/dummy_pack_4", "dummy_pack_4");
     let (out, _) = reload_expecting(&home, &["--register-sensors"], 0);
     assert!(out.contains("Registered 0 sensors."), "{out}");
     let (out, _) = reload_expecting(
@@ -533,7 +502,7 @@ fn test_register_from_packs_doesnt_throw_on_missing_pack_resource_folder() {
 #[test]
 fn test_register_all_and_register_setup_virtualenvs() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_1", "dummy_pack_1");
+    home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
     let (out, _) = reload_expecting(
         &home,
         &[
@@ -552,7 +521,7 @@ fn test_register_all_and_register_setup_virtualenvs() {
 #[test]
 fn test_register_setup_virtualenvs() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_1", "dummy_pack_1");
+    home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
     let (out, _) = reload_expecting(
         &home,
         &[
@@ -568,7 +537,7 @@ fn test_register_setup_virtualenvs() {
 #[test]
 fn test_register_recreate_virtualenvs() {
     let home = Home::new();
-    add_pack(&home, "packs/dummy_pack_1", "dummy_pack_1");
+    home.add_upstream_pack("packs/dummy_pack_1", "dummy_pack_1");
     let marker = home.venv("dummy_pack_1").join(".st2-venv.json");
     let (out, _) = reload_expecting(
         &home,

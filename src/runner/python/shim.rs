@@ -7,7 +7,7 @@
 //! an action uses, so a trivial action starts as fast as Python does; and a pack's own
 //! subprocesses that import `st2common` find it too, as they do on a StackStorm host.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::settings::Settings;
 
@@ -161,35 +161,9 @@ pub fn dir(settings: &Settings) -> std::io::Result<PathBuf> {
     let dir = settings
         .cache_dir()
         .join(format!("python-shim-{:016x}", fingerprint()));
-    if dir.join(MARKER).is_file() {
-        return Ok(dir);
-    }
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".python-shim-")
-        .tempdir_in(parent)?;
-    for (path, text) in FILES {
-        let target = staging.path().join(path);
-        if let Some(folder) = target.parent() {
-            std::fs::create_dir_all(folder)?;
-        }
-        std::fs::write(&target, text)?;
-    }
-    std::fs::write(staging.path().join(MARKER), "")?;
-    let staged = staging.keep();
-    if let Err(err) = std::fs::rename(&staged, &dir) {
-        let _ = std::fs::remove_dir_all(&staged);
-        // Another process wrote it first.
-        if !dir.join(MARKER).is_file() {
-            return Err(err);
-        }
-    }
+    crate::fs::write_tree_once(&dir, FILES)?;
     Ok(dir)
 }
-
-/// Written last: a directory without it is not complete.
-const MARKER: &str = ".complete";
 
 /// FNV-1a of every path and content: a new binary with other modules writes a new directory.
 fn fingerprint() -> u64 {
@@ -206,6 +180,7 @@ fn fingerprint() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn every_module_of_the_shim_directory_is_embedded() {
@@ -456,8 +431,10 @@ print(_loads(' {"a": [1, 2.5, null, true, "\u00e9"]} ') == {"a": [1, 2.5, None, 
         let settings =
             Settings::from_ini(&Default::default(), Some(dir.path().to_path_buf()), None).unwrap();
         let written = super::dir(&settings).unwrap();
-        assert!(written.join("st2common/runners/base_action.py").is_file());
-        assert!(written.join(MARKER).is_file());
+        // Complete: every module, as embedded.
+        for (path, text) in FILES {
+            assert_eq!(std::fs::read_to_string(written.join(path)).unwrap(), *text);
+        }
         assert_eq!(super::dir(&settings).unwrap(), written);
     }
 }
