@@ -542,6 +542,24 @@ pub fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
     (execution_of(&output), output)
 }
 
+/// What `st2 execution tail ID --type STREAM` prints of an execution's recorded output
+/// (StackStorm's `ActionExecutionOutput` records of that stream, joined).
+pub fn recorded_output(home: &Home, id: &str, stream: &str) -> String {
+    let output = home
+        .st2()
+        .args(["execution", "tail", id, "--type", stream])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Then, as st2client's tail does: a line break and `Execution ID has completed (...)`.
+    let text = stdout(&output);
+    let trailer = format!("\nExecution {id} has completed");
+    let end = text
+        .rfind(&trailer)
+        .unwrap_or_else(|| panic!("no completion line in {text:?}"));
+    text[..end].to_string()
+}
+
 /// `st2 run ARGS -j`, which must exit 0: the execution.
 pub fn run_ok(home: &Home, args: &[&str]) -> Value {
     let (execution, output) = run_json(home, args);

@@ -22,11 +22,15 @@
 //! passwordless sudo run only where `sudo -n true` succeeds (upstream runs them only with
 //! `ST2_CI=true`).
 //!
-//! Left out, testing internals: the `[actionrunner] stream_output` halves of
-//! `test_shell_command_action_basic`, `test_script_with_parameters_parameter_serialization`
-//! and both `test_action_stdout_and_stderr_is_stored_in_the_db*` (the `ActionExecutionOutput`
-//! records that StackStorm's API streams; st2-rs has no API; their `result` halves are ported,
-//! with a real process printing the lines upstream's mocked one yields), and the last part of
+//! The `ActionExecutionOutput` records of `test_action_stdout_and_stderr_is_stored_in_the_db*`
+//! are read back with `st2 execution tail ID --type stdout|stderr`, which prints st2-rs's
+//! recorded output (`execution_output`); st2-rs records output in batches rather than a
+//! record per line, so the joined text is compared, not the number of records. A real
+//! process prints the lines upstream's mocked one yields.
+//!
+//! Left out, testing internals: the `[actionrunner] stream_output = False` halves of
+//! `test_shell_command_action_basic` and `test_script_with_parameters_parameter_serialization`
+//! (st2-rs always records output; there is no switch), and the last part of
 //! `test_shell_command_sudo_password_is_passed_to_sudo_binary` (it checks the arguments of a
 //! mocked `echo` process).
 //!
@@ -251,6 +255,15 @@ mod local_shell_command_runner {
             "stderr line 1\nstderr line 2\nstderr line 3"
         );
         assert_eq!(execution["result"]["return_code"], 0);
+        let id = execution["id"].as_str().unwrap();
+        assert_eq!(
+            recorded_output(&home, id, "stdout"),
+            "stdout line 1\nstdout line 2\n"
+        );
+        assert_eq!(
+            recorded_output(&home, id, "stderr"),
+            "stderr line 1\nstderr line 2\nstderr line 3\n"
+        );
     }
 
     #[test]
@@ -278,6 +291,15 @@ mod local_shell_command_runner {
                 "stderr line 1\nstderr line 2"
             );
             assert_eq!(execution["result"]["return_code"], 0);
+            let id = execution["id"].as_str().unwrap();
+            assert_eq!(
+                recorded_output(&home, id, "stdout"),
+                "stdout line 1\nstdout line 2\n"
+            );
+            assert_eq!(
+                recorded_output(&home, id, "stderr"),
+                "stderr line 1\nstderr line 2\n"
+            );
         }
     }
 
@@ -423,6 +445,15 @@ mod local_shell_script_runner {
             "stderr line 1\nstderr line 2\nstderr line 3"
         );
         assert_eq!(execution["result"]["return_code"], 0);
+        let id = execution["id"].as_str().unwrap();
+        assert_eq!(
+            recorded_output(&home, id, "stdout"),
+            "stdout line 1\nstdout line 2\nstdout line 3\nstdout line 4\n"
+        );
+        assert_eq!(
+            recorded_output(&home, id, "stderr"),
+            "stderr line 1\nstderr line 2\nstderr line 3\n"
+        );
     }
 
     #[test]

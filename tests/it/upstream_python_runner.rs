@@ -30,11 +30,13 @@
 //! - `test_runner_creation`: the runner object.
 //! - `test_content_version_old_git_version`: git older than 2.5 has no `worktree`; we read
 //!   the repository with libgit2 and run no git command.
-//! - the parts of `test_action_stdout_and_stderr_is_not_stored_in_db_by_default`,
-//!   `test_action_stdout_and_stderr_is_stored_in_the_db` and
-//!   `test_real_time_output_streaming_bufsize` about `ActionExecutionOutput` records and
-//!   `stream_output_buffer_size`: st2-rs has no output streaming to the store (no
-//!   `st2 execution tail`); what those cases assert on the result is ported.
+//! - the parts of `test_action_stdout_and_stderr_is_not_stored_in_db_by_default` and
+//!   `test_real_time_output_streaming_bufsize` about `stream_output = False` and
+//!   `stream_output_buffer_size`: st2-rs always records output as it comes, in batches,
+//!   with no switch; what those cases assert on the result is ported. The
+//!   `ActionExecutionOutput` records of `test_action_stdout_and_stderr_is_stored_in_the_db`
+//!   are read back with `st2 execution tail ID --type stdout|stderr` (joined text: st2-rs
+//!   records batches, not a record per line).
 //! - in `test_process_wrapper_exits_in_reasonable_timeframe`, the wrapper's own usage error
 //!   (`--pack is required`), and `test_stdin_params_timeout_no_stdin_data_provided` /
 //!   `test_stdin_params_invalid_format_friendly_error`: they run the wrapper script by hand;
@@ -66,7 +68,9 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::common::{copy_tree, git, reload_ok, run_json, stderr, upstream_fixture, write, Home};
+use crate::common::{
+    copy_tree, git, recorded_output, reload_ok, run_json, stderr, upstream_fixture, write, Home,
+};
 
 /// Metadata for the pythonactions files, which upstream runs without any.
 const PYTHONACTIONS: &[(&str, &str, &str)] = &[
@@ -581,7 +585,6 @@ fn test_action_stdout_and_stderr_is_not_stored_in_db_by_default() {
 
 #[test]
 fn test_action_stdout_and_stderr_is_stored_in_the_db() {
-    // The result part (st2-rs stores no output lines: no `st2 execution tail`).
     let home = dummy_pack_1("");
     let (execution, _) = run_json(
         &home,
@@ -601,6 +604,16 @@ fn test_action_stdout_and_stderr_is_stored_in_the_db() {
     );
     assert_eq!(execution["result"]["result"], "True");
     assert_eq!(execution["result"]["exit_code"], 0);
+    // The recorded output: what the action printed, the result block left out.
+    let id = execution["id"].as_str().unwrap();
+    assert_eq!(
+        recorded_output(&home, id, "stdout"),
+        "pre result line 1\npre result line 2\npost result line 1"
+    );
+    assert_eq!(
+        recorded_output(&home, id, "stderr"),
+        "stderr line 1\nstderr line 2\nstderr line 3\n"
+    );
 }
 
 #[test]
