@@ -146,7 +146,7 @@ query: ["StackStorm"]
 count: 30
 YAML
 "$root/target/release/st2ctl" --config-file "$work/run.conf" reload --register-configs >/dev/null
-python3 "$root/scripts/fake_x_api.py" --keys bench-ck,bench-cs,bench-at,bench-ats --accept-unsigned \
+python3 "$root/scripts/fake_x_api.py" --keys bench-ck,bench-cs,bench-at,bench-ats --accept-unsigned --accept-duplicates \
     --port-file "$work/x.port" >/dev/null 2>&1 &
 x_api=$!
 for _ in $(seq 100); do [ -s "$work/x.port" ] && break; sleep 0.05; done

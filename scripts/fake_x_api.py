@@ -10,6 +10,7 @@ and media ids it never gave out (400). It says where it listens on stderr, and l
 accepted post and upload on stdout. Standard library only.
 
     python3 scripts/fake_x_api.py --keys CK,CS,AT,ATS --port-file PATH [--accept-unsigned]
+        [--accept-duplicates]
 """
 import argparse
 import base64
@@ -55,6 +56,7 @@ def verify(method, base_url, query, form, header, keys):
 class Handler(BaseHTTPRequestHandler):
     keys = None
     accept_unsigned = False
+    accept_duplicates = False
     posts = 0
     texts = set()
     media = {}
@@ -111,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         if any(media_id not in Handler.media for media_id in media_ids):
             return self.answer(400, {"title": "Invalid Request", "status": 400,
                                      "detail": "Your media IDs are invalid."})
-        if text in Handler.texts:
+        if text in Handler.texts and not Handler.accept_duplicates:
             print("refused a duplicate post: %s" % text, flush=True)
             if v2:
                 return self.answer(403, {"title": "Forbidden", "status": 403,
@@ -151,12 +153,15 @@ def main():
     parser.add_argument("--port-file", required=True, help="where to write the port")
     parser.add_argument("--accept-unsigned", action="store_true",
                         help="also accept requests without Authorization (benchmark baseline)")
+    parser.add_argument("--accept-duplicates", action="store_true",
+                        help="accept the same post again (a benchmark posts one text many times)")
     args = parser.parse_args()
     keys = args.keys.split(",")
     if len(keys) != 4:
         sys.exit("fake_x_api: --keys needs four comma-separated values")
     Handler.keys = keys
     Handler.accept_unsigned = args.accept_unsigned
+    Handler.accept_duplicates = args.accept_duplicates
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
     with open(args.port_file, "w") as handle:
