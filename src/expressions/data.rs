@@ -81,8 +81,9 @@ pub fn to_json_string(
     Ok(pyjson::dumps(&to_json(&value), &options))
 }
 
-/// `yaml.safe_dump(value, default_flow_style=False, indent=indent,
-/// allow_unicode=allow_unicode)`.
+/// `yaml.dump(value, Dumper=CSafeDumper, default_flow_style=False, indent=indent,
+/// allow_unicode=allow_unicode)`; `allow_unicode` is true unless given, and an explicit
+/// `allow_unicode=None` is not passed on, which leaves PyYAML's default: false.
 pub fn to_yaml_string(
     value: Value,
     indent: Option<Value>,
@@ -91,12 +92,16 @@ pub fn to_yaml_string(
 ) -> Result<String, Error> {
     super::defined(&value)?;
     let indent = argument(indent, &kwargs, "indent")?;
+    let given_none = allow_unicode.is_none() && kwargs.has("allow_unicode");
     let allow_unicode = argument(allow_unicode, &kwargs, "allow_unicode")?;
     kwargs.assert_all_used()?;
     let indent = indent.and_then(|indent| usize::try_from(indent).ok());
-    let allow_unicode = allow_unicode.is_none_or(|allow| allow.is_true());
-    Ok(super::pyyaml::safe_dump(
-        &to_json(&value),
+    let allow_unicode = match allow_unicode {
+        Some(allow) => allow.is_true(),
+        None => !given_none,
+    };
+    Ok(super::pyyaml::safe_dump_template(
+        &value,
         indent,
         allow_unicode,
     ))

@@ -29,7 +29,7 @@ mod compose;
 mod data;
 mod emit;
 mod events;
-mod resolve;
+pub(crate) mod resolve;
 
 use std::path::{Path, PathBuf};
 

@@ -4,12 +4,10 @@
 # StackStorm 3.9.0, as ported for Python actions in src/runner/python/shim/ (Apache-2.0),
 # imported from there rather than copied again.
 #
-# One difference, on purpose: to_yaml_string dumps with PyYAML's pure-Python SafeDumper,
-# whose emitter src/expressions/pyyaml.rs ports, where StackStorm (and the shim) use libyaml's
-# CSafeDumper whenever PyYAML has it. The two differ (libyaml writes no `...` after a plain
-# scalar at the root, escapes U+0085 as `\N`, folds double-quoted lines differently): a known
-# difference of ours, left out of this comparison. from_yaml_string keeps the shim's
-# CSafeLoader, the loader StackStorm uses and src/yaml/ follows.
+# to_yaml_string dumps with PyYAML's CSafeDumper (libyaml's emitter), as StackStorm's
+# yaml_safe_dump does, and from_yaml_string loads with CSafeLoader; the shim falls back to the
+# pure-Python classes without libyaml, which write differently, so this script refuses to run
+# without it.
 #
 # A main reads cases as JSON on stdin and prints each rendering or its error.
 
@@ -26,18 +24,12 @@ sys.path.insert(
     ),
 )
 
-from st2common.expressions.functions import data  # noqa: E402
 from st2common.util.jinja import get_jinja_environment  # noqa: E402
 
 
-def _pure_yaml_safe_dump(value, **kwargs):
-    return yaml.dump(value, Dumper=yaml.SafeDumper, **kwargs)
-
-
-data._yaml_safe_dump = _pure_yaml_safe_dump
-
-
 def main():
+    if not yaml.__with_libyaml__:
+        sys.exit("PyYAML has no libyaml here; scripts/setup.sh installs one that has")
     env = get_jinja_environment()
     results = []
     for case in json.load(sys.stdin):

@@ -74,6 +74,9 @@ pub(crate) fn is_ascii(ch: char) -> bool {
     ch.is_ascii()
 }
 
+/// libyaml's `IS_PRINTABLE`, which reads the UTF-8 octets: LF, `0x20..=0x7E`,
+/// `0xA0..=0xD7FF` and `0xE000..=0xFFFD` but not the BOM `0xFEFF`. Characters beyond the BMP
+/// (four UTF-8 octets) are not printable to it, so the emitter escapes them (`\U0001F389`).
 pub(crate) fn is_printable(ch: char) -> bool {
     match ch {
         '\u{feff}' | '\u{fffe}' | '\u{ffff}' => false,
@@ -84,8 +87,7 @@ pub(crate) fn is_printable(ch: char) -> bool {
         | '\u{00c0}'..='\u{cfff}'
         | '\u{d000}'..='\u{d7ff}'
         | '\u{e000}'..='\u{efff}'
-        | '\u{f000}'..='\u{fffd}'
-        | '\u{10000}'..='\u{10ffff}' => true,
+        | '\u{f000}'..='\u{fffd}' => true,
         _ => false,
     }
 }
@@ -109,7 +111,7 @@ macro_rules! IS_BOM {
 }
 
 pub(crate) fn is_bom(ch: char) -> bool {
-    ch == '\u{7eff}'
+    ch == '\u{feff}'
 }
 
 macro_rules! IS_SPACE_AT {
@@ -223,11 +225,14 @@ mod tests {
 
     #[test]
     fn printable() {
-        for ch in "🎉".chars() {
-            assert!(is_printable(ch));
+        // As libyaml's `IS_PRINTABLE`: nothing beyond the BMP, no BOM, no NEL.
+        for ch in "a\né\u{a0}\u{d7ff}\u{e000}\u{fffd}".chars() {
+            assert!(is_printable(ch), "{ch:?}");
         }
-        for ch in "\u{1f389}".chars() {
-            assert!(is_printable(ch));
+        for ch in "\t\r\0\u{7f}\u{85}\u{feff}\u{fffe}\u{1f389}\u{10ffff}".chars() {
+            assert!(!is_printable(ch), "{ch:?}");
         }
+        assert!(is_bom('\u{feff}'));
+        assert!(!is_bom('\u{7eff}'));
     }
 }
