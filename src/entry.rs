@@ -8,6 +8,8 @@ use clap::Parser;
 
 use crate::cli::{GlobalArgs, OutputArgs, St2Cli, St2ctlCli};
 use crate::commands::{self, Context, ExitStatus, UsageError};
+use crate::ops::local::Local;
+use crate::ops::InvalidRequest;
 use crate::output::{Format, Printer};
 use crate::settings::{Overrides, Settings};
 
@@ -52,12 +54,19 @@ fn run(
         }
         Ok(settings) => {
             tracing::debug!(?settings, "settings");
-            let context = Context { settings, printer };
+            let backend = Box::new(Local::new(settings.clone()));
+            let context = Context {
+                settings,
+                printer,
+                backend,
+            };
             match command(&context) {
                 Ok(status) => status,
                 Err(err) => {
                     context.printer.error(&format!("{err:#}"));
-                    if err.downcast_ref::<UsageError>().is_some() {
+                    if err.downcast_ref::<UsageError>().is_some()
+                        || err.downcast_ref::<InvalidRequest>().is_some()
+                    {
                         ExitStatus::Usage
                     } else {
                         ExitStatus::Failure

@@ -22,6 +22,7 @@ pub mod index;
 pub mod lock;
 pub mod native;
 pub mod oauth;
+pub(crate) mod ops;
 pub mod output;
 pub mod pack;
 pub mod redact;

@@ -10,6 +10,7 @@ pub mod reload;
 pub mod run;
 
 use crate::cli::{St2Command, St2ctlCommand};
+use crate::ops::Backend;
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -47,6 +48,17 @@ pub struct Context {
     pub settings: Settings,
     /// The printer.
     pub printer: Printer,
+    /// Where the operations are carried out ([`crate::ops`]).
+    #[allow(dead_code)] // until the operations move to `ops`
+    pub(crate) backend: Box<dyn Backend>,
+}
+
+impl Context {
+    /// The backend the operations go to.
+    #[allow(dead_code)] // until the operations move to `ops`
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
 }
 
 /// Run an `st2` subcommand.
