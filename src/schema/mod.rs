@@ -12,6 +12,7 @@
 //! against StackStorm's `action_output_schema.json` (also verbatim), whose `"$ref": "#"`
 //! lands, through its draft 4 `id`, where every meta-schema's does: on `custom.json`.
 
+mod keywords;
 pub mod repr;
 pub mod validator;
 

@@ -1,0 +1,686 @@
+//! One function per draft 4 keyword, as Python jsonschema 3.2's `_validators.py` has them,
+//! found by name in [`lookup`] (its `VALIDATORS` table). The walk that calls them, `$ref`,
+//! the error type and `best_match` are in `validator.rs`.
+//!
+//! Each function gets the keyword's value, the instance, where it is checked ([`Site`]) and
+//! the instance's path, and pushes its errors in jsonschema's order with Python's messages
+//! (both are part of the compatibility we promise, and the differential tests compare them).
+
+use serde_json::{Map, Value};
+
+use super::repr::{py_repr, py_str_repr};
+use super::validator::{is_type, py_eq, truthy, PathItem, ValidationError, Validator};
+
+/// A keyword's check: `(validator, value, instance, site, path, errors)`, in the order of
+/// jsonschema's `(validator, value, instance, schema)`.
+pub(super) type Keyword =
+    fn(&Validator<'_>, &Value, &Value, &Site<'_>, &mut Vec<PathItem>, &mut Vec<ValidationError>);
+
+/// Where a keyword is checked: its name, the schema it sits in (its siblings), the scope
+/// its `$ref`s resolve in and how many schemas enclose it.
+pub(super) struct Site<'s> {
+    pub(super) keyword: &'s str,
+    pub(super) schema: &'s Map<String, Value>,
+    pub(super) scope: &'s str,
+    pub(super) depth: usize,
+}
+
+impl Site<'_> {
+    /// An error of this keyword at `path`.
+    fn error(&self, path: &[PathItem], message: String) -> ValidationError {
+        ValidationError {
+            message,
+            path: path.to_vec(),
+            keyword: self.keyword.to_string(),
+            context: Vec::new(),
+        }
+    }
+}
+
+/// The check of a draft 4 keyword; `None` for the others (ignored, as jsonschema ignores
+/// them). `$ref` is not here: the walk follows it instead of the other keywords.
+pub(super) fn lookup(keyword: &str) -> Option<Keyword> {
+    Some(match keyword {
+        "type" => type_,
+        "enum" => enum_,
+        "minimum" => minimum,
+        "maximum" => maximum,
+        "multipleOf" => multiple_of,
+        "minLength" => min_length,
+        "maxLength" => max_length,
+        "pattern" => pattern,
+        "items" => items,
+        "additionalItems" => additional_items,
+        "minItems" => min_items,
+        "maxItems" => max_items,
+        "uniqueItems" => unique_items,
+        "properties" => properties,
+        "patternProperties" => pattern_properties,
+        "additionalProperties" => additional_properties,
+        "minProperties" => min_properties,
+        "maxProperties" => max_properties,
+        "dependencies" => dependencies,
+        "allOf" => all_of,
+        "anyOf" => any_of,
+        "oneOf" => one_of,
+        "not" => not,
+        _ => return None,
+    })
+}
+
+// Types and enum.
+
+fn type_(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let types: Vec<&Value> = match value {
+        Value::Array(types) => types.iter().collect(),
+        other => vec![other],
+    };
+    let mut matched = false;
+    for expected in &types {
+        match expected.as_str().map(|name| is_type(instance, name)) {
+            Some(Some(true)) => matched = true,
+            Some(Some(false)) => {}
+            Some(None) => {
+                errors.push(site.error(path, format!("Unknown type {}", py_repr(expected))));
+                return;
+            }
+            // A schema as a type (draft 3): valid when the instance matches it.
+            None => matched |= validator.is_valid(instance, expected, site.scope, site.depth),
+        }
+        if matched {
+            break;
+        }
+    }
+    if !matched {
+        let names: Vec<String> = types
+            .iter()
+            .map(|t| match t.get("name") {
+                Some(name) => py_repr(name),
+                None => py_repr(t),
+            })
+            .collect();
+        let message = format!("{} is not of type {}", py_repr(instance), names.join(", "));
+        errors.push(site.error(path, message));
+    }
+}
+
+fn enum_(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(allowed) = value.as_array() else {
+        return;
+    };
+    if !allowed.iter().any(|each| py_eq(instance, each)) {
+        let message = format!("{} is not one of {}", py_repr(instance), py_repr(value));
+        errors.push(site.error(path, message));
+    }
+}
+
+// Numbers.
+
+fn minimum(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(number), Some(limit)) = (instance.as_f64(), value.as_f64()) else {
+        return;
+    };
+    if number < limit {
+        let message = format!(
+            "{} is less than the minimum of {}",
+            py_repr(instance),
+            py_repr(value)
+        );
+        errors.push(site.error(path, message));
+    }
+}
+
+fn maximum(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(number), Some(limit)) = (instance.as_f64(), value.as_f64()) else {
+        return;
+    };
+    if number > limit {
+        let message = format!(
+            "{} is greater than the maximum of {}",
+            py_repr(instance),
+            py_repr(value)
+        );
+        errors.push(site.error(path, message));
+    }
+}
+
+fn multiple_of(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(number), Some(divisor)) = (instance.as_f64(), value.as_f64()) else {
+        return;
+    };
+    let failed = if instance.is_f64() || value.is_f64() {
+        let quotient = number / divisor;
+        quotient.trunc() != quotient
+    } else {
+        match (instance.as_i64(), value.as_i64()) {
+            // checked: i64::MIN % -1 overflows (and is 0).
+            (Some(a), Some(b)) if b != 0 => a.checked_rem(b).is_some_and(|r| r != 0),
+            _ => false,
+        }
+    };
+    if failed {
+        let message = format!(
+            "{} is not a multiple of {}",
+            py_repr(instance),
+            py_repr(value)
+        );
+        errors.push(site.error(path, message));
+    }
+}
+
+// Strings (no `format`: StackStorm's validator checks no formats).
+
+fn min_length(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(text), Some(limit)) = (instance.as_str(), value.as_u64()) else {
+        return;
+    };
+    if (text.chars().count() as u64) < limit {
+        errors.push(site.error(path, format!("{} is too short", py_repr(instance))));
+    }
+}
+
+fn max_length(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(text), Some(limit)) = (instance.as_str(), value.as_u64()) else {
+        return;
+    };
+    if text.chars().count() as u64 > limit {
+        errors.push(site.error(path, format!("{} is too long", py_repr(instance))));
+    }
+}
+
+fn pattern(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(text), Some(pattern)) = (instance.as_str(), value.as_str()) else {
+        return;
+    };
+    if !validator.search(pattern, text) {
+        let message = format!(
+            "{} does not match {}",
+            py_repr(instance),
+            py_str_repr(pattern)
+        );
+        errors.push(site.error(path, message));
+    }
+}
+
+// Arrays.
+
+fn items(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(items) = instance.as_array() else {
+        return;
+    };
+    match value {
+        Value::Array(schemas) => {
+            for (index, (item, subschema)) in items.iter().zip(schemas).enumerate() {
+                path.push(PathItem::Index(index));
+                validator.descend(item, subschema, site.scope, path, site.depth, errors);
+                path.pop();
+            }
+        }
+        Value::Bool(false) if !items.is_empty() => {
+            let message = format!("{} is not allowed for {}", "False", py_repr(instance));
+            errors.push(site.error(path, message));
+        }
+        subschema => {
+            for (index, item) in items.iter().enumerate() {
+                path.push(PathItem::Index(index));
+                validator.descend(item, subschema, site.scope, path, site.depth, errors);
+                path.pop();
+            }
+        }
+    }
+}
+
+fn additional_items(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(items) = instance.as_array() else {
+        return;
+    };
+    let positional = match site.schema.get("items") {
+        None => 0,
+        Some(Value::Array(schemas)) => schemas.len(),
+        Some(Value::Object(_)) => return,
+        Some(_) => 0,
+    };
+    if value.is_object() {
+        for (index, item) in items.iter().enumerate().skip(positional) {
+            path.push(PathItem::Index(index));
+            validator.descend(item, value, site.scope, path, site.depth, errors);
+            path.pop();
+        }
+    } else if !truthy(value) && items.len() > positional {
+        let extras: Vec<String> = items[positional..].iter().map(py_repr).collect();
+        let verb = if extras.len() == 1 { "was" } else { "were" };
+        let message = format!(
+            "Additional items are not allowed ({} {verb} unexpected)",
+            extras.join(", ")
+        );
+        errors.push(site.error(path, message));
+    }
+}
+
+fn min_items(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(items), Some(limit)) = (instance.as_array(), value.as_u64()) else {
+        return;
+    };
+    if (items.len() as u64) < limit {
+        errors.push(site.error(path, format!("{} is too short", py_repr(instance))));
+    }
+}
+
+fn max_items(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(items), Some(limit)) = (instance.as_array(), value.as_u64()) else {
+        return;
+    };
+    if items.len() as u64 > limit {
+        errors.push(site.error(path, format!("{} is too long", py_repr(instance))));
+    }
+}
+
+fn unique_items(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(items) = instance.as_array() else {
+        return;
+    };
+    if truthy(value) {
+        let duplicate = items
+            .iter()
+            .enumerate()
+            .any(|(i, a)| items[i + 1..].iter().any(|b| py_eq(a, b)));
+        if duplicate {
+            let message = format!("{} has non-unique elements", py_repr(instance));
+            errors.push(site.error(path, message));
+        }
+    }
+}
+
+// Objects.
+
+/// Draft 3's boolean `required` on each property, as StackStorm's `CustomValidator` keeps
+/// it: a missing property whose schema says `required: true` is an error of keyword
+/// `required`, at the property's path.
+fn properties(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(object), Some(properties)) = (instance.as_object(), value.as_object()) else {
+        return;
+    };
+    for (name, subschema) in properties {
+        if let Some(item) = object.get(name) {
+            path.push(PathItem::Key(name.clone()));
+            validator.descend(item, subschema, site.scope, path, site.depth, errors);
+            path.pop();
+        } else if subschema.get("required").is_some_and(truthy) {
+            let mut error_path = path.clone();
+            error_path.push(PathItem::Key(name.clone()));
+            errors.push(ValidationError {
+                message: format!("{} is a required property", py_str_repr(name)),
+                path: error_path,
+                keyword: "required".into(),
+                context: Vec::new(),
+            });
+        }
+    }
+}
+
+fn pattern_properties(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(object), Some(patterns)) = (instance.as_object(), value.as_object()) else {
+        return;
+    };
+    for (pattern, subschema) in patterns {
+        for (key, item) in object {
+            if validator.search(pattern, key) {
+                path.push(PathItem::Key(key.clone()));
+                validator.descend(item, subschema, site.scope, path, site.depth, errors);
+                path.pop();
+            }
+        }
+    }
+}
+
+fn additional_properties(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(object) = instance.as_object() else {
+        return;
+    };
+    let properties = site.schema.get("properties").and_then(Value::as_object);
+    let patterns: Vec<&String> = site
+        .schema
+        .get("patternProperties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().collect())
+        .unwrap_or_default();
+    let extras: Vec<&String> = object
+        .keys()
+        .filter(|key| !properties.is_some_and(|p| p.contains_key(*key)))
+        .filter(|key| {
+            !patterns
+                .iter()
+                .any(|pattern| validator.search(pattern, key))
+        })
+        .collect();
+    if value.is_object() {
+        for key in extras {
+            path.push(PathItem::Key(key.clone()));
+            let item = &object[key.as_str()];
+            validator.descend(item, value, site.scope, path, site.depth, errors);
+            path.pop();
+        }
+    } else if !truthy(value) && !extras.is_empty() {
+        let message = if site.schema.contains_key("patternProperties") {
+            let mut sorted = extras.clone();
+            sorted.sort();
+            let mut sorted_patterns = patterns.clone();
+            sorted_patterns.sort();
+            let verb = if extras.len() == 1 { "does" } else { "do" };
+            format!(
+                "{} {verb} not match any of the regexes: {}",
+                join_reprs(sorted.iter().map(|s| s.as_str())),
+                join_reprs(sorted_patterns.iter().map(|s| s.as_str())),
+            )
+        } else {
+            let verb = if extras.len() == 1 { "was" } else { "were" };
+            format!(
+                "Additional properties are not allowed ({} {verb} unexpected)",
+                join_reprs(extras.iter().map(|s| s.as_str()))
+            )
+        };
+        errors.push(site.error(path, message));
+    }
+}
+
+fn min_properties(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(object), Some(limit)) = (instance.as_object(), value.as_u64()) else {
+        return;
+    };
+    if (object.len() as u64) < limit {
+        let message = format!("{} does not have enough properties", py_repr(instance));
+        errors.push(site.error(path, message));
+    }
+}
+
+fn max_properties(
+    _: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(object), Some(limit)) = (instance.as_object(), value.as_u64()) else {
+        return;
+    };
+    if object.len() as u64 > limit {
+        let message = format!("{} has too many properties", py_repr(instance));
+        errors.push(site.error(path, message));
+    }
+}
+
+fn dependencies(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let (Some(object), Some(dependencies)) = (instance.as_object(), value.as_object()) else {
+        return;
+    };
+    for (property, dependency) in dependencies {
+        if !object.contains_key(property) {
+            continue;
+        }
+        match dependency {
+            Value::Array(names) => {
+                for name in names {
+                    if name.as_str().is_some_and(|n| !object.contains_key(n)) {
+                        let message = format!(
+                            "{} is a dependency of {}",
+                            py_repr(name),
+                            py_str_repr(property)
+                        );
+                        errors.push(site.error(path, message));
+                    }
+                }
+            }
+            subschema => {
+                validator.descend(instance, subschema, site.scope, path, site.depth, errors)
+            }
+        }
+    }
+}
+
+// Combinators.
+
+fn all_of(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    for subschema in value.as_array().into_iter().flatten() {
+        validator.descend(instance, subschema, site.scope, path, site.depth, errors);
+    }
+}
+
+fn any_of(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(subschemas) = value.as_array() else {
+        return;
+    };
+    if let Err(error) = first_valid_branch(validator, subschemas, instance, site, path) {
+        errors.push(error);
+    }
+}
+
+fn one_of(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let Some(subschemas) = value.as_array() else {
+        return;
+    };
+    let first = match first_valid_branch(validator, subschemas, instance, site, path) {
+        Ok(first) => first,
+        Err(error) => return errors.push(error),
+    };
+    let mut valid: Vec<&Value> = subschemas[first + 1..]
+        .iter()
+        .filter(|s| validator.is_valid(instance, s, site.scope, site.depth))
+        .collect();
+    if !valid.is_empty() {
+        valid.push(&subschemas[first]);
+        let reprs: Vec<String> = valid.into_iter().map(py_repr).collect();
+        let message = format!(
+            "{} is valid under each of {}",
+            py_repr(instance),
+            reprs.join(", ")
+        );
+        errors.push(site.error(path, message));
+    }
+}
+
+/// The index of the first branch `instance` is valid under (the later ones are not tried);
+/// else the error of `anyOf`/`oneOf` with every branch's errors as its context.
+fn first_valid_branch(
+    validator: &Validator<'_>,
+    subschemas: &[Value],
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+) -> Result<usize, ValidationError> {
+    let mut context = Vec::new();
+    for (index, subschema) in subschemas.iter().enumerate() {
+        let mut branch = Vec::new();
+        validator.descend(
+            instance,
+            subschema,
+            site.scope,
+            path,
+            site.depth,
+            &mut branch,
+        );
+        if branch.is_empty() {
+            return Ok(index);
+        }
+        context.extend(branch);
+    }
+    Err(ValidationError {
+        context,
+        ..site.error(
+            path,
+            format!(
+                "{} is not valid under any of the given schemas",
+                py_repr(instance)
+            ),
+        )
+    })
+}
+
+fn not(
+    validator: &Validator<'_>,
+    value: &Value,
+    instance: &Value,
+    site: &Site<'_>,
+    path: &mut Vec<PathItem>,
+    errors: &mut Vec<ValidationError>,
+) {
+    if validator.is_valid(instance, value, site.scope, site.depth) {
+        let message = format!(
+            "{} is not allowed for {}",
+            py_repr(value),
+            py_repr(instance)
+        );
+        errors.push(site.error(path, message));
+    }
+}
+
+fn join_reprs<'s>(items: impl Iterator<Item = &'s str>) -> String {
+    items.map(py_str_repr).collect::<Vec<_>>().join(", ")
+}
