@@ -2,38 +2,74 @@
 //! found by name in [`lookup`] (its `VALIDATORS` table). The walk that calls them, `$ref`,
 //! the error type and `best_match` are in `validator.rs`.
 //!
-//! Each function gets the keyword's value, the instance, where it is checked ([`Site`]) and
-//! the instance's path, and pushes its errors in jsonschema's order with Python's messages
-//! (both are part of the compatibility we promise, and the differential tests compare them).
+//! Each function gets the keyword's value and a [`Check`] (the instance, where it is, the
+//! schema around the keyword) and reports its errors in jsonschema's order with Python's
+//! messages (both are part of the compatibility we promise, and the differential tests
+//! compare them).
 
 use serde_json::{Map, Value};
 
 use super::repr::{py_repr, py_str_repr};
 use super::validator::{is_type, py_eq, truthy, PathItem, ValidationError, Validator};
 
-/// A keyword's check: `(validator, value, instance, site, path, errors)`, in the order of
-/// jsonschema's `(validator, value, instance, schema)`.
-pub(super) type Keyword =
-    fn(&Validator<'_>, &Value, &Value, &Site<'_>, &mut Vec<PathItem>, &mut Vec<ValidationError>);
+/// A keyword's check: `(check, value)`, jsonschema's `(validator, value, instance, schema)`.
+pub(super) type Keyword = fn(&mut Check<'_, '_>, &Value);
 
-/// Where a keyword is checked: its name, the schema it sits in (its siblings), the scope
-/// its `$ref`s resolve in and how many schemas enclose it.
-pub(super) struct Site<'s> {
-    pub(super) keyword: &'s str,
-    pub(super) schema: &'s Map<String, Value>,
-    pub(super) scope: &'s str,
+/// One keyword of one schema checked against one instance: what jsonschema's keyword
+/// functions get, and where their errors go.
+pub(super) struct Check<'c, 'a> {
+    pub(super) validator: &'c Validator<'a>,
+    pub(super) instance: &'c Value,
+    /// The keyword's name: the `keyword` of its errors.
+    pub(super) keyword: &'c str,
+    /// The schema the keyword sits in (its siblings).
+    pub(super) schema: &'c Map<String, Value>,
+    /// The URL the schema's `$ref`s resolve against.
+    pub(super) scope: &'c str,
+    /// How many schemas enclose this one.
     pub(super) depth: usize,
+    /// Where the instance is.
+    pub(super) path: &'c mut Vec<PathItem>,
+    pub(super) errors: &'c mut Vec<ValidationError>,
 }
 
-impl Site<'_> {
-    /// An error of this keyword at `path`.
-    fn error(&self, path: &[PathItem], message: String) -> ValidationError {
+impl Check<'_, '_> {
+    /// An error of this keyword at the instance's path.
+    fn error(&self, message: String) -> ValidationError {
         ValidationError {
             message,
-            path: path.to_vec(),
+            path: self.path.clone(),
             keyword: self.keyword.to_string(),
             context: Vec::new(),
         }
+    }
+
+    fn fail(&mut self, message: String) {
+        let error = self.error(message);
+        self.errors.push(error);
+    }
+
+    /// Validate `instance` (here, or under the instance) against `schema`.
+    fn descend(&mut self, instance: &Value, schema: &Value) {
+        let (scope, depth) = (self.scope, self.depth);
+        self.validator
+            .descend(instance, schema, scope, self.path, depth, self.errors);
+    }
+
+    /// Validate the instance's child `item`, at `step`, against `schema`.
+    fn descend_at(&mut self, step: PathItem, item: &Value, schema: &Value) {
+        self.path.push(step);
+        self.descend(item, schema);
+        self.path.pop();
+    }
+
+    fn is_valid(&self, schema: &Value) -> bool {
+        self.validator
+            .is_valid(self.instance, schema, self.scope, self.depth)
+    }
+
+    fn search(&self, pattern: &str, text: &str) -> bool {
+        self.validator.search(pattern, text)
     }
 }
 
@@ -70,14 +106,8 @@ pub(super) fn lookup(keyword: &str) -> Option<Keyword> {
 
 // Types and enum.
 
-fn type_(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn type_(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let types: Vec<&Value> = match value {
         Value::Array(types) => types.iter().collect(),
         other => vec![other],
@@ -88,11 +118,11 @@ fn type_(
             Some(Some(true)) => matched = true,
             Some(Some(false)) => {}
             Some(None) => {
-                errors.push(site.error(path, format!("Unknown type {}", py_repr(expected))));
+                check.fail(format!("Unknown type {}", py_repr(expected)));
                 return;
             }
             // A schema as a type (draft 3): valid when the instance matches it.
-            None => matched |= validator.is_valid(instance, expected, site.scope, site.depth),
+            None => matched |= check.is_valid(expected),
         }
         if matched {
             break;
@@ -107,37 +137,25 @@ fn type_(
             })
             .collect();
         let message = format!("{} is not of type {}", py_repr(instance), names.join(", "));
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
-fn enum_(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn enum_(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let Some(allowed) = value.as_array() else {
         return;
     };
     if !allowed.iter().any(|each| py_eq(instance, each)) {
         let message = format!("{} is not one of {}", py_repr(instance), py_repr(value));
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
 // Numbers.
 
-fn minimum(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn minimum(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(number), Some(limit)) = (instance.as_f64(), value.as_f64()) else {
         return;
     };
@@ -147,18 +165,12 @@ fn minimum(
             py_repr(instance),
             py_repr(value)
         );
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
-fn maximum(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn maximum(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(number), Some(limit)) = (instance.as_f64(), value.as_f64()) else {
         return;
     };
@@ -168,18 +180,12 @@ fn maximum(
             py_repr(instance),
             py_repr(value)
         );
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
-fn multiple_of(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn multiple_of(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(number), Some(divisor)) = (instance.as_f64(), value.as_f64()) else {
         return;
     };
@@ -199,112 +205,78 @@ fn multiple_of(
             py_repr(instance),
             py_repr(value)
         );
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
 // Strings (no `format`: StackStorm's validator checks no formats).
 
-fn min_length(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn min_length(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(text), Some(limit)) = (instance.as_str(), value.as_u64()) else {
         return;
     };
     if (text.chars().count() as u64) < limit {
-        errors.push(site.error(path, format!("{} is too short", py_repr(instance))));
+        check.fail(format!("{} is too short", py_repr(instance)));
     }
 }
 
-fn max_length(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn max_length(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(text), Some(limit)) = (instance.as_str(), value.as_u64()) else {
         return;
     };
     if text.chars().count() as u64 > limit {
-        errors.push(site.error(path, format!("{} is too long", py_repr(instance))));
+        check.fail(format!("{} is too long", py_repr(instance)));
     }
 }
 
-fn pattern(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn pattern(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(text), Some(pattern)) = (instance.as_str(), value.as_str()) else {
         return;
     };
-    if !validator.search(pattern, text) {
+    if !check.search(pattern, text) {
         let message = format!(
             "{} does not match {}",
             py_repr(instance),
             py_str_repr(pattern)
         );
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
 // Arrays.
 
-fn items(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn items(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let Some(items) = instance.as_array() else {
         return;
     };
     match value {
         Value::Array(schemas) => {
             for (index, (item, subschema)) in items.iter().zip(schemas).enumerate() {
-                path.push(PathItem::Index(index));
-                validator.descend(item, subschema, site.scope, path, site.depth, errors);
-                path.pop();
+                check.descend_at(PathItem::Index(index), item, subschema);
             }
         }
         Value::Bool(false) if !items.is_empty() => {
             let message = format!("{} is not allowed for {}", "False", py_repr(instance));
-            errors.push(site.error(path, message));
+            check.fail(message);
         }
         subschema => {
             for (index, item) in items.iter().enumerate() {
-                path.push(PathItem::Index(index));
-                validator.descend(item, subschema, site.scope, path, site.depth, errors);
-                path.pop();
+                check.descend_at(PathItem::Index(index), item, subschema);
             }
         }
     }
 }
 
-fn additional_items(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn additional_items(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let Some(items) = instance.as_array() else {
         return;
     };
-    let positional = match site.schema.get("items") {
+    let positional = match check.schema.get("items") {
         None => 0,
         Some(Value::Array(schemas)) => schemas.len(),
         Some(Value::Object(_)) => return,
@@ -312,9 +284,7 @@ fn additional_items(
     };
     if value.is_object() {
         for (index, item) in items.iter().enumerate().skip(positional) {
-            path.push(PathItem::Index(index));
-            validator.descend(item, value, site.scope, path, site.depth, errors);
-            path.pop();
+            check.descend_at(PathItem::Index(index), item, value);
         }
     } else if !truthy(value) && items.len() > positional {
         let extras: Vec<String> = items[positional..].iter().map(py_repr).collect();
@@ -323,50 +293,32 @@ fn additional_items(
             "Additional items are not allowed ({} {verb} unexpected)",
             extras.join(", ")
         );
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
-fn min_items(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn min_items(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(items), Some(limit)) = (instance.as_array(), value.as_u64()) else {
         return;
     };
     if (items.len() as u64) < limit {
-        errors.push(site.error(path, format!("{} is too short", py_repr(instance))));
+        check.fail(format!("{} is too short", py_repr(instance)));
     }
 }
 
-fn max_items(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn max_items(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(items), Some(limit)) = (instance.as_array(), value.as_u64()) else {
         return;
     };
     if items.len() as u64 > limit {
-        errors.push(site.error(path, format!("{} is too long", py_repr(instance))));
+        check.fail(format!("{} is too long", py_repr(instance)));
     }
 }
 
-fn unique_items(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn unique_items(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let Some(items) = instance.as_array() else {
         return;
     };
@@ -377,7 +329,7 @@ fn unique_items(
             .any(|(i, a)| items[i + 1..].iter().any(|b| py_eq(a, b)));
         if duplicate {
             let message = format!("{} has non-unique elements", py_repr(instance));
-            errors.push(site.error(path, message));
+            check.fail(message);
         }
     }
 }
@@ -387,26 +339,18 @@ fn unique_items(
 /// Draft 3's boolean `required` on each property, as StackStorm's `CustomValidator` keeps
 /// it: a missing property whose schema says `required: true` is an error of keyword
 /// `required`, at the property's path.
-fn properties(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn properties(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(object), Some(properties)) = (instance.as_object(), value.as_object()) else {
         return;
     };
     for (name, subschema) in properties {
         if let Some(item) = object.get(name) {
-            path.push(PathItem::Key(name.clone()));
-            validator.descend(item, subschema, site.scope, path, site.depth, errors);
-            path.pop();
+            check.descend_at(PathItem::Key(name.clone()), item, subschema);
         } else if subschema.get("required").is_some_and(truthy) {
-            let mut error_path = path.clone();
+            let mut error_path = check.path.clone();
             error_path.push(PathItem::Key(name.clone()));
-            errors.push(ValidationError {
+            check.errors.push(ValidationError {
                 message: format!("{} is a required property", py_str_repr(name)),
                 path: error_path,
                 keyword: "required".into(),
@@ -416,41 +360,27 @@ fn properties(
     }
 }
 
-fn pattern_properties(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn pattern_properties(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(object), Some(patterns)) = (instance.as_object(), value.as_object()) else {
         return;
     };
     for (pattern, subschema) in patterns {
         for (key, item) in object {
-            if validator.search(pattern, key) {
-                path.push(PathItem::Key(key.clone()));
-                validator.descend(item, subschema, site.scope, path, site.depth, errors);
-                path.pop();
+            if check.search(pattern, key) {
+                check.descend_at(PathItem::Key(key.clone()), item, subschema);
             }
         }
     }
 }
 
-fn additional_properties(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn additional_properties(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let Some(object) = instance.as_object() else {
         return;
     };
-    let properties = site.schema.get("properties").and_then(Value::as_object);
-    let patterns: Vec<&String> = site
+    let properties = check.schema.get("properties").and_then(Value::as_object);
+    let patterns: Vec<&String> = check
         .schema
         .get("patternProperties")
         .and_then(Value::as_object)
@@ -459,21 +389,14 @@ fn additional_properties(
     let extras: Vec<&String> = object
         .keys()
         .filter(|key| !properties.is_some_and(|p| p.contains_key(*key)))
-        .filter(|key| {
-            !patterns
-                .iter()
-                .any(|pattern| validator.search(pattern, key))
-        })
+        .filter(|key| !patterns.iter().any(|pattern| check.search(pattern, key)))
         .collect();
     if value.is_object() {
         for key in extras {
-            path.push(PathItem::Key(key.clone()));
-            let item = &object[key.as_str()];
-            validator.descend(item, value, site.scope, path, site.depth, errors);
-            path.pop();
+            check.descend_at(PathItem::Key(key.clone()), &object[key.as_str()], value);
         }
     } else if !truthy(value) && !extras.is_empty() {
-        let message = if site.schema.contains_key("patternProperties") {
+        let message = if check.schema.contains_key("patternProperties") {
             let mut sorted = extras.clone();
             sorted.sort();
             let mut sorted_patterns = patterns.clone();
@@ -491,52 +414,34 @@ fn additional_properties(
                 join_reprs(extras.iter().map(|s| s.as_str()))
             )
         };
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
-fn min_properties(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn min_properties(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(object), Some(limit)) = (instance.as_object(), value.as_u64()) else {
         return;
     };
     if (object.len() as u64) < limit {
         let message = format!("{} does not have enough properties", py_repr(instance));
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
-fn max_properties(
-    _: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn max_properties(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(object), Some(limit)) = (instance.as_object(), value.as_u64()) else {
         return;
     };
     if object.len() as u64 > limit {
         let message = format!("{} has too many properties", py_repr(instance));
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
-fn dependencies(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn dependencies(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let (Some(object), Some(dependencies)) = (instance.as_object(), value.as_object()) else {
         return;
     };
@@ -553,66 +458,45 @@ fn dependencies(
                             py_repr(name),
                             py_str_repr(property)
                         );
-                        errors.push(site.error(path, message));
+                        check.fail(message);
                     }
                 }
             }
-            subschema => {
-                validator.descend(instance, subschema, site.scope, path, site.depth, errors)
-            }
+            subschema => check.descend(instance, subschema),
         }
     }
 }
 
 // Combinators.
 
-fn all_of(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn all_of(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     for subschema in value.as_array().into_iter().flatten() {
-        validator.descend(instance, subschema, site.scope, path, site.depth, errors);
+        check.descend(instance, subschema);
     }
 }
 
-fn any_of(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn any_of(check: &mut Check<'_, '_>, value: &Value) {
     let Some(subschemas) = value.as_array() else {
         return;
     };
-    if let Err(error) = first_valid_branch(validator, subschemas, instance, site, path) {
-        errors.push(error);
+    if let Err(error) = first_valid_branch(check, subschemas) {
+        check.errors.push(error);
     }
 }
 
-fn one_of(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
+fn one_of(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
     let Some(subschemas) = value.as_array() else {
         return;
     };
-    let first = match first_valid_branch(validator, subschemas, instance, site, path) {
+    let first = match first_valid_branch(check, subschemas) {
         Ok(first) => first,
-        Err(error) => return errors.push(error),
+        Err(error) => return check.errors.push(error),
     };
     let mut valid: Vec<&Value> = subschemas[first + 1..]
         .iter()
-        .filter(|s| validator.is_valid(instance, s, site.scope, site.depth))
+        .filter(|s| check.is_valid(s))
         .collect();
     if !valid.is_empty() {
         valid.push(&subschemas[first]);
@@ -622,28 +506,26 @@ fn one_of(
             py_repr(instance),
             reprs.join(", ")
         );
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 
 /// The index of the first branch `instance` is valid under (the later ones are not tried);
 /// else the error of `anyOf`/`oneOf` with every branch's errors as its context.
 fn first_valid_branch(
-    validator: &Validator<'_>,
+    check: &mut Check<'_, '_>,
     subschemas: &[Value],
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
 ) -> Result<usize, ValidationError> {
     let mut context = Vec::new();
     for (index, subschema) in subschemas.iter().enumerate() {
         let mut branch = Vec::new();
-        validator.descend(
-            instance,
+        let (scope, depth) = (check.scope, check.depth);
+        check.validator.descend(
+            check.instance,
             subschema,
-            site.scope,
-            path,
-            site.depth,
+            scope,
+            check.path,
+            depth,
             &mut branch,
         );
         if branch.is_empty() {
@@ -651,33 +533,25 @@ fn first_valid_branch(
         }
         context.extend(branch);
     }
+    let message = format!(
+        "{} is not valid under any of the given schemas",
+        py_repr(check.instance)
+    );
     Err(ValidationError {
         context,
-        ..site.error(
-            path,
-            format!(
-                "{} is not valid under any of the given schemas",
-                py_repr(instance)
-            ),
-        )
+        ..check.error(message)
     })
 }
 
-fn not(
-    validator: &Validator<'_>,
-    value: &Value,
-    instance: &Value,
-    site: &Site<'_>,
-    path: &mut Vec<PathItem>,
-    errors: &mut Vec<ValidationError>,
-) {
-    if validator.is_valid(instance, value, site.scope, site.depth) {
+fn not(check: &mut Check<'_, '_>, value: &Value) {
+    let instance = check.instance;
+    if check.is_valid(value) {
         let message = format!(
             "{} is not allowed for {}",
             py_repr(value),
             py_repr(instance)
         );
-        errors.push(site.error(path, message));
+        check.fail(message);
     }
 }
 

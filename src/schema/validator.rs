@@ -16,7 +16,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::Value;
 
-use super::keywords::{self, Site};
+use super::keywords::{self, Check};
 use super::repr::py_str_repr;
 
 /// One step of the path to a value: an object key or an array index.
@@ -206,16 +206,20 @@ impl<'a> Validator<'a> {
             return;
         }
         for (keyword, value) in schema {
-            let Some(check) = keywords::lookup(keyword) else {
+            let Some(check_keyword) = keywords::lookup(keyword) else {
                 continue;
             };
-            let site = Site {
+            let mut check = Check {
+                validator: self,
+                instance,
                 keyword,
                 schema,
                 scope,
                 depth,
+                path: &mut *path,
+                errors: &mut *errors,
             };
-            check(self, value, instance, &site, path, errors);
+            check_keyword(&mut check, value);
         }
     }
 
