@@ -1,15 +1,17 @@
 //! The embedded store: one SQLite file that stands in for StackStorm's database.
 //!
 //! It holds what registration produces (packs, actions, config schemas, and the other content
-//! types as counted resources) and, as later features land, configs, datastore keys and
-//! executions. No server is involved: every command opens the file, does its work in short
-//! transactions, and closes it.
+//! types as counted resources: `packs.rs`, `actions.rs`, `resources.rs`), pack configs
+//! (`config.rs`), datastore keys (`kv.rs`), executions and their output (`execution.rs`) and
+//! the install journal (`pending.rs`). No server is involved: every command opens the file,
+//! does its work in short transactions, and closes it.
 //!
 //! Design rules:
 //! - WAL journal and a generous busy timeout, so that concurrent commands wait for each other
 //!   instead of failing with "database is locked".
-//! - The schema is versioned with `PRAGMA user_version`; [`migrations::MIGRATIONS`] are applied in order,
-//!   each in its own immediate transaction, so two processes opening a new file at once agree.
+//! - The schema is versioned with `PRAGMA user_version`; the migrations (`migrations.rs`) are
+//!   applied in order in one immediate transaction, so two processes opening a new file at
+//!   once apply them one after the other.
 //! - A pack's content is replaced in one transaction ([`Store::replace_pack`]): a pack is never
 //!   half registered, and what the previous registration stored but the pack no longer has
 //!   disappears (StackStorm never unregisters removed content, st2#3313).
