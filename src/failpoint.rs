@@ -8,10 +8,7 @@
 pub fn hit(name: &str) {
     #[cfg(debug_assertions)]
     if std::env::var_os("ST2_FAILPOINT").is_some_and(|wanted| wanted == name) {
-        // SAFETY: raising a signal on our own process has no memory-safety preconditions.
-        unsafe {
-            libc::raise(libc::SIGKILL);
-        }
+        crate::sys::kill_self();
     }
     #[cfg(not(debug_assertions))]
     let _ = name;

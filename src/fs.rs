@@ -62,29 +62,8 @@ pub fn read_at_most(source: impl std::io::Read, limit: u64) -> std::io::Result<O
 /// Atomically exchange two paths (Linux `renameat2(RENAME_EXCHANGE)`), so that there is no
 /// moment without a pack directory; elsewhere, or where the file system refuses, two renames.
 pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let a_c = CString::new(a.as_os_str().as_bytes())?;
-        let b_c = CString::new(b.as_os_str().as_bytes())?;
-        // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
-        let result = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                a_c.as_ptr(),
-                libc::AT_FDCWD,
-                b_c.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
-        if result == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(err);
-        }
+    if crate::sys::rename_exchange(a, b)? {
+        return Ok(());
     }
     let aside = a.with_extension("exchange");
     std::fs::rename(b, &aside)?;

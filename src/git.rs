@@ -592,11 +592,8 @@ fn configure_libgit2(url: &str, options: &FetchOptions) {
     static CA_BUNDLE: Once = Once::new();
     let millis = options.timeout.as_millis().min(i32::MAX as u128) as i32;
     TIMEOUTS.call_once(|| {
-        // SAFETY: called once, before this process starts any libgit2 network transport.
-        unsafe {
-            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
-            let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
-        }
+        // Once, before this process starts any libgit2 network transport.
+        crate::sys::libgit2_set_timeouts(millis);
     });
     if is_local(url) {
         return;
@@ -604,8 +601,8 @@ fn configure_libgit2(url: &str, options: &FetchOptions) {
     CA_BUNDLE.call_once(|| {
         if let Some(Some(path)) = NETWORK_CA_FILE.get() {
             if path.is_file() {
-                // SAFETY: called once, before this process starts any TLS connection.
-                if let Err(err) = unsafe { git2::opts::set_ssl_cert_file(path) } {
+                // Once, before this process starts any TLS connection.
+                if let Err(err) = crate::sys::libgit2_set_ssl_cert_file(path) {
                     tracing::warn!("cannot load CA bundle {}: {err}", path.display());
                 }
             }

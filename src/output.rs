@@ -170,15 +170,7 @@ fn table_width() -> u16 {
 const DEFAULT_COLUMNS: u16 = 150;
 
 fn terminal_width() -> Option<(u16, u16)> {
-    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
-    unsafe {
-        let mut size: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) == 0 && size.ws_col > 0 {
-            Some((size.ws_col, size.ws_row))
-        } else {
-            None
-        }
-    }
+    crate::sys::terminal_size()
 }
 
 /// Render a JSON value for a table cell: strings bare, lists comma-joined, the rest as JSON.

@@ -1113,25 +1113,14 @@ fn run_combined(
     let (mut reader, writer) = io::pipe().map_err(spawn_err)?;
     let writer2 = writer.try_clone().map_err(spawn_err)?;
     cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
-    // SAFETY: getpid before the fork; setpgid, prctl, getppid and _exit are
-    // async-signal-safe, as code between fork and exec must be.
-    let parent = unsafe { libc::getpid() };
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    cmd.process_group(0);
+    crate::sys::die_with_parent(&mut cmd);
     tracing::debug!(command = ?cmd, "running");
     let mut child = cmd.spawn().map_err(spawn_err)?;
     // The Command holds our copies of the pipe's write end: close them so
     // that reading ends when the child exits.
     drop(cmd);
-    let pid = child.id() as libc::pid_t;
+    let pid = child.id();
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut output = Vec::new();
@@ -1146,14 +1135,13 @@ fn run_combined(
         }
         if cancel.is_some_and(|flag| flag.load(Ordering::SeqCst)) {
             // SIGTERM first (pip and uv clean up their temporary files), then SIGKILL.
-            // SAFETY: plain kill(2) calls on the child's process group.
-            unsafe { libc::kill(-pid, libc::SIGTERM) };
+            crate::sys::signal_group(pid, crate::sys::SIGTERM);
             if wait(Duration::from_secs(3)).is_none() {
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                crate::sys::signal_group(pid, crate::sys::SIGKILL);
                 let _ = wait(Duration::from_secs(5));
             }
             // What the installer started and left running goes too.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            crate::sys::signal_group(pid, crate::sys::SIGKILL);
             tracing::debug!(program = label, "stopped: interrupted");
             return Err(VenvError::Interrupted);
         }

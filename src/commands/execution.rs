@@ -232,13 +232,10 @@ fn cancel(ids: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
             continue;
         }
         store.mark_execution(id, ExecutionStatus::Canceling, None)?;
-        if let Some(pid) = record.pid.filter(|pid| execution::process_alive(*pid)) {
+        if let Some(pid) = record.pid.filter(|pid| crate::sys::process_alive(*pid)) {
             // The process running it kills the action's process group and records
             // `canceled` (st2 run and the -a worker both handle SIGTERM so).
-            // SAFETY: kill only sends a signal.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGTERM);
-            }
+            crate::sys::signal_process(pid, crate::sys::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         let final_record = loop {

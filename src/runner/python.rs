@@ -21,7 +21,6 @@ mod shim;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -174,17 +173,8 @@ fn command(request: &RunRequest, python: &Path, shim: &Path, channel: &UnixStrea
     }
     let fd = channel.as_raw_fd();
     command.arg(format!("--service-fd={fd}"));
-    // SAFETY: fcntl is async-signal-safe. The child keeps the channel under its own number
-    // (only close-on-exec is cleared): duplicating it onto a fixed number could overwrite
-    // the pipe through which std reports a failed exec ("python not found").
-    unsafe {
-        command.pre_exec(move || {
-            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The child keeps the channel under its own number.
+    crate::sys::inherit_fd(&mut command, fd);
     command
 }
 

@@ -155,8 +155,8 @@ fn shell_result(finished: &process::Finished, timeout: f64, sudo_password: bool)
     let outcome = match (finished.ended, code) {
         (Ended::Canceled, _) => Outcome::Canceled,
         (_, 0) => Outcome::Succeeded,
-        (_, code) if code == -libc::SIGKILL => Outcome::Timeout,
-        (_, code) if code == -libc::SIGTERM => Outcome::Abandoned,
+        (_, code) if code == -crate::sys::SIGKILL => Outcome::Timeout,
+        (_, code) if code == -crate::sys::SIGTERM => Outcome::Abandoned,
         _ => Outcome::Failed,
     };
     RunOutcome {
