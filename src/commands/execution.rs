@@ -124,16 +124,19 @@ fn tail(
                 out.write_all(&chunk.data)
             };
             if written.is_err() {
-                // A closed pipe (`| head`) ends the command quietly.
-                std::process::exit(0);
+                return false;
             }
         }
         let _ = out.flush();
+        true
     };
     loop {
         // The status first: output recorded with the final status is there when it says so.
         let done = record.status.is_final();
-        write(store.output(&id, after, output_type)?, &mut after);
+        if !write(store.output(&id, after, output_type)?, &mut after) {
+            // A closed pipe (`| head`) ends the command quietly.
+            return Ok(ExitStatus::Success);
+        }
         if done {
             break;
         }
