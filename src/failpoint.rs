@@ -7,7 +7,7 @@
 #[inline]
 pub fn hit(name: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var_os("ST2_FAILPOINT").is_some_and(|wanted| wanted == name) {
+    if std::env::var_os(crate::settings::env::ST2_FAILPOINT).is_some_and(|wanted| wanted == name) {
         crate::sys::kill_self();
     }
     #[cfg(not(debug_assertions))]

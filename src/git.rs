@@ -540,7 +540,7 @@ pub fn init_deferring_ca_bundle() {
     }
     let non_empty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
     let original = std::env::var_os(crate::settings::env::SSL_CERT_FILE);
-    let ca_file = non_empty("GIT_SSL_CAINFO")
+    let ca_file = non_empty(crate::settings::env::GIT_SSL_CAINFO)
         .or_else(|| non_empty(crate::settings::env::SSL_CERT_FILE))
         .map(PathBuf::from)
         .or_else(|| openssl_probe::probe().cert_file);

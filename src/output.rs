@@ -158,7 +158,7 @@ fn new_table() -> Table {
 
 /// Columns tables are fitted to (at least 40).
 fn table_width() -> u16 {
-    let from_env = std::env::var("COLUMNS")
+    let from_env = std::env::var(env::COLUMNS)
         .ok()
         .and_then(|text| text.trim().parse::<u16>().ok());
     let from_terminal = || {

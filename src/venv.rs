@@ -78,11 +78,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::settings::env::ST2_VENV_TOOL;
+
 /// Name of the metadata file written inside each virtualenv built here.
 pub const MARKER_FILE: &str = ".st2-venv.json";
-
-/// Environment variable forcing the installer: `pip` or `uv`.
-pub const TOOL_ENV_VAR: &str = "ST2_VENV_TOOL";
 
 /// Oldest Python accepted for pack virtualenvs (major, minor).
 pub const MIN_PYTHON: (u32, u32) = (3, 8);
@@ -228,11 +227,11 @@ pub enum VenvError {
     },
     /// `ST2_VENV_TOOL=uv` but there is no `uv` on `PATH`.
     #[error(
-        "{TOOL_ENV_VAR}=uv but no `uv` executable was found on PATH: install uv (e.g. `pip install uv`) or unset {TOOL_ENV_VAR}"
+        "{ST2_VENV_TOOL}=uv but no `uv` executable was found on PATH: install uv (e.g. `pip install uv`) or unset {ST2_VENV_TOOL}"
     )]
     UvNotFound,
     /// `ST2_VENV_TOOL` has a value other than `pip` or `uv`.
-    #[error("invalid {TOOL_ENV_VAR} value \"{value}\": expected \"pip\" or \"uv\"")]
+    #[error("invalid {ST2_VENV_TOOL} value \"{value}\": expected \"pip\" or \"uv\"")]
     InvalidToolChoice {
         /// The value found.
         value: String,
@@ -342,7 +341,7 @@ pub fn recreate(spec: &VenvSpec) -> Result<Installer, VenvError> {
 
 /// `ST2_VENV_TOOL`, parsed; `None` when unset or empty.
 fn tool_choice_from_env() -> Result<Option<Installer>, VenvError> {
-    match std::env::var(TOOL_ENV_VAR) {
+    match std::env::var(ST2_VENV_TOOL) {
         Ok(value) if value.trim().is_empty() => Ok(None),
         Ok(value) => Installer::parse(&value)
             .map(Some)
@@ -384,7 +383,10 @@ fn resolve_tool(choice: Option<Installer>, uv: Option<PathBuf>) -> Result<Tool, 
 }
 
 fn find_uv() -> Option<PathBuf> {
-    find_executable("uv", std::env::var_os("PATH").as_deref())
+    find_executable(
+        "uv",
+        std::env::var_os(crate::settings::env::PATH).as_deref(),
+    )
 }
 
 /// First executable regular file called `name` in the directories of
@@ -1547,7 +1549,8 @@ mod tests {
 
     /// The interpreter the tests build from.
     fn test_python() -> String {
-        std::env::var("ST2_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
+        std::env::var(crate::settings::env::ST2_TEST_PYTHON)
+            .unwrap_or_else(|_| "python3".to_string())
     }
 
     /// Writes `localpkg-<version>` as a wheel (a zip with the module, its

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::process::{self, Ended};
 use super::{Outcome, RunOutcome, RunRequest};
 use crate::schema::validator::truthy;
+use crate::settings::env;
 
 /// Default `timeout` of the local runners, in seconds.
 const DEFAULT_TIMEOUT: f64 = 60.0;
@@ -101,15 +102,15 @@ pub fn environment(request: &RunRequest) -> BTreeMap<String, String> {
             vars.insert(name.clone(), value);
         }
     }
-    vars.insert("ST2_ACTION_PACK_NAME".into(), request.pack.to_string());
+    vars.insert(env::ST2_ACTION_PACK_NAME.into(), request.pack.to_string());
     vars.insert(
-        "ST2_ACTION_EXECUTION_ID".into(),
+        env::ST2_ACTION_EXECUTION_ID.into(),
         request.execution_id.to_string(),
     );
     let debug = request.parameters.get("debug").and_then(Value::as_bool) == Some(true);
     // Python's str() of the flag, as upstream sets it.
     vars.insert(
-        "ST2_ACTION_DEBUG".into(),
+        env::ST2_ACTION_DEBUG.into(),
         if debug { "True" } else { "False" }.into(),
     );
     vars
@@ -326,7 +327,7 @@ pub fn quote(word: &str) -> String {
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os(crate::settings::env::PATH)?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
