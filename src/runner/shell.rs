@@ -41,7 +41,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         .and_then(Value::as_str)
         .filter(|password| !password.is_empty());
     let mut command = if sudo {
-        if which("sudo").is_none() {
+        if crate::fs::find_executable("sudo").is_none() {
             return RunOutcome::error(
                 Outcome::Failed,
                 "sudo=true needs the sudo command, which is not installed (or not on PATH)",
@@ -324,13 +324,6 @@ pub fn quote(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r#"'"'"'"#))
     }
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os(crate::settings::env::PATH)?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]
