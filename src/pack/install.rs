@@ -1187,16 +1187,7 @@ fn make_group_writable(dir: &Path, group: Option<&str>) {
 }
 
 fn group_id(name: &str) -> Option<u32> {
-    let name = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getgrnam returns a pointer into static storage or null; we read one field
-    // immediately, on this thread.
-    let group = unsafe { libc::getgrnam(name.as_ptr()) };
-    if group.is_null() {
-        None
-    } else {
-        // SAFETY: non-null pointer returned by getgrnam.
-        Some(unsafe { (*group).gr_gid })
-    }
+    crate::sys::group_id(name)
 }
 
 #[cfg(test)]

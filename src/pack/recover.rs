@@ -135,7 +135,7 @@ fn remove_abandoned_dirs(dir: &Path, keep: &[std::ffi::OsString]) {
         } else if let Some(rest) = name.strip_prefix(REMOVING_PREFIX) {
             rest.rsplit_once('-')
                 .and_then(|(_, pid)| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !crate::execution::process_alive(pid))
+                .is_some_and(|pid| !crate::sys::process_alive(pid))
         } else {
             false
         };
@@ -157,7 +157,7 @@ fn staging_abandoned(staging: &Path) -> bool {
             .and_then(|name| name.strip_prefix(STAGING_PREFIX))
             .and_then(|rest| rest.split_once('-'))
             .and_then(|(pid, _)| pid.parse::<u32>().ok())
-            .is_some_and(crate::execution::process_alive)
+            .is_some_and(crate::sys::process_alive)
     };
     let lock = staging.join(OWNER_LOCK);
     match File::open(&lock) {

@@ -14,7 +14,7 @@
 
 mod edit;
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::{bail, Context as _};
 use serde_json::{Map, Value};
@@ -240,11 +240,10 @@ impl Prompter {
         if self.terminal && secret {
             return rpassword::prompt_password(prompt).context("cannot read the answer");
         }
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
+        crate::output::prompt(prompt);
         let line = self.lines.next().transpose()?.unwrap_or_default();
         if !self.terminal {
-            eprintln!();
+            crate::output::prompt_line("");
         }
         Ok(line.trim_end_matches('\r').to_string())
     }
@@ -319,12 +318,14 @@ impl Prompter {
                 if !self.terminal {
                     bail!("\"{path}\" is required: no value was given");
                 }
-                eprintln!("\"{path}\" is required.");
+                crate::output::prompt_line(&format!("\"{path}\" is required."));
                 continue;
             }
             match parse_answer(&answer, property) {
                 Ok(value) => return Ok(Some(value)),
-                Err(expected) if self.terminal => eprintln!("expected {expected}; try again"),
+                Err(expected) if self.terminal => {
+                    crate::output::prompt_line(&format!("expected {expected}; try again"))
+                }
                 Err(expected) => bail!("\"{path}\": expected {expected}, got {answer:?}"),
             }
         }
