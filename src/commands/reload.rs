@@ -7,7 +7,7 @@
 use super::pack::register::print_report;
 use super::{Context, ExitStatus};
 use crate::cli::ReloadArgs;
-use crate::register::run::{self, RunOptions, VenvAction};
+use crate::ops::local::register::{self as run, RunOptions, VenvAction};
 use crate::register::{ContentType, Selection};
 
 /// Run the command.

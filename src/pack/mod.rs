@@ -1,9 +1,7 @@
 //! Packs on disk: the PACK argument ([`source`]), `pack.yaml` ([`manifest`]), installing
 //! ([`install`]), and finding installed packs in the pack directories ([`discover`]).
 
-pub mod install;
 pub mod manifest;
-pub mod recover;
 pub mod safety;
 pub mod source;
 

@@ -12,8 +12,6 @@
 //! The file is changed, not replaced: the user's comments, `---`, key order and the values not
 //! asked for stay as they were (submodule `edit`).
 
-mod edit;
-
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context as _};
@@ -23,6 +21,7 @@ use crate::cli::{ConfigArgs, ConfigCommand};
 use crate::commands::{Context, ExitStatus};
 use crate::config::{self, MASK};
 use crate::datastore::Datastore;
+use crate::ops::local::pack_config::edit;
 use crate::register::{file_mtime_ns, load_config};
 use crate::schema::{self, is_template};
 use crate::store::Store;

@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::InstallArgs;
 use crate::commands::{Context, ExitStatus};
+use crate::ops::local::pack_install::{InstallOptions, InstalledPack, Installer, Progress, Step};
 use crate::output::Printer;
-use crate::pack::install::{InstallOptions, InstalledPack, Installer, Progress, Step};
 use crate::pack::source::{self, PackSource};
 
 /// Run the command.

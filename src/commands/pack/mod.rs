@@ -12,7 +12,7 @@ pub mod show;
 use super::{Context, ExitStatus};
 use crate::cli::PackCommand;
 use crate::index::{Index, IndexOptions};
-use crate::pack::recover;
+use crate::ops::local::recover;
 use crate::store::Store;
 
 /// Run `st2 pack <command>`.

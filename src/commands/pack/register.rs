@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use crate::commands::{Context, ExitStatus};
+use crate::ops::local::register::{self as run, RegisterReport, RunOptions, VenvAction};
 use crate::pack::{self, FoundPack};
 use crate::register::all_content;
-use crate::register::run::{self, RegisterReport, RunOptions, VenvAction};
 
 /// Run the command.
 pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {

@@ -128,7 +128,7 @@ fn move_aside(dir: &Path) -> anyhow::Result<PathBuf> {
         .unwrap_or_default();
     let aside = parent.join(format!(
         "{}{name}-{}",
-        crate::pack::recover::REMOVING_PREFIX,
+        crate::ops::local::recover::REMOVING_PREFIX,
         std::process::id()
     ));
     std::fs::rename(dir, &aside)

@@ -2,6 +2,11 @@
 //! layout the [`Settings`] describe (packs, configs, virtualenvs, the SQLite store). One
 //! module per operation.
 
+pub(crate) mod pack_config;
+pub(crate) mod pack_install;
+pub(crate) mod recover;
+pub(crate) mod register;
+
 use crate::settings::Settings;
 
 /// The embedded backend.

@@ -18,8 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{load_config, load_dirs, ContentType, LoadedPack, Selection};
+use super::recover;
 use crate::pack::{self, FoundPack};
+use crate::register::{load_config, load_dirs, ContentType, LoadedPack, Selection};
 use crate::runner;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
@@ -101,7 +102,7 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
     let mut store = Store::open(&settings.store_path)?;
     report
         .warnings
-        .extend(pack::recover::recover_interrupted(settings, &mut store)?);
+        .extend(recover::recover_interrupted(settings, &mut store)?);
     let reconcile = options.targets.is_none();
     let selection = &options.selection;
     for content in selection {
@@ -298,7 +299,7 @@ fn keep_previous(
         if registration.config_schema.is_some() {
             warnings.push(kept(
                 &format!("the config schema of pack \"{pack_ref}\""),
-                super::CONFIG_SCHEMA_FILE_NAME,
+                crate::register::CONFIG_SCHEMA_FILE_NAME,
             ));
         }
     }

@@ -30,12 +30,12 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::recover;
 use crate::fs::exchange;
 use crate::git;
 use crate::index::{Index, IndexOptions};
 use crate::lock::PackLock;
 use crate::pack::manifest::{ManifestError, PackManifest, SYSTEM_PACKS};
-use crate::pack::recover;
 use crate::pack::source::{self, PackSource, SourceError};
 use crate::register::{self, LoadedPack};
 use crate::settings::{io_reason, Settings};
@@ -651,7 +651,7 @@ impl<'a> Installer<'a> {
                     .replace(&staged.display().to_string(), &shown),
             )
         };
-        super::safety::check_tree(&staged)
+        crate::pack::safety::check_tree(&staged)
             .map_err(|err| InstallError::Invalid(format!("pack {shown} is refused: {err}")))?;
         let manifest = PackManifest::load(&staged).map_err(|err| invalid(&err))?;
         let pack_ref = manifest.install_ref().map_err(|err| invalid(&err))?;
