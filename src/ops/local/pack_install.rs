@@ -75,7 +75,7 @@ pub(crate) fn install_packs(
 
 /// Why an install failed. Nothing was changed when this is returned before the commit phase.
 #[derive(Debug, thiserror::Error)]
-pub enum InstallError {
+pub(crate) enum InstallError {
     /// The StackStorm home cannot be written to.
     #[error(transparent)]
     Settings(#[from] crate::settings::SettingsError),
@@ -172,7 +172,7 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 
 /// What became of one pack of an install that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
+pub(crate) enum Fate {
     /// Resolved, but nothing of it was downloaded or built.
     NotStarted,
     /// Downloaded (and maybe its virtualenv built), then discarded: nothing of it is left.
@@ -183,19 +183,19 @@ pub enum Fate {
 
 /// An install that failed: which pack failed and why, and what became of the other packs.
 #[derive(Debug)]
-pub struct InstallFailure {
+pub(crate) struct InstallFailure {
     /// The packs that failed, each with why: one, or every name that could not be resolved.
     /// `None` when the failure concerns no pack in particular (an unwritable home).
-    pub failed: Vec<(Option<String>, InstallError)>,
+    pub(crate) failed: Vec<(Option<String>, InstallError)>,
     /// The other packs of the install (those asked for, and the dependencies found so far),
     /// in order, with what became of each.
-    pub others: Vec<(String, Fate)>,
+    pub(crate) others: Vec<(String, Fate)>,
 }
 
 impl InstallFailure {
     /// One sentence on the other packs (`Nothing was installed; twitter was rolled back.`),
     /// when there are any or the install was interrupted.
-    pub fn outcome(&self) -> Option<String> {
+    pub(crate) fn outcome(&self) -> Option<String> {
         let interrupted = self
             .failed
             .iter()
@@ -240,7 +240,7 @@ impl InstallFailure {
 
 impl InstallFailure {
     /// One message per failed pack, naming it when the install had several packs.
-    pub fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let several = self.failed.len() > 1 || !self.others.is_empty();
         self.failed
             .iter()
