@@ -644,21 +644,10 @@ impl Recorder {
     }
 }
 
-/// Whether the process `pid` still exists.
-pub fn process_alive(pid: u32) -> bool {
-    // 0 would ask about our own process group.
-    let Ok(pid @ 1..) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists and may be signaled.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 /// An execution as it is now: one whose process disappeared before it finished is marked
 /// `abandoned` (or `canceled`, when a cancel was pending).
 pub fn refresh(store: &mut Store, record: ExecutionRecord) -> Result<ExecutionRecord, StoreError> {
-    if record.status.is_final() || record.pid.is_some_and(process_alive) {
+    if record.status.is_final() || record.pid.is_some_and(crate::sys::process_alive) {
         return Ok(record);
     }
     let status = if record.status == ExecutionStatus::Canceling {
@@ -718,12 +707,5 @@ mod tests {
         ] {
             assert!(!is_secret_name(name), "{name}");
         }
-    }
-
-    #[test]
-    fn our_own_process_is_alive() {
-        assert!(process_alive(std::process::id()));
-        assert!(!process_alive(u32::MAX));
-        assert!(!process_alive(0));
     }
 }

@@ -124,16 +124,19 @@ fn tail(
                 out.write_all(&chunk.data)
             };
             if written.is_err() {
-                // A closed pipe (`| head`) ends the command quietly.
-                std::process::exit(0);
+                return false;
             }
         }
         let _ = out.flush();
+        true
     };
     loop {
         // The status first: output recorded with the final status is there when it says so.
         let done = record.status.is_final();
-        write(store.output(&id, after, output_type)?, &mut after);
+        if !write(store.output(&id, after, output_type)?, &mut after) {
+            // A closed pipe (`| head`) ends the command quietly.
+            return Ok(ExitStatus::Success);
+        }
         if done {
             break;
         }
@@ -232,13 +235,10 @@ fn cancel(ids: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
             continue;
         }
         store.mark_execution(id, ExecutionStatus::Canceling, None)?;
-        if let Some(pid) = record.pid.filter(|pid| execution::process_alive(*pid)) {
+        if let Some(pid) = record.pid.filter(|pid| crate::sys::process_alive(*pid)) {
             // The process running it kills the action's process group and records
             // `canceled` (st2 run and the -a worker both handle SIGTERM so).
-            // SAFETY: kill only sends a signal.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGTERM);
-            }
+            crate::sys::signal_process(pid, crate::sys::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         let final_record = loop {

@@ -131,7 +131,7 @@ fn terminal_view(args: &RunArgs, context: &Context, action_ref: &str) -> Option<
     let show_output = args.tail
         || (std::io::stdout().is_terminal() && !context.printer.is_data() && args.key.is_none());
     let spinner = context.printer.stderr_is_terminal()
-        && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
+        && std::env::var_os(crate::settings::env::TERM).is_none_or(|term| term != "dumb");
     if !show_output && !spinner {
         return None;
     }
@@ -274,7 +274,6 @@ fn spawn_worker(
     id: &str,
     prepared: &execution::Prepared,
 ) -> anyhow::Result<u32> {
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("finding the st2 program to start the worker")?;
     let settings = &context.settings;
     let mut command = Command::new(exe);
@@ -289,14 +288,8 @@ fn spawn_worker(
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; it detaches the worker from our terminal so that
-    // Ctrl-C here or closing the shell does not stop it.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // Detached from our terminal so that Ctrl-C here or closing the shell does not stop it.
+    crate::sys::detach_session(&mut command);
     let mut child = command.spawn().context("starting the background worker")?;
     let payload = serde_json::to_vec(prepared)?;
     let mut stdin = child.stdin.take().context("the worker has no stdin")?;
