@@ -129,6 +129,8 @@ fn type_(check: &mut Check<'_, '_>, value: &Value) {
         }
     }
     if !matched {
+        // As jsonschema 3.2's `types_msg` does, on purpose: a type given as a schema is
+        // shown by its `name` when it has one.
         let names: Vec<String> = types
             .iter()
             .map(|t| match t.get("name") {
