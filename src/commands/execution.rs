@@ -9,7 +9,8 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::ExecutionCommand;
 use crate::commands::{Context, ExitStatus};
-use crate::execution::{self, Prepared};
+use crate::execution;
+use crate::ops::local::run::{self as local_run, Prepared};
 use crate::runner::CancelFlag;
 use crate::store::{ExecutionFilter, ExecutionRecord, ExecutionStatus, Store};
 
@@ -273,7 +274,7 @@ fn worker(id: &str, context: &Context) -> anyhow::Result<ExitStatus> {
     let mut store = Store::open(&context.settings.store_path)?;
     store.execution_started(id, std::process::id())?;
     let cancel = cancel_on_signals()?;
-    execution::execute(&context.settings, &mut store, &prepared, id, &cancel, None)?;
+    local_run::execute(&context.settings, &mut store, &prepared, id, &cancel, None)?;
     Ok(ExitStatus::Success)
 }
 

@@ -12,7 +12,8 @@ use anyhow::Context as _;
 use crate::cli::RunArgs;
 use crate::commands::execution::{cancel_on_signals, show, Display};
 use crate::commands::{Context, ExitStatus, UsageError};
-use crate::execution::{self, LiveView, PrepareError};
+use crate::execution;
+use crate::ops::local::run::{self as local_run, LiveView, PrepareError};
 use crate::runner::output::OutputStream;
 use crate::store::{ExecutionStatus, Store};
 
@@ -34,14 +35,14 @@ pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::
     let settings = &context.settings;
     settings.ensure_writable()?;
     let mut store = Store::open(&settings.store_path)?;
-    let request = execution::RunArgs {
+    let request = local_run::RunArgs {
         action_ref,
         words: args.parameters.clone(),
         auto_dict: args.auto_dict,
         inherit_env: args.inherit_env,
         no_native: args.no_native,
     };
-    let prepared = match execution::prepare(settings, &store, &request) {
+    let prepared = match local_run::prepare(settings, &store, &request) {
         Ok(prepared) => prepared,
         Err(PrepareError::Invalid(message)) => {
             for line in message.lines() {
@@ -58,7 +59,7 @@ pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::
     if args.run_async {
         // Our pid until the worker's is known: if we die before handing it over, the
         // record shows abandoned rather than requested forever.
-        execution::start(
+        local_run::start(
             &mut store,
             &prepared,
             &id,
@@ -89,7 +90,7 @@ pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::
         return Ok(ExitStatus::Success);
     }
     let cancel = cancel_on_signals()?;
-    execution::start(
+    local_run::start(
         &mut store,
         &prepared,
         &id,
@@ -97,7 +98,7 @@ pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::
         std::process::id(),
     )?;
     let view = terminal_view(args, context, &prepared.action_ref);
-    let record = execution::execute(settings, &mut store, &prepared, &id, &cancel, view)?;
+    let record = local_run::execute(settings, &mut store, &prepared, &id, &cancel, view)?;
     Ok(show(
         &record,
         &Display {
@@ -272,7 +273,7 @@ fn elapsed_text(elapsed: Duration) -> String {
 fn spawn_worker(
     context: &Context,
     id: &str,
-    prepared: &execution::Prepared,
+    prepared: &local_run::Prepared,
 ) -> anyhow::Result<u32> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("finding the st2 program to start the worker")?;

@@ -2,6 +2,8 @@
 //! layout the [`Settings`] describe (packs, configs, virtualenvs, the SQLite store). One
 //! module per operation.
 
+pub(crate) mod run;
+
 use crate::settings::Settings;
 
 /// The embedded backend.

@@ -1,0 +1,660 @@
+//! One execution of an action, from the command line to the stored record: find the action,
+//! read and check its parameters, resolve the pack config, render the parameters, record the
+//! execution, run it with its runner, and record how it ended.
+//!
+//! [`prepare`] does everything that can fail because of the input (nothing is recorded
+//! then); [`start`] records the execution; [`execute`] runs it and stores the outcome. An
+//! asynchronous run (`st2 run -a`) does the first two in the foreground and hands the
+//! [`Prepared`] execution to a background worker over a pipe (it holds secrets), which calls
+//! [`execute`].
+//!
+//! While it runs, the action's output comes through a [`Tap`] to a recorder thread that masks
+//! it ([`redact::StreamRedactor`]), hands it to a [`LiveView`] (`st2 run` on a terminal), and
+//! records it in batches (at most one write every [`OUTPUT_FLUSH`], or per
+//! [`OUTPUT_BATCH_BYTES`]; what is left goes with the final record in one transaction).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::action::{self, args, params, Action, ActionError};
+use crate::config::{self, KeySnapshot, Renderer};
+use crate::datastore::Datastore;
+use crate::execution::{format_timestamp, timestamp};
+use crate::native;
+use crate::redact;
+use crate::runner::output::{OutputStream, Tap, TapEvent};
+use crate::runner::{self, CancelFlag, Outcome, RunRequest};
+use crate::settings::Settings;
+use crate::store::{ExecutionRecord, ExecutionStatus, OutputChunk, Store, StoreError};
+
+/// How long recorded output may wait before it is written to the store.
+pub const OUTPUT_FLUSH: Duration = Duration::from_millis(250);
+
+/// How much recorded output may wait before it is written to the store.
+pub const OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
+
+/// How often a [`LiveView`] is ticked while the action runs.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Errors before an execution starts.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The action or its parameters were refused (exit 2): one line per problem.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something else failed (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<ActionError> for PrepareError {
+    fn from(err: ActionError) -> PrepareError {
+        match err {
+            ActionError::NotFound { .. } | ActionError::BadRef(_) => {
+                PrepareError::Invalid(err.to_string())
+            }
+            other => PrepareError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for PrepareError {
+    fn from(err: StoreError) -> PrepareError {
+        PrepareError::Failed(err.to_string())
+    }
+}
+
+/// What `st2 run` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    /// The action ref.
+    pub action_ref: String,
+    /// The words after it (`key=value`, or a command).
+    pub words: Vec<String>,
+    /// `--auto-dict`.
+    pub auto_dict: bool,
+    /// `-e/--inherit-env`.
+    pub inherit_env: bool,
+    /// `--no-native`: run the pack's own code even when st2-rs has a native implementation.
+    pub no_native: bool,
+}
+
+/// An execution ready to run: everything the runner needs, decided in the foreground.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prepared {
+    /// The action ref.
+    pub action_ref: String,
+    /// The pack ref.
+    pub pack: String,
+    /// The runner type.
+    pub runner_type: String,
+    /// `entry_point`.
+    pub entry_point: String,
+    /// The pack directory.
+    pub pack_dir: PathBuf,
+    /// The effective parameter schema.
+    pub schema: Map<String, Value>,
+    /// The live parameters (the given ones rendered, and those whose default is a
+    /// template), secrets masked: what the record shows, as upstream records them.
+    pub shown_parameters: Map<String, Value>,
+    /// The final parameters: every declared one, rendered, `null` when it has no value.
+    pub parameters: Map<String, Value>,
+    /// The resolved pack config.
+    pub config: Value,
+    /// `context.user`.
+    pub user: String,
+    /// The interpreter of Python actions.
+    pub python: Option<PathBuf>,
+    /// Whether the action runs natively ([`crate::native`]) instead of with its runner.
+    pub native: bool,
+    /// Things worth a warning (stale config, missing datastore keys).
+    pub warnings: Vec<String>,
+    /// Every secret value the run knows (secret parameters, secret config values, decrypted
+    /// datastore values): masked wherever they appear in the result ([`crate::redact`]).
+    pub secrets: Vec<String>,
+}
+
+/// Read and check everything about a run before anything is recorded.
+pub fn prepare(
+    settings: &Settings,
+    store: &Store,
+    request: &RunArgs,
+) -> Result<Prepared, PrepareError> {
+    let action = action::lookup(Some(store), &request.action_ref)?;
+    if !action.record.enabled {
+        return Err(PrepareError::Invalid(format!(
+            "action \"{}\" is disabled (enabled: false in {})",
+            action.record.action_ref, action.record.metadata_file
+        )));
+    }
+    let native = native::find(&action.record.action_ref, &action.record.entry_point)
+        .filter(|_| settings.native_actions && !request.no_native);
+    if native.is_none() && !runner::is_supported(&action.record.runner_type) {
+        return Err(PrepareError::Failed(format!(
+            "action \"{}\" uses the {} runner, which st2-rs does not support yet (supported: {})",
+            action.record.action_ref,
+            action.record.runner_type,
+            runner::SUPPORTED.join(", ")
+        )));
+    }
+    let schema = action.schema();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let runner_parameters = runner::parameters(&action.record.runner_type)
+        .cloned()
+        .unwrap_or_default();
+    let action_parameters = action
+        .record
+        .parameters
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let given = args::parse(
+        &request.words,
+        args::Schemas {
+            runner: &runner_parameters,
+            action: &action_parameters,
+        },
+        args::ArgsOptions {
+            auto_dict: request.auto_dict,
+            inherit_env: request.inherit_env,
+        },
+        &cwd,
+        &action.record.action_ref,
+    )
+    .map_err(|err| PrepareError::Invalid(err.to_string()))?;
+
+    let pack = action.record.pack.clone();
+    let user = settings.system_user.clone();
+    let mut warnings = Vec::new();
+    let config_schema = store.config_schema(&pack)?;
+    let config_schema = config_schema.as_ref().and_then(Value::as_object);
+    let registered = store.config(&pack)?;
+    warnings.extend(stale_config_warning(settings, &pack, registered.as_ref()));
+    // Reading the datastore costs a second connection: only when something refers to it.
+    let mentions_st2kv = |value: &Value| value.to_string().contains("st2kv");
+    let wants_datastore = registered
+        .as_ref()
+        .is_some_and(|r| mentions_st2kv(&r.values))
+        || config_schema.is_some_and(|s| s.values().any(mentions_st2kv))
+        || schema.values().any(mentions_st2kv)
+        || given.values().any(mentions_st2kv);
+    let snapshot = if wants_datastore {
+        Datastore::open(settings)
+            .and_then(|datastore| datastore.snapshot())
+            .map_err(|err| PrepareError::Failed(err.to_string()))?
+    } else {
+        KeySnapshot::new(
+            Vec::new(),
+            std::sync::Arc::new(|_: &str, _: &str| Err("no datastore".into())),
+        )
+    };
+    let resolved = config::resolve(
+        &pack,
+        config_schema,
+        registered.as_ref().map(|record| &record.values),
+        &user,
+        &snapshot,
+    )
+    .map_err(|err| PrepareError::Failed(err.to_string()))?;
+    warnings.extend(resolved.warnings);
+
+    let renderer = Renderer::new(&pack, &user, &snapshot);
+    let context = params::RenderContext {
+        renderer: &renderer,
+        config: &resolved.values,
+        action_context: serde_json::json!({
+            "user": user,
+            "pack": pack,
+            "api_user": user,
+        }),
+    };
+    let schemas = params::Schemas {
+        runner: &runner_parameters,
+        action: &action_parameters,
+    };
+    let rendered = params::prepare(schemas, &schema, &given, &context)
+        .map_err(|err| PrepareError::Invalid(err.to_string()))?;
+    warnings.extend(rendered.warnings);
+    let parameters = rendered.parameters;
+    if let Some(native) = native {
+        native.check(&parameters).map_err(PrepareError::Invalid)?;
+    }
+
+    let mut secrets = known_secrets(
+        &schema,
+        &parameters,
+        config_schema,
+        &resolved.values,
+        &snapshot,
+    );
+    secrets.extend(secret_env_values(&parameters));
+    let pack_dir = pack_dir(settings, &action)?;
+    let python = if native.is_none() && runner::needs_python(&action.record.runner_type) {
+        Some(python_for(settings, &action, &pack_dir, &mut warnings))
+    } else {
+        None
+    };
+    Ok(Prepared {
+        action_ref: action.record.action_ref.clone(),
+        pack,
+        runner_type: action.record.runner_type.clone(),
+        entry_point: action.record.entry_point.clone(),
+        pack_dir,
+        shown_parameters: shown_parameters(&schema, &rendered.live, &secrets),
+        schema,
+        parameters,
+        config: resolved.values,
+        user,
+        python,
+        native: native.is_some(),
+        warnings,
+        secrets,
+    })
+}
+
+/// The secret values a run knows: the values of secret parameters, the config values its
+/// schema marks secret (found with the same function that masks them for display), and what
+/// rendering decrypted from the datastore.
+fn known_secrets(
+    schema: &Map<String, Value>,
+    parameters: &Map<String, Value>,
+    config_schema: Option<&Map<String, Value>>,
+    config: &Value,
+    snapshot: &KeySnapshot,
+) -> Vec<String> {
+    let mut secrets = snapshot.revealed();
+    let shown = params::mask(schema, parameters);
+    for (name, value) in parameters {
+        if shown.get(name) != Some(value) {
+            redact::scalars(value, &mut secrets);
+        }
+    }
+    masked_leaves(
+        config,
+        &config::mask_secrets(config_schema, config),
+        &mut secrets,
+    );
+    secrets
+}
+
+/// The parameters as the record shows them: secret ones masked, and a secret value that
+/// reached another parameter (through a template, say) masked there too; in the `env`
+/// parameter, the variables named like secrets ([`is_secret_name`]).
+fn shown_parameters(
+    schema: &Map<String, Value>,
+    parameters: &Map<String, Value>,
+    secrets: &[String],
+) -> Map<String, Value> {
+    let redactor = redact::Redactor::new(secrets);
+    let mut shown = params::mask(schema, parameters);
+    if let Some(Value::Object(env)) = shown.get_mut("env") {
+        for (name, value) in env.iter_mut() {
+            if is_secret_name(name) && !value.is_null() {
+                *value = Value::String(config::MASK.to_string());
+            }
+        }
+    }
+    shown.values_mut().for_each(|value| redactor.value(value));
+    shown
+}
+
+/// Whether an environment variable's name says it holds a secret, in any case: it contains
+/// `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `PASSPHRASE`, or ends in `_KEY`
+/// (`AWS_SECRET_ACCESS_KEY`, `ST2_API_KEY`), `PASS` (`DB_PASS`, `SSHPASS`) or `_PWD`
+/// (`MYSQL_PWD`). Not every name holding `PASS`: `TOX_TESTENV_PASSENV`, `PGPASSFILE` or
+/// `PASSENGER_ENV` hold no secret, and a value masked wrongly is masked in the action's
+/// output too.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE"]
+        .iter()
+        .any(|word| upper.contains(word))
+        || ["_KEY", "PASS", "_PWD"]
+            .iter()
+            .any(|end| upper.ends_with(end))
+}
+
+/// The values of the `env` parameter's variables named like secrets: the action gets them,
+/// the record and the output show them masked.
+fn secret_env_values(parameters: &Map<String, Value>) -> Vec<String> {
+    let mut values = Vec::new();
+    if let Some(Value::Object(env)) = parameters.get("env") {
+        for (name, value) in env {
+            if is_secret_name(name) {
+                redact::scalars(value, &mut values);
+            }
+        }
+    }
+    values
+}
+
+/// The values of `original` that `masked` replaced by the mask.
+fn masked_leaves(original: &Value, masked: &Value, out: &mut Vec<String>) {
+    match (original, masked) {
+        (Value::Object(original), Value::Object(masked)) => {
+            for (key, value) in original {
+                if let Some(other) = masked.get(key) {
+                    masked_leaves(value, other, out);
+                }
+            }
+        }
+        (Value::Array(original), Value::Array(masked)) => {
+            for (value, other) in original.iter().zip(masked) {
+                masked_leaves(value, other, out);
+            }
+        }
+        (value, Value::String(mask)) if mask == config::MASK && value != masked => {
+            redact::scalars(value, out)
+        }
+        _ => {}
+    }
+}
+
+fn pack_dir(settings: &Settings, action: &Action) -> Result<PathBuf, PrepareError> {
+    match &action.pack_dir {
+        Some(dir) => Ok(dir.clone()),
+        None if action.builtin && runner::needs_python(&action.record.runner_type) => {
+            Ok(action::builtin_pack_dir(settings)?)
+        }
+        None => Ok(settings.pack_dir(&action.record.pack)),
+    }
+}
+
+/// The pack virtualenv's Python, else the system `python3` (with a warning when the pack
+/// declares requirements that then may be missing).
+fn python_for(
+    settings: &Settings,
+    action: &Action,
+    pack_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> PathBuf {
+    let venv_python = crate::venv::python_path(&settings.venv_dir(&action.record.pack));
+    if venv_python.exists() {
+        return venv_python;
+    }
+    let requirements = pack_dir.join("requirements.txt");
+    let declares = std::fs::read_to_string(&requirements)
+        .map(|text| {
+            text.lines()
+                .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        })
+        .unwrap_or(false);
+    if declares {
+        warnings.push(format!(
+            "pack \"{}\" has no virtualenv, so its requirements may be missing; running with \
+             the system python3 (`st2ctl reload --register-setup-virtualenvs` creates it)",
+            action.record.pack
+        ));
+    }
+    PathBuf::from(&settings.python_binary)
+}
+
+/// [fix] StackStorm needs a reload before runs see an edited config; say so when the file
+/// changed since it was registered.
+fn stale_config_warning(
+    settings: &Settings,
+    pack: &str,
+    registered: Option<&crate::store::ConfigRecord>,
+) -> Option<String> {
+    let path = settings.config_path(pack);
+    let on_disk = crate::register::file_mtime_ns(&path)?;
+    let message = match registered {
+        None => "is not registered",
+        Some(record) if record.file_mtime_ns != Some(on_disk) => "changed since it was registered",
+        Some(_) => return None,
+    };
+    Some(format!(
+        "{} {message}; this run uses the registered config (run `st2ctl reload --register-configs`)",
+        path.display()
+    ))
+}
+
+/// Record a new execution of `prepared` with `status` (`running` when this process runs it,
+/// `requested` when a worker will).
+pub fn start(
+    store: &mut Store,
+    prepared: &Prepared,
+    id: &str,
+    status: ExecutionStatus,
+    pid: u32,
+) -> Result<ExecutionRecord, StoreError> {
+    let record = ExecutionRecord {
+        id: id.to_string(),
+        action_ref: prepared.action_ref.clone(),
+        runner_type: prepared.runner_type.clone(),
+        user: prepared.user.clone(),
+        parameters: Value::Object(prepared.shown_parameters.clone()),
+        status,
+        result: None,
+        start_timestamp: timestamp(),
+        end_timestamp: None,
+        pid: Some(pid),
+    };
+    store.insert_execution(&record)?;
+    Ok(record)
+}
+
+/// Someone watching an execution's output as it comes (`st2 run` on a terminal). Called from
+/// the recorder's thread.
+pub trait LiveView: Send {
+    /// A piece of the action's output, secrets masked.
+    fn output(&mut self, stream: OutputStream, data: &[u8]);
+    /// Called about every 100 ms while the action runs (to show that something moves).
+    fn tick(&mut self);
+    /// The action ended; nothing more comes.
+    fn finish(&mut self);
+}
+
+/// Run a recorded execution and store how it ended; its output is recorded as it comes and
+/// shown to `view`.
+pub fn execute(
+    settings: &Settings,
+    store: &mut Store,
+    prepared: &Prepared,
+    id: &str,
+    cancel: &CancelFlag,
+    view: Option<Box<dyn LiveView>>,
+) -> Result<ExecutionRecord, StoreError> {
+    let (tap, events) = Tap::channel();
+    let recorder = Recorder {
+        store_path: settings.store_path.clone(),
+        id: id.to_string(),
+        redactors: [
+            redact::StreamRedactor::new(&prepared.secrets),
+            redact::StreamRedactor::new(&prepared.secrets),
+        ],
+        learned: Vec::new(),
+        pending: Vec::new(),
+        pending_bytes: 0,
+        pending_since: None,
+        store: None,
+        view,
+    };
+    let recorder = std::thread::spawn(move || recorder.run(events));
+    let request = RunRequest {
+        execution_id: id,
+        action_ref: &prepared.action_ref,
+        pack: &prepared.pack,
+        runner_type: &prepared.runner_type,
+        pack_dir: &prepared.pack_dir,
+        entry_point: &prepared.entry_point,
+        schema: &prepared.schema,
+        parameters: &prepared.parameters,
+        config: &prepared.config,
+        user: &prepared.user,
+        python: prepared.python.clone(),
+        settings,
+        cancel,
+        output: &tap,
+    };
+    // A cancel that arrived before the run started wins.
+    let outcome = match store.execution(id)? {
+        Some(record) if record.status == ExecutionStatus::Canceling => {
+            runner::RunOutcome::error(Outcome::Canceled, "canceled before it started")
+        }
+        _ => match native::find(&prepared.action_ref, &prepared.entry_point) {
+            Some(native) if prepared.native => native.run(&request),
+            _ => runner::run(&request),
+        },
+    };
+    tap.close();
+    drop(tap);
+    let (output, learned) = recorder.join().unwrap_or_default();
+    // [fix] what the action printed or returned never shows a secret the run knows, those it
+    // was handed while it ran included.
+    let mut outcome = outcome;
+    redact::Redactor::new(prepared.secrets.iter().chain(&learned)).value(&mut outcome.result);
+    let status = match outcome.outcome {
+        Outcome::Succeeded => ExecutionStatus::Succeeded,
+        Outcome::Failed => ExecutionStatus::Failed,
+        Outcome::Timeout => ExecutionStatus::Timeout,
+        Outcome::Canceled => ExecutionStatus::Canceled,
+        Outcome::Abandoned => ExecutionStatus::Abandoned,
+    };
+    store.finish_execution_with_output(id, status, &outcome.result, &timestamp(), &output)?;
+    store
+        .execution(id)?
+        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
+
+/// The recorder thread of one execution: masks the output as it comes, shows it, records it
+/// in batches, and returns what it has not written yet with the secrets it learned.
+struct Recorder {
+    store_path: PathBuf,
+    id: String,
+    /// One per stream (stdout, stderr): each holds back its own partial secret.
+    redactors: [redact::StreamRedactor; 2],
+    /// The secrets announced during the run ([`TapEvent::Secret`]).
+    learned: Vec<String>,
+    pending: Vec<OutputChunk>,
+    pending_bytes: usize,
+    pending_since: Option<Instant>,
+    /// Opened on the first batch written during the run (a quick run never needs it).
+    store: Option<Store>,
+    view: Option<Box<dyn LiveView>>,
+}
+
+impl Recorder {
+    fn run(mut self, events: Receiver<TapEvent>) -> (Vec<OutputChunk>, Vec<String>) {
+        loop {
+            match events.recv_timeout(TICK) {
+                Ok(TapEvent::Output { stream, data, at }) => {
+                    let masked = self.redactors[stream as usize].push(&data);
+                    self.emit(stream, masked, at);
+                }
+                Ok(TapEvent::Secret(secret)) => {
+                    self.redactors
+                        .iter_mut()
+                        .for_each(|redactor| redactor.add_secret(&secret));
+                    self.learned.push(secret);
+                }
+                Ok(TapEvent::End) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if let Some(view) = &mut self.view {
+                view.tick();
+            }
+            let due = self
+                .pending_since
+                .is_some_and(|since| since.elapsed() >= OUTPUT_FLUSH)
+                || self.pending_bytes >= OUTPUT_BATCH_BYTES;
+            if due {
+                self.flush();
+            }
+        }
+        for stream in [OutputStream::Stdout, OutputStream::Stderr] {
+            let rest = self.redactors[stream as usize].finish();
+            self.emit(stream, rest, jiff::Timestamp::now());
+        }
+        if let Some(view) = &mut self.view {
+            view.finish();
+        }
+        (self.pending, self.learned)
+    }
+
+    fn emit(&mut self, stream: OutputStream, data: Vec<u8>, at: jiff::Timestamp) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(view) = &mut self.view {
+            view.output(stream, &data);
+        }
+        self.pending_bytes += data.len();
+        self.pending_since.get_or_insert_with(Instant::now);
+        // Pieces of one stream that follow each other are one row (with the first's time).
+        match self.pending.last_mut() {
+            Some(last) if last.stream == stream.as_str() => last.data.extend(data),
+            _ => self.pending.push(OutputChunk {
+                seq: 0,
+                stream: stream.as_str().to_string(),
+                data,
+                timestamp: format_timestamp(at),
+            }),
+        }
+    }
+
+    /// Write what is pending; on failure it stays pending for the final write.
+    fn flush(&mut self) {
+        if self.store.is_none() {
+            match Store::open(&self.store_path) {
+                Ok(store) => self.store = Some(store),
+                Err(err) => {
+                    tracing::debug!("cannot record the output yet: {err}");
+                    self.pending_since = Some(Instant::now());
+                    return;
+                }
+            }
+        }
+        let store = self.store.as_mut().expect("opened above");
+        match store.append_output(&self.id, &self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                self.pending_bytes = 0;
+                self.pending_since = None;
+            }
+            Err(err) => {
+                tracing::debug!("cannot record the output yet: {err}");
+                self.pending_since = Some(Instant::now());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_variables_named_like_secrets() {
+        for name in [
+            "GITHUB_TOKEN",
+            "ST2_AUTH_TOKEN",
+            "ST2_API_KEY",
+            "aws_secret_access_key",
+            "client_secret",
+            "PGPASSWORD",
+            "DB_PASSWD",
+            "GPG_PASSPHRASE",
+            "SSHPASS",
+            "smtp_pass",
+            "MYSQL_PWD",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "HOME",
+            "KEYBOARD",
+            "PGPASSFILE",
+            "TOX_TESTENV_PASSENV",
+            "PASSENGER_ENV",
+            "OLDPWD",
+            "KEY_ID",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+}
