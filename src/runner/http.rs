@@ -377,7 +377,7 @@ pub fn timeout_message(shown: &str, timeout: Duration) -> String {
 fn shown_url(url: &Url) -> String {
     let mut shown = url.clone();
     if shown.password().is_some() {
-        let _ = shown.set_password(Some(crate::config::MASK));
+        let _ = shown.set_password(Some(crate::redact::MASK));
     }
     shown.to_string()
 }
@@ -455,7 +455,7 @@ mod tests {
             execution_id: "0123456789abcdef01234567",
             action_ref: "core.http",
             pack: "core",
-            runner_type: "http-request",
+            runner_type: crate::runner::RunnerType::HttpRequest,
             pack_dir: std::path::Path::new("/nonexistent"),
             entry_point: "",
             schema: &schema,

@@ -207,7 +207,7 @@ fn python_path(request: &RunRequest, shim: &Path) -> std::ffi::OsString {
 /// What the wrapper reads on stdin: the action's own parameters (not the runner's), every
 /// one of them including those that are `null` (`None` in `run()`), and the resolved config.
 fn stdin_payload(request: &RunRequest) -> Vec<u8> {
-    let runner = super::parameters(request.runner_type);
+    let runner = super::parameters(request.runner_type.as_str());
     let parameters: Map<String, Value> = request
         .parameters
         .iter()
@@ -300,7 +300,7 @@ fn split_output(stdout: &str) -> Result<(String, Option<Value>), String> {
 /// Serve the wrapper's datastore requests until it closes its end. [fix] What it decrypts
 /// for the action is a secret the run knows too: announced on the run's output tap before
 /// the action has it, so that it is masked in what the action prints and returns
-/// (`crate::execution`, `crate::redact`).
+/// (the recorder of the run's output masks them).
 fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::JoinHandle<()> {
     let settings = request.settings.clone();
     let user = request.user.to_string();
@@ -448,7 +448,7 @@ mod tests {
             execution_id: "0123456789abcdef01234567",
             action_ref: "demo.act",
             pack: "demo",
-            runner_type: "python-script",
+            runner_type: crate::runner::RunnerType::PythonScript,
             pack_dir: &fixture.pack_dir,
             entry_point: "act.py",
             schema,

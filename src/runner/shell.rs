@@ -23,7 +23,7 @@ const DEFAULT_TIMEOUT: f64 = 60.0;
 /// Run one execution.
 pub fn run(request: &RunRequest) -> RunOutcome {
     let parameters = request.parameters;
-    let line = if request.runner_type == "local-shell-script" {
+    let line = if request.runner_type == super::RunnerType::LocalShellScript {
         match script_line(request) {
             Ok(line) => line,
             Err(reason) => return RunOutcome::error(Outcome::Failed, reason),
@@ -246,7 +246,7 @@ fn script_line(request: &RunRequest) -> Result<String, String> {
 
 /// Upstream's `_get_script_arguments`: named arguments, then positional ones.
 fn script_arguments(request: &RunRequest) -> String {
-    let runner = super::parameters(request.runner_type);
+    let runner = super::parameters(request.runner_type.as_str());
     let is_action_parameter = |name: &str| runner.is_none_or(|runner| !runner.contains_key(name));
     let kwarg_op = request
         .parameters

@@ -27,7 +27,7 @@ use crate::execution::{format_timestamp, timestamp};
 use crate::native;
 use crate::redact;
 use crate::runner::output::{OutputStream, Tap, TapEvent};
-use crate::runner::{self, CancelFlag, Outcome, RunRequest};
+use crate::runner::{self, CancelFlag, Outcome, RunRequest, RunnerType};
 use crate::settings::Settings;
 use crate::store::{ExecutionRecord, ExecutionStatus, OutputChunk, Store, StoreError};
 
@@ -91,7 +91,7 @@ pub struct Prepared {
     /// The pack ref.
     pub pack: String,
     /// The runner type.
-    pub runner_type: String,
+    pub runner_type: RunnerType,
     /// `entry_point`.
     pub entry_point: String,
     /// The pack directory.
@@ -133,19 +133,21 @@ pub fn prepare(
     }
     let native = native::find(&action.record.action_ref, &action.record.entry_point)
         .filter(|_| settings.native_actions && !request.no_native);
-    if native.is_none() && !runner::is_supported(&action.record.runner_type) {
+    // Registration refuses runner types StackStorm does not know: one that does not parse
+    // is as unsupported as the ones st2-rs does not run yet.
+    let runner_type = RunnerType::parse(&action.record.runner_type)
+        .filter(|runner_type| native.is_some() || runner_type.is_supported());
+    let Some(runner_type) = runner_type else {
         return Err(PrepareError::Failed(format!(
             "action \"{}\" uses the {} runner, which st2-rs does not support yet (supported: {})",
             action.record.action_ref,
             action.record.runner_type,
             runner::SUPPORTED.join(", ")
         )));
-    }
+    };
     let schema = action.schema();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let runner_parameters = runner::parameters(&action.record.runner_type)
-        .cloned()
-        .unwrap_or_default();
+    let runner_parameters = runner_type.parameters().clone();
     let action_parameters = action
         .record
         .parameters
@@ -232,8 +234,8 @@ pub fn prepare(
         &snapshot,
     );
     secrets.extend(secret_env_values(&parameters));
-    let pack_dir = pack_dir(settings, &action)?;
-    let python = if native.is_none() && runner::needs_python(&action.record.runner_type) {
+    let pack_dir = pack_dir(settings, &action, runner_type)?;
+    let python = if native.is_none() && runner_type.needs_python() {
         Some(python_for(settings, &action, &pack_dir, &mut warnings))
     } else {
         None
@@ -241,7 +243,7 @@ pub fn prepare(
     Ok(Prepared {
         action_ref: action.record.action_ref.clone(),
         pack,
-        runner_type: action.record.runner_type.clone(),
+        runner_type,
         entry_point: action.record.entry_point.clone(),
         pack_dir,
         shown_parameters: shown_parameters(&schema, &rendered.live, &secrets),
@@ -283,7 +285,7 @@ fn known_secrets(
 
 /// The parameters as the record shows them: secret ones masked, and a secret value that
 /// reached another parameter (through a template, say) masked there too; in the `env`
-/// parameter, the variables named like secrets ([`is_secret_name`]).
+/// parameter, the variables named like secrets ([`redact::is_secret_name`]).
 fn shown_parameters(
     schema: &Map<String, Value>,
     parameters: &Map<String, Value>,
@@ -293,7 +295,7 @@ fn shown_parameters(
     let mut shown = params::mask(schema, parameters);
     if let Some(Value::Object(env)) = shown.get_mut("env") {
         for (name, value) in env.iter_mut() {
-            if is_secret_name(name) && !value.is_null() {
+            if redact::is_secret_name(name) && !value.is_null() {
                 *value = Value::String(config::MASK.to_string());
             }
         }
@@ -302,29 +304,13 @@ fn shown_parameters(
     shown
 }
 
-/// Whether an environment variable's name says it holds a secret, in any case: it contains
-/// `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `PASSPHRASE`, or ends in `_KEY`
-/// (`AWS_SECRET_ACCESS_KEY`, `ST2_API_KEY`), `PASS` (`DB_PASS`, `SSHPASS`) or `_PWD`
-/// (`MYSQL_PWD`). Not every name holding `PASS`: `TOX_TESTENV_PASSENV`, `PGPASSFILE` or
-/// `PASSENGER_ENV` hold no secret, and a value masked wrongly is masked in the action's
-/// output too.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE"]
-        .iter()
-        .any(|word| upper.contains(word))
-        || ["_KEY", "PASS", "_PWD"]
-            .iter()
-            .any(|end| upper.ends_with(end))
-}
-
 /// The values of the `env` parameter's variables named like secrets: the action gets them,
 /// the record and the output show them masked.
 fn secret_env_values(parameters: &Map<String, Value>) -> Vec<String> {
     let mut values = Vec::new();
     if let Some(Value::Object(env)) = parameters.get("env") {
         for (name, value) in env {
-            if is_secret_name(name) {
+            if redact::is_secret_name(name) {
                 redact::scalars(value, &mut values);
             }
         }
@@ -354,10 +340,14 @@ fn masked_leaves(original: &Value, masked: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn pack_dir(settings: &Settings, action: &Action) -> Result<PathBuf, PrepareError> {
+fn pack_dir(
+    settings: &Settings,
+    action: &Action,
+    runner_type: RunnerType,
+) -> Result<PathBuf, PrepareError> {
     match &action.pack_dir {
         Some(dir) => Ok(dir.clone()),
-        None if action.builtin && runner::needs_python(&action.record.runner_type) => {
+        None if action.builtin && runner_type.needs_python() => {
             Ok(action::builtin_pack_dir(settings)?)
         }
         None => Ok(settings.pack_dir(&action.record.pack)),
@@ -425,7 +415,7 @@ pub fn start(
     let record = ExecutionRecord {
         id: id.to_string(),
         action_ref: prepared.action_ref.clone(),
-        runner_type: prepared.runner_type.clone(),
+        runner_type: prepared.runner_type.as_str().to_string(),
         user: prepared.user.clone(),
         parameters: Value::Object(prepared.shown_parameters.clone()),
         status,
@@ -479,7 +469,7 @@ pub fn execute(
         execution_id: id,
         action_ref: &prepared.action_ref,
         pack: &prepared.pack,
-        runner_type: &prepared.runner_type,
+        runner_type: prepared.runner_type,
         pack_dir: &prepared.pack_dir,
         entry_point: &prepared.entry_point,
         schema: &prepared.schema,
@@ -498,7 +488,7 @@ pub fn execute(
         }
         _ => match native::find(&prepared.action_ref, &prepared.entry_point) {
             Some(native) if prepared.native => native.run(&request),
-            _ => runner::run(&request),
+            _ => runner::execute_action(&request),
         },
     };
     tap.close();
@@ -620,41 +610,6 @@ impl Recorder {
                 tracing::debug!("cannot record the output yet: {err}");
                 self.pending_since = Some(Instant::now());
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn environment_variables_named_like_secrets() {
-        for name in [
-            "GITHUB_TOKEN",
-            "ST2_AUTH_TOKEN",
-            "ST2_API_KEY",
-            "aws_secret_access_key",
-            "client_secret",
-            "PGPASSWORD",
-            "DB_PASSWD",
-            "GPG_PASSPHRASE",
-            "SSHPASS",
-            "smtp_pass",
-            "MYSQL_PWD",
-        ] {
-            assert!(is_secret_name(name), "{name}");
-        }
-        for name in [
-            "HOME",
-            "KEYBOARD",
-            "PGPASSFILE",
-            "TOX_TESTENV_PASSENV",
-            "PASSENGER_ENV",
-            "OLDPWD",
-            "KEY_ID",
-        ] {
-            assert!(!is_secret_name(name), "{name}");
         }
     }
 }
