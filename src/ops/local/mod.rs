@@ -2,12 +2,18 @@
 //! layout the [`Settings`] describe (packs, configs, virtualenvs, the SQLite store). One
 //! module per operation.
 
+pub(crate) mod execution_cancel;
+pub(crate) mod execution_query;
 pub(crate) mod run;
+pub(crate) mod worker;
 
+use crate::ops::executions::{
+    CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
+    TailEnd, TailRequest,
+};
 use crate::settings::Settings;
 
 /// The embedded backend.
-#[allow(dead_code)] // until the operations move here
 pub(crate) struct Local {
     /// Resolved settings: where everything is.
     pub(crate) settings: Settings,
@@ -23,6 +29,47 @@ impl Local {
 // Each area's operations are implemented in that area's modules; these empty impls are
 // replaced as the operations move here.
 impl super::PackOps for Local {}
-impl super::ExecutionOps for Local {}
 impl super::KeyOps for Local {}
 impl super::ActionOps for Local {}
+
+impl super::ExecutionOps for Local {
+    fn run_action(
+        &self,
+        request: &RunActionRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<ExecutionView> {
+        run::run_action(&self.settings, request, observer)
+    }
+
+    fn run_action_async(
+        &self,
+        request: &RunActionRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<String> {
+        run::run_action_async(&self.settings, request, observer)
+    }
+
+    fn execution_worker(&self, id: &str, observer: &mut dyn RunObserver) -> anyhow::Result<()> {
+        worker::work(&self.settings, id, observer)
+    }
+
+    fn execution_get(&self, id: &str) -> anyhow::Result<ExecutionView> {
+        execution_query::get(&self.settings, id)
+    }
+
+    fn execution_list(&self, request: &ExecutionListRequest) -> anyhow::Result<Vec<ExecutionView>> {
+        execution_query::list(&self.settings, request)
+    }
+
+    fn execution_cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+        execution_cancel::cancel(&self.settings, id)
+    }
+
+    fn execution_tail(
+        &self,
+        request: &TailRequest,
+        output: &mut dyn FnMut(&[OutputPiece]),
+    ) -> anyhow::Result<TailEnd> {
+        execution_query::tail(&self.settings, request, output)
+    }
+}

@@ -1,12 +1,13 @@
-//! One execution of an action, from the command line to the stored record: find the action,
-//! read and check its parameters, resolve the pack config, render the parameters, record the
-//! execution, run it with its runner, and record how it ended.
+//! `st2 run` on this machine: one execution of an action, from the command line to the
+//! stored record: find the action, read and check its parameters, resolve the pack config,
+//! render the parameters, record the execution, run it with its runner, and record how it
+//! ended.
 //!
 //! [`prepare`] does everything that can fail because of the input (nothing is recorded
 //! then); [`start`] records the execution; [`execute`] runs it and stores the outcome. An
 //! asynchronous run (`st2 run -a`) does the first two in the foreground and hands the
-//! [`Prepared`] execution to a background worker over a pipe (it holds secrets), which calls
-//! [`execute`].
+//! [`Prepared`] execution to a background worker over a pipe (it holds secrets,
+//! [`super::worker`]), which calls [`execute`].
 //!
 //! While it runs, the action's output comes through a [`Tap`] to a recorder thread that masks
 //! it ([`redact::StreamRedactor`]), hands it to a [`LiveView`] (`st2 run` on a terminal), and
@@ -23,8 +24,10 @@ use serde_json::{Map, Value};
 use crate::action::{self, args, params, Action, ActionError};
 use crate::config::{self, KeySnapshot, Renderer};
 use crate::datastore::Datastore;
-use crate::execution::{format_timestamp, timestamp};
+use crate::execution::{self, format_timestamp, timestamp};
 use crate::native;
+use crate::ops::executions::{ExecutionView, LiveView, RunActionRequest, RunObserver};
+use crate::ops::InvalidRequest;
 use crate::redact;
 use crate::runner::output::{OutputStream, Tap, TapEvent};
 use crate::runner::{self, CancelFlag, Outcome, RunRequest, RunnerType};
@@ -32,17 +35,17 @@ use crate::settings::Settings;
 use crate::store::{ExecutionRecord, ExecutionStatus, OutputChunk, Store, StoreError};
 
 /// How long recorded output may wait before it is written to the store.
-pub const OUTPUT_FLUSH: Duration = Duration::from_millis(250);
+pub(crate) const OUTPUT_FLUSH: Duration = Duration::from_millis(250);
 
 /// How much recorded output may wait before it is written to the store.
-pub const OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
+pub(crate) const OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
 
 /// How often a [`LiveView`] is ticked while the action runs.
 const TICK: Duration = Duration::from_millis(100);
 
 /// Errors before an execution starts.
 #[derive(Debug, thiserror::Error)]
-pub enum PrepareError {
+pub(crate) enum PrepareError {
     /// The action or its parameters were refused (exit 2): one line per problem.
     #[error("{0}")]
     Invalid(String),
@@ -68,61 +71,112 @@ impl From<StoreError> for PrepareError {
     }
 }
 
-/// What `st2 run` was asked.
-#[derive(Debug, Clone, Default)]
-pub struct RunArgs {
-    /// The action ref.
-    pub action_ref: String,
-    /// The words after it (`key=value`, or a command).
-    pub words: Vec<String>,
-    /// `--auto-dict`.
-    pub auto_dict: bool,
-    /// `-e/--inherit-env`.
-    pub inherit_env: bool,
-    /// `--no-native`: run the pack's own code even when st2-rs has a native implementation.
-    pub no_native: bool,
+impl PrepareError {
+    /// The error at the boundary: a refusal is an [`InvalidRequest`] (exit 2).
+    fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            PrepareError::Invalid(message) => InvalidRequest(message).into(),
+            PrepareError::Failed(message) => anyhow::anyhow!(message),
+        }
+    }
+}
+
+/// `st2 run`: check the run, record it, run it here and record how it ended.
+pub(super) fn run_action(
+    settings: &Settings,
+    request: &RunActionRequest,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<ExecutionView> {
+    settings.ensure_writable()?;
+    let mut store = Store::open(&settings.store_path)?;
+    let prepared = prepare(settings, &store, request).map_err(PrepareError::into_anyhow)?;
+    for warning in &prepared.warnings {
+        observer.warning(warning);
+    }
+    let id = execution::new_id();
+    let cancel = observer.cancel_flag()?;
+    start(
+        &mut store,
+        &prepared,
+        &id,
+        ExecutionStatus::Running,
+        std::process::id(),
+    )?;
+    let view = observer.live_view(&prepared.action_ref);
+    let record = execute(settings, &mut store, &prepared, &id, &cancel, view)?;
+    Ok(record.into())
+}
+
+/// `st2 run -a`: check the run, record it, and hand it to a background worker.
+pub(super) fn run_action_async(
+    settings: &Settings,
+    request: &RunActionRequest,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<String> {
+    settings.ensure_writable()?;
+    let mut store = Store::open(&settings.store_path)?;
+    let prepared = prepare(settings, &store, request).map_err(PrepareError::into_anyhow)?;
+    for warning in &prepared.warnings {
+        observer.warning(warning);
+    }
+    let id = execution::new_id();
+    // Our pid until the worker's is known: if we die before handing it over, the
+    // record shows abandoned rather than requested forever.
+    start(
+        &mut store,
+        &prepared,
+        &id,
+        ExecutionStatus::Requested,
+        std::process::id(),
+    )?;
+    let pid = super::worker::spawn(settings, &id, &prepared).inspect_err(|err| {
+        let result = serde_json::json!({ "error": format!("{err:#}") });
+        let _ = store.finish_execution(&id, ExecutionStatus::Failed, &result, &timestamp());
+    })?;
+    store.execution_started(&id, pid)?;
+    Ok(id)
 }
 
 /// An execution ready to run: everything the runner needs, decided in the foreground.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// The action ref.
-    pub action_ref: String,
+    pub(crate) action_ref: String,
     /// The pack ref.
-    pub pack: String,
+    pub(crate) pack: String,
     /// The runner type.
-    pub runner_type: RunnerType,
+    pub(crate) runner_type: RunnerType,
     /// `entry_point`.
-    pub entry_point: String,
+    pub(crate) entry_point: String,
     /// The pack directory.
-    pub pack_dir: PathBuf,
+    pub(crate) pack_dir: PathBuf,
     /// The effective parameter schema.
-    pub schema: Map<String, Value>,
+    pub(crate) schema: Map<String, Value>,
     /// The live parameters (the given ones rendered, and those whose default is a
     /// template), secrets masked: what the record shows, as upstream records them.
-    pub shown_parameters: Map<String, Value>,
+    pub(crate) shown_parameters: Map<String, Value>,
     /// The final parameters: every declared one, rendered, `null` when it has no value.
-    pub parameters: Map<String, Value>,
+    pub(crate) parameters: Map<String, Value>,
     /// The resolved pack config.
-    pub config: Value,
+    pub(crate) config: Value,
     /// `context.user`.
-    pub user: String,
+    pub(crate) user: String,
     /// The interpreter of Python actions.
-    pub python: Option<PathBuf>,
+    pub(crate) python: Option<PathBuf>,
     /// Whether the action runs natively ([`crate::native`]) instead of with its runner.
-    pub native: bool,
+    pub(crate) native: bool,
     /// Things worth a warning (stale config, missing datastore keys).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Every secret value the run knows (secret parameters, secret config values, decrypted
     /// datastore values): masked wherever they appear in the result ([`crate::redact`]).
-    pub secrets: Vec<String>,
+    pub(crate) secrets: Vec<String>,
 }
 
 /// Read and check everything about a run before anything is recorded.
-pub fn prepare(
+pub(crate) fn prepare(
     settings: &Settings,
     store: &Store,
-    request: &RunArgs,
+    request: &RunActionRequest,
 ) -> Result<Prepared, PrepareError> {
     let action = action::lookup(Some(store), &request.action_ref)?;
     if !action.record.enabled {
@@ -405,7 +459,7 @@ fn stale_config_warning(
 
 /// Record a new execution of `prepared` with `status` (`running` when this process runs it,
 /// `requested` when a worker will).
-pub fn start(
+pub(crate) fn start(
     store: &mut Store,
     prepared: &Prepared,
     id: &str,
@@ -428,20 +482,9 @@ pub fn start(
     Ok(record)
 }
 
-/// Someone watching an execution's output as it comes (`st2 run` on a terminal). Called from
-/// the recorder's thread.
-pub trait LiveView: Send {
-    /// A piece of the action's output, secrets masked.
-    fn output(&mut self, stream: OutputStream, data: &[u8]);
-    /// Called about every 100 ms while the action runs (to show that something moves).
-    fn tick(&mut self);
-    /// The action ended; nothing more comes.
-    fn finish(&mut self);
-}
-
 /// Run a recorded execution and store how it ended; its output is recorded as it comes and
 /// shown to `view`.
-pub fn execute(
+pub(crate) fn execute(
     settings: &Settings,
     store: &mut Store,
     prepared: &Prepared,
