@@ -4,6 +4,7 @@
 
 pub(crate) mod execution_cancel;
 pub(crate) mod execution_query;
+pub(crate) mod keys;
 pub(crate) mod run;
 pub(crate) mod worker;
 
@@ -11,7 +12,9 @@ use crate::ops::executions::{
     CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
     TailEnd, TailRequest,
 };
+use crate::ops::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use crate::settings::Settings;
+use crate::store::KeyScope;
 
 /// The embedded backend.
 pub(crate) struct Local {
@@ -29,7 +32,6 @@ impl Local {
 // Each area's operations are implemented in that area's modules; these empty impls are
 // replaced as the operations move here.
 impl super::PackOps for Local {}
-impl super::KeyOps for Local {}
 impl super::ActionOps for Local {}
 
 impl super::ExecutionOps for Local {
@@ -71,5 +73,36 @@ impl super::ExecutionOps for Local {
         output: &mut dyn FnMut(&[OutputPiece]),
     ) -> anyhow::Result<TailEnd> {
         execution_query::tail(&self.settings, request, output)
+    }
+}
+
+impl super::KeyOps for Local {
+    fn key_list(&self, request: &KeyListRequest) -> anyhow::Result<Vec<KeyView>> {
+        keys::list(&self.settings, request)
+    }
+
+    fn key_get(&self, key: &KeyRef, decrypt: bool) -> anyhow::Result<KeyView> {
+        keys::get(&self.settings, key, decrypt)
+    }
+
+    fn key_set(&self, request: &KeySetRequest) -> anyhow::Result<KeyView> {
+        keys::set(&self.settings, request)
+    }
+
+    fn key_delete(&self, key: &KeyRef) -> anyhow::Result<()> {
+        keys::delete(&self.settings, key)
+    }
+
+    fn key_delete_by_prefix(
+        &self,
+        scope: KeyScope,
+        user: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        keys::delete_by_prefix(&self.settings, scope, user, prefix)
+    }
+
+    fn key_load(&self, requests: &[KeySetRequest]) -> anyhow::Result<Vec<KeyView>> {
+        keys::load(&self.settings, requests)
     }
 }
