@@ -2,12 +2,14 @@
 //! layout the [`Settings`] describe (packs, configs, virtualenvs, the SQLite store). One
 //! module per operation.
 
+pub(crate) mod actions;
 pub(crate) mod execution_cancel;
 pub(crate) mod execution_query;
 pub(crate) mod keys;
 pub(crate) mod run;
 pub(crate) mod worker;
 
+use crate::ops::actions::ActionView;
 use crate::ops::executions::{
     CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
     TailEnd, TailRequest,
@@ -32,7 +34,6 @@ impl Local {
 // Each area's operations are implemented in that area's modules; these empty impls are
 // replaced as the operations move here.
 impl super::PackOps for Local {}
-impl super::ActionOps for Local {}
 
 impl super::ExecutionOps for Local {
     fn run_action(
@@ -104,5 +105,15 @@ impl super::KeyOps for Local {
 
     fn key_load(&self, requests: &[KeySetRequest]) -> anyhow::Result<Vec<KeyView>> {
         keys::load(&self.settings, requests)
+    }
+}
+
+impl super::ActionOps for Local {
+    fn action_list(&self, pack: Option<&str>) -> anyhow::Result<Vec<ActionView>> {
+        actions::list(&self.settings, pack)
+    }
+
+    fn action_get(&self, action_ref: &str) -> anyhow::Result<ActionView> {
+        actions::get(&self.settings, action_ref)
     }
 }
