@@ -6,6 +6,8 @@ pub(crate) mod actions;
 pub(crate) mod execution_cancel;
 pub(crate) mod execution_query;
 pub(crate) mod keys;
+pub(crate) mod output_recorder;
+pub(crate) mod prepare;
 pub(crate) mod run;
 pub(crate) mod worker;
 

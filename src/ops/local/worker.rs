@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
 
-use super::run::{execute, Prepared};
+use super::prepare::Prepared;
+use super::run::execute;
 use crate::ops::executions::RunObserver;
 use crate::settings::Settings;
 use crate::store::Store;
