@@ -60,7 +60,8 @@ fn tail(
         let mut out = std::io::stdout().lock();
         for piece in pieces {
             let written = if include_metadata {
-                let mut line = format!("[{}][{}] ", piece.timestamp, piece.stream).into_bytes();
+                let mut line =
+                    format!("[{}][{}] ", piece.timestamp, piece.stream.as_str()).into_bytes();
                 line.extend(&piece.data);
                 out.write_all(&line)
             } else {

@@ -14,6 +14,7 @@ use crate::ops::executions::{LiveView, RunActionRequest, RunObserver};
 use crate::ops::InvalidRequest;
 use crate::runner::output::OutputStream;
 use crate::runner::CancelFlag;
+use crate::store::ExecutionStatus;
 
 /// Run the command; `command_path` names it (`["run"]` or `["action", "execute"]`) for its
 /// help.
@@ -45,9 +46,9 @@ pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::
             Err(status) => return Ok(status),
         };
         if context.printer.is_data() {
-            context
-                .printer
-                .data(&serde_json::json!({"id": id, "status": "requested"}));
+            context.printer.data(
+                &serde_json::json!({"id": id, "status": ExecutionStatus::Requested.as_str()}),
+            );
         } else {
             // Upstream's words.
             context.printer.line(&format!(

@@ -22,7 +22,8 @@ use serde_json::{json, Map, Value};
 use super::NativeAction;
 use crate::oauth::{self, Credentials, Nonce};
 use crate::runner::http::{self, Sent};
-use crate::runner::{Outcome, RunOutcome, RunRequest};
+use crate::runner::{RunOutcome, RunRequest};
+use crate::store::ExecutionStatus;
 
 /// The default API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.x.com";
@@ -72,7 +73,7 @@ impl NativeAction for UpdateStatus {
     fn run(&self, request: &RunRequest) -> RunOutcome {
         match Api::new(request) {
             Ok(api) => api.post(request),
-            Err(reason) => RunOutcome::error(Outcome::Failed, reason),
+            Err(reason) => RunOutcome::error(ExecutionStatus::Failed, reason),
         }
     }
 }
@@ -245,7 +246,7 @@ impl Api {
                     })
                     .unwrap_or_default();
                 RunOutcome {
-                    outcome: Outcome::Succeeded,
+                    outcome: ExecutionStatus::Succeeded,
                     result: json!({
                         "id": id,
                         "text": post.get("text").cloned().unwrap_or(Value::Null),
@@ -267,7 +268,7 @@ impl Api {
     /// Download a `media` URL, as the pack's code does before uploading: its file name and
     /// bytes.
     fn download(&self, item: &str, request: &RunRequest) -> Result<(String, Vec<u8>), RunOutcome> {
-        let failed = |reason: String| RunOutcome::error(Outcome::Failed, reason);
+        let failed = |reason: String| RunOutcome::error(ExecutionStatus::Failed, reason);
         let url = Url::parse(item)
             .map_err(|err| failed(format!("media URL \"{item}\" is not valid: {err}")))?;
         let builder = Client::builder()
@@ -297,7 +298,7 @@ impl Api {
             }
             Sent::Canceled => {
                 return Err(RunOutcome::error(
-                    Outcome::Canceled,
+                    ExecutionStatus::Canceled,
                     format!("canceled: {shown}"),
                 ))
             }
@@ -324,7 +325,7 @@ impl Api {
         } else {
             let bytes = std::fs::read(file).map_err(|err| {
                 RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     format!(
                         "cannot read media file {file}: {}",
                         crate::settings::io_reason(&err)
@@ -359,7 +360,7 @@ impl Api {
             .map(str::to_string);
         id.ok_or_else(|| {
             RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 format!("the media upload to {url} answered without a media id: {body}"),
             )
         })
@@ -377,25 +378,25 @@ impl Api {
             Sent::Done(Ok(answer)) => answer,
             Sent::Done(Err(err)) if err.is_timeout() => {
                 return Err(RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     http::timeout_message(url.as_str(), self.timeout),
                 ))
             }
             Sent::Done(Err(err)) => {
                 return Err(RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     http::describe_failure(&err, url.as_str()),
                 ))
             }
             Sent::Canceled => {
                 return Err(RunOutcome::error(
-                    Outcome::Canceled,
+                    ExecutionStatus::Canceled,
                     format!("canceled: {url}"),
                 ))
             }
             Sent::TimedOut => {
                 return Err(RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     http::timeout_message(url.as_str(), self.timeout),
                 ))
             }
@@ -405,7 +406,7 @@ impl Api {
         }
         let reason = reason(&answer, &request.settings.config_path(request.pack));
         Err(RunOutcome {
-            outcome: Outcome::Failed,
+            outcome: ExecutionStatus::Failed,
             result: json!({
                 "error": reason,
                 "status_code": answer.status,

@@ -88,7 +88,7 @@ pub(crate) struct TailRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OutputPiece {
     /// Which stream.
-    pub(crate) stream: String,
+    pub(crate) stream: OutputStream,
     /// The bytes.
     pub(crate) data: Vec<u8>,
     /// When it came (RFC 3339, UTC, microseconds).

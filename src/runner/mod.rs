@@ -28,6 +28,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value};
 
 use crate::settings::Settings;
+use crate::store::ExecutionStatus;
 
 /// Every runner type StackStorm 3.9.0 ships.
 pub const RUNNER_TYPES: &[&str] = &[
@@ -189,46 +190,20 @@ pub fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
         .map(|(_, parameters)| parameters)
 }
 
-/// How an execution ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The action did what it was asked.
-    Succeeded,
-    /// The action ran and failed, or could not be started.
-    Failed,
-    /// It ran longer than its `timeout`, and was killed.
-    Timeout,
-    /// It was canceled (`st2 execution cancel`, Ctrl-C) and was killed.
-    Canceled,
-    /// Its process was terminated (SIGTERM) by something else than us.
-    Abandoned,
-}
-
-impl Outcome {
-    /// StackStorm's status word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Timeout => "timeout",
-            Outcome::Canceled => "canceled",
-            Outcome::Abandoned => "abandoned",
-        }
-    }
-}
-
 /// What a runner returns: the final status and the execution's `result`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
-    /// Final status.
-    pub outcome: Outcome,
+    /// Final status: `succeeded`, `failed` (the action failed, or could not be started),
+    /// `timeout` (killed after its `timeout`), `canceled` (`st2 execution cancel`, Ctrl-C) or
+    /// `abandoned` (its process was terminated by something else than us).
+    pub outcome: ExecutionStatus,
     /// The result object shown by `st2 execution get` (runner specific).
     pub result: Value,
 }
 
 impl RunOutcome {
     /// A failure before or outside the action itself: `{"error": reason}`.
-    pub fn error(outcome: Outcome, reason: impl Into<String>) -> RunOutcome {
+    pub fn error(outcome: ExecutionStatus, reason: impl Into<String>) -> RunOutcome {
         let mut result = Map::new();
         result.insert("error".into(), Value::String(reason.into()));
         RunOutcome {
@@ -330,7 +305,7 @@ impl<'a> RunRequest<'a> {
 pub fn execute_action(request: &RunRequest) -> RunOutcome {
     let worktree = match content_version::for_request(request) {
         Ok(worktree) => worktree,
-        Err(message) => return RunOutcome::error(Outcome::Failed, message),
+        Err(message) => return RunOutcome::error(ExecutionStatus::Failed, message),
     };
     match &worktree {
         Some(worktree) => run_runner(&request.with_pack_dir(worktree.path())),
@@ -345,11 +320,11 @@ fn run_runner(request: &RunRequest) -> RunOutcome {
         RunnerType::HttpRequest => http::run(request),
         // Upstream's noop result.
         RunnerType::Noop => RunOutcome {
-            outcome: Outcome::Succeeded,
+            outcome: ExecutionStatus::Succeeded,
             result: serde_json::json!({"failed": false, "succeeded": true, "return_code": 0}),
         },
         other => RunOutcome::error(
-            Outcome::Failed,
+            ExecutionStatus::Failed,
             format!("the {other} runner is not supported by st2-rs yet"),
         ),
     }

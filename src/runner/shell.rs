@@ -14,8 +14,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::process::{self, Ended};
-use super::{Outcome, RunOutcome, RunRequest};
+use super::{RunOutcome, RunRequest};
 use crate::schema::validator::truthy;
+use crate::store::ExecutionStatus;
 
 /// Default `timeout` of the local runners, in seconds.
 const DEFAULT_TIMEOUT: f64 = 60.0;
@@ -26,12 +27,14 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     let line = if request.runner_type == super::RunnerType::LocalShellScript {
         match script_line(request) {
             Ok(line) => line,
-            Err(reason) => return RunOutcome::error(Outcome::Failed, reason),
+            Err(reason) => return RunOutcome::error(ExecutionStatus::Failed, reason),
         }
     } else {
         match parameters.get("cmd") {
             Some(Value::String(cmd)) => cmd.clone(),
-            _ => return RunOutcome::error(Outcome::Failed, "the cmd parameter is required"),
+            _ => {
+                return RunOutcome::error(ExecutionStatus::Failed, "the cmd parameter is required")
+            }
         }
     };
     let sudo = parameters.get("sudo").and_then(Value::as_bool) == Some(true);
@@ -42,7 +45,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     let mut command = if sudo {
         if which("sudo").is_none() {
             return RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 "sudo=true needs the sudo command, which is not installed (or not on PATH)",
             );
         }
@@ -59,7 +62,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     if let Some(cwd) = parameters.get("cwd").and_then(Value::as_str) {
         if !std::path::Path::new(cwd).is_dir() {
             return RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 format!("the working directory {cwd} (cwd parameter) does not exist"),
             );
         }
@@ -82,7 +85,10 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     ) {
         Ok(finished) => finished,
         Err(err) => {
-            return RunOutcome::error(Outcome::Failed, format!("cannot start the command: {err}"))
+            return RunOutcome::error(
+                ExecutionStatus::Failed,
+                format!("cannot start the command: {err}"),
+            )
         }
     };
     shell_result(&finished, timeout, sudo_password.is_some())
@@ -153,11 +159,11 @@ fn shell_result(finished: &process::Finished, timeout: f64, sudo_password: bool)
     // timeout kills) timeout, -15 (SIGTERM, as a shutdown kills) abandoned, anything else
     // failed. A cancel is ours.
     let outcome = match (finished.ended, code) {
-        (Ended::Canceled, _) => Outcome::Canceled,
-        (_, 0) => Outcome::Succeeded,
-        (_, code) if code == -libc::SIGKILL => Outcome::Timeout,
-        (_, code) if code == -libc::SIGTERM => Outcome::Abandoned,
-        _ => Outcome::Failed,
+        (Ended::Canceled, _) => ExecutionStatus::Canceled,
+        (_, 0) => ExecutionStatus::Succeeded,
+        (_, code) if code == -libc::SIGKILL => ExecutionStatus::Timeout,
+        (_, code) if code == -libc::SIGTERM => ExecutionStatus::Abandoned,
+        _ => ExecutionStatus::Failed,
     };
     RunOutcome {
         outcome,

@@ -10,6 +10,7 @@ use crate::execution;
 use crate::ops::executions::{
     ExecutionListRequest, ExecutionView, OutputPiece, TailEnd, TailRequest,
 };
+use crate::runner::output::OutputStream;
 use crate::settings::Settings;
 use crate::store::{ExecutionFilter, ExecutionRecord, Store};
 
@@ -134,7 +135,8 @@ pub(super) fn tail(
             .into_iter()
             .filter(|chunk| !chunk.data.is_empty())
             .map(|chunk| OutputPiece {
-                stream: chunk.stream,
+                // The recorder writes only these two.
+                stream: OutputStream::parse(&chunk.stream).unwrap_or(OutputStream::Stdout),
                 data: chunk.data,
                 timestamp: chunk.timestamp,
             })

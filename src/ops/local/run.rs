@@ -23,7 +23,7 @@ use crate::native;
 use crate::ops::executions::{ExecutionView, LiveView, RunActionRequest, RunObserver};
 use crate::redact;
 use crate::runner::output::Tap;
-use crate::runner::{self, CancelFlag, Outcome, RunRequest};
+use crate::runner::{self, CancelFlag, RunRequest};
 use crate::settings::Settings;
 use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
 
@@ -140,7 +140,7 @@ pub(crate) fn execute(
     // A cancel that arrived before the run started wins.
     let outcome = match store.execution(id)? {
         Some(record) if record.status == ExecutionStatus::Canceling => {
-            runner::RunOutcome::error(Outcome::Canceled, "canceled before it started")
+            runner::RunOutcome::error(ExecutionStatus::Canceled, "canceled before it started")
         }
         _ => match native::find(&prepared.action_ref, &prepared.entry_point) {
             Some(native) if prepared.native => native.run(&request),
@@ -154,14 +154,13 @@ pub(crate) fn execute(
     // was handed while it ran included.
     let mut outcome = outcome;
     redact::Redactor::new(prepared.secrets.iter().chain(&learned)).value(&mut outcome.result);
-    let status = match outcome.outcome {
-        Outcome::Succeeded => ExecutionStatus::Succeeded,
-        Outcome::Failed => ExecutionStatus::Failed,
-        Outcome::Timeout => ExecutionStatus::Timeout,
-        Outcome::Canceled => ExecutionStatus::Canceled,
-        Outcome::Abandoned => ExecutionStatus::Abandoned,
-    };
-    store.finish_execution_with_output(id, status, &outcome.result, &timestamp(), &output)?;
+    store.finish_execution_with_output(
+        id,
+        outcome.outcome,
+        &outcome.result,
+        &timestamp(),
+        &output,
+    )?;
     store
         .execution(id)?
         .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
