@@ -15,6 +15,30 @@ pub fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
+/// Whether CI runs the tests: `CI` set to anything but empty, `0` or `false` (`.ci/run`
+/// sets it; so do most CI services).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !["", "0", "false"].contains(&value.as_str()))
+}
+
+/// True when a test must be skipped because `present` is false: it says so on stderr
+/// (`what`: what is missing and how to get it). In CI nothing may be missing, so there it
+/// panics instead, and a test that would have checked nothing fails.
+pub fn skip_unless(present: bool, what: &str) -> bool {
+    if present {
+        return false;
+    }
+    assert!(!in_ci(), "{what} (CI is set: a test may not skip there)");
+    eprintln!("skipped: {what}");
+    true
+}
+
+/// Whether an executable named `name` is on `PATH`.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
 /// `fixtures/` of the repository.
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -36,7 +60,12 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Home {
-        let dir = tempfile::tempdir().unwrap();
+        Home::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    /// A home in `dir` (the snapshot tests want one whose path has the same length on
+    /// every machine).
+    pub fn in_dir(dir: tempfile::TempDir) -> Home {
         let base = dir.path().join("st2");
         let conf = dir.path().join("st2.conf");
         let home = Home {

@@ -85,8 +85,10 @@ fn make_remote(source: &Path, target: &Path, tag: Option<&str>) -> GitRepo {
 #[test]
 fn every_exchange_pack_installs_by_name_or_fails_as_documented() {
     let exchange = shared_dir().join("exchange");
-    if !exchange.join("manifest.tsv").is_file() {
-        eprintln!("skipped: ../shared/exchange is not present");
+    if skip_unless(
+        exchange.join("manifest.tsv").is_file(),
+        "../shared/exchange is not present (the shared test data beside the repository)",
+    ) {
         return;
     }
     let mut home = Home::new();
@@ -169,8 +171,10 @@ fn every_exchange_pack_installs_by_name_or_fails_as_documented() {
 #[test]
 fn registering_every_exchange_pack_in_place() {
     let packs = shared_dir().join("exchange/packs");
-    if !packs.is_dir() {
-        eprintln!("skipped: ../shared/exchange is not present");
+    if skip_unless(
+        packs.is_dir(),
+        "../shared/exchange is not present (the shared test data beside the repository)",
+    ) {
         return;
     }
     let mut home = Home::new();

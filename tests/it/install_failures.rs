@@ -231,7 +231,12 @@ fn progress_names_the_pack_and_the_virtualenv_tool() {
     repo.commit_all("release");
     repo.tag("v1.0.0");
     for tool in ["pip", "uv"] {
-        if tool == "uv" && !uv_on_path() {
+        if tool == "uv"
+            && skip_unless(
+                on_path("uv"),
+                "the uv case: uv is not on PATH (`. scripts/env.sh` after `bash scripts/setup.sh`)",
+            )
+        {
             continue;
         }
         let _ = std::fs::remove_dir_all(home.venv("pyrepo"));
@@ -258,11 +263,6 @@ fn progress_names_the_pack_and_the_virtualenv_tool() {
             .unwrap_or_else(|| panic!("{err}"));
         assert!(done.ends_with('s'), "{done}");
     }
-}
-
-fn uv_on_path() -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("uv").is_file()))
 }
 
 /// An index that never answers: the installer waits on it until stopped. `hit` is set when

@@ -18,6 +18,7 @@ mod reload;
 mod run;
 mod run_experience;
 mod secrets;
+mod snapshots;
 mod twitter;
 mod upstream_cli_action;
 mod upstream_config_loader;

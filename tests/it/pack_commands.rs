@@ -12,10 +12,14 @@ fn exchange_index() -> Option<String> {
 
 #[test]
 fn search_ranks_name_matches_first_and_show_prints_the_entry() {
-    let Some(index) = exchange_index() else {
-        eprintln!("skipped: ../shared/exchange is not present");
+    let index = exchange_index();
+    if skip_unless(
+        index.is_some(),
+        "../shared/exchange is not present (the shared test data beside the repository)",
+    ) {
         return;
-    };
+    }
+    let index = index.unwrap();
     let mut home = Home::new();
     home.set_index_urls(&[index]);
     let output = home
