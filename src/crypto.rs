@@ -108,11 +108,9 @@ impl std::fmt::Debug for CryptoKey {
 
 impl Drop for CryptoKey {
     fn drop(&mut self) {
-        for byte in self.aes.iter_mut().chain(self.hmac.iter_mut()) {
-            // SAFETY: `byte` is a valid, aligned, exclusive reference.
-            unsafe { std::ptr::write_volatile(byte, 0) };
-        }
-        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        use zeroize::Zeroize;
+        self.aes.zeroize();
+        self.hmac.zeroize();
     }
 }
 
@@ -149,9 +147,7 @@ fn b64_encode(bytes: &[u8]) -> String {
 /// costs about a millisecond, which matters to a command that runs in a few. Falls back to
 /// the clock and pid if the call fails.
 pub fn fill_random(buf: &mut [u8]) {
-    // SAFETY: the buffer is ours and its length is passed.
-    let filled = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if filled != buf.len() as isize {
+    if !crate::sys::getrandom(buf) {
         let seed = (jiff::Timestamp::now().as_nanosecond() as u128)
             ^ (u128::from(std::process::id()) << 64);
         for (byte, value) in buf.iter_mut().zip(seed.to_be_bytes().iter().cycle()) {

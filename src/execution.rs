@@ -25,21 +25,10 @@ pub(crate) fn format_timestamp(at: jiff::Timestamp) -> String {
         .to_string()
 }
 
-/// Whether the process `pid` still exists.
-pub fn process_alive(pid: u32) -> bool {
-    // 0 would ask about our own process group.
-    let Ok(pid @ 1..) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists and may be signaled.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 /// An execution as it is now: one whose process disappeared before it finished is marked
 /// `abandoned` (or `canceled`, when a cancel was pending).
 pub fn refresh(store: &mut Store, record: ExecutionRecord) -> Result<ExecutionRecord, StoreError> {
-    if record.status.is_final() || record.pid.is_some_and(process_alive) {
+    if record.status.is_final() || record.pid.is_some_and(crate::sys::process_alive) {
         return Ok(record);
     }
     let status = if record.status == ExecutionStatus::Canceling {
@@ -69,12 +58,5 @@ mod tests {
         let ts = timestamp();
         assert_eq!(ts.len(), "2026-11-25T10:00:00.000000Z".len(), "{ts}");
         assert!(ts.ends_with('Z'));
-    }
-
-    #[test]
-    fn our_own_process_is_alive() {
-        assert!(process_alive(std::process::id()));
-        assert!(!process_alive(u32::MAX));
-        assert!(!process_alive(0));
     }
 }

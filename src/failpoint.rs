@@ -7,11 +7,8 @@
 #[inline]
 pub fn hit(name: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var_os("ST2_FAILPOINT").is_some_and(|wanted| wanted == name) {
-        // SAFETY: raising a signal on our own process has no memory-safety preconditions.
-        unsafe {
-            libc::raise(libc::SIGKILL);
-        }
+    if std::env::var_os(crate::settings::env::ST2_FAILPOINT).is_some_and(|wanted| wanted == name) {
+        crate::sys::kill_self();
     }
     #[cfg(not(debug_assertions))]
     let _ = name;

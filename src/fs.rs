@@ -1,7 +1,30 @@
-//! File helpers shared by the layers.
+//! File helpers shared by the layers: atomic writes, directories built beside their final
+//! place and swapped in, and the search of `PATH` for a program.
 
+use std::ffi::OsStr;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Random characters in the names of [`temp_dir_in`]'s directories.
+const TEMP_NAME_RANDOM: usize = 8;
+
+/// An I/O error and the path the failed step was about.
+#[derive(Debug)]
+pub(crate) struct PathError {
+    /// The path.
+    pub(crate) path: PathBuf,
+    /// What went wrong.
+    pub(crate) source: std::io::Error,
+}
+
+impl PathError {
+    fn at(path: &Path) -> impl FnOnce(std::io::Error) -> PathError + '_ {
+        move |source| PathError {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
 
 /// Replace `path` with `bytes` atomically: a temporary file in the same directory (mode 0600,
 /// as `tempfile` creates it), synced, then renamed over `path`. Readers see the old file or
@@ -62,34 +85,99 @@ pub fn read_at_most(source: impl std::io::Read, limit: u64) -> std::io::Result<O
 /// Atomically exchange two paths (Linux `renameat2(RENAME_EXCHANGE)`), so that there is no
 /// moment without a pack directory; elsewhere, or where the file system refuses, two renames.
 pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let a_c = CString::new(a.as_os_str().as_bytes())?;
-        let b_c = CString::new(b.as_os_str().as_bytes())?;
-        // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
-        let result = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                a_c.as_ptr(),
-                libc::AT_FDCWD,
-                b_c.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
-        if result == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(err);
-        }
+    if crate::sys::rename_exchange(a, b)? {
+        return Ok(());
     }
     let aside = a.with_extension("exchange");
     std::fs::rename(b, &aside)?;
     std::fs::rename(a, b)?;
     std::fs::rename(&aside, a)
+}
+
+/// A new directory in `parent` named `<prefix><8 random letters and digits>`, removed when the
+/// handle is dropped (unless kept). Builds happen in one beside their final place, so that
+/// the final place is never half written; [`is_temp_name`] recognises what a killed process
+/// left.
+pub(crate) fn temp_dir_in(parent: &Path, prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .rand_bytes(TEMP_NAME_RANDOM)
+        .tempdir_in(parent)
+}
+
+/// Whether `name` is the name of a directory [`temp_dir_in`] made with `prefix`.
+pub(crate) fn is_temp_name(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix).is_some_and(|random| {
+        random.len() == TEMP_NAME_RANDOM && random.chars().all(|c| c.is_ascii_alphanumeric())
+    })
+}
+
+/// Put the directory built in `staged` at `final_dir`: the one there (if any) is renamed
+/// aside first, into a [`temp_dir_in`] directory named with `aside_prefix` beside it, and
+/// deleted only once the new one is in place; if that rename fails, the old one is put back.
+/// `what` names the directory in the log ("virtualenv").
+pub(crate) fn replace_dir(
+    staged: tempfile::TempDir,
+    final_dir: &Path,
+    aside_prefix: &str,
+    what: &str,
+) -> Result<(), PathError> {
+    let parent = final_dir.parent().unwrap_or(Path::new("."));
+    let old = if std::fs::symlink_metadata(final_dir).is_ok() {
+        let trash = temp_dir_in(parent, aside_prefix).map_err(PathError::at(parent))?;
+        let aside = trash.path().join("old");
+        std::fs::rename(final_dir, &aside).map_err(PathError::at(final_dir))?;
+        Some((trash, aside))
+    } else {
+        None
+    };
+    if let Err(e) = std::fs::rename(staged.path(), final_dir) {
+        if let Some((trash, aside)) = old {
+            if let Err(back) = std::fs::rename(&aside, final_dir) {
+                // Keep the old directory where it is rather than delete it.
+                let _ = trash.keep();
+                tracing::error!(
+                    old = %aside.display(),
+                    path = %final_dir.display(),
+                    error = %back,
+                    "could not restore the previous {what}"
+                );
+            }
+        }
+        return Err(PathError::at(final_dir)(e));
+    }
+    // The staging path no longer exists; don't let TempDir's drop touch it.
+    let _ = staged.keep();
+    if let Some((trash, _)) = old {
+        let path = trash.path().to_path_buf();
+        if let Err(e) = trash.close() {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove the previous {what}");
+        }
+    }
+    Ok(())
+}
+
+/// The program `name` as the shell finds it: the first executable regular file called `name`
+/// in the directories of `PATH`.
+pub(crate) fn find_executable(name: &str) -> Option<PathBuf> {
+    find_executable_in(
+        name,
+        std::env::var_os(crate::settings::env::PATH).as_deref(),
+    )
+}
+
+/// First executable regular file called `name` in the directories of `path_var` (a
+/// `PATH`-style list; empty entries are skipped).
+pub(crate) fn find_executable_in(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path_var?)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
 }
 
 #[cfg(test)]
@@ -112,6 +200,16 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, ["tree"]);
+    }
+
+    #[test]
+    fn temp_names_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = temp_dir_in(dir.path(), ".staging-a-").unwrap();
+        let name = made.path().file_name().unwrap().to_str().unwrap();
+        assert!(is_temp_name(name, ".staging-a-"));
+        assert!(!is_temp_name(name, ".staging-b-"));
+        assert!(!is_temp_name(".staging-a-short", ".staging-a-"));
     }
 
     #[test]

@@ -540,7 +540,7 @@ pub fn init_deferring_ca_bundle() {
     }
     let non_empty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
     let original = std::env::var_os(crate::settings::env::SSL_CERT_FILE);
-    let ca_file = non_empty("GIT_SSL_CAINFO")
+    let ca_file = non_empty(crate::settings::env::GIT_SSL_CAINFO)
         .or_else(|| non_empty(crate::settings::env::SSL_CERT_FILE))
         .map(PathBuf::from)
         .or_else(|| openssl_probe::probe().cert_file);
@@ -592,11 +592,8 @@ fn configure_libgit2(url: &str, options: &FetchOptions) {
     static CA_BUNDLE: Once = Once::new();
     let millis = options.timeout.as_millis().min(i32::MAX as u128) as i32;
     TIMEOUTS.call_once(|| {
-        // SAFETY: called once, before this process starts any libgit2 network transport.
-        unsafe {
-            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
-            let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
-        }
+        // Once, before this process starts any libgit2 network transport.
+        crate::sys::libgit2_set_timeouts(millis);
     });
     if is_local(url) {
         return;
@@ -604,8 +601,8 @@ fn configure_libgit2(url: &str, options: &FetchOptions) {
     CA_BUNDLE.call_once(|| {
         if let Some(Some(path)) = NETWORK_CA_FILE.get() {
             if path.is_file() {
-                // SAFETY: called once, before this process starts any TLS connection.
-                if let Err(err) = unsafe { git2::opts::set_ssl_cert_file(path) } {
+                // Once, before this process starts any TLS connection.
+                if let Err(err) = crate::sys::libgit2_set_ssl_cert_file(path) {
                     tracing::warn!("cannot load CA bundle {}: {err}", path.display());
                 }
             }

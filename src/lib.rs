@@ -31,5 +31,6 @@ pub mod runner;
 pub mod schema;
 pub mod settings;
 pub mod store;
+pub(crate) mod sys;
 pub mod venv;
 pub mod yaml;

@@ -4,6 +4,8 @@
 //! Upstream locks a file in `/tmp` named after the URL, and `--force` deletes it (PR st2#1020),
 //! which lets two installs race. Ours are OS locks (`flock`): released when the process dies,
 //! so there is never a stale lock to delete.
+//!
+//! [`FileLock`] is the same lock on a file of the caller's choosing (a virtualenv's build lock).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -55,15 +57,53 @@ impl PackLock {
 fn open(locks_dir: &Path, pack_ref: &str) -> std::io::Result<(File, PathBuf)> {
     std::fs::create_dir_all(locks_dir)?;
     let path = locks_dir.join(format!("pack-{pack_ref}.lock"));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)?;
+    let file = open_lock_file(&path)?;
     Ok((file, path))
 }
 
+/// The lock file at `path`, created when missing (never truncated: it may be held).
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}
+
 impl Drop for PackLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// A held lock on a file of the caller's choosing; released on drop (or when the process
+/// dies).
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Take the lock on `path` (created when missing), waiting for its holder.
+    pub(crate) fn acquire(path: &Path) -> std::io::Result<FileLock> {
+        let file = open_lock_file(path)?;
+        file.lock()?;
+        Ok(FileLock { file })
+    }
+
+    /// Take the lock on `path` (created when missing) if nobody holds it; `None` when another
+    /// process (or another open file of this one) does.
+    pub(crate) fn try_acquire(path: &Path) -> std::io::Result<Option<FileLock>> {
+        let file = open_lock_file(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => Err(err),
+        }
+    }
+}
+
+impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
     }
@@ -92,5 +132,15 @@ mod tests {
         drop(first);
         handle.join().unwrap();
         assert!(PackLock::try_acquire(dir.path(), "a").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_file_lock_is_held_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let held = FileLock::acquire(&path).unwrap();
+        assert!(FileLock::try_acquire(&path).unwrap().is_none());
+        drop(held);
+        assert!(FileLock::try_acquire(&path).unwrap().is_some());
     }
 }

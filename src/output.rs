@@ -3,6 +3,12 @@
 //! Data goes to stdout (tables, or JSON/YAML with `-j`/`-y`, so that it pipes cleanly);
 //! progress, warnings and hints go to stderr. Colour is used only on a terminal and never
 //! when `NO_COLOR` is set. A closed stdout (`st2 pack list | head -1`) is not an error.
+//! Interactive prompts ([`prompt`]) are written here too: nothing else prints.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the printer: the one module that writes to stdout and stderr"
+)]
 
 use std::io::{IsTerminal, Write};
 
@@ -152,7 +158,7 @@ fn new_table() -> Table {
 
 /// Columns tables are fitted to (at least 40).
 fn table_width() -> u16 {
-    let from_env = std::env::var("COLUMNS")
+    let from_env = std::env::var(env::COLUMNS)
         .ok()
         .and_then(|text| text.trim().parse::<u16>().ok());
     let from_terminal = || {
@@ -170,15 +176,19 @@ fn table_width() -> u16 {
 const DEFAULT_COLUMNS: u16 = 150;
 
 fn terminal_width() -> Option<(u16, u16)> {
-    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
-    unsafe {
-        let mut size: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) == 0 && size.ws_col > 0 {
-            Some((size.ws_col, size.ws_row))
-        } else {
-            None
-        }
-    }
+    crate::sys::terminal_size()
+}
+
+/// An interactive prompt on stderr, where the user types its answer (no newline; flushed).
+pub(crate) fn prompt(text: &str) {
+    eprint!("{text}");
+    let _ = std::io::stderr().flush();
+}
+
+/// A line of an interactive dialogue on stderr (the newline after an answer that was not
+/// typed at a terminal, "try again").
+pub(crate) fn prompt_line(text: &str) {
+    eprintln!("{text}");
 }
 
 /// Render a JSON value for a table cell: strings bare, lists comma-joined, the rest as JSON.

@@ -68,13 +68,15 @@ fn tail(
                 out.write_all(&piece.data)
             };
             if written.is_err() {
-                // A closed pipe (`| head`) ends the command quietly.
-                std::process::exit(0);
+                return false;
             }
         }
         let _ = out.flush();
+        true
     };
     match context.backend().execution_tail(&request, &mut write)? {
+        // A closed pipe (`| head`) ends the command quietly.
+        TailEnd::Stopped => {}
         TailEnd::NoExecutions => context.printer.line("No executions found in db."),
         TailEnd::Ended { id, status } => {
             // Upstream prints a finished execution's output with print(), and print("")

@@ -1,7 +1,7 @@
 //! `st2 key list/get/set/delete/delete_by_prefix/load`: the datastore, as StackStorm's CLI
 //! offers it, through the backend.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
@@ -137,8 +137,7 @@ fn prompt_value(secret: bool) -> anyhow::Result<String> {
         if secret {
             return rpassword::prompt_password(prompt).context("cannot read the value");
         }
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
+        crate::output::prompt(prompt);
     }
     let mut line = String::new();
     let read = std::io::stdin()

@@ -135,7 +135,7 @@ fn terminal_view(args: &RunArgs, context: &Context, action_ref: &str) -> Option<
     let show_output = args.tail
         || (std::io::stdout().is_terminal() && !context.printer.is_data() && args.key.is_none());
     let spinner = context.printer.stderr_is_terminal()
-        && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
+        && std::env::var_os(crate::settings::env::TERM).is_none_or(|term| term != "dumb");
     if !show_output && !spinner {
         return None;
     }

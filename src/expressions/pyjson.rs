@@ -172,6 +172,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Python's `json.loads` reads every number to the nearest double; serde_json does only
+    /// with `float_roundtrip` (without it, `2.5e-30` came out one unit off, and printed as
+    /// `2.5000000000000002e-30`: found by the casting differential test).
+    #[test]
+    fn numbers_read_as_python_reads_them() {
+        for text in ["2.5e-30", "0.1", "1e308", "5e-324", "123456789.123456789"] {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(value.as_f64(), Some(text.parse::<f64>().unwrap()), "{text}");
+        }
+        let value: serde_json::Value = serde_json::from_str("2.5e-30").unwrap();
+        assert_eq!(dumps(&value, &Dumps::default()), "2.5e-30");
+    }
+
     #[test]
     fn dumps_as_python() {
         let value = json!({"b": [1, 2.0, "é\u{1F600}"], "a": {"x": null, "y": true}, "c": []});

@@ -23,14 +23,11 @@ use super::NativeAction;
 use crate::oauth::{self, Credentials, Nonce};
 use crate::runner::http::{self, Sent};
 use crate::runner::{RunOutcome, RunRequest};
+use crate::settings::env::{ST2_TWITTER_API_URL, ST2_TWITTER_API_VERSION};
 use crate::store::ExecutionStatus;
 
 /// The default API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.x.com";
-/// Environment variable overriding the API base URL.
-pub const API_URL_VAR: &str = "ST2_TWITTER_API_URL";
-/// Environment variable choosing the API version (`2` or `1.1`).
-pub const API_VERSION_VAR: &str = "ST2_TWITTER_API_VERSION";
 
 /// The four credentials, in the order the example config lists them.
 const CREDENTIAL_KEYS: [&str; 4] = [
@@ -154,17 +151,18 @@ impl Api {
             token: values[2].clone(),
             token_secret: values[3].clone(),
         };
-        let base = setting("api_url", API_URL_VAR).unwrap_or_else(|| DEFAULT_API_URL.into());
+        let base =
+            setting("api_url", ST2_TWITTER_API_URL).unwrap_or_else(|| DEFAULT_API_URL.into());
         let base = base.trim_end_matches('/').to_string();
         let parsed = Url::parse(&base).map_err(|err| {
-            format!("the twitter API URL \"{base}\" (api_url or {API_URL_VAR}) is invalid: {err}")
+            format!("the twitter API URL \"{base}\" (api_url or {ST2_TWITTER_API_URL}) is invalid: {err}")
         })?;
-        let version = match setting("api_version", API_VERSION_VAR).as_deref() {
+        let version = match setting("api_version", ST2_TWITTER_API_VERSION).as_deref() {
             None | Some("2") => Version::V2,
             Some("1.1") => Version::V11,
             Some(other) => {
                 return Err(format!(
-                    "api_version \"{other}\" (in {} or {API_VERSION_VAR}) is not 2 or 1.1",
+                    "api_version \"{other}\" (in {} or {ST2_TWITTER_API_VERSION}) is not 2 or 1.1",
                     config_file.display()
                 ))
             }

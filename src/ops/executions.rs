@@ -100,6 +100,8 @@ pub(crate) struct OutputPiece {
 pub(crate) enum TailEnd {
     /// No execution was named and none exists.
     NoExecutions,
+    /// The one who followed stopped (its output was closed).
+    Stopped,
     /// The execution ended with this status.
     Ended {
         /// The execution followed.
@@ -168,10 +170,11 @@ pub(crate) trait ExecutionOps {
     fn execution_cancel(&self, id: &str) -> anyhow::Result<CancelOutcome>;
 
     /// Follow an execution's output, from the beginning, until it ends: what was recorded
-    /// since the last look goes to `output`, a batch at a time.
+    /// since the last look goes to `output`, a batch at a time, which answers whether to go
+    /// on ([`TailEnd::Stopped`] when it does not).
     fn execution_tail(
         &self,
         request: &TailRequest,
-        output: &mut dyn FnMut(&[OutputPiece]),
+        output: &mut dyn FnMut(&[OutputPiece]) -> bool,
     ) -> anyhow::Result<TailEnd>;
 }

@@ -134,7 +134,7 @@ fn explicit_local_path(text: &str, cwd: &Path) -> Option<PathBuf> {
         return None;
     }
     if let Some(rest) = text.strip_prefix("~/") {
-        let home = std::env::var_os("HOME")?;
+        let home = std::env::var_os(crate::settings::env::HOME)?;
         return Some(PathBuf::from(home).join(rest));
     }
     Some(cwd.join(text))

@@ -180,7 +180,7 @@ mod tests {
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
             .args(args)
             .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env(crate::settings::env::GIT_CONFIG_NOSYSTEM, "1")
             .output()
             .unwrap();
         assert!(status.status.success(), "{status:?}");

@@ -34,7 +34,7 @@ impl Ended {
         match self {
             Ended::Exited(code) => code,
             Ended::Signaled(signal) => -signal,
-            Ended::TimedOut | Ended::Canceled => -libc::SIGKILL,
+            Ended::TimedOut | Ended::Canceled => -crate::sys::SIGKILL,
         }
     }
 }
@@ -69,17 +69,11 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: prctl is async-signal-safe. If st2 itself dies (SIGKILL, a closed terminal),
-    // the action's process is killed with it rather than left running unrecorded (processes
-    // it started itself may outlive it); `st2 execution list` then reports it abandoned.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    // If st2 itself dies (SIGKILL, a closed terminal), the action's process is killed with it
+    // rather than left running unrecorded; `st2 execution list` then reports it abandoned.
+    crate::sys::die_with_parent(&mut command);
     let mut child = command.spawn()?;
-    let pgid = child.id() as libc::pid_t;
+    let pgid = child.id();
 
     let stdout = (child.stdout.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stdout)));
     let stderr = (child.stderr.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stderr)));
@@ -124,7 +118,7 @@ pub fn run(
     kill_group(pgid);
     let ended = killed.unwrap_or_else(|| match status.code() {
         Some(code) => Ended::Exited(code),
-        None => Ended::Signaled(status.signal().unwrap_or(libc::SIGKILL)),
+        None => Ended::Signaled(status.signal().unwrap_or(crate::sys::SIGKILL)),
     });
     Ok(Finished {
         ended,
@@ -134,13 +128,8 @@ pub fn run(
 }
 
 /// SIGKILL to every process of the group (no error when it is already gone).
-pub fn kill_group(pgid: libc::pid_t) {
-    if pgid > 0 {
-        // SAFETY: killpg only sends a signal; a group that no longer exists gives ESRCH.
-        unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
-        }
-    }
+pub fn kill_group(pgid: u32) {
+    crate::sys::signal_group(pgid, crate::sys::SIGKILL);
 }
 
 /// Read a pipe to its end in a thread, passing each piece on as it comes.
@@ -243,7 +232,7 @@ mod tests {
             &Tap::none(),
         )
         .unwrap();
-        assert_eq!(done.ended, Ended::Signaled(libc::SIGTERM));
+        assert_eq!(done.ended, Ended::Signaled(crate::sys::SIGTERM));
         assert_eq!(done.ended.return_code(), -15);
     }
 

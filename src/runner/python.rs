@@ -21,7 +21,6 @@ mod shim;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -32,6 +31,7 @@ use super::output::Tap;
 use super::process::{self, Ended};
 use super::{RunOutcome, RunRequest};
 use crate::datastore::{Datastore, NewItem};
+use crate::settings::env;
 use crate::store::ExecutionStatus;
 use crate::store::KeyScope;
 
@@ -162,30 +162,21 @@ fn command(request: &RunRequest, python: &Path, shim: &Path, channel: &UnixStrea
             command.env(name, value);
         }
     }
-    command.env("PYTHONPATH", python_path(request, shim));
+    command.env(env::PYTHONPATH, python_path(request, shim));
     // The virtualenv's bin/ first on PATH (upstream get_sandbox_path).
     let venv = settings.venv_dir(request.pack);
     if python.starts_with(&venv) {
         let mut path = venv.join("bin/").into_os_string();
-        if let Some(parent) = std::env::var_os("PATH").filter(|path| !path.is_empty()) {
+        if let Some(parent) = std::env::var_os(env::PATH).filter(|path| !path.is_empty()) {
             path.push(":");
             path.push(parent);
         }
-        command.env("PATH", path);
+        command.env(env::PATH, path);
     }
     let fd = channel.as_raw_fd();
     command.arg(format!("--service-fd={fd}"));
-    // SAFETY: fcntl is async-signal-safe. The child keeps the channel under its own number
-    // (only close-on-exec is cleared): duplicating it onto a fixed number could overwrite
-    // the pipe through which std reports a failed exec ("python not found").
-    unsafe {
-        command.pre_exec(move || {
-            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The child keeps the channel under its own number.
+    crate::sys::inherit_fd(&mut command, fd);
     command
 }
 
@@ -198,7 +189,7 @@ fn python_path(request: &RunRequest, shim: &Path) -> std::ffi::OsString {
         entries.push(request.pack_dir.join("lib"));
     }
     entries.push(request.pack_dir.join("actions").join("lib"));
-    if let Some(parent) = std::env::var_os("PYTHONPATH") {
+    if let Some(parent) = std::env::var_os(env::PYTHONPATH) {
         entries.extend(std::env::split_paths(&parent).filter(|p| !p.as_os_str().is_empty()));
     }
     entries.push(shim.to_path_buf());

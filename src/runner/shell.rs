@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::process::{self, Ended};
 use super::{RunOutcome, RunRequest};
 use crate::schema::validator::truthy;
+use crate::settings::env;
 use crate::store::ExecutionStatus;
 
 /// Default `timeout` of the local runners, in seconds.
@@ -43,7 +44,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         .and_then(Value::as_str)
         .filter(|password| !password.is_empty());
     let mut command = if sudo {
-        if which("sudo").is_none() {
+        if crate::fs::find_executable("sudo").is_none() {
             return RunOutcome::error(
                 ExecutionStatus::Failed,
                 "sudo=true needs the sudo command, which is not installed (or not on PATH)",
@@ -107,15 +108,15 @@ pub fn environment(request: &RunRequest) -> BTreeMap<String, String> {
             vars.insert(name.clone(), value);
         }
     }
-    vars.insert("ST2_ACTION_PACK_NAME".into(), request.pack.to_string());
+    vars.insert(env::ST2_ACTION_PACK_NAME.into(), request.pack.to_string());
     vars.insert(
-        "ST2_ACTION_EXECUTION_ID".into(),
+        env::ST2_ACTION_EXECUTION_ID.into(),
         request.execution_id.to_string(),
     );
     let debug = request.parameters.get("debug").and_then(Value::as_bool) == Some(true);
     // Python's str() of the flag, as upstream sets it.
     vars.insert(
-        "ST2_ACTION_DEBUG".into(),
+        env::ST2_ACTION_DEBUG.into(),
         if debug { "True" } else { "False" }.into(),
     );
     vars
@@ -161,8 +162,8 @@ fn shell_result(finished: &process::Finished, timeout: f64, sudo_password: bool)
     let outcome = match (finished.ended, code) {
         (Ended::Canceled, _) => ExecutionStatus::Canceled,
         (_, 0) => ExecutionStatus::Succeeded,
-        (_, code) if code == -libc::SIGKILL => ExecutionStatus::Timeout,
-        (_, code) if code == -libc::SIGTERM => ExecutionStatus::Abandoned,
+        (_, code) if code == -crate::sys::SIGKILL => ExecutionStatus::Timeout,
+        (_, code) if code == -crate::sys::SIGTERM => ExecutionStatus::Abandoned,
         _ => ExecutionStatus::Failed,
     };
     RunOutcome {
@@ -329,13 +330,6 @@ pub fn quote(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r#"'"'"'"#))
     }
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]

@@ -25,6 +25,38 @@ pub mod env {
     pub const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
     /// Disables colours in output when set (<https://no-color.org>).
     pub const NO_COLOR: &str = "NO_COLOR";
+    /// The width tables are fitted to, before the terminal's (st2client reads it too).
+    pub const COLUMNS: &str = "COLUMNS";
+    /// The terminal type: `dumb` gets no spinner.
+    pub const TERM: &str = "TERM";
+    /// The user's home, for `~/` in a PACK argument.
+    pub const HOME: &str = "HOME";
+    /// Where programs are looked up (uv, sudo, python), and what an action's virtualenv
+    /// `bin/` is put in front of.
+    pub const PATH: &str = "PATH";
+    /// A Python action's module path: the pack's libraries, then the caller's, then
+    /// StackStorm's modules.
+    pub const PYTHONPATH: &str = "PYTHONPATH";
+    /// A CA bundle for libgit2's https, as git reads it (before `SSL_CERT_FILE`).
+    pub const GIT_SSL_CAINFO: &str = "GIT_SSL_CAINFO";
+    /// Set for the `git` commands we run, so that the system's gitconfig is not read.
+    pub const GIT_CONFIG_NOSYSTEM: &str = "GIT_CONFIG_NOSYSTEM";
+    /// The native `twitter` actions' API base URL (ours: for tests and proxies).
+    pub const ST2_TWITTER_API_URL: &str = "ST2_TWITTER_API_URL";
+    /// The native `twitter` actions' API version (`2` or `1.1`).
+    pub const ST2_TWITTER_API_VERSION: &str = "ST2_TWITTER_API_VERSION";
+    /// Given to a shell action: its pack (StackStorm's `ST2_ACTION_*` variables).
+    pub const ST2_ACTION_PACK_NAME: &str = "ST2_ACTION_PACK_NAME";
+    /// Given to a shell action: its execution id.
+    pub const ST2_ACTION_EXECUTION_ID: &str = "ST2_ACTION_EXECUTION_ID";
+    /// Given to a shell action: its `debug` parameter, as Python prints a bool.
+    pub const ST2_ACTION_DEBUG: &str = "ST2_ACTION_DEBUG";
+    /// Debug builds only: the failpoint where the process kills itself (`failpoint`).
+    pub const ST2_FAILPOINT: &str = "ST2_FAILPOINT";
+    /// Tests: skips the YAML parity test against PyYAML.
+    pub const ST2_SKIP_PYYAML_PARITY: &str = "ST2_SKIP_PYYAML_PARITY";
+    /// Tests: the Python the virtualenv tests build from (default `python3`).
+    pub const ST2_TEST_PYTHON: &str = "ST2_TEST_PYTHON";
 }
 
 /// The StackStorm release whose behaviour we reproduce; `stackstorm_version` in `pack.yaml`

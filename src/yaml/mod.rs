@@ -532,7 +532,7 @@ mod tests {
             eprintln!("skipped: ../shared/exchange is not present");
             return;
         }
-        if std::env::var_os("ST2_SKIP_PYYAML_PARITY").is_some() {
+        if std::env::var_os(crate::settings::env::ST2_SKIP_PYYAML_PARITY).is_some() {
             eprintln!("skipped: ST2_SKIP_PYYAML_PARITY is set");
             return;
         }

@@ -1,5 +1,11 @@
 //! The one integration-test binary: every test drives the real `st2`/`st2ctl` binaries against
 //! a temporary StackStorm home, real git repositories and a loopback HTTP server.
+#![allow(
+    unsafe_code,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the tests' harness signals and inspects processes, and prints seeds and skips"
+)]
 
 mod common;
 

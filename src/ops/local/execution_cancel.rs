@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use super::execution_query::find;
-use crate::execution;
 use crate::ops::executions::CancelOutcome;
 use crate::settings::Settings;
 use crate::store::{ExecutionStatus, Store};
@@ -24,13 +23,10 @@ pub(super) fn cancel(settings: &Settings, id: &str) -> anyhow::Result<CancelOutc
         return Ok(CancelOutcome::AlreadyEnded(record.status));
     }
     store.mark_execution(id, ExecutionStatus::Canceling, None)?;
-    if let Some(pid) = record.pid.filter(|pid| execution::process_alive(*pid)) {
+    if let Some(pid) = record.pid.filter(|pid| crate::sys::process_alive(*pid)) {
         // The process running it kills the action's process group and records
         // `canceled` (st2 run and the -a worker both handle SIGTERM so).
-        // SAFETY: kill only sends a signal.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
-        }
+        crate::sys::signal_process(pid, crate::sys::SIGTERM);
     }
     let deadline = Instant::now() + CANCEL_WAIT;
     let final_record = loop {

@@ -100,7 +100,7 @@ pub(super) fn list(
 pub(super) fn tail(
     settings: &Settings,
     request: &TailRequest,
-    output: &mut dyn FnMut(&[OutputPiece]),
+    output: &mut dyn FnMut(&[OutputPiece]) -> bool,
 ) -> anyhow::Result<TailEnd> {
     let Some(mut store) = Store::open_existing(&settings.store_path)? else {
         match &request.id {
@@ -141,7 +141,9 @@ pub(super) fn tail(
                 timestamp: chunk.timestamp,
             })
             .collect();
-        output(&pieces);
+        if !output(&pieces) {
+            return Ok(TailEnd::Stopped);
+        }
         if done {
             break;
         }

@@ -2,15 +2,31 @@
 //! layout the [`Settings`] describe (packs, configs, virtualenvs, the SQLite store). One
 //! module per operation.
 
-pub(crate) mod actions;
-pub(crate) mod execution_cancel;
-pub(crate) mod execution_query;
-pub(crate) mod keys;
-pub(crate) mod output_recorder;
-pub(crate) mod prepare;
-pub(crate) mod run;
-pub(crate) mod worker;
+mod actions;
+mod execution_cancel;
+mod execution_query;
+mod keys;
+mod output_recorder;
+mod pack_config;
+mod pack_install;
+mod pack_query;
+mod pack_remove;
+mod prepare;
+mod recover;
+mod register;
+mod run;
+mod worker;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::packs::{
+    ConfigForm, IndexLookup, IndexSearch, InstallAnswer, InstallProgress, InstallRequest,
+    PackDetails, PackRemoval, PackView, RegisterReport, RegisterRequest, RemoveProgress, Warned,
+    WrittenConfig,
+};
 use crate::ops::actions::ActionView;
 use crate::ops::executions::{
     CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
@@ -18,7 +34,7 @@ use crate::ops::executions::{
 };
 use crate::ops::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use crate::settings::Settings;
-use crate::store::KeyScope;
+use crate::store::{KeyScope, Store};
 
 /// The embedded backend.
 pub(crate) struct Local {
@@ -33,9 +49,67 @@ impl Local {
     }
 }
 
-// Each area's operations are implemented in that area's modules; these empty impls are
-// replaced as the operations move here.
-impl super::PackOps for Local {}
+impl super::PackOps for Local {
+    fn install_packs(
+        &self,
+        request: &InstallRequest,
+        progress: &dyn InstallProgress,
+        interrupt: Arc<AtomicBool>,
+    ) -> InstallAnswer {
+        pack_install::install_packs(&self.settings, request, progress, interrupt)
+    }
+
+    fn remove_packs(
+        &self,
+        packs: &[String],
+        progress: &dyn RemoveProgress,
+    ) -> anyhow::Result<Vec<(String, PackRemoval)>> {
+        pack_remove::remove_packs(&self.settings, packs, progress)
+    }
+
+    fn list_packs(&self) -> Warned<Vec<PackView>> {
+        pack_query::list_packs(&self.settings)
+    }
+
+    fn get_pack(&self, pack: &str) -> Warned<PackDetails> {
+        pack_query::get_pack(&self.settings, pack)
+    }
+
+    fn search_index(&self, query: &str) -> Warned<IndexSearch> {
+        pack_query::search_index(&self.settings, query)
+    }
+
+    fn show_index_pack(&self, name: &str) -> Warned<IndexLookup> {
+        pack_query::show_index_pack(&self.settings, name)
+    }
+
+    fn register_packs(&self, request: &RegisterRequest) -> anyhow::Result<RegisterReport> {
+        register::register_packs(&self.settings, request)
+    }
+
+    fn pack_config(&self, pack: &str, resolved: bool) -> Warned<Value> {
+        pack_config::pack_config(&self.settings, pack, resolved)
+    }
+
+    fn pack_config_form(&self, pack: &str) -> anyhow::Result<ConfigForm> {
+        pack_config::pack_config_form(&self.settings, pack)
+    }
+
+    fn write_pack_config(&self, pack: &str, values: &Value) -> anyhow::Result<WrittenConfig> {
+        pack_config::write_pack_config(&self.settings, pack, values)
+    }
+}
+
+/// Open the store if it exists, first rolling back installs that were killed before they
+/// registered (so that what is read is what is on disk): the store and a warning for each.
+fn open_store(settings: &Settings) -> anyhow::Result<(Option<Store>, Vec<String>)> {
+    let Some(mut store) = Store::open_existing(&settings.store_path)? else {
+        recover::remove_abandoned(settings);
+        return Ok((None, Vec::new()));
+    };
+    let warnings = recover::recover_interrupted(settings, &mut store)?;
+    Ok((Some(store), warnings))
+}
 
 impl super::ExecutionOps for Local {
     fn run_action(
@@ -73,7 +147,7 @@ impl super::ExecutionOps for Local {
     fn execution_tail(
         &self,
         request: &TailRequest,
-        output: &mut dyn FnMut(&[OutputPiece]),
+        output: &mut dyn FnMut(&[OutputPiece]) -> bool,
     ) -> anyhow::Result<TailEnd> {
         execution_query::tail(&self.settings, request, output)
     }

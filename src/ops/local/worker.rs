@@ -16,7 +16,6 @@ use crate::store::Store;
 /// Start `st2 execution worker ID` in its own session, detached from this terminal, and hand
 /// it the prepared execution over its stdin.
 pub(super) fn spawn(settings: &Settings, id: &str, prepared: &Prepared) -> anyhow::Result<u32> {
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("finding the st2 program to start the worker")?;
     let mut command = Command::new(exe);
     // The settings go on the command line, not in the environment: the action gets this
@@ -30,14 +29,8 @@ pub(super) fn spawn(settings: &Settings, id: &str, prepared: &Prepared) -> anyho
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; it detaches the worker from our terminal so that
-    // Ctrl-C here or closing the shell does not stop it.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // Detached from our terminal so that Ctrl-C here or closing the shell does not stop it.
+    crate::sys::detach_session(&mut command);
     let mut child = command.spawn().context("starting the background worker")?;
     let payload = serde_json::to_vec(prepared)?;
     let mut stdin = child.stdin.take().context("the worker has no stdin")?;

@@ -291,7 +291,7 @@ print(json.dumps(out))
             .arg(LEGACY_IMPORTS)
             .arg(&first)
             .arg(&second)
-            .env("PYTHONPATH", &shim)
+            .env(crate::settings::env::PYTHONPATH, &shim)
             .output()
             .unwrap();
         assert!(
@@ -397,7 +397,7 @@ print(_loads(' {"a": [1, 2.5, null, true, "\u00e9"]} ') == {"a": [1, 2.5, None, 
         let output = std::process::Command::new("python3")
             .arg("-c")
             .arg(script)
-            .env("PYTHONPATH", &shim)
+            .env(crate::settings::env::PYTHONPATH, &shim)
             .output()
             .unwrap();
         assert!(

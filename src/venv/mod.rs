@@ -73,16 +73,16 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::lock::FileLock;
+use crate::settings::env::ST2_VENV_TOOL;
+
 /// Name of the metadata file written inside each virtualenv built here.
 pub const MARKER_FILE: &str = ".st2-venv.json";
-
-/// Environment variable forcing the installer: `pip` or `uv`.
-pub const TOOL_ENV_VAR: &str = "ST2_VENV_TOOL";
 
 /// Oldest Python accepted for pack virtualenvs (major, minor).
 pub const MIN_PYTHON: (u32, u32) = (3, 8);
@@ -96,9 +96,6 @@ const TAIL_LINES: usize = 20;
 /// Bumped whenever the way a virtualenv is built changes, so that
 /// virtualenvs built by an older st2-rs are rebuilt.
 const FINGERPRINT_VERSION: u32 = 1;
-
-/// Length of the random part of staging/trash directory names.
-const RANDOM_LEN: usize = 8;
 
 /// What to build: one pack's virtualenv.
 #[derive(Debug, Clone, Copy)]
@@ -228,18 +225,18 @@ pub enum VenvError {
     },
     /// `ST2_VENV_TOOL=uv` but there is no `uv` on `PATH`.
     #[error(
-        "{TOOL_ENV_VAR}=uv but no `uv` executable was found on PATH: install uv (e.g. `pip install uv`) or unset {TOOL_ENV_VAR}"
+        "{ST2_VENV_TOOL}=uv but no `uv` executable was found on PATH: install uv (e.g. `pip install uv`) or unset {ST2_VENV_TOOL}"
     )]
     UvNotFound,
     /// `ST2_VENV_TOOL` has a value other than `pip` or `uv`.
-    #[error("invalid {TOOL_ENV_VAR} value \"{value}\": expected \"pip\" or \"uv\"")]
+    #[error("invalid {ST2_VENV_TOOL} value \"{value}\": expected \"pip\" or \"uv\"")]
     InvalidToolChoice {
         /// The value found.
         value: String,
     },
     /// The pack ref cannot be used in a file name.
     #[error(
-        "invalid pack ref \"{pack_ref}\" for a virtualenv: only letters, digits, '_' and '-' are allowed"
+        "invalid pack ref \"{pack_ref}\" for a virtualenv: only lower-case letters, digits and '_' are allowed"
     )]
     InvalidPackRef {
         /// The pack ref given.
@@ -342,7 +339,7 @@ pub fn recreate(spec: &VenvSpec) -> Result<Installer, VenvError> {
 
 /// `ST2_VENV_TOOL`, parsed; `None` when unset or empty.
 fn tool_choice_from_env() -> Result<Option<Installer>, VenvError> {
-    match std::env::var(TOOL_ENV_VAR) {
+    match std::env::var(ST2_VENV_TOOL) {
         Ok(value) if value.trim().is_empty() => Ok(None),
         Ok(value) => Installer::parse(&value)
             .map(Some)
@@ -384,29 +381,12 @@ fn resolve_tool(choice: Option<Installer>, uv: Option<PathBuf>) -> Result<Tool, 
 }
 
 fn find_uv() -> Option<PathBuf> {
-    find_executable("uv", std::env::var_os("PATH").as_deref())
+    crate::fs::find_executable("uv")
 }
 
-/// First executable regular file called `name` in the directories of
-/// `path_var` (a `PATH`-style list).
-fn find_executable(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(path_var?)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            fs::metadata(candidate)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
-}
-
+/// The pack ref names files and directories here: it must be a valid one.
 fn validate_pack_ref(pack_ref: &str) -> Result<(), VenvError> {
-    let ok = !pack_ref.is_empty()
-        && pack_ref
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok {
+    if crate::pack::manifest::is_valid_ref(pack_ref) {
         Ok(())
     } else {
         Err(VenvError::InvalidPackRef {
@@ -434,13 +414,16 @@ fn ensure_with(
     let existed = fs::symlink_metadata(&plan.venv_dir).is_ok();
 
     cleanup_leftovers(&plan.parent, spec.pack_ref);
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".staging-{}-", spec.pack_ref))
-        .rand_bytes(RANDOM_LEN)
-        .tempdir_in(&plan.parent)
+    let staging = crate::fs::temp_dir_in(&plan.parent, &format!(".staging-{}-", spec.pack_ref))
         .map_err(io_err(&plan.parent))?;
     plan.build(staging.path(), &[], None)?;
-    swap_into_place(staging, &plan.venv_dir, &plan.parent, spec.pack_ref)?;
+    let aside = format!(".old-{}-", spec.pack_ref);
+    crate::fs::replace_dir(staging, &plan.venv_dir, &aside, "virtualenv").map_err(|err| {
+        VenvError::Io {
+            path: err.path,
+            source: err.source,
+        }
+    })?;
     drop(lock);
 
     let outcome = if existed {
@@ -558,7 +541,7 @@ impl Plan<'_> {
 
     /// The pack's virtualenv lock (`<virtualenvs>/.st2-venv-<ref>.lock`), taken: builds and
     /// swaps of one pack's virtualenv wait for each other.
-    fn lock(&self) -> Result<fs::File, VenvError> {
+    fn lock(&self) -> Result<FileLock, VenvError> {
         fs::create_dir_all(&self.parent).map_err(io_err(&self.parent))?;
         take_lock(&lock_path(&self.parent, self.spec.pack_ref))
     }
@@ -650,20 +633,9 @@ fn lock_path(parent: &Path, pack_ref: &str) -> PathBuf {
     parent.join(format!(".st2-venv-{pack_ref}.lock"))
 }
 
-/// The lock file at `path`, created when missing (never truncated).
-fn open_lock(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-}
-
-/// The lock at `path`, taken (waiting for its holder); released when the file is dropped.
-fn take_lock(path: &Path) -> Result<fs::File, VenvError> {
-    let lock = open_lock(path).map_err(io_err(path))?;
-    lock.lock().map_err(io_err(path))?;
-    Ok(lock)
+/// The lock at `path`, taken (waiting for its holder); released when dropped.
+fn take_lock(path: &Path) -> Result<FileLock, VenvError> {
+    FileLock::acquire(path).map_err(io_err(path))
 }
 
 /// A virtualenv built by [`Plan::build_staged`], not yet in place.
@@ -725,10 +697,7 @@ pub fn remove_leftovers(virtualenvs: &Path) {
         let Some(pack_ref) = leftover_pack_ref(name) else {
             continue;
         };
-        let Ok(lock) = open_lock(&lock_path(virtualenvs, pack_ref)) else {
-            continue;
-        };
-        if lock.try_lock().is_ok() {
+        if let Ok(Some(_lock)) = FileLock::try_acquire(&lock_path(virtualenvs, pack_ref)) {
             tracing::debug!(path = %entry.path().display(), "removing leftover of a killed virtualenv build");
             let _ = fs::remove_dir_all(entry.path());
         }
@@ -740,9 +709,8 @@ fn leftover_pack_ref(name: &str) -> Option<&str> {
     let rest = name
         .strip_prefix(".staging-")
         .or_else(|| name.strip_prefix(".old-"))?;
-    let (pack_ref, random) = rest.rsplit_once('-')?;
-    (!pack_ref.is_empty() && is_leftover(name, pack_ref) && random.len() == RANDOM_LEN)
-        .then_some(pack_ref)
+    let (pack_ref, _random) = rest.rsplit_once('-')?;
+    (!pack_ref.is_empty() && is_leftover(name, pack_ref)).then_some(pack_ref)
 }
 
 /// What we learned about the configured interpreter.
@@ -1113,25 +1081,14 @@ fn run_combined(
     let (mut reader, writer) = io::pipe().map_err(spawn_err)?;
     let writer2 = writer.try_clone().map_err(spawn_err)?;
     cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
-    // SAFETY: getpid before the fork; setpgid, prctl, getppid and _exit are
-    // async-signal-safe, as code between fork and exec must be.
-    let parent = unsafe { libc::getpid() };
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    cmd.process_group(0);
+    crate::sys::die_with_parent(&mut cmd);
     tracing::debug!(command = ?cmd, "running");
     let mut child = cmd.spawn().map_err(spawn_err)?;
     // The Command holds our copies of the pipe's write end: close them so
     // that reading ends when the child exits.
     drop(cmd);
-    let pid = child.id() as libc::pid_t;
+    let pid = child.id();
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut output = Vec::new();
@@ -1146,14 +1103,13 @@ fn run_combined(
         }
         if cancel.is_some_and(|flag| flag.load(Ordering::SeqCst)) {
             // SIGTERM first (pip and uv clean up their temporary files), then SIGKILL.
-            // SAFETY: plain kill(2) calls on the child's process group.
-            unsafe { libc::kill(-pid, libc::SIGTERM) };
+            crate::sys::signal_group(pid, crate::sys::SIGTERM);
             if wait(Duration::from_secs(3)).is_none() {
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                crate::sys::signal_group(pid, crate::sys::SIGKILL);
                 let _ = wait(Duration::from_secs(5));
             }
             // What the installer started and left running goes too.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            crate::sys::signal_group(pid, crate::sys::SIGKILL);
             tracing::debug!(program = label, "stopped: interrupted");
             return Err(VenvError::Interrupted);
         }
@@ -1444,53 +1400,6 @@ fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
     found.then_some(out)
 }
 
-/// Move the finished virtualenv from `staging` to `final_dir`: the old one
-/// (if any) is renamed aside first and deleted only once the new one is in
-/// place; if the second rename fails, the old one is put back.
-fn swap_into_place(
-    staging: tempfile::TempDir,
-    final_dir: &Path,
-    parent: &Path,
-    pack_ref: &str,
-) -> Result<(), VenvError> {
-    let old = if fs::symlink_metadata(final_dir).is_ok() {
-        let trash = tempfile::Builder::new()
-            .prefix(&format!(".old-{pack_ref}-"))
-            .rand_bytes(RANDOM_LEN)
-            .tempdir_in(parent)
-            .map_err(io_err(parent))?;
-        let aside = trash.path().join("venv");
-        fs::rename(final_dir, &aside).map_err(io_err(final_dir))?;
-        Some((trash, aside))
-    } else {
-        None
-    };
-    if let Err(e) = fs::rename(staging.path(), final_dir) {
-        if let Some((trash, aside)) = old {
-            if let Err(back) = fs::rename(&aside, final_dir) {
-                // Keep the old venv where it is rather than delete it.
-                let _ = trash.keep();
-                tracing::error!(
-                    old = %aside.display(),
-                    venv = %final_dir.display(),
-                    error = %back,
-                    "could not restore the previous virtualenv"
-                );
-            }
-        }
-        return Err(io_err(final_dir)(e));
-    }
-    // The staging path no longer exists; don't let TempDir's drop touch it.
-    let _ = staging.keep();
-    if let Some((trash, _)) = old {
-        let path = trash.path().to_path_buf();
-        if let Err(e) = trash.close() {
-            tracing::warn!(path = %path.display(), error = %e, "could not remove the previous virtualenv");
-        }
-    }
-    Ok(())
-}
-
 /// Remove `.staging-<ref>-XXXXXXXX` and `.old-<ref>-XXXXXXXX` left in
 /// `parent` by interrupted runs. Only called with the pack's lock held, so
 /// no other run is using them.
@@ -1512,44 +1421,19 @@ fn cleanup_leftovers(parent: &Path, pack_ref: &str) {
 }
 
 fn is_leftover(name: &str, pack_ref: &str) -> bool {
-    [".staging-", ".old-"].iter().any(|kind| {
-        name.strip_prefix(kind)
-            .and_then(|rest| rest.strip_prefix(pack_ref))
-            .and_then(|rest| rest.strip_prefix('-'))
-            .is_some_and(|random| {
-                random.len() == RANDOM_LEN && random.chars().all(|c| c.is_ascii_alphanumeric())
-            })
-    })
+    [".staging-", ".old-"]
+        .iter()
+        .any(|kind| crate::fs::is_temp_name(name, &format!("{kind}{pack_ref}-")))
 }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
+    rfc3339(jiff::Timestamp::now())
 }
 
-fn rfc3339(unix_secs: u64) -> String {
-    let days = (unix_secs / 86_400) as i64;
-    let rem = unix_secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// A time as the marker records it: UTC, to the second (truncated).
+fn rfc3339(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -1559,7 +1443,8 @@ mod tests {
 
     /// The interpreter the tests build from.
     fn test_python() -> String {
-        std::env::var("ST2_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
+        std::env::var(crate::settings::env::ST2_TEST_PYTHON)
+            .unwrap_or_else(|_| "python3".to_string())
     }
 
     /// Writes `localpkg-<version>` as a wheel (a zip with the module, its
@@ -1840,7 +1725,7 @@ with zipfile.ZipFile(out, "w") as z:
 
     #[test]
     fn uv_forced_but_missing() {
-        assert!(find_executable("uv", Some(OsStr::new("/nonexistent:"))).is_none());
+        assert!(crate::fs::find_executable_in("uv", Some(OsStr::new("/nonexistent:"))).is_none());
         assert!(matches!(
             resolve_tool(Some(Installer::Uv), None),
             Err(VenvError::UvNotFound)
@@ -1987,9 +1872,10 @@ with zipfile.ZipFile(out, "w") as z:
             Some(b"#!/a/x/bin/python\n".to_vec())
         );
         assert_eq!(replace_all(b"nothing", b"/a", b"/b"), None);
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        let at = |secs| jiff::Timestamp::from_second(secs).unwrap();
+        assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(at(1_700_000_000)), "2023-11-14T22:13:20Z");
     }
 
     #[test]
