@@ -141,7 +141,11 @@ def main() -> int:
         code = strip_tests(text)
         if module:
             graph[module]
-            for target in re.findall(r"crate::([a-z_][a-z0-9_]*)", code):
+            # Imports in code only: a doc link to another layer is not a dependency.
+            without_comments = "\n".join(
+                line for line in code.splitlines() if not line.strip().startswith("//")
+            )
+            for target in re.findall(r"crate::([a-z_][a-z0-9_]*)", without_comments):
                 if target != module:
                     graph[module].add(target)
         lines = code_lines(code)
