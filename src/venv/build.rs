@@ -10,14 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::interpreter::Interpreter;
-use super::plan::Tool;
+use super::plan::BuildTool;
 use super::{python_path, VenvError, VenvSpec};
 
 /// How many lines of installer output an error keeps.
 pub(super) const TAIL_LINES: usize = 20;
 
 pub(super) fn create_venv(
-    tool: &Tool,
+    tool: &BuildTool,
     interp: &Interpreter,
     staging: &Path,
     final_dir: &Path,
@@ -25,7 +25,7 @@ pub(super) fn create_venv(
     cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let (mut cmd, label) = match tool {
-        Tool::Uv(uv) | Tool::UvSeededPip(uv) => {
+        BuildTool::Uv(uv) | BuildTool::UvSeededPip(uv) => {
             let mut cmd = Command::new(uv);
             cmd.args([
                 "venv",
@@ -35,12 +35,12 @@ pub(super) fn create_venv(
                 "--python",
             ])
             .arg(&interp.executable);
-            if matches!(tool, Tool::UvSeededPip(_)) {
+            if matches!(tool, BuildTool::UvSeededPip(_)) {
                 cmd.arg("--seed");
             }
             (cmd, "uv".to_string())
         }
-        Tool::Pip => {
+        BuildTool::Pip => {
             let mut cmd = Command::new(&interp.executable);
             cmd.args(["-m", "venv"]);
             (cmd, format!("{} -m venv", spec.python))
@@ -55,7 +55,7 @@ pub(super) fn create_venv(
         return Ok(());
     }
     let text = String::from_utf8_lossy(&output);
-    if matches!(tool, Tool::Pip) && text.contains("ensurepip") {
+    if matches!(tool, BuildTool::Pip) && text.contains("ensurepip") {
         return Err(VenvError::VenvModuleMissing {
             python: spec.python.to_string(),
         });
@@ -69,7 +69,7 @@ pub(super) fn create_venv(
 }
 
 pub(super) fn install_requirements(
-    tool: &Tool,
+    tool: &BuildTool,
     staging: &Path,
     pack_dir: &Path,
     requirements: &Path,
@@ -82,7 +82,7 @@ pub(super) fn install_requirements(
 
 /// Install named packages (the base requirements) into the staging virtualenv.
 pub(super) fn install_packages(
-    tool: &Tool,
+    tool: &BuildTool,
     staging: &Path,
     pack_dir: &Path,
     packages: &[String],
@@ -104,7 +104,7 @@ pub(super) fn install_packages(
 /// `pip install ARGS` (or `uv pip install`) into the staging virtualenv; `what` names what
 /// was being installed in the error.
 fn install(
-    tool: &Tool,
+    tool: &BuildTool,
     staging: &Path,
     pack_dir: &Path,
     args: &[&OsStr],
@@ -114,13 +114,13 @@ fn install(
 ) -> Result<(), VenvError> {
     let venv_python = python_path(staging);
     let mut cmd = match tool {
-        Tool::Uv(uv) => {
+        BuildTool::Uv(uv) => {
             let mut cmd = Command::new(uv);
             cmd.args(["pip", "install", "--quiet", "--python"])
                 .arg(&venv_python);
             cmd
         }
-        Tool::Pip | Tool::UvSeededPip(_) => {
+        BuildTool::Pip | BuildTool::UvSeededPip(_) => {
             let mut cmd = Command::new(&venv_python);
             cmd.args([
                 "-m",
@@ -138,7 +138,7 @@ fn install(
         // Requirements may be relative paths (`./lib`, `-e .`): upstream
         // runs pip from the pack directory.
         .current_dir(pack_dir);
-    let label = tool.installer().as_str();
+    let label = tool.venv_tool().as_str();
     let (status, output) = run_combined(cmd, label, cancel)?;
     if status.success() {
         return Ok(());

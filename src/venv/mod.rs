@@ -99,7 +99,7 @@ use std::path::{Path, PathBuf};
 
 use crate::settings::env::ST2_VENV_TOOL;
 
-pub use plan::{detect_installer, plan, Installer, Plan};
+pub use plan::{detect_installer, plan, Plan, VenvTool};
 pub use requirements::{base_requirements, pip_only_requirement};
 pub use staged::{remove_leftovers, StagedVenv};
 
@@ -294,7 +294,7 @@ pub fn python_path(venv_dir: &Path) -> PathBuf {
 ///
 /// Returns what happened and which installer built the virtualenv (for
 /// [`VenvOutcome::Reused`], the installer recorded when it was built).
-pub fn ensure(spec: &VenvSpec) -> Result<(VenvOutcome, Installer), VenvError> {
+pub fn ensure(spec: &VenvSpec) -> Result<(VenvOutcome, VenvTool), VenvError> {
     let choice = tool_choice_from_env()?;
     ensure_with(spec, choice, false)
 }
@@ -304,7 +304,7 @@ pub fn ensure(spec: &VenvSpec) -> Result<(VenvOutcome, Installer), VenvError> {
 ///
 /// Same atomic replacement as [`ensure`]: on error the previous virtualenv
 /// is left as it was.
-pub fn recreate(spec: &VenvSpec) -> Result<Installer, VenvError> {
+pub fn recreate(spec: &VenvSpec) -> Result<VenvTool, VenvError> {
     let choice = tool_choice_from_env()?;
     ensure_with(spec, choice, true).map(|(_, installer)| installer)
 }
@@ -313,9 +313,9 @@ pub fn recreate(spec: &VenvSpec) -> Result<Installer, VenvError> {
 /// explicit (tests use it without touching the process environment).
 fn ensure_with(
     spec: &VenvSpec,
-    choice: Option<Installer>,
+    choice: Option<VenvTool>,
     force: bool,
-) -> Result<(VenvOutcome, Installer), VenvError> {
+) -> Result<(VenvOutcome, VenvTool), VenvError> {
     let plan = plan_with(spec, choice)?;
     // Serialize builds of this pack (other st2 processes). Released on drop.
     let lock = plan.lock()?;
@@ -346,5 +346,5 @@ fn ensure_with(
         VenvOutcome::Created
     };
     tracing::info!(pack = spec.pack_ref, venv = %plan.venv_dir.display(), %outcome, "virtualenv ready");
-    Ok((outcome, plan.tool.installer()))
+    Ok((outcome, plan.tool.venv_tool()))
 }

@@ -26,34 +26,35 @@ use super::requirements::{base_requirements, pip_only_requirement};
 use super::staged::{lock_path, take_lock, StagedVenv};
 use super::{io_err, python_path, VenvError, VenvSpec, REQUIREMENTS_FILE};
 
-/// The tool that builds virtualenvs and installs requirements.
+/// The tool that builds virtualenvs and installs requirements, as a user names it
+/// (`ST2_VENV_TOOL`, messages, the marker file): uv or pip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Installer {
+pub enum VenvTool {
     /// `uv venv --relocatable` + `uv pip install`.
     Uv,
     /// `python -m venv` + `python -m pip install`.
     Pip,
 }
 
-impl Installer {
+impl VenvTool {
     /// The tool's name: `uv` or `pip`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Installer::Uv => "uv",
-            Installer::Pip => "pip",
+            VenvTool::Uv => "uv",
+            VenvTool::Pip => "pip",
         }
     }
 
-    fn parse(value: &str) -> Option<Installer> {
+    fn parse(value: &str) -> Option<VenvTool> {
         match value.trim().to_ascii_lowercase().as_str() {
-            "uv" => Some(Installer::Uv),
-            "pip" => Some(Installer::Pip),
+            "uv" => Some(VenvTool::Uv),
+            "pip" => Some(VenvTool::Pip),
             _ => None,
         }
     }
 }
 
-impl fmt::Display for Installer {
+impl fmt::Display for VenvTool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -64,19 +65,19 @@ impl fmt::Display for Installer {
 ///
 /// This never fails; [`ensure`](super::ensure) reports an invalid `ST2_VENV_TOOL` or a
 /// forced but missing `uv`.
-pub fn detect_installer() -> Installer {
+pub fn detect_installer() -> VenvTool {
     match tool_choice_from_env() {
         Ok(Some(forced)) => forced,
-        _ if find_uv().is_some() => Installer::Uv,
-        _ => Installer::Pip,
+        _ if find_uv().is_some() => VenvTool::Uv,
+        _ => VenvTool::Pip,
     }
 }
 
 /// `ST2_VENV_TOOL`, parsed; `None` when unset or empty.
-pub(super) fn tool_choice_from_env() -> Result<Option<Installer>, VenvError> {
+pub(super) fn tool_choice_from_env() -> Result<Option<VenvTool>, VenvError> {
     match std::env::var(ST2_VENV_TOOL) {
         Ok(value) if value.trim().is_empty() => Ok(None),
-        Ok(value) => Installer::parse(&value)
+        Ok(value) => VenvTool::parse(&value)
             .map(Some)
             .ok_or(VenvError::InvalidToolChoice { value }),
         Err(std::env::VarError::NotPresent) => Ok(None),
@@ -86,9 +87,10 @@ pub(super) fn tool_choice_from_env() -> Result<Option<Installer>, VenvError> {
     }
 }
 
-/// The installer to use, with the `uv` executable when it is uv.
+/// How a plan builds: the [`VenvTool`] with what running it takes (the `uv` executable), and
+/// uv's virtualenv with pip's install for requirements only pip takes.
 #[derive(Debug, Clone)]
-pub(super) enum Tool {
+pub(super) enum BuildTool {
     Uv(PathBuf),
     Pip,
     /// The virtualenv created by uv with pip in it (`uv venv --seed`), the requirements
@@ -97,21 +99,22 @@ pub(super) enum Tool {
     UvSeededPip(PathBuf),
 }
 
-impl Tool {
-    pub(super) fn installer(&self) -> Installer {
+impl BuildTool {
+    /// The tool a user is told built the virtualenv: pip's install counts, not uv's venv.
+    pub(super) fn venv_tool(&self) -> VenvTool {
         match self {
-            Tool::Uv(_) => Installer::Uv,
-            Tool::Pip | Tool::UvSeededPip(_) => Installer::Pip,
+            BuildTool::Uv(_) => VenvTool::Uv,
+            BuildTool::Pip | BuildTool::UvSeededPip(_) => VenvTool::Pip,
         }
     }
 }
 
-fn resolve_tool(choice: Option<Installer>, uv: Option<PathBuf>) -> Result<Tool, VenvError> {
+fn resolve_tool(choice: Option<VenvTool>, uv: Option<PathBuf>) -> Result<BuildTool, VenvError> {
     match (choice, uv) {
-        (Some(Installer::Pip), _) => Ok(Tool::Pip),
-        (Some(Installer::Uv), None) => Err(VenvError::UvNotFound),
-        (_, Some(uv)) => Ok(Tool::Uv(uv)),
-        (None, None) => Ok(Tool::Pip),
+        (Some(VenvTool::Pip), _) => Ok(BuildTool::Pip),
+        (Some(VenvTool::Uv), None) => Err(VenvError::UvNotFound),
+        (_, Some(uv)) => Ok(BuildTool::Uv(uv)),
+        (None, None) => Ok(BuildTool::Pip),
     }
 }
 
@@ -149,14 +152,14 @@ pub struct Plan<'a> {
     requirements: PathBuf,
     has_requirements: bool,
     interp: Interpreter,
-    pub(super) tool: Tool,
+    pub(super) tool: BuildTool,
     base: Vec<String>,
     fp: Fingerprint,
 }
 
 pub(super) fn plan_with<'a>(
     spec: &VenvSpec<'a>,
-    choice: Option<Installer>,
+    choice: Option<VenvTool>,
 ) -> Result<Plan<'a>, VenvError> {
     validate_pack_ref(spec.pack_ref)?;
     let mut tool = resolve_tool(choice, find_uv())?;
@@ -180,18 +183,18 @@ pub(super) fn plan_with<'a>(
     let pip_only = requirements_content
         .as_ref()
         .and_then(|_| pip_only_requirement(&requirements));
-    if let Tool::Uv(uv) = &tool {
+    if let BuildTool::Uv(uv) = &tool {
         if let Some(found) = &pip_only {
             tracing::info!(pack = spec.pack_ref, line = %found, "installing the requirements with pip: uv does not take this line as pip does");
             // `python -m venv` brings pip offline; `uv venv --seed` fetches it.
             tool = if interp.has_venv {
-                Tool::Pip
+                BuildTool::Pip
             } else {
-                Tool::UvSeededPip(uv.clone())
+                BuildTool::UvSeededPip(uv.clone())
             };
         }
     }
-    if matches!(tool, Tool::Pip) && !interp.has_venv {
+    if matches!(tool, BuildTool::Pip) && !interp.has_venv {
         return Err(VenvError::VenvModuleMissing {
             python: spec.python.to_string(),
         });
@@ -223,16 +226,16 @@ pub(super) fn plan_with<'a>(
 
 impl Plan<'_> {
     /// The installer a build uses.
-    pub fn installer(&self) -> Installer {
-        self.tool.installer()
+    pub fn installer(&self) -> VenvTool {
+        self.tool.venv_tool()
     }
 
     /// When the virtualenv at the final path was built from the same requirements,
     /// interpreter and options (and still has its interpreter): the installer that built it.
-    pub fn up_to_date(&self) -> Option<Installer> {
+    pub fn up_to_date(&self) -> Option<VenvTool> {
         let marker = read_marker(&self.venv_dir)?;
         (marker.fingerprint == self.fp.digest && python_path(&self.venv_dir).exists())
-            .then(|| Installer::parse(&marker.tool).unwrap_or(self.tool.installer()))
+            .then(|| VenvTool::parse(&marker.tool).unwrap_or(self.tool.venv_tool()))
     }
 
     /// The pack's virtualenv lock (`<virtualenvs>/.st2-venv-<ref>.lock`), taken: builds and
@@ -254,7 +257,7 @@ impl Plan<'_> {
         let spec = &self.spec;
         tracing::info!(
             pack = spec.pack_ref,
-            tool = self.tool.installer().as_str(),
+            tool = self.tool.venv_tool().as_str(),
             staging = %target.display(),
             "building virtualenv"
         );
@@ -286,7 +289,7 @@ impl Plan<'_> {
             target,
             &Marker {
                 fingerprint: self.fp.digest.clone(),
-                tool: self.tool.installer().as_str().to_string(),
+                tool: self.tool.venv_tool().as_str().to_string(),
                 created_at: rfc3339_now(),
                 python: self.interp.resolved.clone(),
                 python_version: self.interp.version.clone(),
@@ -319,7 +322,7 @@ impl Plan<'_> {
             built,
             final_dir: self.venv_dir.clone(),
             lock_path: lock_path(&self.parent, self.spec.pack_ref),
-            installer: self.tool.installer(),
+            tool: self.tool.venv_tool(),
         })
     }
 }
@@ -333,21 +336,21 @@ mod tests {
     fn uv_forced_but_missing() {
         assert!(crate::fs::find_executable_in("uv", Some(OsStr::new("/nonexistent:"))).is_none());
         assert!(matches!(
-            resolve_tool(Some(Installer::Uv), None),
+            resolve_tool(Some(VenvTool::Uv), None),
             Err(VenvError::UvNotFound)
         ));
         assert!(matches!(
-            resolve_tool(Some(Installer::Pip), Some("/x/uv".into())),
-            Ok(Tool::Pip)
+            resolve_tool(Some(VenvTool::Pip), Some("/x/uv".into())),
+            Ok(BuildTool::Pip)
         ));
         assert!(matches!(
             resolve_tool(None, Some("/x/uv".into())),
-            Ok(Tool::Uv(_))
+            Ok(BuildTool::Uv(_))
         ));
-        assert!(matches!(resolve_tool(None, None), Ok(Tool::Pip)));
-        assert_eq!(Installer::parse(" UV "), Some(Installer::Uv));
-        assert_eq!(Installer::parse("pip"), Some(Installer::Pip));
-        assert_eq!(Installer::parse("conda"), None);
+        assert!(matches!(resolve_tool(None, None), Ok(BuildTool::Pip)));
+        assert_eq!(VenvTool::parse(" UV "), Some(VenvTool::Uv));
+        assert_eq!(VenvTool::parse("pip"), Some(VenvTool::Pip));
+        assert_eq!(VenvTool::parse("conda"), None);
         assert!(VenvError::UvNotFound
             .to_string()
             .contains("ST2_VENV_TOOL=uv"));

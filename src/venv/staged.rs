@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::lock::FileLock;
 
-use super::{io_err, Installer, VenvError, VenvOutcome};
+use super::{io_err, VenvError, VenvOutcome, VenvTool};
 
 /// `<virtualenvs>/.st2-venv-<ref>.lock`.
 pub(super) fn lock_path(parent: &Path, pack_ref: &str) -> PathBuf {
@@ -28,7 +28,7 @@ pub struct StagedVenv {
     pub(super) built: PathBuf,
     pub(super) final_dir: PathBuf,
     pub(super) lock_path: PathBuf,
-    pub(super) installer: Installer,
+    pub(super) tool: VenvTool,
 }
 
 impl StagedVenv {
@@ -38,8 +38,8 @@ impl StagedVenv {
     }
 
     /// The installer that built it.
-    pub fn installer(&self) -> Installer {
-        self.installer
+    pub fn installer(&self) -> VenvTool {
+        self.tool
     }
 
     /// Put it at the final path, under the pack's virtualenv lock, in one atomic step: it is

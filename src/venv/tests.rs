@@ -121,7 +121,7 @@ impl Fixture {
 
 /// Full cycle with one installer: create, reuse, update, failed update
 /// keeps the old venv, forced rebuild.
-fn lifecycle(installer: Installer) {
+fn lifecycle(installer: VenvTool) {
     let fx = Fixture::new();
     let v1 = make_wheel(&fx.pack_dir, "1.0");
     fx.write_requirements(&format!("# comment\n{v1}\n"));
@@ -209,7 +209,7 @@ fn lifecycle(installer: Installer) {
 
 #[test]
 fn pip_lifecycle() {
-    lifecycle(Installer::Pip);
+    lifecycle(VenvTool::Pip);
 }
 
 #[test]
@@ -218,16 +218,16 @@ fn uv_lifecycle() {
         eprintln!("skipping uv_lifecycle: no `uv` on PATH");
         return;
     }
-    lifecycle(Installer::Uv);
+    lifecycle(VenvTool::Uv);
 }
 
 #[test]
 fn pack_without_requirements_gets_a_bare_venv() {
     let fx = Fixture::new();
     let installer = if find_uv().is_some() {
-        Installer::Uv
+        VenvTool::Uv
     } else {
-        Installer::Pip
+        VenvTool::Pip
     };
     let (outcome, _) = ensure_with(&fx.spec(), Some(installer), false).unwrap();
     assert_eq!(outcome, VenvOutcome::Created);
@@ -246,7 +246,7 @@ fn pack_without_requirements_gets_a_bare_venv() {
 fn python_not_found() {
     let mut fx = Fixture::new();
     fx.python = "/nonexistent/bin/python3.99".to_string();
-    let err = ensure_with(&fx.spec(), Some(Installer::Pip), false).unwrap_err();
+    let err = ensure_with(&fx.spec(), Some(VenvTool::Pip), false).unwrap_err();
     assert!(matches!(err, VenvError::PythonNotFound { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(!msg.contains('\n'), "{msg}");
@@ -274,12 +274,12 @@ fn python_too_old_and_venv_module_missing() {
     let dir = fx.pack_dir.clone();
 
     fx.python = fake_python(&dir, "2.7.18", false);
-    let err = ensure_with(&fx.spec(), Some(Installer::Pip), false).unwrap_err();
+    let err = ensure_with(&fx.spec(), Some(VenvTool::Pip), false).unwrap_err();
     assert!(matches!(&err, VenvError::PythonTooOld { version, .. } if version == "2.7.18"));
     assert!(err.to_string().contains("3.8 or newer"), "{err}");
 
     fx.python = fake_python(&dir, "3.11.2", false);
-    let err = ensure_with(&fx.spec(), Some(Installer::Pip), false).unwrap_err();
+    let err = ensure_with(&fx.spec(), Some(VenvTool::Pip), false).unwrap_err();
     assert!(
         matches!(err, VenvError::VenvModuleMissing { .. }),
         "{err:?}"
@@ -295,7 +295,7 @@ fn invalid_pack_ref_is_rejected() {
     let fx = Fixture::new();
     let mut spec = fx.spec();
     spec.pack_ref = "../evil";
-    let err = ensure_with(&spec, Some(Installer::Pip), false).unwrap_err();
+    let err = ensure_with(&spec, Some(VenvTool::Pip), false).unwrap_err();
     assert!(matches!(err, VenvError::InvalidPackRef { .. }), "{err:?}");
 }
 
@@ -382,7 +382,7 @@ fn tiny_import(venv_dir: &Path) -> (String, String) {
 /// `-e git+URL#egg=x` as StackStorm installs it (pip): an editable
 /// checkout in `<venv>/src/`, still importable once the venv built in
 /// staging is moved into place; also with a branch.
-fn editable_git_requirement(installer: Installer) {
+fn editable_git_requirement(installer: VenvTool) {
     let fx = Fixture::new();
     let url = tiny_git_repo(fx._tmp.path());
     for line in [
@@ -392,7 +392,7 @@ fn editable_git_requirement(installer: Installer) {
         fx.write_requirements(&format!("six; python_version < '3'\n{line}\n"));
         let (_, used) = ensure_with(&fx.spec(), Some(installer), true).unwrap();
         // uv cannot install it: pip does, whatever was chosen.
-        assert_eq!(used, Installer::Pip, "{line}");
+        assert_eq!(used, VenvTool::Pip, "{line}");
         let (value, file) = tiny_import(&fx.venv_dir);
         assert_eq!(value, "from git");
         assert!(
@@ -412,7 +412,7 @@ fn editable_git_requirement(installer: Installer) {
 
 #[test]
 fn editable_git_requirement_with_pip() {
-    editable_git_requirement(Installer::Pip);
+    editable_git_requirement(VenvTool::Pip);
 }
 
 #[test]
@@ -421,5 +421,5 @@ fn editable_git_requirement_with_uv() {
         eprintln!("skipping editable_git_requirement_with_uv: no `uv` on PATH");
         return;
     }
-    editable_git_requirement(Installer::Uv);
+    editable_git_requirement(VenvTool::Uv);
 }
