@@ -99,7 +99,7 @@ use std::path::{Path, PathBuf};
 
 use crate::settings::env::ST2_VENV_TOOL;
 
-pub use plan::{detect_installer, plan, Plan, VenvTool};
+pub use plan::{plan, Plan, VenvTool};
 pub use requirements::{base_requirements, pip_only_requirement};
 pub use staged::{remove_leftovers, StagedVenv};
 

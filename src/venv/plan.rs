@@ -60,19 +60,6 @@ impl fmt::Display for VenvTool {
     }
 }
 
-/// The installer [`ensure`](super::ensure) would use: the one forced by `ST2_VENV_TOOL`
-/// (`pip` or `uv`) if set, else `uv` when it is on `PATH`, else `pip`.
-///
-/// This never fails; [`ensure`](super::ensure) reports an invalid `ST2_VENV_TOOL` or a
-/// forced but missing `uv`.
-pub fn detect_installer() -> VenvTool {
-    match tool_choice_from_env() {
-        Ok(Some(forced)) => forced,
-        _ if find_uv().is_some() => VenvTool::Uv,
-        _ => VenvTool::Pip,
-    }
-}
-
 /// `ST2_VENV_TOOL`, parsed; `None` when unset or empty.
 pub(super) fn tool_choice_from_env() -> Result<Option<VenvTool>, VenvError> {
     match std::env::var(ST2_VENV_TOOL) {
