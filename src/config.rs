@@ -571,6 +571,42 @@ pub fn mask_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Valu
     values
 }
 
+/// Whether `value` is a datastore reference and nothing else (`{{ st2kv.system.key }}`,
+/// `{{ st2kv.user.key | decrypt_kv }}`): shown as written, also for a secret property (the
+/// reference says where the secret is, it is not the secret; upstream's API shows it too). A
+/// template with text of its own around or in it could hold a literal secret, so only this
+/// form is shown.
+pub(crate) fn is_datastore_reference(value: &Value) -> bool {
+    let Some(inner) = value
+        .as_str()
+        .map(str::trim)
+        .and_then(|text| text.strip_prefix("{{"))
+        .and_then(|text| text.strip_suffix("}}"))
+    else {
+        return false;
+    };
+    let inner = inner.trim();
+    inner.starts_with("st2kv.")
+        && !inner.contains("{{")
+        && !inner.contains("}}")
+        && !inner.contains(['\'', '"', '~', '+'])
+}
+
+/// [`mask_secrets`], but datastore references in secret properties are shown as written
+/// ([`is_datastore_reference`]): what `st2 pack config` and `st2 pack config show` show.
+pub(crate) fn mask_literal_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Value {
+    let Some(schema) = schema else {
+        return values.clone();
+    };
+    let mut values = values.clone();
+    schema::visit_config_secrets(schema, &mut values, &mut |_, item| {
+        if !is_datastore_reference(item) {
+            *item = Value::String(MASK.into());
+        }
+    });
+    values
+}
+
 /// `a.0.b`, as StackStorm names a config value in messages.
 fn dotted(path: &[schema::PathItem]) -> String {
     path.iter()

@@ -49,13 +49,11 @@ pub struct Context {
     /// The printer.
     pub printer: Printer,
     /// Where the operations are carried out ([`crate::ops`]).
-    #[allow(dead_code)] // until the operations move to `ops`
     pub(crate) backend: Box<dyn Backend>,
 }
 
 impl Context {
     /// The backend the operations go to.
-    #[allow(dead_code)] // until the operations move to `ops`
     pub(crate) fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
     }

@@ -2,12 +2,12 @@
 //! directories, as `st2ctl reload` does upstream, but reporting every failure on one line each
 //! and still registering the other packs. A pack with a bad file keeps its previous
 //! registration whole, unless `--register-no-fail-on-failure` asks for its good files to be
-//! registered as StackStorm then does (`register::run`).
+//! registered as StackStorm then does (`ops::local::register`).
 
 use super::pack::register::print_report;
 use super::{Context, ExitStatus};
 use crate::cli::ReloadArgs;
-use crate::register::run::{self, RunOptions, VenvAction};
+use crate::ops::packs::{RegisterRequest, VenvAction};
 use crate::register::{ContentType, Selection};
 
 /// Run the command.
@@ -24,9 +24,9 @@ pub fn run(args: &ReloadArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             flag_list(args)
         ));
     }
-    let options = RunOptions {
+    let request = RegisterRequest {
         selection: selection(args),
-        targets: None,
+        packs: None,
         venvs: if args.register_recreate_virtualenvs {
             VenvAction::Recreate
         } else if args.register_setup_virtualenvs {
@@ -37,7 +37,7 @@ pub fn run(args: &ReloadArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         // `--register-fail-on-failure` is upstream's deprecated no-op: failing is the default.
         fail_on_failure: !args.register_no_fail_on_failure,
     };
-    let report = run::register(&context.settings, &options)?;
+    let report = context.backend().register_packs(&request)?;
     print_report(&report, context);
     Ok(
         if report.failures.is_empty() || args.register_no_fail_on_failure {

@@ -1,15 +1,41 @@
-//! Packs on disk: the PACK argument ([`source`]), `pack.yaml` ([`manifest`]), installing
-//! ([`install`]), and finding installed packs in the pack directories ([`discover`]).
+//! Packs on disk: the PACK argument ([`source`]), `pack.yaml` ([`manifest`]), pack refs
+//! ([`PackRef`]), checks on untrusted pack trees ([`safety`]), and finding installed packs in
+//! the pack directories ([`discover`]). Installing and removing them are operations
+//! (`ops::local`), which use these.
 
-pub mod install;
 pub mod manifest;
-pub mod recover;
 pub mod safety;
 pub mod source;
 
 use std::path::{Path, PathBuf};
 
 use crate::settings::Settings;
+
+/// A pack ref as StackStorm accepts one (`^[a-z0-9_]+$`, `PACK_REF_WHITELIST_REGEX`), checked
+/// once where it comes in: safe to name a directory, a config file or a lock after.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct PackRef(String);
+
+impl PackRef {
+    /// `text` as a pack ref, if it is one.
+    pub(crate) fn parse(text: &str) -> Option<PackRef> {
+        manifest::is_valid_ref(text).then(|| PackRef(text.to_string()))
+    }
+}
+
+impl std::ops::Deref for PackRef {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PackRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// A pack directory found in one of the pack search paths.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,6 @@
 //! `actionsregistrar.py`, `st2common/st2common/models/api/action.py` (`ActionAPI`),
 //! `st2common/st2common/validators/api/action.py`.
 
-pub mod run;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -10,9 +10,7 @@
 //! API masks it too). Literal secret values are masked everywhere.
 //!
 //! The file is changed, not replaced: the user's comments, `---`, key order and the values not
-//! asked for stay as they were (submodule `edit`).
-
-mod edit;
+//! asked for stay as they were (`ops::local::pack_config::edit`).
 
 use std::io::{BufRead, IsTerminal};
 
@@ -21,11 +19,9 @@ use serde_json::{Map, Value};
 
 use crate::cli::{ConfigArgs, ConfigCommand};
 use crate::commands::{Context, ExitStatus};
-use crate::config::{self, MASK};
-use crate::datastore::Datastore;
-use crate::register::{file_mtime_ns, load_config};
+use crate::config::{is_datastore_reference, MASK};
+use crate::ops::packs::ConfigForm;
 use crate::schema::{self, is_template};
-use crate::store::Store;
 use crate::yaml;
 
 /// Run the command.
@@ -39,129 +35,22 @@ pub fn run(args: ConfigArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// The registered pack's config schema (as a property map).
-fn registered(store: &Store, pack: &str) -> anyhow::Result<Option<Map<String, Value>>> {
-    if store.pack(pack)?.is_none() {
-        bail!("Pack \"{pack}\" is not installed. Install it with `st2 pack install {pack}`.");
-    }
-    Ok(match store.config_schema(pack)? {
-        Some(Value::Object(map)) => Some(map),
-        _ => None,
-    })
-}
-
 fn show(pack: &str, resolved: bool, context: &Context) -> anyhow::Result<ExitStatus> {
-    let settings = &context.settings;
-    let Some(store) = Store::open_existing(&settings.store_path)? else {
-        bail!("Pack \"{pack}\" is not installed. Install it with `st2 pack install {pack}`.");
-    };
-    let schema = registered(&store, pack)?;
-    let stored = store.config(pack)?;
-    let path = settings.config_path(pack);
-    match (&stored, file_mtime_ns(&path)) {
-        (None, Some(_)) => context.printer.warn(&format!(
-            "{} is not registered yet: run `st2ctl reload --register-configs`",
-            path.display()
-        )),
-        (Some(config), Some(mtime)) if config.file_mtime_ns.is_some_and(|at| mtime > at) => {
-            context.printer.warn(&format!(
-                "{} changed since it was registered: run `st2ctl reload --register-configs`",
-                path.display()
-            ))
-        }
-        _ => {}
-    }
-    let values = if resolved {
-        drop(store);
-        let datastore = Datastore::open(settings)?;
-        let snapshot = datastore.snapshot()?;
-        let result = config::resolve(
-            pack,
-            schema.as_ref(),
-            stored.as_ref().map(|config| &config.values),
-            &settings.system_user,
-            &snapshot,
-        )?;
-        for warning in &result.warnings {
-            context.printer.warn(warning);
-        }
-        result.values
-    } else {
-        match &stored {
-            Some(config) => config.values.clone(),
-            None => Value::Object(Map::new()),
-        }
-    };
-    let masked = mask_literal_secrets(schema.as_ref(), &values);
-    if context.printer.is_data() {
-        context.printer.data(&masked);
-    } else {
-        context.printer.stdout(&yaml::to_string(&masked));
-    }
+    let values = super::warned(context.backend().pack_config(pack, resolved), context)?;
+    print_values(&values, context);
     Ok(ExitStatus::Success)
 }
 
-/// Whether `value` is a datastore reference and nothing else (`{{ st2kv.system.key }}`,
-/// `{{ st2kv.user.key | decrypt_kv }}`): shown as written, also for a secret property. A
-/// template with text of its own around or in it could hold a literal secret, so only this
-/// form is shown.
-fn is_datastore_reference(value: &Value) -> bool {
-    let Some(inner) = value
-        .as_str()
-        .map(str::trim)
-        .and_then(|text| text.strip_prefix("{{"))
-        .and_then(|text| text.strip_suffix("}}"))
-    else {
-        return false;
-    };
-    let inner = inner.trim();
-    inner.starts_with("st2kv.")
-        && !inner.contains("{{")
-        && !inner.contains("}}")
-        && !inner.contains(['\'', '"', '~', '+'])
-}
-
-/// [`config::mask_secrets`], but datastore references in secret properties are shown as
-/// written ([`is_datastore_reference`]).
-fn mask_literal_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Value {
-    let Some(schema) = schema else {
-        return values.clone();
-    };
-    let mut values = values.clone();
-    schema::visit_config_secrets(schema, &mut values, &mut |_, item| {
-        if !is_datastore_reference(item) {
-            *item = Value::String(MASK.into());
-        }
-    });
-    values
+fn print_values(values: &Value, context: &Context) {
+    if context.printer.is_data() {
+        context.printer.data(values);
+    } else {
+        context.printer.stdout(&yaml::to_string(values));
+    }
 }
 
 fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Result<ExitStatus> {
-    let settings = &context.settings;
-    let Some(mut store) = Store::open_existing(&settings.store_path)? else {
-        bail!("Pack \"{pack}\" is not installed. Install it with `st2 pack install {pack}`.");
-    };
-    let Some(schema) = registered(&store, pack)? else {
-        bail!(
-            "Pack \"{pack}\" has no config schema (config.schema.yaml), so there is nothing to \
-             ask; write {} by hand if it needs a config",
-            settings.config_path(pack).display()
-        );
-    };
-    let path = settings.config_path(pack);
-    // Current values are offered as defaults: the file if readable, else what is registered.
-    let text = std::fs::read_to_string(&path).ok();
-    let from_file = match text.as_deref().map(yaml::from_str) {
-        Some(Ok(Value::Object(map))) => Some(map),
-        _ => None,
-    };
-    let current = match &from_file {
-        Some(map) => map.clone(),
-        None => match store.config(pack)? {
-            Some(config) => config.values.as_object().cloned().unwrap_or_default(),
-            None => Map::new(),
-        },
-    };
+    let ConfigForm { schema, current } = context.backend().pack_config_form(pack)?;
     let mut prompter = Prompter::new(yes, &schema);
     let mut values = Map::new();
     for (key, property) in &schema {
@@ -175,42 +64,13 @@ fn write_interactively(pack: &str, yes: bool, context: &Context) -> anyhow::Resu
             values.insert(key.clone(), value.clone());
         }
     }
-    let values = Value::Object(values);
-    if let Err(invalid) = schema::validate_config(&schema, &values) {
-        let lines: Vec<String> = invalid
-            .errors
-            .iter()
-            .map(|error| format!("{}: {}", error.dotted_path(), error.message))
-            .collect();
-        bail!(
-            "the config is not valid, nothing was written:\n{}",
-            lines.join("\n")
-        );
-    }
-    settings.ensure_writable()?;
-    // Only what changed is rewritten in the user's file; comments and the rest stay.
-    let written = match (&text, from_file) {
-        (Some(text), Some(old)) => edit::update(text, &Value::Object(old), &values),
-        (Some(text), None) => edit::rewrite(text, &values),
-        (None, _) => yaml::to_string(&values),
-    };
-    // Readable by its owner only: configs hold secrets.
-    crate::fs::write_atomic(&path, written.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let schema_value = Value::Object(schema.clone());
-    let record = load_config(&path, pack, Some(&schema_value))
-        .map_err(|err| anyhow::anyhow!("{err}"))?
-        .context("the config file vanished while registering it")?;
-    store.set_config(&record)?;
+    let written = context
+        .backend()
+        .write_pack_config(pack, &Value::Object(values))?;
     context
         .printer
-        .info(&format!("Wrote {} and registered it.", path.display()));
-    let masked = mask_literal_secrets(Some(&schema), &values);
-    if context.printer.is_data() {
-        context.printer.data(&masked);
-    } else {
-        context.printer.stdout(&yaml::to_string(&masked));
-    }
+        .info(&format!("Wrote {} and registered it.", written.location));
+    print_values(&written.values, context);
     Ok(ExitStatus::Success)
 }
 

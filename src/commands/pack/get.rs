@@ -4,31 +4,11 @@ use serde_json::{json, Value};
 
 use crate::commands::{Context, ExitStatus};
 use crate::output::cell;
-use crate::store::Store;
 
 /// Run the command.
 pub fn run(pack_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = super::open_store(context)?;
-    let builtin = match pack_ref {
-        "core" => crate::action::builtin_pack(store.as_ref())?,
-        _ => None,
-    };
-    let (pack, counts) = match (builtin, &store) {
-        (Some(core), _) => {
-            let actions = crate::action::builtin_actions().len() as u64;
-            (core, vec![("actions".to_string(), actions)])
-        }
-        (None, None) => {
-            anyhow::bail!("Pack \"{pack_ref}\" is not found (no pack is installed).")
-        }
-        (None, Some(store)) => match store.pack(pack_ref)? {
-            Some(pack) => (pack, store.content_counts(pack_ref)?),
-            None => anyhow::bail!(
-                "Pack \"{pack_ref}\" is not found. Installed packs: {}",
-                installed_refs(store)?
-            ),
-        },
-    };
+    let details = super::warned(context.backend().get_pack(pack_ref), context)?;
+    let (pack, counts) = (details.pack, details.content);
     // The full pack.yaml, with what registration computed on top.
     let mut object = match &pack.metadata {
         Value::Object(map) => map.clone(),
@@ -65,13 +45,4 @@ pub fn run(pack_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
         .collect();
     context.printer.properties(rows);
     Ok(ExitStatus::Success)
-}
-
-fn installed_refs(store: &Store) -> anyhow::Result<String> {
-    let refs: Vec<String> = store.packs()?.into_iter().map(|p| p.pack_ref).collect();
-    Ok(if refs.is_empty() {
-        "none".into()
-    } else {
-        refs.join(", ")
-    })
 }

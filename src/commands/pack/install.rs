@@ -15,40 +15,35 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::InstallArgs;
 use crate::commands::{Context, ExitStatus};
+use crate::ops::packs::{InstallProgress, InstallRequest, InstallStep, InstalledPack};
 use crate::output::Printer;
-use crate::pack::install::{InstallOptions, InstalledPack, Installer, Progress, Step};
-use crate::pack::source::{self, PackSource};
 
 /// Run the command.
 pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    // First, while this is the only thread (see the function's documentation); only the
-    // commands that fetch with git pay for initialising libgit2.
-    crate::git::init_deferring_ca_bundle();
     let printer = &context.printer;
     let progress = StepPrinter::new(printer);
-    let options = InstallOptions {
+    let request = InstallRequest {
+        packs: args.packs.clone(),
         force: args.force,
         skip_dependencies: args.skip_dependencies,
         skip_virtualenv: args.skip_virtualenv,
+        announce_content: !printer.is_data(),
     };
-    let mut installer = Installer::new(&context.settings, options, &progress);
-    installer.interrupt_on(interrupt_on_signals()?);
-    if !printer.is_data() {
-        announce_content(args, &mut installer, printer);
-    }
-    let result = installer.install(&args.packs);
+    let answer = context
+        .backend()
+        .install_packs(&request, &progress, interrupt_on_signals()?);
     progress.clear();
-    for warning in &installer.warnings {
+    for warning in &answer.warnings {
         printer.warn(warning);
     }
-    let installed = match result {
+    let installed = match answer.outcome {
         Ok(installed) => installed,
         Err(failure) => {
-            for message in failure.messages() {
-                printer.error(&message);
+            for message in &failure.messages {
+                printer.error(message);
             }
-            if let Some(outcome) = failure.outcome() {
-                printer.info(&outcome);
+            if let Some(outcome) = &failure.outcome {
+                printer.info(outcome);
             }
             return Ok(ExitStatus::Failure);
         }
@@ -88,30 +83,6 @@ fn interrupt_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
             .context("installing the signal handler")?;
     }
     Ok(flag)
-}
-
-/// Upstream prints, for Exchange names, what the index says the pack holds.
-fn announce_content(args: &InstallArgs, installer: &mut Installer<'_>, printer: &Printer) {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    for argument in &args.packs {
-        let Ok(PackSource::Index { name, .. }) = source::parse(argument, &cwd) else {
-            continue;
-        };
-        // Errors (unknown pack, index unreachable) are reported by the install itself.
-        let Ok(Some(counts)) = installer.index_content_counts(&name) else {
-            continue;
-        };
-        if counts.is_empty() {
-            continue;
-        }
-        printer.info(&format!(
-            "For the \"{name}\" pack, the following content will be registered:\n"
-        ));
-        for (kind, count) in counts {
-            printer.info(&format!("{kind:<9} |  {count}"));
-        }
-        printer.info("\nInstallation may take a while for packs with many items.\n");
-    }
 }
 
 fn summary(installed: &[InstalledPack], printer: &Printer) {
@@ -187,16 +158,28 @@ impl<'a> StepPrinter<'a> {
         }
     }
 
-    fn line(pack: &str, step: Step, detail: &str) -> String {
+    fn line(pack: &str, step: InstallStep, detail: &str) -> String {
         format!("{pack:<16} {:<10} {detail}", step.label())
     }
 }
 
-impl Progress for StepPrinter<'_> {
-    fn start(&self, pack: &str, step: Step, detail: &str) {
+impl InstallProgress for StepPrinter<'_> {
+    /// Upstream prints, for Exchange names, what the index says the pack holds.
+    fn index_content(&self, name: &str, counts: &[(String, u64)]) {
+        self.printer.info(&format!(
+            "For the \"{name}\" pack, the following content will be registered:\n"
+        ));
+        for (kind, count) in counts {
+            self.printer.info(&format!("{kind:<9} |  {count}"));
+        }
+        self.printer
+            .info("\nInstallation may take a while for packs with many items.\n");
+    }
+
+    fn start(&self, pack: &str, step: InstallStep, detail: &str) {
         if !self.printer.stderr_is_terminal() {
             // Only the long step says that it started: nothing else moves meanwhile.
-            if step == Step::Virtualenv {
+            if step == InstallStep::Virtualenv {
                 self.printer
                     .info(&format!("{}...", Self::line(pack, step, detail)));
             }
@@ -205,7 +188,7 @@ impl Progress for StepPrinter<'_> {
         self.clear();
         let spinner = ProgressBar::new_spinner();
         // The virtualenv step can take minutes: it shows for how long it has been running.
-        let template = if step == Step::Virtualenv {
+        let template = if step == InstallStep::Virtualenv {
             "{spinner} {msg} ({elapsed})"
         } else {
             "{spinner} {msg}"
@@ -216,7 +199,7 @@ impl Progress for StepPrinter<'_> {
         *self.spinner.borrow_mut() = Some(spinner);
     }
 
-    fn done(&self, pack: &str, step: Step, detail: &str) {
+    fn done(&self, pack: &str, step: InstallStep, detail: &str) {
         self.clear();
         self.printer.info(&Self::line(pack, step, detail));
     }

@@ -1,19 +1,11 @@
 //! `st2 pack list`: installed (registered) packs.
 
 use crate::commands::{Context, ExitStatus};
+use crate::ops::packs::PackView;
 
 /// Run the command.
 pub fn run(context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = super::open_store(context)?;
-    let mut packs = match &store {
-        Some(store) => store.packs()?,
-        None => Vec::new(),
-    };
-    // The built-in core pack is there without installing anything, as upstream's is.
-    if let Some(core) = crate::action::builtin_pack(store.as_ref())? {
-        packs.push(core);
-        packs.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
-    }
+    let packs = super::warned(context.backend().list_packs(), context)?;
     if context.printer.is_data() {
         context.printer.data(&packs);
         return Ok(ExitStatus::Success);
@@ -30,7 +22,7 @@ pub fn run(context: &Context) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn print_table(context: &Context, packs: Vec<crate::store::PackRecord>) {
+fn print_table(context: &Context, packs: Vec<PackView>) {
     let rows = packs
         .into_iter()
         .map(|pack| {

@@ -11,9 +11,7 @@ pub mod show;
 
 use super::{Context, ExitStatus};
 use crate::cli::PackCommand;
-use crate::index::{Index, IndexOptions};
-use crate::pack::recover;
-use crate::store::Store;
+use crate::ops::packs::Warned;
 
 /// Run `st2 pack <command>`.
 pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -29,27 +27,10 @@ pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus
     }
 }
 
-/// Load the index for `show` and `search`, printing its warnings.
-pub fn load_index(context: &Context) -> anyhow::Result<Index> {
-    let loaded = Index::load(
-        &context.settings.index_urls,
-        &IndexOptions::from_settings(&context.settings),
-    )?;
-    for warning in &loaded.warnings {
+/// An operation's answer, its warnings printed first.
+fn warned<T>(warned: Warned<T>, context: &Context) -> anyhow::Result<T> {
+    for warning in &warned.warnings {
         context.printer.warn(warning);
     }
-    Ok(loaded.index)
-}
-
-/// Open the store if it exists, first rolling back installs that were killed before they
-/// registered (so that what is listed is what is on disk), with a warning for each.
-pub fn open_store(context: &Context) -> anyhow::Result<Option<Store>> {
-    let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
-        recover::remove_abandoned(&context.settings);
-        return Ok(None);
-    };
-    for warning in recover::recover_interrupted(&context.settings, &mut store)? {
-        context.printer.warn(&warning);
-    }
-    Ok(Some(store))
+    warned.answer
 }

@@ -1,29 +1,21 @@
 //! `st2 pack register [REF|PATH]...`: register installed packs, all of them when none is
 //! named. Shared with `st2ctl reload`, which registers everything.
 
-use std::path::PathBuf;
-
 use crate::commands::{Context, ExitStatus};
-use crate::pack::{self, FoundPack};
+use crate::ops::packs::{RegisterReport, RegisterRequest, VenvAction};
 use crate::register::all_content;
-use crate::register::run::{self, RegisterReport, RunOptions, VenvAction};
 
 /// Run the command.
 pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
-    let targets = if packs.is_empty() {
-        None
-    } else {
-        Some(resolve_targets(packs, context)?)
-    };
-    let options = RunOptions {
+    let request = RegisterRequest {
         selection: all_content(),
-        targets,
+        packs: (!packs.is_empty()).then(|| packs.to_vec()),
         venvs: VenvAction::None,
         // StackStorm's `st2 pack register` posts no `fail_on_failure`, and the API defaults it
         // to true (`st2api/controllers/v1/packs.py`).
         fail_on_failure: true,
     };
-    let report = run::register(&context.settings, &options)?;
+    let report = context.backend().register_packs(&request)?;
     print_report(&report, context);
     Ok(if report.failures.is_empty() {
         ExitStatus::Success
@@ -32,41 +24,9 @@ pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// Find the named packs: a pack ref in the pack directories, or a path to a pack directory.
-fn resolve_targets(packs: &[String], context: &Context) -> anyhow::Result<Vec<FoundPack>> {
-    let (found, _) = pack::discover(&context.settings)?;
-    packs
-        .iter()
-        .map(|name| {
-            if let Some(pack) = found.iter().find(|pack| &pack.dir_name == name) {
-                return Ok(pack.clone());
-            }
-            let path = PathBuf::from(name);
-            if path.join(pack::manifest::MANIFEST_FILE_NAME).is_file() {
-                let path = std::path::absolute(&path)?;
-                let dir_name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                return Ok(FoundPack { dir_name, path });
-            }
-            anyhow::bail!(
-                "Pack \"{name}\" is not found in {} (and is not a pack directory)",
-                context
-                    .settings
-                    .pack_search_paths()
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-        .collect()
-}
-
 /// Print counts StackStorm style (`Registered N actions.`, one line per registered type in
 /// StackStorm's order), what was unregistered, failures and warnings.
-pub fn print_report(report: &RegisterReport, context: &Context) {
+pub(crate) fn print_report(report: &RegisterReport, context: &Context) {
     let printer = &context.printer;
     for warning in &report.warnings {
         printer.warn(warning);

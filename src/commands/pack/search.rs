@@ -1,12 +1,11 @@
 //! `st2 pack search QUERY`: packs of the index matching a text, best matches first.
 
-use super::load_index;
 use crate::commands::{Context, ExitStatus};
 
 /// Run the command.
 pub fn run(query: &str, context: &Context) -> anyhow::Result<ExitStatus> {
-    let index = load_index(context)?;
-    let results = index.search(query);
+    let search = super::warned(context.backend().search_index(query), context)?;
+    let results = search.matches;
     if context.printer.is_data() {
         let raw: Vec<&serde_json::Value> = results.iter().map(|entry| &entry.raw).collect();
         context.printer.data(&raw);
@@ -16,11 +15,10 @@ pub fn run(query: &str, context: &Context) -> anyhow::Result<ExitStatus> {
         context
             .printer
             .info(&format!("No pack matches \"{query}\"."));
-        let close = index.suggest(query);
-        if !close.is_empty() {
+        if !search.suggestions.is_empty() {
             context
                 .printer
-                .hint(&format!("did you mean {}?", close.join(", ")));
+                .hint(&format!("did you mean {}?", search.suggestions.join(", ")));
         }
         return Ok(ExitStatus::Success);
     }

@@ -2,15 +2,14 @@
 
 use serde_json::Value;
 
-use super::load_index;
 use crate::commands::{Context, ExitStatus};
 use crate::output::cell;
 
 /// Run the command.
 pub fn run(name: &str, context: &Context) -> anyhow::Result<ExitStatus> {
-    let index = load_index(context)?;
-    let Some(entry) = index.get(name) else {
-        let suggestions = index.suggest(name);
+    let lookup = super::warned(context.backend().show_index_pack(name), context)?;
+    let Some(entry) = lookup.entry else {
+        let suggestions = lookup.suggestions;
         if suggestions.is_empty() {
             anyhow::bail!("No record of the \"{name}\" pack in the index.");
         }

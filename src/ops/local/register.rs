@@ -4,7 +4,7 @@
 //!
 //! Unlike StackStorm, a failure never stops the run: every failure is collected as one line
 //! and the other packs are still registered. What happens to the pack with a bad file depends
-//! on [`RunOptions::fail_on_failure`]:
+//! on [`RegisterRequest::fail_on_failure`]:
 //! - fail on failure (StackStorm's default): [fix] the pack keeps its previous registration
 //!   whole, where StackStorm stops at the first bad file with the files before it registered
 //!   and the rest not;
@@ -16,63 +16,64 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use std::path::PathBuf;
 
-use super::{load_config, load_dirs, ContentType, LoadedPack, Selection};
+use super::recover;
+use crate::ops::packs::{RegisterReport, RegisterRequest, VenvAction};
 use crate::pack::{self, FoundPack};
+use crate::register::{load_config, load_dirs, ContentType, LoadedPack};
 use crate::runner;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::venv;
 
-/// What to do with pack virtualenvs after registering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum VenvAction {
-    /// Nothing.
-    #[default]
-    None,
-    /// Create or update each registered pack's virtualenv (`--register-setup-virtualenvs`).
-    Setup,
-    /// Delete and recreate them (`--register-recreate-virtualenvs`).
-    Recreate,
+/// Register what `request` says (the local side of
+/// [`PackOps::register_packs`](crate::ops::PackOps::register_packs)).
+pub(crate) fn register_packs(
+    settings: &Settings,
+    request: &RegisterRequest,
+) -> anyhow::Result<RegisterReport> {
+    let targets = match &request.packs {
+        Some(packs) => Some(resolve_targets(packs, settings)?),
+        None => None,
+    };
+    Ok(register(settings, request, targets)?)
 }
 
-/// What a run registers.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Content types.
-    pub selection: Selection,
-    /// Packs to register; `None` means every pack in the pack directories, and then packs
-    /// and configs that disappeared from disk are unregistered too.
-    pub targets: Option<Vec<FoundPack>>,
-    /// Virtualenv work.
-    pub venvs: VenvAction,
-    /// A pack with a bad file keeps its previous registration whole (`true`, StackStorm's
-    /// default), or gets its good files registered (`--register-no-fail-on-failure`).
-    pub fail_on_failure: bool,
-}
-
-/// What a run did.
-#[derive(Debug, Default, Serialize)]
-pub struct RegisterReport {
-    /// Packs registered.
-    pub packs: Vec<String>,
-    /// Count per selected content type, over the packs registered.
-    pub counts: BTreeMap<ContentType, u64>,
-    /// Packs whose virtualenv was set up, when asked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub virtualenvs: Option<u64>,
-    /// Registered things that disappeared from disk and were unregistered.
-    pub removed: Vec<String>,
-    /// One line per failure.
-    pub failures: Vec<String>,
-    /// Warnings.
-    pub warnings: Vec<String>,
+/// Find the named packs: a pack ref in the pack directories, or a path to a pack directory.
+fn resolve_targets(packs: &[String], settings: &Settings) -> anyhow::Result<Vec<FoundPack>> {
+    let (found, _) = pack::discover(settings)?;
+    packs
+        .iter()
+        .map(|name| {
+            if let Some(pack) = found.iter().find(|pack| &pack.dir_name == name) {
+                return Ok(pack.clone());
+            }
+            let path = PathBuf::from(name);
+            if path.join(pack::manifest::MANIFEST_FILE_NAME).is_file() {
+                let path = std::path::absolute(&path)?;
+                let dir_name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Ok(FoundPack { dir_name, path });
+            }
+            anyhow::bail!(
+                "Pack \"{name}\" is not found in {} (and is not a pack directory)",
+                settings
+                    .pack_search_paths()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Errors that stop a run (failures of single packs are collected in the report instead).
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+enum RunError {
     /// The pack directories cannot be listed.
     #[error(transparent)]
     Discover(#[from] pack::DiscoverError),
@@ -92,8 +93,13 @@ struct Registered<'a> {
     config_schema: Option<serde_json::Value>,
 }
 
-/// Register what `options` says.
-pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterReport, RunError> {
+/// Register `targets` (every pack in the pack directories when `None`, and then packs and
+/// configs that disappeared from disk are unregistered too) as `options` says.
+fn register(
+    settings: &Settings,
+    options: &RegisterRequest,
+    targets: Option<Vec<FoundPack>>,
+) -> Result<RegisterReport, RunError> {
     settings.ensure_writable()?;
     let mut report = RegisterReport::default();
     // Installs killed before they registered are rolled back first, or this run would
@@ -101,8 +107,8 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
     let mut store = Store::open(&settings.store_path)?;
     report
         .warnings
-        .extend(pack::recover::recover_interrupted(settings, &mut store)?);
-    let reconcile = options.targets.is_none();
+        .extend(recover::recover_interrupted(settings, &mut store)?);
+    let reconcile = targets.is_none();
     let selection = &options.selection;
     for content in selection {
         report.counts.insert(*content, 0);
@@ -112,8 +118,8 @@ pub fn register(settings: &Settings, options: &RunOptions) -> Result<RegisterRep
             .counts
             .insert(ContentType::Runners, runner::RUNNER_TYPES.len() as u64);
     }
-    let targets = match &options.targets {
-        Some(targets) => targets.clone(),
+    let targets = match targets {
+        Some(targets) => targets,
         None => match pack::discover(settings) {
             Ok((found, warnings)) => {
                 report.warnings.extend(warnings);
@@ -298,7 +304,7 @@ fn keep_previous(
         if registration.config_schema.is_some() {
             warnings.push(kept(
                 &format!("the config schema of pack \"{pack_ref}\""),
-                super::CONFIG_SCHEMA_FILE_NAME,
+                crate::register::CONFIG_SCHEMA_FILE_NAME,
             ));
         }
     }

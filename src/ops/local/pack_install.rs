@@ -27,114 +27,55 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::recover;
 use crate::fs::exchange;
 use crate::git;
 use crate::index::{Index, IndexOptions};
 use crate::lock::PackLock;
+use crate::ops::packs::{
+    InstallAnswer, InstallFailed, InstallProgress, InstallRequest, InstallStep, InstalledPack,
+};
 use crate::pack::manifest::{ManifestError, PackManifest, SYSTEM_PACKS};
-use crate::pack::recover;
 use crate::pack::source::{self, PackSource, SourceError};
 use crate::register::{self, LoadedPack};
 use crate::settings::{io_reason, Settings};
-use crate::store::{ConfigRecord, PendingSwap, ReplaceSummary, Store, StoreError};
+use crate::store::{ConfigRecord, PendingSwap, Store, StoreError};
 use crate::venv;
 
-/// Options of `st2 pack install`.
-#[derive(Debug, Clone, Default)]
-pub struct InstallOptions {
-    /// `--force`: skip the StackStorm/Python version checks.
-    pub force: bool,
-    /// `--skip-dependencies`.
-    pub skip_dependencies: bool,
-    /// `--skip-virtualenv` (ours): do not create the virtualenv now.
-    pub skip_virtualenv: bool,
-}
-
-/// The steps reported while installing, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Finding where the pack comes from (index lookup).
-    Resolve,
-    /// Fetching or copying its files.
-    Download,
-    /// Checking `pack.yaml` and every file registration reads.
-    Validate,
-    /// Creating or reusing the virtualenv.
-    Virtualenv,
-    /// Moving into place and writing the store.
-    Register,
-}
-
-impl Step {
-    /// The word shown for the step.
-    pub fn label(self) -> &'static str {
-        match self {
-            Step::Resolve => "resolve",
-            Step::Download => "download",
-            Step::Validate => "validate",
-            Step::Virtualenv => "virtualenv",
-            Step::Register => "register",
-        }
+/// Install `request.packs` (the local side of [`PackOps::install_packs`]).
+///
+/// [`PackOps::install_packs`]: crate::ops::PackOps::install_packs
+pub(crate) fn install_packs(
+    settings: &Settings,
+    request: &InstallRequest,
+    progress: &dyn InstallProgress,
+    interrupt: Arc<AtomicBool>,
+) -> InstallAnswer {
+    // First, while this is the only thread (see the function's documentation); only the
+    // operations that fetch with git pay for initialising libgit2.
+    git::init_deferring_ca_bundle();
+    let mut install = PackInstall::new(settings, request, progress);
+    install.interrupt_on(interrupt);
+    if request.announce_content {
+        install.announce_content();
     }
-}
-
-/// Receives progress while installing (the command turns it into lines or a progress bar).
-pub trait Progress {
-    /// A step of `pack` starts.
-    fn start(&self, pack: &str, step: Step, detail: &str);
-    /// That step ended well, with a short note.
-    fn done(&self, pack: &str, step: Step, detail: &str);
-    /// Waiting for another process holding the pack's lock.
-    fn waiting_for_lock(&self, pack: &str);
-}
-
-/// One installed pack, for the summary and `-j`/`-y` output.
-#[derive(Debug, Clone, Serialize)]
-pub struct InstalledPack {
-    /// The pack ref.
-    #[serde(rename = "ref")]
-    pub pack_ref: String,
-    /// `name`.
-    pub name: String,
-    /// `version`.
-    pub version: String,
-    /// `description`.
-    pub description: String,
-    /// `author`.
-    pub author: String,
-    /// `email`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// `keywords`.
-    pub keywords: Vec<String>,
-    /// Where it is now.
-    pub path: PathBuf,
-    /// Where it came from.
-    pub source: Value,
-    /// Whether it was requested or pulled in as a dependency.
-    pub dependency_of: Option<String>,
-    /// Content registered, per type.
-    pub content: BTreeMap<String, u64>,
-    /// The virtualenv: `created`, `updated`, `reused`, `skipped` or `not needed`.
-    pub virtualenv: String,
-    /// What the previous version had and this one does not.
-    #[serde(skip_serializing_if = "is_empty_summary")]
-    pub removed: ReplaceSummary,
-    /// Warnings about the pack.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-fn is_empty_summary(summary: &ReplaceSummary) -> bool {
-    summary == &ReplaceSummary::default()
+    let outcome = install
+        .install(&request.packs)
+        .map_err(|failure| InstallFailed {
+            messages: failure.messages(),
+            outcome: failure.outcome(),
+        });
+    InstallAnswer {
+        warnings: std::mem::take(&mut install.warnings),
+        outcome,
+    }
 }
 
 /// Why an install failed. Nothing was changed when this is returned before the commit phase.
 #[derive(Debug, thiserror::Error)]
-pub enum InstallError {
+pub(crate) enum InstallError {
     /// The StackStorm home cannot be written to.
     #[error(transparent)]
     Settings(#[from] crate::settings::SettingsError),
@@ -231,7 +172,7 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 
 /// What became of one pack of an install that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
+pub(crate) enum Fate {
     /// Resolved, but nothing of it was downloaded or built.
     NotStarted,
     /// Downloaded (and maybe its virtualenv built), then discarded: nothing of it is left.
@@ -242,19 +183,19 @@ pub enum Fate {
 
 /// An install that failed: which pack failed and why, and what became of the other packs.
 #[derive(Debug)]
-pub struct InstallFailure {
+pub(crate) struct InstallFailure {
     /// The packs that failed, each with why: one, or every name that could not be resolved.
     /// `None` when the failure concerns no pack in particular (an unwritable home).
-    pub failed: Vec<(Option<String>, InstallError)>,
+    pub(crate) failed: Vec<(Option<String>, InstallError)>,
     /// The other packs of the install (those asked for, and the dependencies found so far),
     /// in order, with what became of each.
-    pub others: Vec<(String, Fate)>,
+    pub(crate) others: Vec<(String, Fate)>,
 }
 
 impl InstallFailure {
     /// One sentence on the other packs (`Nothing was installed; twitter was rolled back.`),
     /// when there are any or the install was interrupted.
-    pub fn outcome(&self) -> Option<String> {
+    pub(crate) fn outcome(&self) -> Option<String> {
         let interrupted = self
             .failed
             .iter()
@@ -299,7 +240,7 @@ impl InstallFailure {
 
 impl InstallFailure {
     /// One message per failed pack, naming it when the install had several packs.
-    pub fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let several = self.failed.len() > 1 || !self.others.is_empty();
         self.failed
             .iter()
@@ -372,10 +313,10 @@ impl Prepared {
 }
 
 /// The install of a list of PACK arguments.
-pub struct Installer<'a> {
+struct PackInstall<'a> {
     settings: &'a Settings,
-    options: InstallOptions,
-    progress: &'a dyn Progress,
+    options: &'a InstallRequest,
+    progress: &'a dyn InstallProgress,
     index: Option<Index>,
     interrupt: Option<Arc<AtomicBool>>,
     /// The pack whose step is running (what failed, when something fails).
@@ -383,17 +324,17 @@ pub struct Installer<'a> {
     /// Every pack met so far, and what would become of it if the install failed now.
     ledger: Vec<(String, Fate)>,
     /// Warnings gathered along the way (index fell back to cache, ...).
-    pub warnings: Vec<String>,
+    warnings: Vec<String>,
 }
 
-impl<'a> Installer<'a> {
+impl<'a> PackInstall<'a> {
     /// An installer for `settings`.
-    pub fn new(
+    fn new(
         settings: &'a Settings,
-        options: InstallOptions,
-        progress: &'a dyn Progress,
-    ) -> Installer<'a> {
-        Installer {
+        options: &'a InstallRequest,
+        progress: &'a dyn InstallProgress,
+    ) -> PackInstall<'a> {
+        PackInstall {
             settings,
             options,
             progress,
@@ -408,11 +349,11 @@ impl<'a> Installer<'a> {
     /// Stop, and discard what was done, when `flag` becomes true (the command sets it on
     /// SIGINT/SIGTERM). It is looked at between steps, and while a virtualenv is built (the
     /// installer is stopped); once packs are being moved into place the install finishes.
-    pub fn interrupt_on(&mut self, flag: Arc<AtomicBool>) {
+    fn interrupt_on(&mut self, flag: Arc<AtomicBool>) {
         self.interrupt = Some(flag);
     }
 
-    fn check_interrupt(&self, step: Step) -> Result<(), InstallError> {
+    fn check_interrupt(&self, step: InstallStep) -> Result<(), InstallError> {
         match &self.interrupt {
             Some(flag) if flag.load(Ordering::SeqCst) => {
                 Err(InstallError::Interrupted { step: step.label() })
@@ -434,17 +375,34 @@ impl<'a> Installer<'a> {
 
     /// The content counts the index lists for `name` (for the announcement before installing);
     /// `None` when the index has no such pack.
-    pub fn index_content_counts(
+    fn index_content_counts(
         &mut self,
         name: &str,
     ) -> Result<Option<Vec<(String, u64)>>, InstallError> {
         Ok(self.index()?.get(name).map(|entry| entry.content_counts()))
     }
 
+    /// Upstream prints, for Exchange names, what the index says the pack holds.
+    fn announce_content(&mut self) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        for argument in &self.options.packs {
+            let Ok(PackSource::Index { name, .. }) = source::parse(argument, &cwd) else {
+                continue;
+            };
+            // Errors (unknown pack, index unreachable) are reported by the install itself.
+            let Ok(Some(counts)) = self.index_content_counts(&name) else {
+                continue;
+            };
+            if !counts.is_empty() {
+                self.progress.index_content(&name, &counts);
+            }
+        }
+    }
+
     /// Install `packs` (PACK arguments) and their dependencies: every argument is resolved
     /// (index, ref) before anything is downloaded, every pack downloaded and validated before
     /// any virtualenv is built, and nothing is moved into place before all of that succeeded.
-    pub fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallFailure> {
+    fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallFailure> {
         let result = self.run(packs);
         result.map_err(|failed| {
             let failing: Vec<&str> = failed
@@ -518,7 +476,7 @@ impl<'a> Installer<'a> {
             self.current = Some(prepared.pack_ref.clone());
             prepared.virtualenv = self.virtualenv(prepared).map_err(|e| fail(self, e))?;
         }
-        self.check_interrupt(Step::Register)
+        self.check_interrupt(InstallStep::Register)
             .map_err(|e| fail(self, e))?;
 
         // Phase 3: commit, in plan order (dependencies first).
@@ -550,9 +508,9 @@ impl<'a> Installer<'a> {
     /// repository (one `ls-remote`, nothing downloaded).
     fn resolve(&mut self, label: &str, source: PackSource) -> Result<Resolved, InstallError> {
         self.current = Some(label.to_string());
-        self.check_interrupt(Step::Resolve)?;
+        self.check_interrupt(InstallStep::Resolve)?;
         self.progress
-            .start(label, Step::Resolve, &source.to_string());
+            .start(label, InstallStep::Resolve, &source.to_string());
         let (fetch_url, candidates, mut record) = self.locate(&source)?;
         let references = match &source {
             PackSource::Directory { .. } => Vec::new(),
@@ -574,7 +532,7 @@ impl<'a> Installer<'a> {
         };
         self.progress.done(
             label,
-            Step::Resolve,
+            InstallStep::Resolve,
             &match references.first() {
                 Some(reference) => format!("{fetch_url} at {reference}"),
                 None => fetch_url.clone(),
@@ -607,18 +565,19 @@ impl<'a> Installer<'a> {
             record: source_record,
         } = resolved;
         self.current = Some(label.clone());
-        self.check_interrupt(Step::Download)?;
+        self.check_interrupt(InstallStep::Download)?;
         self.set_fate(&label, Fate::RolledBack);
         let staging = recover::StagingDir::create(self.settings.packs_dir()).map_err(io_error(
             "create a staging directory in",
             self.settings.packs_dir(),
         ))?;
         let staged = staging.path().join("pack");
-        self.progress.start(&label, Step::Download, &fetch_url);
+        self.progress
+            .start(&label, InstallStep::Download, &fetch_url);
         let source_record = match &source {
             PackSource::Directory { path } => {
                 copy_dir(path, &staged)?;
-                self.progress.done(&label, Step::Download, "copied");
+                self.progress.done(&label, InstallStep::Download, "copied");
                 source_record
             }
             _ => {
@@ -630,16 +589,20 @@ impl<'a> Installer<'a> {
                         pack: label.clone(),
                         error,
                     })?;
-                self.progress
-                    .done(&label, Step::Download, &short_commit(&fetched.commit));
+                self.progress.done(
+                    &label,
+                    InstallStep::Download,
+                    &short_commit(&fetched.commit),
+                );
                 let mut record = source_record;
                 record["commit"] = json!(fetched.commit);
                 record
             }
         };
 
-        self.check_interrupt(Step::Validate)?;
-        self.progress.start(&label, Step::Validate, "pack.yaml");
+        self.check_interrupt(InstallStep::Validate)?;
+        self.progress
+            .start(&label, InstallStep::Validate, "pack.yaml");
         // Errors name files as the user knows them (the source), not the staging copy.
         let shown = fetch_url
             .strip_prefix("file://")
@@ -651,7 +614,7 @@ impl<'a> Installer<'a> {
                     .replace(&staged.display().to_string(), &shown),
             )
         };
-        super::safety::check_tree(&staged)
+        crate::pack::safety::check_tree(&staged)
             .map_err(|err| InstallError::Invalid(format!("pack {shown} is refused: {err}")))?;
         let manifest = PackManifest::load(&staged).map_err(|err| invalid(&err))?;
         let pack_ref = manifest.install_ref().map_err(|err| invalid(&err))?;
@@ -678,7 +641,7 @@ impl<'a> Installer<'a> {
         }
         self.progress.done(
             &pack_ref,
-            Step::Validate,
+            InstallStep::Validate,
             &format!(
                 "{pack_ref} {} ({} actions)",
                 loaded.manifest.version,
@@ -866,13 +829,13 @@ impl<'a> Installer<'a> {
         if self.options.skip_virtualenv {
             return Ok(Venv::Unchanged("skipped"));
         }
-        self.check_interrupt(Step::Virtualenv)?;
+        self.check_interrupt(InstallStep::Virtualenv)?;
         let venv_dir = self.settings.venv_dir(pack_ref);
         let venv_staging_parent = self.settings.virtualenvs_dir();
         // Messages name the pack's files as in its source and the virtualenv by its place.
         let venv_error = |error: venv::VenvError, built: Option<&Path>| match error {
             venv::VenvError::Interrupted => InstallError::Interrupted {
-                step: Step::Virtualenv.label(),
+                step: InstallStep::Virtualenv.label(),
             },
             error => {
                 let mut message = error
@@ -902,7 +865,7 @@ impl<'a> Installer<'a> {
         if let Some(installer) = plan.up_to_date() {
             self.progress.done(
                 pack_ref,
-                Step::Virtualenv,
+                InstallStep::Virtualenv,
                 &format!("reused (built with {installer})"),
             );
             return Ok(Venv::Unchanged("reused"));
@@ -910,7 +873,7 @@ impl<'a> Installer<'a> {
         let started = Instant::now();
         self.progress.start(
             pack_ref,
-            Step::Virtualenv,
+            InstallStep::Virtualenv,
             &format!("building with {}", plan.installer()),
         );
         let staging =
@@ -933,7 +896,7 @@ impl<'a> Installer<'a> {
         };
         self.progress.done(
             pack_ref,
-            Step::Virtualenv,
+            InstallStep::Virtualenv,
             &format!(
                 "{outcome} with {} in {:.1}s",
                 staged_venv.installer(),
@@ -955,7 +918,7 @@ impl<'a> Installer<'a> {
     ) -> Result<InstalledPack, InstallError> {
         let pack_ref = prepared.pack_ref.clone();
         self.progress
-            .start(&pack_ref, Step::Register, "moving into place");
+            .start(&pack_ref, InstallStep::Register, "moving into place");
         let progress = self.progress;
         let _lock = PackLock::acquire(&self.settings.locks_dir(), &pack_ref, || {
             progress.waiting_for_lock(&pack_ref)
@@ -1046,7 +1009,7 @@ impl<'a> Installer<'a> {
         let counts: BTreeMap<String, u64> = store.content_counts(&pack_ref)?.into_iter().collect();
         self.progress.done(
             &pack_ref,
-            Step::Register,
+            InstallStep::Register,
             &format!("{}", final_dir.display()),
         );
         let virtualenv = match (&prepared.virtualenv, venv_swapped) {

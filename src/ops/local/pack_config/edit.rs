@@ -24,12 +24,12 @@ use crate::yaml::{spanned_events, ScalarKind, SpanKind, SpannedEvent};
 /// `text` (a config file whose values are `old`) with `new` written into it, editing only
 /// the entries that changed; when that cannot be done safely, the whole file rewritten with
 /// its opening comments kept.
-pub fn update(text: &str, old: &Value, new: &Value) -> String {
+pub(crate) fn update(text: &str, old: &Value, new: &Value) -> String {
     edit(text, old, new).unwrap_or_else(|| rewrite(text, new))
 }
 
 /// `new` as YAML, after the comments, blank lines, directives and `---` that open `text`.
-pub fn rewrite(text: &str, new: &Value) -> String {
+pub(crate) fn rewrite(text: &str, new: &Value) -> String {
     let mut header = String::new();
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim();

@@ -29,9 +29,9 @@ use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
 /// Prefix of install staging directories in the packs and virtualenvs directories.
-pub const STAGING_PREFIX: &str = ".st2-staging-";
+pub(crate) const STAGING_PREFIX: &str = ".st2-staging-";
 /// Prefix of pack directories being removed.
-pub const REMOVING_PREFIX: &str = ".st2-removing-";
+pub(crate) const REMOVING_PREFIX: &str = ".st2-removing-";
 const OWNER_LOCK: &str = "owner.lock";
 /// In a virtualenv staging directory: the inode of the new virtualenv, written before it is
 /// swapped into place, which tells recovery whether the swap happened.
@@ -43,14 +43,14 @@ const CLAIM_GRACE: Duration = Duration::from_secs(60);
 /// An install's staging directory, `.st2-staging-<pid>-<random>`: locked by this process
 /// while it lives, deleted when dropped.
 #[derive(Debug)]
-pub struct StagingDir {
+pub(crate) struct StagingDir {
     path: PathBuf,
     _owner: File,
 }
 
 impl StagingDir {
     /// Create and claim a staging directory in `packs_dir`.
-    pub fn create(packs_dir: &Path) -> std::io::Result<StagingDir> {
+    pub(crate) fn create(packs_dir: &Path) -> std::io::Result<StagingDir> {
         let path = tempfile::Builder::new()
             .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
             .tempdir_in(packs_dir)?
@@ -61,7 +61,10 @@ impl StagingDir {
     /// Create and claim the staging directory in `dir` that goes with `pack_staging` (the
     /// same name): where that install builds its virtualenv, found again by recovery from the
     /// journal record, which names the pack's.
-    pub fn create_beside(pack_staging: &StagingDir, dir: &Path) -> std::io::Result<StagingDir> {
+    pub(crate) fn create_beside(
+        pack_staging: &StagingDir,
+        dir: &Path,
+    ) -> std::io::Result<StagingDir> {
         let name = pack_staging
             .path
             .file_name()
@@ -89,13 +92,13 @@ impl StagingDir {
     }
 
     /// The directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Record, before swapping it into place, the inode of the virtualenv built at
     /// `built` (inside this directory), for [`recover_interrupted`].
-    pub fn record_new_inode(&self, built: &Path) -> std::io::Result<()> {
+    pub(crate) fn record_new_inode(&self, built: &Path) -> std::io::Result<()> {
         let inode = std::fs::symlink_metadata(built)?.ino();
         let path = self.path.join(NEW_INODE);
         std::fs::write(&path, inode.to_string())?;
@@ -179,7 +182,7 @@ fn staging_abandoned(staging: &Path) -> bool {
 /// died between moving their directories into place and registering the pack, then remove
 /// the staging directories and virtualenv builds nobody owns any more. Returns a warning per
 /// pack rolled back.
-pub fn recover_interrupted(
+pub(crate) fn recover_interrupted(
     settings: &Settings,
     store: &mut Store,
 ) -> Result<Vec<String>, StoreError> {
@@ -197,7 +200,7 @@ pub fn recover_interrupted(
 
 /// [`recover_interrupted`] where there is no store yet (nothing was ever registered, so
 /// there is nothing to roll back): remove what killed installs and builds left.
-pub fn remove_abandoned(settings: &Settings) {
+pub(crate) fn remove_abandoned(settings: &Settings) {
     remove_abandoned_in(settings, &[]);
 }
 
