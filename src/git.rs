@@ -225,25 +225,10 @@ pub fn fetch_first(
     let listing = list_remote(&repo, url, options)?;
     let (target, reference) = listing.choose(url, references)?;
 
-    let local = is_local(url);
-    let (refspecs, depth): (Vec<String>, bool) = match &target {
-        Target::Branch { name, .. } => (
-            vec![format!("+refs/heads/{name}:refs/remotes/origin/{name}")],
-            true,
-        ),
-        Target::Tag { name, .. } => (vec![format!("+refs/tags/{name}:refs/tags/{name}")], true),
-        Target::Commit { .. } | Target::Abbreviated(_) | Target::Detached(_) => (
-            vec![
-                "+refs/heads/*:refs/remotes/origin/*".to_string(),
-                "+refs/tags/*:refs/tags/*".to_string(),
-            ],
-            false,
-        ),
-    };
     // libgit2 cannot fetch shallow from a local repository: fetch everything there.
-    let shallow = depth && !local;
-    let fetch_result = download(&repo, url, &refspecs, shallow, options);
-    let shallow = match fetch_result {
+    let shallow = target.shallow() && !is_local(url);
+    let refspecs = target.refspecs();
+    let shallow = match download(&repo, url, &refspecs, shallow, options) {
         Ok(()) => shallow,
         Err(err) if shallow => {
             tracing::debug!("shallow fetch of {url} failed ({err}); fetching everything");
@@ -252,56 +237,13 @@ pub fn fetch_first(
         }
         Err(err) => return Err(err),
     };
-
-    let commit = match &target {
-        Target::Branch { oid, .. } | Target::Commit { oid } | Target::Detached(oid) => *oid,
-        Target::Tag { name, .. } => repo
-            .find_reference(&format!("refs/tags/{name}"))
-            .and_then(|reference| reference.peel_to_commit())
-            .map(|commit| commit.id())
-            .map_err(git_error)?,
-        Target::Abbreviated(prefix) => repo
-            .revparse_single(prefix)
-            .and_then(|object| object.peel_to_commit())
-            .map(|commit| commit.id())
-            .map_err(|_| GitError::NoSuchRef {
-                reference: prefix.clone(),
-                url: url.to_string(),
-                available: listing.versions(),
-            })?,
-    };
+    let commit = target.commit(&repo, url, &listing)?;
     let commit_object = repo.find_commit(commit).map_err(|_| GitError::NoSuchRef {
         reference: reference.unwrap_or("HEAD").to_string(),
         url: url.to_string(),
         available: listing.versions(),
     })?;
-
-    let resolved = match &target {
-        Target::Branch { name, default, .. } => {
-            let mut branch = repo.branch(name, &commit_object, true).map_err(git_error)?;
-            // Tracking origin/<name>, as `git clone` sets it up.
-            let _ = branch.set_upstream(Some(&format!("origin/{name}")));
-            repo.set_head(&format!("refs/heads/{name}"))
-                .map_err(git_error)?;
-            if *default {
-                ResolvedRef::DefaultBranch(name.clone())
-            } else {
-                ResolvedRef::Branch(name.clone())
-            }
-        }
-        Target::Tag { name, .. } => {
-            repo.set_head_detached(commit).map_err(git_error)?;
-            ResolvedRef::Tag(name.clone())
-        }
-        Target::Commit { .. } | Target::Abbreviated(_) => {
-            repo.set_head_detached(commit).map_err(git_error)?;
-            ResolvedRef::Commit
-        }
-        Target::Detached(_) => {
-            repo.set_head_detached(commit).map_err(git_error)?;
-            ResolvedRef::DetachedHead
-        }
-    };
+    let resolved = target.check_out(&repo, &commit_object).map_err(git_error)?;
     repo.checkout_head(Some(CheckoutBuilder::new().force()))
         .map_err(git_error)?;
     Ok((
@@ -329,6 +271,81 @@ enum Target {
     },
     Abbreviated(String),
     Detached(Oid),
+}
+
+impl Target {
+    /// What to fetch: the one branch or tag, else every branch and tag.
+    fn refspecs(&self) -> Vec<String> {
+        match self {
+            Target::Branch { name, .. } => {
+                vec![format!("+refs/heads/{name}:refs/remotes/origin/{name}")]
+            }
+            Target::Tag { name, .. } => vec![format!("+refs/tags/{name}:refs/tags/{name}")],
+            Target::Commit { .. } | Target::Abbreviated(_) | Target::Detached(_) => vec![
+                "+refs/heads/*:refs/remotes/origin/*".to_string(),
+                "+refs/tags/*:refs/tags/*".to_string(),
+            ],
+        }
+    }
+
+    /// Whether a shallow fetch (depth 1) can get it: a branch or a tag.
+    fn shallow(&self) -> bool {
+        matches!(self, Target::Branch { .. } | Target::Tag { .. })
+    }
+
+    /// The commit it points at, once fetched into `repo`.
+    fn commit(&self, repo: &Repository, url: &str, listing: &Listing) -> Result<Oid, GitError> {
+        Ok(match self {
+            Target::Branch { oid, .. } | Target::Commit { oid } | Target::Detached(oid) => *oid,
+            Target::Tag { name, .. } => repo
+                .find_reference(&format!("refs/tags/{name}"))
+                .and_then(|reference| reference.peel_to_commit())
+                .map(|commit| commit.id())
+                .map_err(|err| GitError::from_git2(url, err))?,
+            Target::Abbreviated(prefix) => repo
+                .revparse_single(prefix)
+                .and_then(|object| object.peel_to_commit())
+                .map(|commit| commit.id())
+                .map_err(|_| GitError::NoSuchRef {
+                    reference: prefix.clone(),
+                    url: url.to_string(),
+                    available: listing.versions(),
+                })?,
+        })
+    }
+
+    /// Point HEAD at `commit`: a branch tracking `origin/<name>` as `git clone` sets it up,
+    /// else detached.
+    fn check_out(
+        &self,
+        repo: &Repository,
+        commit: &git2::Commit<'_>,
+    ) -> Result<ResolvedRef, git2::Error> {
+        Ok(match self {
+            Target::Branch { name, default, .. } => {
+                let mut branch = repo.branch(name, commit, true)?;
+                let _ = branch.set_upstream(Some(&format!("origin/{name}")));
+                repo.set_head(&format!("refs/heads/{name}"))?;
+                if *default {
+                    ResolvedRef::DefaultBranch(name.clone())
+                } else {
+                    ResolvedRef::Branch(name.clone())
+                }
+            }
+            Target::Tag { name, .. } => {
+                repo.set_head_detached(commit.id())?;
+                ResolvedRef::Tag(name.clone())
+            }
+            Target::Commit { .. } | Target::Abbreviated(_) => {
+                repo.set_head_detached(commit.id())?;
+                ResolvedRef::Commit
+            }
+            Target::Detached(_) => {
+                repo.set_head_detached(commit.id())?;
+                ResolvedRef::DetachedHead
+            }
+        })
+    }
 }
 
 /// The remote's refs, from one `ls-remote`.

@@ -10,6 +10,8 @@
 //! - versions are compared as semver (the real index lists `1.10.0` before `1.2.0`);
 //! - unknown names get suggestions.
 //!
+//! Reading a URL (HTTP or file, timeouts, size limit) is in `index/fetch.rs`.
+//!
 //! ```no_run
 //! # use st2_rs::index::{Index, IndexOptions};
 //! let loaded = Index::load(&["file:///tmp/index.json".into()], &IndexOptions::default())?;
@@ -24,6 +26,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+mod fetch;
+
+use fetch::fetch;
 
 /// How to read indexes.
 #[derive(Debug, Clone)]
@@ -484,125 +490,6 @@ fn value_contains(value: &Value, query: &str) -> bool {
         Value::Object(map) => map.values().any(|item| value_contains(item, query)),
         Value::Number(number) => number.to_string().contains(query),
         _ => false,
-    }
-}
-
-/// Read one URL: `http(s)://`, `file://` or a plain path.
-fn fetch(
-    url: &str,
-    options: &IndexOptions,
-    client: &mut Option<reqwest::blocking::Client>,
-) -> Result<Vec<u8>, String> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        if client.is_none() {
-            *client = Some(http_client(options)?);
-        }
-        let started = std::time::Instant::now();
-        let response = client
-            .as_ref()
-            .expect("built above")
-            .get(url)
-            .send()
-            .map_err(|err| describe_reqwest(&err))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("HTTP status {status}"));
-        }
-        // reqwest's blocking reader bounds each read, not the whole body: a server dripping
-        // a byte at a time would never time out. The deadline covers the whole download.
-        let deadline = Deadline {
-            inner: response,
-            until: started + options.timeout,
-        };
-        return read_limited(deadline, |err| {
-            if err.kind() == std::io::ErrorKind::TimedOut {
-                return "timed out".to_string();
-            }
-            // reqwest's body errors wrap the cause (timeout, reset) in io::Error.
-            match err
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
-            {
-                Some(err) => describe_reqwest(err),
-                None => err.to_string(),
-            }
-        });
-    }
-    let path = url.strip_prefix("file://").unwrap_or(url);
-    let file = std::fs::File::open(path).map_err(|err| crate::settings::io_reason(&err))?;
-    read_limited(file, |err| crate::settings::io_reason(&err))
-}
-
-/// A reader that fails with `TimedOut` once `until` has passed.
-struct Deadline<R> {
-    inner: R,
-    until: std::time::Instant,
-}
-
-impl<R: std::io::Read> std::io::Read for Deadline<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if std::time::Instant::now() >= self.until {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "timed out",
-            ));
-        }
-        self.inner.read(buf)
-    }
-}
-
-/// Largest index document read: the Exchange index is under 1 MiB.
-const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
-
-fn read_limited(
-    source: impl std::io::Read,
-    describe: impl Fn(std::io::Error) -> String,
-) -> Result<Vec<u8>, String> {
-    crate::fs::read_at_most(source, MAX_INDEX_BYTES)
-        .map_err(describe)?
-        .ok_or_else(|| {
-            format!(
-                "the index is larger than {} MiB; this is not a pack index",
-                MAX_INDEX_BYTES / (1024 * 1024)
-            )
-        })
-}
-
-fn http_client(options: &IndexOptions) -> Result<reqwest::blocking::Client, String> {
-    let mut builder = reqwest::blocking::Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(options.timeout)
-        .user_agent(concat!("st2-rs/", env!("CARGO_PKG_VERSION")));
-    if let Some(bundle) = &options.ca_bundle {
-        let pem = std::fs::read(bundle).map_err(|err| {
-            format!(
-                "cannot read CA bundle {}: {}",
-                bundle.display(),
-                crate::settings::io_reason(&err)
-            )
-        })?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|err| format!("invalid CA bundle {}: {err}", bundle.display()))?
-        {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    builder.build().map_err(|err| err.to_string())
-}
-
-/// A short reason for a failed request: "timed out", or "connection failed: <cause>".
-fn describe_reqwest(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        return "timed out".to_string();
-    }
-    let mut innermost: &dyn std::error::Error = err;
-    while let Some(next) = innermost.source() {
-        innermost = next;
-    }
-    if err.is_connect() {
-        format!("connection failed: {innermost}")
-    } else {
-        innermost.to_string()
     }
 }
 

@@ -170,22 +170,7 @@ fn scan(body: &str, found: &mut Vec<(String, Vec<Step>)>, defined: &mut Vec<Stri
         let is_first = first_word;
         first_word = false;
         if is_first && matches!(word.as_str(), "set" | "for") {
-            // The names it defines: up to ` in ` (for) or `=` (set).
-            let tail: String = chars[i..].iter().collect();
-            let cut = if word == "for" {
-                tail.find(" in ")
-            } else {
-                tail.find('=')
-            };
-            if let Some(cut) = cut {
-                defined.extend(
-                    tail[..cut]
-                        .split(',')
-                        .map(|name| name.trim().to_string())
-                        .filter(|name| !name.is_empty()),
-                );
-                i += tail[..cut].chars().count();
-            }
+            i += defined_names(&word, &chars[i..], defined);
             previous = ' ';
             continue;
         }
@@ -198,53 +183,82 @@ fn scan(body: &str, found: &mut Vec<(String, Vec<Step>)>, defined: &mut Vec<Stri
                 && chars[i..].iter().skip_while(|c| c.is_whitespace()).nth(1) != Some(&'=')
             || defined.contains(&word)
             || preceded_by_is(&chars, start);
-        let mut steps = Vec::new();
-        loop {
-            let mut j = i;
-            while j < chars.len() && chars[j].is_whitespace() {
-                j += 1;
-            }
-            match chars.get(j) {
-                Some('.')
-                    if chars
-                        .get(j + 1)
-                        .is_some_and(|c| c.is_alphabetic() || *c == '_') =>
-                {
-                    let name_start = j + 1;
-                    let mut k = name_start;
-                    while k < chars.len() && (chars[k].is_alphanumeric() || chars[k] == '_') {
-                        k += 1;
-                    }
-                    if chars[k..].iter().find(|c| !c.is_whitespace()) == Some(&'(') {
-                        break;
-                    }
-                    steps.push(Step::Attribute(chars[name_start..k].iter().collect()));
-                    i = k;
-                }
-                Some('.') if chars.get(j + 1).is_some_and(char::is_ascii_digit) => {
-                    let mut k = j + 1;
-                    while k < chars.len() && chars[k].is_ascii_digit() {
-                        k += 1;
-                    }
-                    let digits: String = chars[j + 1..k].iter().collect();
-                    steps.push(Step::Index(digits.parse().unwrap_or(0)));
-                    i = k;
-                }
-                Some('[') => {
-                    let Some((step, end)) = subscript(&chars, j + 1) else {
-                        break;
-                    };
-                    steps.push(step);
-                    i = end;
-                }
-                _ => break,
-            }
-        }
+        let (steps, end) = steps_after(&chars, i);
+        i = end;
         if !skip {
             found.push((word, steps));
         }
         previous = 'a';
     }
+}
+
+/// The names a `set` or `for` statement defines: up to ` in ` (for) or `=` (set) in `tail`
+/// (what follows the keyword). Returns how many characters they take.
+fn defined_names(keyword: &str, tail: &[char], defined: &mut Vec<String>) -> usize {
+    let tail: String = tail.iter().collect();
+    let cut = if keyword == "for" {
+        tail.find(" in ")
+    } else {
+        tail.find('=')
+    };
+    let Some(cut) = cut else {
+        return 0;
+    };
+    defined.extend(
+        tail[..cut]
+            .split(',')
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty()),
+    );
+    tail[..cut].chars().count()
+}
+
+/// The attribute and index steps after a name that ends at `i` (`.a`, `.0`, `['a']`, `[0]`),
+/// up to a method call or anything else; and where they end.
+fn steps_after(chars: &[char], mut i: usize) -> (Vec<Step>, usize) {
+    let mut steps = Vec::new();
+    loop {
+        let mut j = i;
+        while j < chars.len() && chars[j].is_whitespace() {
+            j += 1;
+        }
+        match chars.get(j) {
+            Some('.')
+                if chars
+                    .get(j + 1)
+                    .is_some_and(|c| c.is_alphabetic() || *c == '_') =>
+            {
+                let name_start = j + 1;
+                let mut k = name_start;
+                while k < chars.len() && (chars[k].is_alphanumeric() || chars[k] == '_') {
+                    k += 1;
+                }
+                if chars[k..].iter().find(|c| !c.is_whitespace()) == Some(&'(') {
+                    break;
+                }
+                steps.push(Step::Attribute(chars[name_start..k].iter().collect()));
+                i = k;
+            }
+            Some('.') if chars.get(j + 1).is_some_and(char::is_ascii_digit) => {
+                let mut k = j + 1;
+                while k < chars.len() && chars[k].is_ascii_digit() {
+                    k += 1;
+                }
+                let digits: String = chars[j + 1..k].iter().collect();
+                steps.push(Step::Index(digits.parse().unwrap_or(0)));
+                i = k;
+            }
+            Some('[') => {
+                let Some((step, end)) = subscript(chars, j + 1) else {
+                    break;
+                };
+                steps.push(step);
+                i = end;
+            }
+            _ => break,
+        }
+    }
+    (steps, i)
 }
 
 fn preceded_by_is(chars: &[char], start: usize) -> bool {

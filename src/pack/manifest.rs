@@ -99,11 +99,6 @@ impl PackManifest {
 
     /// Validate already parsed metadata read from `file`.
     pub fn from_value(file: &Path, value: Value) -> Result<PackManifest, ManifestError> {
-        let field_error = |field: &str, message: String| ManifestError::Field {
-            file: file.to_path_buf(),
-            field: field.to_string(),
-            message,
-        };
         let metadata = match value {
             Value::Null => {
                 return Err(ManifestError::Empty {
@@ -113,142 +108,41 @@ impl PackManifest {
             Value::Object(map) => map,
             other => {
                 return Err(field_error(
+                    file,
                     "(top level)",
                     format!("expected a mapping, got {}", kind_of(&other)),
                 ))
             }
         };
-
-        let required_string = |field: &str| -> Result<String, ManifestError> {
-            match metadata.get(field) {
-                None | Some(Value::Null) => Err(field_error(
-                    field,
-                    format!("'{field}' is a required property"),
-                )),
-                Some(Value::String(text)) => Ok(text.clone()),
-                Some(other) => Err(field_error(
-                    field,
-                    format!("expected a string, got {}", kind_of(other)),
-                )),
-            }
+        // The fields are checked in this order: the first that fails is the error.
+        let fields = Fields {
+            file,
+            metadata: &metadata,
         };
-        let optional_string = |field: &str| -> Result<Option<String>, ManifestError> {
-            match metadata.get(field) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(text)) => Ok(Some(text.clone())),
-                Some(other) => Err(field_error(
-                    field,
-                    format!("expected a string, got {}", kind_of(other)),
-                )),
-            }
-        };
-        let string_list = |field: &str| -> Result<Vec<String>, ManifestError> {
-            match metadata.get(field) {
-                None | Some(Value::Null) => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|item| match item {
-                        Value::String(text) => Ok(text.clone()),
-                        other => Err(field_error(
-                            field,
-                            format!("expected a list of strings, found {}", kind_of(other)),
-                        )),
-                    })
-                    .collect(),
-                Some(other) => Err(field_error(
-                    field,
-                    format!("expected a list of strings, got {}", kind_of(other)),
-                )),
-            }
-        };
-
-        let name = required_string("name")?;
-        let description = required_string("description")?;
-        let author = required_string("author")?;
-        // Upstream casts a version written as a number (`version: 0.1`) to its string.
-        let version = match metadata.get("version") {
-            Some(Value::Number(number)) => number.to_string(),
-            _ => required_string("version")?,
-        };
-        if !is_pack_version(&version) {
-            return Err(field_error(
-                "version",
-                format!(
-                    "Pack version \"{version}\" doesn't follow a valid semver format. Valid \
-                     versions and formats include: 0.1.0, 0.2.1, 1.1.0, etc."
-                ),
-            ));
-        }
-        let declared_ref = optional_string("ref")?.filter(|value| !value.is_empty());
-        if let Some(pack_ref) = &declared_ref {
-            if !is_valid_ref(pack_ref) {
-                return Err(field_error(
-                    "ref",
-                    // Upstream's message, then the first line of jsonschema's detail.
-                    format!(
-                        "Pack ref / name can only contain valid word characters (a-z, 0-9 and \
-                         _), dashes are not allowed. ('{pack_ref}' does not match \
-                         '^[a-z0-9_]+$')"
-                    ),
-                ));
-            }
-        }
-        let stackstorm_version = optional_string("stackstorm_version")?;
-        if let Some(requirement) = &stackstorm_version {
-            if let Err(message) = parse_version_requirement(requirement) {
-                return Err(field_error("stackstorm_version", message));
-            }
-        }
-        // `python_versions: [2, 3]` written without quotes is common enough; accept numbers as
-        // their string form, but only "2" and "3".
-        let python_versions = match metadata.get("python_versions") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => {
-                let mut versions = Vec::new();
-                for item in items {
-                    let text = match item {
-                        Value::String(text) => text.clone(),
-                        Value::Number(number) => number.to_string(),
-                        other => {
-                            return Err(field_error(
-                                "python_versions",
-                                format!("expected \"2\" or \"3\", found {}", kind_of(other)),
-                            ))
-                        }
-                    };
-                    if text != "2" && text != "3" {
-                        return Err(field_error(
-                            "python_versions",
-                            format!("'{text}' is not one of ['2', '3']"),
-                        ));
-                    }
-                    if !versions.contains(&text) {
-                        versions.push(text);
-                    }
-                }
-                versions
-            }
-            Some(other) => {
-                return Err(field_error(
-                    "python_versions",
-                    format!("expected a list, got {}", kind_of(other)),
-                ))
-            }
-        };
+        let name = fields.required_string("name")?;
+        let description = fields.required_string("description")?;
+        let author = fields.required_string("author")?;
+        let version = fields.version()?;
+        let declared_ref = fields.declared_ref()?;
+        let stackstorm_version = fields.stackstorm_version()?;
+        let python_versions = fields.python_versions()?;
         if let Some(system) = metadata.get("system") {
             if !system.is_object() && !system.is_null() {
-                return Err(field_error(
+                return Err(fields.error(
                     "system",
                     format!("expected a mapping, got {}", kind_of(system)),
                 ));
             }
         }
-        string_list("contributors")?;
+        fields.string_list("contributors")?;
+        let email = fields.optional_string("email")?;
+        let keywords = fields.string_list("keywords")?;
+        let dependencies = fields.string_list("dependencies")?;
         Ok(PackManifest {
             file: file.to_path_buf(),
-            email: optional_string("email")?,
-            keywords: string_list("keywords")?,
-            dependencies: string_list("dependencies")?,
+            email,
+            keywords,
+            dependencies,
             name,
             declared_ref,
             description,
@@ -363,6 +257,152 @@ impl PackManifest {
         } else {
             Vec::new()
         }
+    }
+}
+
+fn field_error(file: &Path, field: &str, message: String) -> ManifestError {
+    ManifestError::Field {
+        file: file.to_path_buf(),
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// The fields of a `pack.yaml` mapping, each read and checked as `PackAPI` does.
+struct Fields<'a> {
+    file: &'a Path,
+    metadata: &'a Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn error(&self, field: &str, message: String) -> ManifestError {
+        field_error(self.file, field, message)
+    }
+
+    fn required_string(&self, field: &str) -> Result<String, ManifestError> {
+        match self.metadata.get(field) {
+            None | Some(Value::Null) => {
+                Err(self.error(field, format!("'{field}' is a required property")))
+            }
+            Some(Value::String(text)) => Ok(text.clone()),
+            Some(other) => {
+                Err(self.error(field, format!("expected a string, got {}", kind_of(other))))
+            }
+        }
+    }
+
+    fn optional_string(&self, field: &str) -> Result<Option<String>, ManifestError> {
+        match self.metadata.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(other) => {
+                Err(self.error(field, format!("expected a string, got {}", kind_of(other))))
+            }
+        }
+    }
+
+    fn string_list(&self, field: &str) -> Result<Vec<String>, ManifestError> {
+        match self.metadata.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => Ok(text.clone()),
+                    other => Err(self.error(
+                        field,
+                        format!("expected a list of strings, found {}", kind_of(other)),
+                    )),
+                })
+                .collect(),
+            Some(other) => Err(self.error(
+                field,
+                format!("expected a list of strings, got {}", kind_of(other)),
+            )),
+        }
+    }
+
+    /// `version`, semver-like. As upstream does, on purpose: a version written as a number
+    /// (`version: 0.1`) is cast to its string.
+    fn version(&self) -> Result<String, ManifestError> {
+        let version = match self.metadata.get("version") {
+            Some(Value::Number(number)) => number.to_string(),
+            _ => self.required_string("version")?,
+        };
+        if !is_pack_version(&version) {
+            return Err(self.error(
+                "version",
+                format!(
+                    "Pack version \"{version}\" doesn't follow a valid semver format. Valid \
+                     versions and formats include: 0.1.0, 0.2.1, 1.1.0, etc."
+                ),
+            ));
+        }
+        Ok(version)
+    }
+
+    /// `ref`, when given and not empty.
+    fn declared_ref(&self) -> Result<Option<String>, ManifestError> {
+        let declared_ref = self
+            .optional_string("ref")?
+            .filter(|value| !value.is_empty());
+        if let Some(pack_ref) = &declared_ref {
+            if !is_valid_ref(pack_ref) {
+                return Err(self.error(
+                    "ref",
+                    // Upstream's message, then the first line of jsonschema's detail.
+                    format!(
+                        "Pack ref / name can only contain valid word characters (a-z, 0-9 and \
+                         _), dashes are not allowed. ('{pack_ref}' does not match \
+                         '^[a-z0-9_]+$')"
+                    ),
+                ));
+            }
+        }
+        Ok(declared_ref)
+    }
+
+    /// `stackstorm_version`: a version requirement (`>=3.0.0`).
+    fn stackstorm_version(&self) -> Result<Option<String>, ManifestError> {
+        let stackstorm_version = self.optional_string("stackstorm_version")?;
+        if let Some(requirement) = &stackstorm_version {
+            if let Err(message) = parse_version_requirement(requirement) {
+                return Err(self.error("stackstorm_version", message));
+            }
+        }
+        Ok(stackstorm_version)
+    }
+
+    /// `python_versions`, without repeats. `[2, 3]` written without quotes is common
+    /// enough: numbers are accepted as their string form, but only "2" and "3".
+    fn python_versions(&self) -> Result<Vec<String>, ManifestError> {
+        let field = "python_versions";
+        let items = match self.metadata.get(field) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(self.error(field, format!("expected a list, got {}", kind_of(other))))
+            }
+        };
+        let mut versions = Vec::new();
+        for item in items {
+            let text = match item {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                other => {
+                    return Err(self.error(
+                        field,
+                        format!("expected \"2\" or \"3\", found {}", kind_of(other)),
+                    ))
+                }
+            };
+            if text != "2" && text != "3" {
+                return Err(self.error(field, format!("'{text}' is not one of ['2', '3']")));
+            }
+            if !versions.contains(&text) {
+                versions.push(text);
+            }
+        }
+        Ok(versions)
     }
 }
 

@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 use crate::pack::manifest::{kind_of, PackManifest};
 use crate::runner;
 use crate::store::{
-    ActionRecord, ConfigRecord, ContentScope, PackRecord, PackRegistration, ResourceRecord,
+    ActionRecord, ConfigRecord, ContentScope, PackRecord, PackRegistration, ResourceKind,
+    ResourceRecord,
 };
 use crate::yaml;
 
@@ -86,13 +87,13 @@ impl ContentType {
     }
 
     /// For content stored as a resource record: (folder in the pack, record kind).
-    pub fn resource(self) -> Option<(&'static str, &'static str)> {
+    pub fn resource(self) -> Option<(&'static str, ResourceKind)> {
         match self {
-            ContentType::Triggers => Some(("triggers", "trigger")),
-            ContentType::Sensors => Some(("sensors", "sensor")),
-            ContentType::Rules => Some(("rules", "rule")),
-            ContentType::Aliases => Some(("aliases", "alias")),
-            ContentType::Policies => Some(("policies", "policy")),
+            ContentType::Triggers => Some(("triggers", ResourceKind::Trigger)),
+            ContentType::Sensors => Some(("sensors", ResourceKind::Sensor)),
+            ContentType::Rules => Some(("rules", ResourceKind::Rule)),
+            ContentType::Aliases => Some(("aliases", ResourceKind::Alias)),
+            ContentType::Policies => Some(("policies", ResourceKind::Policy)),
             _ => None,
         }
     }
@@ -113,7 +114,7 @@ fn content_scope(selection: &Selection) -> ContentScope {
         resource_kinds: selection
             .iter()
             .filter_map(|t| t.resource())
-            .map(|(_, kind)| kind.to_string())
+            .map(|(_, kind)| kind)
             .collect(),
     }
 }
@@ -178,7 +179,7 @@ impl LoadedPack {
                 .registration
                 .resources
                 .iter()
-                .any(|resource| resource.kind == "sensor")
+                .any(|resource| resource.kind == ResourceKind::Sensor)
     }
 
     /// Runner types of its actions that `st2 run` cannot execute yet, with a count each.
@@ -809,7 +810,7 @@ fn check_against_runner(
 
 fn resource_from_value(
     pack_ref: &str,
-    kind: &str,
+    kind: ResourceKind,
     metadata_file: &str,
     value: Value,
 ) -> Result<ResourceRecord, String> {
@@ -831,7 +832,7 @@ fn resource_from_value(
         });
     Ok(ResourceRecord {
         pack: pack_ref.to_string(),
-        kind: kind.to_string(),
+        kind,
         name,
         metadata_file: metadata_file.to_string(),
         metadata: Value::Object(map).to_string(),

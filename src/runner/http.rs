@@ -145,84 +145,20 @@ pub fn describe_failure(err: &reqwest::Error, shown: &str) -> String {
 /// The request to send, and the URL as errors show it (password masked).
 fn build(request: &RunRequest, timeout: Duration) -> Result<(RequestBuilder, String), String> {
     let p = request.parameters;
-    let text = |name: &str| {
-        p.get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let flag = |name: &str, default: bool| p.get(name).and_then(Value::as_bool).unwrap_or(default);
-    let raw_url = text("url").ok_or("URL must be specified.")?;
-    let mut url = Url::parse(raw_url).map_err(|err| format!("invalid url \"{raw_url}\": {err}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "invalid url \"{raw_url}\": only http and https are supported"
-        ));
-    }
-    let shown = shown_url(&url);
-    check_hosts(p, &url, &shown)?;
-    if let Some(Value::Object(params)) = p.get("params") {
-        let mut query = url.query_pairs_mut();
-        for (name, value) in params {
-            query.append_pair(name, &plain(value));
-        }
-    }
-
-    let allow_redirects = flag("allow_redirects", false);
-    let mut client = Client::builder()
-        .timeout(timeout)
-        .danger_accept_invalid_certs(!flag("verify_ssl_cert", true))
-        .redirect(if allow_redirects {
-            reqwest::redirect::Policy::limited(MAX_REDIRECTS)
-        } else {
-            reqwest::redirect::Policy::none()
-        });
-    let proxied = text("http_proxy").is_some() || text("https_proxy").is_some();
-    if let Some(proxy) = text("http_proxy") {
-        client =
-            client.proxy(reqwest::Proxy::http(proxy).map_err(|err| format!("http_proxy: {err}"))?);
-    }
-    if let Some(proxy) = text("https_proxy") {
-        client = client
-            .proxy(reqwest::Proxy::https(proxy).map_err(|err| format!("https_proxy: {err}"))?);
-    }
-    let needs_tls = !(url.scheme() == "http" && !allow_redirects && !proxied);
-    let client = build_client(client, needs_tls)
-        .map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
-
+    let (url, shown) = request_url(p)?;
+    let client = client(p, &url, timeout)?;
     let body = p
         .get("body")
         .filter(|body| !body.is_null() && body.as_str() != Some(""));
     let upload = upload(p);
-    let method = match text("method") {
+    let method = match text(p, "method") {
         Some(method) => method.to_ascii_uppercase(),
         None if body.is_some() || upload.is_some() => "POST".into(),
         None => "GET".into(),
     };
     let method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| format!("invalid HTTP method \"{method}\""))?;
-
-    let mut headers: Vec<(String, String)> = match p.get("headers") {
-        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), plain(v))).collect(),
-        _ => Vec::new(),
-    };
-    headers.push(("User-Agent".into(), "st2/v3.9.0".into()));
-    let action_name = request
-        .action_ref
-        .split_once('.')
-        .map_or(request.action_ref, |(_, name)| name);
-    headers.push(("X-Stanley-Action".into(), action_name.to_string()));
-    if let Some((name, value)) = text("auth").and_then(|auth| auth.split_once('=')) {
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    if let Some(Value::Object(cookies)) = p.get("cookies") {
-        let cookie: Vec<String> = cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={}", plain(value)))
-            .collect();
-        if !cookie.is_empty() {
-            headers.push(("Cookie".into(), cookie.join("; ")));
-        }
-    }
+    let headers = headers(request);
     let json_content = headers.iter().any(|(name, value)| {
         name.eq_ignore_ascii_case("content-type") && value.trim() == "application/json"
     });
@@ -231,8 +167,8 @@ fn build(request: &RunRequest, timeout: Duration) -> Result<(RequestBuilder, Str
     for (name, value) in &headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    if let Some(username) = text("username") {
-        let password = text("password").unwrap_or_default();
+    if let Some(username) = text(p, "username") {
+        let password = text(p, "password").unwrap_or_default();
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
         builder = builder.header("Authorization", format!("Basic {token}"));
@@ -263,6 +199,91 @@ fn build(request: &RunRequest, timeout: Duration) -> Result<(RequestBuilder, Str
         builder = builder.multipart(reqwest::blocking::multipart::Form::new().part(name, part));
     }
     Ok((builder, shown))
+}
+
+/// A string parameter, when set and not empty.
+fn text<'p>(p: &'p Map<String, Value>, name: &str) -> Option<&'p str> {
+    p.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn flag(p: &Map<String, Value>, name: &str, default: bool) -> bool {
+    p.get(name).and_then(Value::as_bool).unwrap_or(default)
+}
+
+/// `url` checked (http or https, the host lists) with `params` added to its query, and as
+/// errors show it.
+fn request_url(p: &Map<String, Value>) -> Result<(Url, String), String> {
+    let raw_url = text(p, "url").ok_or("URL must be specified.")?;
+    let mut url = Url::parse(raw_url).map_err(|err| format!("invalid url \"{raw_url}\": {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "invalid url \"{raw_url}\": only http and https are supported"
+        ));
+    }
+    let shown = shown_url(&url);
+    check_hosts(p, &url, &shown)?;
+    if let Some(Value::Object(params)) = p.get("params") {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            query.append_pair(name, &plain(value));
+        }
+    }
+    Ok((url, shown))
+}
+
+/// The client for one request: timeout, certificate check, redirects, proxies.
+fn client(p: &Map<String, Value>, url: &Url, timeout: Duration) -> Result<Client, String> {
+    let allow_redirects = flag(p, "allow_redirects", false);
+    let mut client = Client::builder()
+        .timeout(timeout)
+        .danger_accept_invalid_certs(!flag(p, "verify_ssl_cert", true))
+        .redirect(if allow_redirects {
+            reqwest::redirect::Policy::limited(MAX_REDIRECTS)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    let proxied = text(p, "http_proxy").is_some() || text(p, "https_proxy").is_some();
+    if let Some(proxy) = text(p, "http_proxy") {
+        client =
+            client.proxy(reqwest::Proxy::http(proxy).map_err(|err| format!("http_proxy: {err}"))?);
+    }
+    if let Some(proxy) = text(p, "https_proxy") {
+        client = client
+            .proxy(reqwest::Proxy::https(proxy).map_err(|err| format!("https_proxy: {err}"))?);
+    }
+    let needs_tls = !(url.scheme() == "http" && !allow_redirects && !proxied);
+    build_client(client, needs_tls).map_err(|err| format!("cannot set up the HTTP client: {err}"))
+}
+
+/// `headers`, then the ones upstream adds: `User-Agent`, `X-Stanley-Action`, `auth`
+/// (`Name=value`) and `cookies`.
+fn headers(request: &RunRequest) -> Vec<(String, String)> {
+    let p = request.parameters;
+    let mut headers: Vec<(String, String)> = match p.get("headers") {
+        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), plain(v))).collect(),
+        _ => Vec::new(),
+    };
+    headers.push(("User-Agent".into(), "st2/v3.9.0".into()));
+    let action_name = request
+        .action_ref
+        .split_once('.')
+        .map_or(request.action_ref, |(_, name)| name);
+    headers.push(("X-Stanley-Action".into(), action_name.to_string()));
+    if let Some((name, value)) = text(p, "auth").and_then(|auth| auth.split_once('=')) {
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    if let Some(Value::Object(cookies)) = p.get("cookies") {
+        let cookie: Vec<String> = cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={}", plain(value)))
+            .collect();
+        if !cookie.is_empty() {
+            headers.push(("Cookie".into(), cookie.join("; ")));
+        }
+    }
+    headers
 }
 
 /// `file_name`/`file_content` (set by `@file_path=...` on the command line), with

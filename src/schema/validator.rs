@@ -4,15 +4,20 @@
 //!
 //! Written by hand because no Rust JSON-Schema crate accepts boolean `required` in draft 4 or
 //! reports errors in Python's words, and both are part of the compatibility we promise.
+//!
+//! This file holds the walk (`id` scopes, `$ref`s, the depth limit), the error type and
+//! `best_match`; each keyword's check is a function of `keywords.rs`, as in jsonschema's
+//! `_validators.py`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use regex::Regex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::repr::{py_repr, py_str_repr};
+use super::keywords::{self, Check};
+use super::repr::py_str_repr;
 
 /// One step of the path to a value: an object key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +145,13 @@ impl<'a> Validator<'a> {
         best_match(self.errors(instance))
     }
 
-    fn is_valid(&self, instance: &Value, schema: &Value, scope: &str, depth: usize) -> bool {
+    pub(super) fn is_valid(
+        &self,
+        instance: &Value,
+        schema: &Value,
+        scope: &str,
+        depth: usize,
+    ) -> bool {
         let mut errors = Vec::new();
         self.descend(instance, schema, scope, &mut Vec::new(), depth, &mut errors);
         errors.is_empty()
@@ -148,12 +159,12 @@ impl<'a> Validator<'a> {
 
     /// Python's `re.search`; a pattern Rust's engine cannot compile (look-around,
     /// back-references) matches everything rather than failing valid input.
-    fn search(&self, pattern: &str, text: &str) -> bool {
+    pub(super) fn search(&self, pattern: &str, text: &str) -> bool {
         cached_regex(pattern).is_none_or(|regex| regex.is_match(text))
     }
 
     /// `depth`: how many schemas (subschemas and `$ref` targets) enclose this one.
-    fn descend(
+    pub(super) fn descend(
         &self,
         instance: &Value,
         schema: &Value,
@@ -195,13 +206,20 @@ impl<'a> Validator<'a> {
             return;
         }
         for (keyword, value) in schema {
-            let before = errors.len();
-            self.keyword(instance, keyword, value, schema, scope, path, depth, errors);
-            for error in &mut errors[before..] {
-                if error.keyword.is_empty() {
-                    error.keyword = keyword.clone();
-                }
-            }
+            let Some(check_keyword) = keywords::lookup(keyword) else {
+                continue;
+            };
+            let mut check = Check {
+                validator: self,
+                instance,
+                keyword,
+                schema,
+                scope,
+                depth,
+                path: &mut *path,
+                errors: &mut *errors,
+            };
+            check_keyword(&mut check, value);
         }
     }
 
@@ -241,415 +259,6 @@ impl<'a> Validator<'a> {
                 "$ref",
                 format!("Unresolvable JSON pointer: {}", py_str_repr(fragment)),
             )),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn keyword(
-        &self,
-        instance: &Value,
-        keyword: &str,
-        value: &Value,
-        schema: &Map<String, Value>,
-        scope: &str,
-        path: &mut Vec<PathItem>,
-        depth: usize,
-        errors: &mut Vec<ValidationError>,
-    ) {
-        let push = |errors: &mut Vec<ValidationError>, path: &[PathItem], message: String| {
-            errors.push(ValidationError {
-                message,
-                path: path.to_vec(),
-                keyword: keyword.to_string(),
-                context: Vec::new(),
-            })
-        };
-        let repr = || py_repr(instance);
-        match keyword {
-            "type" => {
-                let types: Vec<&Value> = match value {
-                    Value::Array(types) => types.iter().collect(),
-                    other => vec![other],
-                };
-                let mut matched = false;
-                for expected in &types {
-                    match expected.as_str().map(|name| is_type(instance, name)) {
-                        Some(Some(true)) => matched = true,
-                        Some(Some(false)) => {}
-                        Some(None) => {
-                            return push(
-                                errors,
-                                path,
-                                format!("Unknown type {}", py_repr(expected)),
-                            );
-                        }
-                        // A schema as a type (draft 3): valid when the instance matches it.
-                        None => matched |= self.is_valid(instance, expected, scope, depth),
-                    }
-                    if matched {
-                        break;
-                    }
-                }
-                if !matched {
-                    let names: Vec<String> = types
-                        .iter()
-                        .map(|t| match t.get("name") {
-                            Some(name) => py_repr(name),
-                            None => py_repr(t),
-                        })
-                        .collect();
-                    push(
-                        errors,
-                        path,
-                        format!("{} is not of type {}", repr(), names.join(", ")),
-                    );
-                }
-            }
-            "properties" => {
-                let (Some(object), Some(properties)) = (instance.as_object(), value.as_object())
-                else {
-                    return;
-                };
-                for (name, subschema) in properties {
-                    if let Some(item) = object.get(name) {
-                        path.push(PathItem::Key(name.clone()));
-                        self.descend(item, subschema, scope, path, depth, errors);
-                        path.pop();
-                    } else if subschema.get("required").is_some_and(truthy) {
-                        let mut error_path = path.clone();
-                        error_path.push(PathItem::Key(name.clone()));
-                        errors.push(ValidationError {
-                            message: format!("{} is a required property", py_str_repr(name)),
-                            path: error_path,
-                            keyword: "required".into(),
-                            context: Vec::new(),
-                        });
-                    }
-                }
-            }
-            "patternProperties" => {
-                let (Some(object), Some(patterns)) = (instance.as_object(), value.as_object())
-                else {
-                    return;
-                };
-                for (pattern, subschema) in patterns {
-                    for (key, item) in object {
-                        if self.search(pattern, key) {
-                            path.push(PathItem::Key(key.clone()));
-                            self.descend(item, subschema, scope, path, depth, errors);
-                            path.pop();
-                        }
-                    }
-                }
-            }
-            "additionalProperties" => {
-                let Some(object) = instance.as_object() else {
-                    return;
-                };
-                let properties = schema.get("properties").and_then(Value::as_object);
-                let patterns: Vec<&String> = schema
-                    .get("patternProperties")
-                    .and_then(Value::as_object)
-                    .map(|p| p.keys().collect())
-                    .unwrap_or_default();
-                let extras: Vec<&String> = object
-                    .keys()
-                    .filter(|key| !properties.is_some_and(|p| p.contains_key(*key)))
-                    .filter(|key| !patterns.iter().any(|pattern| self.search(pattern, key)))
-                    .collect();
-                if value.is_object() {
-                    for key in extras {
-                        path.push(PathItem::Key(key.clone()));
-                        self.descend(&object[key.as_str()], value, scope, path, depth, errors);
-                        path.pop();
-                    }
-                } else if !truthy(value) && !extras.is_empty() {
-                    if schema.contains_key("patternProperties") {
-                        let mut sorted = extras.clone();
-                        sorted.sort();
-                        let mut sorted_patterns = patterns.clone();
-                        sorted_patterns.sort();
-                        let verb = if extras.len() == 1 { "does" } else { "do" };
-                        push(
-                            errors,
-                            path,
-                            format!(
-                                "{} {verb} not match any of the regexes: {}",
-                                join_reprs(sorted.iter().map(|s| s.as_str())),
-                                join_reprs(sorted_patterns.iter().map(|s| s.as_str())),
-                            ),
-                        );
-                    } else {
-                        let verb = if extras.len() == 1 { "was" } else { "were" };
-                        push(
-                            errors,
-                            path,
-                            format!(
-                                "Additional properties are not allowed ({} {verb} unexpected)",
-                                join_reprs(extras.iter().map(|s| s.as_str()))
-                            ),
-                        );
-                    }
-                }
-            }
-            "items" => {
-                let Some(items) = instance.as_array() else {
-                    return;
-                };
-                match value {
-                    Value::Array(schemas) => {
-                        for (index, (item, subschema)) in items.iter().zip(schemas).enumerate() {
-                            path.push(PathItem::Index(index));
-                            self.descend(item, subschema, scope, path, depth, errors);
-                            path.pop();
-                        }
-                    }
-                    Value::Bool(false) if !items.is_empty() => {
-                        push(
-                            errors,
-                            path,
-                            format!("{} is not allowed for {}", "False", repr()),
-                        );
-                    }
-                    subschema => {
-                        for (index, item) in items.iter().enumerate() {
-                            path.push(PathItem::Index(index));
-                            self.descend(item, subschema, scope, path, depth, errors);
-                            path.pop();
-                        }
-                    }
-                }
-            }
-            "additionalItems" => {
-                let Some(items) = instance.as_array() else {
-                    return;
-                };
-                let positional = match schema.get("items") {
-                    None => 0,
-                    Some(Value::Array(schemas)) => schemas.len(),
-                    Some(Value::Object(_)) => return,
-                    Some(_) => 0,
-                };
-                if value.is_object() {
-                    for (index, item) in items.iter().enumerate().skip(positional) {
-                        path.push(PathItem::Index(index));
-                        self.descend(item, value, scope, path, depth, errors);
-                        path.pop();
-                    }
-                } else if !truthy(value) && items.len() > positional {
-                    let extras: Vec<String> = items[positional..].iter().map(py_repr).collect();
-                    let verb = if extras.len() == 1 { "was" } else { "were" };
-                    push(
-                        errors,
-                        path,
-                        format!(
-                            "Additional items are not allowed ({} {verb} unexpected)",
-                            extras.join(", ")
-                        ),
-                    );
-                }
-            }
-            "enum" => {
-                let Some(allowed) = value.as_array() else {
-                    return;
-                };
-                if !allowed.iter().any(|each| py_eq(instance, each)) {
-                    push(
-                        errors,
-                        path,
-                        format!("{} is not one of {}", repr(), py_repr(value)),
-                    );
-                }
-            }
-            "minimum" | "maximum" => {
-                let (Some(number), Some(limit)) = (as_number(instance), value.as_f64()) else {
-                    return;
-                };
-                if keyword == "minimum" && number < limit {
-                    push(
-                        errors,
-                        path,
-                        format!("{} is less than the minimum of {}", repr(), py_repr(value)),
-                    );
-                } else if keyword == "maximum" && number > limit {
-                    push(
-                        errors,
-                        path,
-                        format!(
-                            "{} is greater than the maximum of {}",
-                            repr(),
-                            py_repr(value)
-                        ),
-                    );
-                }
-            }
-            "multipleOf" => {
-                let (Some(number), Some(divisor)) = (as_number(instance), value.as_f64()) else {
-                    return;
-                };
-                let failed = if instance.is_f64() || value.is_f64() {
-                    let quotient = number / divisor;
-                    quotient.trunc() != quotient
-                } else {
-                    match (instance.as_i64(), value.as_i64()) {
-                        // checked: i64::MIN % -1 overflows (and is 0).
-                        (Some(a), Some(b)) if b != 0 => a.checked_rem(b).is_some_and(|r| r != 0),
-                        _ => false,
-                    }
-                };
-                if failed {
-                    push(
-                        errors,
-                        path,
-                        format!("{} is not a multiple of {}", repr(), py_repr(value)),
-                    );
-                }
-            }
-            "minLength" | "maxLength" => {
-                let (Some(text), Some(limit)) = (instance.as_str(), value.as_u64()) else {
-                    return;
-                };
-                let length = text.chars().count() as u64;
-                if keyword == "minLength" && length < limit {
-                    push(errors, path, format!("{} is too short", repr()));
-                } else if keyword == "maxLength" && length > limit {
-                    push(errors, path, format!("{} is too long", repr()));
-                }
-            }
-            "minItems" | "maxItems" => {
-                let (Some(items), Some(limit)) = (instance.as_array(), value.as_u64()) else {
-                    return;
-                };
-                if keyword == "minItems" && (items.len() as u64) < limit {
-                    push(errors, path, format!("{} is too short", repr()));
-                } else if keyword == "maxItems" && items.len() as u64 > limit {
-                    push(errors, path, format!("{} is too long", repr()));
-                }
-            }
-            "minProperties" | "maxProperties" => {
-                let (Some(object), Some(limit)) = (instance.as_object(), value.as_u64()) else {
-                    return;
-                };
-                if keyword == "minProperties" && (object.len() as u64) < limit {
-                    push(
-                        errors,
-                        path,
-                        format!("{} does not have enough properties", repr()),
-                    );
-                } else if keyword == "maxProperties" && object.len() as u64 > limit {
-                    push(errors, path, format!("{} has too many properties", repr()));
-                }
-            }
-            "uniqueItems" => {
-                let Some(items) = instance.as_array() else {
-                    return;
-                };
-                if truthy(value) {
-                    let duplicate = items
-                        .iter()
-                        .enumerate()
-                        .any(|(i, a)| items[i + 1..].iter().any(|b| py_eq(a, b)));
-                    if duplicate {
-                        push(errors, path, format!("{} has non-unique elements", repr()));
-                    }
-                }
-            }
-            "pattern" => {
-                let (Some(text), Some(pattern)) = (instance.as_str(), value.as_str()) else {
-                    return;
-                };
-                if !self.search(pattern, text) {
-                    push(
-                        errors,
-                        path,
-                        format!("{} does not match {}", repr(), py_str_repr(pattern)),
-                    );
-                }
-            }
-            "dependencies" => {
-                let (Some(object), Some(dependencies)) = (instance.as_object(), value.as_object())
-                else {
-                    return;
-                };
-                for (property, dependency) in dependencies {
-                    if !object.contains_key(property) {
-                        continue;
-                    }
-                    match dependency {
-                        Value::Array(names) => {
-                            for name in names {
-                                let missing =
-                                    name.as_str().is_some_and(|n| !object.contains_key(n));
-                                if missing {
-                                    push(
-                                        errors,
-                                        path,
-                                        format!(
-                                            "{} is a dependency of {}",
-                                            py_repr(name),
-                                            py_str_repr(property)
-                                        ),
-                                    );
-                                }
-                            }
-                        }
-                        subschema => self.descend(instance, subschema, scope, path, depth, errors),
-                    }
-                }
-            }
-            "allOf" => {
-                for subschema in value.as_array().into_iter().flatten() {
-                    self.descend(instance, subschema, scope, path, depth, errors);
-                }
-            }
-            "anyOf" | "oneOf" => {
-                let Some(subschemas) = value.as_array() else {
-                    return;
-                };
-                let mut context = Vec::new();
-                let mut first_valid = None;
-                for (index, subschema) in subschemas.iter().enumerate() {
-                    let mut branch = Vec::new();
-                    self.descend(instance, subschema, scope, path, depth, &mut branch);
-                    if branch.is_empty() {
-                        first_valid = Some(index);
-                        break;
-                    }
-                    context.extend(branch);
-                }
-                match first_valid {
-                    None => errors.push(ValidationError {
-                        message: format!("{} is not valid under any of the given schemas", repr()),
-                        path: path.clone(),
-                        keyword: keyword.to_string(),
-                        context,
-                    }),
-                    Some(first) if keyword == "oneOf" => {
-                        let mut valid: Vec<&Value> = subschemas[first + 1..]
-                            .iter()
-                            .filter(|s| self.is_valid(instance, s, scope, depth))
-                            .collect();
-                        if !valid.is_empty() {
-                            valid.push(&subschemas[first]);
-                            let reprs: Vec<String> = valid.into_iter().map(py_repr).collect();
-                            push(
-                                errors,
-                                path,
-                                format!("{} is valid under each of {}", repr(), reprs.join(", ")),
-                            );
-                        }
-                    }
-                    Some(_) => {}
-                }
-            }
-            "not" if self.is_valid(instance, value, scope, depth) => {
-                push(
-                    errors,
-                    path,
-                    format!("{} is not allowed for {}", py_repr(value), repr()),
-                );
-            }
-            _ => {}
         }
     }
 }
@@ -704,10 +313,6 @@ pub fn is_type(instance: &Value, name: &str) -> Option<bool> {
     })
 }
 
-fn as_number(value: &Value) -> Option<f64> {
-    value.as_f64()
-}
-
 /// Python truthiness of a JSON value.
 pub fn truthy(value: &Value) -> bool {
     match value {
@@ -737,10 +342,6 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
-}
-
-fn join_reprs<'s>(items: impl Iterator<Item = &'s str>) -> String {
-    items.map(py_str_repr).collect::<Vec<_>>().join(", ")
 }
 
 fn strip_fragment(url: &str) -> String {

@@ -146,22 +146,7 @@ pub(crate) fn compose(
     let mut documents = 0;
     loop {
         let (event, mark) = next()?;
-        // PyYAML registers an anchor where its node starts and refuses a second definition
-        // of the name in the same document.
-        if let Event::Scalar {
-            anchor: Some(name), ..
-        }
-        | Event::SequenceStart {
-            anchor: Some(name), ..
-        }
-        | Event::MappingStart {
-            anchor: Some(name), ..
-        } = &event
-        {
-            if anchors.contains_key(name) || stack.iter().any(|f| f.anchor.as_ref() == Some(name)) {
-                return Err(at(mark, format!("found duplicate anchor '{name}'")));
-            }
-        }
+        check_anchor(&event, mark, &stack, &anchors)?;
         let is_mapping = matches!(event, Event::MappingStart { .. });
         let node = match event {
             Event::StreamEnd => break,
@@ -175,19 +160,7 @@ pub(crate) fn compose(
                 }
                 continue;
             }
-            Event::Alias(name) => match anchors.get(&name) {
-                Some(node) => Node::Shared(Rc::clone(node), mark),
-                None if stack.iter().any(|f| f.anchor.as_ref() == Some(&name)) => {
-                    return Err(at(
-                        mark,
-                        format!(
-                            "found the alias '{name}' inside the node it names; recursive \
-                             structures cannot be loaded"
-                        ),
-                    ))
-                }
-                None => return Err(at(mark, format!("found undefined alias '{name}'"))),
-            },
+            Event::Alias(name) => alias(&name, mark, &stack, &anchors)?,
             Event::Scalar {
                 anchor,
                 tag,
@@ -225,26 +198,9 @@ pub(crate) fn compose(
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let frame = stack.pop().expect("parser balances collections");
-                let node = if frame.is_mapping {
-                    let mut pairs = Vec::with_capacity(frame.nodes.len() / 2);
-                    let mut nodes = frame.nodes.into_iter();
-                    while let (Some(key), Some(value)) = (nodes.next(), nodes.next()) {
-                        pairs.push((key, value));
-                    }
-                    Node::Mapping {
-                        tag: frame.tag,
-                        pairs,
-                        mark: frame.mark,
-                    }
-                } else {
-                    Node::Sequence {
-                        tag: frame.tag,
-                        items: frame.nodes,
-                        mark: frame.mark,
-                    }
-                };
-                share(node, frame.anchor, &mut anchors)
+                let mut frame = stack.pop().expect("parser balances collections");
+                let anchor = frame.anchor.take();
+                share(frame.into_node(), anchor, &mut anchors)
             }
         };
         match stack.last_mut() {
@@ -253,6 +209,75 @@ pub(crate) fn compose(
         }
     }
     Ok(root)
+}
+
+/// PyYAML registers an anchor where its node starts and refuses a second definition of the
+/// name in the same document.
+fn check_anchor(
+    event: &Event,
+    mark: Mark,
+    stack: &[Frame],
+    anchors: &HashMap<String, Rc<Node>>,
+) -> Result<(), YamlError> {
+    if let Event::Scalar {
+        anchor: Some(name), ..
+    }
+    | Event::SequenceStart {
+        anchor: Some(name), ..
+    }
+    | Event::MappingStart {
+        anchor: Some(name), ..
+    } = event
+    {
+        if anchors.contains_key(name) || stack.iter().any(|f| f.anchor.as_ref() == Some(name)) {
+            return Err(at(mark, format!("found duplicate anchor '{name}'")));
+        }
+    }
+    Ok(())
+}
+
+/// The node an alias names; an alias inside the node it names (still open) is refused.
+fn alias(
+    name: &str,
+    mark: Mark,
+    stack: &[Frame],
+    anchors: &HashMap<String, Rc<Node>>,
+) -> Result<Node, YamlError> {
+    match anchors.get(name) {
+        Some(node) => Ok(Node::Shared(Rc::clone(node), mark)),
+        None if stack.iter().any(|f| f.anchor.as_deref() == Some(name)) => Err(at(
+            mark,
+            format!(
+                "found the alias '{name}' inside the node it names; recursive structures \
+                 cannot be loaded"
+            ),
+        )),
+        None => Err(at(mark, format!("found undefined alias '{name}'"))),
+    }
+}
+
+impl Frame {
+    /// The finished collection: a mapping's nodes are its keys and values in turn.
+    fn into_node(self) -> Node {
+        if self.is_mapping {
+            let mut pairs = Vec::with_capacity(self.nodes.len() / 2);
+            let mut nodes = self.nodes.into_iter();
+            while let (Some(key), Some(value)) = (nodes.next(), nodes.next()) {
+                pairs.push((key, value));
+            }
+            Node::Mapping {
+                tag: self.tag,
+                pairs,
+                mark: self.mark,
+            }
+        } else {
+            Node::Sequence {
+                tag: self.tag,
+                items: self.nodes,
+                mark: self.mark,
+            }
+        }
+    }
 }
 
 /// An anchored node becomes shared: the tree and every later alias hold it.

@@ -1,0 +1,353 @@
+//! Registered packs, and a pack's registration replaced or removed whole, in one
+//! transaction (its actions, resources and config schema with it).
+
+use std::path::PathBuf;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::actions::{self, ActionRecord};
+use super::config::{self, ConfigRecord};
+use super::resources::{self, ResourceKind, ResourceRecord};
+use super::{Store, StoreError};
+
+/// A registered pack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackRecord {
+    /// The pack ref (key).
+    #[serde(rename = "ref")]
+    pub pack_ref: String,
+    /// `name` from `pack.yaml`.
+    pub name: String,
+    /// `description`.
+    pub description: String,
+    /// `version`.
+    pub version: String,
+    /// `author`.
+    pub author: String,
+    /// `email`.
+    pub email: Option<String>,
+    /// `keywords`.
+    pub keywords: Vec<String>,
+    /// Directory the pack was registered from.
+    pub path: PathBuf,
+    /// All of `pack.yaml`.
+    #[serde(skip)]
+    pub metadata: Value,
+    /// Where it was installed from (URL, ref, commit), when installed by us.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Value>,
+    /// When it was registered (RFC 3339, UTC).
+    pub registered_at: String,
+}
+
+/// Everything one registration of one pack stores.
+#[derive(Debug, Clone)]
+pub struct PackRegistration {
+    /// The pack.
+    pub pack: PackRecord,
+    /// Its actions.
+    pub actions: Vec<ActionRecord>,
+    /// Its `config.schema.yaml`, when it has one.
+    pub config_schema: Option<Value>,
+    /// Its other content.
+    pub resources: Vec<ResourceRecord>,
+    /// Which content this registration replaces (what it did not read stays as it was).
+    pub scope: ContentScope,
+}
+
+/// The content types a registration read and therefore replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentScope {
+    /// Actions.
+    pub actions: bool,
+    /// Resource kinds.
+    pub resource_kinds: Vec<ResourceKind>,
+}
+
+/// What [`Store::replace_pack`] changed compared with the previous registration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReplaceSummary {
+    /// Action refs registered before and gone now.
+    pub removed_actions: Vec<String>,
+    /// Other resources (`kind:file`) registered before and gone now.
+    pub removed_resources: Vec<String>,
+    /// Whether a config schema was registered before and is gone now.
+    pub removed_config_schema: bool,
+}
+
+impl Store {
+    /// Replace everything registered for `registration.pack` with `registration`, in one
+    /// transaction, and say what disappeared.
+    pub fn replace_pack(
+        &mut self,
+        registration: &PackRegistration,
+    ) -> Result<ReplaceSummary, StoreError> {
+        self.replace_pack_with_config(registration, None)
+    }
+
+    /// [`Store::replace_pack`], also storing the pack's config in the same transaction.
+    pub fn replace_pack_with_config(
+        &mut self,
+        registration: &PackRegistration,
+        config: Option<&ConfigRecord>,
+    ) -> Result<ReplaceSummary, StoreError> {
+        let pack_ref = &registration.pack.pack_ref;
+        let scope = &registration.scope;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let previous = Previous::read(&tx, pack_ref, scope)?;
+        delete_content(&tx, pack_ref, scope)?;
+        upsert_pack(&tx, &registration.pack)?;
+        if scope.actions {
+            actions::insert(&tx, &registration.actions)?;
+        }
+        resources::insert(&tx, &registration.resources, &scope.resource_kinds)?;
+        if let Some(schema) = &registration.config_schema {
+            tx.execute(
+                "INSERT INTO config_schemas (pack, schema) VALUES (?1, ?2)",
+                params![pack_ref, serde_json::to_string(schema)?],
+            )?;
+        }
+        if let Some(config) = config {
+            config::upsert(&tx, config)?;
+        }
+        // The install that swapped this directory into place is complete with this commit.
+        tx.execute("DELETE FROM pending_swaps WHERE pack = ?1", [pack_ref])?;
+        tx.commit()?;
+        Ok(previous.summary(registration))
+    }
+
+    /// Remove a pack and everything registered for it. Returns whether it was registered.
+    pub fn remove_pack(&mut self, pack_ref: &str) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Explicit deletes, so that removal does not depend on foreign key enforcement.
+        tx.execute("DELETE FROM actions WHERE pack = ?1", [pack_ref])?;
+        tx.execute("DELETE FROM resources WHERE pack = ?1", [pack_ref])?;
+        tx.execute("DELETE FROM config_schemas WHERE pack = ?1", [pack_ref])?;
+        tx.execute("DELETE FROM configs WHERE pack = ?1", [pack_ref])?;
+        let removed = tx.execute("DELETE FROM packs WHERE ref = ?1", [pack_ref])? > 0;
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// All registered packs, by ref.
+    pub fn packs(&self) -> Result<Vec<PackRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(&format!("SELECT {PACK_COLUMNS} FROM packs ORDER BY ref"))?;
+        let rows = statement.query_map([], pack_from_row)?;
+        rows.map(|row| row?.decode()).collect()
+    }
+
+    /// One registered pack.
+    pub fn pack(&self, pack_ref: &str) -> Result<Option<PackRecord>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {PACK_COLUMNS} FROM packs WHERE ref = ?1"),
+                [pack_ref],
+                pack_from_row,
+            )
+            .optional()?
+            .map(RawPack::decode)
+            .transpose()
+    }
+
+    /// The registered config schema of a pack.
+    pub fn config_schema(&self, pack: &str) -> Result<Option<Value>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT schema FROM config_schemas WHERE pack = ?1",
+                [pack],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(text.map(|text| serde_json::from_str(&text)).transpose()?)
+    }
+}
+
+/// What a pack had registered, in the scope of a new registration, before it replaces it.
+struct Previous {
+    /// Action refs.
+    actions: Vec<String>,
+    /// `kind:metadata_file` of each resource.
+    resources: Vec<String>,
+    had_schema: bool,
+}
+
+impl Previous {
+    fn read(
+        tx: &Transaction<'_>,
+        pack_ref: &str,
+        scope: &ContentScope,
+    ) -> Result<Self, StoreError> {
+        let actions = if scope.actions {
+            string_column(
+                tx,
+                "SELECT ref FROM actions WHERE pack = ?1 ORDER BY ref",
+                pack_ref,
+            )?
+        } else {
+            Vec::new()
+        };
+        let mut resources = Vec::new();
+        for kind in &scope.resource_kinds {
+            let mut statement = tx.prepare_cached(
+                "SELECT kind || ':' || metadata_file FROM resources
+                 WHERE pack = ?1 AND kind = ?2 ORDER BY 1",
+            )?;
+            let rows = statement.query_map(params![pack_ref, kind], |row| row.get(0))?;
+            for row in rows {
+                resources.push(row?);
+            }
+        }
+        let had_schema: bool = tx
+            .query_row(
+                "SELECT 1 FROM config_schemas WHERE pack = ?1",
+                [pack_ref],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false);
+        Ok(Previous {
+            actions,
+            resources,
+            had_schema,
+        })
+    }
+
+    /// What `registration` no longer has.
+    fn summary(self, registration: &PackRegistration) -> ReplaceSummary {
+        let current_actions: Vec<&str> = registration
+            .actions
+            .iter()
+            .map(|action| action.action_ref.as_str())
+            .collect();
+        let current_resources: Vec<String> = registration
+            .resources
+            .iter()
+            .map(|resource| format!("{}:{}", resource.kind, resource.metadata_file))
+            .collect();
+        ReplaceSummary {
+            removed_actions: self
+                .actions
+                .into_iter()
+                .filter(|action| !current_actions.contains(&action.as_str()))
+                .collect(),
+            removed_resources: self
+                .resources
+                .into_iter()
+                .filter(|resource| !current_resources.contains(resource))
+                .collect(),
+            removed_config_schema: self.had_schema && registration.config_schema.is_none(),
+        }
+    }
+}
+
+/// Delete the pack's content in `scope`, and its config schema (a registration always
+/// reads it).
+fn delete_content(
+    tx: &Transaction<'_>,
+    pack_ref: &str,
+    scope: &ContentScope,
+) -> Result<(), StoreError> {
+    if scope.actions {
+        tx.execute("DELETE FROM actions WHERE pack = ?1", [pack_ref])?;
+    }
+    for kind in &scope.resource_kinds {
+        tx.execute(
+            "DELETE FROM resources WHERE pack = ?1 AND kind = ?2",
+            params![pack_ref, kind],
+        )?;
+    }
+    tx.execute("DELETE FROM config_schemas WHERE pack = ?1", [pack_ref])?;
+    Ok(())
+}
+
+/// Insert or update the pack's row; a registration without a source (a reload) keeps the
+/// one its install recorded.
+fn upsert_pack(tx: &Transaction<'_>, pack: &PackRecord) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO packs (ref, name, description, version, author, email, keywords, path,
+                            metadata, source, registered_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(ref) DO UPDATE SET
+            name = excluded.name, description = excluded.description,
+            version = excluded.version, author = excluded.author, email = excluded.email,
+            keywords = excluded.keywords, path = excluded.path, metadata = excluded.metadata,
+            source = COALESCE(excluded.source, packs.source),
+            registered_at = excluded.registered_at",
+        params![
+            pack.pack_ref,
+            pack.name,
+            pack.description,
+            pack.version,
+            pack.author,
+            pack.email,
+            serde_json::to_string(&pack.keywords)?,
+            pack.path.to_string_lossy(),
+            serde_json::to_string(&pack.metadata)?,
+            pack.source
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            pack.registered_at,
+        ],
+    )?;
+    Ok(())
+}
+
+struct RawPack {
+    record: PackRecord,
+    keywords: String,
+    metadata: String,
+    source: Option<String>,
+}
+
+impl RawPack {
+    fn decode(mut self) -> Result<PackRecord, StoreError> {
+        self.record.keywords = serde_json::from_str(&self.keywords)?;
+        self.record.metadata = serde_json::from_str(&self.metadata)?;
+        self.record.source = self
+            .source
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?;
+        Ok(self.record)
+    }
+}
+
+/// The columns [`pack_from_row`] reads, in its order.
+const PACK_COLUMNS: &str =
+    "ref, name, description, version, author, email, keywords, path, metadata, source, registered_at";
+
+fn pack_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPack> {
+    Ok(RawPack {
+        record: PackRecord {
+            pack_ref: row.get(0)?,
+            name: row.get(1)?,
+            description: row.get(2)?,
+            version: row.get(3)?,
+            author: row.get(4)?,
+            email: row.get(5)?,
+            keywords: Vec::new(),
+            path: PathBuf::from(row.get::<_, String>(7)?),
+            metadata: Value::Null,
+            source: None,
+            registered_at: row.get(10)?,
+        },
+        keywords: row.get(6)?,
+        metadata: row.get(8)?,
+        source: row.get(9)?,
+    })
+}
+
+fn string_column(conn: &Connection, sql: &str, parameter: &str) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map([parameter], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
