@@ -54,6 +54,7 @@ pub fn signal_group(pgid: u32, signal: i32) {
 }
 
 /// Die here, as by `kill -9` (the failpoints of crash tests).
+#[cfg(debug_assertions)]
 pub fn kill_self() {
     // SAFETY: raising a signal on our own process has no memory-safety preconditions.
     unsafe {
