@@ -22,8 +22,7 @@ use serde_json::{Map, Value};
 use crate::schema::{self, is_template};
 use crate::store::{KeyRecord, KeyScope};
 
-/// What is shown instead of a secret value.
-pub const MASK: &str = "********";
+pub use crate::redact::MASK;
 
 /// Decrypts a datastore value (StackStorm's key file format): `(ciphertext, key name)`.
 pub type Decrypt = dyn Fn(&str, &str) -> Result<String, String> + Send + Sync;
@@ -170,7 +169,7 @@ fn added_by_defaults(before: &Value, path: &[schema::PathItem]) -> bool {
 }
 
 /// Renders templates with `st2kv` in the context (config values here; action parameters
-/// in [`crate::action::params`], which add their own variables).
+/// in `action::params`, which add their own variables).
 pub struct Renderer<'a> {
     pack: &'a str,
     env: Environment<'static>,

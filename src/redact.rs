@@ -5,7 +5,7 @@
 //! token in its 401 error, and that text ends up in `stdout`, in the record and on the screen.
 //! As CI systems do with the secrets they know, every secret value the run knows (secret
 //! parameters, secret config values, datastore values it decrypted) is replaced by
-//! [`MASK`](crate::config::MASK) wherever it appears in the result, before the result is
+//! [`MASK`] wherever it appears in the result, before the result is
 //! stored or shown.
 //!
 //! Values shorter than [`MIN_LEN`] characters are not masked, as GitLab refuses to mask
@@ -16,7 +16,8 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde_json::{Map, Value};
 
-use crate::config::MASK;
+/// What is shown instead of a secret value.
+pub const MASK: &str = "********";
 
 /// Secrets shorter than this many characters are left alone.
 pub const MIN_LEN: usize = 8;
@@ -219,6 +220,22 @@ pub fn scalars(value: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Whether an environment variable's name says it holds a secret, in any case: it contains
+/// `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `PASSPHRASE`, or ends in `_KEY`
+/// (`AWS_SECRET_ACCESS_KEY`, `ST2_API_KEY`), `PASS` (`DB_PASS`, `SSHPASS`) or `_PWD`
+/// (`MYSQL_PWD`). Not every name holding `PASS`: `TOX_TESTENV_PASSENV`, `PGPASSFILE` or
+/// `PASSENGER_ENV` hold no secret, and a value masked wrongly is masked in the action's
+/// output too.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE"]
+        .iter()
+        .any(|word| upper.contains(word))
+        || ["_KEY", "PASS", "_PWD"]
+            .iter()
+            .any(|end| upper.ends_with(end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +345,35 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, ["text", "12345", "1.5"]);
+    }
+
+    #[test]
+    fn environment_variables_named_like_secrets() {
+        for name in [
+            "GITHUB_TOKEN",
+            "ST2_AUTH_TOKEN",
+            "ST2_API_KEY",
+            "aws_secret_access_key",
+            "client_secret",
+            "PGPASSWORD",
+            "DB_PASSWD",
+            "GPG_PASSPHRASE",
+            "SSHPASS",
+            "smtp_pass",
+            "MYSQL_PWD",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "HOME",
+            "KEYBOARD",
+            "PGPASSFILE",
+            "TOX_TESTENV_PASSENV",
+            "PASSENGER_ENV",
+            "OLDPWD",
+            "KEY_ID",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 }

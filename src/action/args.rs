@@ -143,7 +143,7 @@ const ENV_BLACKLIST: &[&str] = &[
 
 /// The caller's environment, as `-e/--inherit-env` passes it in the `env` parameter (all of
 /// it but upstream's blacklist; the record masks the values of names that say secret, see
-/// `crate::execution::is_secret_name`).
+/// `crate::redact::is_secret_name`).
 pub fn inherited_env() -> Map<String, Value> {
     std::env::vars()
         .filter(|(name, _)| {

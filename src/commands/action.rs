@@ -2,19 +2,18 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::action::{self, Action, ActionError};
+use crate::action::ActionError;
 use crate::cli::ActionCommand;
 use crate::commands::{Context, ExitStatus};
+use crate::ops::actions::ActionView;
 use crate::output::cell;
 use crate::schema::validator::truthy;
-use crate::store::Store;
 
 /// Run an `st2 action` subcommand.
 pub fn run(command: ActionCommand, context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = Store::open_existing(&context.settings.store_path)?;
     match command {
         ActionCommand::List { pack } => {
-            let actions = action::list(store.as_ref(), pack.as_deref())?;
+            let actions = context.backend().action_list(pack.as_deref())?;
             if context.printer.is_data() {
                 let list: Vec<Value> = actions.iter().map(to_json).collect();
                 context.printer.data(&list);
@@ -31,10 +30,10 @@ pub fn run(command: ActionCommand, context: &Context) -> anyhow::Result<ExitStat
                 .iter()
                 .map(|action| {
                     vec![
-                        action.record.action_ref.clone(),
-                        action.record.pack.clone(),
-                        action.record.runner_type.clone(),
-                        action.record.description.clone().unwrap_or_default(),
+                        action.action_ref.clone(),
+                        action.pack.clone(),
+                        action.runner_type.clone(),
+                        action.description.clone().unwrap_or_default(),
                     ]
                 })
                 .collect();
@@ -44,7 +43,7 @@ pub fn run(command: ActionCommand, context: &Context) -> anyhow::Result<ExitStat
             Ok(ExitStatus::Success)
         }
         ActionCommand::Get { action_ref } => {
-            let action = action::lookup(store.as_ref(), &action_ref)?;
+            let action = context.backend().action_get(&action_ref)?;
             let object = to_json(&action);
             if context.printer.is_data() {
                 context.printer.data(&object);
@@ -74,21 +73,20 @@ pub fn run(command: ActionCommand, context: &Context) -> anyhow::Result<ExitStat
 }
 
 /// An action as `-j` prints it: what registration stored, with the effective parameters.
-fn to_json(action: &Action) -> Value {
-    let record = &action.record;
+fn to_json(action: &ActionView) -> Value {
     json!({
-        "ref": record.action_ref,
-        "pack": record.pack,
-        "name": record.name,
-        "description": record.description,
-        "runner_type": record.runner_type,
-        "entry_point": record.entry_point,
-        "enabled": record.enabled,
-        "parameters": Value::Object(action.schema()),
-        "metadata_file": record.metadata_file,
+        "ref": action.action_ref,
+        "pack": action.pack,
+        "name": action.name,
+        "description": action.description,
+        "runner_type": action.runner_type,
+        "entry_point": action.entry_point,
+        "enabled": action.enabled,
+        "parameters": Value::Object(action.parameters.clone()),
+        "metadata_file": action.metadata_file,
         "builtin": action.builtin,
-        "supported": crate::runner::is_supported(&record.runner_type),
-        "native": crate::native::find(&record.action_ref, &record.entry_point).is_some(),
+        "supported": action.supported,
+        "native": action.native,
     })
 }
 
@@ -98,17 +96,18 @@ fn to_json(action: &Action) -> Value {
 /// out. An action that does not exist is a usage error here (exit 2); upstream prints a
 /// message and exits 0.
 pub fn help(action_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = Store::open_existing(&context.settings.store_path)?;
-    match action::lookup(store.as_ref(), action_ref) {
+    match context.backend().action_get(action_ref) {
         Ok(action) => {
             context.printer.stdout(&help_text(&action));
             Ok(ExitStatus::Success)
         }
-        Err(err @ (ActionError::NotFound { .. } | ActionError::BadRef(_))) => {
-            context.printer.error(&err.to_string());
-            Ok(ExitStatus::Usage)
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => match err.downcast_ref::<ActionError>() {
+            Some(ActionError::NotFound { .. } | ActionError::BadRef(_)) => {
+                context.printer.error(&err.to_string());
+                Ok(ExitStatus::Usage)
+            }
+            _ => Err(err),
+        },
     }
 }
 
@@ -119,13 +118,10 @@ pub fn help(action_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
 /// without its type); parameters with a `position` come before the others (upstream sorts
 /// positions and names together, which Python 3 refuses with a `TypeError` that it prints as
 /// `ERROR: Unable to print help`); enum and default values print as Python's `str()`.
-fn help_text(action: &Action) -> String {
-    let record = &action.record;
-    let runner = crate::runner::parameters(&record.runner_type)
-        .cloned()
-        .unwrap_or_default();
-    let own = record.parameters.as_object().cloned().unwrap_or_default();
-    let parameters = action.schema();
+fn help_text(action: &ActionView) -> String {
+    let runner = &action.runner_parameters;
+    let own = &action.action_parameters;
+    let parameters = &action.parameters;
     let flag = |schemas: &Map<String, Value>, name: &str, key: &str| {
         schemas
             .get(name)
@@ -134,8 +130,8 @@ fn help_text(action: &Action) -> String {
     };
     let mut required = Vec::new();
     let mut optional = Vec::new();
-    for (name, schema) in &parameters {
-        if flag(&runner, name, "immutable") || flag(&own, name, "immutable") {
+    for (name, schema) in parameters {
+        if flag(runner, name, "immutable") || flag(own, name, "immutable") {
             continue;
         }
         if schema.get("required").is_some_and(truthy) {
@@ -165,7 +161,7 @@ fn help_text(action: &Action) -> String {
 
     let mut out = String::from("\n");
     out.push_str(&fill(
-        record.description.as_deref().unwrap_or_default(),
+        action.description.as_deref().unwrap_or_default(),
         70,
         "",
         "",

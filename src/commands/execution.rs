@@ -1,17 +1,20 @@
-//! `st2 execution list/get/cancel/tail`, the background worker of `st2 run -a`, and how an
-//! execution is printed (shared with `st2 run`).
+//! `st2 execution list/get/cancel/tail`, the background worker of `st2 run -a` (carried out
+//! by the backend), and how an execution is printed (shared with `st2 run`).
 
-use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::io::Write;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use serde_json::{json, Map, Value};
 
 use crate::cli::ExecutionCommand;
 use crate::commands::{Context, ExitStatus};
-use crate::execution::{self, Prepared};
+use crate::ops::executions::{
+    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, RunObserver,
+    TailEnd, TailRequest,
+};
+use crate::runner::output::OutputStream;
 use crate::runner::CancelFlag;
-use crate::store::{ExecutionFilter, ExecutionRecord, ExecutionStatus, Store};
+use crate::store::ExecutionStatus;
 
 /// Run an `st2 execution` subcommand.
 pub fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -22,16 +25,10 @@ pub fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitS
             status,
         } => list(last, action_ref, status, context),
         ExecutionCommand::Get { id, detail, key } => {
-            let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
-                bail!("execution \"{id}\" is not found (nothing has run yet)");
-            };
-            let mut record = find(&mut store, &id)?;
-            if record.result.is_none() {
-                record.result = output_so_far(&store, &record.id)?;
-            }
+            let execution = context.backend().execution_get(&id)?;
             // As st2client: showing an execution succeeds whatever its status (`st2 run`
             // is the command whose exit status is the execution's).
-            show(&record, &Display { detail, key }, context);
+            show(&execution, &ShowOptions { detail, key }, context);
             Ok(ExitStatus::Success)
         }
         ExecutionCommand::Cancel { ids } => cancel(&ids, context),
@@ -40,88 +37,35 @@ pub fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitS
             output_type,
             include_metadata,
         } => tail(&id, output_type.as_deref(), include_metadata, context),
-        ExecutionCommand::Worker { id } => worker(&id, context),
-    }
-}
-
-fn find(store: &mut Store, id: &str) -> anyhow::Result<ExecutionRecord> {
-    match store.execution(id)? {
-        Some(record) => Ok(execution::refresh(store, record)?),
-        None => {
-            bail!("execution \"{id}\" is not found (`st2 execution list` shows the recent ones)")
+        ExecutionCommand::Worker { id } => {
+            context.backend().execution_worker(&id, &mut Worker)?;
+            Ok(ExitStatus::Success)
         }
     }
 }
 
-/// What a running or abandoned execution (which has no result yet) printed so far, as
-/// `{"stdout": ..., "stderr": ...}`; `None` when it printed nothing.
-fn output_so_far(store: &Store, id: &str) -> anyhow::Result<Option<Value>> {
-    let chunks = store.output(id, 0, None)?;
-    if chunks.is_empty() {
-        return Ok(None);
-    }
-    let mut streams = [Vec::new(), Vec::new()];
-    for chunk in chunks {
-        let index = usize::from(chunk.stream == "stderr");
-        streams[index].extend(chunk.data);
-    }
-    let [stdout, stderr] = streams;
-    // One trailing newline off, as the runners record a finished execution's output.
-    Ok(Some(json!({
-        "stdout": crate::runner::process::text(&stdout),
-        "stderr": crate::runner::process::text(&stderr),
-    })))
-}
-
-/// How often `st2 execution tail` looks for new output.
-const TAIL_POLL: Duration = Duration::from_millis(100);
-
 /// `st2 execution tail [ID]`: everything the execution printed so far, then what it prints
-/// until it ends, then upstream's closing line. Upstream shows a running execution's output
-/// only from the moment tail starts; [fix] here it starts from the beginning.
+/// until it ends, then upstream's closing line.
 fn tail(
     id: &str,
     output_type: Option<&str>,
     include_metadata: bool,
     context: &Context,
 ) -> anyhow::Result<ExitStatus> {
-    let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
-        if id == "last" {
-            context.printer.line("No executions found in db.");
-            return Ok(ExitStatus::Success);
-        }
-        bail!("execution \"{id}\" is not found (nothing has run yet)");
+    let request = TailRequest {
+        id: (id != "last").then(|| id.to_string()),
+        stream: output_type.and_then(OutputStream::parse),
     };
-    let id = if id == "last" {
-        let newest = store.executions(&ExecutionFilter {
-            limit: 1,
-            ..Default::default()
-        })?;
-        match newest.into_iter().next() {
-            Some(record) => record.id,
-            None => {
-                context.printer.line("No executions found in db.");
-                return Ok(ExitStatus::Success);
-            }
-        }
-    } else {
-        id.to_string()
-    };
-    let mut record = find(&mut store, &id)?;
-    let mut after = 0;
-    let write = |chunks: Vec<crate::store::OutputChunk>, after: &mut i64| {
+    let mut write = |pieces: &[OutputPiece]| {
         let mut out = std::io::stdout().lock();
-        for chunk in chunks {
-            *after = chunk.seq;
-            if chunk.data.is_empty() {
-                continue;
-            }
+        for piece in pieces {
             let written = if include_metadata {
-                let mut line = format!("[{}][{}] ", chunk.timestamp, chunk.stream).into_bytes();
-                line.extend(&chunk.data);
+                let mut line =
+                    format!("[{}][{}] ", piece.timestamp, piece.stream.as_str()).into_bytes();
+                line.extend(&piece.data);
                 out.write_all(&line)
             } else {
-                out.write_all(&chunk.data)
+                out.write_all(&piece.data)
             };
             if written.is_err() {
                 return false;
@@ -130,26 +74,20 @@ fn tail(
         let _ = out.flush();
         true
     };
-    loop {
-        // The status first: output recorded with the final status is there when it says so.
-        let done = record.status.is_final();
-        if !write(store.output(&id, after, output_type)?, &mut after) {
-            // A closed pipe (`| head`) ends the command quietly.
-            return Ok(ExitStatus::Success);
+    match context.backend().execution_tail(&request, &mut write)? {
+        // A closed pipe (`| head`) ends the command quietly.
+        TailEnd::Stopped => {}
+        TailEnd::NoExecutions => context.printer.line("No executions found in db."),
+        TailEnd::Ended { id, status } => {
+            // Upstream prints a finished execution's output with print(), and print("")
+            // before the closing line of one it followed: one newline either way.
+            context.printer.stdout("\n");
+            context.printer.line(&format!(
+                "Execution {id} has completed (status={}).",
+                status.as_str()
+            ));
         }
-        if done {
-            break;
-        }
-        std::thread::sleep(TAIL_POLL);
-        record = find(&mut store, &id)?;
     }
-    // Upstream prints a finished execution's output with print(), and print("") before the
-    // closing line of one it followed: one newline either way.
-    context.printer.stdout("\n");
-    context.printer.line(&format!(
-        "Execution {id} has completed (status={}).",
-        record.status.as_str()
-    ));
     Ok(ExitStatus::Success)
 }
 
@@ -166,39 +104,30 @@ fn list(
             format!("unknown status \"{text}\"; use one of {}", known.join(", "))
         })?),
     };
-    let records = match Store::open_existing(&context.settings.store_path)? {
-        None => Vec::new(),
-        Some(mut store) => {
-            let records = store.executions(&ExecutionFilter {
-                action_ref,
-                status,
-                limit: last,
-            })?;
-            records
-                .into_iter()
-                .map(|record| execution::refresh(&mut store, record))
-                .collect::<Result<Vec<_>, _>>()?
-        }
-    };
+    let executions = context.backend().execution_list(&ExecutionListRequest {
+        action_ref,
+        status,
+        limit: last,
+    })?;
     if context.printer.is_data() {
-        let list: Vec<Value> = records.iter().map(to_json).collect();
+        let list: Vec<Value> = executions.iter().map(to_json).collect();
         context.printer.data(&list);
         return Ok(ExitStatus::Success);
     }
-    if records.is_empty() {
+    if executions.is_empty() {
         context.printer.info("No executions.");
         return Ok(ExitStatus::Success);
     }
-    let rows = records
+    let rows = executions
         .iter()
-        .map(|record| {
+        .map(|execution| {
             vec![
-                record.id.clone(),
-                record.action_ref.clone(),
-                record.user.clone(),
-                status_text(record),
-                human_time(Some(&record.start_timestamp)),
-                human_time(record.end_timestamp.as_deref()),
+                execution.id.clone(),
+                execution.action_ref.clone(),
+                execution.user.clone(),
+                status_text(execution),
+                human_time(Some(&execution.start_timestamp)),
+                human_time(execution.end_timestamp.as_deref()),
             ]
         })
         .collect();
@@ -217,64 +146,43 @@ fn list(
 }
 
 fn cancel(ids: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
-    let Some(mut store) = Store::open_existing(&context.settings.store_path)? else {
-        bail!(
-            "execution \"{}\" is not found (nothing has run yet)",
-            ids[0]
-        );
-    };
     let mut status = ExitStatus::Success;
     for id in ids {
-        let record = find(&mut store, id)?;
-        if record.status.is_final() {
-            context.printer.error(&format!(
-                "execution {id} cannot be canceled: it is already {}",
-                record.status.as_str()
-            ));
-            status = ExitStatus::Failure;
-            continue;
-        }
-        store.mark_execution(id, ExecutionStatus::Canceling, None)?;
-        if let Some(pid) = record.pid.filter(|pid| crate::sys::process_alive(*pid)) {
-            // The process running it kills the action's process group and records
-            // `canceled` (st2 run and the -a worker both handle SIGTERM so).
-            crate::sys::signal_process(pid, crate::sys::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let final_record = loop {
-            let record = find(&mut store, id)?;
-            if record.status.is_final() || Instant::now() >= deadline {
-                break record;
+        match context.backend().execution_cancel(id)? {
+            CancelOutcome::AlreadyEnded(ended) => {
+                context.printer.error(&format!(
+                    "execution {id} cannot be canceled: it is already {}",
+                    ended.as_str()
+                ));
+                status = ExitStatus::Failure;
             }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        if final_record.status.is_final() {
-            context.printer.line(&format!(
-                "execution {id} is {}",
-                final_record.status.as_str()
-            ));
-        } else {
-            context.printer.line(&format!(
+            CancelOutcome::Ended(ended) => {
+                context
+                    .printer
+                    .line(&format!("execution {id} is {}", ended.as_str()));
+            }
+            CancelOutcome::StillCanceling => context.printer.line(&format!(
                 "execution {id} is canceling (its process has not stopped yet)"
-            ));
+            )),
         }
     }
     Ok(status)
 }
 
-/// The background half of `st2 run -a`: the prepared execution arrives on stdin.
-fn worker(id: &str, context: &Context) -> anyhow::Result<ExitStatus> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .context("reading the execution to run")?;
-    let prepared: Prepared =
-        serde_json::from_str(&input).context("reading the execution to run")?;
-    let mut store = Store::open(&context.settings.store_path)?;
-    store.execution_started(id, std::process::id())?;
-    let cancel = cancel_on_signals()?;
-    execution::execute(&context.settings, &mut store, &prepared, id, &cancel, None)?;
-    Ok(ExitStatus::Success)
+/// The worker's part in the run it carries out: nobody watches, and SIGTERM
+/// (`st2 execution cancel`) cancels it.
+struct Worker;
+
+impl RunObserver for Worker {
+    fn warning(&mut self, _message: &str) {}
+
+    fn cancel_flag(&mut self) -> anyhow::Result<CancelFlag> {
+        cancel_on_signals()
+    }
+
+    fn live_view(&mut self, _action_ref: &str) -> Option<Box<dyn LiveView>> {
+        None
+    }
 }
 
 /// A cancel flag set by SIGINT and SIGTERM (Ctrl-C, `st2 execution cancel`): the runner
@@ -290,7 +198,7 @@ pub fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
 
 /// What to print of an execution.
 #[derive(Debug, Clone, Default)]
-pub struct Display {
+pub struct ShowOptions {
     /// `-d`: every field.
     pub detail: bool,
     /// `-k KEY`: one key of the result.
@@ -298,13 +206,13 @@ pub struct Display {
 }
 
 /// Print an execution as `st2 run` / `st2 execution get` do, and say how it ended.
-pub fn show(record: &ExecutionRecord, display: &Display, context: &Context) -> ExitStatus {
+pub(crate) fn show(record: &ExecutionView, options: &ShowOptions, context: &Context) -> ExitStatus {
     let printer = &context.printer;
     let exit = match record.status {
         ExecutionStatus::Succeeded => ExitStatus::Success,
         _ => ExitStatus::Failure,
     };
-    if let Some(key) = &display.key {
+    if let Some(key) = &options.key {
         let value = record
             .result
             .as_ref()
@@ -354,7 +262,7 @@ pub fn show(record: &ExecutionRecord, display: &Display, context: &Context) -> E
     };
     field("id", &json!(record.id));
     field("action.ref", &json!(record.action_ref));
-    if display.detail {
+    if options.detail {
         field("runner_type", &json!(record.runner_type));
     }
     field("context.user", &json!(record.user));
@@ -368,7 +276,7 @@ pub fn show(record: &ExecutionRecord, display: &Display, context: &Context) -> E
         "end_timestamp",
         &json!(human_time(record.end_timestamp.as_deref())),
     );
-    if display.detail {
+    if options.detail {
         field("elapsed_seconds", &json!(elapsed(record)));
     }
     field("result", record.result.as_ref().unwrap_or(&Value::Null));
@@ -416,7 +324,7 @@ fn lookup_key<'v>(result: &'v Value, key: &str) -> Option<&'v Value> {
 }
 
 /// The execution as `-j`/`-y` print it (upstream's field names).
-pub fn to_json(record: &ExecutionRecord) -> Value {
+pub(crate) fn to_json(record: &ExecutionView) -> Value {
     json!({
         "id": record.id,
         "action": {"ref": record.action_ref, "runner_type": record.runner_type},
@@ -431,7 +339,7 @@ pub fn to_json(record: &ExecutionRecord) -> Value {
     })
 }
 
-fn elapsed(record: &ExecutionRecord) -> Option<f64> {
+fn elapsed(record: &ExecutionView) -> Option<f64> {
     let start: jiff::Timestamp = record.start_timestamp.parse().ok()?;
     let end: jiff::Timestamp = match &record.end_timestamp {
         Some(end) => end.parse().ok()?,
@@ -442,7 +350,7 @@ fn elapsed(record: &ExecutionRecord) -> Option<f64> {
 }
 
 /// `succeeded (1s elapsed)`, as upstream shows the status.
-fn status_text(record: &ExecutionRecord) -> String {
+fn status_text(record: &ExecutionView) -> String {
     match elapsed(record) {
         Some(seconds) => format!(
             "{} ({}s elapsed)",

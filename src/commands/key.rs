@@ -1,5 +1,5 @@
 //! `st2 key list/get/set/delete/delete_by_prefix/load`: the datastore, as StackStorm's CLI
-//! offers it, on the embedded store.
+//! offers it, through the backend.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
@@ -9,14 +9,14 @@ use serde_json::Value;
 
 use super::{Context, ExitStatus, UsageError};
 use crate::cli::{KeyCommand, KeyScopeArgs, ScopeArg};
-use crate::datastore::{Datastore, ItemView, NewItem};
+use crate::ops::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use crate::store::KeyScope;
 use crate::yaml;
 
 /// Run a `st2 key` subcommand.
 pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus> {
-    let settings = &context.settings;
-    let default_user = settings.system_user.clone();
+    let default_user = context.settings.system_user.clone();
+    let backend = context.backend();
     match command {
         KeyCommand::List {
             prefix,
@@ -25,15 +25,13 @@ pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus>
             user,
             last,
         } => {
-            let Some(datastore) = open_existing(context)? else {
-                print_items(context, &[]);
-                return Ok(ExitStatus::Success);
-            };
-            let user = user.unwrap_or(default_user);
-            let mut items = datastore.list(scope_of(scope), &user, &prefix, decrypt)?;
-            if let Some(last) = last {
-                items.truncate(last);
-            }
+            let items = backend.key_list(&KeyListRequest {
+                scope: scope_of(scope),
+                user: user.unwrap_or(default_user),
+                prefix,
+                decrypt,
+                limit: last,
+            })?;
             print_items(context, &items);
         }
         KeyCommand::Get {
@@ -41,11 +39,8 @@ pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus>
             decrypt,
             scope,
         } => {
-            let (scope, user) = single_scope(&scope, &default_user)?;
-            let Some(datastore) = open_existing(context)? else {
-                bail!("Key \"{name}\" does not exist in scope {}.", scope.as_str());
-            };
-            let item = datastore.get(scope, &user, &name, decrypt)?;
+            let key = key_ref(&scope, &default_user, name)?;
+            let item = backend.key_get(&key, decrypt)?;
             print_item(context, &item);
         }
         KeyCommand::Set {
@@ -56,19 +51,15 @@ pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus>
             ttl,
             scope,
         } => {
-            let (scope, user) = single_scope(&scope, &default_user)?;
-            check_name(&name)?;
+            let key = key_ref(&scope, &default_user, name)?;
+            check_name(&key.name)?;
             let value = match value {
                 Some(value) => value,
                 None => prompt_value(encrypt || encrypted)?,
             };
-            settings.ensure_writable()?;
-            let mut datastore = Datastore::open(settings)?;
-            let item = datastore.set(&NewItem {
-                name,
+            let item = backend.key_set(&KeySetRequest {
+                key,
                 value,
-                scope,
-                user,
                 encrypt,
                 encrypted,
                 ttl,
@@ -76,21 +67,16 @@ pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus>
             print_item(context, &item);
         }
         KeyCommand::Delete { name, scope } => {
-            let (scope, user) = single_scope(&scope, &default_user)?;
-            let Some(mut datastore) = open_existing(context)? else {
-                bail!("Key \"{name}\" does not exist in scope {}.", scope.as_str());
-            };
-            datastore.delete(scope, &user, &name)?;
+            let key = key_ref(&scope, &default_user, name)?;
+            backend.key_delete(&key)?;
             context.printer.info(&format!(
-                "Resource with id \"{name}\" has been successfully deleted."
+                "Resource with id \"{}\" has been successfully deleted.",
+                key.name
             ));
         }
         KeyCommand::DeleteByPrefix { prefix, scope } => {
             let (scope, user) = single_scope(&scope, &default_user)?;
-            let deleted = match open_existing(context)? {
-                Some(mut datastore) => datastore.delete_by_prefix(scope, &user, &prefix)?,
-                None => Vec::new(),
-            };
+            let deleted = backend.key_delete_by_prefix(scope, &user, &prefix)?;
             if context.printer.is_data() {
                 context.printer.data(&deleted);
             } else {
@@ -104,25 +90,17 @@ pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus>
         }
         KeyCommand::Load { file, convert } => {
             let items = read_items(&file, convert, &default_user)?;
-            if items.is_empty() {
-                print_items(context, &[]);
-                return Ok(ExitStatus::Success);
-            }
-            settings.ensure_writable()?;
-            let mut datastore = Datastore::open(settings)?;
-            let stored = datastore.set_all(&items)?;
+            let stored = backend.key_load(&items)?;
             print_items(context, &stored);
         }
     }
     Ok(ExitStatus::Success)
 }
 
-/// The datastore when the store file exists (read-only commands create nothing).
-fn open_existing(context: &Context) -> anyhow::Result<Option<Datastore>> {
-    if !context.settings.store_path.exists() {
-        return Ok(None);
-    }
-    Ok(Some(Datastore::open(&context.settings)?))
+/// The item NAME in the scope (and user) the options name.
+fn key_ref(args: &KeyScopeArgs, default_user: &str, name: String) -> anyhow::Result<KeyRef> {
+    let (scope, user) = single_scope(args, default_user)?;
+    Ok(KeyRef { scope, user, name })
 }
 
 fn scope_of(scope: ScopeArg) -> Option<KeyScope> {
@@ -179,7 +157,11 @@ fn prompt_value(secret: bool) -> anyhow::Result<String> {
 
 /// Items of a `st2 key load` file: one object or a list of
 /// `{name, value, scope?, user?, secret?, encrypted?, ttl?}`.
-fn read_items(path: &Path, convert: bool, default_user: &str) -> anyhow::Result<Vec<NewItem>> {
+fn read_items(
+    path: &Path,
+    convert: bool,
+    default_user: &str,
+) -> anyhow::Result<Vec<KeySetRequest>> {
     let document = yaml::from_path(path)?;
     let entries = match document {
         Value::Null => return Ok(Vec::new()),
@@ -224,15 +206,17 @@ fn read_items(path: &Path, convert: bool, default_user: &str) -> anyhow::Result<
                 })?),
             };
             let encrypted = flag("encrypted");
-            Ok(NewItem {
-                name: name.to_string(),
+            Ok(KeySetRequest {
+                key: KeyRef {
+                    scope,
+                    user: map
+                        .get("user")
+                        .and_then(Value::as_str)
+                        .unwrap_or(default_user)
+                        .to_string(),
+                    name: name.to_string(),
+                },
                 value,
-                scope,
-                user: map
-                    .get("user")
-                    .and_then(Value::as_str)
-                    .unwrap_or(default_user)
-                    .to_string(),
                 encrypt: flag("secret") && !encrypted,
                 encrypted,
                 ttl,
@@ -241,7 +225,7 @@ fn read_items(path: &Path, convert: bool, default_user: &str) -> anyhow::Result<
         .collect()
 }
 
-fn print_item(context: &Context, item: &ItemView) {
+fn print_item(context: &Context, item: &KeyView) {
     if context.printer.is_data() {
         context.printer.data(item);
         return;
@@ -262,7 +246,7 @@ fn print_item(context: &Context, item: &ItemView) {
     context.printer.properties(rows);
 }
 
-fn print_items(context: &Context, items: &[ItemView]) {
+fn print_items(context: &Context, items: &[KeyView]) {
     if context.printer.is_data() {
         context.printer.data(items);
         return;

@@ -1,20 +1,20 @@
-//! `st2 run ACTION [PARAMETERS]` (and `st2 action execute`): check the parameters, record the
-//! execution, run it here (or in a background worker with `-a`), print it. On a terminal
-//! the action's output is shown as it comes, and something moves while it prints nothing.
+//! `st2 run ACTION [PARAMETERS]` (and `st2 action execute`): hand the run to the backend
+//! (which checks the parameters, records the execution and runs it, or has a background
+//! worker run it with `-a`), print it. On a terminal the action's output is shown as it
+//! comes, and something moves while it prints nothing.
 //! `st2 run ACTION -h` prints the action's parameters instead.
 
 use std::io::{IsTerminal, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-
 use crate::cli::RunArgs;
-use crate::commands::execution::{cancel_on_signals, show, Display};
+use crate::commands::execution::{cancel_on_signals, show, ShowOptions};
 use crate::commands::{Context, ExitStatus, UsageError};
-use crate::execution::{self, LiveView, PrepareError};
+use crate::ops::executions::{LiveView, RunActionRequest, RunObserver};
+use crate::ops::InvalidRequest;
 use crate::runner::output::OutputStream;
-use crate::store::{ExecutionStatus, Store};
+use crate::runner::CancelFlag;
+use crate::store::ExecutionStatus;
 
 /// Run the command; `command_path` names it (`["run"]` or `["action", "execute"]`) for its
 /// help.
@@ -31,54 +31,24 @@ pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::
     let Some(action_ref) = args.action_ref.clone() else {
         return Err(UsageError("the action to run is missing: st2 run PACK.ACTION".into()).into());
     };
-    let settings = &context.settings;
-    settings.ensure_writable()?;
-    let mut store = Store::open(&settings.store_path)?;
-    let request = execution::RunArgs {
+    let request = RunActionRequest {
         action_ref,
         words: args.parameters.clone(),
         auto_dict: args.auto_dict,
         inherit_env: args.inherit_env,
         no_native: args.no_native,
     };
-    let prepared = match execution::prepare(settings, &store, &request) {
-        Ok(prepared) => prepared,
-        Err(PrepareError::Invalid(message)) => {
-            for line in message.lines() {
-                context.printer.error(line);
-            }
-            return Ok(ExitStatus::Usage);
-        }
-        Err(PrepareError::Failed(message)) => anyhow::bail!(message),
-    };
-    for warning in &prepared.warnings {
-        context.printer.warn(warning);
-    }
-    let id = execution::new_id();
+    let mut observer = RunCommand { args, context };
+    let backend = context.backend();
     if args.run_async {
-        // Our pid until the worker's is known: if we die before handing it over, the
-        // record shows abandoned rather than requested forever.
-        execution::start(
-            &mut store,
-            &prepared,
-            &id,
-            ExecutionStatus::Requested,
-            std::process::id(),
-        )?;
-        let pid = spawn_worker(context, &id, &prepared).inspect_err(|err| {
-            let result = serde_json::json!({ "error": format!("{err:#}") });
-            let _ = store.finish_execution(
-                &id,
-                ExecutionStatus::Failed,
-                &result,
-                &execution::timestamp(),
-            );
-        })?;
-        store.execution_started(&id, pid)?;
+        let id = match refused(backend.run_action_async(&request, &mut observer), context)? {
+            Ok(id) => id,
+            Err(status) => return Ok(status),
+        };
         if context.printer.is_data() {
-            context
-                .printer
-                .data(&serde_json::json!({"id": id, "status": "requested"}));
+            context.printer.data(
+                &serde_json::json!({"id": id, "status": ExecutionStatus::Requested.as_str()}),
+            );
         } else {
             // Upstream's words.
             context.printer.line(&format!(
@@ -88,24 +58,58 @@ pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::
         }
         return Ok(ExitStatus::Success);
     }
-    let cancel = cancel_on_signals()?;
-    execution::start(
-        &mut store,
-        &prepared,
-        &id,
-        ExecutionStatus::Running,
-        std::process::id(),
-    )?;
-    let view = terminal_view(args, context, &prepared.action_ref);
-    let record = execution::execute(settings, &mut store, &prepared, &id, &cancel, view)?;
+    let execution = match refused(backend.run_action(&request, &mut observer), context)? {
+        Ok(execution) => execution,
+        Err(status) => return Ok(status),
+    };
     Ok(show(
-        &record,
-        &Display {
+        &execution,
+        &ShowOptions {
             detail: args.detail,
             key: args.key.clone(),
         },
         context,
     ))
+}
+
+/// A run the backend refused ([`InvalidRequest`]): one `error:` line per problem, and the
+/// exit status to end with.
+fn refused<T>(
+    answer: anyhow::Result<T>,
+    context: &Context,
+) -> anyhow::Result<Result<T, ExitStatus>> {
+    match answer {
+        Ok(value) => Ok(Ok(value)),
+        Err(err) => match err.downcast_ref::<InvalidRequest>() {
+            Some(InvalidRequest(message)) => {
+                for line in message.lines() {
+                    context.printer.error(line);
+                }
+                Ok(Err(ExitStatus::Usage))
+            }
+            None => Err(err),
+        },
+    }
+}
+
+/// `st2 run`'s part in the run: its warnings, Ctrl-C, and its output on a terminal.
+struct RunCommand<'a> {
+    args: &'a RunArgs,
+    context: &'a Context,
+}
+
+impl RunObserver for RunCommand<'_> {
+    fn warning(&mut self, message: &str) {
+        self.context.printer.warn(message);
+    }
+
+    fn cancel_flag(&mut self) -> anyhow::Result<CancelFlag> {
+        cancel_on_signals()
+    }
+
+    fn live_view(&mut self, action_ref: &str) -> Option<Box<dyn LiveView>> {
+        terminal_view(self.args, self.context, action_ref)
+    }
 }
 
 /// `st2 run -h` without an action: the command's own help.
@@ -265,39 +269,6 @@ fn elapsed_text(elapsed: Duration) -> String {
         60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
         _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
     }
-}
-
-/// Start `st2 execution worker ID` in its own session, detached from this terminal, and hand
-/// it the prepared execution over its stdin.
-fn spawn_worker(
-    context: &Context,
-    id: &str,
-    prepared: &execution::Prepared,
-) -> anyhow::Result<u32> {
-    let exe = std::env::current_exe().context("finding the st2 program to start the worker")?;
-    let settings = &context.settings;
-    let mut command = Command::new(exe);
-    // The settings go on the command line, not in the environment: the action gets this
-    // process's environment unchanged, as it would in the foreground.
-    command.arg("--base-path").arg(&settings.base_path);
-    if let Some(path) = &settings.config_file {
-        command.arg("--config-file").arg(path);
-    }
-    command
-        .args(["execution", "worker", id])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // Detached from our terminal so that Ctrl-C here or closing the shell does not stop it.
-    crate::sys::detach_session(&mut command);
-    let mut child = command.spawn().context("starting the background worker")?;
-    let payload = serde_json::to_vec(prepared)?;
-    let mut stdin = child.stdin.take().context("the worker has no stdin")?;
-    stdin
-        .write_all(&payload)
-        .context("handing the execution to the background worker")?;
-    drop(stdin);
-    Ok(child.id())
 }
 
 #[cfg(test)]

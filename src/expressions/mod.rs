@@ -4,7 +4,7 @@
 //! `str()`: `True`, `None`, `['a', 1]`).
 //!
 //! [`register`] puts them into an environment; the renderer of pack configs and action
-//! parameters ([`crate::config::Renderer`]) calls it, and adds `decrypt_kv`, which needs the
+//! parameters (`config::Renderer`) calls it, and adds `decrypt_kv`, which needs the
 //! datastore. One file per concern:
 //!
 //! | file | filters |

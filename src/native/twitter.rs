@@ -22,8 +22,9 @@ use serde_json::{json, Map, Value};
 use super::NativeAction;
 use crate::oauth::{self, Credentials, Nonce};
 use crate::runner::http::{self, Sent};
-use crate::runner::{Outcome, RunOutcome, RunRequest};
+use crate::runner::{RunOutcome, RunRequest};
 use crate::settings::env::{ST2_TWITTER_API_URL, ST2_TWITTER_API_VERSION};
+use crate::store::ExecutionStatus;
 
 /// The default API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.x.com";
@@ -69,7 +70,7 @@ impl NativeAction for UpdateStatus {
     fn run(&self, request: &RunRequest) -> RunOutcome {
         match Api::new(request) {
             Ok(api) => api.post(request),
-            Err(reason) => RunOutcome::error(Outcome::Failed, reason),
+            Err(reason) => RunOutcome::error(ExecutionStatus::Failed, reason),
         }
     }
 }
@@ -243,7 +244,7 @@ impl Api {
                     })
                     .unwrap_or_default();
                 RunOutcome {
-                    outcome: Outcome::Succeeded,
+                    outcome: ExecutionStatus::Succeeded,
                     result: json!({
                         "id": id,
                         "text": post.get("text").cloned().unwrap_or(Value::Null),
@@ -265,7 +266,7 @@ impl Api {
     /// Download a `media` URL, as the pack's code does before uploading: its file name and
     /// bytes.
     fn download(&self, item: &str, request: &RunRequest) -> Result<(String, Vec<u8>), RunOutcome> {
-        let failed = |reason: String| RunOutcome::error(Outcome::Failed, reason);
+        let failed = |reason: String| RunOutcome::error(ExecutionStatus::Failed, reason);
         let url = Url::parse(item)
             .map_err(|err| failed(format!("media URL \"{item}\" is not valid: {err}")))?;
         let builder = Client::builder()
@@ -295,7 +296,7 @@ impl Api {
             }
             Sent::Canceled => {
                 return Err(RunOutcome::error(
-                    Outcome::Canceled,
+                    ExecutionStatus::Canceled,
                     format!("canceled: {shown}"),
                 ))
             }
@@ -322,7 +323,7 @@ impl Api {
         } else {
             let bytes = std::fs::read(file).map_err(|err| {
                 RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     format!(
                         "cannot read media file {file}: {}",
                         crate::settings::io_reason(&err)
@@ -357,7 +358,7 @@ impl Api {
             .map(str::to_string);
         id.ok_or_else(|| {
             RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 format!("the media upload to {url} answered without a media id: {body}"),
             )
         })
@@ -375,25 +376,25 @@ impl Api {
             Sent::Done(Ok(answer)) => answer,
             Sent::Done(Err(err)) if err.is_timeout() => {
                 return Err(RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     http::timeout_message(url.as_str(), self.timeout),
                 ))
             }
             Sent::Done(Err(err)) => {
                 return Err(RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     http::describe_failure(&err, url.as_str()),
                 ))
             }
             Sent::Canceled => {
                 return Err(RunOutcome::error(
-                    Outcome::Canceled,
+                    ExecutionStatus::Canceled,
                     format!("canceled: {url}"),
                 ))
             }
             Sent::TimedOut => {
                 return Err(RunOutcome::error(
-                    Outcome::Failed,
+                    ExecutionStatus::Failed,
                     http::timeout_message(url.as_str(), self.timeout),
                 ))
             }
@@ -403,7 +404,7 @@ impl Api {
         }
         let reason = reason(&answer, &request.settings.config_path(request.pack));
         Err(RunOutcome {
-            outcome: Outcome::Failed,
+            outcome: ExecutionStatus::Failed,
             result: json!({
                 "error": reason,
                 "status_code": answer.status,

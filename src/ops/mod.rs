@@ -1,6 +1,6 @@
 //! Operations: what `st2` and `st2ctl` can do, each written once, below the commands (cargo's
 //! `ops` is the model). A command parses its arguments into a request, calls one operation on
-//! the [`Backend`] its [`Context`](crate::commands::Context) holds, and prints the views the
+//! the [`Backend`] its `commands::Context` holds, and prints the views the
 //! operation answers; an operation never prints.
 //!
 //! # The boundary
@@ -43,7 +43,7 @@ impl<T: PackOps + ExecutionOps + KeyOps + ActionOps> Backend for T {}
 
 /// A request that cannot be carried out as written (exit 2, like clap's own errors): an
 /// unknown parameter, a bad value, an option that does not apply. Operations return it in
-/// their error chain; `entry` maps it to [`ExitStatus::Usage`](crate::commands::ExitStatus).
+/// their error chain; `entry` maps it to `ExitStatus::Usage`.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidRequest(pub String);

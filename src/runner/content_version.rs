@@ -45,7 +45,7 @@ impl Drop for Worktree {
 
 /// The worktree for the request's `content_version`, when its runner takes one and it is set.
 pub fn for_request(request: &RunRequest) -> Result<Option<Worktree>, String> {
-    let takes_it = super::parameters(request.runner_type)
+    let takes_it = super::parameters(request.runner_type.as_str())
         .is_some_and(|parameters| parameters.contains_key("content_version"));
     let revision = match request.parameters.get("content_version") {
         Some(Value::String(revision)) if takes_it && !revision.is_empty() => revision,

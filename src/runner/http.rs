@@ -23,7 +23,8 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use super::{Outcome, RunOutcome, RunRequest};
+use super::{RunOutcome, RunRequest};
+use crate::store::ExecutionStatus;
 
 /// Seconds a request may take when the action gives no `timeout` (upstream's default).
 const DEFAULT_TIMEOUT: f64 = 60.0;
@@ -48,13 +49,17 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     let timeout = Duration::from_secs_f64(timeout);
     let (builder, shown) = match build(request, timeout) {
         Ok(built) => built,
-        Err(reason) => return RunOutcome::error(Outcome::Failed, reason),
+        Err(reason) => return RunOutcome::error(ExecutionStatus::Failed, reason),
     };
     match send(builder, read_response, request.cancel, timeout) {
         Sent::Done(Ok(result)) => result,
         Sent::Done(Err(err)) => failure(&err, &shown, timeout),
-        Sent::Canceled => RunOutcome::error(Outcome::Canceled, format!("canceled: {shown}")),
-        Sent::TimedOut => RunOutcome::error(Outcome::Timeout, timeout_message(&shown, timeout)),
+        Sent::Canceled => {
+            RunOutcome::error(ExecutionStatus::Canceled, format!("canceled: {shown}"))
+        }
+        Sent::TimedOut => {
+            RunOutcome::error(ExecutionStatus::Timeout, timeout_message(&shown, timeout))
+        }
     }
 }
 
@@ -349,9 +354,9 @@ fn read_response(response: reqwest::blocking::Response) -> reqwest::Result<RunOu
     result.insert("headers".into(), Value::Object(headers));
     Ok(RunOutcome {
         outcome: if SUCCESS.contains(&status) {
-            Outcome::Succeeded
+            ExecutionStatus::Succeeded
         } else {
-            Outcome::Failed
+            ExecutionStatus::Failed
         },
         result: Value::Object(result),
     })
@@ -360,9 +365,9 @@ fn read_response(response: reqwest::blocking::Response) -> reqwest::Result<RunOu
 /// A request that got no response.
 fn failure(err: &reqwest::Error, shown: &str, timeout: Duration) -> RunOutcome {
     if err.is_timeout() {
-        return RunOutcome::error(Outcome::Timeout, timeout_message(shown, timeout));
+        return RunOutcome::error(ExecutionStatus::Timeout, timeout_message(shown, timeout));
     }
-    RunOutcome::error(Outcome::Failed, describe_failure(err, shown))
+    RunOutcome::error(ExecutionStatus::Failed, describe_failure(err, shown))
 }
 
 /// `no response from <url> within N seconds`.
@@ -377,7 +382,7 @@ pub fn timeout_message(shown: &str, timeout: Duration) -> String {
 fn shown_url(url: &Url) -> String {
     let mut shown = url.clone();
     if shown.password().is_some() {
-        let _ = shown.set_password(Some(crate::config::MASK));
+        let _ = shown.set_password(Some(crate::redact::MASK));
     }
     shown.to_string()
 }
@@ -455,7 +460,7 @@ mod tests {
             execution_id: "0123456789abcdef01234567",
             action_ref: "core.http",
             pack: "core",
-            runner_type: "http-request",
+            runner_type: crate::runner::RunnerType::HttpRequest,
             pack_dir: std::path::Path::new("/nonexistent"),
             entry_point: "",
             schema: &schema,
@@ -489,7 +494,7 @@ mod tests {
                    "headers": {"X-Token": "abc"}, "cookies": {"c": "1"}}),
             &CancelFlag::new(),
         );
-        assert_eq!(run.outcome, Outcome::Succeeded, "{}", run.result);
+        assert_eq!(run.outcome, ExecutionStatus::Succeeded, "{}", run.result);
         assert_eq!(run.result["status_code"], 200);
         assert_eq!(run.result["body"], json!({"ok": [1]}));
         assert_eq!(run.result["parsed"], true);
@@ -511,7 +516,7 @@ mod tests {
                    "username": "me", "password": "hunter2"}),
             &CancelFlag::new(),
         );
-        assert_eq!(run.outcome, Outcome::Succeeded);
+        assert_eq!(run.outcome, ExecutionStatus::Succeeded);
         assert_eq!(run.result["body"], "made");
         assert_eq!(run.result["parsed"], false);
         assert!(!run.result.to_string().contains("hunter2"));
@@ -519,7 +524,7 @@ mod tests {
             json!({"url": url, "body": {"k": "v"}, "method": "put"}),
             &CancelFlag::new(),
         );
-        assert_eq!(run.outcome, Outcome::Succeeded);
+        assert_eq!(run.outcome, ExecutionStatus::Succeeded);
         let seen = seen.lock().unwrap();
         assert_eq!(seen[0].0, "POST");
         assert_eq!(seen[0].3, "{\"a\":1}");
@@ -543,7 +548,7 @@ mod tests {
     fn error_statuses_fail_with_the_response() {
         let (url, _) = server(500, "text/plain", "boom", Duration::ZERO);
         let run = execute(json!({"url": url}), &CancelFlag::new());
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         assert_eq!(run.result["status_code"], 500);
         assert_eq!(run.result["body"], "boom");
     }
@@ -553,14 +558,14 @@ mod tests {
         let (url, seen) = server(302, "text/plain", "moved", Duration::ZERO);
         let run = execute(json!({"url": url}), &CancelFlag::new());
         assert_eq!(run.result["status_code"], 302);
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         assert_eq!(seen.lock().unwrap().len(), 1);
         let run = execute(
             json!({"url": url, "allow_redirects": true}),
             &CancelFlag::new(),
         );
         // Every answer is a redirect: reqwest gives up after the limit.
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         assert!(seen.lock().unwrap().len() > 2);
     }
 
@@ -571,13 +576,13 @@ mod tests {
         drop(listener);
         let url = format!("http://127.0.0.1:{port}/");
         let run = execute(json!({"url": url}), &CancelFlag::new());
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         assert_eq!(run.result["error"], format!("connection refused: {url}"));
 
         let (slow, _) = server(200, "text/plain", "late", Duration::from_secs(3));
         let started = Instant::now();
         let run = execute(json!({"url": slow, "timeout": 0.3}), &CancelFlag::new());
-        assert_eq!(run.outcome, Outcome::Timeout);
+        assert_eq!(run.outcome, ExecutionStatus::Timeout);
         assert!(started.elapsed() < Duration::from_secs(3));
         assert!(run.result["error"]
             .as_str()
@@ -622,7 +627,7 @@ mod tests {
         });
         let started = Instant::now();
         let run = execute(json!({"url": slow}), &cancel);
-        assert_eq!(run.outcome, Outcome::Canceled);
+        assert_eq!(run.outcome, ExecutionStatus::Canceled);
         assert!(started.elapsed() < Duration::from_secs(3));
     }
 }

@@ -3,7 +3,7 @@
 //! This module knows every runner type StackStorm 3.9.0 ships and its parameters (the
 //! embedded `runners.yaml`, upstream's `runner.yaml` files unchanged), so that registration
 //! can refuse an unknown `runner_type` and `st2 run` can merge runner and action parameters.
-//! [`run`] dispatches one execution to the runner that implements it:
+//! [`execute_action`] dispatches one execution to the runner that implements it:
 //!
 //! | runner | module |
 //! |---|---|
@@ -28,6 +28,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value};
 
 use crate::settings::Settings;
+use crate::store::ExecutionStatus;
 
 /// Every runner type StackStorm 3.9.0 ships.
 pub const RUNNER_TYPES: &[&str] = &[
@@ -56,19 +57,108 @@ pub const SUPPORTED: &[&str] = &[
     "python-script",
 ];
 
+/// A runner type StackStorm knows, parsed where an action record is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunnerType {
+    /// `action-chain`.
+    ActionChain,
+    /// `announcement`.
+    Announcement,
+    /// `http-request`.
+    HttpRequest,
+    /// `inquirer`.
+    Inquirer,
+    /// `local-shell-cmd`.
+    LocalShellCmd,
+    /// `local-shell-script`.
+    LocalShellScript,
+    /// `noop`.
+    Noop,
+    /// `orquesta`.
+    Orquesta,
+    /// `python-script`.
+    PythonScript,
+    /// `remote-shell-cmd`.
+    RemoteShellCmd,
+    /// `remote-shell-script`.
+    RemoteShellScript,
+    /// `winrm-cmd`.
+    WinrmCmd,
+    /// `winrm-ps-cmd`.
+    WinrmPsCmd,
+    /// `winrm-ps-script`.
+    WinrmPsScript,
+}
+
+impl RunnerType {
+    /// Every runner type, in the order of [`RUNNER_TYPES`].
+    pub const ALL: [RunnerType; 14] = [
+        RunnerType::ActionChain,
+        RunnerType::Announcement,
+        RunnerType::HttpRequest,
+        RunnerType::Inquirer,
+        RunnerType::LocalShellCmd,
+        RunnerType::LocalShellScript,
+        RunnerType::Noop,
+        RunnerType::Orquesta,
+        RunnerType::PythonScript,
+        RunnerType::RemoteShellCmd,
+        RunnerType::RemoteShellScript,
+        RunnerType::WinrmCmd,
+        RunnerType::WinrmPsCmd,
+        RunnerType::WinrmPsScript,
+    ];
+
+    /// The runner type named `name`, if StackStorm knows it.
+    pub fn parse(name: &str) -> Option<RunnerType> {
+        RunnerType::ALL
+            .into_iter()
+            .find(|runner| runner.as_str() == name)
+    }
+
+    /// StackStorm's name for it.
+    pub fn as_str(self) -> &'static str {
+        RUNNER_TYPES[self as usize]
+    }
+
+    /// Whether `st2 run` can execute actions of this runner type.
+    pub fn is_supported(self) -> bool {
+        SUPPORTED.contains(&self.as_str())
+    }
+
+    /// Whether actions of this runner run Python code from the pack (and so need its
+    /// virtualenv).
+    pub fn needs_python(self) -> bool {
+        self == RunnerType::PythonScript
+    }
+
+    /// Its `runner_parameters`, as upstream's `runner.yaml` declares them.
+    pub fn parameters(self) -> &'static Map<String, Value> {
+        parameters(self.as_str()).expect("every runner type has its runner.yaml")
+    }
+}
+
+impl std::fmt::Display for RunnerType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Whether `name` is a runner type StackStorm knows.
 pub fn is_known(name: &str) -> bool {
-    RUNNER_TYPES.contains(&name)
+    RunnerType::parse(name).is_some()
 }
 
-/// Whether `st2 run` can execute actions of this runner type.
+/// Whether `st2 run` can execute actions of the runner type named `name`.
 pub fn is_supported(name: &str) -> bool {
-    SUPPORTED.contains(&name)
+    RunnerType::parse(name).is_some_and(RunnerType::is_supported)
 }
 
-/// Whether actions of this runner run Python code from the pack (and so need its virtualenv).
+/// Whether actions of the runner type named `name` run Python code from the pack (and so
+/// need its virtualenv).
 pub fn needs_python(name: &str) -> bool {
-    name == "python-script"
+    RunnerType::parse(name).is_some_and(RunnerType::needs_python)
 }
 
 /// The `runner_parameters` of a runner type, as upstream's `runner.yaml` declares them.
@@ -100,46 +190,20 @@ pub fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
         .map(|(_, parameters)| parameters)
 }
 
-/// How an execution ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The action did what it was asked.
-    Succeeded,
-    /// The action ran and failed, or could not be started.
-    Failed,
-    /// It ran longer than its `timeout`, and was killed.
-    Timeout,
-    /// It was canceled (`st2 execution cancel`, Ctrl-C) and was killed.
-    Canceled,
-    /// Its process was terminated (SIGTERM) by something else than us.
-    Abandoned,
-}
-
-impl Outcome {
-    /// StackStorm's status word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Timeout => "timeout",
-            Outcome::Canceled => "canceled",
-            Outcome::Abandoned => "abandoned",
-        }
-    }
-}
-
 /// What a runner returns: the final status and the execution's `result`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
-    /// Final status.
-    pub outcome: Outcome,
+    /// Final status: `succeeded`, `failed` (the action failed, or could not be started),
+    /// `timeout` (killed after its `timeout`), `canceled` (`st2 execution cancel`, Ctrl-C) or
+    /// `abandoned` (its process was terminated by something else than us).
+    pub outcome: ExecutionStatus,
     /// The result object shown by `st2 execution get` (runner specific).
     pub result: Value,
 }
 
 impl RunOutcome {
     /// A failure before or outside the action itself: `{"error": reason}`.
-    pub fn error(outcome: Outcome, reason: impl Into<String>) -> RunOutcome {
+    pub fn error(outcome: ExecutionStatus, reason: impl Into<String>) -> RunOutcome {
         let mut result = Map::new();
         result.insert("error".into(), Value::String(reason.into()));
         RunOutcome {
@@ -185,7 +249,7 @@ pub struct RunRequest<'a> {
     /// The pack ref.
     pub pack: &'a str,
     /// The action's runner type.
-    pub runner_type: &'a str,
+    pub runner_type: RunnerType,
     /// The pack directory (entry points are under `<pack_dir>/actions/`).
     pub pack_dir: &'a Path,
     /// `entry_point` of the action, relative to `<pack_dir>/actions/`.
@@ -238,10 +302,10 @@ impl<'a> RunRequest<'a> {
 
 /// Run one execution with the runner of `request.runner_type`, in a worktree of the pack's
 /// git repository when the `content_version` parameter names a revision.
-pub fn run(request: &RunRequest) -> RunOutcome {
+pub fn execute_action(request: &RunRequest) -> RunOutcome {
     let worktree = match content_version::for_request(request) {
         Ok(worktree) => worktree,
-        Err(message) => return RunOutcome::error(Outcome::Failed, message),
+        Err(message) => return RunOutcome::error(ExecutionStatus::Failed, message),
     };
     match &worktree {
         Some(worktree) => run_runner(&request.with_pack_dir(worktree.path())),
@@ -251,16 +315,16 @@ pub fn run(request: &RunRequest) -> RunOutcome {
 
 fn run_runner(request: &RunRequest) -> RunOutcome {
     match request.runner_type {
-        "local-shell-cmd" | "local-shell-script" => shell::run(request),
-        "python-script" => python::run(request),
-        "http-request" => http::run(request),
+        RunnerType::LocalShellCmd | RunnerType::LocalShellScript => shell::run(request),
+        RunnerType::PythonScript => python::run(request),
+        RunnerType::HttpRequest => http::run(request),
         // Upstream's noop result.
-        "noop" => RunOutcome {
-            outcome: Outcome::Succeeded,
+        RunnerType::Noop => RunOutcome {
+            outcome: ExecutionStatus::Succeeded,
             result: serde_json::json!({"failed": false, "succeeded": true, "return_code": 0}),
         },
         other => RunOutcome::error(
-            Outcome::Failed,
+            ExecutionStatus::Failed,
             format!("the {other} runner is not supported by st2-rs yet"),
         ),
     }
@@ -275,6 +339,19 @@ mod tests {
         assert!(!super::is_known("mistral-v2"));
         assert!(super::needs_python("python-script"));
         assert!(!super::needs_python("local-shell-cmd"));
+    }
+
+    #[test]
+    fn runner_types_parse_as_stackstorm_names_them() {
+        for (runner, name) in super::RunnerType::ALL.iter().zip(super::RUNNER_TYPES) {
+            assert_eq!(runner.as_str(), *name);
+            assert_eq!(super::RunnerType::parse(name), Some(*runner));
+            assert_eq!(
+                serde_json::to_value(runner).unwrap(),
+                serde_json::json!(name)
+            );
+        }
+        assert_eq!(super::RunnerType::parse("mistral-v2"), None);
     }
 
     #[test]

@@ -29,9 +29,10 @@ use serde_json::{json, Map, Value};
 
 use super::output::Tap;
 use super::process::{self, Ended};
-use super::{Outcome, RunOutcome, RunRequest};
+use super::{RunOutcome, RunRequest};
 use crate::datastore::{Datastore, NewItem};
 use crate::settings::env;
+use crate::store::ExecutionStatus;
 use crate::store::KeyScope;
 
 /// The wrapper's entry, run as `python -u -c`.
@@ -59,7 +60,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
             .strip_prefix(&format!("{}.", request.pack))
             .unwrap_or(request.action_ref);
         return RunOutcome::error(
-            Outcome::Failed,
+            ExecutionStatus::Failed,
             format!("Action \"{name}\" is missing entry_point attribute"),
         );
     }
@@ -68,7 +69,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         Ok(dir) => dir,
         Err(err) => {
             return RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 format!(
                     "cannot write StackStorm's Python modules for actions under {}: {}",
                     request.settings.cache_dir().display(),
@@ -81,7 +82,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
         Ok(pair) => pair,
         Err(err) => {
             return RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 format!("cannot set up the datastore channel: {err}"),
             )
         }
@@ -103,7 +104,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     match finished {
         Ok(finished) => outcome(&finished, timeout),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => RunOutcome::error(
-            Outcome::Failed,
+            ExecutionStatus::Failed,
             format!(
                 "the Python interpreter {} does not exist; create the pack's virtualenv with \
                  `st2ctl reload --register-setup-virtualenvs`, or install python3",
@@ -111,7 +112,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
             ),
         ),
         Err(err) => RunOutcome::error(
-            Outcome::Failed,
+            ExecutionStatus::Failed,
             format!("cannot start {}: {err}", python.display()),
         ),
     }
@@ -198,7 +199,7 @@ fn python_path(request: &RunRequest, shim: &Path) -> std::ffi::OsString {
 /// What the wrapper reads on stdin: the action's own parameters (not the runner's), every
 /// one of them including those that are `null` (`None` in `run()`), and the resolved config.
 fn stdin_payload(request: &RunRequest) -> Vec<u8> {
-    let runner = super::parameters(request.runner_type);
+    let runner = super::parameters(request.runner_type.as_str());
     let parameters: Map<String, Value> = request
         .parameters
         .iter()
@@ -224,11 +225,11 @@ fn outcome(finished: &process::Finished, timeout: f64) -> RunOutcome {
     let stderr = String::from_utf8_lossy(&finished.stderr).into_owned();
     if finished.ended == Ended::Exited(INVALID_STATUS_EXIT_CODE) {
         // Upstream raises ValueError(stderr): the execution fails with it as the error.
-        return RunOutcome::error(Outcome::Failed, stderr);
+        return RunOutcome::error(ExecutionStatus::Failed, stderr);
     }
     let (action_stdout, output) = match split_output(&stdout) {
         Ok(split) => split,
-        Err(message) => return RunOutcome::error(Outcome::Failed, message),
+        Err(message) => return RunOutcome::error(ExecutionStatus::Failed, message),
     };
     let (result, status) = match output {
         Some(Value::Object(mut output)) => (
@@ -252,11 +253,11 @@ fn outcome(finished: &process::Finished, timeout: f64) -> RunOutcome {
                     super::shell::seconds(timeout)
                 )),
             );
-            Outcome::Timeout
+            ExecutionStatus::Timeout
         }
-        Ended::Canceled => Outcome::Canceled,
-        Ended::Exited(0) if status != Value::Bool(false) => Outcome::Succeeded,
-        _ => Outcome::Failed,
+        Ended::Canceled => ExecutionStatus::Canceled,
+        Ended::Exited(0) if status != Value::Bool(false) => ExecutionStatus::Succeeded,
+        _ => ExecutionStatus::Failed,
     };
     RunOutcome {
         outcome,
@@ -291,7 +292,7 @@ fn split_output(stdout: &str) -> Result<(String, Option<Value>), String> {
 /// Serve the wrapper's datastore requests until it closes its end. [fix] What it decrypts
 /// for the action is a secret the run knows too: announced on the run's output tap before
 /// the action has it, so that it is masked in what the action prints and returns
-/// (`crate::execution`, `crate::redact`).
+/// (the recorder of the run's output masks them).
 fn serve_datastore(stream: UnixStream, request: &RunRequest) -> std::thread::JoinHandle<()> {
     let settings = request.settings.clone();
     let user = request.user.to_string();
@@ -439,7 +440,7 @@ mod tests {
             execution_id: "0123456789abcdef01234567",
             action_ref: "demo.act",
             pack: "demo",
-            runner_type: "python-script",
+            runner_type: crate::runner::RunnerType::PythonScript,
             pack_dir: &fixture.pack_dir,
             entry_point: "act.py",
             schema,
@@ -470,7 +471,7 @@ mod tests {
             json!({"token": "s3cret"}),
             30.0,
         );
-        assert_eq!(run.outcome, Outcome::Succeeded, "{}", run.result);
+        assert_eq!(run.outcome, ExecutionStatus::Succeeded, "{}", run.result);
         assert_eq!(
             run.result["result"],
             json!({"hello": "abab", "token": "s3cret", "lib": "from lib", "pack": "demo"})
@@ -500,10 +501,10 @@ mod tests {
     fn failures_have_a_reason() {
         let fixture = pack_with(include_str!("../../fixtures/python/modes.py"));
         let run = execute(&fixture, json!({"mode": "tuple"}), json!({}), 30.0);
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         assert_eq!(run.result["result"], json!({"why": "no"}));
         let run = execute(&fixture, json!({"mode": "raise"}), json!({}), 30.0);
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         let stderr = run.result["stderr"].as_str().unwrap();
         assert!(
             stderr.contains("Traceback") && stderr.contains("ValueError: bad input"),
@@ -511,11 +512,11 @@ mod tests {
         );
         // os._exit(0) before the result: upstream's succeeded execution with result "None".
         let run = execute(&fixture, json!({"mode": "exit"}), json!({}), 30.0);
-        assert_eq!(run.outcome, Outcome::Succeeded);
+        assert_eq!(run.outcome, ExecutionStatus::Succeeded);
         assert_eq!(run.result["stdout"], "{\"garb");
         assert_eq!(run.result["result"], "None");
         let run = execute(&fixture, json!({"mode": "loop"}), json!({}), 0.5);
-        assert_eq!(run.outcome, Outcome::Timeout);
+        assert_eq!(run.outcome, ExecutionStatus::Timeout);
         assert_eq!(
             run.result["error"],
             "Action failed to complete in 0.5 seconds"
@@ -523,7 +524,7 @@ mod tests {
 
         let empty = pack_with("x = 1\n");
         let run = execute(&empty, json!({}), json!({}), 30.0);
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         let stderr = run.result["stderr"].as_str().unwrap();
         assert!(
             stderr.contains("Found no classes in plugin file") && stderr.contains("act.py"),
@@ -545,7 +546,7 @@ mod tests {
         let mut request = request(&fixture, &parameters, &config, &schema, &cancel);
         request.python = Some("/nonexistent/venv/bin/python".into());
         let run = run(&request);
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         let error = run.result["error"].as_str().unwrap();
         assert!(
             error.starts_with("the Python interpreter /nonexistent/venv/bin/python does not exist"),
@@ -557,7 +558,7 @@ mod tests {
     fn the_action_service_reaches_the_datastore() {
         let fixture = pack_with(include_str!("../../fixtures/python/keeper.py"));
         let run = execute(&fixture, json!({}), json!({}), 30.0);
-        assert_eq!(run.outcome, Outcome::Succeeded, "{}", run.result);
+        assert_eq!(run.outcome, ExecutionStatus::Succeeded, "{}", run.result);
         assert_eq!(
             run.result["result"],
             json!({
@@ -597,19 +598,19 @@ mod tests {
         let ok = format!("{DELIMITER}{{\"result\": 1, \"status\": null}}\n{DELIMITER}");
         assert_eq!(
             outcome(&finished(Ended::Exited(0), &ok), 1.0).outcome,
-            Outcome::Succeeded
+            ExecutionStatus::Succeeded
         );
         let failed = format!("{DELIMITER}{{\"result\": 1, \"status\": false}}\n{DELIMITER}");
         let run = outcome(&finished(Ended::Exited(0), &failed), 1.0);
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         assert_eq!(run.result["result"], 1);
         // No result printed, exit code 0: upstream's success with the result "None".
         let run = outcome(&finished(Ended::Exited(0), "half a result"), 1.0);
-        assert_eq!(run.outcome, Outcome::Succeeded);
+        assert_eq!(run.outcome, ExecutionStatus::Succeeded);
         assert_eq!(run.result["result"], "None");
         assert_eq!(run.result["stdout"], "half a result");
         let run = outcome(&finished(Ended::TimedOut, ""), 2.0);
-        assert_eq!(run.outcome, Outcome::Timeout);
+        assert_eq!(run.outcome, ExecutionStatus::Timeout);
         assert_eq!(run.result["exit_code"], -9);
         assert_eq!(run.result["result"], "None");
         assert_eq!(
@@ -625,7 +626,7 @@ mod tests {
             },
             1.0,
         );
-        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.outcome, ExecutionStatus::Failed);
         assert_eq!(
             run.result,
             json!({"error": "Status returned ... got: succeeded\n"})
@@ -635,7 +636,7 @@ mod tests {
         assert_eq!(run.result["stdout"], "a\u{FFFD}");
         assert_eq!(
             outcome(&finished(Ended::Exited(1), &ok), 1.0).outcome,
-            Outcome::Failed
+            ExecutionStatus::Failed
         );
     }
 }

@@ -14,9 +14,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::process::{self, Ended};
-use super::{Outcome, RunOutcome, RunRequest};
+use super::{RunOutcome, RunRequest};
 use crate::schema::validator::truthy;
 use crate::settings::env;
+use crate::store::ExecutionStatus;
 
 /// Default `timeout` of the local runners, in seconds.
 const DEFAULT_TIMEOUT: f64 = 60.0;
@@ -24,15 +25,17 @@ const DEFAULT_TIMEOUT: f64 = 60.0;
 /// Run one execution.
 pub fn run(request: &RunRequest) -> RunOutcome {
     let parameters = request.parameters;
-    let line = if request.runner_type == "local-shell-script" {
+    let line = if request.runner_type == super::RunnerType::LocalShellScript {
         match script_line(request) {
             Ok(line) => line,
-            Err(reason) => return RunOutcome::error(Outcome::Failed, reason),
+            Err(reason) => return RunOutcome::error(ExecutionStatus::Failed, reason),
         }
     } else {
         match parameters.get("cmd") {
             Some(Value::String(cmd)) => cmd.clone(),
-            _ => return RunOutcome::error(Outcome::Failed, "the cmd parameter is required"),
+            _ => {
+                return RunOutcome::error(ExecutionStatus::Failed, "the cmd parameter is required")
+            }
         }
     };
     let sudo = parameters.get("sudo").and_then(Value::as_bool) == Some(true);
@@ -43,7 +46,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     let mut command = if sudo {
         if crate::fs::find_executable("sudo").is_none() {
             return RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 "sudo=true needs the sudo command, which is not installed (or not on PATH)",
             );
         }
@@ -60,7 +63,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     if let Some(cwd) = parameters.get("cwd").and_then(Value::as_str) {
         if !std::path::Path::new(cwd).is_dir() {
             return RunOutcome::error(
-                Outcome::Failed,
+                ExecutionStatus::Failed,
                 format!("the working directory {cwd} (cwd parameter) does not exist"),
             );
         }
@@ -83,7 +86,10 @@ pub fn run(request: &RunRequest) -> RunOutcome {
     ) {
         Ok(finished) => finished,
         Err(err) => {
-            return RunOutcome::error(Outcome::Failed, format!("cannot start the command: {err}"))
+            return RunOutcome::error(
+                ExecutionStatus::Failed,
+                format!("cannot start the command: {err}"),
+            )
         }
     };
     shell_result(&finished, timeout, sudo_password.is_some())
@@ -154,11 +160,11 @@ fn shell_result(finished: &process::Finished, timeout: f64, sudo_password: bool)
     // timeout kills) timeout, -15 (SIGTERM, as a shutdown kills) abandoned, anything else
     // failed. A cancel is ours.
     let outcome = match (finished.ended, code) {
-        (Ended::Canceled, _) => Outcome::Canceled,
-        (_, 0) => Outcome::Succeeded,
-        (_, code) if code == -crate::sys::SIGKILL => Outcome::Timeout,
-        (_, code) if code == -crate::sys::SIGTERM => Outcome::Abandoned,
-        _ => Outcome::Failed,
+        (Ended::Canceled, _) => ExecutionStatus::Canceled,
+        (_, 0) => ExecutionStatus::Succeeded,
+        (_, code) if code == -crate::sys::SIGKILL => ExecutionStatus::Timeout,
+        (_, code) if code == -crate::sys::SIGTERM => ExecutionStatus::Abandoned,
+        _ => ExecutionStatus::Failed,
     };
     RunOutcome {
         outcome,
@@ -247,7 +253,7 @@ fn script_line(request: &RunRequest) -> Result<String, String> {
 
 /// Upstream's `_get_script_arguments`: named arguments, then positional ones.
 fn script_arguments(request: &RunRequest) -> String {
-    let runner = super::parameters(request.runner_type);
+    let runner = super::parameters(request.runner_type.as_str());
     let is_action_parameter = |name: &str| runner.is_none_or(|runner| !runner.contains_key(name));
     let kwarg_op = request
         .parameters

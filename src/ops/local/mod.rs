@@ -2,12 +2,20 @@
 //! layout the [`Settings`] describe (packs, configs, virtualenvs, the SQLite store). One
 //! module per operation.
 
+mod actions;
+mod execution_cancel;
+mod execution_query;
+mod keys;
+mod output_recorder;
 mod pack_config;
 mod pack_install;
 mod pack_query;
 mod pack_remove;
+mod prepare;
 mod recover;
 mod register;
+mod run;
+mod worker;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -19,8 +27,14 @@ use super::packs::{
     PackDetails, PackRemoval, PackView, RegisterReport, RegisterRequest, RemoveProgress, Warned,
     WrittenConfig,
 };
+use crate::ops::actions::ActionView;
+use crate::ops::executions::{
+    CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
+    TailEnd, TailRequest,
+};
+use crate::ops::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{KeyScope, Store};
 
 /// The embedded backend.
 pub(crate) struct Local {
@@ -35,8 +49,6 @@ impl Local {
     }
 }
 
-// Each area's operations are implemented in that area's modules; these empty impls are
-// replaced as the operations move here.
 impl super::PackOps for Local {
     fn install_packs(
         &self,
@@ -98,6 +110,86 @@ fn open_store(settings: &Settings) -> anyhow::Result<(Option<Store>, Vec<String>
     let warnings = recover::recover_interrupted(settings, &mut store)?;
     Ok((Some(store), warnings))
 }
-impl super::ExecutionOps for Local {}
-impl super::KeyOps for Local {}
-impl super::ActionOps for Local {}
+
+impl super::ExecutionOps for Local {
+    fn run_action(
+        &self,
+        request: &RunActionRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<ExecutionView> {
+        run::run_action(&self.settings, request, observer)
+    }
+
+    fn run_action_async(
+        &self,
+        request: &RunActionRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<String> {
+        run::run_action_async(&self.settings, request, observer)
+    }
+
+    fn execution_worker(&self, id: &str, observer: &mut dyn RunObserver) -> anyhow::Result<()> {
+        worker::work(&self.settings, id, observer)
+    }
+
+    fn execution_get(&self, id: &str) -> anyhow::Result<ExecutionView> {
+        execution_query::get(&self.settings, id)
+    }
+
+    fn execution_list(&self, request: &ExecutionListRequest) -> anyhow::Result<Vec<ExecutionView>> {
+        execution_query::list(&self.settings, request)
+    }
+
+    fn execution_cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+        execution_cancel::cancel(&self.settings, id)
+    }
+
+    fn execution_tail(
+        &self,
+        request: &TailRequest,
+        output: &mut dyn FnMut(&[OutputPiece]) -> bool,
+    ) -> anyhow::Result<TailEnd> {
+        execution_query::tail(&self.settings, request, output)
+    }
+}
+
+impl super::KeyOps for Local {
+    fn key_list(&self, request: &KeyListRequest) -> anyhow::Result<Vec<KeyView>> {
+        keys::list(&self.settings, request)
+    }
+
+    fn key_get(&self, key: &KeyRef, decrypt: bool) -> anyhow::Result<KeyView> {
+        keys::get(&self.settings, key, decrypt)
+    }
+
+    fn key_set(&self, request: &KeySetRequest) -> anyhow::Result<KeyView> {
+        keys::set(&self.settings, request)
+    }
+
+    fn key_delete(&self, key: &KeyRef) -> anyhow::Result<()> {
+        keys::delete(&self.settings, key)
+    }
+
+    fn key_delete_by_prefix(
+        &self,
+        scope: KeyScope,
+        user: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        keys::delete_by_prefix(&self.settings, scope, user, prefix)
+    }
+
+    fn key_load(&self, requests: &[KeySetRequest]) -> anyhow::Result<Vec<KeyView>> {
+        keys::load(&self.settings, requests)
+    }
+}
+
+impl super::ActionOps for Local {
+    fn action_list(&self, pack: Option<&str>) -> anyhow::Result<Vec<ActionView>> {
+        actions::list(&self.settings, pack)
+    }
+
+    fn action_get(&self, action_ref: &str) -> anyhow::Result<ActionView> {
+        actions::get(&self.settings, action_ref)
+    }
+}

@@ -1,0 +1,167 @@
+//! `st2 run` on this machine: one execution of an action, from the command line to the
+//! stored record: find the action, read and check its parameters, resolve the pack config,
+//! render the parameters, record the execution, run it with its runner, and record how it
+//! ended.
+//!
+//! [`prepare`] does everything that can fail because of the input (nothing is recorded
+//! then); [`start`] records the execution; [`execute`] runs it and stores the outcome. An
+//! asynchronous run (`st2 run -a`) does the first two in the foreground and hands the
+//! [`Prepared`] execution to a background worker over a pipe (it holds secrets,
+//! [`super::worker`]), which calls [`execute`].
+//!
+//! While it runs, the action's output comes through a [`Tap`] to a recorder thread
+//! ([`super::output_recorder`]) that masks it, hands it to a [`LiveView`] (`st2 run` on a
+//! terminal), and records it in batches; what is left goes with the final record in one
+//! transaction.
+
+use serde_json::Value;
+
+use super::output_recorder::Recorder;
+use super::prepare::{prepare, PrepareError, Prepared};
+use crate::execution::{self, timestamp};
+use crate::native;
+use crate::ops::executions::{ExecutionView, LiveView, RunActionRequest, RunObserver};
+use crate::redact;
+use crate::runner::output::Tap;
+use crate::runner::{self, CancelFlag, RunRequest};
+use crate::settings::Settings;
+use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
+
+/// `st2 run`: check the run, record it, run it here and record how it ended.
+pub(super) fn run_action(
+    settings: &Settings,
+    request: &RunActionRequest,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<ExecutionView> {
+    settings.ensure_writable()?;
+    let mut store = Store::open(&settings.store_path)?;
+    let prepared = prepare(settings, &store, request).map_err(PrepareError::into_anyhow)?;
+    for warning in &prepared.warnings {
+        observer.warning(warning);
+    }
+    let id = execution::new_id();
+    let cancel = observer.cancel_flag()?;
+    start(
+        &mut store,
+        &prepared,
+        &id,
+        ExecutionStatus::Running,
+        std::process::id(),
+    )?;
+    let view = observer.live_view(&prepared.action_ref);
+    let record = execute(settings, &mut store, &prepared, &id, &cancel, view)?;
+    Ok(record.into())
+}
+
+/// `st2 run -a`: check the run, record it, and hand it to a background worker.
+pub(super) fn run_action_async(
+    settings: &Settings,
+    request: &RunActionRequest,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<String> {
+    settings.ensure_writable()?;
+    let mut store = Store::open(&settings.store_path)?;
+    let prepared = prepare(settings, &store, request).map_err(PrepareError::into_anyhow)?;
+    for warning in &prepared.warnings {
+        observer.warning(warning);
+    }
+    let id = execution::new_id();
+    // Our pid until the worker's is known: if we die before handing it over, the
+    // record shows abandoned rather than requested forever.
+    start(
+        &mut store,
+        &prepared,
+        &id,
+        ExecutionStatus::Requested,
+        std::process::id(),
+    )?;
+    let pid = super::worker::spawn(settings, &id, &prepared).inspect_err(|err| {
+        let result = serde_json::json!({ "error": format!("{err:#}") });
+        let _ = store.finish_execution(&id, ExecutionStatus::Failed, &result, &timestamp());
+    })?;
+    store.execution_started(&id, pid)?;
+    Ok(id)
+}
+
+/// Record a new execution of `prepared` with `status` (`running` when this process runs it,
+/// `requested` when a worker will).
+pub(crate) fn start(
+    store: &mut Store,
+    prepared: &Prepared,
+    id: &str,
+    status: ExecutionStatus,
+    pid: u32,
+) -> Result<ExecutionRecord, StoreError> {
+    let record = ExecutionRecord {
+        id: id.to_string(),
+        action_ref: prepared.action_ref.clone(),
+        runner_type: prepared.runner_type.as_str().to_string(),
+        user: prepared.user.clone(),
+        parameters: Value::Object(prepared.shown_parameters.clone()),
+        status,
+        result: None,
+        start_timestamp: timestamp(),
+        end_timestamp: None,
+        pid: Some(pid),
+    };
+    store.insert_execution(&record)?;
+    Ok(record)
+}
+
+/// Run a recorded execution and store how it ended; its output is recorded as it comes and
+/// shown to `view`.
+pub(crate) fn execute(
+    settings: &Settings,
+    store: &mut Store,
+    prepared: &Prepared,
+    id: &str,
+    cancel: &CancelFlag,
+    view: Option<Box<dyn LiveView>>,
+) -> Result<ExecutionRecord, StoreError> {
+    let (tap, events) = Tap::channel();
+    let recorder = Recorder::new(&settings.store_path, id, &prepared.secrets, view);
+    let recorder = std::thread::spawn(move || recorder.run(events));
+    let request = RunRequest {
+        execution_id: id,
+        action_ref: &prepared.action_ref,
+        pack: &prepared.pack,
+        runner_type: prepared.runner_type,
+        pack_dir: &prepared.pack_dir,
+        entry_point: &prepared.entry_point,
+        schema: &prepared.schema,
+        parameters: &prepared.parameters,
+        config: &prepared.config,
+        user: &prepared.user,
+        python: prepared.python.clone(),
+        settings,
+        cancel,
+        output: &tap,
+    };
+    // A cancel that arrived before the run started wins.
+    let outcome = match store.execution(id)? {
+        Some(record) if record.status == ExecutionStatus::Canceling => {
+            runner::RunOutcome::error(ExecutionStatus::Canceled, "canceled before it started")
+        }
+        _ => match native::find(&prepared.action_ref, &prepared.entry_point) {
+            Some(native) if prepared.native => native.run(&request),
+            _ => runner::execute_action(&request),
+        },
+    };
+    tap.close();
+    drop(tap);
+    let (output, learned) = recorder.join().unwrap_or_default();
+    // [fix] what the action printed or returned never shows a secret the run knows, those it
+    // was handed while it ran included.
+    let mut outcome = outcome;
+    redact::Redactor::new(prepared.secrets.iter().chain(&learned)).value(&mut outcome.result);
+    store.finish_execution_with_output(
+        id,
+        outcome.outcome,
+        &outcome.result,
+        &timestamp(),
+        &output,
+    )?;
+    store
+        .execution(id)?
+        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+}
