@@ -2,29 +2,38 @@
 //!
 //! [`load_pack`] reads and checks everything first (pack metadata, every action metadata file,
 //! the config schema, the other content types) without touching the store, so that a pack with
-//! a bad file can be refused before anything changes; [`Store::replace_pack`] then writes it in
-//! one transaction. Files are parsed in parallel: the `aws` pack has about 3,600 action files,
+//! a bad file can be refused before anything changes;
+//! [`Store::replace_pack`](crate::store::Store::replace_pack) then writes it in one
+//! transaction. Files are parsed in parallel: the `aws` pack has about 3,600 action files,
 //! which StackStorm registers at about 30 per second (st2#3686).
+//!
+//! This file holds the content types, [`LoadedPack`] and the reading of whole packs;
+//! `actions.rs` the action metadata files and their checks, `content.rs` the other content
+//! kinds, `config.rs` the config schema and the pack config ([`load_config`]), `files.rs` how
+//! metadata files are found and parsed.
 //!
 //! Sources upstream: `st2common/st2common/bootstrap/base.py` (pack registration),
 //! `actionsregistrar.py`, `st2common/st2common/models/api/action.py` (`ActionAPI`),
 //! `st2common/st2common/validators/api/action.py`.
 
+mod actions;
+mod config;
+mod content;
+mod files;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::pack::manifest::{kind_of, PackManifest};
+// `action::tests` checks the built-in actions with `action_from_value`.
+#[cfg(test)]
+pub(crate) use self::actions::action_from_value;
+pub(crate) use self::actions::trusted_action;
+pub use self::config::{file_mtime_ns, load_config, ConfigError, CONFIG_SCHEMA_FILE_NAME};
+use crate::pack::manifest::PackManifest;
 use crate::runner;
-use crate::store::{
-    ActionRecord, ConfigRecord, ContentScope, PackRecord, PackRegistration, ResourceKind,
-    ResourceRecord,
-};
-use crate::yaml;
-
-/// File name of a pack's config schema.
-pub const CONFIG_SCHEMA_FILE_NAME: &str = "config.schema.yaml";
+use crate::store::{ContentScope, PackRecord, PackRegistration, ResourceKind};
 
 /// A content type `st2ctl reload` registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -118,24 +127,6 @@ fn content_scope(selection: &Selection) -> ContentScope {
             .collect(),
     }
 }
-
-/// Fields an action metadata file may have (`ActionAPI.schema`, `additionalProperties: false`).
-const ACTION_FIELDS: &[&str] = &[
-    "id",
-    "ref",
-    "uid",
-    "name",
-    "description",
-    "enabled",
-    "runner_type",
-    "entry_point",
-    "pack",
-    "parameters",
-    "output_schema",
-    "tags",
-    "notify",
-    "metadata_file",
-];
 
 /// A pack that could not be registered: every problem found, one line each, in upstream's
 /// message shapes (`Failed to register action "<file>" from pack "<pack>": <reason>`).
@@ -252,91 +243,72 @@ pub fn read_pack(
     source: Option<Value>,
     selection: &Selection,
 ) -> LoadedPack {
-    let mut failures = Vec::new();
-    let mut failed_files = Vec::new();
-    let mut warnings = Vec::new();
-    let pack_failure = |reason: String| format!("Failed to register pack \"{pack_ref}\": {reason}");
-
+    let mut problems = Problems::default();
     if dir.join("config.yaml").is_file() {
-        warnings.push(format!(
+        problems.warnings.push(format!(
             "pack \"{pack_ref}\" has a config.yaml inside the pack directory; StackStorm \
              stopped reading it in v2.4: move it to <base_path>/configs/{pack_ref}.yaml"
         ));
     }
-
-    let mut config_schema_failed = false;
-    let config_schema = match load_config_schema(dir) {
+    let config_schema = match config::load_config_schema(dir) {
         Ok(schema) => schema,
         Err(reason) => {
-            failures.push(pack_failure(reason));
-            config_schema_failed = true;
+            problems
+                .failures
+                .push(format!("Failed to register pack \"{pack_ref}\": {reason}"));
+            problems.config_schema_failed = true;
             None
         }
     };
-
-    let action_files = if selection.contains(&ContentType::Actions) {
-        metadata_files(&dir.join("actions"), |name| {
-            name != "config.yaml" && name != "config.yml"
-        })
+    let actions = if selection.contains(&ContentType::Actions) {
+        actions::read_actions(dir, pack_ref, &mut problems)
     } else {
         Vec::new()
     };
-    let parsed = parse_in_parallel(&action_files, |file, value| {
-        action_from_value(pack_ref, &relative_path(dir, file), value)
-    });
-    let mut actions = Vec::with_capacity(parsed.len());
-    for (file, action) in action_files.iter().zip(parsed) {
-        match action {
-            Ok(action) => actions.push(action),
-            Err(reason) => {
-                failures.push(format!(
-                    "Failed to register action \"{}\" from pack \"{pack_ref}\": {reason}",
-                    file.display()
-                ));
-                failed_files.push(relative_path(dir, file));
-            }
-        }
+    let resources = content::read_resources(dir, pack_ref, selection, &mut problems);
+    let pack = pack_record(pack_ref, &manifest, registered_path, source);
+    LoadedPack {
+        manifest,
+        registration: PackRegistration {
+            pack,
+            actions,
+            config_schema,
+            resources,
+            scope: content_scope(selection),
+        },
+        warnings: problems.warnings,
+        failures: problems.failures,
+        failed_files: problems.failed_files,
+        config_schema_failed: problems.config_schema_failed,
     }
-    // Two files defining one action: StackStorm upserts by ref, so the later file (in sorted
-    // order) wins; `dimensiondata` ships such a pair. Keep that, and say so.
-    let mut unique: Vec<ActionRecord> = Vec::with_capacity(actions.len());
-    for action in actions {
-        if let Some(earlier) = unique
-            .iter_mut()
-            .find(|a| a.action_ref == action.action_ref)
-        {
-            warnings.push(format!(
-                "action \"{}\" is defined in both {} and {}; the later file wins, as in StackStorm",
-                action.action_ref, earlier.metadata_file, action.metadata_file
-            ));
-            *earlier = action;
-        } else {
-            unique.push(action);
-        }
-    }
-    let actions = unique;
+}
 
-    let mut resources = Vec::new();
-    for (folder, kind) in selection.iter().filter_map(|t| t.resource()) {
-        let files = metadata_files(&dir.join(folder), |_| true);
-        let parsed = parse_in_parallel(&files, |file, value| {
-            resource_from_value(pack_ref, kind, &relative_path(dir, file), value)
-        });
-        for (file, resource) in files.iter().zip(parsed) {
-            match resource {
-                Ok(resource) => resources.push(resource),
-                Err(reason) => {
-                    failures.push(format!(
-                        "Failed to register {kind} \"{}\" from pack \"{pack_ref}\": {reason}",
-                        file.display()
-                    ));
-                    failed_files.push(relative_path(dir, file));
-                }
-            }
-        }
-    }
+/// What reading a pack found wrong, in the order found ([`LoadedPack`]'s fields of the same
+/// names).
+#[derive(Default)]
+struct Problems {
+    warnings: Vec<String>,
+    failures: Vec<String>,
+    failed_files: Vec<String>,
+    config_schema_failed: bool,
+}
 
-    let pack = PackRecord {
+impl Problems {
+    /// The metadata file `file` of the pack in `dir` failed, as `message` says.
+    fn file_failed(&mut self, dir: &Path, file: &Path, message: String) {
+        self.failures.push(message);
+        self.failed_files.push(files::relative_path(dir, file));
+    }
+}
+
+/// The pack's own record, from its `pack.yaml`.
+fn pack_record(
+    pack_ref: &str,
+    manifest: &PackManifest,
+    registered_path: &Path,
+    source: Option<Value>,
+) -> PackRecord {
+    PackRecord {
         pack_ref: pack_ref.to_string(),
         name: manifest.name.clone(),
         description: manifest.description.clone(),
@@ -348,20 +320,6 @@ pub fn read_pack(
         metadata: Value::Object(manifest.metadata.clone()),
         source,
         registered_at: now_rfc3339(),
-    };
-    LoadedPack {
-        manifest,
-        registration: PackRegistration {
-            pack,
-            actions,
-            config_schema,
-            resources,
-            scope: content_scope(selection),
-        },
-        warnings,
-        failures,
-        failed_files,
-        config_schema_failed,
     }
 }
 
@@ -424,504 +382,6 @@ pub fn load_dirs(
         .into_iter()
         .map(|result| result.expect("every pack was loaded"))
         .collect()
-}
-
-/// A file's modification time in nanoseconds since the epoch, if it can be read.
-pub fn file_mtime_ns(path: &Path) -> Option<i64> {
-    std::fs::metadata(path)
-        .and_then(|meta| meta.modified())
-        .ok()
-        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|elapsed| elapsed.as_nanos() as i64)
-}
-
-/// Why a pack config could not be registered: one line per problem.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", failures.join("\n"))]
-pub struct ConfigError {
-    /// One line per problem.
-    pub failures: Vec<String>,
-}
-
-/// Read and check `<configs>/<pack>.yaml` for the pack `pack_ref` against its config schema
-/// (spec `register-configs.md` §5). `Ok(None)` when there is no config file.
-pub fn load_config(
-    path: &Path,
-    pack_ref: &str,
-    schema: Option<&Value>,
-) -> Result<Option<ConfigRecord>, ConfigError> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let failed = |reason: String| ConfigError {
-        failures: vec![format!(
-            "Failed to register config \"{}\" for pack \"{pack_ref}\": {reason}",
-            path.display()
-        )],
-    };
-    let file_mtime_ns = file_mtime_ns(path);
-    let values = match yaml::from_path(path).map_err(|err| failed(err.to_string()))? {
-        // An empty file (or only comments) is an empty config.
-        Value::Null => Value::Object(Map::new()),
-        values @ Value::Object(_) => values,
-        other => {
-            return Err(failed(format!(
-                "{} is not of type 'object'",
-                crate::schema::repr::py_repr(&other)
-            )))
-        }
-    };
-    if let Some(Value::Object(schema)) = schema {
-        if let Err(invalid) = crate::schema::validate_config(schema, &values) {
-            return Err(ConfigError {
-                failures: invalid
-                    .errors
-                    .iter()
-                    .map(|error| {
-                        format!(
-                            "Failed validating attribute \"{}\" in config for pack \"{pack_ref}\" \
-                             ({}): {}",
-                            error.dotted_path(),
-                            path.display(),
-                            error.message
-                        )
-                    })
-                    .collect(),
-            });
-        }
-    }
-    Ok(Some(ConfigRecord {
-        pack: pack_ref.to_string(),
-        values,
-        file: path.to_path_buf(),
-        file_mtime_ns,
-        registered_at: now_rfc3339(),
-    }))
-}
-
-/// `<pack>/config.schema.yaml`, checked for what registration checks: a non-empty mapping of
-/// property schemas whose keys are words.
-fn load_config_schema(dir: &Path) -> Result<Option<Value>, String> {
-    let path = dir.join(CONFIG_SCHEMA_FILE_NAME);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let value = yaml::from_path(&path).map_err(|err| err.to_string())?;
-    let map = match value {
-        Value::Null => {
-            return Err(format!(
-                "Config schema \"{}\" is empty and invalid.",
-                path.display()
-            ))
-        }
-        Value::Object(map) if map.is_empty() => {
-            return Err(format!(
-                "Config schema \"{}\" is empty and invalid.",
-                path.display()
-            ))
-        }
-        Value::Object(map) => map,
-        other => {
-            return Err(format!(
-                "{}: expected a mapping of properties, got {}",
-                path.display(),
-                kind_of(&other)
-            ))
-        }
-    };
-    let schema = Value::Object(map);
-    crate::schema::check_config_schema(&schema)
-        .map_err(|message| format!("{}: {message}", path.display()))?;
-    Ok(Some(schema))
-}
-
-pub(crate) fn action_from_value(
-    pack_ref: &str,
-    metadata_file: &str,
-    value: Value,
-) -> Result<ActionRecord, String> {
-    action_record(pack_ref, metadata_file, value, true)
-}
-
-/// An action record from metadata known to be valid (the built-in core pack, whose files a
-/// unit test checks): the parameter schema checks, which compile Unicode regexes, are
-/// skipped.
-pub(crate) fn trusted_action(
-    pack_ref: &str,
-    metadata_file: &str,
-    value: Value,
-) -> Result<ActionRecord, String> {
-    action_record(pack_ref, metadata_file, value, false)
-}
-
-fn action_record(
-    pack_ref: &str,
-    metadata_file: &str,
-    value: Value,
-    check: bool,
-) -> Result<ActionRecord, String> {
-    // Upstream's order (`_register_action`): the `pack` field, then `ActionAPI`'s schema, then
-    // the runner, then the parameters against the runner's (`validate_action`); the first
-    // problem is the one reported.
-    let map = match value {
-        Value::Object(map) => map,
-        Value::Null => return Err("the metadata file is empty".into()),
-        other => return Err(format!("expected a mapping, got {}", kind_of(&other))),
-    };
-    // A missing, null or empty `pack` means this pack (`if not pack_field`).
-    match map.get("pack") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(pack)) if pack.is_empty() || pack == pack_ref => {}
-        Some(other) => {
-            let shown = match other {
-                Value::String(text) => text.clone(),
-                other => crate::schema::repr::py_repr(other),
-            };
-            return Err(format!(
-                "Model is in pack \"{pack_ref}\" but field \"pack\" is different: {shown}"
-            ));
-        }
-    }
-    if let Some(extra) = map
-        .keys()
-        .find(|key| !ACTION_FIELDS.contains(&key.as_str()))
-    {
-        return Err(format!(
-            "Additional properties are not allowed ('{extra}' was unexpected)"
-        ));
-    }
-    let name = required_string(&map, "name")?;
-    let runner_type = required_string(&map, "runner_type")?;
-    let description = optional_string(&map, "description")?;
-    let entry_point = optional_string(&map, "entry_point")?.unwrap_or_default();
-    let enabled = match map.get("enabled") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(enabled)) => *enabled,
-        Some(other) => {
-            return Err(format!(
-                "\"enabled\": expected a boolean, got {}",
-                kind_of(other)
-            ))
-        }
-    };
-    let parameters = match map.get("parameters") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(parameters)) => parameters.clone(),
-        Some(other) => {
-            return Err(format!(
-                "\"parameters\": expected a mapping, got {}",
-                kind_of(other)
-            ))
-        }
-    };
-    if check {
-        check_parameter_names(&parameters)?;
-        crate::schema::check_parameters_schema(&Value::Object(parameters.clone()))
-            .map_err(|message| format!("parameters: {message}"))?;
-        if let Some(output_schema) = map.get("output_schema").filter(|value| !value.is_null()) {
-            crate::schema::check_output_schema(output_schema)
-                .map_err(|message| format!("output_schema: {message}"))?;
-        }
-    }
-    match map.get("tags") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(tags)) => {
-            if let Some(tag) = tags.iter().find(|tag| !tag.is_object()) {
-                return Err(format!(
-                    "\"tags\": {} is not of type 'object'",
-                    crate::schema::repr::py_repr(tag)
-                ));
-            }
-        }
-        Some(other) => return Err(format!("\"tags\": expected a list, got {}", kind_of(other))),
-    }
-    match map.get("notify") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(notify)) => check_notify(notify)?,
-        Some(other) => {
-            return Err(format!(
-                "\"notify\": expected a mapping, got {}",
-                kind_of(other)
-            ))
-        }
-    }
-    if !runner::is_known(&runner_type) {
-        return Err(format!(
-            "RunnerType {runner_type} is not found. Known runner types: {}",
-            runner::RUNNER_TYPES.join(", ")
-        ));
-    }
-    if check {
-        check_against_runner(&format!("{pack_ref}.{name}"), &runner_type, &parameters)?;
-    }
-    Ok(ActionRecord {
-        action_ref: format!("{pack_ref}.{name}"),
-        pack: pack_ref.to_string(),
-        name,
-        runner_type,
-        description,
-        enabled,
-        entry_point,
-        parameters: Value::Object(parameters),
-        metadata_file: metadata_file.to_string(),
-        metadata: Value::Object(map).to_string(),
-    })
-}
-
-/// `notify` as `ActionAPI` has it: `on-complete`, `on-failure`, `on-success`, each a mapping
-/// of `message` (string), `data` (mapping), `routes`/`channels` (lists).
-fn check_notify(notify: &Map<String, Value>) -> Result<(), String> {
-    const WHEN: &[&str] = &["on-complete", "on-failure", "on-success"];
-    const FIELDS: &[(&str, &str)] = &[
-        ("message", "string"),
-        ("data", "object"),
-        ("routes", "array"),
-        ("channels", "array"),
-    ];
-    if let Some(extra) = notify.keys().find(|key| !WHEN.contains(&key.as_str())) {
-        return Err(format!(
-            "\"notify\": Additional properties are not allowed ('{extra}' was unexpected)"
-        ));
-    }
-    for (when, settings) in notify {
-        let Value::Object(settings) = settings else {
-            return Err(format!(
-                "\"notify.{when}\": {} is not of type 'object'",
-                crate::schema::repr::py_repr(settings)
-            ));
-        };
-        for (field, value) in settings {
-            let Some((_, expected)) = FIELDS.iter().find(|(name, _)| name == field) else {
-                return Err(format!(
-                    "\"notify.{when}\": Additional properties are not allowed ('{field}' was \
-                     unexpected)"
-                ));
-            };
-            let matches = match *expected {
-                "string" => value.is_string(),
-                "object" => value.is_object(),
-                _ => value.is_array(),
-            };
-            if !matches {
-                return Err(format!(
-                    "\"notify.{when}.{field}\": {} is not of type '{expected}'",
-                    crate::schema::repr::py_repr(value)
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// What an action may change of a runner parameter (upstream `RUNNER_PARAM_OVERRIDABLE_ATTRS`).
-const RUNNER_PARAM_OVERRIDABLE: &[&str] =
-    &["default", "description", "enum", "immutable", "required"];
-
-/// Parameter names are words and each schema is a mapping (`ActionAPI`'s
-/// `patternProperties: {"^\\w+$": ...}, additionalProperties: false`, with the registrar's
-/// friendlier message).
-fn check_parameter_names(parameters: &Map<String, Value>) -> Result<(), String> {
-    for (name, schema) in parameters {
-        if !is_word(name) {
-            return Err(format!(
-                "Parameter name \"{name}\" is invalid. Valid characters for parameter name are \
-                 [a-zA-Z0-0_]."
-            ));
-        }
-        if !schema.is_object() {
-            return Err(format!(
-                "parameter \"{name}\": expected a mapping (a parameter schema), got {}",
-                kind_of(schema)
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Upstream's `_validate_parameters` (`st2common/st2common/validators/api/action.py`), per
-/// parameter in file order: a runner parameter may be redeclared only to change its default,
-/// description, enum, immutable or required; `position`s are unique; an `immutable` parameter
-/// is not one the runner declares immutable and has a default; then the positions are
-/// contiguous.
-fn check_against_runner(
-    action_ref: &str,
-    runner_type: &str,
-    parameters: &Map<String, Value>,
-) -> Result<(), String> {
-    let empty = Map::new();
-    let runner = runner::parameters(runner_type).unwrap_or(&empty);
-    let mut positions: Vec<(i64, &str)> = Vec::new();
-    for (name, schema) in parameters {
-        let Value::Object(schema) = schema else {
-            continue;
-        };
-        let runner_schema = runner.get(name).and_then(Value::as_object);
-        if let Some(runner_schema) = runner_schema {
-            for (attribute, value) in schema {
-                if RUNNER_PARAM_OVERRIDABLE.contains(&attribute.as_str())
-                    || runner_schema.get(attribute).is_some_and(|runner_value| {
-                        crate::schema::validator::py_eq(runner_value, value)
-                    })
-                {
-                    continue;
-                }
-                return Err(format!(
-                    "The attribute \"{attribute}\" for the runner parameter \"{name}\" in action \"{action_ref}\" cannot be overridden."
-                ));
-            }
-        }
-        if let Some(position) = schema.get("position") {
-            let Some(position) = position.as_i64().filter(|p| *p >= 0) else {
-                return Err(format!(
-                    "parameter \"{name}\": \"position\" must be a non-negative integer, got {}",
-                    kind_of(position)
-                ));
-            };
-            if let Some((_, other)) = positions.iter().find(|(p, _)| *p == position) {
-                return Err(format!(
-                    "Parameters {name} and {other} have same position {position}. Position \
-                     values have to be unique."
-                ));
-            }
-            positions.push((position, name));
-        }
-        if schema.contains_key("immutable") {
-            let runner_default = runner_schema.is_some_and(|r| r.contains_key("default"));
-            if runner_schema.is_some_and(|r| r.contains_key("immutable")) {
-                return Err(format!(
-                    "Param {name} is declared immutable in runner. Cannot override in action."
-                ));
-            }
-            if !schema.contains_key("default") && !runner_default {
-                return Err(format!("Immutable param {name} requires a default value."));
-            }
-        }
-    }
-    positions.sort();
-    if positions.windows(2).any(|pair| pair[1].0 != pair[0].0 + 1) {
-        let list: Vec<String> = positions.iter().map(|(p, _)| p.to_string()).collect();
-        return Err(format!(
-            "Positions supplied [{}] for parameters are not contiguous.",
-            list.join(", ")
-        ));
-    }
-    Ok(())
-}
-
-fn resource_from_value(
-    pack_ref: &str,
-    kind: ResourceKind,
-    metadata_file: &str,
-    value: Value,
-) -> Result<ResourceRecord, String> {
-    let map = match value {
-        Value::Object(map) => map,
-        Value::Null => return Err("the metadata file is empty".into()),
-        other => return Err(format!("expected a mapping, got {}", kind_of(&other))),
-    };
-    // Sensors are named by `class_name` upstream; everything else by `name`.
-    let name = ["name", "class_name"]
-        .iter()
-        .find_map(|field| map.get(*field).and_then(Value::as_str))
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            Path::new(metadata_file)
-                .file_stem()
-                .map(|stem| stem.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-    Ok(ResourceRecord {
-        pack: pack_ref.to_string(),
-        kind,
-        name,
-        metadata_file: metadata_file.to_string(),
-        metadata: Value::Object(map).to_string(),
-    })
-}
-
-fn required_string(map: &Map<String, Value>, field: &str) -> Result<String, String> {
-    match map.get(field) {
-        None | Some(Value::Null) => Err(format!("'{field}' is a required property")),
-        Some(Value::String(text)) => Ok(text.clone()),
-        Some(other) => Err(format!(
-            "\"{field}\": expected a string, got {}",
-            kind_of(other)
-        )),
-    }
-}
-
-fn optional_string(map: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
-    match map.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(format!(
-            "\"{field}\": expected a string, got {}",
-            kind_of(other)
-        )),
-    }
-}
-
-/// `^\w+$` for ASCII names, as upstream validates parameter and config keys.
-fn is_word(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || c == '_')
-}
-
-/// `*.yaml` and `*.yml` files directly in `dir` (not recursive), sorted; a missing folder has
-/// none.
-fn metadata_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .map(|entry| entry.path())
-        .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            (name.ends_with(".yaml") || name.ends_with(".yml")) && keep(name)
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// Parse YAML files on all cores; results in the order of `files`.
-/// Parse `files` and turn each into a record with `convert`, on several threads; each file's
-/// parsed tree is dropped as soon as its record is made.
-fn parse_in_parallel<T: Send>(
-    files: &[PathBuf],
-    convert: impl Fn(&Path, Value) -> Result<T, String> + Sync,
-) -> Vec<Result<T, String>> {
-    let parse = |file: &PathBuf| {
-        yaml::from_path(file)
-            .map_err(|err| err.to_string())
-            .and_then(|value| convert(file, value))
-    };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    if files.len() < 64 || threads == 1 {
-        return files.iter().map(parse).collect();
-    }
-    let chunk = files.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().expect("YAML parsing does not panic"))
-            .collect()
-    })
-}
-
-fn relative_path(dir: &Path, file: &Path) -> String {
-    file.strip_prefix(dir)
-        .unwrap_or(file)
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The current time as RFC 3339 in UTC, to the second.

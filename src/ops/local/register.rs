@@ -15,16 +15,15 @@
 //!   to register that directory's actions with no pack record.
 
 use std::collections::{BTreeMap, BTreeSet};
-
 use std::path::PathBuf;
 
 use super::recover;
 use crate::ops::packs::{RegisterReport, RegisterRequest, VenvAction};
 use crate::pack::{self, FoundPack};
-use crate::register::{load_config, load_dirs, ContentType, LoadedPack};
+use crate::register::{load_config, load_dirs, ContentType, LoadedPack, Selection};
 use crate::runner;
 use crate::settings::Settings;
-use crate::store::{Store, StoreError};
+use crate::store::{ReplaceSummary, Store, StoreError};
 use crate::venv;
 
 /// Register what `request` says (the local side of
@@ -110,121 +109,24 @@ fn register(
         .extend(recover::recover_interrupted(settings, &mut store)?);
     let reconcile = targets.is_none();
     let selection = &options.selection;
-    for content in selection {
-        report.counts.insert(*content, 0);
-    }
-    if selection.contains(&ContentType::Runners) {
-        report
-            .counts
-            .insert(ContentType::Runners, runner::RUNNER_TYPES.len() as u64);
-    }
+    start_counts(selection, &mut report);
     let targets = match targets {
         Some(targets) => targets,
-        None => match pack::discover(settings) {
-            Ok((found, warnings)) => {
-                report.warnings.extend(warnings);
-                found
-            }
-            // With --register-no-fail-on-failure StackStorm logs this and registers nothing
-            // (every registrar lists the pack directories first), and exits 0.
-            Err(err @ pack::DiscoverError::MissingBase(_)) if !options.fail_on_failure => {
-                report.failures.push(err.to_string());
-                return Ok(report);
-            }
-            Err(err) => return Err(err.into()),
+        None => match discover_all(settings, options, &mut report)? {
+            Some(found) => found,
+            None => return Ok(report),
         },
     };
-
-    // Packs are loaded (in parallel) and written a chunk at a time, and only what configs and
-    // virtualenvs need is kept: the whole Exchange loaded at once took 120 MB.
-    let mut registered: Vec<Registered> = Vec::new();
-    let chunk = 4 * std::thread::available_parallelism().map_or(1, |n| n.get());
-    for targets in targets.chunks(chunk) {
-        let dirs: Vec<_> = targets.iter().map(|target| target.path.clone()).collect();
-        let loaded = load_dirs(&dirs, selection);
-        for (target, result) in targets.iter().zip(loaded) {
-            let mut loaded = match result {
-                Ok(loaded) => loaded,
-                Err(err) => {
-                    report.failures.extend(err.failures);
-                    continue;
-                }
-            };
-            if !loaded.failures.is_empty() && options.fail_on_failure {
-                report.failures.append(&mut loaded.failures);
-                continue;
-            }
-            // Counted before what the bad files had registered is carried over.
-            let mut counts = BTreeMap::new();
-            count_content(&loaded, &mut counts);
-            if !loaded.failures.is_empty() {
-                keep_previous(&store, &mut loaded, &mut report.warnings)?;
-                report.failures.append(&mut loaded.failures);
-            }
-            let summary = store.replace_pack(&loaded.registration)?;
-            let pack_ref = loaded.registration.pack.pack_ref.clone();
-            for (content, count) in counts {
-                if let Some(total) = report.counts.get_mut(&content) {
-                    *total += count;
-                }
-            }
-            report.warnings.extend(loaded.warnings.iter().cloned());
-            for action in summary.removed_actions {
-                report
-                    .removed
-                    .push(format!("action {action} (its file is gone)"));
-            }
-            for resource in summary.removed_resources {
-                let (kind, file) = resource.split_once(':').unwrap_or(("resource", &resource));
-                report.removed.push(format!(
-                    "{kind} {file} of pack {pack_ref} (the file is gone)"
-                ));
-            }
-            if summary.removed_config_schema {
-                report.removed.push(format!(
-                    "config schema of pack {pack_ref} (the file is gone)"
-                ));
-            }
-            report.packs.push(pack_ref.clone());
-            registered.push(Registered {
-                target,
-                pack_ref,
-                // What the run did not read is looked for on disk: `--register-setup-virtualenvs`
-                // alone reads no action.
-                needs_python: loaded.needs_python()
-                    || (!(selection.contains(&ContentType::Actions)
-                        && selection.contains(&ContentType::Sensors))
-                        && has_python_code(&target.path)),
-                config_schema: loaded.registration.config_schema,
-            });
-        }
-    }
-
+    let registered = register_targets(&mut store, options, &targets, &mut report)?;
     if selection.contains(&ContentType::Configs) {
         register_configs(settings, &mut store, &registered, &mut report)?;
         if reconcile {
             warn_unknown_configs(settings, &targets, &mut report);
         }
     }
-
     if reconcile {
-        // [fix] StackStorm never unregisters a pack whose directory was deleted (st2#3313).
-        for stored in store.packs()? {
-            let gone = !stored
-                .path
-                .join(pack::manifest::MANIFEST_FILE_NAME)
-                .is_file();
-            if gone && !report.packs.contains(&stored.pack_ref) {
-                store.remove_pack(&stored.pack_ref)?;
-                report.removed.push(format!(
-                    "pack {} ({} is gone)",
-                    stored.pack_ref,
-                    stored.path.display()
-                ));
-            }
-        }
+        unregister_vanished(&mut store, &mut report)?;
     }
-
     if options.venvs != VenvAction::None {
         report.virtualenvs = Some(setup_virtualenvs(
             settings,
@@ -234,6 +136,154 @@ fn register(
         ));
     }
     Ok(report)
+}
+
+/// A count of zero for every content type selected; the runners are built in, all counted.
+fn start_counts(selection: &Selection, report: &mut RegisterReport) {
+    for content in selection {
+        report.counts.insert(*content, 0);
+    }
+    if selection.contains(&ContentType::Runners) {
+        report
+            .counts
+            .insert(ContentType::Runners, runner::RUNNER_TYPES.len() as u64);
+    }
+}
+
+/// Every pack in the pack directories; `None` when the base directory is missing and the
+/// run goes on failures (the failure is in the report).
+fn discover_all(
+    settings: &Settings,
+    options: &RegisterRequest,
+    report: &mut RegisterReport,
+) -> Result<Option<Vec<FoundPack>>, RunError> {
+    match pack::discover(settings) {
+        Ok((found, warnings)) => {
+            report.warnings.extend(warnings);
+            Ok(Some(found))
+        }
+        // With --register-no-fail-on-failure StackStorm logs this and registers nothing
+        // (every registrar lists the pack directories first), and exits 0.
+        Err(err @ pack::DiscoverError::MissingBase(_)) if !options.fail_on_failure => {
+            report.failures.push(err.to_string());
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Read and store every target. Packs are loaded (in parallel) and written a chunk at a time,
+/// and only what configs and virtualenvs need is kept: the whole Exchange loaded at once took
+/// 120 MB.
+fn register_targets<'a>(
+    store: &mut Store,
+    options: &RegisterRequest,
+    targets: &'a [FoundPack],
+    report: &mut RegisterReport,
+) -> Result<Vec<Registered<'a>>, StoreError> {
+    let mut registered: Vec<Registered> = Vec::new();
+    let chunk = 4 * std::thread::available_parallelism().map_or(1, |n| n.get());
+    for targets in targets.chunks(chunk) {
+        let dirs: Vec<_> = targets.iter().map(|target| target.path.clone()).collect();
+        let loaded = load_dirs(&dirs, &options.selection);
+        for (target, result) in targets.iter().zip(loaded) {
+            let loaded = match result {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    report.failures.extend(err.failures);
+                    continue;
+                }
+            };
+            if let Some(pack) = register_one(store, options, target, loaded, report)? {
+                registered.push(pack);
+            }
+        }
+    }
+    Ok(registered)
+}
+
+/// Store one pack read from `target`, unless it has a bad file and the run fails on failure;
+/// its counts, warnings, failures and what it no longer has go into `report`.
+fn register_one<'a>(
+    store: &mut Store,
+    options: &RegisterRequest,
+    target: &'a FoundPack,
+    mut loaded: LoadedPack,
+    report: &mut RegisterReport,
+) -> Result<Option<Registered<'a>>, StoreError> {
+    if !loaded.failures.is_empty() && options.fail_on_failure {
+        report.failures.append(&mut loaded.failures);
+        return Ok(None);
+    }
+    // Counted before what the bad files had registered is carried over.
+    let mut counts = BTreeMap::new();
+    count_content(&loaded, &mut counts);
+    if !loaded.failures.is_empty() {
+        keep_previous(store, &mut loaded, &mut report.warnings)?;
+        report.failures.append(&mut loaded.failures);
+    }
+    let summary = store.replace_pack(&loaded.registration)?;
+    let pack_ref = loaded.registration.pack.pack_ref.clone();
+    for (content, count) in counts {
+        if let Some(total) = report.counts.get_mut(&content) {
+            *total += count;
+        }
+    }
+    report.warnings.extend(loaded.warnings.iter().cloned());
+    report_removed(&pack_ref, summary, report);
+    report.packs.push(pack_ref.clone());
+    let selection = &options.selection;
+    Ok(Some(Registered {
+        target,
+        pack_ref,
+        // What the run did not read is looked for on disk: `--register-setup-virtualenvs`
+        // alone reads no action.
+        needs_python: loaded.needs_python()
+            || (!(selection.contains(&ContentType::Actions)
+                && selection.contains(&ContentType::Sensors))
+                && has_python_code(&target.path)),
+        config_schema: loaded.registration.config_schema,
+    }))
+}
+
+/// What the registration of `pack_ref` removed because its file is gone.
+fn report_removed(pack_ref: &str, summary: ReplaceSummary, report: &mut RegisterReport) {
+    for action in summary.removed_actions {
+        report
+            .removed
+            .push(format!("action {action} (its file is gone)"));
+    }
+    for resource in summary.removed_resources {
+        let (kind, file) = resource.split_once(':').unwrap_or(("resource", &resource));
+        report.removed.push(format!(
+            "{kind} {file} of pack {pack_ref} (the file is gone)"
+        ));
+    }
+    if summary.removed_config_schema {
+        report.removed.push(format!(
+            "config schema of pack {pack_ref} (the file is gone)"
+        ));
+    }
+}
+
+/// [fix] StackStorm never unregisters a pack whose directory was deleted (st2#3313): every
+/// stored pack whose `pack.yaml` is gone, and that this run did not register, is removed.
+fn unregister_vanished(store: &mut Store, report: &mut RegisterReport) -> Result<(), StoreError> {
+    for stored in store.packs()? {
+        let gone = !stored
+            .path
+            .join(pack::manifest::MANIFEST_FILE_NAME)
+            .is_file();
+        if gone && !report.packs.contains(&stored.pack_ref) {
+            store.remove_pack(&stored.pack_ref)?;
+            report.removed.push(format!(
+                "pack {} ({} is gone)",
+                stored.pack_ref,
+                stored.path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How many actions and resources of each type `loaded` registers.

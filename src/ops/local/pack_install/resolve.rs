@@ -1,0 +1,280 @@
+//! Phase 1, resolve: where each PACK argument (or dependency) comes from, checked before
+//! anything is downloaded: the index entry and version, and the ref in the repository (one
+//! `ls-remote`). Also the announcement of the index's content counts, and the name a source
+//! will most likely install as.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::failure::{Fate, InstallError};
+use super::PackInstall;
+use crate::git;
+use crate::index::{Index, IndexEntry, IndexOptions};
+use crate::ops::packs::InstallStep;
+use crate::pack::source::{self, PackSource};
+
+/// A PACK argument (or dependency) resolved: where to fetch it and at which ref.
+pub(super) struct Resolved {
+    /// The name progress and errors use until `pack.yaml` gives the ref.
+    pub(super) label: String,
+    pub(super) source: PackSource,
+    pub(super) fetch_url: String,
+    /// The ref to fetch (none: the default branch).
+    pub(super) references: Vec<String>,
+    pub(super) record: Value,
+}
+
+/// Where a source is fetched from before its ref is probed.
+struct Location {
+    fetch_url: String,
+    /// The refs to try, in order of preference.
+    candidates: Vec<String>,
+    /// The source record to store.
+    record: Value,
+}
+
+impl PackInstall<'_> {
+    /// The index, loaded on first use (installs from URLs never need it).
+    fn index(&mut self) -> Result<&Index, InstallError> {
+        if self.index.is_none() {
+            let options = IndexOptions::from_settings(self.settings);
+            let loaded = Index::load(&self.settings.index_urls, &options)?;
+            self.warnings.extend(loaded.warnings);
+            self.index = Some(loaded.index);
+        }
+        Ok(self.index.as_ref().expect("loaded above"))
+    }
+
+    /// The content counts the index lists for `name` (for the announcement before installing);
+    /// `None` when the index has no such pack.
+    fn index_content_counts(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<Vec<(String, u64)>>, InstallError> {
+        Ok(self.index()?.get(name).map(|entry| entry.content_counts()))
+    }
+
+    /// Upstream prints, for Exchange names, what the index says the pack holds.
+    pub(super) fn announce_content(&mut self) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        for argument in &self.options.packs {
+            let Ok(PackSource::Index { name, .. }) = source::parse(argument, &cwd) else {
+                continue;
+            };
+            // Errors (unknown pack, index unreachable) are reported by the install itself.
+            let Ok(Some(counts)) = self.index_content_counts(&name) else {
+                continue;
+            };
+            if !counts.is_empty() {
+                self.progress.index_content(&name, &counts);
+            }
+        }
+    }
+
+    /// Resolve every PACK argument; every one that fails is reported, nothing is downloaded.
+    pub(super) fn resolve_arguments(
+        &mut self,
+        packs: &[String],
+    ) -> Result<Vec<Resolved>, Vec<(Option<String>, InstallError)>> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let mut resolved = Vec::new();
+        let mut failed = Vec::new();
+        for argument in packs {
+            let source = match source::parse(argument, &cwd) {
+                Ok(source) => source,
+                Err(err) => {
+                    failed.push((Some(argument.clone()), err.into()));
+                    continue;
+                }
+            };
+            let label = likely_name_and_version(&source).0;
+            self.ledger.push((label.clone(), Fate::NotStarted));
+            match self.resolve(&label, source) {
+                Ok(one) => resolved.push(one),
+                Err(err) => failed.push((Some(label), err)),
+            }
+        }
+        if failed.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(failed)
+        }
+    }
+
+    /// Where `source` comes from, checked: the index entry and version, the ref in the
+    /// repository (one `ls-remote`, nothing downloaded).
+    pub(super) fn resolve(
+        &mut self,
+        label: &str,
+        source: PackSource,
+    ) -> Result<Resolved, InstallError> {
+        self.current = Some(label.to_string());
+        self.check_interrupt(InstallStep::Resolve)?;
+        self.progress
+            .start(label, InstallStep::Resolve, &source.to_string());
+        let Location {
+            fetch_url,
+            candidates,
+            mut record,
+        } = self.locate(&source)?;
+        let references = match &source {
+            PackSource::Directory { .. } => Vec::new(),
+            _ => {
+                let chosen = self.probe_reference(label, &fetch_url, &candidates)?;
+                if let Some(chosen) = &chosen {
+                    record["reference"] = json!(chosen);
+                }
+                chosen.into_iter().collect()
+            }
+        };
+        self.progress.done(
+            label,
+            InstallStep::Resolve,
+            &match references.first() {
+                Some(reference) => format!("{fetch_url} at {reference}"),
+                None => fetch_url.clone(),
+            },
+        );
+        Ok(Resolved {
+            label: label.to_string(),
+            source,
+            fetch_url,
+            references,
+            record,
+        })
+    }
+
+    /// The first of `candidates` the repository has (one `ls-remote`); `None`: its default
+    /// branch.
+    fn probe_reference(
+        &self,
+        label: &str,
+        fetch_url: &str,
+        candidates: &[String],
+    ) -> Result<Option<String>, InstallError> {
+        let options = git::FetchOptions {
+            timeout: self.settings.network_timeout,
+        };
+        git::probe(fetch_url, candidates, &options).map_err(|error| InstallError::Git {
+            pack: label.to_string(),
+            error,
+        })
+    }
+
+    /// Where to fetch from, which refs to try (in order of preference), and the source record
+    /// to store.
+    fn locate(&mut self, source: &PackSource) -> Result<Location, InstallError> {
+        match source {
+            PackSource::Index { name, version } => {
+                let index = self.index()?;
+                let Some(entry) = index.get(name) else {
+                    return Err(InstallError::UnknownPack {
+                        name: name.clone(),
+                        suggestions: index.suggest(name),
+                    });
+                };
+                let candidates = index_versions(name, version.as_deref(), entry)?;
+                let record = json!({
+                    "type": "index",
+                    "name": name,
+                    "url": entry.repo_url,
+                    "reference": candidates.first(),
+                });
+                Ok(Location {
+                    fetch_url: entry.repo_url.clone(),
+                    candidates,
+                    record,
+                })
+            }
+            PackSource::Git { url, reference } => Ok(Location {
+                fetch_url: url.clone(),
+                candidates: reference.iter().cloned().collect(),
+                record: json!({"type": "git", "url": url, "reference": reference}),
+            }),
+            PackSource::Directory { path } => {
+                let url = format!("file://{}", path.display());
+                Ok(Location {
+                    fetch_url: url.clone(),
+                    candidates: Vec::new(),
+                    record: json!({"type": "directory", "url": url}),
+                })
+            }
+        }
+    }
+}
+
+/// The versions of an index entry to try, in order: the one asked for (refused when it looks
+/// like a version the entry does not list), or every listed one, highest first.
+fn index_versions(
+    name: &str,
+    version: Option<&str>,
+    entry: &IndexEntry,
+) -> Result<Vec<String>, InstallError> {
+    match version {
+        Some(version) => {
+            let looks_like_version =
+                semver::Version::parse(version.trim_start_matches('v')).is_ok();
+            if looks_like_version && !entry.versions.is_empty() && !entry.has_version(version) {
+                return Err(InstallError::UnknownVersion {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                    available: entry.sorted_versions(),
+                });
+            }
+            Ok(vec![version.to_string()])
+        }
+        // [fix] The highest semver version of the entry, never string order. A version the
+        // index lists but the repository never tagged (the real index lists kubernetes 1.8.0,
+        // which is not a release) is skipped for the next highest; when none is tagged the
+        // error names the first.
+        None => Ok(entry.sorted_versions()),
+    }
+}
+
+/// The name a dependency will most likely install as, and the version it asks for, so that an
+/// installed one can be recognised before anything is downloaded.
+pub(super) fn likely_name_and_version(source: &PackSource) -> (String, Option<String>) {
+    match source {
+        PackSource::Index { name, version } => (name.clone(), version.clone()),
+        PackSource::Git { url, reference } => {
+            let last = url
+                .trim_end_matches('/')
+                .rsplit(['/', ':'])
+                .next()
+                .unwrap_or(url);
+            let name = last.trim_end_matches(".git");
+            let name = name.strip_prefix("stackstorm-").unwrap_or(name);
+            (name.replace('-', "_"), reference.clone())
+        }
+        PackSource::Directory { path } => (
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            None,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_names_from_urls() {
+        let git = |url: &str| PackSource::Git {
+            url: url.into(),
+            reference: Some("1.0.0".into()),
+        };
+        assert_eq!(
+            likely_name_and_version(&git(
+                "https://github.com/StackStorm-Exchange/stackstorm-aws_boto3.git"
+            )),
+            ("aws_boto3".to_string(), Some("1.0.0".to_string()))
+        );
+        assert_eq!(
+            likely_name_and_version(&git("git@host:o/my-pack")).0,
+            "my_pack"
+        );
+    }
+}
