@@ -22,14 +22,14 @@ use serde_json::{Map, Value};
 use crate::schema::{self, is_template};
 use crate::store::{KeyRecord, KeyScope};
 
-pub use crate::redact::MASK;
+pub(crate) use crate::redact::MASK;
 
 /// Decrypts a datastore value (StackStorm's key file format): `(ciphertext, key name)`.
-pub type Decrypt = dyn Fn(&str, &str) -> Result<String, String> + Send + Sync;
+pub(crate) type Decrypt = dyn Fn(&str, &str) -> Result<String, String> + Send + Sync;
 
 /// The datastore as templates see it: a snapshot of the items, and how to decrypt them.
 #[derive(Clone)]
-pub struct KeySnapshot {
+pub(crate) struct KeySnapshot {
     items: Arc<HashMap<(&'static str, String), KeyRecord>>,
     decrypt: Arc<Decrypt>,
     /// Every plaintext decrypted through this snapshot (and its clones), for masking.
@@ -38,7 +38,7 @@ pub struct KeySnapshot {
 
 impl KeySnapshot {
     /// A snapshot of `items` (expired ones already left out).
-    pub fn new(items: Vec<KeyRecord>, decrypt: Arc<Decrypt>) -> KeySnapshot {
+    pub(crate) fn new(items: Vec<KeyRecord>, decrypt: Arc<Decrypt>) -> KeySnapshot {
         let items = items
             .into_iter()
             .map(|item| ((item.scope.as_str(), item.name.clone()), item))
@@ -51,7 +51,7 @@ impl KeySnapshot {
     }
 
     /// Decrypt a datastore value, remembering the plaintext (see [`KeySnapshot::revealed`]).
-    pub fn decrypt(&self, ciphertext: &str, name: &str) -> Result<String, String> {
+    pub(crate) fn decrypt(&self, ciphertext: &str, name: &str) -> Result<String, String> {
         let plaintext = (self.decrypt)(ciphertext, name)?;
         self.revealed
             .lock()
@@ -61,7 +61,7 @@ impl KeySnapshot {
     }
 
     /// The secrets decrypted so far: what a run must mask in its output ([`crate::redact`]).
-    pub fn revealed(&self) -> Vec<String> {
+    pub(crate) fn revealed(&self) -> Vec<String> {
         self.revealed.lock().expect("not poisoned").clone()
     }
 
@@ -73,11 +73,11 @@ impl KeySnapshot {
 /// Why a config could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ResolveError(pub String);
+pub(crate) struct ResolveError(pub String);
 
 /// A resolved config, and what deserves a warning.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// What the action gets as `config`.
     pub values: Value,
     /// Templates that referred to missing datastore keys, on optional properties.
@@ -88,7 +88,7 @@ pub struct Resolved {
 /// `ContentPackConfigLoader.get_config` does: render the templates of the registered values
 /// (decrypting secrets, casting rendered values), then fill in schema defaults (also with no
 /// config at all), then render the templates those defaults brought in.
-pub fn resolve(
+pub(crate) fn resolve(
     pack: &str,
     schema: Option<&Map<String, Value>>,
     values: Option<&Value>,
@@ -170,7 +170,7 @@ fn added_by_defaults(before: &Value, path: &[schema::PathItem]) -> bool {
 
 /// Renders templates with `st2kv` in the context (config values here; action parameters
 /// in `action::params`, which add their own variables).
-pub struct Renderer<'a> {
+pub(crate) struct Renderer<'a> {
     pack: &'a str,
     env: Environment<'static>,
     st2kv: JinjaValue,
@@ -180,7 +180,7 @@ pub struct Renderer<'a> {
 
 impl<'a> Renderer<'a> {
     /// A renderer for the templates of `pack`, run by `user`.
-    pub fn new(pack: &'a str, user: &str, datastore: &'a KeySnapshot) -> Renderer<'a> {
+    pub(crate) fn new(pack: &'a str, user: &str, datastore: &'a KeySnapshot) -> Renderer<'a> {
         let missing = Arc::new(Mutex::new(Vec::new()));
         let node = |scope| KvNode {
             scope,
@@ -214,7 +214,7 @@ impl<'a> Renderer<'a> {
 
     /// Render `template` with `st2kv` and `variables` in the context. Also returns the
     /// datastore keys it referred to that do not exist (they render empty).
-    pub fn render(
+    pub(crate) fn render(
         &self,
         template: &str,
         variables: &Map<String, Value>,
@@ -235,7 +235,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// The variables `template` uses that it does not define itself (top-level names).
-    pub fn variables_of(
+    pub(crate) fn variables_of(
         &self,
         template: &str,
     ) -> Result<std::collections::HashSet<String>, String> {
@@ -321,7 +321,7 @@ fn jinja_error(err: &minijinja::Error) -> String {
 /// exception Jinja2 raises in that case, then its message (`<class
 /// 'jinja2.exceptions.UndefinedError'> 'st2kvXX' is undefined`). `defined` says which
 /// top-level names the context has.
-pub fn python_exception(err: &minijinja::Error, defined: &dyn Fn(&str) -> bool) -> String {
+pub(crate) fn python_exception(err: &minijinja::Error, defined: &dyn Fn(&str) -> bool) -> String {
     format!(
         "<class '{}'> {}",
         python_class(err),
@@ -359,7 +359,7 @@ fn failing_expression(err: &minijinja::Error) -> &str {
 /// undefined`, `'dict object' has no attribute 'x'`, `No filter named 'x'.`), else
 /// minijinja's. Syntax errors keep minijinja's description (Jinja2's parser words them
 /// differently: `expected token 'end of print statement', got 'x'`).
-pub fn jinja2_message(err: &minijinja::Error, defined: &dyn Fn(&str) -> bool) -> String {
+pub(crate) fn jinja2_message(err: &minijinja::Error, defined: &dyn Fn(&str) -> bool) -> String {
     let expression = failing_expression(err).trim();
     let leading_name = |text: &str| -> String {
         text.chars()
@@ -429,7 +429,7 @@ fn detail_or_kind(err: &minijinja::Error) -> String {
 
 /// Cast a rendered string to the property's declared type ([fix] st2docs#510); the error
 /// says what was expected ("an integer").
-pub fn cast(text: &str, item_schema: &Value) -> Result<Value, String> {
+pub(crate) fn cast(text: &str, item_schema: &Value) -> Result<Value, String> {
     let kind = item_schema
         .get("type")
         .and_then(Value::as_str)
@@ -559,7 +559,7 @@ fn decrypt_kv(datastore: &KeySnapshot, value: JinjaValue) -> Result<String, mini
 /// config shows (`st2 pack config show`, `st2 pack config`, run output). Which values are
 /// secret is [`schema::visit_config_secrets`]'s answer (nested, pattern and additional
 /// properties, `$ref`s followed).
-pub fn mask_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Value {
+pub(crate) fn mask_secrets(schema: Option<&Map<String, Value>>, values: &Value) -> Value {
     let Some(schema) = schema else {
         return values.clone();
     };

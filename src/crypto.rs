@@ -36,9 +36,9 @@ const MIN_KEY_BITS: f64 = 128.0;
 /// Errors of key files and ciphertexts.
 ///
 /// The messages never contain key material. Where StackStorm words an error around the name of
-/// the datastore item, [`CryptoError::message_for_key`] gives its text.
+/// the datastore item, `datastore::DatastoreError` words it.
 #[derive(Debug, thiserror::Error)]
-pub enum CryptoError {
+pub(crate) enum CryptoError {
     /// There is no key file.
     #[error("Crypto key not found in {}.", path.display())]
     NotFound {
@@ -72,30 +72,10 @@ pub enum CryptoError {
     Integrity(&'static str),
 }
 
-impl CryptoError {
-    /// The error as StackStorm words it for the datastore item `name` (`KeyValuePairAPI`):
-    /// `Crypto key not found in <path>. Unable to encrypt / decrypt value for key <name>.` and
-    /// `Failed to verify the integrity of the provided value for key "<name>". Ensure that the
-    /// value is encrypted with the correct key and not corrupted.`; other errors as displayed.
-    pub fn message_for_key(&self, name: &str) -> String {
-        match self {
-            CryptoError::NotFound { path } => format!(
-                "Crypto key not found in {}. Unable to encrypt / decrypt value for key {name}.",
-                path.display()
-            ),
-            CryptoError::Integrity(_) => format!(
-                "Failed to verify the integrity of the provided value for key \"{name}\". \
-                 Ensure that the value is encrypted with the correct key and not corrupted."
-            ),
-            other => other.to_string(),
-        }
-    }
-}
-
 /// A datastore key: the AES key (128, 192 or 256 bits; StackStorm generates 256) and the
 /// HMAC-SHA1 key. `Debug` is redacted; the bytes are zeroed when dropped.
 #[derive(Clone)]
-pub struct CryptoKey {
+pub(crate) struct CryptoKey {
     aes: Vec<u8>,
     hmac: Vec<u8>,
 }
@@ -146,7 +126,7 @@ fn b64_encode(bytes: &[u8]) -> String {
 /// Random bytes for ids and nonces (not keys): getrandom(2) directly, since starting OpenSSL
 /// costs about a millisecond, which matters to a command that runs in a few. Falls back to
 /// the clock and pid if the call fails.
-pub fn fill_random(buf: &mut [u8]) {
+pub(crate) fn fill_random(buf: &mut [u8]) {
     if !crate::sys::getrandom(buf) {
         let seed = (jiff::Timestamp::now().as_nanosecond() as u128)
             ^ (u128::from(std::process::id()) << 64);
@@ -174,7 +154,7 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 impl CryptoKey {
     /// A new random key: 256-bit AES and 256-bit HMAC keys from the OS random source, as
     /// `st2-generate-symmetric-crypto-key` makes.
-    pub fn generate() -> CryptoKey {
+    pub(crate) fn generate() -> CryptoKey {
         CryptoKey {
             aes: random_bytes(KEY_BITS / 8),
             hmac: random_bytes(KEY_BITS / 8),
@@ -182,7 +162,7 @@ impl CryptoKey {
     }
 
     /// Read a StackStorm (keyczar JSON) key file. A missing file is [`CryptoError::NotFound`].
-    pub fn load(path: impl AsRef<Path>) -> Result<CryptoKey, CryptoError> {
+    pub(crate) fn load(path: impl AsRef<Path>) -> Result<CryptoKey, CryptoError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|err| {
             if err.kind() == std::io::ErrorKind::NotFound {
@@ -259,7 +239,7 @@ impl CryptoKey {
 
     /// The key file's JSON exactly as StackStorm 3.9.0 writes it (`AESKey.to_json()` through
     /// orjson: compact, in this key order). It holds the key material.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         json!({
             "hmacKey": {"hmacKeyString": b64_encode(&self.hmac), "size": self.hmac.len() * 8},
             "aesKeyString": b64_encode(&self.aes),
@@ -270,14 +250,16 @@ impl CryptoKey {
     }
 
     /// The AES key size in bits.
-    pub fn bits(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bits(&self) -> usize {
         self.aes.len() * 8
     }
 
     /// Write the key file atomically (a temporary file in the same directory, synced, then
     /// renamed over `path`) with mode 0600, creating missing parent directories (mode 0700).
     /// An existing file is replaced.
-    pub fn write(&self, path: impl AsRef<Path>) -> Result<(), CryptoError> {
+    #[cfg(test)]
+    pub(crate) fn write(&self, path: impl AsRef<Path>) -> Result<(), CryptoError> {
         self.write_file(path.as_ref(), true).map(|_| ())
     }
 
@@ -326,7 +308,7 @@ impl CryptoKey {
     /// Load the key file, first creating a new key there when there is none. Returns the key
     /// and whether this call created it. When several processes create it at once, the first
     /// file to land wins and everyone returns that key.
-    pub fn load_or_create(path: impl AsRef<Path>) -> Result<(CryptoKey, bool), CryptoError> {
+    pub(crate) fn load_or_create(path: impl AsRef<Path>) -> Result<(CryptoKey, bool), CryptoError> {
         let path = path.as_ref();
         match Self::load(path) {
             Ok(key) => return Ok((key, false)),
@@ -358,7 +340,7 @@ impl CryptoKey {
 
     /// Encrypt a value as StackStorm's `symmetric_encrypt` does (fresh random IV); returns
     /// upper-case hex, as StackStorm stores it.
-    pub fn encrypt(&self, plaintext: &str) -> String {
+    pub(crate) fn encrypt(&self, plaintext: &str) -> String {
         let iv: [u8; BLOCK] = random_bytes(BLOCK).try_into().expect("BLOCK bytes");
         self.encrypt_with_iv(plaintext, &iv)
     }
@@ -381,7 +363,7 @@ impl CryptoKey {
     /// `binascii.unhexlify` takes it; no surrounding whitespace). The HMAC is checked, in
     /// constant time, before anything is decrypted; every failure is
     /// [`CryptoError::Integrity`].
-    pub fn decrypt(&self, ciphertext: &str) -> Result<String, CryptoError> {
+    pub(crate) fn decrypt(&self, ciphertext: &str) -> Result<String, CryptoError> {
         let bytes = hex::decode(ciphertext).map_err(|_| CryptoError::Integrity("not hex"))?;
         if bytes.len() < HEADER.len() + BLOCK + HMAC_LEN {
             return Err(CryptoError::Integrity("too short"));
@@ -580,11 +562,6 @@ mod tests {
         assert!(err.to_string().starts_with(
             "Failed to verify the integrity of the provided value (HMAC signature mismatch)."
         ));
-        assert_eq!(
-            err.message_for_key("password"),
-            "Failed to verify the integrity of the provided value for key \"password\". Ensure \
-             that the value is encrypted with the correct key and not corrupted."
-        );
     }
 
     #[test]
@@ -593,13 +570,6 @@ mod tests {
         let path = dir.path().join("key.json");
         let err = CryptoKey::load(&path).unwrap_err();
         assert!(matches!(err, CryptoError::NotFound { .. }), "{err}");
-        assert_eq!(
-            err.message_for_key("password"),
-            format!(
-                "Crypto key not found in {}. Unable to encrypt / decrypt value for key password.",
-                path.display()
-            )
-        );
         let good: Value = serde_json::from_str(KEY_B).unwrap();
         let with = |edit: &dyn Fn(&mut Value)| {
             let mut value = good.clone();

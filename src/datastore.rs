@@ -14,7 +14,7 @@ use crate::store::{KeyRecord, KeyScope, Store, StoreError};
 
 /// Errors of the datastore, in StackStorm's words where it has some.
 #[derive(Debug, thiserror::Error)]
-pub enum DatastoreError {
+pub(crate) enum DatastoreError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -50,7 +50,7 @@ pub enum DatastoreError {
 
 /// What `st2 key set`/`load` store.
 #[derive(Debug, Clone)]
-pub struct NewItem {
+pub(crate) struct NewItem {
     /// Name as given (without the user prefix).
     pub name: String,
     /// The value: plaintext, or ciphertext when `encrypted`.
@@ -69,7 +69,7 @@ pub struct NewItem {
 
 /// An item as shown by `st2 key get/list`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ItemView {
+pub(crate) struct ItemView {
     /// Name (without the user prefix).
     pub name: String,
     /// Value: the ciphertext of a secret unless decrypted.
@@ -89,7 +89,7 @@ pub struct ItemView {
 }
 
 /// The datastore: the store plus the key file, loaded (or created) when first needed.
-pub struct Datastore {
+pub(crate) struct Datastore {
     store: Store,
     key_path: PathBuf,
     key: OnceLock<Arc<CryptoKey>>,
@@ -97,7 +97,7 @@ pub struct Datastore {
 
 impl Datastore {
     /// Open the datastore of `settings` (creating the store file if needed).
-    pub fn open(settings: &Settings) -> Result<Datastore, DatastoreError> {
+    pub(crate) fn open(settings: &Settings) -> Result<Datastore, DatastoreError> {
         Ok(Datastore {
             store: Store::open(&settings.store_path)?,
             key_path: settings.datastore_key_path(),
@@ -125,7 +125,7 @@ impl Datastore {
     }
 
     /// Store an item (replacing one of the same scope and name).
-    pub fn set(&mut self, item: &NewItem) -> Result<ItemView, DatastoreError> {
+    pub(crate) fn set(&mut self, item: &NewItem) -> Result<ItemView, DatastoreError> {
         let record = self.prepare(item)?;
         self.store.kv_set(&record)?;
         Ok(view(&record, false, None))
@@ -133,7 +133,7 @@ impl Datastore {
 
     /// Store many items in one transaction, after checking all of them: nothing is
     /// written when one is invalid.
-    pub fn set_all(&mut self, items: &[NewItem]) -> Result<Vec<ItemView>, DatastoreError> {
+    pub(crate) fn set_all(&mut self, items: &[NewItem]) -> Result<Vec<ItemView>, DatastoreError> {
         let records = items
             .iter()
             .map(|item| self.prepare(item))
@@ -166,7 +166,7 @@ impl Datastore {
     }
 
     /// One item; `decrypt` shows a secret's plaintext.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         scope: KeyScope,
         user: &str,
@@ -185,7 +185,7 @@ impl Datastore {
 
     /// Items of `scope` (all scopes when `None`; user scope: `user`'s items) whose name starts
     /// with `prefix`.
-    pub fn list(
+    pub(crate) fn list(
         &self,
         scope: Option<KeyScope>,
         user: &str,
@@ -205,7 +205,7 @@ impl Datastore {
     }
 
     /// Delete one item.
-    pub fn delete(
+    pub(crate) fn delete(
         &mut self,
         scope: KeyScope,
         user: &str,
@@ -225,7 +225,7 @@ impl Datastore {
     }
 
     /// Delete every item of `scope` whose name starts with `prefix`; returns their names.
-    pub fn delete_by_prefix(
+    pub(crate) fn delete_by_prefix(
         &mut self,
         scope: KeyScope,
         user: &str,
@@ -255,7 +255,7 @@ impl Datastore {
 
     /// The datastore as config templates see it (expired items left out); secrets are
     /// decrypted on demand with the key file.
-    pub fn snapshot(&self) -> Result<KeySnapshot, DatastoreError> {
+    pub(crate) fn snapshot(&self) -> Result<KeySnapshot, DatastoreError> {
         let items = self.store.kv_list(None, "")?;
         let key_path = self.key_path.clone();
         let loaded: OnceLock<Result<Arc<CryptoKey>, String>> = OnceLock::new();
@@ -292,7 +292,7 @@ fn decrypt_item(key: &CryptoKey, ciphertext: &str, name: &str) -> Result<String,
 }
 
 /// How an item is stored: user-scope names are `<user>:<name>`.
-pub fn stored_name(scope: KeyScope, user: &str, name: &str) -> String {
+pub(crate) fn stored_name(scope: KeyScope, user: &str, name: &str) -> String {
     match scope {
         KeyScope::System => name.to_string(),
         KeyScope::User => format!("{user}:{name}"),

@@ -5,7 +5,7 @@
 use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
 
 /// A new execution id: 24 hex digits like a MongoDB ObjectId (seconds, then random bytes).
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let seconds = jiff::Timestamp::now().as_second() as u32;
     let mut random = [0u8; 8];
     crate::crypto::fill_random(&mut random);
@@ -13,7 +13,7 @@ pub fn new_id() -> String {
 }
 
 /// Now, as execution timestamps are stored (RFC 3339, UTC, microseconds).
-pub fn timestamp() -> String {
+pub(crate) fn timestamp() -> String {
     format_timestamp(jiff::Timestamp::now())
 }
 
@@ -27,7 +27,10 @@ pub(crate) fn format_timestamp(at: jiff::Timestamp) -> String {
 
 /// An execution as it is now: one whose process disappeared before it finished is marked
 /// `abandoned` (or `canceled`, when a cancel was pending).
-pub fn refresh(store: &mut Store, record: ExecutionRecord) -> Result<ExecutionRecord, StoreError> {
+pub(crate) fn refresh(
+    store: &mut Store,
+    record: ExecutionRecord,
+) -> Result<ExecutionRecord, StoreError> {
     if record.status.is_final() || record.pid.is_some_and(crate::sys::process_alive) {
         return Ok(record);
     }

@@ -5,7 +5,7 @@
 
 /// Die here, as by `kill -9`, when `ST2_FAILPOINT` names this point (debug builds only).
 #[inline]
-pub fn hit(name: &str) {
+pub(crate) fn hit(name: &str) {
     #[cfg(debug_assertions)]
     if std::env::var_os(crate::settings::env::ST2_FAILPOINT).is_some_and(|wanted| wanted == name) {
         crate::sys::kill_self();

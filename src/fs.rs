@@ -29,7 +29,7 @@ impl PathError {
 /// Replace `path` with `bytes` atomically: a temporary file in the same directory (mode 0600,
 /// as `tempfile` creates it), synced, then renamed over `path`. Readers see the old file or
 /// the new one, never half of it. Missing parent directories are created.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -46,7 +46,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// built in a staging directory beside it, then renamed into place, so that `dir` is
 /// complete or absent, never half written. When another process puts it there first, its
 /// copy is kept.
-pub fn write_tree_once(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()> {
+pub(crate) fn write_tree_once(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -75,7 +75,10 @@ pub fn write_tree_once(dir: &Path, files: &[(&str, &str)]) -> std::io::Result<()
 
 /// Read all of `source` if it holds at most `limit` bytes; `None` when it holds more (only
 /// `limit + 1` bytes are ever read, so a huge or endless source cannot fill the memory).
-pub fn read_at_most(source: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_at_most(
+    source: impl std::io::Read,
+    limit: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     let mut bytes = Vec::new();
     source.take(limit + 1).read_to_end(&mut bytes)?;
@@ -84,7 +87,7 @@ pub fn read_at_most(source: impl std::io::Read, limit: u64) -> std::io::Result<O
 
 /// Atomically exchange two paths (Linux `renameat2(RENAME_EXCHANGE)`), so that there is no
 /// moment without a pack directory; elsewhere, or where the file system refuses, two renames.
-pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+pub(crate) fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     if crate::sys::rename_exchange(a, b)? {
         return Ok(());
     }

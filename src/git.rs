@@ -12,11 +12,11 @@
 //! depth 1 where the transport supports it. The result keeps `.git` with `origin` pointing at
 //! the URL, as upstream keeps the clone for users to work in.
 //!
-//! ```no_run
-//! # use st2_rs::git;
-//! let fetched = git::fetch(
+//! ```ignore
+//! // Crate-internal: not compiled as a doctest; the unit tests below make the same calls.
+//! let (fetched, _reference) = git::fetch_first(
 //!     "https://github.com/StackStorm-Exchange/stackstorm-twitter",
-//!     Some("1.0.0"),
+//!     &["1.0.0".to_string()],
 //!     std::path::Path::new("/tmp/twitter"),
 //!     &git::FetchOptions::default(),
 //! )?;
@@ -36,7 +36,7 @@ use git2::{
 
 /// Network settings for a fetch.
 #[derive(Debug, Clone)]
-pub struct FetchOptions {
+pub(crate) struct FetchOptions {
     /// Connect and read timeout of network transports.
     pub timeout: Duration,
 }
@@ -51,7 +51,7 @@ impl Default for FetchOptions {
 
 /// What a ref resolved to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResolvedRef {
+pub(crate) enum ResolvedRef {
     /// No ref was asked: the remote's default branch.
     DefaultBranch(String),
     /// A branch.
@@ -66,18 +66,20 @@ pub enum ResolvedRef {
 
 /// The result of [`fetch`].
 #[derive(Debug, Clone)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// The commit checked out (40 hex digits).
     pub commit: String,
-    /// What the ref resolved to.
+    /// What the ref resolved to (the tests check it; installs record the commit).
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests"))]
     pub resolved: ResolvedRef,
     /// Whether only the last commit was fetched.
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests"))]
     pub shallow: bool,
 }
 
 /// Errors of git operations; each is one readable line naming the URL.
 #[derive(Debug, thiserror::Error)]
-pub enum GitError {
+pub(crate) enum GitError {
     /// The ref matches no branch, tag or commit.
     #[error(
         "\"{reference}\" is not a valid version, hash, tag or branch in {url}.{}",
@@ -163,12 +165,17 @@ impl GitError {
 
 /// Is this path a git repository (has `.git`)? Upstream tells local repositories from plain
 /// directories the same way.
-pub fn is_repo(path: &Path) -> bool {
+pub(crate) fn is_repo(path: &Path) -> bool {
     path.join(".git").exists()
 }
 
-/// The `v<semver>` tags of the repository at `url`, `v` stripped, highest first.
-pub fn available_versions(url: &str, options: &FetchOptions) -> Result<Vec<String>, GitError> {
+/// The `v<semver>` tags of the repository at `url`, `v` stripped, highest first (the tests
+/// check the listing's version order with it).
+#[cfg(test)]
+pub(crate) fn available_versions(
+    url: &str,
+    options: &FetchOptions,
+) -> Result<Vec<String>, GitError> {
     Ok(remote_listing(url, options)?.versions())
 }
 
@@ -176,7 +183,7 @@ pub fn available_versions(url: &str, options: &FetchOptions) -> Result<Vec<Strin
 /// listing of its refs (`ls-remote`), as [`fetch_first`] would choose it, without downloading
 /// anything; `None` when no reference is asked (the default branch). Errors are
 /// [`fetch_first`]'s, so an install can check every pack's source before it downloads any.
-pub fn probe(
+pub(crate) fn probe(
     url: &str,
     references: &[String],
     options: &FetchOptions,
@@ -197,8 +204,10 @@ fn remote_listing(url: &str, options: &FetchOptions) -> Result<Listing, GitError
     list_remote(&repo, url, options)
 }
 
-/// Fetch `url` at `reference` into `dest` (absent or empty), leaving a working tree and `.git`.
-pub fn fetch(
+/// Fetch `url` at `reference` into `dest` (absent or empty), leaving a working tree and `.git`
+/// (installs use [`fetch_first`]; the tests fetch one reference at a time).
+#[cfg(test)]
+pub(crate) fn fetch(
     url: &str,
     reference: Option<&str>,
     dest: &Path,
@@ -211,7 +220,7 @@ pub fn fetch(
 /// Fetch `url` at the first of `references` the repository has (all resolved against one
 /// listing of its refs), and say which one that was. No reference: the default branch. When
 /// none resolves, the error is the one for the first (preferred) reference.
-pub fn fetch_first(
+pub(crate) fn fetch_first(
     url: &str,
     references: &[String],
     dest: &Path,
@@ -551,7 +560,7 @@ static NETWORK_CA_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
 ///
 /// Call it before any other thread exists (at the start of a command that fetches): it
 /// changes `SSL_CERT_FILE` for the duration of libgit2's initialisation and restores it.
-pub fn init_deferring_ca_bundle() {
+pub(crate) fn init_deferring_ca_bundle() {
     if NETWORK_CA_FILE.get().is_some() {
         return;
     }
@@ -575,7 +584,7 @@ pub fn init_deferring_ca_bundle() {
 /// Refuse URLs that name a remote helper (`ext::sh -c ...`, `fd::`, the `<transport>::<address>`
 /// form git uses to run programs) or a scheme git does not fetch over. Index entries and
 /// dependencies come from strangers; only plain transports are used.
-pub fn check_url(url: &str) -> Result<(), GitError> {
+pub(crate) fn check_url(url: &str) -> Result<(), GitError> {
     let refuse = |message: &str| {
         Err(GitError::UnsupportedUrl {
             url: url.to_string(),

@@ -8,24 +8,23 @@
 //! [`FileLock`] is the same lock on a file of the caller's choosing (a virtualenv's build lock).
 
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A held lock; released on drop.
 #[derive(Debug)]
-pub struct PackLock {
+pub(crate) struct PackLock {
     file: File,
-    path: PathBuf,
 }
 
 impl PackLock {
     /// Take the lock for `pack_ref` in `locks_dir`, waiting for another holder if there is one;
     /// `on_wait` is called once before waiting so the user knows why nothing happens.
-    pub fn acquire(
+    pub(crate) fn acquire(
         locks_dir: &Path,
         pack_ref: &str,
         on_wait: impl FnOnce(),
     ) -> std::io::Result<PackLock> {
-        let (file, path) = open(locks_dir, pack_ref)?;
+        let file = open(locks_dir, pack_ref)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -34,31 +33,27 @@ impl PackLock {
             }
             Err(std::fs::TryLockError::Error(err)) => return Err(err),
         }
-        Ok(PackLock { file, path })
+        Ok(PackLock { file })
     }
 
     /// Take the lock for `pack_ref` if nobody holds it; `None` when another process does.
-    pub fn try_acquire(locks_dir: &Path, pack_ref: &str) -> std::io::Result<Option<PackLock>> {
-        let (file, path) = open(locks_dir, pack_ref)?;
+    pub(crate) fn try_acquire(
+        locks_dir: &Path,
+        pack_ref: &str,
+    ) -> std::io::Result<Option<PackLock>> {
+        let file = open(locks_dir, pack_ref)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(PackLock { file, path })),
+            Ok(()) => Ok(Some(PackLock { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(err)) => Err(err),
         }
     }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 /// The lock file of `pack_ref`, created if needed.
-fn open(locks_dir: &Path, pack_ref: &str) -> std::io::Result<(File, PathBuf)> {
+fn open(locks_dir: &Path, pack_ref: &str) -> std::io::Result<File> {
     std::fs::create_dir_all(locks_dir)?;
-    let path = locks_dir.join(format!("pack-{pack_ref}.lock"));
-    let file = open_lock_file(&path)?;
-    Ok((file, path))
+    open_lock_file(&locks_dir.join(format!("pack-{pack_ref}.lock")))
 }
 
 /// The lock file at `path`, created when missing (never truncated: it may be held).

@@ -17,13 +17,13 @@ const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Percent-encode as OAuth requires (UTF-8, upper-case hex).
-pub fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     utf8_percent_encode(text, RFC3986).to_string()
 }
 
 /// The four user-context credentials.
 #[derive(Clone)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// `consumer_key` (API key).
     pub consumer_key: String,
     /// `consumer_secret` (API key secret).
@@ -43,7 +43,7 @@ impl std::fmt::Debug for Credentials {
 
 /// The per-request values: a fresh nonce and the current time, unless given (tests).
 #[derive(Debug, Clone)]
-pub struct Nonce {
+pub(crate) struct Nonce {
     /// `oauth_nonce`.
     pub nonce: String,
     /// `oauth_timestamp` (epoch seconds).
@@ -52,7 +52,7 @@ pub struct Nonce {
 
 impl Nonce {
     /// A random nonce (32 hex digits) and now.
-    pub fn fresh() -> Nonce {
+    pub(crate) fn fresh() -> Nonce {
         let mut bytes = [0u8; 16];
         crate::crypto::fill_random(&mut bytes);
         Nonce {
@@ -64,7 +64,7 @@ impl Nonce {
 
 /// `scheme://host[:port]/path` as the signature base string wants it: lower-case host, the
 /// port only when it is not the scheme's default, no query or fragment.
-pub fn base_url(url: &Url) -> String {
+pub(crate) fn base_url(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     let port = match url.port() {
         Some(port) => format!(":{port}"),
@@ -76,7 +76,7 @@ pub fn base_url(url: &Url) -> String {
 /// The `Authorization` header value for a request. `form` holds the body's parameters when
 /// the body is `application/x-www-form-urlencoded` (they are signed); pass none for a JSON
 /// body.
-pub fn authorization(
+pub(crate) fn authorization(
     method: &str,
     url: &Url,
     form: &[(String, String)],
@@ -128,7 +128,7 @@ pub fn authorization(
 }
 
 /// base64(HMAC-SHA1(key, data)).
-pub fn hmac_sha1(key: &[u8], data: &[u8]) -> String {
+pub(crate) fn hmac_sha1(key: &[u8], data: &[u8]) -> String {
     let digest = PKey::hmac(key)
         .and_then(|pkey| {
             let mut signer = Signer::new(MessageDigest::sha1(), &pkey)?;

@@ -19,7 +19,7 @@ use crate::settings::env;
 
 /// How data is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// Human tables.
     #[default]
     Table,
@@ -31,7 +31,7 @@ pub enum Format {
 
 /// Writes command output.
 #[derive(Debug, Clone)]
-pub struct Printer {
+pub(crate) struct Printer {
     /// The data format.
     pub format: Format,
     color: bool,
@@ -40,7 +40,7 @@ pub struct Printer {
 
 impl Printer {
     /// A printer for `format`, looking at the terminal and `NO_COLOR`.
-    pub fn new(format: Format) -> Printer {
+    pub(crate) fn new(format: Format) -> Printer {
         let stderr_terminal = std::io::stderr().is_terminal();
         let color = stderr_terminal && std::env::var_os(env::NO_COLOR).is_none();
         Printer {
@@ -51,22 +51,22 @@ impl Printer {
     }
 
     /// Whether what goes to stderr may be coloured: it is a terminal and `NO_COLOR` is unset.
-    pub fn stderr_color(&self) -> bool {
+    pub(crate) fn stderr_color(&self) -> bool {
         self.color
     }
 
     /// Whether stderr is a terminal (progress bars are drawn only then).
-    pub fn stderr_is_terminal(&self) -> bool {
+    pub(crate) fn stderr_is_terminal(&self) -> bool {
         self.stderr_terminal
     }
 
     /// Whether data is printed as JSON or YAML rather than for people.
-    pub fn is_data(&self) -> bool {
+    pub(crate) fn is_data(&self) -> bool {
         self.format != Format::Table
     }
 
     /// Print `value` as JSON or YAML according to the format (tables are the caller's job).
-    pub fn data<T: Serialize + ?Sized>(&self, value: &T) {
+    pub(crate) fn data<T: Serialize + ?Sized>(&self, value: &T) {
         let value = serde_json::to_value(value).expect("output types serialize");
         let text = match self.format {
             Format::Yaml => crate::yaml::to_string(&value),
@@ -80,7 +80,7 @@ impl Printer {
     }
 
     /// Write text to stdout as is; a closed pipe ends the output quietly.
-    pub fn stdout(&self, text: &str) {
+    pub(crate) fn stdout(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             if err.kind() == std::io::ErrorKind::BrokenPipe {
@@ -90,12 +90,12 @@ impl Printer {
     }
 
     /// A line on stdout.
-    pub fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         self.stdout(&format!("{text}\n"));
     }
 
     /// A table with a header row, StackStorm style (ASCII borders).
-    pub fn table(&self, headers: &[&str], rows: Vec<Vec<String>>) {
+    pub(crate) fn table(&self, headers: &[&str], rows: Vec<Vec<String>>) {
         let mut table = new_table();
         table.set_header(headers.iter().copied());
         for row in rows {
@@ -105,7 +105,7 @@ impl Printer {
     }
 
     /// A two-column `Property | Value` table, as `st2 pack get` prints one object.
-    pub fn properties(&self, rows: Vec<(String, String)>) {
+    pub(crate) fn properties(&self, rows: Vec<(String, String)>) {
         let mut table = new_table();
         table.set_header(["Property", "Value"]);
         for (key, value) in rows {
@@ -115,27 +115,27 @@ impl Printer {
     }
 
     /// A message for people on stderr.
-    pub fn info(&self, text: &str) {
+    pub(crate) fn info(&self, text: &str) {
         eprintln!("{text}");
     }
 
     /// `warning: ...` on stderr.
-    pub fn warn(&self, text: &str) {
+    pub(crate) fn warn(&self, text: &str) {
         eprintln!("{}: {text}", self.paint("warning", "33"));
     }
 
     /// `hint: ...` on stderr, on its own line.
-    pub fn hint(&self, text: &str) {
+    pub(crate) fn hint(&self, text: &str) {
         eprintln!("{}: {text}", self.paint("hint", "36"));
     }
 
     /// `error: ...` on stderr.
-    pub fn error(&self, text: &str) {
+    pub(crate) fn error(&self, text: &str) {
         eprintln!("{}: {text}", self.paint("error", "31"));
     }
 
     /// Wrap `text` in an ANSI colour when colour is on.
-    pub fn paint(&self, text: &str, code: &str) -> String {
+    pub(crate) fn paint(&self, text: &str, code: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -192,7 +192,7 @@ pub(crate) fn prompt_line(text: &str) {
 }
 
 /// Render a JSON value for a table cell: strings bare, lists comma-joined, the rest as JSON.
-pub fn cell(value: &serde_json::Value) -> String {
+pub(crate) fn cell(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(text) => text.clone(),

@@ -17,19 +17,19 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use serde_json::{Map, Value};
 
 /// What is shown instead of a secret value.
-pub const MASK: &str = "********";
+pub(crate) const MASK: &str = "********";
 
 /// Secrets shorter than this many characters are left alone.
-pub const MIN_LEN: usize = 8;
+pub(crate) const MIN_LEN: usize = 8;
 
 /// Replaces known secret values in text.
-pub struct Redactor {
+pub(crate) struct Redactor {
     matcher: Option<AhoCorasick>,
 }
 
 impl Redactor {
     /// A redactor for `secrets` (duplicates, empty and short values are dropped).
-    pub fn new<I, S>(secrets: I) -> Redactor
+    pub(crate) fn new<I, S>(secrets: I) -> Redactor
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -40,12 +40,12 @@ impl Redactor {
     }
 
     /// Whether there is nothing to mask.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.matcher.is_none()
     }
 
     /// `text` with every known secret replaced by the mask.
-    pub fn text(&self, text: &str) -> String {
+    pub(crate) fn text(&self, text: &str) -> String {
         match &self.matcher {
             Some(matcher) if matcher.is_match(text) => {
                 let masks = vec![MASK; matcher.patterns_len()];
@@ -56,7 +56,7 @@ impl Redactor {
     }
 
     /// Mask every string (and object key) inside `value`, in place.
-    pub fn value(&self, value: &mut Value) {
+    pub(crate) fn value(&self, value: &mut Value) {
         if self.is_empty() {
             return;
         }
@@ -91,7 +91,7 @@ impl Redactor {
 /// says; everything before it is final, because every occurrence that starts there is
 /// complete. Without secrets nothing is held back.
 #[derive(Default)]
-pub struct StreamRedactor {
+pub(crate) struct StreamRedactor {
     patterns: Vec<String>,
     matcher: Option<AhoCorasick>,
     held: Vec<u8>,
@@ -99,7 +99,7 @@ pub struct StreamRedactor {
 
 impl StreamRedactor {
     /// A redactor for `secrets` (the same ones [`Redactor::new`] keeps).
-    pub fn new<I, S>(secrets: I) -> StreamRedactor
+    pub(crate) fn new<I, S>(secrets: I) -> StreamRedactor
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -113,7 +113,7 @@ impl StreamRedactor {
     }
 
     /// Mask `secret` too from now on (a value the action was handed during the run).
-    pub fn add_secret(&mut self, secret: &str) {
+    pub(crate) fn add_secret(&mut self, secret: &str) {
         let added = patterns([secret]);
         if added.is_empty() || self.patterns.contains(&added[0]) {
             return;
@@ -123,7 +123,7 @@ impl StreamRedactor {
     }
 
     /// The next piece: returns what can be shown now, masked (possibly nothing).
-    pub fn push(&mut self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<u8> {
         let Some(matcher) = &self.matcher else {
             let mut out = std::mem::take(&mut self.held);
             out.extend_from_slice(data);
@@ -155,7 +155,7 @@ impl StreamRedactor {
     }
 
     /// The output ended: what was held back, masked.
-    pub fn finish(&mut self) -> Vec<u8> {
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
         let held = std::mem::take(&mut self.held);
         match &self.matcher {
             Some(matcher) => {
@@ -169,7 +169,7 @@ impl StreamRedactor {
 
 /// The length of the longest end of `data` that is the start of `pattern` (but not all of
 /// it): the bytes that may begin an occurrence the next piece completes.
-pub fn partial_suffix(data: &[u8], pattern: &[u8]) -> usize {
+pub(crate) fn partial_suffix(data: &[u8], pattern: &[u8]) -> usize {
     let Some(&last) = data.last() else {
         return 0;
     };
@@ -210,7 +210,7 @@ where
 
 /// The scalar values inside `value` as text (what an action could print of them): strings as
 /// they are, numbers as JSON writes them; booleans and null are never secrets worth masking.
-pub fn scalars(value: &Value, out: &mut Vec<String>) {
+pub(crate) fn scalars(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(text) => out.push(text.clone()),
         Value::Number(number) => out.push(number.to_string()),
@@ -226,7 +226,7 @@ pub fn scalars(value: &Value, out: &mut Vec<String>) {
 /// (`MYSQL_PWD`). Not every name holding `PASS`: `TOX_TESTENV_PASSENV`, `PGPASSFILE` or
 /// `PASSENGER_ENV` hold no secret, and a value masked wrongly is masked in the action's
 /// output too.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE"]
         .iter()

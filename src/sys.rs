@@ -14,13 +14,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// `SIGKILL`: the signal of a killed process (`kill -9`), as `ExitStatus::signal` gives it.
-pub const SIGKILL: i32 = libc::SIGKILL;
+pub(crate) const SIGKILL: i32 = libc::SIGKILL;
 /// `SIGTERM`: the signal that asks a process to stop.
-pub const SIGTERM: i32 = libc::SIGTERM;
+pub(crate) const SIGTERM: i32 = libc::SIGTERM;
 
 /// Whether the process `pid` still exists (`kill(pid, 0)`; a process of another user that we
 /// may not signal exists too). `0` is never alive (it would mean our own process group).
-pub fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     let Ok(pid @ 1..) = libc::pid_t::try_from(pid) else {
         return false;
     };
@@ -31,7 +31,7 @@ pub fn process_alive(pid: u32) -> bool {
 
 /// Send `signal` to the process `pid` (nothing when `pid` is 0 or out of range, which would
 /// address a group; no error when the process is gone).
-pub fn signal_process(pid: u32, signal: i32) {
+pub(crate) fn signal_process(pid: u32, signal: i32) {
     let Ok(pid @ 1..) = libc::pid_t::try_from(pid) else {
         return;
     };
@@ -43,7 +43,7 @@ pub fn signal_process(pid: u32, signal: i32) {
 
 /// Send `signal` to every process of the group `pgid` (nothing when `pgid` is 0 or out of
 /// range; no error when the group is gone).
-pub fn signal_group(pgid: u32, signal: i32) {
+pub(crate) fn signal_group(pgid: u32, signal: i32) {
     let Ok(pgid @ 1..) = libc::pid_t::try_from(pgid) else {
         return;
     };
@@ -55,7 +55,7 @@ pub fn signal_group(pgid: u32, signal: i32) {
 
 /// Die here, as by `kill -9` (the failpoints of crash tests).
 #[cfg(debug_assertions)]
-pub fn kill_self() {
+pub(crate) fn kill_self() {
     // SAFETY: raising a signal on our own process has no memory-safety preconditions.
     unsafe {
         libc::raise(libc::SIGKILL);
@@ -66,7 +66,7 @@ pub fn kill_self() {
 /// SIGKILL), so that a killed `st2` leaves no action or installer running unrecorded (the
 /// processes the child starts itself may outlive it). A child whose parent is already gone
 /// when it gets there exits at once with status 1 instead of running.
-pub fn die_with_parent(command: &mut Command) {
+pub(crate) fn die_with_parent(command: &mut Command) {
     let parent = std::process::id();
     // SAFETY: prctl, getppid and _exit are async-signal-safe, as code between fork and exec
     // must be; the closure captures only a number.
@@ -83,7 +83,7 @@ pub fn die_with_parent(command: &mut Command) {
 
 /// Start the child that `command` starts in a session of its own (`setsid`), detached from
 /// our terminal, so that Ctrl-C here or closing the shell does not stop it.
-pub fn detach_session(command: &mut Command) {
+pub(crate) fn detach_session(command: &mut Command) {
     // SAFETY: setsid is async-signal-safe.
     unsafe {
         command.pre_exec(|| {
@@ -96,7 +96,7 @@ pub fn detach_session(command: &mut Command) {
 /// Let the child that `command` starts inherit the descriptor `fd` under its own number
 /// (only close-on-exec is cleared): duplicating it onto a fixed number could overwrite the
 /// pipe through which std reports a failed exec ("python not found").
-pub fn inherit_fd(command: &mut Command, fd: std::os::fd::RawFd) {
+pub(crate) fn inherit_fd(command: &mut Command, fd: std::os::fd::RawFd) {
     // SAFETY: fcntl is async-signal-safe; the closure captures only a number.
     unsafe {
         command.pre_exec(move || {
@@ -111,7 +111,7 @@ pub fn inherit_fd(command: &mut Command, fd: std::os::fd::RawFd) {
 /// Exchange the paths `a` and `b` atomically (Linux `renameat2(RENAME_EXCHANGE)`). `Ok(false)`
 /// when the kernel or the file system cannot (`EINVAL`, `ENOSYS`), or elsewhere than Linux:
 /// the caller then does it another way.
-pub fn rename_exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
+pub(crate) fn rename_exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
     #[cfg(target_os = "linux")]
     {
         use std::ffi::CString;
@@ -143,14 +143,14 @@ pub fn rename_exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
 
 /// Fill `buf` from the kernel's random source (`getrandom(2)`, without the millisecond that
 /// starting OpenSSL costs); `false` when the call failed or filled less.
-pub fn getrandom(buf: &mut [u8]) -> bool {
+pub(crate) fn getrandom(buf: &mut [u8]) -> bool {
     // SAFETY: the buffer is ours and its length is passed.
     let filled = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
     filled == buf.len() as isize
 }
 
 /// The id of the group `name` (`getgrnam_r`), `None` when there is no such group.
-pub fn group_id(name: &str) -> Option<u32> {
+pub(crate) fn group_id(name: &str) -> Option<u32> {
     let name = std::ffi::CString::new(name).ok()?;
     let mut buffer = vec![0u8; 1024];
     loop {
@@ -180,7 +180,7 @@ pub fn group_id(name: &str) -> Option<u32> {
 
 /// The terminal's size on stdout (columns, rows), `None` when stdout is not a terminal or it
 /// does not say.
-pub fn terminal_size() -> Option<(u16, u16)> {
+pub(crate) fn terminal_size() -> Option<(u16, u16)> {
     // SAFETY: an all-zero winsize is valid, and TIOCGWINSZ fills the one we own.
     unsafe {
         let mut size: libc::winsize = std::mem::zeroed();
@@ -194,7 +194,7 @@ pub fn terminal_size() -> Option<(u16, u16)> {
 
 /// libgit2's connect and read timeouts, in milliseconds, process-wide. Call it before this
 /// process starts any libgit2 network transport (`git` does, once).
-pub fn libgit2_set_timeouts(millis: i32) {
+pub(crate) fn libgit2_set_timeouts(millis: i32) {
     // SAFETY: libgit2's global options are not synchronised with transports running in other
     // threads; the caller sets them before the first one starts.
     unsafe {
@@ -205,7 +205,7 @@ pub fn libgit2_set_timeouts(millis: i32) {
 
 /// The CA bundle libgit2's TLS uses, process-wide. Call it before this process starts any
 /// TLS connection through libgit2 (`git` does, once).
-pub fn libgit2_set_ssl_cert_file(path: &Path) -> Result<(), git2::Error> {
+pub(crate) fn libgit2_set_ssl_cert_file(path: &Path) -> Result<(), git2::Error> {
     // SAFETY: as for the timeouts: set before the first TLS connection starts.
     unsafe { git2::opts::set_ssl_cert_file(path) }
 }

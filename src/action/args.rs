@@ -20,7 +20,7 @@ use super::casts::{capitalize, is_python_space, literal_eval, python_float, pyth
 
 /// Options that change how words are read.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ArgsOptions {
+pub(crate) struct ArgsOptions {
     /// `--auto-dict`: an array whose items all hold `:` becomes `[{k: v, ...}]`.
     pub auto_dict: bool,
     /// `-e/--inherit-env`: the caller's environment is the `env` parameter (words after it
@@ -31,11 +31,11 @@ pub struct ArgsOptions {
 /// A word that could not be turned into a value: one line naming the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ArgsError(pub String);
+pub(crate) struct ArgsError(pub String);
 
 /// The parameter schemas the words are read against.
 #[derive(Debug, Clone, Copy)]
-pub struct Schemas<'a> {
+pub(crate) struct Schemas<'a> {
     /// The runner type's parameters (their types win, as upstream looks them up first).
     pub runner: &'a Map<String, Value>,
     /// The action's own parameters.
@@ -44,7 +44,7 @@ pub struct Schemas<'a> {
 
 /// Read `words` (everything after the action ref). `cwd` is where `@name=path` files are
 /// read from; `action_ref` enables the `core.http` file-upload convention.
-pub fn parse(
+pub(crate) fn parse(
     words: &[String],
     schemas: Schemas,
     options: ArgsOptions,
@@ -144,7 +144,7 @@ const ENV_BLACKLIST: &[&str] = &[
 /// The caller's environment, as `-e/--inherit-env` passes it in the `env` parameter (all of
 /// it but upstream's blacklist; the record masks the values of names that say secret, see
 /// `crate::redact::is_secret_name`).
-pub fn inherited_env() -> Map<String, Value> {
+pub(crate) fn inherited_env() -> Map<String, Value> {
     std::env::vars()
         .filter(|(name, _)| {
             !ENV_BLACKLIST

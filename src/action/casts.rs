@@ -15,11 +15,11 @@ use crate::expressions::data::NONE_MAGIC_VALUE;
 
 mod literal;
 
-pub use literal::literal_eval;
+pub(crate) use literal::literal_eval;
 
 /// Cast `value` to the type `kind` as `casts.get_cast(kind)(value)` does; unknown types and
 /// `null` pass unchanged. The error is the reason (Python's words where they help).
-pub fn cast(value: Value, kind: &str) -> Result<Value, String> {
+pub(crate) fn cast(value: Value, kind: &str) -> Result<Value, String> {
     if value.is_null() {
         return Ok(value);
     }
@@ -131,7 +131,7 @@ fn python_str(value: &Value) -> String {
 }
 
 /// Python's name for the type of a JSON value.
-pub fn python_type(value: &Value) -> &'static str {
+pub(crate) fn python_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "NoneType",
         Value::Bool(_) => "bool",
@@ -144,7 +144,7 @@ pub fn python_type(value: &Value) -> &'static str {
 }
 
 /// `str.capitalize()`: the first character upper case, the rest lower case.
-pub fn capitalize(text: &str) -> String {
+pub(crate) fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first
@@ -171,7 +171,7 @@ fn digits_with_underscores(text: &str) -> Option<String> {
 }
 
 /// `int(text)` (base 10), when it fits in 64 bits.
-pub fn python_int(text: &str) -> Option<i64> {
+pub(crate) fn python_int(text: &str) -> Option<i64> {
     let trimmed = text.trim_matches(is_python_space);
     let (negative, body) = match trimmed.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -183,7 +183,7 @@ pub fn python_int(text: &str) -> Option<i64> {
 }
 
 /// `float(text)`: also `inf`, `infinity` and `nan` in any case.
-pub fn python_float(text: &str) -> Option<f64> {
+pub(crate) fn python_float(text: &str) -> Option<f64> {
     let trimmed = text.trim_matches(is_python_space);
     let (sign, body) = match trimmed.strip_prefix('-') {
         Some(rest) => (-1.0, rest),

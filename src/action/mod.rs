@@ -6,9 +6,9 @@
 //! [`args`] turns command-line words into parameter values; [`params`] validates them and
 //! renders the templates in values and defaults.
 
-pub mod args;
-pub mod casts;
-pub mod params;
+pub(crate) mod args;
+pub(crate) mod casts;
+pub(crate) mod params;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -71,11 +71,11 @@ const CORE_FILES: &[(&str, &str)] = &[
 ];
 
 /// The ref of the built-in pack.
-pub const CORE_PACK: &str = "core";
+pub(crate) const CORE_PACK: &str = "core";
 
 /// Errors finding an action.
 #[derive(Debug, thiserror::Error)]
-pub enum ActionError {
+pub(crate) enum ActionError {
     /// No such action.
     #[error("action \"{action_ref}\" is not found{hint}")]
     NotFound {
@@ -102,7 +102,7 @@ pub enum ActionError {
 
 /// An action ready to run or show.
 #[derive(Debug, Clone)]
-pub struct Action {
+pub(crate) struct Action {
     /// What registration stored (or the built-in definition).
     pub record: ActionRecord,
     /// The pack's directory; `None` for the built-in pack until it is written out.
@@ -113,13 +113,13 @@ pub struct Action {
 
 impl Action {
     /// The effective parameter schema: runner parameters merged with the action's.
-    pub fn schema(&self) -> Map<String, Value> {
+    pub(crate) fn schema(&self) -> Map<String, Value> {
         effective_parameters(&self.record.runner_type, &self.record.parameters)
     }
 }
 
 /// The built-in `core` actions.
-pub fn builtin_actions() -> &'static [ActionRecord] {
+pub(crate) fn builtin_actions() -> &'static [ActionRecord] {
     static ACTIONS: OnceLock<Vec<ActionRecord>> = OnceLock::new();
     ACTIONS.get_or_init(|| {
         CORE_FILES
@@ -148,11 +148,11 @@ fn builtin_lookup(action_ref: &str) -> Option<ActionRecord> {
 }
 
 /// What `st2 pack list/get` show as the built-in pack's path.
-pub const BUILTIN_PATH: &str = "(built into st2)";
+pub(crate) const BUILTIN_PATH: &str = "(built into st2)";
 
 /// The built-in `core` pack as `st2 pack list/get` show it (upstream's `pack.yaml`), unless
 /// the store holds a `core` pack of its own.
-pub fn builtin_pack(store: Option<&Store>) -> Result<Option<PackRecord>, StoreError> {
+pub(crate) fn builtin_pack(store: Option<&Store>) -> Result<Option<PackRecord>, StoreError> {
     if core_registered(store)? {
         return Ok(None);
     }
@@ -189,7 +189,7 @@ fn core_registered(store: Option<&Store>) -> Result<bool, StoreError> {
 }
 
 /// Find an action by ref: registered ones first, then the built-in `core` pack.
-pub fn lookup(store: Option<&Store>, action_ref: &str) -> Result<Action, ActionError> {
+pub(crate) fn lookup(store: Option<&Store>, action_ref: &str) -> Result<Action, ActionError> {
     if !action_ref.contains('.') || action_ref.starts_with('.') || action_ref.ends_with('.') {
         return Err(ActionError::BadRef(action_ref.to_string()));
     }
@@ -238,7 +238,7 @@ pub fn lookup(store: Option<&Store>, action_ref: &str) -> Result<Action, ActionE
 }
 
 /// All actions (or those of one pack), by ref: registered ones and the built-in `core` pack.
-pub fn list(store: Option<&Store>, pack: Option<&str>) -> Result<Vec<Action>, StoreError> {
+pub(crate) fn list(store: Option<&Store>, pack: Option<&str>) -> Result<Vec<Action>, StoreError> {
     let mut actions: Vec<Action> = Vec::new();
     if let Some(store) = store {
         let paths: std::collections::HashMap<String, PathBuf> = store
@@ -267,7 +267,7 @@ pub fn list(store: Option<&Store>, pack: Option<&str>) -> Result<Vec<Action>, St
 
 /// The directory of the built-in pack, written out under the cache directory the first time
 /// one of its Python actions runs (atomically: a complete copy or none).
-pub fn builtin_pack_dir(settings: &Settings) -> Result<PathBuf, ActionError> {
+pub(crate) fn builtin_pack_dir(settings: &Settings) -> Result<PathBuf, ActionError> {
     let dir = settings
         .cache_dir()
         .join(format!("builtin-core-{}", env!("CARGO_PKG_VERSION")));
@@ -283,7 +283,10 @@ pub fn builtin_pack_dir(settings: &Settings) -> Result<PathBuf, ActionError> {
 /// The effective parameter schema of an action of `runner_type`: the runner's parameters,
 /// deep-merged with the action's (the action may change `default`, `description`, `enum`,
 /// `immutable` and `required`; registration refuses other changes).
-pub fn effective_parameters(runner_type: &str, action_parameters: &Value) -> Map<String, Value> {
+pub(crate) fn effective_parameters(
+    runner_type: &str,
+    action_parameters: &Value,
+) -> Map<String, Value> {
     let mut merged = runner::parameters(runner_type).cloned().unwrap_or_default();
     if let Value::Object(action_parameters) = action_parameters {
         for (name, schema) in action_parameters {

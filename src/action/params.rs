@@ -34,7 +34,7 @@ mod graph;
 mod validate;
 
 use graph::Graph;
-pub use validate::validate;
+pub(crate) use validate::validate;
 use validate::{check, is_required};
 
 use super::casts;
@@ -44,7 +44,7 @@ use crate::schema::{self, is_template};
 /// Why parameters were refused: one line per problem, each naming the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", .0.join("\n"))]
-pub struct ParamErrors(pub Vec<String>);
+pub(crate) struct ParamErrors(pub Vec<String>);
 
 impl ParamErrors {
     fn one(message: impl Into<String>) -> ParamErrors {
@@ -54,7 +54,7 @@ impl ParamErrors {
 
 /// An action's parameter schemas as upstream keeps them: the runner's and the action's own.
 #[derive(Debug, Clone, Copy)]
-pub struct Schemas<'a> {
+pub(crate) struct Schemas<'a> {
     /// The runner type's `runner_parameters`.
     pub runner: &'a Map<String, Value>,
     /// The action's `parameters`.
@@ -79,7 +79,7 @@ impl Schemas<'_> {
 }
 
 /// What templates in parameters can refer to besides other parameters.
-pub struct RenderContext<'a> {
+pub(crate) struct RenderContext<'a> {
     /// Renders templates; holds the `st2kv` datastore snapshot.
     pub renderer: &'a Renderer<'a>,
     /// The pack config, resolved (`config_context`).
@@ -90,7 +90,7 @@ pub struct RenderContext<'a> {
 
 /// The parameters of a run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// The live parameters (what the execution records; secrets not yet masked).
     pub live: Map<String, Value>,
     /// Every declared parameter with its final value (`null` when it has none).
@@ -101,7 +101,7 @@ pub struct Rendered {
 
 /// Render, check and complete the parameters `given` for a run: [`render_live`],
 /// [`validate`], [`render_final`].
-pub fn prepare(
+pub(crate) fn prepare(
     schemas: Schemas,
     schema: &Map<String, Value>,
     given: &Map<String, Value>,
@@ -136,7 +136,7 @@ fn is_secret(property: Option<&Value>) -> bool {
 
 /// `render_live_params`: the given parameters and the ones whose default is a template,
 /// rendered and cast.
-pub fn render_live(
+pub(crate) fn render_live(
     schemas: Schemas,
     given: &Map<String, Value>,
     context: &RenderContext,
@@ -179,7 +179,7 @@ pub fn render_live(
 
 /// `render_final_params`: every declared parameter (runner's first, then the action's own),
 /// from the live values and the defaults, cast; `null` when it has no value.
-pub fn render_final(
+pub(crate) fn render_final(
     schemas: Schemas,
     live: &Map<String, Value>,
     context: &RenderContext,
@@ -267,7 +267,7 @@ fn cast_with(
 
 /// A copy of `values` with the parameters marked `secret` replaced by [`MASK`] (what the
 /// execution record and its output show).
-pub fn mask(schema: &Map<String, Value>, values: &Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn mask(schema: &Map<String, Value>, values: &Map<String, Value>) -> Map<String, Value> {
     values
         .iter()
         .map(|(name, value)| {

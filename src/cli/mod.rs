@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Options every command accepts, before or after the subcommand.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Path to st2.conf (default: $ST2_CONF, else /etc/st2/st2.conf when it exists).
     #[arg(long, global = true, value_name = "PATH")]
     pub config_file: Option<PathBuf>,
@@ -25,7 +25,7 @@ pub struct GlobalArgs {
 /// How to print results.
 #[derive(Debug, Clone, Copy, Default, Args)]
 #[command(next_help_heading = "Global options")]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Print the result as JSON.
     #[arg(short = 'j', long, global = true, conflicts_with = "yaml")]
     pub json: bool,
@@ -46,7 +46,7 @@ pub struct OutputArgs {
                   StackStorm's database would hold in one local SQLite file.",
     propagate_version = true
 )]
-pub struct St2Cli {
+pub(crate) struct St2Cli {
     /// Options of every command.
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -62,7 +62,7 @@ pub struct St2Cli {
 
 /// `st2` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum St2Command {
+pub(crate) enum St2Command {
     /// Install, list, search and remove packs.
     #[command(subcommand)]
     Pack(PackCommand),
@@ -106,7 +106,7 @@ pub enum St2Command {
 
 /// Shells completions can be generated for.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Shell {
+pub(crate) enum Shell {
     /// GNU Bash.
     Bash,
     /// Z shell.
@@ -117,7 +117,7 @@ pub enum Shell {
 
 /// `st2 pack ...`.
 #[derive(Debug, Subcommand)]
-pub enum PackCommand {
+pub(crate) enum PackCommand {
     /// Install packs from the Exchange index, a git URL or a local directory.
     #[command(
         long_about = "Install packs from the Exchange index, a git URL or a local \
@@ -175,7 +175,7 @@ pub enum PackCommand {
 /// `st2 pack config` options.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// The pack.
     #[arg(value_name = "PACK", required = true)]
     pub pack: Option<String>,
@@ -191,7 +191,7 @@ pub struct ConfigArgs {
 
 /// `st2 pack config show`.
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Print a pack's registered config, secrets masked.
     Show {
         /// The pack.
@@ -206,7 +206,7 @@ pub enum ConfigCommand {
 
 /// Datastore scope as `st2 key` takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScopeArg {
+pub(crate) enum ScopeArg {
     /// `st2kv.system`.
     #[value(alias = "st2kv.system")]
     System,
@@ -219,7 +219,7 @@ pub enum ScopeArg {
 
 /// `--scope` and `--user` of `st2 key` commands.
 #[derive(Debug, Clone, Args)]
-pub struct KeyScopeArgs {
+pub(crate) struct KeyScopeArgs {
     /// Scope of the item.
     #[arg(short, long, value_enum, default_value = "system")]
     pub scope: ScopeArg,
@@ -231,7 +231,7 @@ pub struct KeyScopeArgs {
 
 /// `st2 key ...`.
 #[derive(Debug, Subcommand)]
-pub enum KeyCommand {
+pub(crate) enum KeyCommand {
     /// List items.
     List {
         /// Only items whose name starts with this.
@@ -310,7 +310,7 @@ pub enum KeyCommand {
 
 /// `st2 pack install` options.
 #[derive(Debug, Args)]
-pub struct InstallArgs {
+pub(crate) struct InstallArgs {
     /// Packs to install.
     #[arg(required = true, value_name = "PACK")]
     pub packs: Vec<String>,
@@ -332,7 +332,7 @@ pub struct InstallArgs {
 /// `st2ctl reload` options. With no content flag it registers what StackStorm does by
 /// default: triggers, sensors, runners, actions, rules, aliases and configs (not policies).
 #[derive(Debug, Default, Args)]
-pub struct ReloadArgs {
+pub(crate) struct ReloadArgs {
     /// Register all content types: triggers, sensors, runners, actions, rules, aliases,
     /// policies and configs.
     #[arg(long)]
@@ -400,7 +400,7 @@ pub struct ReloadArgs {
     about = "Register StackStorm content (st2ctl-compatible)",
     propagate_version = true
 )]
-pub struct St2ctlCli {
+pub(crate) struct St2ctlCli {
     /// Options of every command.
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -416,7 +416,7 @@ pub struct St2ctlCli {
 
 /// `st2ctl` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum St2ctlCommand {
+pub(crate) enum St2ctlCommand {
     /// Register the content of every pack in the pack directories.
     Reload(ReloadArgs),
 }
@@ -462,7 +462,7 @@ const RUN_LONG_ABOUT: &str = "Run an action and show its execution.\n\n\
 /// the options, and `-h` is this command's own (it prints the action's parameters).
 #[derive(Debug, Clone, Args)]
 #[command(disable_help_flag = true, infer_long_args = true)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The action: PACK.ACTION.
     #[arg(value_name = "ACTION", required_unless_present = "help")]
     pub action_ref: Option<String>,
@@ -508,7 +508,7 @@ pub struct RunArgs {
 
 /// `st2 action ...`.
 #[derive(Debug, Subcommand)]
-pub enum ActionCommand {
+pub(crate) enum ActionCommand {
     /// List actions.
     List {
         /// Only the actions of this pack.
@@ -535,7 +535,7 @@ fn execution_statuses() -> clap::builder::PossibleValuesParser {
 
 /// `st2 execution ...`.
 #[derive(Debug, Subcommand)]
-pub enum ExecutionCommand {
+pub(crate) enum ExecutionCommand {
     /// List executions, newest first.
     List {
         /// How many to show.

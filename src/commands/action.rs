@@ -10,7 +10,7 @@ use crate::output::cell;
 use crate::schema::validator::truthy;
 
 /// Run an `st2 action` subcommand.
-pub fn run(command: ActionCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(command: ActionCommand, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         ActionCommand::List { pack } => {
             let actions = context.backend().action_list(pack.as_deref())?;
@@ -95,7 +95,7 @@ fn to_json(action: &ActionView) -> Value {
 /// description, type, enum and default, wrapped at 78 columns; immutable parameters left
 /// out. An action that does not exist is a usage error here (exit 2); upstream prints a
 /// message and exits 0.
-pub fn help(action_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn help(action_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
     match context.backend().action_get(action_ref) {
         Ok(action) => {
             context.printer.stdout(&help_text(&action));

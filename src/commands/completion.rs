@@ -10,7 +10,7 @@ use super::{Context, ExitStatus, UsageError};
 use crate::cli::{Shell, St2Cli, St2ctlCli};
 
 /// Print a completion script for `shell`.
-pub fn completion(shell: Shell, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn completion(shell: Shell, context: &Context) -> anyhow::Result<ExitStatus> {
     let mut command = St2Cli::command();
     let mut buffer = Vec::new();
     let shell = match shell {
@@ -49,7 +49,11 @@ fn pages() -> Vec<(String, clap::Command)> {
 }
 
 /// Print the roff manual page `page`, or write them all into `output_dir`.
-pub fn man(page: &str, output_dir: Option<&Path>, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn man(
+    page: &str,
+    output_dir: Option<&Path>,
+    context: &Context,
+) -> anyhow::Result<ExitStatus> {
     let pages = pages();
     if let Some(dir) = output_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -17,7 +17,7 @@ use crate::runner::CancelFlag;
 use crate::store::ExecutionStatus;
 
 /// Run an `st2 execution` subcommand.
-pub fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(command: ExecutionCommand, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         ExecutionCommand::List {
             last,
@@ -187,7 +187,7 @@ impl RunObserver for Worker {
 
 /// A cancel flag set by SIGINT and SIGTERM (Ctrl-C, `st2 execution cancel`): the runner
 /// then kills the action's processes and the execution ends `canceled`.
-pub fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
+pub(crate) fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
     let cancel = CancelFlag::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, cancel.shared())
@@ -198,7 +198,7 @@ pub fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
 
 /// What to print of an execution.
 #[derive(Debug, Clone, Default)]
-pub struct ShowOptions {
+pub(crate) struct ShowOptions {
     /// `-d`: every field.
     pub detail: bool,
     /// `-k KEY`: one key of the result.

@@ -14,7 +14,7 @@ use crate::store::KeyScope;
 use crate::yaml;
 
 /// Run a `st2 key` subcommand.
-pub fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus> {
     let default_user = context.settings.system_user.clone();
     let backend = context.backend();
     match command {

@@ -1,13 +1,13 @@
 //! Command implementations: one module per command. Each receives resolved [`Settings`] and a
 //! [`Printer`], orchestrates the domain modules, and reports through the printer.
 
-pub mod action;
-pub mod completion;
-pub mod execution;
-pub mod key;
-pub mod pack;
-pub mod reload;
-pub mod run;
+pub(crate) mod action;
+pub(crate) mod completion;
+pub(crate) mod execution;
+pub(crate) mod key;
+pub(crate) mod pack;
+pub(crate) mod reload;
+pub(crate) mod run;
 
 use crate::cli::{St2Command, St2ctlCommand};
 use crate::ops::Backend;
@@ -16,7 +16,7 @@ use crate::settings::Settings;
 
 /// How a command ended; mapped to the process exit code in one place ([`ExitStatus::code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     /// Everything asked for was done.
     Success,
     /// The operation failed (some or all of it).
@@ -27,7 +27,7 @@ pub enum ExitStatus {
 
 impl ExitStatus {
     /// The process exit code.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
@@ -40,10 +40,10 @@ impl ExitStatus {
 /// return it from a command as an error, `entry` maps it to [`ExitStatus::Usage`].
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 /// What every command gets.
-pub struct Context {
+pub(crate) struct Context {
     /// Resolved settings.
     pub settings: Settings,
     /// The printer.
@@ -60,7 +60,7 @@ impl Context {
 }
 
 /// Run an `st2` subcommand.
-pub fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         St2Command::Pack(command) => pack::run(command, context),
         St2Command::Reload(args) => reload::run(&args, context),
@@ -76,7 +76,7 @@ pub fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<ExitSta
 }
 
 /// Run an `st2ctl` subcommand.
-pub fn run_st2ctl(command: St2ctlCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run_st2ctl(command: St2ctlCommand, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         St2ctlCommand::Reload(args) => reload::run(&args, context),
     }

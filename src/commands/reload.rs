@@ -11,7 +11,7 @@ use crate::ops::packs::{RegisterRequest, VenvAction};
 use crate::register::{ContentType, Selection};
 
 /// Run the command.
-pub fn run(args: &ReloadArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: &ReloadArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     if args.verbose && !context.printer.is_data() {
         let file = context
             .settings
@@ -51,7 +51,7 @@ pub fn run(args: &ReloadArgs, context: &Context) -> anyhow::Result<ExitStatus> {
 /// The content types the flags ask for. Flags that only modify the run (fail-on-failure,
 /// verbose) do not count as a choice, so alone they mean the defaults ([fix]: upstream
 /// registers nothing for `--register-no-fail-on-failure` alone).
-pub fn selection(args: &ReloadArgs) -> Selection {
+pub(crate) fn selection(args: &ReloadArgs) -> Selection {
     let chosen: Vec<(bool, &[ContentType])> = vec![
         (args.register_all, &ContentType::ALL),
         (args.register_triggers, &[ContentType::Triggers]),

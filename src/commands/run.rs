@@ -18,7 +18,11 @@ use crate::store::ExecutionStatus;
 
 /// Run the command; `command_path` names it (`["run"]` or `["action", "execute"]`) for its
 /// help.
-pub fn run(args: &RunArgs, command_path: &[&str], context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(
+    args: &RunArgs,
+    command_path: &[&str],
+    context: &Context,
+) -> anyhow::Result<ExitStatus> {
     if args.help {
         return match &args.action_ref {
             Some(action_ref) => crate::commands::action::help(action_ref, context),

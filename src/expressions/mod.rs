@@ -125,7 +125,7 @@ pub(crate) mod tests {
 
     /// Render `template` with `context` in an environment set up as StackStorm's
     /// `get_jinja_environment()`; the error as text.
-    pub fn render(template: &str, context: serde_json::Value) -> Result<String, String> {
+    pub(crate) fn render(template: &str, context: serde_json::Value) -> Result<String, String> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_trim_blocks(true);

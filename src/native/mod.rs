@@ -10,14 +10,14 @@
 //! The switch: `[actionrunner] native_actions = false` in `st2.conf`, or `st2 run --no-native`
 //! for one run, runs the pack's own code with its runner instead.
 
-pub mod twitter;
+pub(crate) mod twitter;
 
 use serde_json::{Map, Value};
 
 use crate::runner::{RunOutcome, RunRequest};
 
 /// A native implementation of one Exchange action.
-pub trait NativeAction: Sync {
+pub(crate) trait NativeAction: Sync {
     /// The ref of the action it implements, e.g. `twitter.update_status`.
     fn action_ref(&self) -> &'static str;
 
@@ -39,7 +39,7 @@ pub trait NativeAction: Sync {
 static NATIVES: &[&dyn NativeAction] = &[&twitter::UpdateStatus];
 
 /// The native implementation of an action, if there is one for it.
-pub fn find(action_ref: &str, entry_point: &str) -> Option<&'static dyn NativeAction> {
+pub(crate) fn find(action_ref: &str, entry_point: &str) -> Option<&'static dyn NativeAction> {
     NATIVES
         .iter()
         .copied()

@@ -27,7 +27,7 @@ use crate::settings::env::{ST2_TWITTER_API_URL, ST2_TWITTER_API_VERSION};
 use crate::store::ExecutionStatus;
 
 /// The default API base URL.
-pub const DEFAULT_API_URL: &str = "https://api.x.com";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.x.com";
 
 /// The four credentials, in the order the example config lists them.
 const CREDENTIAL_KEYS: [&str; 4] = [
@@ -38,7 +38,7 @@ const CREDENTIAL_KEYS: [&str; 4] = [
 ];
 
 /// `twitter.update_status`.
-pub struct UpdateStatus;
+pub(crate) struct UpdateStatus;
 
 impl NativeAction for UpdateStatus {
     fn action_ref(&self) -> &'static str {

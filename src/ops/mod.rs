@@ -46,4 +46,4 @@ impl<T: PackOps + ExecutionOps + KeyOps + ActionOps> Backend for T {}
 /// their error chain; `entry` maps it to `ExitStatus::Usage`.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct InvalidRequest(pub String);
+pub(crate) struct InvalidRequest(pub String);

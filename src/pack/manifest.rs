@@ -10,18 +10,18 @@ use crate::settings::STACKSTORM_VERSION;
 use crate::yaml;
 
 /// File name of the pack manifest (`MANIFEST_FILE_NAME` upstream).
-pub const MANIFEST_FILE_NAME: &str = "pack.yaml";
+pub(crate) const MANIFEST_FILE_NAME: &str = "pack.yaml";
 
 /// Pack refs that no pack may take (`RESERVED_PACK_LIST`).
 const RESERVED_REFS: &[&str] = &["_global"];
 /// Packs built into StackStorm; a user pack may not be installed under these refs.
-pub const SYSTEM_PACKS: &[&str] = &["core", "packs", "linux", "chatops"];
+pub(crate) const SYSTEM_PACKS: &[&str] = &["core", "packs", "linux", "chatops"];
 /// Refs a user pack may not have (`USER_PACK_NAME_BLACKLIST`).
 const USER_PACK_BLACKLIST: &[&str] = &["core", "packs"];
 
 /// A problem with a pack's metadata, naming the file and, where there is one, the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ManifestError {
+pub(crate) enum ManifestError {
     /// No `pack.yaml` in the directory.
     #[error("{}: Pack is missing a manifest file ({MANIFEST_FILE_NAME}).", dir.display())]
     Missing {
@@ -57,7 +57,7 @@ pub enum ManifestError {
 
 /// A validated `pack.yaml`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PackManifest {
+pub(crate) struct PackManifest {
     /// The manifest file.
     pub file: PathBuf,
     /// All fields as written (extra fields are allowed and kept).
@@ -86,7 +86,7 @@ pub struct PackManifest {
 
 impl PackManifest {
     /// Read and validate `<dir>/pack.yaml`.
-    pub fn load(dir: &Path) -> Result<PackManifest, ManifestError> {
+    pub(crate) fn load(dir: &Path) -> Result<PackManifest, ManifestError> {
         let file = dir.join(MANIFEST_FILE_NAME);
         if !file.is_file() {
             return Err(ManifestError::Missing {
@@ -98,7 +98,7 @@ impl PackManifest {
     }
 
     /// Validate already parsed metadata read from `file`.
-    pub fn from_value(file: &Path, value: Value) -> Result<PackManifest, ManifestError> {
+    pub(crate) fn from_value(file: &Path, value: Value) -> Result<PackManifest, ManifestError> {
         let metadata = match value {
             Value::Null => {
                 return Err(ManifestError::Empty {
@@ -156,13 +156,13 @@ impl PackManifest {
 
     /// The ref a pack gets when installed: `ref`, else `name` when it is a valid ref
     /// (`get_pack_ref_from_metadata` without a directory name, as the installer calls it).
-    pub fn install_ref(&self) -> Result<String, ManifestError> {
+    pub(crate) fn install_ref(&self) -> Result<String, ManifestError> {
         self.resolve_ref(None)
     }
 
     /// The ref a pack gets when registered from `<dir_name>`: `ref`, else the directory name
     /// when valid, else `name` when valid.
-    pub fn registration_ref(&self, dir_name: &str) -> Result<String, ManifestError> {
+    pub(crate) fn registration_ref(&self, dir_name: &str) -> Result<String, ManifestError> {
         self.resolve_ref(Some(dir_name))
     }
 
@@ -198,7 +198,7 @@ impl PackManifest {
 
     /// Refuse refs that belong to StackStorm's own packs (`core`, `packs`): a user pack
     /// installed there would shadow them.
-    pub fn check_user_pack_ref(&self, pack_ref: &str) -> Result<(), ManifestError> {
+    pub(crate) fn check_user_pack_ref(&self, pack_ref: &str) -> Result<(), ManifestError> {
         if USER_PACK_BLACKLIST.contains(&pack_ref) {
             return Err(ManifestError::Field {
                 file: self.file.clone(),
@@ -214,7 +214,7 @@ impl PackManifest {
 
     /// Check `stackstorm_version` and `python_versions` against what we run
     /// (`verify_pack_version`); `--force` skips this.
-    pub fn check_compatibility(&self) -> Result<(), ManifestError> {
+    pub(crate) fn check_compatibility(&self) -> Result<(), ManifestError> {
         if let Some(requirement) = &self.stackstorm_version {
             let matches = parse_version_requirement(requirement)
                 .map(|comparators| {
@@ -247,7 +247,7 @@ impl PackManifest {
     }
 
     /// Warnings shown after install (`get_pack_warnings`): a pack that supports only Python 2.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         if self.python_versions == ["2"] {
             vec![format!(
                 "DEPRECATION WARNING: Pack {} only supports Python 2.x. Python 2 support has \
@@ -407,7 +407,7 @@ impl Fields<'_> {
 }
 
 /// `^[a-z0-9_]+$` (`PACK_REF_WHITELIST_REGEX`).
-pub fn is_valid_ref(text: &str) -> bool {
+pub(crate) fn is_valid_ref(text: &str) -> bool {
     !text.is_empty()
         && text
             .bytes()
@@ -415,7 +415,7 @@ pub fn is_valid_ref(text: &str) -> bool {
 }
 
 /// `PACK_VERSION_REGEX`: strict semver with lower-case pre-release and build identifiers.
-pub fn is_pack_version(text: &str) -> bool {
+pub(crate) fn is_pack_version(text: &str) -> bool {
     let (core, build) = match text.split_once('+') {
         Some((core, build)) => (core, Some(build)),
         None => (text, None),
@@ -446,14 +446,14 @@ pub fn is_pack_version(text: &str) -> bool {
 
 /// One comparator of a `stackstorm_version` requirement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Comparator {
+pub(crate) struct Comparator {
     op: &'static str,
     version: semver::Version,
 }
 
 impl Comparator {
     /// Whether `version` satisfies this comparator.
-    pub fn matches(&self, version: &semver::Version) -> bool {
+    pub(crate) fn matches(&self, version: &semver::Version) -> bool {
         use std::cmp::Ordering::*;
         let ordering = version.cmp_precedence(&self.version);
         match self.op {
@@ -471,7 +471,7 @@ impl Comparator {
 /// Parse a `stackstorm_version` requirement such as `>=2.9.0` or `>=3.0.0, <4.0.0`
 /// (`ST2_VERSION_REGEX`, matched with `complex_semver_match`: every comma-separated comparator
 /// must hold).
-pub fn parse_version_requirement(text: &str) -> Result<Vec<Comparator>, String> {
+pub(crate) fn parse_version_requirement(text: &str) -> Result<Vec<Comparator>, String> {
     // jsonschema's message for upstream's `ST2_VERSION_REGEX`, then examples.
     let invalid = || {
         format!(
@@ -510,7 +510,7 @@ pub fn parse_version_requirement(text: &str) -> Result<Vec<Comparator>, String> 
 }
 
 /// A short name for the kind of a YAML value, for error messages.
-pub fn kind_of(value: &Value) -> String {
+pub(crate) fn kind_of(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean {b}"),

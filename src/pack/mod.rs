@@ -3,9 +3,9 @@
 //! the pack directories ([`discover`]). Installing and removing them are operations
 //! (`ops::local`), which use these.
 
-pub mod manifest;
-pub mod safety;
-pub mod source;
+pub(crate) mod manifest;
+pub(crate) mod safety;
+pub(crate) mod source;
 
 use std::path::{Path, PathBuf};
 
@@ -39,7 +39,7 @@ impl std::fmt::Display for PackRef {
 
 /// A pack directory found in one of the pack search paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundPack {
+pub(crate) struct FoundPack {
     /// The directory name (StackStorm uses it as the pack name for content and configs).
     pub dir_name: String,
     /// The directory.
@@ -48,7 +48,7 @@ pub struct FoundPack {
 
 /// Errors while looking for packs.
 #[derive(Debug, thiserror::Error)]
-pub enum DiscoverError {
+pub(crate) enum DiscoverError {
     /// A configured pack directory does not exist (upstream: `Directory "<dir>" doesn't exist`).
     #[error("Directory \"{}\" doesn't exist (listed in [content] packs_base_paths)", .0.display())]
     MissingBase(PathBuf),
@@ -66,7 +66,9 @@ pub enum DiscoverError {
 /// When two base directories hold the same pack name, the first one wins and the later one is
 /// reported in the returned warnings (upstream lets the last win for the pack record and the
 /// first for its content; we are consistent).
-pub fn discover(settings: &Settings) -> Result<(Vec<FoundPack>, Vec<String>), DiscoverError> {
+pub(crate) fn discover(
+    settings: &Settings,
+) -> Result<(Vec<FoundPack>, Vec<String>), DiscoverError> {
     let mut found: Vec<FoundPack> = Vec::new();
     let mut warnings = Vec::new();
     for (index, base) in settings.pack_search_paths().into_iter().enumerate() {

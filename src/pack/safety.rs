@@ -11,7 +11,7 @@
 use std::path::{Component, Path};
 
 /// Check the pack tree at `root`; the error names the offending file, relative to `root`.
-pub fn check_tree(root: &Path) -> Result<(), String> {
+pub(crate) fn check_tree(root: &Path) -> Result<(), String> {
     // The repository's own `.git` (ours, made by the fetch) is not pack content.
     let walk = walkdir::WalkDir::new(root)
         .follow_links(false)

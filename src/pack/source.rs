@@ -9,11 +9,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// `PACK_VERSION_SEPARATOR`.
-pub const VERSION_SEPARATOR: char = '=';
+pub(crate) const VERSION_SEPARATOR: char = '=';
 
 /// Where a pack comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PackSource {
+pub(crate) enum PackSource {
     /// A name looked up in the Exchange index, with an optional version.
     Index {
         /// The pack name in the index.
@@ -53,7 +53,7 @@ impl fmt::Display for PackSource {
 
 /// Errors in a PACK argument.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
+pub(crate) enum SourceError {
     /// Empty argument or empty name.
     #[error("empty pack name or URL in \"{0}\"")]
     Empty(String),
@@ -78,7 +78,7 @@ pub enum SourceError {
 }
 
 /// Parse a PACK argument. Relative local paths are resolved against `cwd`.
-pub fn parse(argument: &str, cwd: &Path) -> Result<PackSource, SourceError> {
+pub(crate) fn parse(argument: &str, cwd: &Path) -> Result<PackSource, SourceError> {
     let argument = argument.trim();
     let (name_or_url, version) = match argument.split_once(VERSION_SEPARATOR) {
         Some((name, version)) => {

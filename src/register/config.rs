@@ -11,19 +11,19 @@ use crate::store::ConfigRecord;
 use crate::yaml;
 
 /// File name of a pack's config schema.
-pub const CONFIG_SCHEMA_FILE_NAME: &str = "config.schema.yaml";
+pub(crate) const CONFIG_SCHEMA_FILE_NAME: &str = "config.schema.yaml";
 
 /// Why a pack config could not be registered: one line per problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", failures.join("\n"))]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     /// One line per problem.
     pub failures: Vec<String>,
 }
 
 /// Read and check `<configs>/<pack>.yaml` for the pack `pack_ref` against its config schema
 /// (spec `register-configs.md` §5). `Ok(None)` when there is no config file.
-pub fn load_config(
+pub(crate) fn load_config(
     path: &Path,
     pack_ref: &str,
     schema: Option<&Value>,
@@ -127,7 +127,7 @@ pub(super) fn load_config_schema(dir: &Path) -> Result<Option<Value>, String> {
 }
 
 /// A file's modification time in nanoseconds since the epoch, if it can be read.
-pub fn file_mtime_ns(path: &Path) -> Option<i64> {
+pub(crate) fn file_mtime_ns(path: &Path) -> Option<i64> {
     std::fs::metadata(path)
         .and_then(|meta| meta.modified())
         .ok()

@@ -30,7 +30,7 @@ use serde_json::Value;
 #[cfg(test)]
 pub(crate) use self::actions::action_from_value;
 pub(crate) use self::actions::trusted_action;
-pub use self::config::{file_mtime_ns, load_config, ConfigError, CONFIG_SCHEMA_FILE_NAME};
+pub(crate) use self::config::{file_mtime_ns, load_config, CONFIG_SCHEMA_FILE_NAME};
 use crate::pack::manifest::PackManifest;
 use crate::runner;
 use crate::store::{ContentScope, PackRecord, PackRegistration, ResourceKind};
@@ -38,7 +38,7 @@ use crate::store::{ContentScope, PackRecord, PackRegistration, ResourceKind};
 /// A content type `st2ctl reload` registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ContentType {
+pub(crate) enum ContentType {
     /// `triggers/`.
     Triggers,
     /// `sensors/`.
@@ -59,7 +59,7 @@ pub enum ContentType {
 
 impl ContentType {
     /// Every type, in the fixed order StackStorm registers them (`--register-all`).
-    pub const ALL: [ContentType; 8] = [
+    pub(crate) const ALL: [ContentType; 8] = [
         ContentType::Triggers,
         ContentType::Sensors,
         ContentType::Runners,
@@ -71,7 +71,7 @@ impl ContentType {
     ];
 
     /// What `st2ctl reload` registers with no flag (policies are not among them).
-    pub const DEFAULT: [ContentType; 7] = [
+    pub(crate) const DEFAULT: [ContentType; 7] = [
         ContentType::Triggers,
         ContentType::Sensors,
         ContentType::Runners,
@@ -82,7 +82,7 @@ impl ContentType {
     ];
 
     /// The plural noun of the count line (`Registered 3 actions.`).
-    pub fn plural(self) -> &'static str {
+    pub(crate) fn plural(self) -> &'static str {
         match self {
             ContentType::Triggers => "triggers",
             ContentType::Sensors => "sensors",
@@ -96,7 +96,7 @@ impl ContentType {
     }
 
     /// For content stored as a resource record: (folder in the pack, record kind).
-    pub fn resource(self) -> Option<(&'static str, ResourceKind)> {
+    pub(crate) fn resource(self) -> Option<(&'static str, ResourceKind)> {
         match self {
             ContentType::Triggers => Some(("triggers", ResourceKind::Trigger)),
             ContentType::Sensors => Some(("sensors", ResourceKind::Sensor)),
@@ -109,10 +109,10 @@ impl ContentType {
 }
 
 /// A set of content types to register.
-pub type Selection = std::collections::BTreeSet<ContentType>;
+pub(crate) type Selection = std::collections::BTreeSet<ContentType>;
 
 /// Every content type: what an install registers.
-pub fn all_content() -> Selection {
+pub(crate) fn all_content() -> Selection {
     ContentType::ALL.into_iter().collect()
 }
 
@@ -132,7 +132,7 @@ fn content_scope(selection: &Selection) -> ContentScope {
 /// message shapes (`Failed to register action "<file>" from pack "<pack>": <reason>`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", failures.join("\n"))]
-pub struct RegisterError {
+pub(crate) struct RegisterError {
     /// The pack (ref, or directory name when the ref could not be found).
     pub pack: String,
     /// One line per problem.
@@ -141,7 +141,7 @@ pub struct RegisterError {
 
 /// A pack read from disk and ready to be stored.
 #[derive(Debug, Clone)]
-pub struct LoadedPack {
+pub(crate) struct LoadedPack {
     /// Its validated `pack.yaml`.
     pub manifest: PackManifest,
     /// What the store will hold.
@@ -161,7 +161,7 @@ pub struct LoadedPack {
 impl LoadedPack {
     /// Whether anything in the pack runs Python from the pack (python-script actions, or
     /// sensors, which are Python classes), so that it needs a virtualenv.
-    pub fn needs_python(&self) -> bool {
+    pub(crate) fn needs_python(&self) -> bool {
         self.registration
             .actions
             .iter()
@@ -174,7 +174,7 @@ impl LoadedPack {
     }
 
     /// Runner types of its actions that `st2 run` cannot execute yet, with a count each.
-    pub fn unsupported_runners(&self) -> BTreeMap<String, usize> {
+    pub(crate) fn unsupported_runners(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for action in &self.registration.actions {
             if !runner::is_supported(&action.runner_type) {
@@ -185,7 +185,7 @@ impl LoadedPack {
     }
 
     /// A warning naming the runners `st2 run` cannot execute yet, if any action uses one.
-    pub fn unsupported_runners_warning(&self) -> Option<String> {
+    pub(crate) fn unsupported_runners_warning(&self) -> Option<String> {
         let counts = self.unsupported_runners();
         if counts.is_empty() {
             return None;
@@ -211,7 +211,7 @@ impl LoadedPack {
 ///
 /// `registered_path` is the directory the store will record (the final location when `dir` is
 /// a staging copy); `source` says where the pack was installed from.
-pub fn load_pack(
+pub(crate) fn load_pack(
     dir: &Path,
     pack_ref: &str,
     manifest: PackManifest,
@@ -235,7 +235,7 @@ pub fn load_pack(
 /// them with `--register-no-fail-on-failure` (`bootstrap/actionsregistrar.py`,
 /// `_register_actions_from_pack`; a bad config schema in `bootstrap/base.py`, `register_pack`,
 /// leaves the pack registered without it).
-pub fn read_pack(
+pub(crate) fn read_pack(
     dir: &Path,
     pack_ref: &str,
     manifest: PackManifest,
@@ -326,7 +326,10 @@ fn pack_record(
 /// Read `pack_dir` as StackStorm's registrar does: its `pack.yaml`, the ref from it or from
 /// the directory name, and the content types in `selection`. A bad `pack.yaml` is an error;
 /// bad content files are listed in [`LoadedPack::failures`] ([`read_pack`]).
-pub fn load_dir(pack_dir: &Path, selection: &Selection) -> Result<LoadedPack, RegisterError> {
+pub(crate) fn load_dir(
+    pack_dir: &Path,
+    selection: &Selection,
+) -> Result<LoadedPack, RegisterError> {
     let dir_name = pack_dir
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -346,7 +349,7 @@ pub fn load_dir(pack_dir: &Path, selection: &Selection) -> Result<LoadedPack, Re
 
 /// Read pack directories on all cores (each pack's files are parsed in parallel too);
 /// results in the order of `dirs`.
-pub fn load_dirs(
+pub(crate) fn load_dirs(
     dirs: &[PathBuf],
     selection: &Selection,
 ) -> Vec<Result<LoadedPack, RegisterError>> {
@@ -385,7 +388,7 @@ pub fn load_dirs(
 }
 
 /// The current time as RFC 3339 in UTC, to the second.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .map(|ts| ts.to_string())

@@ -23,14 +23,14 @@ use super::RunRequest;
 const WORKTREE_DIRECTORY_PREFIX: &str = "st2-git-worktree-";
 
 /// The pack's files at a revision, in a temporary directory removed on drop (unless kept).
-pub struct Worktree {
+pub(crate) struct Worktree {
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
 }
 
 impl Worktree {
     /// The directory that stands for the pack directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -44,7 +44,7 @@ impl Drop for Worktree {
 }
 
 /// The worktree for the request's `content_version`, when its runner takes one and it is set.
-pub fn for_request(request: &RunRequest) -> Result<Option<Worktree>, String> {
+pub(crate) fn for_request(request: &RunRequest) -> Result<Option<Worktree>, String> {
     let takes_it = super::parameters(request.runner_type.as_str())
         .is_some_and(|parameters| parameters.contains_key("content_version"));
     let revision = match request.parameters.get("content_version") {
@@ -74,7 +74,7 @@ pub fn for_request(request: &RunRequest) -> Result<Option<Worktree>, String> {
 
 /// Write the tree of `revision` of the repository at `pack_dir` into a new temporary
 /// directory under `temp_root`.
-pub fn create(
+pub(crate) fn create(
     pack: &str,
     pack_dir: &Path,
     revision: &str,

@@ -39,7 +39,7 @@ const CANCEL_POLL: Duration = Duration::from_millis(50);
 const SUCCESS: std::ops::RangeInclusive<u16> = 200..=206;
 
 /// Run one execution.
-pub fn run(request: &RunRequest) -> RunOutcome {
+pub(crate) fn run(request: &RunRequest) -> RunOutcome {
     let timeout = request
         .parameters
         .get("timeout")
@@ -68,7 +68,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
 /// (tens of milliseconds, most of a request to a local server): `SSL_CERT_FILE` points at
 /// an empty file meanwhile, as [`crate::git::init_deferring_ca_bundle`] does for libgit2.
 /// Runners call it on the main thread, before they start any thread.
-pub fn build_client(
+pub(crate) fn build_client(
     builder: reqwest::blocking::ClientBuilder,
     needs_tls: bool,
 ) -> reqwest::Result<Client> {
@@ -87,7 +87,7 @@ pub fn build_client(
 }
 
 /// How [`send`] ended.
-pub enum Sent<T> {
+pub(crate) enum Sent<T> {
     /// The request finished (or failed) and `read` ran on its response.
     Done(reqwest::Result<T>),
     /// The execution was canceled while it was in flight.
@@ -99,7 +99,7 @@ pub enum Sent<T> {
 /// Send a request on a thread and wait for it, looking at `cancel` meanwhile, so that a
 /// cancel does not wait for a slow server. `read` turns the response into what the caller
 /// keeps (on the same thread).
-pub fn send<T: Send + 'static>(
+pub(crate) fn send<T: Send + 'static>(
     builder: RequestBuilder,
     read: fn(reqwest::blocking::Response) -> reqwest::Result<T>,
     cancel: &super::CancelFlag,
@@ -126,7 +126,7 @@ pub fn send<T: Send + 'static>(
 }
 
 /// One line for a request that got no response: `connection refused: <url>`, ...
-pub fn describe_failure(err: &reqwest::Error, shown: &str) -> String {
+pub(crate) fn describe_failure(err: &reqwest::Error, shown: &str) -> String {
     let mut innermost: &dyn std::error::Error = err;
     while let Some(next) = innermost.source() {
         innermost = next;
@@ -392,7 +392,7 @@ fn failure(err: &reqwest::Error, shown: &str, timeout: Duration) -> RunOutcome {
 }
 
 /// `no response from <url> within N seconds`.
-pub fn timeout_message(shown: &str, timeout: Duration) -> String {
+pub(crate) fn timeout_message(shown: &str, timeout: Duration) -> String {
     format!(
         "no response from {shown} within {} seconds",
         super::shell::seconds(timeout.as_secs_f64())

@@ -14,12 +14,12 @@
 //!
 //! The others are registered normally; running them is a clear "not supported yet" error.
 
-pub mod content_version;
-pub mod http;
-pub mod output;
-pub mod process;
-pub mod python;
-pub mod shell;
+pub(crate) mod content_version;
+pub(crate) mod http;
+pub(crate) mod output;
+pub(crate) mod process;
+pub(crate) mod python;
+pub(crate) mod shell;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +31,7 @@ use crate::settings::Settings;
 use crate::store::ExecutionStatus;
 
 /// Every runner type StackStorm 3.9.0 ships.
-pub const RUNNER_TYPES: &[&str] = &[
+pub(crate) const RUNNER_TYPES: &[&str] = &[
     "action-chain",
     "announcement",
     "http-request",
@@ -49,7 +49,7 @@ pub const RUNNER_TYPES: &[&str] = &[
 ];
 
 /// Runner types `st2 run` executes.
-pub const SUPPORTED: &[&str] = &[
+pub(crate) const SUPPORTED: &[&str] = &[
     "http-request",
     "local-shell-cmd",
     "local-shell-script",
@@ -60,7 +60,7 @@ pub const SUPPORTED: &[&str] = &[
 /// A runner type StackStorm knows, parsed where an action record is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum RunnerType {
+pub(crate) enum RunnerType {
     /// `action-chain`.
     ActionChain,
     /// `announcement`.
@@ -93,7 +93,7 @@ pub enum RunnerType {
 
 impl RunnerType {
     /// Every runner type, in the order of [`RUNNER_TYPES`].
-    pub const ALL: [RunnerType; 14] = [
+    pub(crate) const ALL: [RunnerType; 14] = [
         RunnerType::ActionChain,
         RunnerType::Announcement,
         RunnerType::HttpRequest,
@@ -111,30 +111,30 @@ impl RunnerType {
     ];
 
     /// The runner type named `name`, if StackStorm knows it.
-    pub fn parse(name: &str) -> Option<RunnerType> {
+    pub(crate) fn parse(name: &str) -> Option<RunnerType> {
         RunnerType::ALL
             .into_iter()
             .find(|runner| runner.as_str() == name)
     }
 
     /// StackStorm's name for it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         RUNNER_TYPES[self as usize]
     }
 
     /// Whether `st2 run` can execute actions of this runner type.
-    pub fn is_supported(self) -> bool {
+    pub(crate) fn is_supported(self) -> bool {
         SUPPORTED.contains(&self.as_str())
     }
 
     /// Whether actions of this runner run Python code from the pack (and so need its
     /// virtualenv).
-    pub fn needs_python(self) -> bool {
+    pub(crate) fn needs_python(self) -> bool {
         self == RunnerType::PythonScript
     }
 
     /// Its `runner_parameters`, as upstream's `runner.yaml` declares them.
-    pub fn parameters(self) -> &'static Map<String, Value> {
+    pub(crate) fn parameters(self) -> &'static Map<String, Value> {
         parameters(self.as_str()).expect("every runner type has its runner.yaml")
     }
 }
@@ -146,23 +146,23 @@ impl std::fmt::Display for RunnerType {
 }
 
 /// Whether `name` is a runner type StackStorm knows.
-pub fn is_known(name: &str) -> bool {
+pub(crate) fn is_known(name: &str) -> bool {
     RunnerType::parse(name).is_some()
 }
 
 /// Whether `st2 run` can execute actions of the runner type named `name`.
-pub fn is_supported(name: &str) -> bool {
+pub(crate) fn is_supported(name: &str) -> bool {
     RunnerType::parse(name).is_some_and(RunnerType::is_supported)
 }
 
 /// Whether actions of the runner type named `name` run Python code from the pack (and so
 /// need its virtualenv).
-pub fn needs_python(name: &str) -> bool {
+pub(crate) fn needs_python(name: &str) -> bool {
     RunnerType::parse(name).is_some_and(RunnerType::needs_python)
 }
 
 /// The `runner_parameters` of a runner type, as upstream's `runner.yaml` declares them.
-pub fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
+pub(crate) fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
     static DEFINITIONS: OnceLock<Vec<(String, Map<String, Value>)>> = OnceLock::new();
     let definitions = DEFINITIONS.get_or_init(|| {
         // runners.json is runners.yaml as JSON (a test keeps them equal): parsing JSON is
@@ -192,7 +192,7 @@ pub fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
 
 /// What a runner returns: the final status and the execution's `result`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     /// Final status: `succeeded`, `failed` (the action failed, or could not be started),
     /// `timeout` (killed after its `timeout`), `canceled` (`st2 execution cancel`, Ctrl-C) or
     /// `abandoned` (its process was terminated by something else than us).
@@ -203,7 +203,7 @@ pub struct RunOutcome {
 
 impl RunOutcome {
     /// A failure before or outside the action itself: `{"error": reason}`.
-    pub fn error(outcome: ExecutionStatus, reason: impl Into<String>) -> RunOutcome {
+    pub(crate) fn error(outcome: ExecutionStatus, reason: impl Into<String>) -> RunOutcome {
         let mut result = Map::new();
         result.insert("error".into(), Value::String(reason.into()));
         RunOutcome {
@@ -216,32 +216,33 @@ impl RunOutcome {
 /// Set when the execution must stop (cancel request, Ctrl-C); runners poll it while they
 /// wait and kill what they started.
 #[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
+pub(crate) struct CancelFlag(Arc<AtomicBool>);
 
 impl CancelFlag {
     /// A flag that is not set.
-    pub fn new() -> CancelFlag {
+    pub(crate) fn new() -> CancelFlag {
         CancelFlag::default()
     }
 
     /// The shared boolean, for signal handlers to set.
-    pub fn shared(&self) -> Arc<AtomicBool> {
+    pub(crate) fn shared(&self) -> Arc<AtomicBool> {
         self.0.clone()
     }
 
-    /// Ask the execution to stop.
-    pub fn cancel(&self) {
+    /// Ask the execution to stop (signal handlers set the shared flag; the tests call this).
+    #[cfg(test)]
+    pub(crate) fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
 
     /// Whether stopping was asked for.
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
 
 /// Everything a runner needs for one execution.
-pub struct RunRequest<'a> {
+pub(crate) struct RunRequest<'a> {
     /// The execution id (24 hex digits), given to the action as `ST2_ACTION_EXECUTION_ID`.
     pub execution_id: &'a str,
     /// `<pack>.<name>`.
@@ -275,12 +276,12 @@ pub struct RunRequest<'a> {
 
 impl RunRequest<'_> {
     /// The `timeout` parameter in seconds, when the runner has one.
-    pub fn timeout_seconds(&self) -> Option<f64> {
+    pub(crate) fn timeout_seconds(&self) -> Option<f64> {
         self.parameters.get("timeout").and_then(Value::as_f64)
     }
 
     /// The entry point's path on disk.
-    pub fn entry_point_path(&self) -> PathBuf {
+    pub(crate) fn entry_point_path(&self) -> PathBuf {
         self.pack_dir.join("actions").join(self.entry_point)
     }
 }
@@ -288,7 +289,7 @@ impl RunRequest<'_> {
 impl<'a> RunRequest<'a> {
     /// The same request with the pack's files taken from `pack_dir` (a `content_version`
     /// worktree).
-    pub fn with_pack_dir<'b>(&'b self, pack_dir: &'b Path) -> RunRequest<'b>
+    pub(crate) fn with_pack_dir<'b>(&'b self, pack_dir: &'b Path) -> RunRequest<'b>
     where
         'a: 'b,
     {
@@ -302,7 +303,7 @@ impl<'a> RunRequest<'a> {
 
 /// Run one execution with the runner of `request.runner_type`, in a worktree of the pack's
 /// git repository when the `content_version` parameter names a revision.
-pub fn execute_action(request: &RunRequest) -> RunOutcome {
+pub(crate) fn execute_action(request: &RunRequest) -> RunOutcome {
     let worktree = match content_version::for_request(request) {
         Ok(worktree) => worktree,
         Err(message) => return RunOutcome::error(ExecutionStatus::Failed, message),

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 
 /// Which pipe of the action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutputStream {
+pub(crate) enum OutputStream {
     /// Its stdout.
     Stdout = 0,
     /// Its stderr.
@@ -23,7 +23,7 @@ pub enum OutputStream {
 
 impl OutputStream {
     /// `stdout` or `stderr`, as upstream's `output_type`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OutputStream::Stdout => "stdout",
             OutputStream::Stderr => "stderr",
@@ -31,7 +31,7 @@ impl OutputStream {
     }
 
     /// Parse `stdout` / `stderr`.
-    pub fn parse(text: &str) -> Option<OutputStream> {
+    pub(crate) fn parse(text: &str) -> Option<OutputStream> {
         match text {
             "stdout" => Some(OutputStream::Stdout),
             "stderr" => Some(OutputStream::Stderr),
@@ -42,7 +42,7 @@ impl OutputStream {
 
 /// What travels through a tap.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TapEvent {
+pub(crate) enum TapEvent {
     /// Bytes the action wrote, as read (not masked yet).
     Output {
         /// Which pipe.
@@ -60,7 +60,7 @@ pub enum TapEvent {
 
 /// The sending end: cheap to clone, and a no-op when nobody listens.
 #[derive(Debug, Clone)]
-pub struct Tap {
+pub(crate) struct Tap {
     sender: Option<mpsc::Sender<TapEvent>>,
     /// A delimiter around text on stdout that is not output (the Python wrapper's result).
     hidden_between: Option<&'static str>,
@@ -68,7 +68,8 @@ pub struct Tap {
 
 impl Tap {
     /// A tap nobody listens to.
-    pub const fn none() -> Tap {
+    #[cfg(test)]
+    pub(crate) const fn none() -> Tap {
         Tap {
             sender: None,
             hidden_between: None,
@@ -77,7 +78,7 @@ impl Tap {
 
     /// A tap and the receiver of what goes through it. The receiver sees the end when every
     /// clone of the tap (and every writer made from it) is dropped.
-    pub fn channel() -> (Tap, mpsc::Receiver<TapEvent>) {
+    pub(crate) fn channel() -> (Tap, mpsc::Receiver<TapEvent>) {
         let (sender, receiver) = mpsc::channel();
         (
             Tap {
@@ -91,7 +92,7 @@ impl Tap {
     /// The same tap, leaving out of stdout what the action prints between two copies of
     /// `delimiter` (upstream's `make_read_and_store_stream_func` drops the lines that hold
     /// the Python wrapper's result delimiter).
-    pub fn hiding_between(&self, delimiter: &'static str) -> Tap {
+    pub(crate) fn hiding_between(&self, delimiter: &'static str) -> Tap {
         Tap {
             sender: self.sender.clone(),
             hidden_between: Some(delimiter),
@@ -99,21 +100,21 @@ impl Tap {
     }
 
     /// Announce a secret the action is about to be handed.
-    pub fn reveal(&self, secret: &str) {
+    pub(crate) fn reveal(&self, secret: &str) {
         if let Some(sender) = &self.sender {
             let _ = sender.send(TapEvent::Secret(secret.to_string()));
         }
     }
 
     /// Say that the run is over (the receiver need not wait for every clone to be dropped).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         if let Some(sender) = &self.sender {
             let _ = sender.send(TapEvent::End);
         }
     }
 
     /// A writer for one pipe (one per reading thread: it keeps the filter's state).
-    pub fn writer(&self, stream: OutputStream) -> TapWriter {
+    pub(crate) fn writer(&self, stream: OutputStream) -> TapWriter {
         let filter = match (stream, self.hidden_between) {
             (OutputStream::Stdout, Some(delimiter)) => Some(HideBetween::new(delimiter)),
             _ => None,
@@ -128,7 +129,7 @@ impl Tap {
 
 /// Sends what one pipe gives; call [`TapWriter::finish`] at its end.
 #[derive(Debug)]
-pub struct TapWriter {
+pub(crate) struct TapWriter {
     sender: Option<mpsc::Sender<TapEvent>>,
     stream: OutputStream,
     filter: Option<HideBetween>,
@@ -136,7 +137,7 @@ pub struct TapWriter {
 
 impl TapWriter {
     /// Pass on bytes just read.
-    pub fn write(&mut self, data: &[u8]) {
+    pub(crate) fn write(&mut self, data: &[u8]) {
         if self.sender.is_none() || data.is_empty() {
             return;
         }
@@ -148,7 +149,7 @@ impl TapWriter {
     }
 
     /// The pipe ended: pass on what the filter still held.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(filter) = &mut self.filter {
             let rest = filter.finish();
             self.send(rest);

@@ -17,7 +17,7 @@ const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// It exited with this code.
     Exited(i32),
     /// A signal killed it.
@@ -30,7 +30,7 @@ pub enum Ended {
 
 impl Ended {
     /// The exit code as StackStorm reports it: the code, or minus the signal number.
-    pub fn return_code(self) -> i32 {
+    pub(crate) fn return_code(self) -> i32 {
         match self {
             Ended::Exited(code) => code,
             Ended::Signaled(signal) => -signal,
@@ -41,7 +41,7 @@ impl Ended {
 
 /// What a finished process left.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// How it ended.
     pub ended: Ended,
     /// Everything it wrote on stdout.
@@ -53,7 +53,7 @@ pub struct Finished {
 /// Run `command` to completion: a new process group, `input` on stdin (then closed),
 /// stdout and stderr captured, and sent through `tap` as they are read. After `timeout`
 /// (when given) or when `cancel` is set, the process group gets SIGKILL.
-pub fn run(
+pub(crate) fn run(
     mut command: Command,
     input: &[u8],
     timeout: Option<Duration>,
@@ -128,7 +128,7 @@ pub fn run(
 }
 
 /// SIGKILL to every process of the group (no error when it is already gone).
-pub fn kill_group(pgid: u32) {
+pub(crate) fn kill_group(pgid: u32) {
     crate::sys::signal_group(pgid, crate::sys::SIGKILL);
 }
 
@@ -162,7 +162,7 @@ fn join(handle: std::thread::JoinHandle<Vec<u8>>) -> Vec<u8> {
 
 /// Text from captured output: lossy UTF-8, one trailing newline removed (as StackStorm's
 /// runners strip it).
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = text.strip_suffix('\n').unwrap_or(&text);
     text.strip_suffix('\r').unwrap_or(text).to_string()

@@ -53,7 +53,7 @@ const INVALID_STATUS_EXIT_CODE: i32 = 220;
 const DEFAULT_LOG_LEVEL: &str = "DEBUG";
 
 /// Run one execution.
-pub fn run(request: &RunRequest) -> RunOutcome {
+pub(crate) fn run(request: &RunRequest) -> RunOutcome {
     if request.entry_point.is_empty() {
         let name = request
             .action_ref

@@ -23,7 +23,7 @@ use crate::store::ExecutionStatus;
 const DEFAULT_TIMEOUT: f64 = 60.0;
 
 /// Run one execution.
-pub fn run(request: &RunRequest) -> RunOutcome {
+pub(crate) fn run(request: &RunRequest) -> RunOutcome {
     let parameters = request.parameters;
     let line = if request.runner_type == super::RunnerType::LocalShellScript {
         match script_line(request) {
@@ -97,7 +97,7 @@ pub fn run(request: &RunRequest) -> RunOutcome {
 
 /// The environment an action process gets on top of the caller's: the `env` parameter, then
 /// StackStorm's `ST2_ACTION_*` variables.
-pub fn environment(request: &RunRequest) -> BTreeMap<String, String> {
+pub(crate) fn environment(request: &RunRequest) -> BTreeMap<String, String> {
     let mut vars = BTreeMap::new();
     if let Some(Value::Object(env)) = request.parameters.get("env") {
         for (name, value) in env {
@@ -195,7 +195,7 @@ fn sudo_password_refused(stderr: &str) -> Option<String> {
 }
 
 /// `60` rather than `60.0` for whole seconds.
-pub fn seconds(value: f64) -> String {
+pub(crate) fn seconds(value: f64) -> String {
     if value.fract() == 0.0 {
         format!("{}", value as i64)
     } else {
@@ -318,7 +318,7 @@ fn python_str(value: &Value) -> String {
 }
 
 /// `shlex.quote`: the word as is when it is made of safe characters, else single-quoted.
-pub fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     if word.is_empty() {
         return "''".into();
     }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 /// One parse error, with its 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
-pub struct IniError {
+pub(crate) struct IniError {
     /// 1-based line number of the offending line.
     pub line: usize,
     /// What is wrong with it.
@@ -21,13 +21,13 @@ pub struct IniError {
 
 /// The parsed file: section name -> key -> raw value (quotes stripped, not otherwise interpreted).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Ini {
+pub(crate) struct Ini {
     sections: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Ini {
     /// Parse the text of an INI file.
-    pub fn parse(text: &str) -> Result<Ini, IniError> {
+    pub(crate) fn parse(text: &str) -> Result<Ini, IniError> {
         let mut ini = Ini::default();
         let mut section: Option<String> = None;
         // (section, key) of the last assignment, for continuation lines.
@@ -111,7 +111,7 @@ impl Ini {
     }
 
     /// The raw value of `key` in `section`, if set.
-    pub fn get(&self, section: &str, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, section: &str, key: &str) -> Option<&str> {
         self.sections
             .get(section)
             .and_then(|keys| keys.get(key))
@@ -120,12 +120,12 @@ impl Ini {
 
     /// A list option: comma-separated items, whitespace trimmed, empty items dropped
     /// (oslo.config `ListOpt`). `None` when the option is not set at all.
-    pub fn get_list(&self, section: &str, key: &str) -> Option<Vec<String>> {
+    pub(crate) fn get_list(&self, section: &str, key: &str) -> Option<Vec<String>> {
         self.get(section, key).map(split_list)
     }
 
     /// A boolean option as oslo.config reads it (`true/false`, `yes/no`, `on/off`, `1/0`).
-    pub fn get_bool(&self, section: &str, key: &str) -> Result<Option<bool>, String> {
+    pub(crate) fn get_bool(&self, section: &str, key: &str) -> Result<Option<bool>, String> {
         match self.get(section, key) {
             None => Ok(None),
             Some(value) => parse_bool(value)
@@ -136,7 +136,7 @@ impl Ini {
 }
 
 /// Split an oslo.config list value on commas.
-pub fn split_list(value: &str) -> Vec<String> {
+pub(crate) fn split_list(value: &str) -> Vec<String> {
     value
         .split(',')
         .map(str::trim)

@@ -6,7 +6,7 @@
 //! `$ST2_CONF`, else `/etc/st2/st2.conf` when it exists, else built-in defaults. Every
 //! environment variable the project reads is a constant in [`env`].
 
-pub mod ini;
+pub(crate) mod ini;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,65 +14,69 @@ use std::time::Duration;
 use ini::Ini;
 
 /// Names of every environment variable the project reads.
-pub mod env {
+pub(crate) mod env {
     /// Path of the `st2.conf` to read (as `st2ctl` uses it).
-    pub const ST2_CONF: &str = "ST2_CONF";
+    pub(crate) const ST2_CONF: &str = "ST2_CONF";
     /// Overrides `[system] base_path` (ours: StackStorm has no such variable).
-    pub const ST2_BASE_PATH: &str = "ST2_BASE_PATH";
+    pub(crate) const ST2_BASE_PATH: &str = "ST2_BASE_PATH";
     /// A PEM CA bundle for HTTPS (index and git), as OpenSSL-based tools read it.
-    pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+    pub(crate) const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
     /// Forces the virtualenv tool (`uv` or `pip`).
-    pub const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
+    pub(crate) const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
     /// Disables colours in output when set (<https://no-color.org>).
-    pub const NO_COLOR: &str = "NO_COLOR";
+    pub(crate) const NO_COLOR: &str = "NO_COLOR";
     /// The width tables are fitted to, before the terminal's (st2client reads it too).
-    pub const COLUMNS: &str = "COLUMNS";
+    pub(crate) const COLUMNS: &str = "COLUMNS";
     /// The terminal type: `dumb` gets no spinner.
-    pub const TERM: &str = "TERM";
+    pub(crate) const TERM: &str = "TERM";
     /// The user's home, for `~/` in a PACK argument.
-    pub const HOME: &str = "HOME";
+    pub(crate) const HOME: &str = "HOME";
     /// Where programs are looked up (uv, sudo, python), and what an action's virtualenv
     /// `bin/` is put in front of.
-    pub const PATH: &str = "PATH";
+    pub(crate) const PATH: &str = "PATH";
     /// A Python action's module path: the pack's libraries, then the caller's, then
     /// StackStorm's modules.
-    pub const PYTHONPATH: &str = "PYTHONPATH";
+    pub(crate) const PYTHONPATH: &str = "PYTHONPATH";
     /// A CA bundle for libgit2's https, as git reads it (before `SSL_CERT_FILE`).
-    pub const GIT_SSL_CAINFO: &str = "GIT_SSL_CAINFO";
-    /// Set for the `git` commands we run, so that the system's gitconfig is not read.
-    pub const GIT_CONFIG_NOSYSTEM: &str = "GIT_CONFIG_NOSYSTEM";
+    pub(crate) const GIT_SSL_CAINFO: &str = "GIT_SSL_CAINFO";
+    /// Set for the `git` commands the tests run, so that the system's gitconfig is not read.
+    #[cfg(test)]
+    pub(crate) const GIT_CONFIG_NOSYSTEM: &str = "GIT_CONFIG_NOSYSTEM";
     /// The native `twitter` actions' API base URL (ours: for tests and proxies).
-    pub const ST2_TWITTER_API_URL: &str = "ST2_TWITTER_API_URL";
+    pub(crate) const ST2_TWITTER_API_URL: &str = "ST2_TWITTER_API_URL";
     /// The native `twitter` actions' API version (`2` or `1.1`).
-    pub const ST2_TWITTER_API_VERSION: &str = "ST2_TWITTER_API_VERSION";
+    pub(crate) const ST2_TWITTER_API_VERSION: &str = "ST2_TWITTER_API_VERSION";
     /// Given to a shell action: its pack (StackStorm's `ST2_ACTION_*` variables).
-    pub const ST2_ACTION_PACK_NAME: &str = "ST2_ACTION_PACK_NAME";
+    pub(crate) const ST2_ACTION_PACK_NAME: &str = "ST2_ACTION_PACK_NAME";
     /// Given to a shell action: its execution id.
-    pub const ST2_ACTION_EXECUTION_ID: &str = "ST2_ACTION_EXECUTION_ID";
+    pub(crate) const ST2_ACTION_EXECUTION_ID: &str = "ST2_ACTION_EXECUTION_ID";
     /// Given to a shell action: its `debug` parameter, as Python prints a bool.
-    pub const ST2_ACTION_DEBUG: &str = "ST2_ACTION_DEBUG";
+    pub(crate) const ST2_ACTION_DEBUG: &str = "ST2_ACTION_DEBUG";
     /// Debug builds only: the failpoint where the process kills itself (`failpoint`).
-    pub const ST2_FAILPOINT: &str = "ST2_FAILPOINT";
+    #[cfg(debug_assertions)]
+    pub(crate) const ST2_FAILPOINT: &str = "ST2_FAILPOINT";
     /// Tests: skips the YAML parity test against PyYAML.
-    pub const ST2_SKIP_PYYAML_PARITY: &str = "ST2_SKIP_PYYAML_PARITY";
+    #[cfg(test)]
+    pub(crate) const ST2_SKIP_PYYAML_PARITY: &str = "ST2_SKIP_PYYAML_PARITY";
     /// Tests: the Python the virtualenv tests build from (default `python3`).
-    pub const ST2_TEST_PYTHON: &str = "ST2_TEST_PYTHON";
+    #[cfg(test)]
+    pub(crate) const ST2_TEST_PYTHON: &str = "ST2_TEST_PYTHON";
 }
 
 /// The StackStorm release whose behaviour we reproduce; `stackstorm_version` in `pack.yaml`
 /// is checked against it.
-pub const STACKSTORM_VERSION: &str = "3.9.0";
+pub(crate) const STACKSTORM_VERSION: &str = "3.9.0";
 
 /// Default `[system] base_path`.
-pub const DEFAULT_BASE_PATH: &str = "/opt/stackstorm";
+pub(crate) const DEFAULT_BASE_PATH: &str = "/opt/stackstorm";
 /// Where StackStorm packages install `st2.conf`.
-pub const DEFAULT_CONFIG_FILE: &str = "/etc/st2/st2.conf";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "/etc/st2/st2.conf";
 /// Default `[content] index_url`.
-pub const DEFAULT_INDEX_URL: &str = "https://index.stackstorm.org/v1/index.json";
+pub(crate) const DEFAULT_INDEX_URL: &str = "https://index.stackstorm.org/v1/index.json";
 
 /// Errors reading the settings.
 #[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
+pub(crate) enum SettingsError {
     /// The chosen config file could not be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
@@ -114,7 +118,7 @@ pub enum SettingsError {
 
 /// Values given on the command line or in the environment that take precedence over the file.
 #[derive(Debug, Default, Clone)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     /// `--config-file`.
     pub config_file: Option<PathBuf>,
     /// `--base-path` (or `$ST2_BASE_PATH`).
@@ -123,7 +127,7 @@ pub struct Overrides {
 
 /// Resolved settings, ready to use.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The `st2.conf` that was read, if any.
     pub config_file: Option<PathBuf>,
     /// `[system] base_path`.
@@ -167,7 +171,7 @@ pub struct Settings {
 
 impl Settings {
     /// Choose the config file, read it, and apply the overrides.
-    pub fn load(overrides: &Overrides) -> Result<Settings, SettingsError> {
+    pub(crate) fn load(overrides: &Overrides) -> Result<Settings, SettingsError> {
         let config_file = match &overrides.config_file {
             Some(path) => Some(path.clone()),
             None => match std::env::var_os(env::ST2_CONF) {
@@ -201,7 +205,7 @@ impl Settings {
     }
 
     /// Settings from a parsed file; `base_path` (when given) overrides `[system] base_path`.
-    pub fn from_ini(
+    pub(crate) fn from_ini(
         ini: &Ini,
         base_path: Option<PathBuf>,
         file: Option<&Path>,
@@ -314,12 +318,12 @@ impl Settings {
     }
 
     /// Where packs are installed: `<system_packs_base_path>`.
-    pub fn packs_dir(&self) -> &Path {
+    pub(crate) fn packs_dir(&self) -> &Path {
         &self.system_packs_base_path
     }
 
     /// Every directory searched for packs, system one first, duplicates removed, order kept.
-    pub fn pack_search_paths(&self) -> Vec<PathBuf> {
+    pub(crate) fn pack_search_paths(&self) -> Vec<PathBuf> {
         let mut paths = vec![self.system_packs_base_path.clone()];
         for path in &self.packs_base_paths {
             if !paths.contains(path) {
@@ -330,51 +334,51 @@ impl Settings {
     }
 
     /// `<base_path>/virtualenvs`.
-    pub fn virtualenvs_dir(&self) -> PathBuf {
+    pub(crate) fn virtualenvs_dir(&self) -> PathBuf {
         self.base_path.join("virtualenvs")
     }
 
     /// `<base_path>/configs`: pack configs, `<ref>.yaml` (hard-wired upstream too).
-    pub fn configs_dir(&self) -> PathBuf {
+    pub(crate) fn configs_dir(&self) -> PathBuf {
         self.base_path.join("configs")
     }
 
     /// Our cache (index copies), under the base path so that one home holds everything.
-    pub fn cache_dir(&self) -> PathBuf {
+    pub(crate) fn cache_dir(&self) -> PathBuf {
         self.base_path.join("cache")
     }
 
     /// Lock files, one per pack ref.
-    pub fn locks_dir(&self) -> PathBuf {
+    pub(crate) fn locks_dir(&self) -> PathBuf {
         self.base_path.join("locks")
     }
 
     /// `<packs_dir>/<ref>`.
-    pub fn pack_dir(&self, pack_ref: &str) -> PathBuf {
+    pub(crate) fn pack_dir(&self, pack_ref: &str) -> PathBuf {
         self.packs_dir().join(pack_ref)
     }
 
     /// `<base_path>/virtualenvs/<ref>`.
-    pub fn venv_dir(&self, pack_ref: &str) -> PathBuf {
+    pub(crate) fn venv_dir(&self, pack_ref: &str) -> PathBuf {
         self.virtualenvs_dir().join(pack_ref)
     }
 
     /// The datastore's AES key file: `[keyvalue] encryption_key_path`, else (ours)
     /// `<base_path>/keys/datastore_key.json`, created on first use.
-    pub fn datastore_key_path(&self) -> PathBuf {
+    pub(crate) fn datastore_key_path(&self) -> PathBuf {
         self.encryption_key_path
             .clone()
             .unwrap_or_else(|| self.base_path.join("keys").join("datastore_key.json"))
     }
 
     /// `<base_path>/configs/<ref>.yaml`.
-    pub fn config_path(&self, pack_ref: &str) -> PathBuf {
+    pub(crate) fn config_path(&self, pack_ref: &str) -> PathBuf {
         self.configs_dir().join(format!("{pack_ref}.yaml"))
     }
 
     /// Create the directories that commands write to and check that they are writable, with an
     /// error that says how to choose another base path (never a silent fallback).
-    pub fn ensure_writable(&self) -> Result<(), SettingsError> {
+    pub(crate) fn ensure_writable(&self) -> Result<(), SettingsError> {
         let not_writable = |reason: String| SettingsError::NotWritable {
             path: self.base_path.clone(),
             reason,
@@ -426,7 +430,7 @@ fn absolute(path: PathBuf) -> PathBuf {
 }
 
 /// The OS reason of an I/O error without Rust's `(os error N)` suffix.
-pub fn io_reason(err: &std::io::Error) -> String {
+pub(crate) fn io_reason(err: &std::io::Error) -> String {
     let text = err.to_string();
     match text.find(" (os error") {
         Some(at) => text[..at].to_string(),

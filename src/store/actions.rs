@@ -8,7 +8,7 @@ use super::{Store, StoreError};
 
 /// A registered action.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ActionRecord {
+pub(crate) struct ActionRecord {
     /// `<pack>.<name>`.
     #[serde(rename = "ref")]
     pub action_ref: String,
@@ -60,12 +60,12 @@ pub(super) fn insert(tx: &Transaction<'_>, actions: &[ActionRecord]) -> Result<(
 
 impl Store {
     /// Registered actions, all or of one pack, by ref.
-    pub fn actions(&self, pack: Option<&str>) -> Result<Vec<ActionRecord>, StoreError> {
+    pub(crate) fn actions(&self, pack: Option<&str>) -> Result<Vec<ActionRecord>, StoreError> {
         self.query_actions("?1 IS NULL OR pack = ?1", pack)
     }
 
     /// One registered action.
-    pub fn action(&self, action_ref: &str) -> Result<Option<ActionRecord>, StoreError> {
+    pub(crate) fn action(&self, action_ref: &str) -> Result<Option<ActionRecord>, StoreError> {
         Ok(self
             .query_actions("ref = ?1", Some(action_ref))?
             .into_iter()

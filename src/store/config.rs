@@ -11,7 +11,7 @@ use super::{Store, StoreError};
 
 /// A registered pack config.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ConfigRecord {
+pub(crate) struct ConfigRecord {
     /// The pack ref.
     pub pack: String,
     /// The values as read from the file.
@@ -28,12 +28,12 @@ pub struct ConfigRecord {
 
 impl Store {
     /// Store (replace) the config of a registered pack.
-    pub fn set_config(&mut self, config: &ConfigRecord) -> Result<(), StoreError> {
+    pub(crate) fn set_config(&mut self, config: &ConfigRecord) -> Result<(), StoreError> {
         upsert(&self.conn, config)
     }
 
     /// The registered config of a pack.
-    pub fn config(&self, pack: &str) -> Result<Option<ConfigRecord>, StoreError> {
+    pub(crate) fn config(&self, pack: &str) -> Result<Option<ConfigRecord>, StoreError> {
         let row = self
             .conn
             .query_row(
@@ -64,7 +64,7 @@ impl Store {
     }
 
     /// Forget the config of a pack. Returns whether one was registered.
-    pub fn remove_config(&mut self, pack: &str) -> Result<bool, StoreError> {
+    pub(crate) fn remove_config(&mut self, pack: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .execute("DELETE FROM configs WHERE pack = ?1", [pack])?

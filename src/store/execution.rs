@@ -11,7 +11,7 @@ use super::{Store, StoreError};
 /// StackStorm's execution statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ExecutionStatus {
+pub(crate) enum ExecutionStatus {
     /// Recorded, not started yet (`st2 run -a` before its worker starts).
     Requested,
     /// Running.
@@ -32,7 +32,7 @@ pub enum ExecutionStatus {
 
 impl ExecutionStatus {
     /// All statuses, for parsing and `--status` values.
-    pub const ALL: [ExecutionStatus; 8] = [
+    pub(crate) const ALL: [ExecutionStatus; 8] = [
         ExecutionStatus::Requested,
         ExecutionStatus::Running,
         ExecutionStatus::Succeeded,
@@ -44,7 +44,7 @@ impl ExecutionStatus {
     ];
 
     /// The status word.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ExecutionStatus::Requested => "requested",
             ExecutionStatus::Running => "running",
@@ -58,14 +58,14 @@ impl ExecutionStatus {
     }
 
     /// Parse a status word.
-    pub fn parse(text: &str) -> Option<ExecutionStatus> {
+    pub(crate) fn parse(text: &str) -> Option<ExecutionStatus> {
         ExecutionStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == text)
     }
 
     /// Whether nothing will change it any more.
-    pub fn is_final(self) -> bool {
+    pub(crate) fn is_final(self) -> bool {
         !matches!(
             self,
             ExecutionStatus::Requested | ExecutionStatus::Running | ExecutionStatus::Canceling
@@ -75,7 +75,7 @@ impl ExecutionStatus {
 
 /// One execution as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExecutionRecord {
+pub(crate) struct ExecutionRecord {
     /// 24 hex digits.
     pub id: String,
     /// The action ref.
@@ -101,7 +101,7 @@ pub struct ExecutionRecord {
 
 /// A piece of an execution's output as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputChunk {
+pub(crate) struct OutputChunk {
     /// Its place in the store's order (0 for one not stored yet).
     pub seq: i64,
     /// `stdout` or `stderr`.
@@ -114,7 +114,7 @@ pub struct OutputChunk {
 
 /// Which executions `st2 execution list` shows.
 #[derive(Debug, Clone, Default)]
-pub struct ExecutionFilter {
+pub(crate) struct ExecutionFilter {
     /// Only this action.
     pub action_ref: Option<String>,
     /// Only this status.
@@ -156,7 +156,7 @@ fn decode(
 
 impl Store {
     /// Record a new execution.
-    pub fn insert_execution(&mut self, record: &ExecutionRecord) -> Result<(), StoreError> {
+    pub(crate) fn insert_execution(&mut self, record: &ExecutionRecord) -> Result<(), StoreError> {
         self.conn.execute(
             &format!("INSERT INTO executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
             params![
@@ -176,7 +176,7 @@ impl Store {
     }
 
     /// Say which process runs an execution, and that it runs (unless a cancel came first).
-    pub fn execution_started(&mut self, id: &str, pid: u32) -> Result<(), StoreError> {
+    pub(crate) fn execution_started(&mut self, id: &str, pid: u32) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE executions SET pid = ?2,
                  status = CASE status WHEN 'requested' THEN 'running' ELSE status END
@@ -188,7 +188,7 @@ impl Store {
 
     /// Record the end of an execution; a `canceling` one that did not succeed becomes
     /// `canceled`. Returns the stored status.
-    pub fn finish_execution(
+    pub(crate) fn finish_execution(
         &mut self,
         id: &str,
         status: ExecutionStatus,
@@ -200,7 +200,7 @@ impl Store {
 
     /// [`Store::finish_execution`], storing the last pieces of its output in the same
     /// transaction (a quick run costs no write of its own for them).
-    pub fn finish_execution_with_output(
+    pub(crate) fn finish_execution_with_output(
         &mut self,
         id: &str,
         status: ExecutionStatus,
@@ -238,7 +238,11 @@ impl Store {
     }
 
     /// Record pieces of a running execution's output, in one transaction.
-    pub fn append_output(&mut self, id: &str, output: &[OutputChunk]) -> Result<(), StoreError> {
+    pub(crate) fn append_output(
+        &mut self,
+        id: &str,
+        output: &[OutputChunk],
+    ) -> Result<(), StoreError> {
         if output.is_empty() {
             return Ok(());
         }
@@ -250,7 +254,7 @@ impl Store {
 
     /// The recorded output of an execution after `after` (a [`OutputChunk::seq`]; 0 for all),
     /// in the order it came; only one stream when `stream` is given.
-    pub fn output(
+    pub(crate) fn output(
         &self,
         id: &str,
         after: i64,
@@ -274,7 +278,7 @@ impl Store {
 
     /// Move a running execution to `status` (`canceling`, or `canceled`/`abandoned` when
     /// its process is gone), unless it finished meanwhile. Returns whether it changed.
-    pub fn mark_execution(
+    pub(crate) fn mark_execution(
         &mut self,
         id: &str,
         status: ExecutionStatus,
@@ -290,7 +294,7 @@ impl Store {
     }
 
     /// One execution.
-    pub fn execution(&self, id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+    pub(crate) fn execution(&self, id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         self.conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM executions WHERE id = ?1"),
@@ -303,7 +307,10 @@ impl Store {
     }
 
     /// Executions, newest first.
-    pub fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>, StoreError> {
+    pub(crate) fn executions(
+        &self,
+        filter: &ExecutionFilter,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM executions
              WHERE (?1 IS NULL OR action_ref = ?1) AND (?2 IS NULL OR status = ?2)

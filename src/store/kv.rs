@@ -8,7 +8,7 @@ use super::{Store, StoreError};
 
 /// A datastore scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum KeyScope {
+pub(crate) enum KeyScope {
     /// `st2kv.system`: shared.
     #[serde(rename = "st2kv.system")]
     System,
@@ -19,7 +19,7 @@ pub enum KeyScope {
 
 impl KeyScope {
     /// The stored name of the scope (`st2kv.system`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             KeyScope::System => "st2kv.system",
             KeyScope::User => "st2kv.user",
@@ -27,7 +27,7 @@ impl KeyScope {
     }
 
     /// Parse `system`/`user` or their full forms.
-    pub fn parse(text: &str) -> Option<KeyScope> {
+    pub(crate) fn parse(text: &str) -> Option<KeyScope> {
         match text {
             "system" | "st2kv.system" => Some(KeyScope::System),
             "user" | "st2kv.user" => Some(KeyScope::User),
@@ -38,7 +38,7 @@ impl KeyScope {
 
 /// One datastore item.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KeyRecord {
+pub(crate) struct KeyRecord {
     /// Scope.
     pub scope: KeyScope,
     /// Stored name (`<user>:<name>` in user scope).
@@ -59,12 +59,12 @@ fn now_unix() -> i64 {
 
 impl Store {
     /// Set (create or replace) a datastore item.
-    pub fn kv_set(&mut self, record: &KeyRecord) -> Result<(), StoreError> {
+    pub(crate) fn kv_set(&mut self, record: &KeyRecord) -> Result<(), StoreError> {
         self.kv_set_all(std::slice::from_ref(record))
     }
 
     /// Set many items in one transaction.
-    pub fn kv_set_all(&mut self, records: &[KeyRecord]) -> Result<(), StoreError> {
+    pub(crate) fn kv_set_all(&mut self, records: &[KeyRecord]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         for record in records {
             tx.execute(
@@ -88,7 +88,11 @@ impl Store {
     }
 
     /// One item; expired items are absent.
-    pub fn kv_get(&self, scope: KeyScope, name: &str) -> Result<Option<KeyRecord>, StoreError> {
+    pub(crate) fn kv_get(
+        &self,
+        scope: KeyScope,
+        name: &str,
+    ) -> Result<Option<KeyRecord>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -102,7 +106,7 @@ impl Store {
 
     /// Items of a scope (or all scopes) whose stored name starts with `prefix`, by scope and
     /// name; expired items are left out.
-    pub fn kv_list(
+    pub(crate) fn kv_list(
         &self,
         scope: Option<KeyScope>,
         prefix: &str,
@@ -121,7 +125,7 @@ impl Store {
     }
 
     /// Delete one item. Returns whether it existed (and had not expired).
-    pub fn kv_delete(&mut self, scope: KeyScope, name: &str) -> Result<bool, StoreError> {
+    pub(crate) fn kv_delete(&mut self, scope: KeyScope, name: &str) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
         let live: bool = tx
             .query_row(

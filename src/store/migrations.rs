@@ -108,7 +108,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 impl Store {
     /// The schema version this program writes.
-    pub fn supported_version() -> i64 {
+    pub(crate) fn supported_version() -> i64 {
         MIGRATIONS.len() as i64
     }
 

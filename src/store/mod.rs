@@ -30,20 +30,20 @@ mod packs;
 mod pending;
 mod resources;
 
-pub use actions::ActionRecord;
-pub use config::ConfigRecord;
-pub use execution::{ExecutionFilter, ExecutionRecord, ExecutionStatus, OutputChunk};
-pub use kv::{KeyRecord, KeyScope};
-pub use packs::{ContentScope, PackRecord, PackRegistration, ReplaceSummary};
-pub use pending::PendingSwap;
-pub use resources::{ResourceKind, ResourceRecord};
+pub(crate) use actions::ActionRecord;
+pub(crate) use config::ConfigRecord;
+pub(crate) use execution::{ExecutionFilter, ExecutionRecord, ExecutionStatus, OutputChunk};
+pub(crate) use kv::{KeyRecord, KeyScope};
+pub(crate) use packs::{ContentScope, PackRecord, PackRegistration, ReplaceSummary};
+pub(crate) use pending::PendingSwap;
+pub(crate) use resources::{ResourceKind, ResourceRecord};
 
 /// How long a command waits for another one holding the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     /// The file could not be opened or prepared.
     #[error("cannot open the store {path}: {message}")]
     Open {
@@ -73,14 +73,14 @@ pub enum StoreError {
 }
 
 /// An open store.
-pub struct Store {
+pub(crate) struct Store {
     conn: Connection,
     path: PathBuf,
 }
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Store, StoreError> {
         let open_error = |message: String| StoreError::Open {
             path: path.to_path_buf(),
             message,
@@ -133,7 +133,7 @@ impl Store {
 
     /// Open the store when its file exists; `None` when nothing was ever stored (read-only
     /// commands then show empty results without creating files).
-    pub fn open_existing(path: &Path) -> Result<Option<Store>, StoreError> {
+    pub(crate) fn open_existing(path: &Path) -> Result<Option<Store>, StoreError> {
         if path.exists() {
             Store::open(path).map(Some)
         } else {

@@ -14,7 +14,7 @@ use super::{Store, StoreError};
 
 /// A registered pack.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PackRecord {
+pub(crate) struct PackRecord {
     /// The pack ref (key).
     #[serde(rename = "ref")]
     pub pack_ref: String,
@@ -44,7 +44,7 @@ pub struct PackRecord {
 
 /// Everything one registration of one pack stores.
 #[derive(Debug, Clone)]
-pub struct PackRegistration {
+pub(crate) struct PackRegistration {
     /// The pack.
     pub pack: PackRecord,
     /// Its actions.
@@ -59,7 +59,7 @@ pub struct PackRegistration {
 
 /// The content types a registration read and therefore replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentScope {
+pub(crate) struct ContentScope {
     /// Actions.
     pub actions: bool,
     /// Resource kinds.
@@ -68,7 +68,7 @@ pub struct ContentScope {
 
 /// What [`Store::replace_pack`] changed compared with the previous registration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ReplaceSummary {
+pub(crate) struct ReplaceSummary {
     /// Action refs registered before and gone now.
     pub removed_actions: Vec<String>,
     /// Other resources (`kind:file`) registered before and gone now.
@@ -80,7 +80,7 @@ pub struct ReplaceSummary {
 impl Store {
     /// Replace everything registered for `registration.pack` with `registration`, in one
     /// transaction, and say what disappeared.
-    pub fn replace_pack(
+    pub(crate) fn replace_pack(
         &mut self,
         registration: &PackRegistration,
     ) -> Result<ReplaceSummary, StoreError> {
@@ -88,7 +88,7 @@ impl Store {
     }
 
     /// [`Store::replace_pack`], also storing the pack's config in the same transaction.
-    pub fn replace_pack_with_config(
+    pub(crate) fn replace_pack_with_config(
         &mut self,
         registration: &PackRegistration,
         config: Option<&ConfigRecord>,
@@ -121,7 +121,7 @@ impl Store {
     }
 
     /// Remove a pack and everything registered for it. Returns whether it was registered.
-    pub fn remove_pack(&mut self, pack_ref: &str) -> Result<bool, StoreError> {
+    pub(crate) fn remove_pack(&mut self, pack_ref: &str) -> Result<bool, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -136,7 +136,7 @@ impl Store {
     }
 
     /// All registered packs, by ref.
-    pub fn packs(&self) -> Result<Vec<PackRecord>, StoreError> {
+    pub(crate) fn packs(&self) -> Result<Vec<PackRecord>, StoreError> {
         let mut statement = self
             .conn
             .prepare(&format!("SELECT {PACK_COLUMNS} FROM packs ORDER BY ref"))?;
@@ -145,7 +145,7 @@ impl Store {
     }
 
     /// One registered pack.
-    pub fn pack(&self, pack_ref: &str) -> Result<Option<PackRecord>, StoreError> {
+    pub(crate) fn pack(&self, pack_ref: &str) -> Result<Option<PackRecord>, StoreError> {
         self.conn
             .query_row(
                 &format!("SELECT {PACK_COLUMNS} FROM packs WHERE ref = ?1"),
@@ -158,7 +158,7 @@ impl Store {
     }
 
     /// The registered config schema of a pack.
-    pub fn config_schema(&self, pack: &str) -> Result<Option<Value>, StoreError> {
+    pub(crate) fn config_schema(&self, pack: &str) -> Result<Option<Value>, StoreError> {
         let text: Option<String> = self
             .conn
             .query_row(

@@ -14,7 +14,7 @@ use super::{Store, StoreError};
 
 /// An install that swapped a directory into place and has not registered it (yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingSwap {
+pub(crate) struct PendingSwap {
     /// The pack.
     pub pack_ref: String,
     /// The install's staging directory: after the swap, its `pack` holds the previous
@@ -26,7 +26,7 @@ pub struct PendingSwap {
 
 impl Store {
     /// Record (committed) that `swap` is about to happen.
-    pub fn begin_swap(&mut self, swap: &PendingSwap) -> Result<(), StoreError> {
+    pub(crate) fn begin_swap(&mut self, swap: &PendingSwap) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT OR REPLACE INTO pending_swaps (pack, staging, new_inode) VALUES (?1, ?2, ?3)",
             params![
@@ -39,14 +39,14 @@ impl Store {
     }
 
     /// Forget the swap of `pack_ref` (undone, or found not to have happened).
-    pub fn end_swap(&mut self, pack_ref: &str) -> Result<(), StoreError> {
+    pub(crate) fn end_swap(&mut self, pack_ref: &str) -> Result<(), StoreError> {
         self.conn
             .execute("DELETE FROM pending_swaps WHERE pack = ?1", [pack_ref])?;
         Ok(())
     }
 
     /// Swaps recorded and not completed: normally none.
-    pub fn pending_swaps(&self) -> Result<Vec<PendingSwap>, StoreError> {
+    pub(crate) fn pending_swaps(&self) -> Result<Vec<PendingSwap>, StoreError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT pack, staging, new_inode FROM pending_swaps ORDER BY pack")?;

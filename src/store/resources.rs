@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 /// The kind of a [`ResourceRecord`], stored as its name (`sensor`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ResourceKind {
+pub(crate) enum ResourceKind {
     /// A trigger type (`triggers/`).
     Trigger,
     /// A sensor (`sensors/`).
@@ -25,7 +25,7 @@ pub enum ResourceKind {
 
 impl ResourceKind {
     /// Every kind.
-    pub const ALL: [ResourceKind; 5] = [
+    pub(crate) const ALL: [ResourceKind; 5] = [
         ResourceKind::Trigger,
         ResourceKind::Sensor,
         ResourceKind::Rule,
@@ -34,7 +34,7 @@ impl ResourceKind {
     ];
 
     /// The name stored and shown (`sensor`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ResourceKind::Trigger => "trigger",
             ResourceKind::Sensor => "sensor",
@@ -45,7 +45,7 @@ impl ResourceKind {
     }
 
     /// The plural it is counted with (`policies`).
-    pub fn plural(self) -> &'static str {
+    pub(crate) fn plural(self) -> &'static str {
         match self {
             ResourceKind::Trigger => "triggers",
             ResourceKind::Sensor => "sensors",
@@ -81,7 +81,7 @@ impl FromSql for ResourceKind {
 /// Content other than actions that registration records (sensors, rules, aliases, policies,
 /// triggers), counted per pack.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResourceRecord {
+pub(crate) struct ResourceRecord {
     /// The pack ref.
     pub pack: String,
     /// What it is.
@@ -120,7 +120,7 @@ pub(super) fn insert(
 
 impl Store {
     /// Registered resources (sensors, rules, ...) of a pack, by kind and file.
-    pub fn resources(&self, pack: &str) -> Result<Vec<ResourceRecord>, StoreError> {
+    pub(crate) fn resources(&self, pack: &str) -> Result<Vec<ResourceRecord>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT pack, kind, name, metadata_file, metadata FROM resources
              WHERE pack = ?1 ORDER BY kind, metadata_file",
@@ -139,7 +139,7 @@ impl Store {
 
     /// Count of registered content per type for a pack: `actions` plus each resource kind
     /// (pluralised, e.g. `sensors`), in a stable order; types with no content are left out.
-    pub fn content_counts(&self, pack: &str) -> Result<Vec<(String, u64)>, StoreError> {
+    pub(crate) fn content_counts(&self, pack: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let mut counts = Vec::new();
         let actions: u64 = self.conn.query_row(
             "SELECT COUNT(*) FROM actions WHERE pack = ?1",

@@ -30,9 +30,10 @@
 //!
 //! # Usage
 //!
-//! ```no_run
+//! ```ignore
+//! // Crate-internal: not compiled as a doctest; `venv/tests.rs` makes the same calls.
 //! use std::path::Path;
-//! use st2_rs::venv::{self, VenvSpec};
+//! use crate::venv::{self, VenvSpec};
 //!
 //! let spec = VenvSpec {
 //!     pack_ref: "examples",
@@ -45,7 +46,6 @@
 //! let (outcome, installer) = venv::ensure(&spec)?;
 //! println!("virtualenv {outcome} with {installer}");
 //! let python = venv::python_path(spec.venv_dir); // run actions with this
-//! # Ok::<(), venv::VenvError>(())
 //! ```
 //!
 //! Use [`recreate`] to force a rebuild (`--register-recreate-virtualenvs`).
@@ -99,25 +99,24 @@ use std::path::{Path, PathBuf};
 
 use crate::settings::env::ST2_VENV_TOOL;
 
-pub use plan::{plan, Plan, VenvTool};
-pub use requirements::{base_requirements, pip_only_requirement};
-pub use staged::{remove_leftovers, StagedVenv};
+pub(crate) use plan::{plan, VenvTool};
+pub(crate) use staged::{remove_leftovers, StagedVenv};
 
 use plan::{plan_with, tool_choice_from_env};
 use staged::cleanup_leftovers;
 
 /// Name of the metadata file written inside each virtualenv built here.
-pub const MARKER_FILE: &str = ".st2-venv.json";
+pub(crate) const MARKER_FILE: &str = ".st2-venv.json";
 
 /// Oldest Python accepted for pack virtualenvs (major, minor).
-pub const MIN_PYTHON: (u32, u32) = (3, 8);
+pub(crate) const MIN_PYTHON: (u32, u32) = (3, 8);
 
 /// Name of the requirements file looked up in the pack directory.
-pub const REQUIREMENTS_FILE: &str = "requirements.txt";
+pub(crate) const REQUIREMENTS_FILE: &str = "requirements.txt";
 
 /// What to build: one pack's virtualenv.
 #[derive(Debug, Clone, Copy)]
-pub struct VenvSpec<'a> {
+pub(crate) struct VenvSpec<'a> {
     /// Pack ref (`[A-Za-z0-9_-]+`), used to name staging directories.
     pub pack_ref: &'a str,
     /// The pack directory; holds `requirements.txt` and is the installer's
@@ -138,7 +137,7 @@ pub struct VenvSpec<'a> {
 
 /// What [`ensure`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VenvOutcome {
+pub(crate) enum VenvOutcome {
     /// There was no virtualenv at the final path; one was built.
     Created,
     /// A virtualenv existed but was out of date (or not built by st2-rs);
@@ -150,7 +149,7 @@ pub enum VenvOutcome {
 
 impl VenvOutcome {
     /// Lower-case past participle: `created`, `updated` or `reused`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             VenvOutcome::Created => "created",
             VenvOutcome::Updated => "updated",
@@ -168,7 +167,7 @@ impl fmt::Display for VenvOutcome {
 /// Why a virtualenv could not be built. Messages are complete sentences
 /// meant for the user.
 #[derive(Debug, thiserror::Error)]
-pub enum VenvError {
+pub(crate) enum VenvError {
     /// The configured interpreter does not exist.
     #[error(
         "Python interpreter \"{python}\" not found: install Python 3 (e.g. `apt-get install python3 python3-venv`) or set [actionrunner] python_binary in st2.conf"
@@ -281,7 +280,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VenvError + '_ {
 }
 
 /// The interpreter of a virtualenv: `<venv>/bin/python`.
-pub fn python_path(venv_dir: &Path) -> PathBuf {
+pub(crate) fn python_path(venv_dir: &Path) -> PathBuf {
     venv_dir.join("bin").join("python")
 }
 
@@ -294,7 +293,7 @@ pub fn python_path(venv_dir: &Path) -> PathBuf {
 ///
 /// Returns what happened and which installer built the virtualenv (for
 /// [`VenvOutcome::Reused`], the installer recorded when it was built).
-pub fn ensure(spec: &VenvSpec) -> Result<(VenvOutcome, VenvTool), VenvError> {
+pub(crate) fn ensure(spec: &VenvSpec) -> Result<(VenvOutcome, VenvTool), VenvError> {
     let choice = tool_choice_from_env()?;
     ensure_with(spec, choice, false)
 }
@@ -304,7 +303,7 @@ pub fn ensure(spec: &VenvSpec) -> Result<(VenvOutcome, VenvTool), VenvError> {
 ///
 /// Same atomic replacement as [`ensure`]: on error the previous virtualenv
 /// is left as it was.
-pub fn recreate(spec: &VenvSpec) -> Result<VenvTool, VenvError> {
+pub(crate) fn recreate(spec: &VenvSpec) -> Result<VenvTool, VenvError> {
     let choice = tool_choice_from_env()?;
     ensure_with(spec, choice, true).map(|(_, installer)| installer)
 }

@@ -29,7 +29,7 @@ use super::{io_err, python_path, VenvError, VenvSpec, REQUIREMENTS_FILE};
 /// The tool that builds virtualenvs and installs requirements, as a user names it
 /// (`ST2_VENV_TOOL`, messages, the marker file): uv or pip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VenvTool {
+pub(crate) enum VenvTool {
     /// `uv venv --relocatable` + `uv pip install`.
     Uv,
     /// `python -m venv` + `python -m pip install`.
@@ -38,7 +38,7 @@ pub enum VenvTool {
 
 impl VenvTool {
     /// The tool's name: `uv` or `pip`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             VenvTool::Uv => "uv",
             VenvTool::Pip => "pip",
@@ -124,14 +124,14 @@ fn validate_pack_ref(pack_ref: &str) -> Result<(), VenvError> {
 /// interpreter is checked, the installer chosen (`ST2_VENV_TOOL`, uv when on `PATH`, pip for
 /// requirements uv does not take as pip does) and the fingerprint computed, so that a caller
 /// can say which tool will run, or skip the build when the virtualenv is up to date.
-pub fn plan<'a>(spec: &VenvSpec<'a>) -> Result<Plan<'a>, VenvError> {
+pub(crate) fn plan<'a>(spec: &VenvSpec<'a>) -> Result<Plan<'a>, VenvError> {
     plan_with(spec, tool_choice_from_env()?)
 }
 
 /// A pack's virtualenv as it would be built: see [`plan`]. [`Plan::build_staged`] builds it
 /// beside the final one without touching that, for an install that may still be abandoned.
 #[derive(Debug)]
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     spec: VenvSpec<'a>,
     pub(super) venv_dir: PathBuf,
     pack_dir: PathBuf,
@@ -213,13 +213,13 @@ pub(super) fn plan_with<'a>(
 
 impl Plan<'_> {
     /// The installer a build uses.
-    pub fn installer(&self) -> VenvTool {
+    pub(crate) fn installer(&self) -> VenvTool {
         self.tool.venv_tool()
     }
 
     /// When the virtualenv at the final path was built from the same requirements,
     /// interpreter and options (and still has its interpreter): the installer that built it.
-    pub fn up_to_date(&self) -> Option<VenvTool> {
+    pub(crate) fn up_to_date(&self) -> Option<VenvTool> {
         let marker = read_marker(&self.venv_dir)?;
         (marker.fingerprint == self.fp.digest && python_path(&self.venv_dir).exists())
             .then(|| VenvTool::parse(&marker.tool).unwrap_or(self.tool.venv_tool()))
@@ -293,7 +293,7 @@ impl Plan<'_> {
     /// spec's `pack_dir`) will be, for editable installs of the pack's own files. `cancel`
     /// stops the installer (its whole process group) when it becomes true: the error is then
     /// [`VenvError::Interrupted`].
-    pub fn build_staged(
+    pub(crate) fn build_staged(
         &self,
         dir: &Path,
         pack_moves_to: Option<&Path>,

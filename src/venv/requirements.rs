@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 const SIX_REQUIREMENT: &str = "six>=1.9.0,<2.0";
 
 /// The base requirements a pack needs besides its `requirements.txt`.
-pub fn base_requirements(pack_dir: &Path, requirements: Option<&[u8]>) -> Vec<String> {
+pub(crate) fn base_requirements(pack_dir: &Path, requirements: Option<&[u8]>) -> Vec<String> {
     let listed = requirements.is_some_and(|content| {
         String::from_utf8_lossy(content).lines().any(|line| {
             let name: String = line
@@ -74,7 +74,7 @@ fn imports_six(pack_dir: &Path) -> bool {
 ///
 /// Follows `-r`/`-c` includes (relative to the including file). Returns
 /// `file:line: text` of the first such line.
-pub fn pip_only_requirement(requirements: &Path) -> Option<String> {
+pub(crate) fn pip_only_requirement(requirements: &Path) -> Option<String> {
     let mut seen = Vec::new();
     pip_only_in(requirements, &mut seen)
 }

@@ -24,7 +24,7 @@ pub(super) fn take_lock(path: &Path) -> Result<FileLock, VenvError> {
 
 /// A virtualenv built by [`Plan::build_staged`](super::Plan::build_staged), not yet in place.
 #[derive(Debug)]
-pub struct StagedVenv {
+pub(crate) struct StagedVenv {
     pub(super) built: PathBuf,
     pub(super) final_dir: PathBuf,
     pub(super) lock_path: PathBuf,
@@ -33,19 +33,19 @@ pub struct StagedVenv {
 
 impl StagedVenv {
     /// Where it was built; after [`swap_in`](Self::swap_in), where the previous one is.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.built
     }
 
     /// The installer that built it.
-    pub fn installer(&self) -> VenvTool {
+    pub(crate) fn installer(&self) -> VenvTool {
         self.tool
     }
 
     /// Put it at the final path, under the pack's virtualenv lock, in one atomic step: it is
     /// exchanged with the previous virtualenv, which is then at [`path`](Self::path)
     /// ([`VenvOutcome::Updated`]), or renamed into an empty place ([`VenvOutcome::Created`]).
-    pub fn swap_in(&self) -> Result<VenvOutcome, VenvError> {
+    pub(crate) fn swap_in(&self) -> Result<VenvOutcome, VenvError> {
         let _lock = take_lock(&self.lock_path)?;
         if fs::symlink_metadata(&self.final_dir).is_ok() {
             crate::fs::exchange(&self.built, &self.final_dir).map_err(io_err(&self.final_dir))?;
@@ -57,7 +57,7 @@ impl StagedVenv {
     }
 
     /// Undo [`swap_in`](Self::swap_in), given what it returned.
-    pub fn swap_back(&self, outcome: VenvOutcome) -> Result<(), VenvError> {
+    pub(crate) fn swap_back(&self, outcome: VenvOutcome) -> Result<(), VenvError> {
         let _lock = take_lock(&self.lock_path)?;
         match outcome {
             VenvOutcome::Updated => crate::fs::exchange(&self.built, &self.final_dir),
@@ -71,7 +71,7 @@ impl StagedVenv {
 /// `.old-<ref>-*`) for every pack whose virtualenv lock is free, that is, whose build is
 /// not running. For the commands that clean up after killed ones (`st2 pack list`,
 /// `st2ctl reload`); a build removes its own pack's leftovers itself.
-pub fn remove_leftovers(virtualenvs: &Path) {
+pub(crate) fn remove_leftovers(virtualenvs: &Path) {
     let Ok(entries) = fs::read_dir(virtualenvs) else {
         return;
     };

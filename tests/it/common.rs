@@ -11,20 +11,20 @@ use assert_cmd::Command;
 use serde_json::{json, Value};
 
 /// `../shared` beside the repository.
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
 /// Whether CI runs the tests: `CI` set to anything but empty, `0` or `false` (`.ci/run`
 /// sets it; so do most CI services).
-pub fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| !["", "0", "false"].contains(&value.as_str()))
 }
 
 /// True when a test must be skipped because `present` is false: it says so on stderr
 /// (`what`: what is missing and how to get it). In CI nothing may be missing, so there it
 /// panics instead, and a test that would have checked nothing fails.
-pub fn skip_unless(present: bool, what: &str) -> bool {
+pub(crate) fn skip_unless(present: bool, what: &str) -> bool {
     if present {
         return false;
     }
@@ -34,23 +34,23 @@ pub fn skip_unless(present: bool, what: &str) -> bool {
 }
 
 /// Whether an executable named `name` is on `PATH`.
-pub fn on_path(name: &str) -> bool {
+pub(crate) fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
 /// `fixtures/` of the repository.
-pub fn fixtures_dir() -> PathBuf {
+pub(crate) fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 /// `fixtures/upstream/<relative>`: fixtures of StackStorm's own tests.
-pub fn upstream_fixture(relative: &str) -> PathBuf {
+pub(crate) fn upstream_fixture(relative: &str) -> PathBuf {
     fixtures_dir().join("upstream").join(relative)
 }
 
 /// A temporary StackStorm home: base path, st2.conf, and an index of our own.
-pub struct Home {
+pub(crate) struct Home {
     pub dir: tempfile::TempDir,
     pub base: PathBuf,
     pub conf: PathBuf,
@@ -59,13 +59,13 @@ pub struct Home {
 }
 
 impl Home {
-    pub fn new() -> Home {
+    pub(crate) fn new() -> Home {
         Home::in_dir(tempfile::tempdir().unwrap())
     }
 
     /// A home in `dir` (the snapshot tests want one whose path has the same length on
     /// every machine).
-    pub fn in_dir(dir: tempfile::TempDir) -> Home {
+    pub(crate) fn in_dir(dir: tempfile::TempDir) -> Home {
         let base = dir.path().join("st2");
         let conf = dir.path().join("st2.conf");
         let home = Home {
@@ -80,13 +80,13 @@ impl Home {
     }
 
     /// Point `[content] index_url` at these URLs.
-    pub fn set_index_urls(&mut self, urls: &[String]) {
+    pub(crate) fn set_index_urls(&mut self, urls: &[String]) {
         self.index_urls = urls.to_vec();
         self.write_conf();
     }
 
     /// Extra st2.conf text appended after the generated sections.
-    pub fn set_extra_conf(&mut self, text: &str) {
+    pub(crate) fn set_extra_conf(&mut self, text: &str) {
         self.extra_conf = text.to_string();
         self.write_conf();
     }
@@ -106,7 +106,7 @@ impl Home {
     /// `PROGRAM` (one of ours) as the harness runs it: without the caller's `ST2_CONF`,
     /// `ST2_BASE_PATH`, colours or system git config, with the home as `HOME` and working
     /// directory; no `--config-file` yet, so that a test can put it anywhere.
-    pub fn bare_command(&self, program: &str) -> StdCommand {
+    pub(crate) fn bare_command(&self, program: &str) -> StdCommand {
         let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin(program));
         command
             .env_remove("ST2_CONF")
@@ -125,18 +125,18 @@ impl Home {
     }
 
     /// `st2 --config-file <conf> ...`
-    pub fn st2(&self) -> Command {
+    pub(crate) fn st2(&self) -> Command {
         self.command("st2")
     }
 
     /// Start `st2 --config-file <conf> ARGS` without waiting (stdout discarded, stderr
     /// piped), for tests of concurrent commands.
-    pub fn spawn_st2(&self, args: &[&str]) -> std::process::Child {
+    pub(crate) fn spawn_st2(&self, args: &[&str]) -> std::process::Child {
         self.spawn("st2", args, std::process::Stdio::null())
     }
 
     /// Start `PROGRAM --config-file <conf> ARGS` without waiting; stderr piped.
-    pub fn spawn(
+    pub(crate) fn spawn(
         &self,
         program: &str,
         args: &[&str],
@@ -153,48 +153,48 @@ impl Home {
     }
 
     /// `st2ctl --config-file <conf> ...`
-    pub fn st2ctl(&self) -> Command {
+    pub(crate) fn st2ctl(&self) -> Command {
         self.command("st2ctl")
     }
 
-    pub fn packs(&self) -> PathBuf {
+    pub(crate) fn packs(&self) -> PathBuf {
         self.base.join("packs")
     }
 
-    pub fn pack(&self, pack_ref: &str) -> PathBuf {
+    pub(crate) fn pack(&self, pack_ref: &str) -> PathBuf {
         self.packs().join(pack_ref)
     }
 
     /// `<base>/configs/<pack>.yaml`.
-    pub fn config(&self, pack: &str) -> PathBuf {
+    pub(crate) fn config(&self, pack: &str) -> PathBuf {
         self.base.join("configs").join(format!("{pack}.yaml"))
     }
 
     /// Write `<base>/configs/<pack>.yaml`.
-    pub fn write_config(&self, pack: &str, text: &str) {
+    pub(crate) fn write_config(&self, pack: &str, text: &str) {
         write(&self.base.join("configs"), &format!("{pack}.yaml"), text);
     }
 
     /// Copy the fixture pack `fixtures/upstream/<relative>` into the packs directory as
     /// `name`; its directory there.
-    pub fn add_upstream_pack(&self, relative: &str, name: &str) -> PathBuf {
+    pub(crate) fn add_upstream_pack(&self, relative: &str, name: &str) -> PathBuf {
         let dir = self.pack(name);
         copy_tree(&upstream_fixture(relative), &dir);
         dir
     }
 
     /// Copy `fixtures/upstream/packs/configs/<pack>.yaml` to `<base>/configs/<pack>.yaml`.
-    pub fn add_upstream_config(&self, pack: &str) {
+    pub(crate) fn add_upstream_config(&self, pack: &str) {
         let path = upstream_fixture(&format!("packs/configs/{pack}.yaml"));
         self.write_config(pack, &std::fs::read_to_string(path).unwrap());
     }
 
-    pub fn venv(&self, pack_ref: &str) -> PathBuf {
+    pub(crate) fn venv(&self, pack_ref: &str) -> PathBuf {
         self.base.join("virtualenvs").join(pack_ref)
     }
 
     /// `st2 pack list -j` as JSON, without the built-in `core` pack it always lists.
-    pub fn pack_list(&self) -> Vec<Value> {
+    pub(crate) fn pack_list(&self) -> Vec<Value> {
         let Value::Array(packs) = st2_json(self, &["pack", "list"]) else {
             panic!("st2 pack list -j printed no list");
         };
@@ -205,7 +205,7 @@ impl Home {
     }
 
     /// Refs of the installed packs.
-    pub fn installed(&self) -> Vec<String> {
+    pub(crate) fn installed(&self) -> Vec<String> {
         self.pack_list()
             .iter()
             .map(|pack| pack["ref"].as_str().unwrap().to_string())
@@ -213,7 +213,7 @@ impl Home {
     }
 
     /// Rows of the store, straight from SQLite (the store is a real file).
-    pub fn query(&self, sql: &str) -> Vec<String> {
+    pub(crate) fn query(&self, sql: &str) -> Vec<String> {
         let conn = rusqlite::Connection::open(self.base.join("st2.db")).unwrap();
         let mut statement = conn.prepare(sql).unwrap();
         statement
@@ -225,7 +225,7 @@ impl Home {
 }
 
 /// Run git with a fixed identity; panics with git's output on failure.
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let output = StdCommand::new("git")
         .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
         .args([
@@ -250,7 +250,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 /// The command lines (arguments joined by spaces) of this machine's processes that contain
 /// `text`, read from /proc so that no `pgrep` (procps) is needed.
-pub fn processes_matching(text: &str) -> Vec<String> {
+pub(crate) fn processes_matching(text: &str) -> Vec<String> {
     let me = std::process::id().to_string();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -274,7 +274,7 @@ pub fn processes_matching(text: &str) -> Vec<String> {
 
 /// A number of seconds just above `whole`, with decimals unique to `home`: a `sleep` of that
 /// long is found by [`processes_matching`] without mistaking another test's (or run's) for it.
-pub fn unique_seconds(home: &Home, whole: u32) -> String {
+pub(crate) fn unique_seconds(home: &Home, whole: u32) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     home.dir.path().hash(&mut hasher);
@@ -283,11 +283,11 @@ pub fn unique_seconds(home: &Home, whole: u32) -> String {
 
 /// xorshift64*: randomness for generated cases and kill points, reproducible from the seed
 /// it prints (`ST2_TEST_SEED` sets it).
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// Seeded from `ST2_TEST_SEED`, else from the clock; prints the seed.
-    pub fn from_env() -> Rng {
+    pub(crate) fn from_env() -> Rng {
         let seed = std::env::var("ST2_TEST_SEED")
             .ok()
             .and_then(|seed| seed.parse().ok())
@@ -304,7 +304,7 @@ impl Rng {
     }
 
     /// A number below `limit` (0 when `limit` is 0).
-    pub fn below(&mut self, limit: usize) -> usize {
+    pub(crate) fn below(&mut self, limit: usize) -> usize {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -312,19 +312,19 @@ impl Rng {
     }
 
     /// True `percent` times in a hundred.
-    pub fn chance(&mut self, percent: usize) -> bool {
+    pub(crate) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
     /// One of `items`.
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())]
     }
 }
 
 /// Copy a directory tree (directories and files, with their permissions) to `to`, which
 /// may not exist yet.
-pub fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.unwrap();
         let target = to.join(entry.path().strip_prefix(from).unwrap());
@@ -337,13 +337,13 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// Make a file executable (mode 755).
-pub fn make_executable(path: &Path) {
+pub(crate) fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Write an action's metadata, `<pack_dir>/actions/<name>.yaml`, as JSON (JSON is YAML).
-pub fn write_action(pack_dir: &Path, metadata: &Value) {
+pub(crate) fn write_action(pack_dir: &Path, metadata: &Value) {
     let name = metadata["name"].as_str().unwrap();
     write(
         pack_dir,
@@ -353,14 +353,14 @@ pub fn write_action(pack_dir: &Path, metadata: &Value) {
 }
 
 /// Write a file, creating parent directories.
-pub fn write(dir: &Path, relative: &str, text: &str) {
+pub(crate) fn write(dir: &Path, relative: &str, text: &str) {
     let path = dir.join(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
 
 /// The files of a small valid pack: pack.yaml, a shell action per name, optional extras.
-pub fn pack_files(dir: &Path, name: &str, version: &str, actions: &[&str]) {
+pub(crate) fn pack_files(dir: &Path, name: &str, version: &str, actions: &[&str]) {
     write(
         dir,
         "pack.yaml",
@@ -382,13 +382,13 @@ pub fn pack_files(dir: &Path, name: &str, version: &str, actions: &[&str]) {
 }
 
 /// A git repository with history, made at test time; `url()` is its file:// URL.
-pub struct GitRepo {
+pub(crate) struct GitRepo {
     pub path: PathBuf,
 }
 
 impl GitRepo {
     /// An empty repository at `path`.
-    pub fn init(path: &Path) -> GitRepo {
+    pub(crate) fn init(path: &Path) -> GitRepo {
         std::fs::create_dir_all(path).unwrap();
         git(path, &["init", "-q"]);
         GitRepo {
@@ -397,7 +397,7 @@ impl GitRepo {
     }
 
     /// A pack repository with one commit per version, each tagged `v<version>`.
-    pub fn pack(path: &Path, name: &str, versions: &[&str]) -> GitRepo {
+    pub(crate) fn pack(path: &Path, name: &str, versions: &[&str]) -> GitRepo {
         let repo = GitRepo::init(path);
         for version in versions {
             pack_files(path, name, version, &["hello"]);
@@ -407,7 +407,7 @@ impl GitRepo {
         repo
     }
 
-    pub fn commit_all(&self, message: &str) -> String {
+    pub(crate) fn commit_all(&self, message: &str) -> String {
         git(&self.path, &["add", "-A"]);
         git(
             &self.path,
@@ -416,21 +416,21 @@ impl GitRepo {
         self.head()
     }
 
-    pub fn tag(&self, tag: &str) {
+    pub(crate) fn tag(&self, tag: &str) {
         git(&self.path, &["tag", tag]);
     }
 
-    pub fn head(&self) -> String {
+    pub(crate) fn head(&self) -> String {
         git(&self.path, &["rev-parse", "HEAD"])
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("file://{}", self.path.display())
     }
 }
 
 /// An index document listing `(name, repo_url, versions)`; the first version is `version`.
-pub fn index_json(packs: &[(&str, String, &[&str])]) -> Value {
+pub(crate) fn index_json(packs: &[(&str, String, &[&str])]) -> Value {
     let mut entries = serde_json::Map::new();
     for (name, url, versions) in packs {
         entries.insert(
@@ -453,7 +453,7 @@ pub fn index_json(packs: &[(&str, String, &[&str])]) -> Value {
 }
 
 /// Write `index` to `<dir>/index.json` and return its file:// URL.
-pub fn write_index(dir: &Path, index: &Value) -> String {
+pub(crate) fn write_index(dir: &Path, index: &Value) -> String {
     let path = dir.join("index.json");
     std::fs::write(&path, serde_json::to_vec_pretty(index).unwrap()).unwrap();
     format!("file://{}", path.display())
@@ -461,7 +461,7 @@ pub fn write_index(dir: &Path, index: &Value) -> String {
 
 /// A server on 127.0.0.1 (a free port) handing each request to a handler on its own thread;
 /// stops when dropped.
-pub struct LoopbackServer {
+pub(crate) struct LoopbackServer {
     pub base_url: String,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
@@ -469,7 +469,7 @@ pub struct LoopbackServer {
 }
 
 impl LoopbackServer {
-    pub fn start(handler: impl Fn(tiny_http::Request) + Send + 'static) -> LoopbackServer {
+    pub(crate) fn start(handler: impl Fn(tiny_http::Request) + Send + 'static) -> LoopbackServer {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -491,7 +491,7 @@ impl LoopbackServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 }
@@ -507,7 +507,7 @@ impl Drop for LoopbackServer {
 }
 
 /// Fixed bodies by path (path, status, body); anything else is a 404.
-pub fn http_server(routes: Vec<(String, u16, Vec<u8>)>) -> LoopbackServer {
+pub(crate) fn http_server(routes: Vec<(String, u16, Vec<u8>)>) -> LoopbackServer {
     LoopbackServer::start(move |request| {
         let route = routes.iter().find(|(path, _, _)| path == request.url());
         let response = match route {
@@ -521,29 +521,29 @@ pub fn http_server(routes: Vec<(String, u16, Vec<u8>)>) -> LoopbackServer {
 }
 
 /// stdout of a command as a string.
-pub fn stdout(output: &std::process::Output) -> String {
+pub(crate) fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// stderr of a command as a string.
-pub fn stderr(output: &std::process::Output) -> String {
+pub(crate) fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// `st2 ARGS -j`, which must succeed, as JSON.
-pub fn st2_json(home: &Home, args: &[&str]) -> Value {
+pub(crate) fn st2_json(home: &Home, args: &[&str]) -> Value {
     let output = home.st2().args(args).arg("-j").output().unwrap();
     assert!(output.status.success(), "{args:?}: {}", stderr(&output));
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// `st2ctl reload ARGS`.
-pub fn reload(home: &Home, args: &[&str]) -> std::process::Output {
+pub(crate) fn reload(home: &Home, args: &[&str]) -> std::process::Output {
     home.st2ctl().arg("reload").args(args).output().unwrap()
 }
 
 /// `st2ctl reload ARGS`, which must succeed.
-pub fn reload_ok(home: &Home, args: &[&str]) {
+pub(crate) fn reload_ok(home: &Home, args: &[&str]) {
     let output = reload(home, args);
     assert!(
         output.status.success(),
@@ -554,14 +554,14 @@ pub fn reload_ok(home: &Home, args: &[&str]) {
 }
 
 /// The execution `st2 run ... -j` printed; panics with both streams when it printed none.
-pub fn execution_of(output: &std::process::Output) -> Value {
+pub(crate) fn execution_of(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|err| panic!("{err}: stdout {} stderr {}", stdout(output), stderr(output)))
 }
 
 /// `st2 run ARGS -j` (or `st2 run ARGS` when ARGS hold `-j` already, before a `--`): the
 /// execution printed, and the output.
-pub fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
+pub(crate) fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
     let mut command = home.st2();
     command.arg("run").args(args);
     if !args.contains(&"-j") {
@@ -573,7 +573,7 @@ pub fn run_json(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
 
 /// What `st2 execution tail ID --type STREAM` prints of an execution's recorded output
 /// (StackStorm's `ActionExecutionOutput` records of that stream, joined).
-pub fn recorded_output(home: &Home, id: &str, stream: &str) -> String {
+pub(crate) fn recorded_output(home: &Home, id: &str, stream: &str) -> String {
     let output = home
         .st2()
         .args(["execution", "tail", id, "--type", stream])
@@ -590,7 +590,7 @@ pub fn recorded_output(home: &Home, id: &str, stream: &str) -> String {
 }
 
 /// `st2 run ARGS -j`, which must exit 0: the execution.
-pub fn run_ok(home: &Home, args: &[&str]) -> Value {
+pub(crate) fn run_ok(home: &Home, args: &[&str]) -> Value {
     let (execution, output) = run_json(home, args);
     assert!(
         output.status.success(),
@@ -602,7 +602,7 @@ pub fn run_ok(home: &Home, args: &[&str]) -> Value {
 }
 
 /// How many executions `st2 execution list` shows (all of them).
-pub fn executions(home: &Home) -> usize {
+pub(crate) fn executions(home: &Home) -> usize {
     let output = home
         .st2()
         .args(["execution", "list", "-n", "1000000", "-j"])
@@ -616,7 +616,7 @@ pub fn executions(home: &Home) -> usize {
 
 /// `st2 execution get ID -j` again and again until `done` holds for it (30 seconds at
 /// most): the execution then.
-pub fn wait_execution(home: &Home, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_execution(home: &Home, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let output = home
@@ -637,7 +637,7 @@ pub fn wait_execution(home: &Home, id: &str, done: impl Fn(&Value) -> bool) -> V
 }
 
 /// The execution once it has ended (neither requested, running nor canceling).
-pub fn wait_final(home: &Home, id: &str) -> Value {
+pub(crate) fn wait_final(home: &Home, id: &str) -> Value {
     wait_execution(home, id, |execution| {
         !["requested", "running", "canceling"].contains(&execution["status"].as_str().unwrap())
     })
@@ -645,7 +645,7 @@ pub fn wait_final(home: &Home, id: &str) -> Value {
 
 /// Git's smart HTTP protocol on 127.0.0.1: `git http-backend` run as a CGI program for each
 /// request, serving the bare repositories under `root`.
-pub fn git_http_server(root: &Path) -> LoopbackServer {
+pub(crate) fn git_http_server(root: &Path) -> LoopbackServer {
     let root = root.to_path_buf();
     LoopbackServer::start(move |request| serve_cgi(&root, request))
 }
@@ -660,7 +660,7 @@ fn serve_cgi(root: &Path, mut request: tiny_http::Request) {
 }
 
 /// Run `git http-backend` for `request`: status, headers and body of its answer.
-pub fn run_git_http_backend(
+pub(crate) fn run_git_http_backend(
     root: &Path,
     request: &mut tiny_http::Request,
 ) -> (u16, Vec<tiny_http::Header>, Vec<u8>) {
@@ -732,7 +732,7 @@ pub fn run_git_http_backend(
 }
 
 /// The four OAuth credentials a fake X account uses in tests.
-pub const X_KEYS: [(&str, &str); 4] = [
+pub(crate) const X_KEYS: [(&str, &str); 4] = [
     ("consumer_key", "ck-test-1234"),
     ("consumer_secret", "cs-secret-5678"),
     ("access_token", "at-test-9012"),
@@ -741,7 +741,7 @@ pub const X_KEYS: [(&str, &str); 4] = [
 
 /// A post the fake X server accepted.
 #[derive(Debug, Clone)]
-pub struct XPost {
+pub(crate) struct XPost {
     pub path: String,
     pub text: String,
     pub media_ids: Vec<String>,
@@ -751,14 +751,14 @@ pub struct XPost {
 /// against `X_KEYS` with its own implementation (RFC 5849 §3.4, written independently of
 /// the one under test) and answers 401 to anything else. `answer` forces a status for posts
 /// (0: the normal 201/200 answers).
-pub struct XServer {
+pub(crate) struct XServer {
     pub server: LoopbackServer,
     pub posts: Arc<std::sync::Mutex<Vec<XPost>>>,
     pub rejected: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl XServer {
-    pub fn start(answer: u16) -> XServer {
+    pub(crate) fn start(answer: u16) -> XServer {
         let posts: Arc<std::sync::Mutex<Vec<XPost>>> = Arc::default();
         let rejected: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let (seen, refused) = (posts.clone(), rejected.clone());
@@ -772,7 +772,7 @@ impl XServer {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.server.base_url.clone()
     }
 }
@@ -1028,7 +1028,7 @@ fn x_verify(
 
 /// How a [`FaultServer`] misbehaves with each connection.
 #[derive(Clone, Copy, Debug)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Read the request, never answer (until the server is dropped).
     Hang,
     /// Read the request, then reset the connection (RST, no answer).
@@ -1042,19 +1042,19 @@ pub enum Fault {
 }
 
 /// A raw TCP server on 127.0.0.1 that misbehaves as told; stops when dropped.
-pub struct FaultServer {
+pub(crate) struct FaultServer {
     pub base_url: String,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl FaultServer {
-    pub fn start(fault: Fault) -> FaultServer {
+    pub(crate) fn start(fault: Fault) -> FaultServer {
         FaultServer::after_good(fault, None)
     }
 
     /// Answer the first request properly with `good` (200), then misbehave.
-    pub fn after_good(fault: Fault, good: Option<Vec<u8>>) -> FaultServer {
+    pub(crate) fn after_good(fault: Fault, good: Option<Vec<u8>>) -> FaultServer {
         use std::io::{Read, Write};
         let mut good = good;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1139,7 +1139,7 @@ impl FaultServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 }

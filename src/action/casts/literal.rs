@@ -8,7 +8,7 @@ use super::{digits_with_underscores, python_float};
 /// `ast.literal_eval(text)`: Python literals (strings, numbers, `True`, `False`, `None`,
 /// lists, tuples, dicts) as JSON; tuples are arrays. Sets, bytes and complex numbers have no
 /// JSON form and are refused, as is anything else (`malformed node or string`).
-pub fn literal_eval(text: &str) -> Result<Value, String> {
+pub(crate) fn literal_eval(text: &str) -> Result<Value, String> {
     let source: Vec<char> = text.trim_start_matches([' ', '\t']).chars().collect();
     let mut parser = Literal {
         chars: source,

@@ -11,7 +11,7 @@ use crate::schema::{self, ValidationError};
 /// Check the live parameters as upstream's `create_request` does: with defaults filled in
 /// against the action's schema (every problem, one line each), then no immutable parameter
 /// overridden.
-pub fn validate(
+pub(crate) fn validate(
     schemas: Schemas,
     schema: &Map<String, Value>,
     live: &Map<String, Value>,

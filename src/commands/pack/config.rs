@@ -25,7 +25,7 @@ use crate::schema::{self, is_template};
 use crate::yaml;
 
 /// Run the command.
-pub fn run(args: ConfigArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: ConfigArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     match args.show {
         Some(ConfigCommand::Show { pack, resolved }) => show(&pack, resolved, context),
         None => {

@@ -6,7 +6,7 @@ use crate::commands::{Context, ExitStatus};
 use crate::output::cell;
 
 /// Run the command.
-pub fn run(pack_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(pack_ref: &str, context: &Context) -> anyhow::Result<ExitStatus> {
     let details = super::warned(context.backend().get_pack(pack_ref), context)?;
     let (pack, counts) = (details.pack, details.content);
     // The full pack.yaml, with what registration computed on top.

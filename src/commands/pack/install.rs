@@ -19,7 +19,7 @@ use crate::ops::packs::{InstallProgress, InstallRequest, InstallStep, InstalledP
 use crate::output::Printer;
 
 /// Run the command.
-pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let printer = &context.printer;
     let progress = StepPrinter::new(printer);
     let request = InstallRequest {

@@ -4,7 +4,7 @@ use crate::commands::{Context, ExitStatus};
 use crate::ops::packs::PackView;
 
 /// Run the command.
-pub fn run(context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(context: &Context) -> anyhow::Result<ExitStatus> {
     let packs = super::warned(context.backend().list_packs(), context)?;
     if context.printer.is_data() {
         context.printer.data(&packs);

@@ -1,20 +1,20 @@
 //! `st2 pack ...`: one module per subcommand.
 
-pub mod config;
-pub mod get;
-pub mod install;
-pub mod list;
-pub mod register;
-pub mod remove;
-pub mod search;
-pub mod show;
+pub(crate) mod config;
+pub(crate) mod get;
+pub(crate) mod install;
+pub(crate) mod list;
+pub(crate) mod register;
+pub(crate) mod remove;
+pub(crate) mod search;
+pub(crate) mod show;
 
 use super::{Context, ExitStatus};
 use crate::cli::PackCommand;
 use crate::ops::packs::Warned;
 
 /// Run `st2 pack <command>`.
-pub fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(command: PackCommand, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         PackCommand::Install(args) => install::run(&args, context),
         PackCommand::List => list::run(context),

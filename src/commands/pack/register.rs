@@ -6,7 +6,7 @@ use crate::ops::packs::{RegisterReport, RegisterRequest, VenvAction};
 use crate::register::all_content;
 
 /// Run the command.
-pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
     let request = RegisterRequest {
         selection: all_content(),
         packs: (!packs.is_empty()).then(|| packs.to_vec()),

@@ -15,7 +15,7 @@ struct Removed<'a> {
 }
 
 /// Run the command.
-pub fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(packs: &[String], context: &Context) -> anyhow::Result<ExitStatus> {
     let printer = &context.printer;
     let removals = context
         .backend()

@@ -3,7 +3,7 @@
 use crate::commands::{Context, ExitStatus};
 
 /// Run the command.
-pub fn run(query: &str, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(query: &str, context: &Context) -> anyhow::Result<ExitStatus> {
     let search = super::warned(context.backend().search_index(query), context)?;
     let results = search.matches;
     if context.printer.is_data() {

@@ -6,7 +6,7 @@ use crate::commands::{Context, ExitStatus};
 use crate::output::cell;
 
 /// Run the command.
-pub fn run(name: &str, context: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(name: &str, context: &Context) -> anyhow::Result<ExitStatus> {
     let lookup = super::warned(context.backend().show_index_pack(name), context)?;
     let Some(entry) = lookup.entry else {
         let suggestions = lookup.suggestions;

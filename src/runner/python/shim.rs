@@ -157,7 +157,7 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// The directory holding the modules (written on first use), for `PYTHONPATH`.
-pub fn dir(settings: &Settings) -> std::io::Result<PathBuf> {
+pub(super) fn dir(settings: &Settings) -> std::io::Result<PathBuf> {
     let dir = settings
         .cache_dir()
         .join(format!("python-shim-{:016x}", fingerprint()));
