@@ -23,7 +23,17 @@ pub(crate) fn run(command: ExecutionCommand, context: &Context) -> anyhow::Resul
             last,
             action_ref,
             status,
-        } => list(last, action_ref, status, context),
+            showall,
+        } => list(
+            &ExecutionListRequest {
+                action_ref,
+                status: None,
+                limit: last,
+                with_children: showall,
+            },
+            status,
+            context,
+        ),
         ExecutionCommand::Get { id, detail, key } => {
             let execution = context.backend().execution_get(&id)?;
             // As st2client: showing an execution succeeds whatever its status (`st2 run`
@@ -92,8 +102,7 @@ fn tail(
 }
 
 fn list(
-    last: usize,
-    action_ref: Option<String>,
+    request: &ExecutionListRequest,
     status: Option<String>,
     context: &Context,
 ) -> anyhow::Result<ExitStatus> {
@@ -105,9 +114,8 @@ fn list(
         })?),
     };
     let executions = context.backend().execution_list(&ExecutionListRequest {
-        action_ref,
         status,
-        limit: last,
+        ..request.clone()
     })?;
     if context.printer.is_data() {
         let list: Vec<Value> = executions.iter().map(to_json).collect();

@@ -62,6 +62,8 @@ pub(crate) struct ExecutionListRequest {
     pub(crate) status: Option<ExecutionStatus>,
     /// At most this many.
     pub(crate) limit: usize,
+    /// Workflows' children too (`-l/--showall`), not only top-level executions.
+    pub(crate) with_children: bool,
 }
 
 /// How a cancel request ended for one execution.

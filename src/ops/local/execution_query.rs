@@ -87,6 +87,7 @@ pub(super) fn list(
         action_ref: request.action_ref.clone(),
         status: request.status,
         limit: request.limit,
+        with_children: request.with_children,
     })?;
     records
         .into_iter()
