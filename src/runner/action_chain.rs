@@ -114,8 +114,10 @@ fn parse(spec: &Value) -> Result<(Chain, Vec<String>), String> {
     let names: Vec<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
     // `ChainHolder.validate`: static names must exist (templates resolve at run time).
     for node in &nodes {
-        for (key, target) in [("on-success", &node.on_success), ("on-failure", &node.on_failure)]
-        {
+        for (key, target) in [
+            ("on-success", &node.on_success),
+            ("on-failure", &node.on_failure),
+        ] {
             if let Some(target) = target.as_deref().filter(|t| is_static(t)) {
                 if !names.contains(&target) {
                     return Err(format!(
@@ -505,10 +507,7 @@ impl ChainRun<'_, '_> {
         if let Some(published) = published {
             let published = published.map_err(|err| {
                 TopLevel::new(
-                    format!(
-                        "Failed to publish the results of task \"{}\".",
-                        node.name
-                    ),
+                    format!("Failed to publish the results of task \"{}\".", node.name),
                     err,
                 )
             })?;
@@ -709,8 +708,8 @@ mod tests {
 
     #[test]
     fn the_start_is_default_else_the_first_unreferenced_node_else_the_first() {
-        let (c, _) = chain("chain: [{name: a, ref: x.y, on-success: b}, {name: b, ref: x.y}]")
-            .unwrap();
+        let (c, _) =
+            chain("chain: [{name: a, ref: x.y, on-success: b}, {name: b, ref: x.y}]").unwrap();
         assert_eq!(c.start, "a");
         let (c, _) =
             chain("chain: [{name: a, ref: x.y}, {name: b, ref: x.y, on-success: a}]").unwrap();
@@ -720,8 +719,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.start, "a");
-        let (c, _) = chain("chain: [{name: a, ref: x.y}, {name: b, ref: x.y}]\ndefault: b")
-            .unwrap();
+        let (c, _) =
+            chain("chain: [{name: a, ref: x.y}, {name: b, ref: x.y}]\ndefault: b").unwrap();
         assert_eq!(c.start, "b");
     }
 
@@ -788,7 +787,10 @@ mod tests {
             context.as_object().unwrap(),
         )
         .unwrap_err();
-        assert_eq!(err, ("p1".into(), "'s9' is undefined".into(), "{{s9}}".into()));
+        assert_eq!(
+            err,
+            ("p1".into(), "'s9' is undefined".into(), "{{s9}}".into())
+        );
     }
 
     #[test]
@@ -802,10 +804,16 @@ mod tests {
                 .clone(),
         )
         .unwrap();
-        assert_eq!(Value::Object(cast), json!({"i": 1, "a": [1, "x"], "u": "5"}));
+        assert_eq!(
+            Value::Object(cast),
+            json!({"i": 1, "a": [1, "x"], "u": "5"})
+        );
         let err = cast_params(
             schema.as_object().unwrap(),
-            json!({"a": "stringnotanarray"}).as_object().unwrap().clone(),
+            json!({"a": "stringnotanarray"})
+                .as_object()
+                .unwrap()
+                .clone(),
         )
         .unwrap_err();
         assert!(

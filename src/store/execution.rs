@@ -199,13 +199,22 @@ impl Store {
                 record.user,
                 serde_json::to_string(&record.parameters)?,
                 record.status.as_str(),
-                record.result.as_ref().map(serde_json::to_string).transpose()?,
+                record
+                    .result
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
                 record.start_timestamp,
                 record.end_timestamp,
                 record.pid,
                 record.parent,
                 json_column(&record.context)?,
-                record.workflow.as_ref().map(json_column).transpose()?.flatten(),
+                record
+                    .workflow
+                    .as_ref()
+                    .map(json_column)
+                    .transpose()?
+                    .flatten(),
             ],
         )?;
         Ok(())
@@ -474,7 +483,10 @@ mod tests {
             .insert_execution(&record("p", "2026-01-01T00:00:00Z"))
             .unwrap();
         // The later child has the earlier timestamp: creation order wins.
-        for (id, start) in [("c2", "2026-01-01T00:00:02Z"), ("c1", "2026-01-01T00:00:01Z")] {
+        for (id, start) in [
+            ("c2", "2026-01-01T00:00:02Z"),
+            ("c1", "2026-01-01T00:00:01Z"),
+        ] {
             let mut child = record(id, start);
             child.parent = Some("p".into());
             child.context = serde_json::json!({"chain": {"name": id}});

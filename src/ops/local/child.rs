@@ -59,8 +59,8 @@ impl TaskRunner for Children<'_> {
         let native = crate::native::find(&action.record.action_ref, &action.record.entry_point)
             .is_some()
             && self.settings.native_actions;
-        let runnable =
-            native || RunnerType::parse(&action.record.runner_type).is_some_and(|r| r.is_supported());
+        let runnable = native
+            || RunnerType::parse(&action.record.runner_type).is_some_and(|r| r.is_supported());
         Ok(Some(TaskAction {
             runner_type: action.record.runner_type.clone(),
             runnable,

@@ -53,7 +53,7 @@ pub(super) fn run_action(
     )?;
     let view = observer.live_view(&prepared.action_ref);
     let record = execute(settings, &mut store, &prepared, &id, &cancel, view)?;
-    Ok(record.into())
+    super::execution_query::with_children(&mut store, record)
 }
 
 /// `st2 run -a`: check the run, record it, and hand it to a background worker.
