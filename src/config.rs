@@ -234,6 +234,29 @@ impl<'a> Renderer<'a> {
         Ok((rendered, missing))
     }
 
+    /// Render `template` as upstream's `render_values` does for action-chains: `st2kv` and
+    /// the old-style `system` (`{{ system.k }}`, the datastore's system scope) in the
+    /// context, after `variables`, which they override.
+    pub(crate) fn render_with_system(
+        &self,
+        template: &str,
+        variables: &Map<String, Value>,
+    ) -> Result<String, String> {
+        let mut context: std::collections::BTreeMap<String, JinjaValue> = variables
+            .iter()
+            .map(|(name, value)| (name.clone(), JinjaValue::from_serialize(value)))
+            .collect();
+        context.insert("st2kv".into(), self.st2kv.clone());
+        if let Ok(system) = self.st2kv.get_attr("system") {
+            context.insert("system".into(), system);
+        }
+        self.env.render_str(template, context).map_err(|err| {
+            jinja2_message(&err, &|name| {
+                matches!(name, "st2kv" | "system") || variables.contains_key(name)
+            })
+        })
+    }
+
     /// The variables `template` uses that it does not define itself (top-level names).
     pub(crate) fn variables_of(
         &self,

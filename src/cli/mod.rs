@@ -547,6 +547,9 @@ pub(crate) enum ExecutionCommand {
         /// Only executions with this status.
         #[arg(short = 's', long, value_parser = execution_statuses())]
         status: Option<String>,
+        /// Include the child executions of workflows (by default only top-level ones).
+        #[arg(short = 'l', long)]
+        showall: bool,
     },
     /// Show an execution.
     Get {

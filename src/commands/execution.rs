@@ -23,7 +23,17 @@ pub(crate) fn run(command: ExecutionCommand, context: &Context) -> anyhow::Resul
             last,
             action_ref,
             status,
-        } => list(last, action_ref, status, context),
+            showall,
+        } => list(
+            &ExecutionListRequest {
+                action_ref,
+                status: None,
+                limit: last,
+                with_children: showall,
+            },
+            status,
+            context,
+        ),
         ExecutionCommand::Get { id, detail, key } => {
             let execution = context.backend().execution_get(&id)?;
             // As st2client: showing an execution succeeds whatever its status (`st2 run`
@@ -92,8 +102,7 @@ fn tail(
 }
 
 fn list(
-    last: usize,
-    action_ref: Option<String>,
+    request: &ExecutionListRequest,
     status: Option<String>,
     context: &Context,
 ) -> anyhow::Result<ExitStatus> {
@@ -105,9 +114,8 @@ fn list(
         })?),
     };
     let executions = context.backend().execution_list(&ExecutionListRequest {
-        action_ref,
         status,
-        limit: last,
+        ..request.clone()
     })?;
     if context.printer.is_data() {
         let list: Vec<Value> = executions.iter().map(to_json).collect();
@@ -235,31 +243,12 @@ pub(crate) fn show(record: &ExecutionView, options: &ShowOptions, context: &Cont
         printer.data(&to_json(record));
         return exit;
     }
+    if record.is_workflow() || !record.children.is_empty() {
+        show_workflow(record, options, context);
+        return exit;
+    }
     let mut out = String::new();
-    let mut field = |name: &str, value: &Value| {
-        out.push_str(name);
-        out.push(':');
-        match value {
-            Value::Object(map) if !map.is_empty() => {
-                out.push_str(" \n");
-                out.push_str(&indent(&crate::yaml::to_string(&sorted(value))));
-            }
-            Value::Array(items) if !items.is_empty() => {
-                out.push_str(" \n");
-                out.push_str(&indent(&crate::yaml::to_string(value)));
-            }
-            Value::Object(_) | Value::Null => out.push_str(" None\n"),
-            Value::String(text) => {
-                out.push(' ');
-                out.push_str(text);
-                out.push('\n');
-            }
-            other => {
-                out.push(' ');
-                out.push_str(&crate::yaml::to_string(other));
-            }
-        }
-    };
+    let mut field = |name: &str, value: &Value| push_field(&mut out, name, value);
     field("id", &json!(record.id));
     field("action.ref", &json!(record.action_ref));
     if options.detail {
@@ -278,10 +267,171 @@ pub(crate) fn show(record: &ExecutionView, options: &ShowOptions, context: &Cont
     );
     if options.detail {
         field("elapsed_seconds", &json!(elapsed(record)));
+        if let Some(parent) = &record.parent {
+            field("parent", &json!(parent));
+            field("context", &record.context);
+        }
     }
     field("result", record.result.as_ref().unwrap_or(&Value::Null));
     printer.stdout(&out);
     exit
+}
+
+/// One `name: value` line (or block) of an execution, as st2client prints it.
+fn push_field(out: &mut String, name: &str, value: &Value) {
+    out.push_str(name);
+    out.push(':');
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str(" \n");
+            out.push_str(&indent(&crate::yaml::to_string(&sorted(value))));
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str(" \n");
+            out.push_str(&indent(&crate::yaml::to_string(value)));
+        }
+        Value::Object(_) | Value::Null => out.push_str(" None\n"),
+        Value::String(text) => {
+            out.push(' ');
+            out.push_str(text);
+            out.push('\n');
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&crate::yaml::to_string(other));
+        }
+    }
+}
+
+/// A workflow execution as st2client's `_run_and_print_child_task_list` prints it: its
+/// fields (no `context.user`), for an action-chain the last task's result in place of the
+/// chain's, then the table of its children, descendants under their parents.
+fn show_workflow(record: &ExecutionView, options: &ShowOptions, context: &Context) {
+    let mut out = String::new();
+    let mut field = |name: &str, value: &Value| push_field(&mut out, name, value);
+    field("id", &json!(record.id));
+    field("action.ref", &json!(record.action_ref));
+    if options.detail {
+        field("runner_type", &json!(record.runner_type));
+    }
+    field("parameters", &record.parameters);
+    field("status", &json!(status_text(record)));
+    let result = record.result.clone().unwrap_or(Value::Null);
+    let tasks = result
+        .get("tasks")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let last = tasks.last();
+    let mut result_shown = false;
+    if let Some(task_result) = last
+        .and_then(|task| task.get("result"))
+        .filter(|value| python_truthy(value))
+    {
+        let name = last.and_then(|task| task.get("name")).cloned();
+        field("result_task", &name.unwrap_or(json!("unknown")));
+        field("result", task_result);
+        result_shown = true;
+    }
+    if record.status == ExecutionStatus::Failed {
+        let top_level = result.get("error").filter(|error| python_truthy(error));
+        let task_error = last.and_then(|task| {
+            let result = task.get("result")?;
+            result
+                .get("error")
+                .filter(|error| python_truthy(error))
+                .or_else(|| result.get("stderr").filter(|error| python_truthy(error)))
+        });
+        // [fix] no `traceback` line: it is Python's, and st2-rs has none.
+        if let Some(error) = top_level {
+            field("error", error);
+        } else if let Some(error) = task_error {
+            field("error", error);
+            let name = last.and_then(|task| task.get("name")).cloned();
+            field("failed_on", &name.unwrap_or(json!("unknown")));
+        }
+        if (top_level.is_some() || task_error.is_some()) && !result_shown {
+            field("result", &json!("See error and traceback."));
+            result_shown = true;
+        }
+    }
+    field(
+        "start_timestamp",
+        &json!(human_time(Some(&record.start_timestamp))),
+    );
+    field(
+        "end_timestamp",
+        &json!(human_time(record.end_timestamp.as_deref())),
+    );
+    if options.detail {
+        field("elapsed_seconds", &json!(elapsed(record)));
+        if let Some(parent) = &record.parent {
+            field("parent", &json!(parent));
+        }
+        let children: Vec<&str> = record.children.iter().map(|c| c.id.as_str()).collect();
+        field("children", &json!(children));
+        if !record.context.is_null() {
+            field("context", &record.context);
+        }
+    }
+    if !result_shown {
+        field("result", &result);
+    }
+    context.printer.stdout(&out);
+    if record.children.is_empty() {
+        return;
+    }
+    let mut rows = Vec::new();
+    let any_workflow = has_workflow_rows(&record.children);
+    child_rows(&record.children, 0, any_workflow, &mut rows);
+    context
+        .printer
+        .table(&["id", "status", "task", "action", "start_timestamp"], rows);
+}
+
+/// Whether a row of the children table is a workflow (st2client: it has children).
+fn has_workflow_rows(children: &[ExecutionView]) -> bool {
+    children
+        .iter()
+        .any(|child| !child.children.is_empty() || has_workflow_rows(&child.children))
+}
+
+/// `format_wf_instances` and `_format_child_instances`: depth first, `+ ` before
+/// workflows and two spaces before the others when any row is a workflow, one space more
+/// per level of nesting.
+fn child_rows(
+    children: &[ExecutionView],
+    level: usize,
+    any_workflow: bool,
+    rows: &mut Vec<Vec<String>>,
+) {
+    for child in children {
+        let prefix = match (any_workflow, child.children.is_empty()) {
+            (false, _) => "",
+            (true, false) => "+ ",
+            (true, true) => "  ",
+        };
+        rows.push(vec![
+            format!("{}{prefix}{}", " ".repeat(level), child.id),
+            status_text(child),
+            child.task_name().unwrap_or_default().to_string(),
+            child.action_ref.clone(),
+            human_time(Some(&child.start_timestamp)),
+        ]);
+        child_rows(&child.children, level + 1, any_workflow, rows);
+    }
+}
+
+/// Python's truth value of a JSON value.
+fn python_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64() != Some(0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
 }
 
 fn indent(text: &str) -> String {
@@ -323,20 +473,54 @@ fn lookup_key<'v>(result: &'v Value, key: &str) -> Option<&'v Value> {
     Some(current)
 }
 
-/// The execution as `-j`/`-y` print it (upstream's field names).
+/// The execution as `-j`/`-y` print it (upstream's field names); a workflow's children
+/// ids and **[fix]** its `tasks` in the same document (upstream prints a second one), a
+/// child's `parent` and `context`.
 pub(crate) fn to_json(record: &ExecutionView) -> Value {
-    json!({
+    let context = match &record.context {
+        Value::Object(_) => record.context.clone(),
+        _ => json!({"user": record.user}),
+    };
+    let mut value = json!({
         "id": record.id,
         "action": {"ref": record.action_ref, "runner_type": record.runner_type},
         "runner": {"name": record.runner_type},
-        "context": {"user": record.user},
+        "context": context,
         "parameters": record.parameters,
         "status": record.status.as_str(),
         "start_timestamp": record.start_timestamp,
         "end_timestamp": record.end_timestamp,
         "elapsed_seconds": elapsed(record),
         "result": record.result,
-    })
+    });
+    if let Some(parent) = &record.parent {
+        value["parent"] = json!(parent);
+    }
+    if record.is_workflow() || !record.children.is_empty() {
+        let ids: Vec<&str> = record.children.iter().map(|c| c.id.as_str()).collect();
+        value["children"] = json!(ids);
+        value["tasks"] = Value::Array(record.children.iter().map(task_json).collect());
+    }
+    value
+}
+
+/// A child in a workflow's `tasks` (its own children nested).
+fn task_json(child: &ExecutionView) -> Value {
+    let orquesta = child.context.get("orquesta");
+    let mut task = json!({
+        "id": child.id,
+        "task": child.task_name(),
+        "route": orquesta.and_then(|o| o.get("task_route")).cloned(),
+        "item_id": orquesta.and_then(|o| o.get("item_id")).cloned(),
+        "action": child.action_ref,
+        "status": child.status.as_str(),
+        "start_timestamp": child.start_timestamp,
+        "end_timestamp": child.end_timestamp,
+    });
+    if !child.children.is_empty() {
+        task["tasks"] = Value::Array(child.children.iter().map(task_json).collect());
+    }
+    task
 }
 
 fn elapsed(record: &ExecutionView) -> Option<f64> {

@@ -51,6 +51,28 @@ pub(crate) struct ExecutionView {
     pub(crate) start_timestamp: String,
     /// When it ended.
     pub(crate) end_timestamp: Option<String>,
+    /// The workflow execution it is a task of.
+    pub(crate) parent: Option<String>,
+    /// What its workflow gave it (`chain`/`orquesta`, `parent`); `null` for a top-level one.
+    pub(crate) context: Value,
+    /// A workflow's child executions in creation order, each with its own (the tree).
+    pub(crate) children: Vec<ExecutionView>,
+}
+
+impl ExecutionView {
+    /// Its task's name in its workflow (`context.chain.name`, `context.orquesta.task_name`).
+    pub(crate) fn task_name(&self) -> Option<&str> {
+        let context = &self.context;
+        context
+            .pointer("/chain/name")
+            .or_else(|| context.pointer("/orquesta/task_name"))
+            .and_then(Value::as_str)
+    }
+
+    /// Whether it is a workflow (its runner runs tasks as children).
+    pub(crate) fn is_workflow(&self) -> bool {
+        matches!(self.runner_type.as_str(), "action-chain" | "orquesta")
+    }
 }
 
 /// Which executions `st2 execution list` shows, newest first.
@@ -62,6 +84,8 @@ pub(crate) struct ExecutionListRequest {
     pub(crate) status: Option<ExecutionStatus>,
     /// At most this many.
     pub(crate) limit: usize,
+    /// Workflows' children too (`-l/--showall`), not only top-level executions.
+    pub(crate) with_children: bool,
 }
 
 /// How a cancel request ended for one execution.

@@ -492,6 +492,7 @@ mod tests {
             settings: &settings,
             cancel,
             output: &crate::runner::output::Tap::none(),
+            tasks: None,
         })
     }
 

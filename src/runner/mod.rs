@@ -10,16 +10,19 @@
 //! | `local-shell-cmd`, `local-shell-script` | [`shell`] |
 //! | `python-script` | [`python`] |
 //! | `http-request` | [`http`] |
+//! | `action-chain` | [`action_chain`], its tasks run through a [`workflow::TaskRunner`] |
 //! | `noop` | here |
 //!
 //! The others are registered normally; running them is a clear "not supported yet" error.
 
+pub(crate) mod action_chain;
 pub(crate) mod content_version;
 pub(crate) mod http;
 pub(crate) mod output;
 pub(crate) mod process;
 pub(crate) mod python;
 pub(crate) mod shell;
+pub(crate) mod workflow;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +53,7 @@ pub(crate) const RUNNER_TYPES: &[&str] = &[
 
 /// Runner types `st2 run` executes.
 pub(crate) const SUPPORTED: &[&str] = &[
+    "action-chain",
     "http-request",
     "local-shell-cmd",
     "local-shell-script",
@@ -272,6 +276,8 @@ pub(crate) struct RunRequest<'a> {
     /// Where the action's output goes as it comes ([`output::Tap::none`] when nobody
     /// listens).
     pub output: &'a output::Tap,
+    /// Runs a workflow's tasks as child executions of this one (workflow runners only).
+    pub tasks: Option<&'a dyn workflow::TaskRunner>,
 }
 
 impl RunRequest<'_> {
@@ -319,6 +325,7 @@ fn run_runner(request: &RunRequest) -> RunOutcome {
         RunnerType::LocalShellCmd | RunnerType::LocalShellScript => shell::run(request),
         RunnerType::PythonScript => python::run(request),
         RunnerType::HttpRequest => http::run(request),
+        RunnerType::ActionChain => action_chain::run(request),
         // Upstream's noop result.
         RunnerType::Noop => RunOutcome {
             outcome: ExecutionStatus::Succeeded,

@@ -451,6 +451,7 @@ mod tests {
             settings: &fixture.settings,
             cancel,
             output: &NO_TAP,
+            tasks: None,
         }
     }
 

@@ -97,6 +97,13 @@ pub(crate) struct ExecutionRecord {
     /// The process running it, while it runs.
     #[serde(skip)]
     pub pid: Option<u32>,
+    /// The workflow execution it is a task of.
+    pub parent: Option<String>,
+    /// What its workflow gave it (`chain`/`orquesta`, the parent's context); `null` for a
+    /// top-level execution, whose context is only its user.
+    pub context: Value,
+    /// An orquesta parent's conductor state.
+    pub workflow: Option<Value>,
 }
 
 /// A piece of an execution's output as recorded.
@@ -121,12 +128,17 @@ pub(crate) struct ExecutionFilter {
     pub status: Option<ExecutionStatus>,
     /// At most this many, newest first.
     pub limit: usize,
+    /// Children of workflows too (`--showall`), not only top-level executions.
+    pub with_children: bool,
 }
 
 const COLUMNS: &str = "id, action_ref, runner_type, user, parameters, status, result, \
-                       start_timestamp, end_timestamp, pid";
+                       start_timestamp, end_timestamp, pid, parent, context, workflow";
 
-fn from_row(row: &Row) -> rusqlite::Result<(ExecutionRecord, String, Option<String>)> {
+/// A row, with its JSON columns still text.
+type RawRow = (ExecutionRecord, String, Option<String>, [Option<String>; 2]);
+
+fn from_row(row: &Row) -> rusqlite::Result<RawRow> {
     let status: String = row.get(5)?;
     Ok((
         ExecutionRecord {
@@ -140,25 +152,46 @@ fn from_row(row: &Row) -> rusqlite::Result<(ExecutionRecord, String, Option<Stri
             start_timestamp: row.get(7)?,
             end_timestamp: row.get(8)?,
             pid: row.get(9)?,
+            parent: row.get(10)?,
+            context: Value::Null,
+            workflow: None,
         },
         row.get(4)?,
         row.get(6)?,
+        [row.get(11)?, row.get(12)?],
     ))
 }
 
 fn decode(
-    (mut record, parameters, result): (ExecutionRecord, String, Option<String>),
+    (mut record, parameters, result, [context, workflow]): RawRow,
 ) -> Result<ExecutionRecord, StoreError> {
     record.parameters = serde_json::from_str(&parameters)?;
     record.result = result.as_deref().map(serde_json::from_str).transpose()?;
+    record.context = context
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()?
+        .unwrap_or(Value::Null);
+    record.workflow = workflow.as_deref().map(serde_json::from_str).transpose()?;
     Ok(record)
+}
+
+fn json_column(value: &Value) -> Result<Option<String>, StoreError> {
+    Ok(match value {
+        Value::Null => None,
+        other => Some(serde_json::to_string(other)?),
+    })
 }
 
 impl Store {
     /// Record a new execution.
     pub(crate) fn insert_execution(&mut self, record: &ExecutionRecord) -> Result<(), StoreError> {
         self.conn.execute(
-            &format!("INSERT INTO executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!(
+                "INSERT INTO executions ({COLUMNS}, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                         (SELECT COALESCE(MAX(seq), 0) + 1 FROM executions))"
+            ),
             params![
                 record.id,
                 record.action_ref,
@@ -166,13 +199,34 @@ impl Store {
                 record.user,
                 serde_json::to_string(&record.parameters)?,
                 record.status.as_str(),
-                record.result.as_ref().map(serde_json::to_string).transpose()?,
+                record
+                    .result
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
                 record.start_timestamp,
                 record.end_timestamp,
                 record.pid,
+                record.parent,
+                json_column(&record.context)?,
+                record
+                    .workflow
+                    .as_ref()
+                    .map(json_column)
+                    .transpose()?
+                    .flatten(),
             ],
         )?;
         Ok(())
+    }
+
+    /// The executions whose parent is `id`, in the order they were created.
+    pub(crate) fn children(&self, id: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM executions WHERE parent = ?1 ORDER BY seq"
+        ))?;
+        let rows = statement.query_map([id], from_row)?;
+        rows.map(|row| decode(row?)).collect()
     }
 
     /// Say which process runs an execution, and that it runs (unless a cancel came first).
@@ -314,14 +368,16 @@ impl Store {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM executions
              WHERE (?1 IS NULL OR action_ref = ?1) AND (?2 IS NULL OR status = ?2)
-             ORDER BY start_timestamp DESC, rowid DESC LIMIT ?3"
+                 AND (?4 OR parent IS NULL)
+             ORDER BY start_timestamp DESC, seq DESC LIMIT ?3"
         ))?;
         let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
         let rows = statement.query_map(
             params![
                 filter.action_ref,
                 filter.status.map(ExecutionStatus::as_str),
-                limit
+                limit,
+                filter.with_children
             ],
             from_row,
         )?;
@@ -363,6 +419,9 @@ mod tests {
             start_timestamp: start.into(),
             end_timestamp: None,
             pid: None,
+            parent: None,
+            context: Value::Null,
+            workflow: None,
         }
     }
 
@@ -414,6 +473,47 @@ mod tests {
             })
             .unwrap();
         assert!(failed.is_empty());
+    }
+
+    #[test]
+    fn children_are_listed_in_creation_order_and_hidden_from_the_top_level_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("st2.db")).unwrap();
+        store
+            .insert_execution(&record("p", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        // The later child has the earlier timestamp: creation order wins.
+        for (id, start) in [
+            ("c2", "2026-01-01T00:00:02Z"),
+            ("c1", "2026-01-01T00:00:01Z"),
+        ] {
+            let mut child = record(id, start);
+            child.parent = Some("p".into());
+            child.context = serde_json::json!({"chain": {"name": id}});
+            store.insert_execution(&child).unwrap();
+        }
+        let children = store.children("p").unwrap();
+        assert_eq!(
+            children.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["c2", "c1"]
+        );
+        assert_eq!(children[0].context["chain"]["name"], "c2");
+        assert_eq!(children[0].parent.as_deref(), Some("p"));
+        let top = store
+            .executions(&ExecutionFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(top.len(), 1);
+        let all = store
+            .executions(&ExecutionFilter {
+                limit: 10,
+                with_children: true,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(all.len(), 3);
     }
 
     #[test]

@@ -104,6 +104,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX execution_output_by_execution ON execution_output(execution_id);
     "#,
+    // 6: workflows: child executions (`parent`, listed in creation order `seq`), the
+    // context a workflow gives each (`context`), and an orquesta parent's conductor state
+    // (`workflow`).
+    r#"
+    ALTER TABLE executions ADD COLUMN parent TEXT;     -- the workflow execution's id
+    ALTER TABLE executions ADD COLUMN context TEXT;    -- JSON object
+    ALTER TABLE executions ADD COLUMN workflow TEXT;   -- JSON object
+    ALTER TABLE executions ADD COLUMN seq INTEGER;     -- creation order
+    UPDATE executions SET seq = rowid;
+    CREATE INDEX executions_by_parent ON executions(parent, seq);
+    "#,
 ];
 
 impl Store {

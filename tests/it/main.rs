@@ -26,6 +26,7 @@ mod run_experience;
 mod secrets;
 mod snapshots;
 mod twitter;
+mod upstream_action_chain;
 mod upstream_cli_action;
 mod upstream_config_loader;
 mod upstream_local_runner;

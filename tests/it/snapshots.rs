@@ -164,6 +164,12 @@ impl Session {
                 }
             },
         );
+        // isotime's, with microseconds and an offset (action-chain task times).
+        text = replace(
+            text,
+            r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+\+00:00",
+            &|_| "1970-01-01T00:00:00.000000+00:00".to_string(),
+        );
         text = replace(text, r"\(\d+s elapsed\)", &|_| "(Ns elapsed)".to_string());
         text = replace(text, r#"elapsed_seconds"?: [0-9.e-]+"#, &|found| {
             let (key, _) = found.split_once(": ").unwrap();
@@ -465,6 +471,52 @@ fn run_actions() {
         &["run", "core.local", "cmd=true", "timeout=soon"],
     );
     s.st2("run_no_action", &["run"]);
+}
+
+/// An action-chain: its parent fields, the last task's result and the children table; one
+/// document with `-j`; a failing one with `error` and `failed_on`.
+#[test]
+fn run_action_chain() {
+    let mut s = Session::new();
+    let dir = s.home.pack("flow");
+    write(
+        &dir,
+        "pack.yaml",
+        "---\nname: flow\ndescription: chains\nversion: 0.1.0\nauthor: t\n",
+    );
+    for (name, chain) in [
+        (
+            "greet",
+            "chain:\n- name: hello\n  ref: core.echo\n  parameters:\n    message: \"hi {{ who }}\"\n  \
+             publish:\n    said: \"{{ hello.stdout }}\"\n  on-success: bye\n\
+             - name: bye\n  ref: core.noop\n",
+        ),
+        (
+            "broken",
+            "chain:\n- name: first\n  ref: core.echo\n  parameters:\n    message: one\n  \
+             on-success: second\n- name: second\n  ref: core.local\n  parameters:\n    \
+             cmd: \"echo oops >&2; exit 3\"\n",
+        ),
+    ] {
+        write(&dir, &format!("actions/chains/{name}.yaml"), chain);
+        write_action(
+            &dir,
+            &json!({"name": name, "runner_type": "action-chain", "enabled": true,
+                    "entry_point": format!("chains/{name}.yaml"),
+                    "parameters": {"who": {"type": "string", "default": "you"}}}),
+        );
+    }
+    reload_ok(&s.home, &[]);
+    s.st2("run_chain", &["run", "flow.greet", "who=Stanley"]);
+    s.st2(
+        "run_chain_json",
+        &["run", "flow.greet", "who=Stanley", "-j"],
+    );
+    s.st2("run_chain_failing", &["run", "flow.broken"]);
+    s.st2(
+        "execution_list_top_level",
+        &["execution", "list", "-n", "2"],
+    );
 }
 
 #[test]

@@ -29,8 +29,26 @@ impl From<ExecutionRecord> for ExecutionView {
             result: record.result,
             start_timestamp: record.start_timestamp,
             end_timestamp: record.end_timestamp,
+            parent: record.parent,
+            context: record.context,
+            children: Vec::new(),
         }
     }
+}
+
+/// An execution and its descendants as they are now (children whose process is gone are
+/// `abandoned`), in creation order.
+pub(super) fn with_children(
+    store: &mut Store,
+    record: ExecutionRecord,
+) -> anyhow::Result<ExecutionView> {
+    let id = record.id.clone();
+    let mut view: ExecutionView = record.into();
+    for child in store.children(&id)? {
+        let child = execution::refresh(store, child)?;
+        view.children.push(with_children(store, child)?);
+    }
+    Ok(view)
 }
 
 /// The execution `id` as it is now.
@@ -52,7 +70,7 @@ pub(super) fn get(settings: &Settings, id: &str) -> anyhow::Result<ExecutionView
     if record.result.is_none() {
         record.result = output_so_far(&store, &record.id)?;
     }
-    Ok(record.into())
+    with_children(&mut store, record)
 }
 
 /// What a running or abandoned execution (which has no result yet) printed so far, as
@@ -87,6 +105,7 @@ pub(super) fn list(
         action_ref: request.action_ref.clone(),
         status: request.status,
         limit: request.limit,
+        with_children: request.with_children,
     })?;
     records
         .into_iter()

@@ -3,6 +3,7 @@
 //! module per operation.
 
 mod actions;
+mod child;
 mod execution_cancel;
 mod execution_query;
 mod keys;

@@ -98,8 +98,7 @@ pub(crate) fn prepare(
     request: &RunActionRequest,
 ) -> Result<Prepared, PrepareError> {
     let action = action::lookup(Some(store), &request.action_ref)?;
-    let (native, runner_type) = how_it_runs(settings, request, &action)?;
-    let schema = action.schema();
+    let (native, runner_type) = how_it_runs(settings, request.no_native, &action)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let runner_parameters = runner_type.parameters().clone();
     let action_parameters = action
@@ -122,7 +121,39 @@ pub(crate) fn prepare(
         &action.record.action_ref,
     )
     .map_err(|err| PrepareError::Invalid(err.to_string()))?;
+    prepare_given(settings, store, &action, native, runner_type, &given)
+}
 
+/// Read and check a workflow task's run: its action `action_ref` with the parameters the
+/// workflow rendered (`given`), through the same checks as `st2 run`'s.
+pub(crate) fn prepare_task(
+    settings: &Settings,
+    store: &Store,
+    action_ref: &str,
+    given: &Map<String, Value>,
+) -> Result<Prepared, PrepareError> {
+    let action = action::lookup(Some(store), action_ref)?;
+    let (native, runner_type) = how_it_runs(settings, false, &action)?;
+    prepare_given(settings, store, &action, native, runner_type, given)
+}
+
+/// What [`prepare`] and [`prepare_task`] share, from the given parameters on.
+fn prepare_given(
+    settings: &Settings,
+    store: &Store,
+    action: &Action,
+    native: Option<&'static dyn NativeAction>,
+    runner_type: RunnerType,
+    given: &Map<String, Value>,
+) -> Result<Prepared, PrepareError> {
+    let schema = action.schema();
+    let runner_parameters = runner_type.parameters().clone();
+    let action_parameters = action
+        .record
+        .parameters
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let pack = action.record.pack.clone();
     let user = settings.system_user.clone();
     let mut warnings = Vec::new();
@@ -163,7 +194,7 @@ pub(crate) fn prepare(
         runner: &runner_parameters,
         action: &action_parameters,
     };
-    let rendered = params::prepare(schemas, &schema, &given, &context)
+    let rendered = params::prepare(schemas, &schema, given, &context)
         .map_err(|err| PrepareError::Invalid(err.to_string()))?;
     warnings.extend(rendered.warnings);
     let parameters = rendered.parameters;
@@ -179,9 +210,13 @@ pub(crate) fn prepare(
         &snapshot,
     );
     secrets.extend(secret_env_values(&parameters));
-    let pack_dir = pack_dir(settings, &action, runner_type)?;
+    let pack_dir = pack_dir(settings, action, runner_type)?;
+    if runner_type == RunnerType::ActionChain {
+        let entry_point = pack_dir.join("actions").join(&action.record.entry_point);
+        warnings.extend(runner::action_chain::warnings(&entry_point));
+    }
     let python = if native.is_none() && runner_type.needs_python() {
-        Some(python_for(settings, &action, &pack_dir, &mut warnings))
+        Some(python_for(settings, action, &pack_dir, &mut warnings))
     } else {
         None
     };
@@ -207,7 +242,7 @@ pub(crate) fn prepare(
 /// of which type.
 fn how_it_runs(
     settings: &Settings,
-    request: &RunActionRequest,
+    no_native: bool,
     action: &Action,
 ) -> Result<(Option<&'static dyn NativeAction>, RunnerType), PrepareError> {
     if !action.record.enabled {
@@ -217,7 +252,7 @@ fn how_it_runs(
         )));
     }
     let native = native::find(&action.record.action_ref, &action.record.entry_point)
-        .filter(|_| settings.native_actions && !request.no_native);
+        .filter(|_| settings.native_actions && !no_native);
     // Registration refuses runner types StackStorm does not know: one that does not parse
     // is as unsupported as the ones st2-rs does not run yet.
     let runner_type = RunnerType::parse(&action.record.runner_type)

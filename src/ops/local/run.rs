@@ -16,6 +16,7 @@
 
 use serde_json::Value;
 
+use super::child::Children;
 use super::output_recorder::Recorder;
 use super::prepare::{prepare, PrepareError, Prepared};
 use crate::execution::{self, timestamp};
@@ -23,7 +24,8 @@ use crate::native;
 use crate::ops::executions::{ExecutionView, LiveView, RunActionRequest, RunObserver};
 use crate::redact;
 use crate::runner::output::Tap;
-use crate::runner::{self, CancelFlag, RunRequest};
+use crate::runner::workflow::TaskRunner;
+use crate::runner::{self, CancelFlag, RunRequest, RunnerType};
 use crate::settings::Settings;
 use crate::store::{ExecutionRecord, ExecutionStatus, Store, StoreError};
 
@@ -47,10 +49,11 @@ pub(super) fn run_action(
         &id,
         ExecutionStatus::Running,
         std::process::id(),
+        None,
     )?;
     let view = observer.live_view(&prepared.action_ref);
     let record = execute(settings, &mut store, &prepared, &id, &cancel, view)?;
-    Ok(record.into())
+    super::execution_query::with_children(&mut store, record)
 }
 
 /// `st2 run -a`: check the run, record it, and hand it to a background worker.
@@ -74,6 +77,7 @@ pub(super) fn run_action_async(
         &id,
         ExecutionStatus::Requested,
         std::process::id(),
+        None,
     )?;
     let pid = super::worker::spawn(settings, &id, &prepared).inspect_err(|err| {
         let result = serde_json::json!({ "error": format!("{err:#}") });
@@ -83,14 +87,24 @@ pub(super) fn run_action_async(
     Ok(id)
 }
 
+/// Whose task an execution is: the workflow execution and the context it gives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parentage<'a> {
+    /// The workflow execution's id.
+    pub(crate) parent: &'a str,
+    /// The child's `context`.
+    pub(crate) context: &'a Value,
+}
+
 /// Record a new execution of `prepared` with `status` (`running` when this process runs it,
-/// `requested` when a worker will).
+/// `requested` when a worker will, or for a workflow's child until it starts).
 pub(crate) fn start(
     store: &mut Store,
     prepared: &Prepared,
     id: &str,
     status: ExecutionStatus,
     pid: u32,
+    parentage: Option<Parentage>,
 ) -> Result<ExecutionRecord, StoreError> {
     let record = ExecutionRecord {
         id: id.to_string(),
@@ -103,6 +117,9 @@ pub(crate) fn start(
         start_timestamp: timestamp(),
         end_timestamp: None,
         pid: Some(pid),
+        parent: parentage.map(|p| p.parent.to_string()),
+        context: parentage.map_or(Value::Null, |p| p.context.clone()),
+        workflow: None,
     };
     store.insert_execution(&record)?;
     Ok(record)
@@ -121,6 +138,24 @@ pub(crate) fn execute(
     let (tap, events) = Tap::channel();
     let recorder = Recorder::new(&settings.store_path, id, &prepared.secrets, view);
     let recorder = std::thread::spawn(move || recorder.run(events));
+    // A workflow's tasks become children of this execution.
+    let children = match prepared.runner_type {
+        RunnerType::ActionChain => Some(Children::new(settings, id, cancel)),
+        _ => None,
+    };
+    let children = match children.transpose() {
+        Ok(children) => children,
+        Err(err) => {
+            tap.close();
+            drop(tap);
+            let _ = recorder.join();
+            let result = serde_json::json!({ "error": format!("{err:#}") });
+            store.finish_execution(id, ExecutionStatus::Failed, &result, &timestamp())?;
+            return store
+                .execution(id)?
+                .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
+        }
+    };
     let request = RunRequest {
         execution_id: id,
         action_ref: &prepared.action_ref,
@@ -136,6 +171,7 @@ pub(crate) fn execute(
         settings,
         cancel,
         output: &tap,
+        tasks: children.as_ref().map(|c| c as &dyn TaskRunner),
     };
     // A cancel that arrived before the run started wins.
     let outcome = match store.execution(id)? {

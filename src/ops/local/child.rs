@@ -1,0 +1,131 @@
+//! Child executions: a workflow's tasks run through the same path as `st2 run` (prepare:
+//! validation, defaults, rendering, casting; native implementations; runners; output
+//! recorded; secrets masked by the child's own schema), each recorded with its `parent` and
+//! `context`, `requested` -> `running` -> final (`../shared/spec/workflows.md` §1, §5).
+//!
+//! [`Children`] is the [`TaskRunner`] this backend hands to a workflow runner in
+//! [`RunRequest::tasks`](crate::runner::RunRequest): one per workflow execution, sharing its
+//! cancel flag (Ctrl-C, SIGTERM from `st2 execution cancel` of the parent or of a child: the
+//! running child is killed, and the workflow starts nothing more). A child runs in this
+//! process and records its pid, so a process killed mid-workflow leaves the parent and its
+//! running children `abandoned` (`execution::refresh`). A child that is a workflow gets its
+//! own [`Children`] from [`super::run::execute`]: sub-workflows recurse.
+
+use std::cell::RefCell;
+
+use serde_json::{json, Value};
+
+use super::prepare::{prepare_task, PrepareError};
+use super::run::{execute, start, Parentage};
+use crate::action::{self, ActionError};
+use crate::execution;
+use crate::runner::workflow::{TaskAction, TaskOutcome, TaskRequest, TaskRunner};
+use crate::runner::{CancelFlag, RunnerType};
+use crate::settings::Settings;
+use crate::store::{ExecutionStatus, Store};
+
+/// Runs the tasks of the workflow execution `parent` as its children.
+pub(crate) struct Children<'a> {
+    settings: &'a Settings,
+    parent: &'a str,
+    cancel: &'a CancelFlag,
+    store: RefCell<Store>,
+}
+
+impl<'a> Children<'a> {
+    /// The task runner of the workflow execution `parent`, stopped by `cancel`.
+    pub(crate) fn new(
+        settings: &'a Settings,
+        parent: &'a str,
+        cancel: &'a CancelFlag,
+    ) -> anyhow::Result<Children<'a>> {
+        Ok(Children {
+            settings,
+            parent,
+            cancel,
+            store: RefCell::new(Store::open(&settings.store_path)?),
+        })
+    }
+}
+
+impl TaskRunner for Children<'_> {
+    fn action(&self, action_ref: &str) -> Result<Option<TaskAction>, String> {
+        let store = self.store.borrow();
+        let action = match action::lookup(Some(&store), action_ref) {
+            Ok(action) => action,
+            Err(ActionError::NotFound { .. } | ActionError::BadRef(_)) => return Ok(None),
+            Err(other) => return Err(other.to_string()),
+        };
+        let native = crate::native::find(&action.record.action_ref, &action.record.entry_point)
+            .is_some()
+            && self.settings.native_actions;
+        let runnable = native
+            || RunnerType::parse(&action.record.runner_type).is_some_and(|r| r.is_supported());
+        Ok(Some(TaskAction {
+            runner_type: action.record.runner_type.clone(),
+            runnable,
+            schema: action.schema(),
+        }))
+    }
+
+    fn run_task(&self, request: TaskRequest) -> TaskOutcome {
+        let not_started = |reason: String| TaskOutcome {
+            execution_id: None,
+            status: ExecutionStatus::Failed,
+            result: json!({ "error": reason }),
+        };
+        let mut store = self.store.borrow_mut();
+        let prepared = match prepare_task(
+            self.settings,
+            &store,
+            request.action_ref,
+            &request.parameters,
+        ) {
+            Ok(prepared) => prepared,
+            Err(PrepareError::Invalid(reason) | PrepareError::Failed(reason)) => {
+                return not_started(reason)
+            }
+        };
+        for warning in &prepared.warnings {
+            tracing::warn!(action = request.action_ref, "{warning}");
+        }
+        let id = execution::new_id();
+        let parentage = Parentage {
+            parent: self.parent,
+            context: &request.context,
+        };
+        let recorded = start(
+            &mut store,
+            &prepared,
+            &id,
+            ExecutionStatus::Requested,
+            std::process::id(),
+            Some(parentage),
+        )
+        .and_then(|_| store.execution_started(&id, std::process::id()));
+        if let Err(err) = recorded {
+            return not_started(err.to_string());
+        }
+        match execute(self.settings, &mut store, &prepared, &id, self.cancel, None) {
+            Ok(record) => TaskOutcome {
+                execution_id: Some(id),
+                status: record.status,
+                result: record.result.unwrap_or(Value::Null),
+            },
+            Err(err) => {
+                let result = json!({ "error": err.to_string() });
+                let _ = store.finish_execution(
+                    &id,
+                    ExecutionStatus::Failed,
+                    &result,
+                    &execution::timestamp(),
+                );
+                TaskOutcome {
+                    execution_id: Some(id),
+                    status: ExecutionStatus::Failed,
+                    result,
+                }
+            }
+        }
+    }
+}

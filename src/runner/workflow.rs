@@ -1,0 +1,57 @@
+//! What a workflow runner (action-chain now, orquesta next) needs from whoever runs it: each
+//! task's action run as a **child execution**, through the same path as `st2 run`.
+//!
+//! The runner layer does not know the store or the operations: the local backend
+//! (`ops::local::child`) implements [`TaskRunner`] and hands it down in
+//! [`RunRequest::tasks`](super::RunRequest); a workflow runner renders its tasks' parameters,
+//! asks for each child, and decides what comes next from the status it answers.
+
+use serde_json::{Map, Value};
+
+use crate::store::ExecutionStatus;
+
+/// A task's action, as a workflow runner checks it before running anything.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TaskAction {
+    /// Its runner type's name.
+    pub runner_type: String,
+    /// Whether st2-rs can run it (its runner, or a native implementation).
+    pub runnable: bool,
+    /// The effective parameter schema (runner parameters merged with the action's), which
+    /// the rendered parameters are cast by.
+    pub schema: Map<String, Value>,
+}
+
+/// One task to run as a child execution.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskRequest<'a> {
+    /// The action ref.
+    pub action_ref: &'a str,
+    /// The parameters as the workflow rendered and cast them; the child's own parameter
+    /// pipeline (templates, defaults, validation) runs on them as on `st2 run`'s.
+    pub parameters: Map<String, Value>,
+    /// The child's `context` (`user`, `parent`, and `chain` or `orquesta`).
+    pub context: Value,
+}
+
+/// How a task's child execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TaskOutcome {
+    /// The child's id; `None` when it could not be started (its parameters were refused,
+    /// say), and so was not recorded.
+    pub execution_id: Option<String>,
+    /// Its final status.
+    pub status: ExecutionStatus,
+    /// Its result (for one not started, `{"error": why}`).
+    pub result: Value,
+}
+
+/// Runs a workflow's tasks as child executions of the workflow's execution.
+pub(crate) trait TaskRunner {
+    /// The action `action_ref` as a task would run it; `None` when it does not exist.
+    fn action(&self, action_ref: &str) -> Result<Option<TaskAction>, String>;
+
+    /// Record a child execution of `request`, run it to its end (synchronously; the
+    /// workflow's cancel flag cancels it) and answer how it ended.
+    fn run_task(&self, request: TaskRequest) -> TaskOutcome;
+}
