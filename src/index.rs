@@ -683,8 +683,7 @@ mod tests {
     #[test]
     fn real_index_loads_and_searches() {
         let Some(bytes) = real_index() else {
-            eprintln!("skipped: ../shared/exchange/index.json not present");
-            return;
+            return crate::test_support::skip("../shared/exchange/index.json is not present");
         };
         let started = std::time::Instant::now();
         let index = Index::from_json_slice(&bytes).unwrap();

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub(crate) mod action;
+pub(crate) mod casts;
 pub(crate) mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
@@ -32,5 +33,7 @@ pub mod schema;
 pub(crate) mod settings;
 pub(crate) mod store;
 pub(crate) mod sys;
+#[cfg(test)]
+mod test_support;
 pub(crate) mod venv;
 pub mod yaml;

@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::casts::{capitalize, is_python_space, literal_eval, python_float, python_int};
+use crate::casts::{capitalize, is_python_space, literal_eval, python_float, python_int};
 
 /// Options that change how words are read.
 #[derive(Debug, Clone, Copy, Default)]

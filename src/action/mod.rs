@@ -7,7 +7,6 @@
 //! renders the templates in values and defaults.
 
 pub(crate) mod args;
-pub(crate) mod casts;
 pub(crate) mod params;
 
 use std::path::PathBuf;

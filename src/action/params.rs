@@ -3,7 +3,7 @@
 //!
 //! 1. [`render_live`] (`render_live_params`): the given values and the defaults, Jinja
 //!    templates rendered in dependency order over each other, `config_context`, `st2kv` and
-//!    `action_context`, each cast to its type ([`super::casts`]). The *live* parameters are
+//!    `action_context`, each cast to its type ([`crate::casts`]). The *live* parameters are
 //!    the given ones plus those whose default is a template: what the execution records.
 //! 2. [`validate`]: the live parameters with their defaults against the action's schema
 //!    (unknown, required, type, enum), then overrides of immutable parameters.
@@ -37,7 +37,7 @@ use graph::Graph;
 pub(crate) use validate::validate;
 use validate::{check, is_required};
 
-use super::casts;
+use crate::casts;
 use crate::config::{Renderer, MASK};
 use crate::schema::{self, is_template};
 

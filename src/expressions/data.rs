@@ -148,7 +148,7 @@ mod tests {
     use serde_json::json;
 
     fn python_literal(text: &str) -> serde_json::Value {
-        crate::action::casts::literal_eval(text).unwrap()
+        crate::casts::literal_eval(text).unwrap()
     }
 
     /// StackStorm's `test_jinja_render_data_filters.py`.

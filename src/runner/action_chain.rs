@@ -684,12 +684,12 @@ pub(crate) fn cast_params(
             .and_then(|property| property.get("type"))
             .and_then(Value::as_str);
         let value = match kind {
-            Some(kind) => crate::action::casts::cast(value.clone(), kind).map_err(|reason| {
+            Some(kind) => crate::casts::cast(value.clone(), kind).map_err(|reason| {
                 format!(
                     "Failed to cast value \"{}\" (type: {}) for parameter \"{name}\" of type \
                      \"{kind}\": {reason}. Perhaps the value is of an invalid type?",
                     py_str(&value),
-                    crate::action::casts::python_type(&value),
+                    crate::casts::python_type(&value),
                 )
             })?,
             None => value,
@@ -835,8 +835,7 @@ mod tests {
         use std::path::Path;
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/exchange/packs");
         if !root.is_dir() {
-            eprintln!("skipped: ../shared/exchange is not present");
-            return;
+            return crate::test_support::skip("../shared/exchange is not present");
         }
         // Every action of the snapshot and the built-in core pack: ref -> runner type.
         let mut runners = std::collections::HashMap::new();
