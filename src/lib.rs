@@ -34,3 +34,4 @@ pub(crate) mod store;
 pub(crate) mod sys;
 pub(crate) mod venv;
 pub mod yaml;
+pub mod yaql;
