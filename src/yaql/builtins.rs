@@ -214,7 +214,15 @@ pub(crate) fn method(
                 .collect::<Vec<_>>()
                 .join(separator),
         )),
-        ("split", Value::String(text), []) => Some(Value::Array(
+        // `separator.join(list)`, Python's way round.
+        ("join", Value::String(separator), [Value::Array(items)]) => Some(Value::String(
+            items
+                .iter()
+                .map(yaql_str)
+                .collect::<Vec<_>>()
+                .join(separator),
+        )),
+        ("split", Value::String(text), [] | [Value::Null]) => Some(Value::Array(
             text.split_whitespace()
                 .map(|part| Value::String(part.into()))
                 .collect(),
@@ -375,8 +383,13 @@ fn float(value: &Value) -> Result<f64, Error> {
     }
 }
 
+/// `range(start, stop)`; `bool`s count as integers, as in Python.
 fn range(start: &Value, stop: &Value) -> Option<Value> {
-    match (Num::of(start)?, Num::of(stop)?) {
+    let int = |value: &Value| match value {
+        Value::Bool(flag) => Some(Num::Int(i64::from(*flag))),
+        _ => Num::of(value),
+    };
+    match (int(start)?, int(stop)?) {
         (Num::Int(start), Num::Int(stop)) => Some(Value::Array(
             (start..stop.max(start)).map(Value::from).collect(),
         )),
@@ -397,7 +410,8 @@ fn extreme(items: &[Value], largest: bool) -> Option<Value> {
     Some(best.clone())
 }
 
-/// orquesta's `zip`: null arguments are empty lists; one list is returned as it is; more
+/// orquesta's `zip`: null arguments are empty lists (strings and maps are iterated as
+/// Python does); one argument is returned as it is; more
 /// are zipped to the longest, padded with `pad` (null).
 fn zip(lists: &[Value], named: Vec<(String, Value)>) -> Option<Value> {
     let mut pad = Value::Null;
@@ -412,6 +426,9 @@ fn zip(lists: &[Value], named: Vec<(String, Value)>) -> Option<Value> {
         .map(|list| match list {
             Value::Null => Some(Vec::new()),
             Value::Array(items) => Some(items.clone()),
+            // Python iterates a string's characters and a map's keys.
+            Value::String(text) => Some(text.chars().map(|c| Value::from(c.to_string())).collect()),
+            Value::Object(map) => Some(map.keys().map(|k| Value::from(k.as_str())).collect()),
             _ => None,
         })
         .collect::<Option<_>>()?;

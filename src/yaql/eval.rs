@@ -258,28 +258,34 @@ pub(crate) fn binary(op: BinaryOp, left: Value, right: Value) -> Result<Value, E
             },
         },
         BinaryOp::Mul => match (&left, &right) {
-            (Value::String(text), Value::Number(_)) | (Value::Number(_), Value::String(text)) => {
-                match Num::of(if left.is_string() { &right } else { &left }) {
-                    Some(Num::Int(times)) => Ok(Value::String(text.repeat(times.max(0) as usize))),
-                    _ => Err(mismatch()),
-                }
-            }
-            (Value::Array(items), Value::Number(_)) | (Value::Number(_), Value::Array(items)) => {
-                match Num::of(if left.is_array() { &right } else { &left }) {
-                    Some(Num::Int(times)) => Ok(Value::Array(
-                        (0..times.max(0))
-                            .flat_map(|_| items.iter().cloned())
-                            .collect(),
-                    )),
-                    _ => Err(mismatch()),
-                }
-            }
+            // Repetition takes a `bool` as Python does (`'ab' * true` = `'ab'`).
+            (Value::String(text), times) | (times, Value::String(text)) => match count(times) {
+                Some(times) => Ok(Value::String(text.repeat(times))),
+                None => Err(mismatch()),
+            },
+            (Value::Array(items), times) | (times, Value::Array(items)) => match count(times) {
+                Some(times) => Ok(Value::Array(
+                    (0..times).flat_map(|_| items.iter().cloned()).collect(),
+                )),
+                None => Err(mismatch()),
+            },
             _ => numbers(op, &left, &right),
         },
         BinaryOp::Sub | BinaryOp::Div | BinaryOp::Mod => numbers(op, &left, &right),
         // Evaluated lazily by the evaluator; the same answer for values already at hand.
         BinaryOp::And => Ok(if truthy(&left) { right } else { left }),
         BinaryOp::Or => Ok(if truthy(&left) { left } else { right }),
+    }
+}
+
+/// A repetition count: an integer or a `bool`, negative as zero.
+fn count(value: &Value) -> Option<usize> {
+    match value {
+        Value::Bool(flag) => Some(usize::from(*flag)),
+        _ => match Num::of(value)? {
+            Num::Int(times) => Some(times.max(0) as usize),
+            Num::Float(_) => None,
+        },
     }
 }
 
