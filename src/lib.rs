@@ -37,3 +37,4 @@ pub(crate) mod sys;
 mod test_support;
 pub(crate) mod venv;
 pub mod yaml;
+pub mod yaql;

@@ -34,3 +34,4 @@ mod upstream_param_utils;
 mod upstream_python_runner;
 mod upstream_registrar;
 mod yaml_differential;
+mod yaql_differential;
