@@ -385,10 +385,7 @@ impl<'a> Conductor<'a> {
     fn status_map(&self) -> Value {
         let mut map = Map::new();
         for ((id, route), &at) in &self.tasks {
-            map.insert(
-                format!("{id}__r{route}"),
-                json!(self.sequence[at].status),
-            );
+            map.insert(format!("{id}__r{route}"), json!(self.sequence[at].status));
         }
         Value::Object(map)
     }
@@ -445,7 +442,10 @@ impl<'a> Conductor<'a> {
                 .next
                 .get(&edge.id())
                 .is_some_and(|v| v == &json!(true));
-            let slot = evaluation.iter_mut().find(|(n, _)| *n == edge.from).unwrap();
+            let slot = evaluation
+                .iter_mut()
+                .find(|(n, _)| *n == edge.from)
+                .unwrap();
             if slot.1 != Some(true) {
                 slot.1 = Some(satisfied);
             }
@@ -533,7 +533,10 @@ impl<'a> Conductor<'a> {
     }
 
     fn fail_workflow(&mut self) {
-        if is(&self.status, &["running", "requested", "canceling", "succeeded"]) {
+        if is(
+            &self.status,
+            &["running", "requested", "canceling", "succeeded"],
+        ) {
             self.status = "failed".into();
         }
     }
@@ -544,7 +547,12 @@ impl<'a> Conductor<'a> {
             .spec
             .task(&staged.id)
             .ok_or_else(|| format!("InvalidTask: {}", staged.id))?;
-        let ctx = self.with_current(self.context_of(&staged.ctxs_in), &staged.id, staged.route, None);
+        let ctx = self.with_current(
+            self.context_of(&staged.ctxs_in),
+            &staged.id,
+            staged.route,
+            None,
+        );
         let (action, input) = match spec.action.as_deref().and_then(inline::split_action) {
             Some((action, pairs)) => (
                 Some(Value::String(action)),
@@ -555,25 +563,30 @@ impl<'a> Conductor<'a> {
                 spec.input.clone().unwrap_or_else(|| json!({})),
             ),
         };
-        let render_one = |ctx: &Map<String, Value>, item_id: Option<usize>| -> Result<ActionSpec, String> {
+        let render_one = |ctx: &Map<String, Value>,
+                          item_id: Option<usize>|
+         -> Result<ActionSpec, String> {
             let action = match &action {
-                Some(a) => match expr::evaluate(a, ctx, &self.functions).map_err(|e| e.to_string())? {
-                    Value::Null => None,
-                    Value::String(s) => Some(s),
-                    other => Some(yaql::py_str(&other)),
-                },
+                Some(a) => {
+                    match expr::evaluate(a, ctx, &self.functions).map_err(|e| e.to_string())? {
+                        Value::Null => None,
+                        Value::String(s) => Some(s),
+                        other => Some(yaql::py_str(&other)),
+                    }
+                }
                 None => None,
             };
-            let input = match expr::evaluate(&input, ctx, &self.functions).map_err(|e| e.to_string())? {
-                Value::Object(map) => map,
-                Value::Null => Map::new(),
-                other => {
-                    return Err(format!(
-                        "TypeError: The input of task is not a map: {}",
-                        yaql::py_str(&other)
-                    ))
-                }
-            };
+            let input =
+                match expr::evaluate(&input, ctx, &self.functions).map_err(|e| e.to_string())? {
+                    Value::Object(map) => map,
+                    Value::Null => Map::new(),
+                    other => {
+                        return Err(format!(
+                            "TypeError: The input of task is not a map: {}",
+                            yaql::py_str(&other)
+                        ))
+                    }
+                };
             Ok(ActionSpec {
                 action,
                 input,
@@ -584,7 +597,9 @@ impl<'a> Conductor<'a> {
             None => None,
             Some(value) => match expr::evaluate(value, &ctx, &self.functions) {
                 Ok(Value::Number(n)) if n.is_i64() => Some(n.as_i64().unwrap()),
-                Ok(_) => return Err("TypeError: The value of task delay is not type of integer.".into()),
+                Ok(_) => {
+                    return Err("TypeError: The value of task delay is not type of integer.".into())
+                }
                 Err(e) => return Err(e.to_string()),
             },
         };
@@ -602,7 +617,8 @@ impl<'a> Conductor<'a> {
                 items_count: None,
             }));
         };
-        let items = match expr::evaluate(&Value::String(with.items.clone()), &ctx, &self.functions) {
+        let items = match expr::evaluate(&Value::String(with.items.clone()), &ctx, &self.functions)
+        {
             Ok(Value::Array(items)) => items,
             Ok(_) => {
                 return Err(format!(
@@ -616,13 +632,9 @@ impl<'a> Conductor<'a> {
         for (i, item) in items.iter().enumerate() {
             let item = match (&with.names[..], item) {
                 ([], item) => item.clone(),
-                (names, Value::Array(values)) => Value::Object(
-                    names
-                        .iter()
-                        .cloned()
-                        .zip(values.iter().cloned())
-                        .collect(),
-                ),
+                (names, Value::Array(values)) => {
+                    Value::Object(names.iter().cloned().zip(values.iter().cloned()).collect())
+                }
                 ([name], item) => json!({ name.clone(): item }),
                 (_, item) => item.clone(),
             };
@@ -662,7 +674,6 @@ impl<'a> Conductor<'a> {
             }
             None => notrun,
         };
-        let delay = delay.map(|d| d); // every chosen item waits (item_id < concurrency upstream)
         let actions: Vec<ActionSpec> = chosen.into_iter().map(|i| actions[i].clone()).collect();
         if actions.is_empty() && count != 0 {
             return Ok(None);
@@ -676,7 +687,13 @@ impl<'a> Conductor<'a> {
         }))
     }
 
-    fn add_task_state(&mut self, id: &str, route: usize, ctxs_in: Vec<usize>, prev: Map<String, Value>) -> Result<usize, String> {
+    fn add_task_state(
+        &mut self,
+        id: &str,
+        route: usize,
+        ctxs_in: Vec<usize>,
+        prev: Map<String, Value>,
+    ) -> Result<usize, String> {
         let mut entry = TaskState {
             id: id.to_string(),
             route,
@@ -692,7 +709,9 @@ impl<'a> Conductor<'a> {
             let int = |value: &Value, what: &str| -> Result<i64, String> {
                 match expr::evaluate(value, &ctx, &self.functions) {
                     Ok(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap()),
-                    _ => Err(format!("ValueError: The retry {what} for task \"{id}\" is not an integer.")),
+                    _ => Err(format!(
+                        "ValueError: The retry {what} for task \"{id}\" is not an integer."
+                    )),
                 }
             };
             let count = int(&retry.count, "count")?;
@@ -707,8 +726,23 @@ impl<'a> Conductor<'a> {
 
     /// An action execution of task `(id, route)` reached `status` (`running`, then a final
     /// one with its `result`); for with-items tasks, `item_id` names the item.
-    pub fn action_event(&mut self, id: &str, route: usize, item_id: Option<usize>, status: &str, result: Value) {
-        self.update_task_state(id, route, Event::Action { status: status.to_string(), result, item_id });
+    pub fn action_event(
+        &mut self,
+        id: &str,
+        route: usize,
+        item_id: Option<usize>,
+        status: &str,
+        result: Value,
+    ) {
+        self.update_task_state(
+            id,
+            route,
+            Event::Action {
+                status: status.to_string(),
+                result,
+                item_id,
+            },
+        );
     }
 
     fn update_task_state(&mut self, id: &str, route: usize, event: Event) {
@@ -720,7 +754,9 @@ impl<'a> Conductor<'a> {
         }
         let event_status = event.status();
         if at.is_none() || engine {
-            let Some(s) = staged_at.map(|i| self.staged[i].clone()) else { return };
+            let Some(s) = staged_at.map(|i| self.staged[i].clone()) else {
+                return;
+            };
             match self.add_task_state(id, s.route, s.ctxs_in.clone(), s.prev.clone()) {
                 Ok(i) => at = Some(i),
                 Err(message) => {
@@ -731,7 +767,12 @@ impl<'a> Conductor<'a> {
             }
         }
         let mut at = at.unwrap();
-        if self.sequence[at].status.as_deref().is_some_and(|s| is(s, COMPLETED)) && is(&event_status, STARTING) {
+        if self.sequence[at]
+            .status
+            .as_deref()
+            .is_some_and(|s| is(s, COMPLETED))
+            && is(&event_status, STARTING)
+        {
             if let Some(s) = staged_at.map(|i| self.staged[i].clone()) {
                 match self.add_task_state(id, s.route, s.ctxs_in.clone(), s.prev.clone()) {
                     Ok(i) => at = i,
@@ -749,7 +790,15 @@ impl<'a> Conductor<'a> {
                 self.staged.remove(i);
             }
         }
-        if let (Event::Action { item_id: Some(item), result, .. }, Some(i)) = (&event, self.staged_index(id, route)) {
+        if let (
+            Event::Action {
+                item_id: Some(item),
+                result,
+                ..
+            },
+            Some(i),
+        ) = (&event, self.staged_index(id, route))
+        {
             if let Some(items) = self.staged[i].items.as_mut() {
                 if *item < items.len() {
                     items[*item] = event_status.clone();
@@ -767,7 +816,11 @@ impl<'a> Conductor<'a> {
             }
         }
         if event_status == "failed" {
-            let mut entry = error_entry("Execution failed. See result for details.".into(), Some(id), None);
+            let mut entry = error_entry(
+                "Execution failed. See result for details.".into(),
+                Some(id),
+                None,
+            );
             if let Event::Action { result, .. } = &event {
                 if !result.is_null() {
                     entry["result"] = result.clone();
@@ -807,14 +860,24 @@ impl<'a> Conductor<'a> {
                 self.staged[i].completed = true;
             }
             let result = if has_items {
-                Value::Array(self.item_results.get(&(id.to_string(), route)).cloned().unwrap_or_default())
+                Value::Array(
+                    self.item_results
+                        .get(&(id.to_string(), route))
+                        .cloned()
+                        .unwrap_or_default(),
+                )
             } else {
                 match &event {
                     Event::Action { result, .. } => result.clone(),
                     _ => Value::Null,
                 }
             };
-            let ctx = self.with_current(self.context_of(&self.sequence[at].ctxs_in.clone()), id, route, Some(&result));
+            let ctx = self.with_current(
+                self.context_of(&self.sequence[at].ctxs_in.clone()),
+                id,
+                route,
+                Some(&result),
+            );
             if is(&self.status, ACTIVE) {
                 match self.evaluate_retry(at, &ctx) {
                     Ok(true) => {
@@ -863,10 +926,27 @@ impl<'a> Conductor<'a> {
                     None
                 }
             }
-            Event::Action { item_id: Some(item), .. } => {
+            Event::Action {
+                item_id: Some(item),
+                ..
+            } => {
                 if !is(&status, COMPLETED) {
-                    return if is(&current, &["", "requested", "scheduled", "delayed", "running", "retrying"]) {
-                        Some(if status == "running" { "running".into() } else { status })
+                    return if is(
+                        &current,
+                        &[
+                            "",
+                            "requested",
+                            "scheduled",
+                            "delayed",
+                            "running",
+                            "retrying",
+                        ],
+                    ) {
+                        Some(if status == "running" {
+                            "running".into()
+                        } else {
+                            status
+                        })
                     } else {
                         None
                     };
@@ -912,7 +992,11 @@ impl<'a> Conductor<'a> {
                             Some("failed".into())
                         }
                     }
-                    "canceled" => Some(if active { "canceling".into() } else { "canceled".into() }),
+                    "canceled" => Some(if active {
+                        "canceling".into()
+                    } else {
+                        "canceled".into()
+                    }),
                     _ => None,
                 }
             }
@@ -939,7 +1023,11 @@ impl<'a> Conductor<'a> {
         let status = self.sequence[at].status.clone().unwrap_or_default();
         match when {
             None => Ok(is(&status, ABENDED)),
-            Some(when) => Ok(truthy(&expr::evaluate(&Value::String(when), ctx, &self.functions)?)),
+            Some(when) => Ok(truthy(&expr::evaluate(
+                &Value::String(when),
+                ctx,
+                &self.functions,
+            )?)),
         }
     }
 
@@ -956,7 +1044,8 @@ impl<'a> Conductor<'a> {
             let transition_id = edge.id();
             let held = match &edge.when {
                 None => Ok(true),
-                Some(when) => expr::evaluate(&Value::String(when.clone()), &ctx, &self.functions).map(|v| truthy(&v)),
+                Some(when) => expr::evaluate(&Value::String(when.clone()), &ctx, &self.functions)
+                    .map(|v| truthy(&v)),
             };
             let held = match held {
                 Ok(held) => held,
@@ -966,7 +1055,9 @@ impl<'a> Conductor<'a> {
                     continue;
                 }
             };
-            self.sequence[at].next.insert(transition_id.clone(), json!(held));
+            self.sequence[at]
+                .next
+                .insert(transition_id.clone(), json!(held));
             if !held {
                 continue;
             }
@@ -1074,15 +1165,26 @@ impl<'a> Conductor<'a> {
             && (self.has_next(id, route, true) || self.has_next(id, route, false));
         let active = self.has_active_tasks();
         let current = self.status.clone();
-        let kind = if remediated { "succeeded" } else { status.as_str() };
+        let kind = if remediated {
+            "succeeded"
+        } else {
+            status.as_str()
+        };
         let new = match (current.as_str(), kind) {
             ("running", "succeeded") => {
                 let incomplete = !self.ready_staged().is_empty() || self.has_next(id, route, true);
                 let canceled = self.tasks.values().any(|&i| {
-                    matches!(self.sequence[i].status.as_deref(), Some("canceling" | "canceled"))
+                    matches!(
+                        self.sequence[i].status.as_deref(),
+                        Some("canceling" | "canceled")
+                    )
                 });
                 if canceled {
-                    if active { "canceling" } else { "canceled" }
+                    if active {
+                        "canceling"
+                    } else {
+                        "canceled"
+                    }
                 } else if active || incomplete {
                     "running"
                 } else {
@@ -1092,16 +1194,26 @@ impl<'a> Conductor<'a> {
             ("running", "failed" | "expired" | "abandoned") => "failed",
             ("running", "canceling") => "canceling",
             ("running", "canceled") => {
-                if active { "canceling" } else { "canceled" }
+                if active {
+                    "canceling"
+                } else {
+                    "canceled"
+                }
             }
             ("canceling", "succeeded" | "failed" | "expired" | "abandoned" | "canceled") => {
-                if active { "canceling" } else { "canceled" }
+                if active {
+                    "canceling"
+                } else {
+                    "canceled"
+                }
             }
             _ => current.as_str(),
         }
         .to_string();
         self.status = new;
-        if is(&self.status, COMPLETED) {
+        // A workflow already completed takes no event (`machines.py` returns before its
+        // unreachable-join check).
+        if !is(&current, COMPLETED) && is(&self.status, COMPLETED) {
             let unreachable: Vec<(String, usize)> = self
                 .staged
                 .iter()
@@ -1124,7 +1236,12 @@ impl<'a> Conductor<'a> {
     /// Ask the workflow to stop (`canceling` while tasks run, else `canceled`).
     pub fn cancel(&mut self) {
         if is(&self.status, &["running", "requested"]) {
-            self.status = if self.has_active_tasks() { "canceling" } else { "canceled" }.into();
+            self.status = if self.has_active_tasks() {
+                "canceling"
+            } else {
+                "canceled"
+            }
+            .into();
         }
     }
 
@@ -1144,13 +1261,20 @@ impl<'a> Conductor<'a> {
         if !is(&self.status, COMPLETED) || self.output.is_some() {
             return;
         }
-        let terms: Vec<usize> = (0..self.sequence.len()).filter(|&i| self.sequence[i].term).collect();
+        let terms: Vec<usize> = (0..self.sequence.len())
+            .filter(|&i| self.sequence[i].term)
+            .collect();
         let mut ctx = match terms.first() {
             Some(&first) => self.context_of(&self.sequence[first].ctxs_in.clone()),
             None => Map::new(),
         };
         for &i in terms.iter().skip(1) {
-            let idxs: Vec<usize> = self.sequence[i].ctxs_in.iter().copied().filter(|&c| c != 0).collect();
+            let idxs: Vec<usize> = self.sequence[i]
+                .ctxs_in
+                .iter()
+                .copied()
+                .filter(|&c| c != 0)
+                .collect();
             let more = self.context_of(&idxs);
             merge(&mut ctx, &more);
         }
@@ -1225,7 +1349,11 @@ fn register_functions(functions: &mut Functions) {
     }
     fn status(call: &yaql::Call<'_>) -> Result<Value, yaql::Error> {
         let task = current(call)?;
-        Ok(status_of(call, task["id"].as_str().unwrap_or_default(), &task["route"]))
+        Ok(status_of(
+            call,
+            task["id"].as_str().unwrap_or_default(),
+            &task["route"],
+        ))
     }
     functions.register("succeeded", |call| Ok(json!(status(call)? == "succeeded")));
     functions.register("failed", |call| Ok(json!(status(call)? == "failed")));
@@ -1233,12 +1361,16 @@ fn register_functions(functions: &mut Functions) {
         let status = status(call)?;
         Ok(json!(COMPLETED.iter().any(|s| status == *s)))
     });
-    functions.register("result", |call| Ok(current(call)?.get("result").cloned().unwrap_or(Value::Null)));
+    functions.register("result", |call| {
+        Ok(current(call)?.get("result").cloned().unwrap_or(Value::Null))
+    });
     functions.register("task_status", |call| {
         let name = call.args.first().map(yaql::py_str).unwrap_or_default();
         let route = match call.args.get(1) {
             Some(route) => route.clone(),
-            None => current(call).map(|t| t["route"].clone()).unwrap_or(json!(0)),
+            None => current(call)
+                .map(|t| t["route"].clone())
+                .unwrap_or(json!(0)),
         };
         Ok(status_of(call, &name, &route))
     });

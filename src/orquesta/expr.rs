@@ -95,12 +95,11 @@ pub fn evaluate(
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         Value::String(text) if has_jinja(text) => jinja(text, context, functions),
-        Value::String(text) if has_yaql(text) => {
-            yaql::evaluate_text(text, context, functions).map_err(|e| ExprError {
+        Value::String(text) if has_yaql(text) => yaql::evaluate_text(text, context, functions)
+            .map_err(|e| ExprError {
                 kind: "YaqlEvaluationException",
                 message: e.to_string(),
-            })
-        }
+            }),
         other => Ok(other.clone()),
     }
 }
@@ -184,9 +183,7 @@ fn jinja(
     };
     let found = jinja_expressions(text);
     if found.iter().any(|r| text[r.clone()].starts_with("{%")) {
-        let rendered = env
-            .render_str(text, ())
-            .map_err(|e| fail(text, e))?;
+        let rendered = env.render_str(text, ()).map_err(|e| fail(text, e))?;
         if has_jinja(&rendered) && rendered != text {
             return jinja(&rendered, context, functions);
         }

@@ -81,7 +81,8 @@ mod tests {
 
     #[test]
     fn values_are_read_as_orquesta_reads_them() {
-        let pairs = parse_pairs(r#"a=1 b="x y" c='z' d=true e=[1, 2] f=<% ctx().x %> g=2.5 h=TRUE"#);
+        let pairs =
+            parse_pairs(r#"a=1 b="x y" c='z' d=true e=[1, 2] f=<% ctx().x %> g=2.5 h=TRUE"#);
         let got: Vec<_> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         assert_eq!(
             got,
@@ -101,7 +102,10 @@ mod tests {
     #[test]
     fn a_bare_word_is_no_pair() {
         assert!(parse_pairs("message=hello").is_empty());
-        assert_eq!(split_action("core.local cmd=\"ls\"").unwrap().0, "core.local");
+        assert_eq!(
+            split_action("core.local cmd=\"ls\"").unwrap().0,
+            "core.local"
+        );
         assert!(split_action("core.noop").is_none());
     }
 }

@@ -22,25 +22,150 @@ const TASK_SCHEMA: &str = "properties.tasks.patternProperties.^\\w+$";
 /// yaql 3.2.0's standard library: a call to one of these that the subset lacks is refused at
 /// inspection (**[fix]**: upstream runs it); other unknown names stay runtime errors.
 pub const YAQL_STANDARD: &[&str] = &[
-    "abs", "accumulate", "add", "aggregate", "all", "any", "append", "assert", "bitwiseAnd",
-    "bitwiseNot", "bitwiseOr", "bitwiseXor", "bool", "call", "characters", "coalesce", "concat",
-    "contains", "containsKey", "containsValue", "count", "cycle", "datetime", "def",
-    "defaultIfEmpty", "delete", "deleteAll", "dict", "difference", "distinct", "endsWith",
-    "enumerate", "escapeRegex", "examine", "filter", "first", "flatten", "float", "format",
-    "generate", "generateMany", "get", "groupBy", "hex", "indexOf", "indexWhere", "insert",
-    "insertMany", "int", "intersect", "isBoolean", "isDatetime", "isDict", "isEmpty",
-    "isInteger", "isIterable", "isList", "isNumber", "isRegex", "isSet", "isString",
-    "isTimespan", "items", "join", "keys", "last", "lastIndexOf", "lastIndexWhere", "len", "let",
-    "limit", "list", "localtz", "map", "matches", "max", "memorize", "mergeWith", "min", "norm",
-    "now", "orderBy", "orderByDescending", "pow", "random", "range", "reduce", "regex", "remove",
-    "repeat", "replace", "replaceBy", "replaceMany", "reverse", "rightSplit", "round", "search",
-    "searchAll", "select", "selectAllCases", "selectCase", "selectMany", "sequence", "set",
-    "shiftBitsLeft", "shiftBitsRight", "sign", "single", "skip", "skipWhile", "slice",
-    "sliceWhere", "split", "splitAt", "splitWhere", "startsWith", "str", "substring", "sum",
-    "switch", "switchCase", "symmetricDifference", "take", "takeWhile", "thenBy",
-    "thenByDescending", "timespan", "toCharArray", "toDict", "toList", "toLower", "toSet",
-    "toUpper", "trim", "trimLeft", "trimRight", "union", "unpack", "utctz", "values", "where",
-    "with", "zip", "zipLongest",
+    "abs",
+    "accumulate",
+    "add",
+    "aggregate",
+    "all",
+    "any",
+    "append",
+    "assert",
+    "bitwiseAnd",
+    "bitwiseNot",
+    "bitwiseOr",
+    "bitwiseXor",
+    "bool",
+    "call",
+    "characters",
+    "coalesce",
+    "concat",
+    "contains",
+    "containsKey",
+    "containsValue",
+    "count",
+    "cycle",
+    "datetime",
+    "def",
+    "defaultIfEmpty",
+    "delete",
+    "deleteAll",
+    "dict",
+    "difference",
+    "distinct",
+    "endsWith",
+    "enumerate",
+    "escapeRegex",
+    "examine",
+    "filter",
+    "first",
+    "flatten",
+    "float",
+    "format",
+    "generate",
+    "generateMany",
+    "get",
+    "groupBy",
+    "hex",
+    "indexOf",
+    "indexWhere",
+    "insert",
+    "insertMany",
+    "int",
+    "intersect",
+    "isBoolean",
+    "isDatetime",
+    "isDict",
+    "isEmpty",
+    "isInteger",
+    "isIterable",
+    "isList",
+    "isNumber",
+    "isRegex",
+    "isSet",
+    "isString",
+    "isTimespan",
+    "items",
+    "join",
+    "keys",
+    "last",
+    "lastIndexOf",
+    "lastIndexWhere",
+    "len",
+    "let",
+    "limit",
+    "list",
+    "localtz",
+    "map",
+    "matches",
+    "max",
+    "memorize",
+    "mergeWith",
+    "min",
+    "norm",
+    "now",
+    "orderBy",
+    "orderByDescending",
+    "pow",
+    "random",
+    "range",
+    "reduce",
+    "regex",
+    "remove",
+    "repeat",
+    "replace",
+    "replaceBy",
+    "replaceMany",
+    "reverse",
+    "rightSplit",
+    "round",
+    "search",
+    "searchAll",
+    "select",
+    "selectAllCases",
+    "selectCase",
+    "selectMany",
+    "sequence",
+    "set",
+    "shiftBitsLeft",
+    "shiftBitsRight",
+    "sign",
+    "single",
+    "skip",
+    "skipWhile",
+    "slice",
+    "sliceWhere",
+    "split",
+    "splitAt",
+    "splitWhere",
+    "startsWith",
+    "str",
+    "substring",
+    "sum",
+    "switch",
+    "switchCase",
+    "symmetricDifference",
+    "take",
+    "takeWhile",
+    "thenBy",
+    "thenByDescending",
+    "timespan",
+    "toCharArray",
+    "toDict",
+    "toList",
+    "toLower",
+    "toSet",
+    "toUpper",
+    "trim",
+    "trimLeft",
+    "trimRight",
+    "union",
+    "unpack",
+    "utctz",
+    "values",
+    "where",
+    "with",
+    "zip",
+    "zipLongest",
 ];
 
 fn entry(kind: &str, message: String, spec_path: &str, schema_path: &str) -> Value {
@@ -50,7 +175,11 @@ fn entry(kind: &str, message: String, spec_path: &str, schema_path: &str) -> Val
 /// Read and inspect a workflow document: the model, or every error upstream reports
 /// (sorted by type and schema path, as st2 sorts them). `app_ctx` are the names the context
 /// starts with (`st2`, `parent`); `functions` the engine's (for the unknown-function check).
-pub fn inspect(raw: &Value, app_ctx: &[&str], functions: &Functions) -> Result<WorkflowSpec, Vec<Value>> {
+pub fn inspect(
+    raw: &Value,
+    app_ctx: &[&str],
+    functions: &Functions,
+) -> Result<WorkflowSpec, Vec<Value>> {
     let spec = match WorkflowSpec::from_value(raw) {
         Ok(spec) => spec,
         Err(errors) => {
@@ -66,7 +195,8 @@ pub fn inspect(raw: &Value, app_ctx: &[&str], functions: &Functions) -> Result<W
     let mut seen = HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
     errors.sort_by(|a, b| {
-        (a["type"].as_str(), a["schema_path"].as_str()).cmp(&(b["type"].as_str(), b["schema_path"].as_str()))
+        (a["type"].as_str(), a["schema_path"].as_str())
+            .cmp(&(b["type"].as_str(), b["schema_path"].as_str()))
     });
     if errors.is_empty() {
         Ok(spec)
@@ -81,7 +211,10 @@ fn semantics(spec: &WorkflowSpec) -> Vec<Value> {
         if RESERVED_TASK_NAMES.contains(&task.name.as_str()) {
             out.push(entry(
                 "semantic",
-                format!("The task name \"{}\" is reserved with special function.", task.name),
+                format!(
+                    "The task name \"{}\" is reserved with special function.",
+                    task.name
+                ),
                 &format!("tasks.{}", task.name),
                 TASK_SCHEMA,
             ));
@@ -102,7 +235,9 @@ fn semantics(spec: &WorkflowSpec) -> Vec<Value> {
     let mut queue: VecDeque<String> = starts.iter().cloned().collect();
     while let Some(name) = queue.pop_front() {
         traversed.push(name.clone());
-        let Some(task) = spec.task(&name) else { continue };
+        let Some(task) = spec.task(&name) else {
+            continue;
+        };
         for (i, transition) in task.next.iter().enumerate() {
             for next in &transition.targets {
                 if traversed.contains(next) {
@@ -146,8 +281,11 @@ fn unreachable_joins(spec: &WorkflowSpec) -> Vec<Value> {
     }
     let mut staging: Vec<(String, Meta)> = Vec::new();
     let mut track: HashMap<String, BTreeSet<String>> = HashMap::new();
-    let mut queue: VecDeque<(Option<String>, String, Vec<String>)> =
-        spec.start_tasks().into_iter().map(|t| (None, t, Vec::new())).collect();
+    let mut queue: VecDeque<(Option<String>, String, Vec<String>)> = spec
+        .start_tasks()
+        .into_iter()
+        .map(|t| (None, t, Vec::new()))
+        .collect();
     while let Some((prev, name, mut splits)) = queue.pop_front() {
         if spec.task(&name).is_none() {
             continue;
@@ -283,7 +421,8 @@ fn expressions(spec: &WorkflowSpec, functions: &Functions) -> Vec<Value> {
                     let expression = &text[range];
                     match yaql::parse(yaql::strip_delimiters(expression)) {
                         Err(error) => {
-                            let mut e = entry("expression", error.to_string(), &spec_path, &schema_path);
+                            let mut e =
+                                entry("expression", error.to_string(), &spec_path, &schema_path);
                             e["expression"] = json!(expression);
                             e["language"] = json!("yaql");
                             out.push(e);
@@ -294,7 +433,9 @@ fn expressions(spec: &WorkflowSpec, functions: &Functions) -> Vec<Value> {
                                 if YAQL_STANDARD.contains(&bare) {
                                     let mut e = entry(
                                         "content",
-                                        format!("YAQL function \"{bare}\" is not supported by st2-rs."),
+                                        format!(
+                                            "YAQL function \"{bare}\" is not supported by st2-rs."
+                                        ),
                                         &spec_path,
                                         &schema_path,
                                     );
@@ -353,13 +494,18 @@ pub fn extract_vars(value: &Value) -> Vec<(&'static str, String, String)> {
         }
         for range in super::expr::jinja_expressions(text) {
             let inner = &text[range];
-            parts.push(("jinja", inner.trim_matches(['{', '}', '%']).trim().to_string()));
+            parts.push((
+                "jinja",
+                inner.trim_matches(['{', '}', '%']).trim().to_string(),
+            ));
         }
         for (language, inner) in parts {
             for reference in ctx_ref().find_iter(&inner) {
                 let reference = reference.as_str().trim();
                 for (i, re) in extracts().iter().enumerate() {
-                    let Some(m) = re.captures(reference) else { continue };
+                    let Some(m) = re.captures(reference) else {
+                        continue;
+                    };
                     let name = m.get(1).unwrap();
                     if i == 0 && reference[name.end()..].starts_with('(') {
                         continue;
@@ -369,7 +515,9 @@ pub fn extract_vars(value: &Value) -> Vec<(&'static str, String, String)> {
             }
         }
     }
-    out.into_iter().map(|(name, language, text)| (language, text, name)).collect()
+    out.into_iter()
+        .map(|(name, language, text)| (language, text, name))
+        .collect()
 }
 
 fn check(
@@ -390,7 +538,9 @@ fn check(
             report(format!("Variable \"{name}\" that is prefixed with double underscores is considered a private variable and cannot be referenced."));
         }
         if !ctx.contains(&name) {
-            report(format!("Variable \"{name}\" is referenced before assignment."));
+            report(format!(
+                "Variable \"{name}\" is referenced before assignment."
+            ));
         }
     }
 }
@@ -416,7 +566,13 @@ fn context(spec: &WorkflowSpec, app_ctx: &[&str]) -> Vec<Value> {
     let mut rolling: BTreeSet<String> = app_ctx.iter().map(|s| s.to_string()).collect();
     for key in ["input", "vars"] {
         if let Some(value) = spec.raw.get(key).filter(|v| !v.is_null()) {
-            check(value, &rolling, key, &format!("properties.{key}"), &mut errors);
+            check(
+                value,
+                &rolling,
+                key,
+                &format!("properties.{key}"),
+                &mut errors,
+            );
             rolling.extend(names_of(value));
         }
     }
@@ -441,17 +597,35 @@ fn context(spec: &WorkflowSpec, app_ctx: &[&str]) -> Vec<Value> {
             Some(c) if !c.is_empty() => c,
             _ => ctxs.get(&name).cloned().unwrap_or_default(),
         };
-        let Some(task) = spec.task(&name) else { continue };
+        let Some(task) = spec.task(&name) else {
+            continue;
+        };
         let spec_path = format!("tasks.{name}");
         for key in ["delay", "with", "action", "input"] {
             if let Some(value) = task.raw.get(key).filter(|v| !v.is_null()) {
-                check(value, &task_ctx, &format!("{spec_path}.{key}"), &format!("{TASK_SCHEMA}.properties.{key}"), &mut errors);
+                check(
+                    value,
+                    &task_ctx,
+                    &format!("{spec_path}.{key}"),
+                    &format!("{TASK_SCHEMA}.properties.{key}"),
+                    &mut errors,
+                );
             }
         }
-        let raw_next: Vec<Value> = task.raw.get("next").and_then(Value::as_array).cloned().unwrap_or_default();
+        let raw_next: Vec<Value> = task
+            .raw
+            .get("next")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         // The task's own pass over `next` (each transition with the task's context).
         for (i, transition) in raw_next.iter().enumerate() {
-            transition_context(transition, &task_ctx, &format!("{spec_path}.next[{i}]"), &mut errors);
+            transition_context(
+                transition,
+                &task_ctx,
+                &format!("{spec_path}.next[{i}]"),
+                &mut errors,
+            );
         }
         all.extend(task_ctx.iter().cloned());
         let mut transitions = Vec::new();
@@ -464,7 +638,12 @@ fn context(spec: &WorkflowSpec, app_ctx: &[&str]) -> Vec<Value> {
             }
         }
         for (next, i) in transitions {
-            let published = transition_context(&raw_next[i], &task_ctx, &format!("{spec_path}.next[{i}]"), &mut errors);
+            let published = transition_context(
+                &raw_next[i],
+                &task_ctx,
+                &format!("{spec_path}.next[{i}]"),
+                &mut errors,
+            );
             let mut branch = task_ctx.clone();
             branch.extend(published);
             all.extend(branch.iter().cloned());
@@ -502,11 +681,22 @@ fn transition_context(
     let mut published = Vec::new();
     let mut rolling = ctx.clone();
     for key in ["when", "publish", "do"] {
-        let Some(value) = transition.get(key).filter(|v| !v.is_null()) else { continue };
-        check(value, &rolling, &format!("{spec_path}.{key}"), &format!("{schema}.properties.{key}"), errors);
+        let Some(value) = transition.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        check(
+            value,
+            &rolling,
+            &format!("{spec_path}.{key}"),
+            &format!("{schema}.properties.{key}"),
+            errors,
+        );
         if key == "publish" {
             let names = match value {
-                Value::String(s) => super::inline::parse_pairs(s).into_iter().map(|(k, _)| k).collect(),
+                Value::String(s) => super::inline::parse_pairs(s)
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect(),
                 other => names_of(other),
             };
             rolling.extend(names.iter().cloned());
@@ -522,7 +712,9 @@ mod tests {
 
     fn errors(text: &str) -> Vec<Value> {
         let raw = crate::yaml::from_str(text).unwrap();
-        inspect(&raw, &["st2", "parent"], &Functions::new()).err().unwrap_or_default()
+        inspect(&raw, &["st2", "parent"], &Functions::new())
+            .err()
+            .unwrap_or_default()
     }
 
     #[test]
@@ -531,15 +723,26 @@ mod tests {
             "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n    input:\n      x: <% ctx().y %>\n    next:\n      - publish: y=1\n",
         );
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0]["message"], "Variable \"y\" is referenced before assignment.");
+        assert_eq!(
+            found[0]["message"],
+            "Variable \"y\" is referenced before assignment."
+        );
         assert_eq!(found[0]["spec_path"], "tasks.t1.input");
     }
 
     #[test]
     fn undefined_and_reserved_tasks_are_named() {
-        let found = errors("version: 1.0\ntasks:\n  noop:\n    action: core.noop\n    next:\n      - do: t9\n");
-        let messages: Vec<&str> = found.iter().map(|e| e["message"].as_str().unwrap()).collect();
-        assert!(messages.contains(&"The task \"t9\" is not defined."), "{messages:?}");
+        let found = errors(
+            "version: 1.0\ntasks:\n  noop:\n    action: core.noop\n    next:\n      - do: t9\n",
+        );
+        let messages: Vec<&str> = found
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert!(
+            messages.contains(&"The task \"t9\" is not defined."),
+            "{messages:?}"
+        );
         assert!(messages.contains(&"The task name \"noop\" is reserved with special function."));
     }
 
@@ -553,10 +756,11 @@ mod tests {
 
     #[test]
     fn vars_extracted_as_orquesta_extracts_them() {
-        let names: Vec<String> = extract_vars(&json!("<% ctx().a.b + ctx(c) + ctx('d') + ctx().e() %>"))
-            .into_iter()
-            .map(|v| v.2)
-            .collect();
+        let names: Vec<String> =
+            extract_vars(&json!("<% ctx().a.b + ctx(c) + ctx('d') + ctx().e() %>"))
+                .into_iter()
+                .map(|v| v.2)
+                .collect();
         assert_eq!(names, vec!["a", "c", "d"]);
     }
 }

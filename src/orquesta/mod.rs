@@ -8,3 +8,4 @@ pub mod expr;
 pub mod inline;
 pub mod inspect;
 pub mod model;
+pub mod waves;

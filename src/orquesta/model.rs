@@ -178,7 +178,10 @@ impl WorkflowSpec {
                                 spec.input.push((k.clone(), Some(v.clone())));
                             }
                             other => error(
-                                format!("{} is not valid under any of the given schemas", py_repr(other)),
+                                format!(
+                                    "{} is not valid under any of the given schemas",
+                                    py_repr(other)
+                                ),
                                 "input",
                                 "properties.input.items.oneOf",
                             ),
@@ -197,7 +200,10 @@ impl WorkflowSpec {
                 match one_key_list(value) {
                     Some(list) => *target = list,
                     None => error(
-                        format!("{} is not valid under the schema of a list of one-key maps", py_repr(value)),
+                        format!(
+                            "{} is not valid under the schema of a list of one-key maps",
+                            py_repr(value)
+                        ),
                         field,
                         &format!("properties.{field}"),
                     ),
@@ -205,11 +211,7 @@ impl WorkflowSpec {
             }
         }
         match doc.get("tasks") {
-            None => error(
-                "'tasks' is a required property".to_string(),
-                "",
-                "required",
-            ),
+            None => error("'tasks' is a required property".to_string(), "", "required"),
             Some(Value::Object(tasks)) => {
                 if tasks.is_empty() {
                     error(
@@ -230,11 +232,9 @@ impl WorkflowSpec {
                     }
                     match TaskSpec::from_value(name, task) {
                         Ok(task) => spec.tasks.push(task),
-                        Err(message) => error(
-                            message,
-                            &path,
-                            "properties.tasks.patternProperties.^\\w+$",
-                        ),
+                        Err(message) => {
+                            error(message, &path, "properties.tasks.patternProperties.^\\w+$")
+                        }
                     }
                 }
             }
@@ -314,8 +314,7 @@ impl WorkflowSpec {
     /// Whether following transitions from `name` leads back to it.
     pub fn in_cycle(&self, name: &str) -> bool {
         let mut traversed = HashSet::new();
-        let mut queue: VecDeque<String> =
-            self.next_tasks(name).into_iter().map(|t| t.0).collect();
+        let mut queue: VecDeque<String> = self.next_tasks(name).into_iter().map(|t| t.0).collect();
         while let Some(next) = queue.pop_front() {
             if next == name {
                 return true;
@@ -338,7 +337,8 @@ impl TaskSpec {
             other => return Err(format!("{} is not of type 'object'", py_repr(other))),
         };
         for key in map.keys() {
-            if !["delay", "join", "with", "action", "input", "retry", "next"].contains(&key.as_str())
+            if !["delay", "join", "with", "action", "input", "retry", "next"]
+                .contains(&key.as_str())
             {
                 return Err(format!(
                     "Additional properties are not allowed ('{key}' was unexpected)"
@@ -415,14 +415,16 @@ impl TaskSpec {
                         None => Vec::new(),
                         Some(Value::String(s)) => super::inline::parse_pairs(s),
                         Some(value) => one_key_list(value).ok_or_else(|| {
-                            format!("{} is not valid under any of the given schemas", py_repr(value))
+                            format!(
+                                "{} is not valid under any of the given schemas",
+                                py_repr(value)
+                            )
                         })?,
                     };
-                    let targets = t.get("do").map(split_do).unwrap_or_default();
-                    let targets = if t.get("do").is_none_or(Value::is_null) {
-                        Vec::new()
-                    } else {
-                        targets
+                    // No `do`: `continue` (`TaskTransitionSpec.__init__`).
+                    let targets = match t.get("do") {
+                        None | Some(Value::Null) => vec!["continue".to_string()],
+                        Some(value) => split_do(value),
                     };
                     next.push(Transition {
                         when,

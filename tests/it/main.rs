@@ -17,6 +17,7 @@ mod install;
 mod install_failures;
 mod key;
 mod network;
+mod orquesta_differential;
 mod pack_commands;
 mod params_differential;
 mod reliability;

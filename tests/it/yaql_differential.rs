@@ -38,7 +38,7 @@ use crate::common::*;
 
 /// The oracle's Python, building its virtualenv on first use; `None` (after saying why)
 /// when it cannot be built here.
-fn oracle_python() -> Option<PathBuf> {
+pub(crate) fn oracle_python() -> Option<PathBuf> {
     let tarball = shared_dir().join("oracles/orquesta-5ba1467.tar.gz");
     if skip_unless(
         tarball.is_file(),

@@ -1,0 +1,225 @@
+//! The deterministic waves of `../shared/spec/workflows.md` §2.6 **[fix]** (orquesta-rehearse's
+//! discipline): ask the conductor for the ready tasks, mark every action execution of the
+//! wave running in wave order, run them (an [`Executor`]: child executions, or the mocks of
+//! `ST2_WORKFLOW_MOCKS`), then apply their completions in wave order; repeat until nothing
+//! is ready, then render the output.
+
+use serde_json::{json, Map, Value};
+
+use super::conductor::Conductor;
+
+/// One action execution a wave runs.
+#[derive(Debug, Clone)]
+pub struct ActionRequest {
+    /// Task name.
+    pub task_id: String,
+    /// Route index.
+    pub route: usize,
+    /// Item index (with-items).
+    pub item_id: Option<usize>,
+    /// The action ref (`None`: the task has no action; it succeeds with result null).
+    pub action: Option<String>,
+    /// The rendered input.
+    pub input: Map<String, Value>,
+    /// The index of the task's entry in the sequence.
+    pub seq_id: usize,
+    /// Seconds to wait before it starts.
+    pub delay: Option<i64>,
+}
+
+/// How an action execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionResult {
+    /// Its final status (`succeeded`, `failed`, `timeout`, `canceled`, ...).
+    pub status: String,
+    /// Its result.
+    pub result: Value,
+}
+
+/// Runs a wave's action executions.
+pub trait Executor {
+    /// Run `wave` (all of it; concurrently if it likes) and answer each one's end, in order.
+    fn run(&mut self, wave: &[ActionRequest]) -> Vec<ActionResult>;
+    /// Whether the workflow is being canceled.
+    fn canceled(&self) -> bool {
+        false
+    }
+}
+
+/// Conduct the workflow to its end.
+pub fn conduct(conductor: &mut Conductor<'_>, executor: &mut dyn Executor) {
+    loop {
+        if executor.canceled() {
+            conductor.cancel();
+        }
+        let next = conductor.next_tasks();
+        if next.is_empty() {
+            break;
+        }
+        let mut wave = Vec::new();
+        let mut empty_items = Vec::new();
+        for task in &next {
+            if task.items_count == Some(0) {
+                empty_items.push((task.id.clone(), task.route));
+                continue;
+            }
+            for action in &task.actions {
+                conductor.action_event(
+                    &task.id,
+                    task.route,
+                    action.item_id,
+                    "running",
+                    Value::Null,
+                );
+                wave.push(ActionRequest {
+                    task_id: task.id.clone(),
+                    route: task.route,
+                    item_id: action.item_id,
+                    action: action.action.clone(),
+                    input: action.input.clone(),
+                    seq_id: conductor.sequence().len().saturating_sub(1),
+                    delay: task.delay,
+                });
+            }
+        }
+        for (id, route) in empty_items {
+            conductor.action_event(&id, route, None, "running", Value::Null);
+            conductor.action_event(&id, route, None, "succeeded", json!([]));
+        }
+        let results = if wave.is_empty() {
+            Vec::new()
+        } else {
+            executor.run(&wave)
+        };
+        for (request, result) in wave.iter().zip(results) {
+            conductor.action_event(
+                &request.task_id,
+                request.route,
+                request.item_id,
+                &result.status,
+                result.result,
+            );
+        }
+        if executor.canceled() {
+            conductor.cancel();
+        }
+    }
+    if executor.canceled() {
+        conductor.cancel();
+    }
+    conductor.settle();
+    conductor.render_output();
+}
+
+/// One entry of `ST2_WORKFLOW_MOCKS` (orquesta-rehearse's `mock_action_executions`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Mock {
+    /// The task.
+    pub task_id: String,
+    /// Which item (with-items).
+    #[serde(default)]
+    pub item_id: Option<usize>,
+    /// Which entry of the sequence.
+    #[serde(default)]
+    pub seq_id: Option<usize>,
+    /// First iteration it answers.
+    #[serde(default)]
+    pub iter_id: i64,
+    /// How many iterations it answers.
+    #[serde(default = "one")]
+    pub num_iter: i64,
+    /// Status (default `succeeded`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Result.
+    #[serde(default)]
+    pub result: Value,
+    #[serde(skip)]
+    iter_pos: Option<i64>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// Mocked action executions, matched as orquesta-rehearse matches them
+/// (`WorkflowTestCaseMixin.get_mock_action_execution`).
+#[derive(Debug, Clone, Default)]
+pub struct Mocks {
+    entries: Vec<Mock>,
+}
+
+impl Mocks {
+    /// The mocks of a JSON list.
+    pub fn from_json(value: &Value) -> Result<Mocks, String> {
+        let entries: Vec<Mock> =
+            serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        Ok(Mocks { entries })
+    }
+
+    fn find(&self, task: &str, item: Option<usize>, seq: Option<usize>) -> Option<usize> {
+        let mut found: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| {
+                let m = &self.entries[i];
+                let pos = m.iter_pos.unwrap_or(m.iter_id - 1);
+                m.task_id == task && pos < m.iter_id + m.num_iter - 1
+            })
+            .collect();
+        if !found.is_empty() && seq.is_some() {
+            found.retain(|&i| self.entries[i].seq_id == seq);
+        }
+        if !found.is_empty() && item.is_some() {
+            found.retain(|&i| self.entries[i].item_id == item);
+        }
+        if let Some(&first) = found.first() {
+            if self.entries[first].seq_id.is_some() && seq.is_none() {
+                return None;
+            }
+        }
+        found.first().copied()
+    }
+
+    /// The mocked end of `request`: the matching entry (used up by one iteration), else
+    /// `None`.
+    pub fn answer(&mut self, request: &ActionRequest) -> Option<ActionResult> {
+        let at = self
+            .find(&request.task_id, request.item_id, Some(request.seq_id))
+            .or_else(|| self.find(&request.task_id, request.item_id, None))?;
+        let mock = &mut self.entries[at];
+        mock.iter_pos = Some(mock.iter_pos.unwrap_or(mock.iter_id - 1) + 1);
+        Some(ActionResult {
+            status: mock.status.clone().unwrap_or_else(|| "succeeded".into()),
+            result: mock.result.clone(),
+        })
+    }
+}
+
+/// An [`Executor`] answering from [`Mocks`]; an action no entry matches succeeds with result
+/// null (the rehearsal's default) when `lenient`, else fails naming the task.
+pub struct MockExecutor {
+    /// The mocks.
+    pub mocks: Mocks,
+    /// Whether an unmatched action succeeds.
+    pub lenient: bool,
+    /// Every request, in order.
+    pub requests: Vec<ActionRequest>,
+}
+
+impl Executor for MockExecutor {
+    fn run(&mut self, wave: &[ActionRequest]) -> Vec<ActionResult> {
+        self.requests.extend(wave.iter().cloned());
+        wave.iter()
+            .map(|request| match self.mocks.answer(request) {
+                Some(result) => result,
+                None if self.lenient || request.action.is_none() => ActionResult {
+                    status: "succeeded".into(),
+                    result: Value::Null,
+                },
+                None => ActionResult {
+                    status: "failed".into(),
+                    result: json!({"error": format!("no mocked action execution matches task \"{}\"", request.task_id)}),
+                },
+            })
+            .collect()
+    }
+}
