@@ -200,6 +200,7 @@ pub struct Conductor<'a> {
     errors: Vec<Value>,
     output: Option<Map<String, Value>>,
     item_results: HashMap<(String, usize), Vec<Value>>,
+    task_records: Option<std::sync::Arc<std::sync::Mutex<Map<String, Value>>>>,
 }
 
 fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
@@ -249,6 +250,7 @@ impl<'a> Conductor<'a> {
             errors: Vec::new(),
             output: None,
             item_results: HashMap::new(),
+            task_records: None,
         };
         let mut ctx = parent;
         let mut errors = Vec::new();
@@ -299,6 +301,15 @@ impl<'a> Conductor<'a> {
             });
         }
         conductor
+    }
+
+    /// The task execution records `task()` reads (`__tasks` in the evaluation context),
+    /// kept up to date by the runner.
+    pub fn set_tasks_context(
+        &mut self,
+        records: std::sync::Arc<std::sync::Mutex<Map<String, Value>>>,
+    ) {
+        self.task_records = Some(records);
     }
 
     /// The workflow status.
@@ -403,6 +414,9 @@ impl<'a> Conductor<'a> {
         }
         ctx.insert("__current_task".into(), current);
         ctx.insert("__task_status".into(), self.status_map());
+        if let Some(records) = self.task_records.as_ref().and_then(|r| r.lock().ok()) {
+            ctx.insert("__tasks".into(), Value::Object(records.clone()));
+        }
         ctx
     }
 

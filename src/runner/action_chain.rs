@@ -483,6 +483,7 @@ impl ChainRun<'_, '_> {
             action_ref: &node.action_ref,
             parameters: cast,
             context,
+            mock: None,
         });
         let (state, result) = match &outcome.execution_id {
             Some(_) => (outcome.status, outcome.result.clone()),

@@ -32,6 +32,9 @@ pub(crate) struct TaskRequest<'a> {
     pub parameters: Map<String, Value>,
     /// The child's `context` (`user`, `parent`, and `chain` or `orquesta`).
     pub context: Value,
+    /// `ST2_WORKFLOW_MOCKS`: the child is prepared and recorded, but ends with this status
+    /// and result instead of running.
+    pub mock: Option<(ExecutionStatus, Value)>,
 }
 
 /// How a task's child execution ended.
@@ -54,4 +57,7 @@ pub(crate) trait TaskRunner {
     /// Record a child execution of `request`, run it to its end (synchronously; the
     /// workflow's cancel flag cancels it) and answer how it ended.
     fn run_task(&self, request: TaskRequest) -> TaskOutcome;
+
+    /// Keep the workflow's conductor state (orquesta: the record's `workflow` column).
+    fn record_workflow(&self, _state: &Value) {}
 }

@@ -1,0 +1,454 @@
+//! The `orquesta` runner (`../shared/spec/workflows.md` §1-2, §6, §8): the workflow file
+//! read and inspected as upstream does (a refusal is the parent's `result.errors`, nothing
+//! runs), st2's content checks through the [`TaskRunner`] (action refs, their inputs,
+//! **[fix]** runners st2-rs does not run), then the conductor ([`crate::orquesta`]) driven in
+//! waves, each action a child execution through [`TaskRunner::run_task`] with the orquesta
+//! `context`, or, under `ST2_WORKFLOW_MOCKS`, a mocked result.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use super::workflow::{TaskOutcome, TaskRequest, TaskRunner};
+use super::{RunOutcome, RunRequest};
+use crate::datastore::Datastore;
+use crate::orquesta::conductor::Conductor;
+use crate::orquesta::expr::{has_jinja, has_yaql};
+use crate::orquesta::inline;
+use crate::orquesta::inspect::inspect;
+use crate::orquesta::model::WorkflowSpec;
+use crate::orquesta::waves::{conduct, ActionRequest, ActionResult, Executor, Mocks};
+use crate::store::{ExecutionStatus, KeyScope};
+use crate::yaql::{self, Functions};
+
+/// The variable naming the mocks file.
+pub(crate) const MOCKS_VARIABLE: &str = "ST2_WORKFLOW_MOCKS";
+
+/// The warning printed whenever mocks are in use.
+pub(crate) fn mocks_warning() -> Option<String> {
+    std::env::var_os(MOCKS_VARIABLE).map(|path| {
+        format!(
+            "workflow actions are mocked from {}",
+            std::path::Path::new(&path).display()
+        )
+    })
+}
+
+fn failed(errors: Vec<Value>) -> RunOutcome {
+    RunOutcome {
+        outcome: ExecutionStatus::Failed,
+        result: json!({"errors": errors, "output": null}),
+    }
+}
+
+fn error(message: String) -> Value {
+    json!({"type": "error", "message": message})
+}
+
+/// Run the workflow of `request`.
+pub(crate) fn run(request: &RunRequest) -> RunOutcome {
+    let Some(tasks) = request.tasks else {
+        return failed(vec![error(
+            "the orquesta runner needs a task runner".into(),
+        )]);
+    };
+    let path = request.entry_point_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            return failed(vec![error(format!(
+                "Unable to read the workflow definition {}: {e}",
+                request.entry_point
+            ))])
+        }
+    };
+    let raw = match crate::yaml::from_str(&text) {
+        Ok(raw) => raw,
+        Err(e) => return failed(vec![error(format!("{e}"))]),
+    };
+    let functions = engine_functions(request);
+    let spec = match inspect(&raw, &["st2", "parent"], &functions) {
+        Ok(spec) => spec,
+        Err(errors) => return failed(errors),
+    };
+    let content = content_errors(&spec, tasks);
+    if !content.is_empty() {
+        return failed(content);
+    }
+    let mocks = match std::env::var_os(MOCKS_VARIABLE) {
+        None => None,
+        Some(file) => {
+            let loaded = std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()))
+                .and_then(|value| Mocks::from_json(&value));
+            match loaded {
+                Ok(mocks) => Some(mocks),
+                Err(e) => {
+                    return failed(vec![error(format!(
+                        "{MOCKS_VARIABLE}: {}: {e}",
+                        std::path::Path::new(&file).display()
+                    ))])
+                }
+            }
+        }
+    };
+    // [fix] null parameters are not passed: the workflow's own default applies.
+    let inputs: Map<String, Value> = request
+        .parameters
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let api_url = "http://127.0.0.1:9101/v1";
+    let st2 = json!({
+        "action_execution_id": request.execution_id,
+        "api_url": api_url,
+        "user": request.user,
+        "pack": request.pack,
+        "action": request.action_ref,
+        "runner": "orquesta",
+        "workflow_execution_id": request.execution_id,
+    });
+    let parent_ctx = json!({"user": request.user, "pack": request.pack});
+    let mut initial = Map::new();
+    initial.insert("st2".into(), st2);
+    initial.insert("parent".into(), parent_ctx.clone());
+    let mut conductor = Conductor::new(&spec, &inputs, initial, functions);
+    let mut executor = Children {
+        request,
+        tasks,
+        mocks,
+        parent_ctx,
+        records: Arc::new(Mutex::new(Map::new())),
+    };
+    conductor.set_tasks_context(executor.records.clone());
+    conduct(&mut conductor, &mut executor);
+    tasks.record_workflow(&conductor.state());
+    let status = match conductor.status() {
+        "succeeded" => ExecutionStatus::Succeeded,
+        "canceled" | "canceling" => ExecutionStatus::Canceled,
+        _ => ExecutionStatus::Failed,
+    };
+    let mut result = json!({"output": conductor.output()});
+    if status == ExecutionStatus::Failed {
+        result["errors"] = json!(conductor.errors());
+    }
+    RunOutcome {
+        outcome: status,
+        result,
+    }
+}
+
+/// st2's content checks (`services/workflows.py: inspect_task_contents`), and **[fix]** the
+/// runners st2-rs does not run.
+fn content_errors(spec: &WorkflowSpec, tasks: &dyn TaskRunner) -> Vec<Value> {
+    let schema_path = "properties.tasks.patternProperties.^\\w+$";
+    let mut out = Vec::new();
+    let entry = |message: String, spec_path: String, schema_path: String| json!({"type": "content", "message": message, "spec_path": spec_path, "schema_path": schema_path});
+    for task in &spec.tasks {
+        let Some(action) = &task.action else { continue };
+        if has_yaql(action) || has_jinja(action) {
+            continue;
+        }
+        let (action, inline_input) = match inline::split_action(action) {
+            Some((action, pairs)) => (action, Some(pairs.into_iter().collect::<Map<_, _>>())),
+            None => (action.clone(), None),
+        };
+        let action_path = format!("tasks.{}.action", task.name);
+        let action_schema = format!("{schema_path}.properties.action");
+        let parts: Vec<&str> = action.splitn(2, '.').collect();
+        if parts.len() != 2 || parts[0].is_empty() || parts[1].is_empty() {
+            out.push(entry(
+                format!("The action reference \"{action}\" is not formatted correctly."),
+                action_path,
+                action_schema,
+            ));
+            continue;
+        }
+        let found = match tasks.action(&action) {
+            Ok(found) => found,
+            Err(e) => {
+                out.push(entry(e, action_path, action_schema));
+                continue;
+            }
+        };
+        let Some(found) = found else {
+            out.push(entry(
+                format!("The action \"{action}\" is not registered in the database."),
+                action_path,
+                action_schema,
+            ));
+            continue;
+        };
+        if !found.runnable {
+            out.push(entry(
+                format!(
+                    "The action \"{action}\" uses the runner \"{}\" that st2-rs does not run.",
+                    found.runner_type
+                ),
+                action_path.clone(),
+                action_schema.clone(),
+            ));
+        }
+        let input = match (&inline_input, &task.input) {
+            (Some(map), _) => map.clone(),
+            (None, Some(Value::Object(map))) => map.clone(),
+            (None, Some(_)) => continue,
+            (None, None) => Map::new(),
+        };
+        let input_path = format!("tasks.{}.input", task.name);
+        let input_schema = format!("{schema_path}.properties.input");
+        for (name, param) in &found.schema {
+            let required = param.get("required").and_then(Value::as_bool) == Some(true);
+            let has_default = param.get("default").is_some_and(|d| !d.is_null());
+            if required && !has_default && !input.contains_key(name) {
+                out.push(entry(
+                    format!("Action \"{action}\" is missing required input \"{name}\"."),
+                    input_path.clone(),
+                    input_schema.clone(),
+                ));
+            }
+        }
+        for name in input.keys() {
+            if !found.schema.contains_key(name) {
+                out.push(entry(
+                    format!("Action \"{action}\" has unexpected input \"{name}\"."),
+                    format!("{input_path}.{name}"),
+                    format!("{input_schema}.patternProperties.^\\w+$"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The engine functions st2 adds (`st2kv`, `task`).
+fn engine_functions(request: &RunRequest) -> Functions {
+    let mut functions = Functions::new();
+    let datastore = Datastore::open(request.settings)
+        .ok()
+        .map(Mutex::new)
+        .map(Arc::new);
+    functions.register("st2kv", move |call| {
+        let key = call.args.first().map(yaql::py_str).unwrap_or_default();
+        let named = |n: &str| {
+            call.named
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        let decrypt = named("decrypt").or_else(|| call.args.get(1).cloned());
+        let decrypt = match decrypt {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(other) => {
+                return Err(yaql::Error::new(
+                    "TypeError",
+                    format!("decrypt must be a boolean, not {}", yaql::py_str(&other)),
+                ))
+            }
+        };
+        let default = named("default").or_else(|| call.args.get(2).cloned());
+        let user = call
+            .context
+            .get("st2")
+            .and_then(|s| s.get("user"))
+            .and_then(Value::as_str)
+            .unwrap_or("stanley")
+            .to_string();
+        let (scope, name, shown) = match key.strip_prefix("system.") {
+            Some(name) => (KeyScope::System, name.to_string(), name.to_string()),
+            None => (KeyScope::User, key.clone(), format!("{user}:{key}")),
+        };
+        let found = datastore.as_ref().and_then(|d| {
+            d.lock()
+                .ok()
+                .and_then(|d| d.get(scope, &user, &name, decrypt).ok())
+        });
+        match (found, default) {
+            (Some(item), _) => Ok(Value::String(item.value)),
+            (None, Some(default)) => Ok(default),
+            (None, None) => Err(yaql::Error::new(
+                "Exception",
+                format!("The key \"{shown}\" does not exist in the StackStorm datastore."),
+            )),
+        }
+    });
+    functions.register("task", |call| {
+        let name = match call.args.first() {
+            Some(name) => yaql::py_str(name),
+            None => call
+                .context
+                .get("__current_task")
+                .and_then(|t| t.get("id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        };
+        call.context
+            .get("__tasks")
+            .and_then(|t| t.get(&name))
+            .cloned()
+            .ok_or_else(|| {
+                yaql::Error::new(
+                    "Exception",
+                    format!("Unable to find task execution for \"{name}\"."),
+                )
+            })
+    });
+    functions
+}
+
+/// Runs a wave's actions as child executions (or answers them from the mocks).
+struct Children<'r, 'a> {
+    request: &'r RunRequest<'a>,
+    tasks: &'r dyn TaskRunner,
+    mocks: Option<Mocks>,
+    parent_ctx: Value,
+    records: Arc<Mutex<Map<String, Value>>>,
+}
+
+impl Children<'_, '_> {
+    /// Wait `seconds`, or less when the workflow is canceled.
+    fn delay(&self, seconds: i64) {
+        let until = Instant::now() + Duration::from_secs(seconds.max(0) as u64);
+        while Instant::now() < until && !self.request.cancel.is_set() {
+            std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+        }
+    }
+
+    fn run_one(&mut self, request: &ActionRequest) -> (Option<String>, ActionResult) {
+        let Some(action) = &request.action else {
+            return (
+                None,
+                ActionResult {
+                    status: "succeeded".into(),
+                    result: Value::Null,
+                },
+            );
+        };
+        if let Some(delay) = request.delay.filter(|d| *d > 0) {
+            self.delay(delay);
+        }
+        if self.request.cancel.is_set() {
+            return (
+                None,
+                ActionResult {
+                    status: "canceled".into(),
+                    result: Value::Null,
+                },
+            );
+        }
+        let pack = action.split('.').next().unwrap_or_default();
+        let mut orquesta = json!({
+            "workflow_execution_id": self.request.execution_id,
+            "task_execution_id": format!("{}__{}", request.task_id, request.route),
+            "task_name": request.task_id,
+            "task_id": request.task_id,
+            "task_route": request.route,
+        });
+        if let Some(item) = request.item_id {
+            orquesta["item_id"] = json!(item);
+        }
+        let context = json!({
+            "user": self.request.user,
+            "pack": pack,
+            "parent": self.parent_ctx,
+            "orquesta": orquesta,
+        });
+        let mocked = self.mocks.as_mut().map(|mocks| {
+            mocks.answer(request).ok_or_else(|| {
+                format!(
+                    "no mocked action execution matches task \"{}\" (seq_id {}{})",
+                    request.task_id,
+                    request.seq_id,
+                    request
+                        .item_id
+                        .map(|i| format!(", item_id {i}"))
+                        .unwrap_or_default()
+                )
+            })
+        });
+        let mock = match mocked {
+            Some(Err(message)) => {
+                return (
+                    None,
+                    ActionResult {
+                        status: "failed".into(),
+                        result: json!({ "error": message }),
+                    },
+                )
+            }
+            Some(Ok(result)) => Some((
+                ExecutionStatus::parse(&result.status).unwrap_or(ExecutionStatus::Failed),
+                result.result,
+            )),
+            None => None,
+        };
+        let outcome: TaskOutcome = self.tasks.run_task(TaskRequest {
+            action_ref: action,
+            parameters: request.input.clone(),
+            context,
+            mock,
+        });
+        (
+            outcome.execution_id,
+            ActionResult {
+                status: outcome.status.as_str().to_string(),
+                result: outcome.result,
+            },
+        )
+    }
+}
+
+impl Executor for Children<'_, '_> {
+    fn run(&mut self, wave: &[ActionRequest]) -> Vec<ActionResult> {
+        let mut results = Vec::new();
+        for request in wave {
+            let start = crate::execution::timestamp();
+            let (id, result) = self.run_one(request);
+            let record = json!({
+                "task_execution_id": id,
+                "workflow_execution_id": self.request.execution_id,
+                "task_name": request.task_id,
+                "task_id": request.task_id,
+                "route": request.route,
+                "result": result.result,
+                "status": result.status,
+                "start_timestamp": start,
+                "end_timestamp": crate::execution::timestamp(),
+            });
+            if let Ok(mut records) = self.records.lock() {
+                match request.item_id {
+                    None => {
+                        records.insert(request.task_id.clone(), record);
+                    }
+                    Some(item) => {
+                        let entry = records
+                            .entry(request.task_id.clone())
+                            .or_insert_with(|| json!({"result": {"items": []}}));
+                        let items = entry["result"]["items"].as_array_mut();
+                        if let Some(items) = items {
+                            while items.len() <= item {
+                                items.push(Value::Null);
+                            }
+                            items[item] = json!({"status": result.status, "result": result.result});
+                        }
+                        let items = entry["result"].clone();
+                        let mut record = record;
+                        record["result"] = items;
+                        *entry = record;
+                    }
+                }
+            }
+            results.push(result);
+        }
+        results
+    }
+
+    fn canceled(&self) -> bool {
+        self.request.cancel.is_set()
+    }
+}
