@@ -1293,6 +1293,9 @@ impl<'a> Conductor<'a> {
             merge(&mut ctx, &more);
         }
         ctx.insert("__task_status".into(), self.status_map());
+        if let Some(records) = self.task_records.as_ref().and_then(|r| r.lock().ok()) {
+            ctx.insert("__tasks".into(), Value::Object(records.clone()));
+        }
         let mut outputs = Map::new();
         let mut errors = Vec::new();
         for (name, value) in &self.spec.output {

@@ -561,19 +561,61 @@ fn names_of(value: &Value) -> Vec<String> {
     }
 }
 
+/// One property as `Spec.inspect_context` walks it: inline `k=v` strings read as pairs, a
+/// list item by item (each seeing the names the earlier ones assign, when `assigns`).
+fn prop(
+    value: &Value,
+    rolling: &mut BTreeSet<String>,
+    spec_path: &str,
+    schema_path: &str,
+    assigns: bool,
+    errors: &mut Vec<Value>,
+) {
+    let value = match value {
+        Value::String(text) => {
+            let pairs = super::inline::parse_pairs(text);
+            if pairs.is_empty() {
+                value.clone()
+            } else {
+                Value::Array(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| Value::Object([(k, v)].into_iter().collect()))
+                        .collect(),
+                )
+            }
+        }
+        other => other.clone(),
+    };
+    let mut one = |item: &Value, path: &str, rolling: &mut BTreeSet<String>| {
+        check(item, rolling, path, schema_path, errors);
+        if assigns {
+            rolling.extend(names_of(item));
+        }
+    };
+    match &value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                one(item, &format!("{spec_path}[{i}]"), rolling);
+            }
+        }
+        other => one(other, spec_path, rolling),
+    }
+}
+
 fn context(spec: &WorkflowSpec, app_ctx: &[&str]) -> Vec<Value> {
     let mut errors = Vec::new();
     let mut rolling: BTreeSet<String> = app_ctx.iter().map(|s| s.to_string()).collect();
     for key in ["input", "vars"] {
         if let Some(value) = spec.raw.get(key).filter(|v| !v.is_null()) {
-            check(
+            prop(
                 value,
-                &rolling,
+                &mut rolling,
                 key,
                 &format!("properties.{key}"),
+                true,
                 &mut errors,
             );
-            rolling.extend(names_of(value));
         }
     }
     // The task mapping, walked as `TaskMappingSpec.inspect_context`.
@@ -603,11 +645,13 @@ fn context(spec: &WorkflowSpec, app_ctx: &[&str]) -> Vec<Value> {
         let spec_path = format!("tasks.{name}");
         for key in ["delay", "with", "action", "input"] {
             if let Some(value) = task.raw.get(key).filter(|v| !v.is_null()) {
-                check(
+                let mut ctx = task_ctx.clone();
+                prop(
                     value,
-                    &task_ctx,
+                    &mut ctx,
                     &format!("{spec_path}.{key}"),
                     &format!("{TASK_SCHEMA}.properties.{key}"),
+                    false,
                     &mut errors,
                 );
             }
@@ -665,7 +709,14 @@ fn context(spec: &WorkflowSpec, app_ctx: &[&str]) -> Vec<Value> {
     }
     rolling.extend(all);
     if let Some(value) = spec.raw.get("output").filter(|v| !v.is_null()) {
-        check(value, &rolling, "output", "properties.output", &mut errors);
+        prop(
+            value,
+            &mut rolling,
+            "output",
+            "properties.output",
+            true,
+            &mut errors,
+        );
     }
     errors
 }
@@ -678,32 +729,21 @@ fn transition_context(
     errors: &mut Vec<Value>,
 ) -> Vec<String> {
     let schema = format!("{TASK_SCHEMA}.properties.next.items");
-    let mut published = Vec::new();
     let mut rolling = ctx.clone();
     for key in ["when", "publish", "do"] {
         let Some(value) = transition.get(key).filter(|v| !v.is_null()) else {
             continue;
         };
-        check(
+        prop(
             value,
-            &rolling,
+            &mut rolling,
             &format!("{spec_path}.{key}"),
             &format!("{schema}.properties.{key}"),
+            key == "publish",
             errors,
         );
-        if key == "publish" {
-            let names = match value {
-                Value::String(s) => super::inline::parse_pairs(s)
-                    .into_iter()
-                    .map(|(k, _)| k)
-                    .collect(),
-                other => names_of(other),
-            };
-            rolling.extend(names.iter().cloned());
-            published.extend(names);
-        }
     }
-    published
+    rolling.difference(ctx).cloned().collect()
 }
 
 #[cfg(test)]
