@@ -759,6 +759,17 @@ impl<'a> Conductor<'a> {
         );
     }
 
+    /// The action of task `(id, route)` could not be started: the task fails with `message`
+    /// logged (task and route named, no result) and the workflow fails.
+    pub fn action_not_started(&mut self, id: &str, route: usize, message: &str) {
+        self.log(error_entry(message.to_string(), Some(id), Some(route)));
+        if let Some(at) = self.state_index(id, route) {
+            self.sequence[at].status = Some("failed".into());
+        }
+        self.remove_staged(id, route);
+        self.fail_workflow();
+    }
+
     fn update_task_state(&mut self, id: &str, route: usize, event: Event) {
         let engine = RESERVED_TASK_NAMES.contains(&id);
         let staged_at = self.staged_index(id, route);

@@ -180,29 +180,41 @@ pub fn inspect(
     app_ctx: &[&str],
     functions: &Functions,
 ) -> Result<WorkflowSpec, Vec<Value>> {
-    let spec = match WorkflowSpec::from_value(raw) {
-        Ok(spec) => spec,
-        Err(errors) => {
-            return Err(errors
-                .into_iter()
-                .map(|e| entry("syntax", e.message, &e.spec_path, &e.schema_path))
-                .collect())
-        }
-    };
-    let mut errors = semantics(&spec);
+    let (spec, errors) = inspect_all(raw, app_ctx, functions);
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(errors)
+    }
+}
+
+/// [`inspect`], answering the model read so far beside the errors (st2 adds its content
+/// checks of the tasks to them).
+pub fn inspect_all(
+    raw: &Value,
+    app_ctx: &[&str],
+    functions: &Functions,
+) -> (WorkflowSpec, Vec<Value>) {
+    let (spec, syntax) = WorkflowSpec::from_value(raw);
+    let mut errors: Vec<Value> = syntax
+        .into_iter()
+        .map(|e| entry("syntax", e.message, &e.spec_path, &e.schema_path))
+        .collect();
+    errors.extend(semantics(&spec));
     errors.extend(expressions(&spec, functions));
     errors.extend(context(&spec, app_ctx));
+    sort_errors(&mut errors);
+    (spec, errors)
+}
+
+/// Duplicates dropped, sorted by (type, schema path) as st2 sorts them (stable).
+pub fn sort_errors(errors: &mut Vec<Value>) {
     let mut seen = HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
     errors.sort_by(|a, b| {
         (a["type"].as_str(), a["schema_path"].as_str())
             .cmp(&(b["type"].as_str(), b["schema_path"].as_str()))
     });
-    if errors.is_empty() {
-        Ok(spec)
-    } else {
-        Err(errors)
-    }
 }
 
 fn semantics(spec: &WorkflowSpec) -> Vec<Value> {
@@ -364,6 +376,16 @@ fn strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
     }
 }
 
+/// A task's field as upstream's spec holds it: `action` without its inline input, which is
+/// the `input`.
+fn task_field(task: &super::model::TaskSpec, key: &str) -> Option<Value> {
+    match key {
+        "action" => task.action.clone().map(Value::String),
+        "input" if task.input.is_some() => task.input.clone(),
+        _ => task.raw.get(key).cloned(),
+    }
+}
+
 /// The fields of the document that hold expressions, with their paths.
 fn fields(spec: &WorkflowSpec) -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
@@ -374,7 +396,7 @@ fn fields(spec: &WorkflowSpec) -> Vec<(String, String, Value)> {
     }
     for task in &spec.tasks {
         for key in ["delay", "with", "action", "input", "retry", "join"] {
-            if let Some(value) = task.raw.get(key) {
+            if let Some(value) = task_field(task, key) {
                 out.push((
                     format!("tasks.{}.{key}", task.name),
                     format!("{TASK_SCHEMA}.properties.{key}"),
@@ -644,7 +666,8 @@ fn context(spec: &WorkflowSpec, app_ctx: &[&str]) -> Vec<Value> {
         };
         let spec_path = format!("tasks.{name}");
         for key in ["delay", "with", "action", "input"] {
-            if let Some(value) = task.raw.get(key).filter(|v| !v.is_null()) {
+            if let Some(value) = task_field(task, key).filter(|v| !v.is_null()) {
+                let value = &value;
                 let mut ctx = task_ctx.clone();
                 prop(
                     value,

@@ -134,8 +134,9 @@ pub fn split_do(value: &Value) -> Vec<String> {
 }
 
 impl WorkflowSpec {
-    /// Read a workflow from its parsed document; the shape errors are answered all at once.
-    pub fn from_value(raw: &Value) -> Result<WorkflowSpec, Vec<SyntaxError>> {
+    /// Read a workflow from its parsed document, with its shape errors (all of them; the
+    /// model keeps what could be read, for the other inspections).
+    pub fn from_value(raw: &Value) -> (WorkflowSpec, Vec<SyntaxError>) {
         let mut errors = Vec::new();
         let mut error = |message: String, spec_path: &str, schema_path: &str| {
             errors.push(SyntaxError {
@@ -150,7 +151,7 @@ impl WorkflowSpec {
                 "",
                 "type",
             );
-            return Err(errors);
+            return (WorkflowSpec::default(), errors);
         };
         let mut spec = WorkflowSpec {
             raw: raw.clone(),
@@ -231,7 +232,18 @@ impl WorkflowSpec {
                         continue;
                     }
                     match TaskSpec::from_value(name, task) {
-                        Ok(task) => spec.tasks.push(task),
+                        Ok((task, problems)) => {
+                            for (message, field, schema) in problems {
+                                error(
+                                    message,
+                                    &format!("{path}.{field}"),
+                                    &format!(
+                                        "properties.tasks.patternProperties.^\\w+$.properties.{field}.{schema}"
+                                    ),
+                                );
+                            }
+                            spec.tasks.push(task)
+                        }
                         Err(message) => {
                             error(message, &path, "properties.tasks.patternProperties.^\\w+$")
                         }
@@ -244,11 +256,7 @@ impl WorkflowSpec {
                 "properties.tasks.type",
             ),
         }
-        if errors.is_empty() {
-            Ok(spec)
-        } else {
-            Err(errors)
-        }
+        (spec, errors)
     }
 
     /// The task named `name`.
@@ -329,7 +337,14 @@ impl WorkflowSpec {
 }
 
 impl TaskSpec {
-    fn from_value(name: &str, raw: &Value) -> Result<TaskSpec, String> {
+    /// The task, and the problems of fields it could do without (`(message, field,
+    /// schema keyword)`); a task that cannot be read at all is an error.
+    #[allow(clippy::type_complexity)]
+    fn from_value(
+        name: &str,
+        raw: &Value,
+    ) -> Result<(TaskSpec, Vec<(String, String, String)>), String> {
+        let mut problems = Vec::new();
         let empty = Map::new();
         let map = match raw {
             Value::Object(map) => map,
@@ -352,8 +367,32 @@ impl TaskSpec {
                 Some(other) => Err(format!("{} is not of type 'string'", py_repr(other))),
             }
         };
-        let action = text("action")?;
-        let input = map.get("input").filter(|v| !v.is_null()).cloned();
+        let mut action = text("action")?;
+        // `ref k=v ...`: the ref, and the pairs as the input (`TaskSpec.__init__`).
+        let inline = action.as_deref().and_then(super::inline::split_action);
+        let input = match map.get("input").filter(|v| !v.is_null()) {
+            Some(Value::Object(m)) => Some(Value::Object(m.clone())),
+            Some(Value::String(s)) if !s.is_empty() => Some(Value::String(s.clone())),
+            Some(other) => {
+                problems.push((
+                    format!(
+                        "{} is not valid under any of the given schemas",
+                        py_repr(other)
+                    ),
+                    "input".to_string(),
+                    "oneOf".to_string(),
+                ));
+                None
+            }
+            None => None,
+        };
+        let input = match inline {
+            Some((reference, pairs)) => {
+                action = Some(reference);
+                Some(Value::Object(pairs.into_iter().collect()))
+            }
+            None => input,
+        };
         let join = match map.get("join") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s == "all" => Some(Join::All),
@@ -436,17 +475,20 @@ impl TaskSpec {
             }
             Some(other) => return Err(format!("{} is not of type 'array'", py_repr(other))),
         }
-        Ok(TaskSpec {
-            name: name.to_string(),
-            action,
-            input,
-            join,
-            with,
-            retry,
-            delay: map.get("delay").filter(|v| !v.is_null()).cloned(),
-            next,
-            raw: raw.clone(),
-        })
+        Ok((
+            TaskSpec {
+                name: name.to_string(),
+                action,
+                input,
+                join,
+                with,
+                retry,
+                delay: map.get("delay").filter(|v| !v.is_null()).cloned(),
+                next,
+                raw: raw.clone(),
+            },
+            problems,
+        ))
     }
 }
 

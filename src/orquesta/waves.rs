@@ -34,6 +34,10 @@ pub struct ActionResult {
     pub status: String,
     /// Its result.
     pub result: Value,
+    /// Why it could not be started (its parameters were refused, say): the task fails with
+    /// this error and so does the workflow (`services/workflows.py:
+    /// request_task_execution`).
+    pub not_started: Option<String>,
 }
 
 /// Runs a wave's action executions.
@@ -92,6 +96,10 @@ pub fn conduct(conductor: &mut Conductor<'_>, executor: &mut dyn Executor) {
             executor.run(&wave)
         };
         for (request, result) in wave.iter().zip(results) {
+            if let Some(message) = result.not_started {
+                conductor.action_not_started(&request.task_id, request.route, &message);
+                continue;
+            }
             conductor.action_event(
                 &request.task_id,
                 request.route,
@@ -190,6 +198,7 @@ impl Mocks {
         Some(ActionResult {
             status: mock.status.clone().unwrap_or_else(|| "succeeded".into()),
             result: mock.result.clone(),
+            not_started: None,
         })
     }
 }
@@ -214,10 +223,15 @@ impl Executor for MockExecutor {
                 None if self.lenient || request.action.is_none() => ActionResult {
                     status: "succeeded".into(),
                     result: Value::Null,
+                    not_started: None,
                 },
                 None => ActionResult {
                     status: "failed".into(),
-                    result: json!({"error": format!("no mocked action execution matches task \"{}\"", request.task_id)}),
+                    result: Value::Null,
+                    not_started: Some(format!(
+                        "no mocked action execution matches task \"{}\"",
+                        request.task_id
+                    )),
                 },
             })
             .collect()

@@ -16,7 +16,7 @@ use crate::datastore::Datastore;
 use crate::orquesta::conductor::Conductor;
 use crate::orquesta::expr::{has_jinja, has_yaql};
 use crate::orquesta::inline;
-use crate::orquesta::inspect::inspect;
+use crate::orquesta::inspect::{inspect_all, sort_errors};
 use crate::orquesta::model::WorkflowSpec;
 use crate::orquesta::waves::{conduct, ActionRequest, ActionResult, Executor, Mocks};
 use crate::store::{ExecutionStatus, KeyScope};
@@ -68,13 +68,11 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
         Err(e) => return failed(vec![error(format!("{e}"))]),
     };
     let functions = engine_functions(request);
-    let spec = match inspect(&raw, &["st2", "parent"], &functions) {
-        Ok(spec) => spec,
-        Err(errors) => return failed(errors),
-    };
-    let content = content_errors(&spec, tasks);
-    if !content.is_empty() {
-        return failed(content);
+    let (spec, mut errors) = inspect_all(&raw, &["st2", "parent"], &functions);
+    errors.extend(content_errors(&spec, tasks));
+    if !errors.is_empty() {
+        sort_errors(&mut errors);
+        return failed(errors);
     }
     let mocks = match std::env::var_os(MOCKS_VARIABLE) {
         None => None,
@@ -111,10 +109,14 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
         "runner": "orquesta",
         "workflow_execution_id": request.execution_id,
     });
-    let parent_ctx = json!({"user": request.user, "pack": request.pack});
     let mut initial = Map::new();
-    initial.insert("st2".into(), st2);
-    initial.insert("parent".into(), parent_ctx.clone());
+    initial.insert("st2".into(), st2.clone());
+    initial.insert(
+        "parent".into(),
+        json!({"user": request.user, "pack": request.pack}),
+    );
+    // A child's `context.parent` is the workflow's st2 context.
+    let parent_ctx = st2;
     let mut conductor = Conductor::new(&spec, &inputs, initial, functions);
     let mut executor = Children {
         request,
@@ -192,11 +194,13 @@ fn content_errors(spec: &WorkflowSpec, tasks: &dyn TaskRunner) -> Vec<Value> {
                 action_schema.clone(),
             ));
         }
-        let input = match (&inline_input, &task.input) {
-            (Some(map), _) => map.clone(),
-            (None, Some(Value::Object(map))) => map.clone(),
-            (None, Some(_)) => continue,
-            (None, None) => Map::new(),
+        let input = match (&inline_input, &task.input, task.raw.get("input")) {
+            (Some(map), _, _) => map.clone(),
+            (None, Some(Value::Object(map)), _) => map.clone(),
+            (None, Some(_), _) => continue,
+            // An input of the wrong shape (a syntax error already): not checked.
+            (None, None, Some(raw)) if !raw.is_null() => continue,
+            (None, None, _) => Map::new(),
         };
         let input_path = format!("tasks.{}.input", task.name);
         let input_schema = format!("{schema_path}.properties.input");
@@ -327,6 +331,7 @@ impl Children<'_, '_> {
                 ActionResult {
                     status: "succeeded".into(),
                     result: Value::Null,
+                    not_started: None,
                 },
             );
         };
@@ -339,6 +344,7 @@ impl Children<'_, '_> {
                 ActionResult {
                     status: "canceled".into(),
                     result: Value::Null,
+                    not_started: None,
                 },
             );
         }
@@ -378,7 +384,8 @@ impl Children<'_, '_> {
                     None,
                     ActionResult {
                         status: "failed".into(),
-                        result: json!({ "error": message }),
+                        result: Value::Null,
+                        not_started: Some(message),
                     },
                 )
             }
@@ -388,17 +395,54 @@ impl Children<'_, '_> {
             )),
             None => None,
         };
+        // The input cast to the action's parameter types (`render_live_params`); a value
+        // that cannot be cast fails the task before any child.
+        let mut parameters = request.input.clone();
+        if let Ok(Some(found)) = self.tasks.action(action) {
+            for (name, value) in parameters.iter_mut() {
+                let kind = found
+                    .schema
+                    .get(name)
+                    .and_then(|p| p.get("type"))
+                    .and_then(Value::as_str);
+                if let Some(kind) = kind {
+                    match crate::casts::cast(value.clone(), kind) {
+                        Ok(cast) => *value = cast,
+                        Err(reason) => {
+                            return (
+                                None,
+                                ActionResult {
+                                    status: "failed".into(),
+                                    result: Value::Null,
+                                    not_started: Some(format!("ValueError: {reason}")),
+                                },
+                            )
+                        }
+                    }
+                }
+            }
+        }
         let outcome: TaskOutcome = self.tasks.run_task(TaskRequest {
             action_ref: action,
-            parameters: request.input.clone(),
+            parameters,
             context,
             mock,
         });
+        // A child that could not be started (its parameters refused): the task's error.
+        let not_started = match &outcome.execution_id {
+            None => Some(
+                outcome.result["error"]
+                    .as_str()
+                    .map_or_else(|| outcome.result.to_string(), str::to_string),
+            ),
+            Some(_) => None,
+        };
         (
             outcome.execution_id,
             ActionResult {
                 status: outcome.status.as_str().to_string(),
                 result: outcome.result,
+                not_started,
             },
         )
     }
