@@ -18,6 +18,7 @@ mod install_failures;
 mod key;
 mod network;
 mod orquesta_differential;
+mod orquesta_run;
 mod pack_commands;
 mod params_differential;
 mod reliability;
