@@ -37,8 +37,14 @@ use st2_rs::yaql::{self, Call, Error, Functions};
 use crate::common::*;
 
 /// The oracle's Python, building its virtualenv on first use; `None` (after saying why)
-/// when it cannot be built here.
+/// when it cannot be built here. Built once per test process: the tests of this module run
+/// in parallel and would otherwise build it together, one using it half-installed.
 fn oracle_python() -> Option<PathBuf> {
+    static ORACLE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    ORACLE.get_or_init(build_oracle).clone()
+}
+
+fn build_oracle() -> Option<PathBuf> {
     let tarball = shared_dir().join("oracles/orquesta-5ba1467.tar.gz");
     if skip_unless(
         tarball.is_file(),
@@ -52,11 +58,12 @@ fn oracle_python() -> Option<PathBuf> {
         .join("target/yaql-oracle")
         .join(&hash[..16]);
     let python = root.join("venv/bin/python");
-    if python.is_file() {
+    // Written once pip has installed everything: a venv interrupted mid-build is rebuilt.
+    let ready = root.join("ready");
+    if ready.is_file() {
         return Some(python);
     }
-    // Built beside its final place and renamed in, so that a half-built one is never used
-    // (a venv records its path: it is built under the name it keeps).
+    let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.parent().unwrap()).unwrap();
     let staging = tempfile::tempdir_in(root.parent().unwrap()).unwrap();
     let built = (|| -> Result<(), String> {
@@ -74,7 +81,8 @@ fn oracle_python() -> Option<PathBuf> {
             .arg(root.join("venv")))?;
         run(Command::new(root.join("venv/bin/pip"))
             .args(["install", "-q", "--disable-pip-version-check"])
-            .arg(&src))
+            .arg(&src))?;
+        std::fs::write(&ready, "").map_err(|e| e.to_string())
     })();
     match built {
         Ok(()) => Some(python),
@@ -111,12 +119,12 @@ fn oracle(python: &Path, cases: &[Value]) -> Vec<Value> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
+    // A write error means the probe died: its stderr, asserted on below, says why.
+    let _ = child
         .stdin
         .take()
         .unwrap()
-        .write_all(Value::from(cases.to_vec()).to_string().as_bytes())
-        .unwrap();
+        .write_all(Value::from(cases.to_vec()).to_string().as_bytes());
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
