@@ -1,9 +1,11 @@
 //! st2-rs: a StackStorm-compatible pack manager and action runner.
 //!
 //! The library holds all the logic; the `st2` and `st2ctl` binaries call [`entry`]. Layers
-//! depend in one direction: [`cli`] (argument definitions) -> [`commands`] (one module per
-//! command) -> domain modules ([`pack`], [`index`], [`git`], [`register`], [`store`],
-//! [`venv`], [`runner`]) -> I/O. See `ARCHITECTURE.md`.
+//! depend in one direction: `entry` -> `commands` (one module per command, parsing `cli`'s
+//! arguments and printing) -> `ops` (the operations, behind the `Backend` a remote mode can
+//! implement) -> domain modules (`pack`, `register`, `action`, `runner`, ...) -> I/O and
+//! primitives (`store`, `git`, `fs`, `sys`, ...). See `ARCHITECTURE.md`. The public surface
+//! is what the binaries and the integration tests use.
 #![warn(missing_docs)]
 
 pub(crate) mod action;

@@ -7,12 +7,12 @@
 //! (PyYAML's `_yaml.pyx` `CEmitter`). The Python shim of `src/runner/python/` dumps the same
 //! way. This module does the same in three steps:
 //!
-//! - the representer ([`represent`], [`represent_template`]) turns a value into nodes as
+//! - the representer (`represent`, `represent_template`) turns a value into nodes as
 //!   SafeRepresenter does: `null`, `true`/`false`, `str(int)`, floats as `repr(float).lower()`
 //!   with `.0` put before a bare exponent (`1.0e+16`) and `.inf`/`-.inf`/`.nan`, strings
 //!   unchanged, mappings with their keys sorted (`sort_keys=True`), and block collections
 //!   (`default_flow_style=False`);
-//! - the serializer ([`dump`]) turns the nodes into libyaml events as `CEmitter.serialize`
+//! - the serializer (`dump`) turns the nodes into libyaml events as `CEmitter.serialize`
 //!   does: an implicit document; for each scalar its tag and the `plain_implicit` /
 //!   `quoted_implicit` flags, which say whether the Resolver reads the text back, written
 //!   plain or quoted, with the scalar's own tag (a string that reads as a number, `'1'`,

@@ -25,7 +25,7 @@ pub fn visit_config<E>(
 /// schemas but with `$ref`s followed to the top-level keys they point at (`"$ref":
 /// "#/properties/connection"`, as 19 Exchange packs share a secret-holding definition).
 ///
-/// Every place that shows a config masks through this one function. [fix] StackStorm's
+/// Every place that shows a config masks through this one function. \[fix\] StackStorm's
 /// `get_secret_parameters` (`st2common/st2common/util/secrets.py`) only looks under
 /// `properties` and `items`, so a secret reached through `patternProperties`,
 /// `additionalProperties` or a `$ref` is shown in clear by its API.

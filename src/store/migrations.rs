@@ -85,7 +85,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX executions_by_start ON executions(start_timestamp);
     "#,
     // 4: installs between "directory swapped into place" and "registered" (see
-    // `pack::recover::recover_interrupted`).
+    // `ops::local::recover::recover_interrupted`).
     r#"
     CREATE TABLE pending_swaps (
         pack          TEXT PRIMARY KEY,

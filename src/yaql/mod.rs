@@ -236,7 +236,7 @@ impl std::error::Error for TextError {}
 
 /// Evaluate `text` as orquesta does (`YAQLEvaluator.evaluate`): a string that is exactly
 /// one expression gives its value; otherwise each expression is replaced by Python's `str()`
-/// of its value. Text without expressions comes back as it is. **[fix]**: a string result is
+/// of its value. Text without expressions comes back as it is. **\[fix\]**: a string result is
 /// data, never evaluated again (orquesta renders an expression found in it).
 pub fn evaluate_text(
     text: &str,

@@ -1152,3 +1152,79 @@ impl Drop for FaultServer {
         }
     }
 }
+
+/// The Python of the orquesta oracle (`../shared/oracles/orquesta-5ba1467.tar.gz`: orquesta
+/// as StackStorm 3.9.0 pins it, with yaql 3.2.0 and Jinja2), building its virtualenv on first use; `None` (after saying why)
+/// when it cannot be built here. Built once per test process: the differential tests run
+/// in parallel and would otherwise build it together, one using it half-installed.
+pub(crate) fn orquesta_oracle_python() -> Option<PathBuf> {
+    static ORACLE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    ORACLE.get_or_init(build_oracle).clone()
+}
+
+fn build_oracle() -> Option<PathBuf> {
+    let tarball = shared_dir().join("oracles/orquesta-5ba1467.tar.gz");
+    if skip_unless(
+        tarball.is_file(),
+        "../shared/oracles/orquesta-5ba1467.tar.gz is missing",
+    ) || skip_unless(on_path("python3"), "python3 is not on PATH")
+    {
+        return None;
+    }
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        std::fs::read(&tarball).unwrap(),
+    ));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/yaql-oracle")
+        .join(&hash[..16]);
+    let python = root.join("venv/bin/python");
+    // Written once pip has installed everything: a venv interrupted mid-build is rebuilt.
+    let ready = root.join("ready");
+    if ready.is_file() {
+        return Some(python);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+    let staging = tempfile::tempdir_in(root.parent().unwrap()).unwrap();
+    let built = (|| -> Result<(), String> {
+        let src = staging.path().join("src");
+        std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&src)
+            .arg("--strip-components=1"))?;
+        std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+        run(Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(root.join("venv")))?;
+        run(Command::new(root.join("venv/bin/pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .arg(&src))?;
+        std::fs::write(&ready, "").map_err(|e| e.to_string())
+    })();
+    match built {
+        Ok(()) => Some(python),
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&root);
+            skip_unless(
+                false,
+                &format!("the orquesta oracle could not be built: {why}"),
+            );
+            None
+        }
+    }
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{command:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}

@@ -1,6 +1,6 @@
 //! Differential test of the orquesta engine against the real one: orquesta at the commit
 //! StackStorm 3.9.0 pins (`../shared/oracles/orquesta-5ba1467.tar.gz`, its virtualenv built
-//! once under `target/` by `yaql_differential::oracle_python`), driven by
+//! once under `target/` by `common::orquesta_oracle_python`), driven by
 //! `tests/differential/orquesta_conduct.py`.
 //!
 //! - Inspection: orquesta's own fixture workflows and every Exchange orquesta workflow
@@ -27,7 +27,6 @@ use st2_rs::orquesta::waves::{conduct, MockExecutor, Mocks};
 use st2_rs::yaql::Functions;
 
 use crate::common::*;
-use crate::yaql_differential::oracle_python;
 
 fn oracle(python: &Path, request: &Value) -> Value {
     let script =
@@ -208,7 +207,7 @@ fn same_inspection(ours: &[(String, String)], theirs: &[(String, String)]) -> bo
 
 #[test]
 fn inspection_matches_orquesta() {
-    let Some(python) = oracle_python() else {
+    let Some(python) = orquesta_oracle_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -322,7 +321,7 @@ fn comparable(result: &Value) -> Value {
 
 #[test]
 fn conducting_matches_orquesta() {
-    let Some(python) = oracle_python() else {
+    let Some(python) = orquesta_oracle_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -35,12 +35,7 @@ pub(super) fn run_action(
     request: &RunActionRequest,
     observer: &mut dyn RunObserver,
 ) -> anyhow::Result<ExecutionView> {
-    settings.ensure_writable()?;
-    let mut store = Store::open(&settings.store_path)?;
-    let prepared = prepare(settings, &store, request).map_err(PrepareError::into_anyhow)?;
-    for warning in &prepared.warnings {
-        observer.warning(warning);
-    }
+    let (mut store, prepared) = open_and_prepare(settings, request, observer)?;
     let id = execution::new_id();
     let cancel = observer.cancel_flag()?;
     start(
@@ -56,18 +51,29 @@ pub(super) fn run_action(
     super::execution_query::with_children(&mut store, record)
 }
 
+/// The store, and the run checked and rendered (nothing recorded yet); its warnings go to
+/// the observer.
+fn open_and_prepare(
+    settings: &Settings,
+    request: &RunActionRequest,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<(Store, Prepared)> {
+    settings.ensure_writable()?;
+    let store = Store::open(&settings.store_path)?;
+    let prepared = prepare(settings, &store, request).map_err(PrepareError::into_anyhow)?;
+    for warning in &prepared.warnings {
+        observer.warning(warning);
+    }
+    Ok((store, prepared))
+}
+
 /// `st2 run -a`: check the run, record it, and hand it to a background worker.
 pub(super) fn run_action_async(
     settings: &Settings,
     request: &RunActionRequest,
     observer: &mut dyn RunObserver,
 ) -> anyhow::Result<String> {
-    settings.ensure_writable()?;
-    let mut store = Store::open(&settings.store_path)?;
-    let prepared = prepare(settings, &store, request).map_err(PrepareError::into_anyhow)?;
-    for warning in &prepared.warnings {
-        observer.warning(warning);
-    }
+    let (mut store, prepared) = open_and_prepare(settings, request, observer)?;
     let id = execution::new_id();
     // Our pid until the worker's is known: if we die before handing it over, the
     // record shows abandoned rather than requested forever.
