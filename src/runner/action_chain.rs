@@ -484,6 +484,7 @@ impl ChainRun<'_, '_> {
             parameters: cast,
             context,
             mock: None,
+            turn: None,
         });
         let (state, result) = match &outcome.execution_id {
             Some(_) => (outcome.status, outcome.result.clone()),

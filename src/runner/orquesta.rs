@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
-use super::workflow::{TaskOutcome, TaskRequest, TaskRunner};
+use super::workflow::{TaskOutcome, TaskRequest, TaskRunner, Turnstile};
 use super::{RunOutcome, RunRequest};
 use crate::datastore::Datastore;
 use crate::orquesta::conductor::Conductor;
@@ -306,6 +306,10 @@ fn engine_functions(request: &RunRequest) -> Functions {
     functions
 }
 
+/// At most this many children of a wave run at once (`[workflow_engine]
+/// max_concurrent_actions`, upstream's default).
+const MAX_CONCURRENT_ACTIONS: usize = 8;
+
 /// Runs a wave's actions as child executions (or answers them from the mocks).
 struct Children<'r, 'a> {
     request: &'r RunRequest<'a>,
@@ -315,42 +319,73 @@ struct Children<'r, 'a> {
     records: Arc<Mutex<Map<String, Value>>>,
 }
 
-impl Children<'_, '_> {
+/// How an action of a wave ended: its child's id (when one was recorded) and result.
+type Outcome = (Option<String>, ActionResult);
+
+/// What every child of the workflow shares (all of it `Sync`, for the wave's threads).
+struct Shared<'s> {
+    execution_id: &'s str,
+    user: &'s str,
+    cancel: &'s super::CancelFlag,
+    parent_ctx: &'s Value,
+    turnstile: Turnstile,
+}
+
+fn done(status: &str, not_started: Option<String>) -> ActionResult {
+    ActionResult {
+        status: status.into(),
+        result: Value::Null,
+        not_started,
+    }
+}
+
+impl Shared<'_> {
     /// Wait `seconds`, or less when the workflow is canceled.
     fn delay(&self, seconds: i64) {
         let until = Instant::now() + Duration::from_secs(seconds.max(0) as u64);
-        while Instant::now() < until && !self.request.cancel.is_set() {
+        while Instant::now() < until && !self.cancel.is_set() {
             std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
         }
     }
 
-    fn run_one(&mut self, request: &ActionRequest) -> (Option<String>, ActionResult) {
+    /// Run `request` (ticket `ticket` of its wave) through `tasks`.
+    fn run_one(
+        &self,
+        tasks: &dyn TaskRunner,
+        request: &ActionRequest,
+        mock: Option<Result<ActionResult, String>>,
+        ticket: usize,
+    ) -> Outcome {
+        // However it ends before `run_task`, the next child's turn to be recorded comes.
+        let skip = || {
+            self.turnstile.wait(ticket);
+            self.turnstile.done(ticket);
+        };
         let Some(action) = &request.action else {
-            return (
-                None,
-                ActionResult {
-                    status: "succeeded".into(),
-                    result: Value::Null,
-                    not_started: None,
-                },
-            );
+            skip();
+            return (None, done("succeeded", None));
         };
         if let Some(delay) = request.delay.filter(|d| *d > 0) {
             self.delay(delay);
         }
-        if self.request.cancel.is_set() {
-            return (
-                None,
-                ActionResult {
-                    status: "canceled".into(),
-                    result: Value::Null,
-                    not_started: None,
-                },
-            );
+        if self.cancel.is_set() {
+            skip();
+            return (None, done("canceled", None));
         }
+        let mock = match mock {
+            Some(Err(message)) => {
+                skip();
+                return (None, done("failed", Some(message)));
+            }
+            Some(Ok(result)) => Some((
+                ExecutionStatus::parse(&result.status).unwrap_or(ExecutionStatus::Failed),
+                result.result,
+            )),
+            None => None,
+        };
         let pack = action.split('.').next().unwrap_or_default();
         let mut orquesta = json!({
-            "workflow_execution_id": self.request.execution_id,
+            "workflow_execution_id": self.execution_id,
             "task_execution_id": format!("{}__{}", request.task_id, request.route),
             "task_name": request.task_id,
             "task_id": request.task_id,
@@ -360,45 +395,15 @@ impl Children<'_, '_> {
             orquesta["item_id"] = json!(item);
         }
         let context = json!({
-            "user": self.request.user,
+            "user": self.user,
             "pack": pack,
             "parent": self.parent_ctx,
             "orquesta": orquesta,
         });
-        let mocked = self.mocks.as_mut().map(|mocks| {
-            mocks.answer(request).ok_or_else(|| {
-                format!(
-                    "no mocked action execution matches task \"{}\" (seq_id {}{})",
-                    request.task_id,
-                    request.seq_id,
-                    request
-                        .item_id
-                        .map(|i| format!(", item_id {i}"))
-                        .unwrap_or_default()
-                )
-            })
-        });
-        let mock = match mocked {
-            Some(Err(message)) => {
-                return (
-                    None,
-                    ActionResult {
-                        status: "failed".into(),
-                        result: Value::Null,
-                        not_started: Some(message),
-                    },
-                )
-            }
-            Some(Ok(result)) => Some((
-                ExecutionStatus::parse(&result.status).unwrap_or(ExecutionStatus::Failed),
-                result.result,
-            )),
-            None => None,
-        };
         // The input cast to the action's parameter types (`render_live_params`); a value
         // that cannot be cast fails the task before any child.
         let mut parameters = request.input.clone();
-        if let Ok(Some(found)) = self.tasks.action(action) {
+        if let Ok(Some(found)) = tasks.action(action) {
             for (name, value) in parameters.iter_mut() {
                 let kind = found
                     .schema
@@ -409,24 +414,19 @@ impl Children<'_, '_> {
                     match crate::casts::cast(value.clone(), kind) {
                         Ok(cast) => *value = cast,
                         Err(reason) => {
-                            return (
-                                None,
-                                ActionResult {
-                                    status: "failed".into(),
-                                    result: Value::Null,
-                                    not_started: Some(format!("ValueError: {reason}")),
-                                },
-                            )
+                            skip();
+                            return (None, done("failed", Some(format!("ValueError: {reason}"))));
                         }
                     }
                 }
             }
         }
-        let outcome: TaskOutcome = self.tasks.run_task(TaskRequest {
+        let outcome: TaskOutcome = tasks.run_task(TaskRequest {
             action_ref: action,
             parameters,
             context,
             mock,
+            turn: Some((&self.turnstile, ticket)),
         });
         // A child that could not be started (its parameters refused): the task's error.
         let not_started = match &outcome.execution_id {
@@ -448,49 +448,125 @@ impl Children<'_, '_> {
     }
 }
 
+impl Children<'_, '_> {
+    /// The mocked end of `request` (`ST2_WORKFLOW_MOCKS`), matched in wave order.
+    fn mock_for(&mut self, request: &ActionRequest) -> Option<Result<ActionResult, String>> {
+        let mocks = self.mocks.as_mut()?;
+        request.action.as_ref()?;
+        Some(mocks.answer(request).ok_or_else(|| {
+            format!(
+                "no mocked action execution matches task \"{}\" (seq_id {}{})",
+                request.task_id,
+                request.seq_id,
+                request
+                    .item_id
+                    .map(|i| format!(", item_id {i}"))
+                    .unwrap_or_default()
+            )
+        }))
+    }
+
+    /// `task()`'s record of each finished action, in wave order.
+    fn record(
+        &self,
+        request: &ActionRequest,
+        id: Option<String>,
+        result: &ActionResult,
+        start: &str,
+    ) {
+        let record = json!({
+            "task_execution_id": id,
+            "workflow_execution_id": self.request.execution_id,
+            "task_name": request.task_id,
+            "task_id": request.task_id,
+            "route": request.route,
+            "result": result.result,
+            "status": result.status,
+            "start_timestamp": start,
+            "end_timestamp": crate::execution::timestamp(),
+        });
+        let Ok(mut records) = self.records.lock() else {
+            return;
+        };
+        match request.item_id {
+            None => {
+                records.insert(request.task_id.clone(), record);
+            }
+            Some(item) => {
+                let mut items = records
+                    .get(&request.task_id)
+                    .and_then(|r| r["result"]["items"].as_array().cloned())
+                    .unwrap_or_default();
+                while items.len() <= item {
+                    items.push(Value::Null);
+                }
+                items[item] = json!({"status": result.status, "result": result.result});
+                let mut record = record;
+                record["result"] = json!({ "items": items });
+                records.insert(request.task_id.clone(), record);
+            }
+        }
+    }
+}
+
 impl Executor for Children<'_, '_> {
     fn run(&mut self, wave: &[ActionRequest]) -> Vec<ActionResult> {
-        let mut results = Vec::new();
-        for request in wave {
-            let start = crate::execution::timestamp();
-            let (id, result) = self.run_one(request);
-            let record = json!({
-                "task_execution_id": id,
-                "workflow_execution_id": self.request.execution_id,
-                "task_name": request.task_id,
-                "task_id": request.task_id,
-                "route": request.route,
-                "result": result.result,
-                "status": result.status,
-                "start_timestamp": start,
-                "end_timestamp": crate::execution::timestamp(),
-            });
-            if let Ok(mut records) = self.records.lock() {
-                match request.item_id {
-                    None => {
-                        records.insert(request.task_id.clone(), record);
-                    }
-                    Some(item) => {
-                        let entry = records
-                            .entry(request.task_id.clone())
-                            .or_insert_with(|| json!({"result": {"items": []}}));
-                        let items = entry["result"]["items"].as_array_mut();
-                        if let Some(items) = items {
-                            while items.len() <= item {
-                                items.push(Value::Null);
-                            }
-                            items[item] = json!({"status": result.status, "result": result.result});
+        let start = crate::execution::timestamp();
+        let mocks: Vec<_> = wave.iter().map(|r| self.mock_for(r)).collect();
+        let shared = Shared {
+            execution_id: self.request.execution_id,
+            user: self.request.user,
+            cancel: self.request.cancel,
+            parent_ctx: &self.parent_ctx,
+            turnstile: Turnstile::default(),
+        };
+        let workers = wave.len().min(MAX_CONCURRENT_ACTIONS);
+        let forks: Vec<Box<dyn TaskRunner + Send + '_>> = if workers > 1 {
+            (0..workers).filter_map(|_| self.tasks.fork()).collect()
+        } else {
+            Vec::new()
+        };
+        let outcomes: Vec<Outcome> = if forks.len() > 1 {
+            // Children run concurrently, recorded in wave order (the turnstile).
+            let slots: Vec<Mutex<Option<Outcome>>> =
+                wave.iter().map(|_| Mutex::new(None)).collect();
+            let queue = Mutex::new(mocks.into_iter().enumerate());
+            std::thread::scope(|scope| {
+                for fork in forks {
+                    let (shared, slots, queue) = (&shared, &slots, &queue);
+                    scope.spawn(move || loop {
+                        let next = queue.lock().ok().and_then(|mut q| q.next());
+                        let Some((i, mock)) = next else { break };
+                        let outcome = shared.run_one(fork.as_ref(), &wave[i], mock, i);
+                        if let Ok(mut slot) = slots[i].lock() {
+                            *slot = Some(outcome);
                         }
-                        let items = entry["result"].clone();
-                        let mut record = record;
-                        record["result"] = items;
-                        *entry = record;
-                    }
+                    });
                 }
-            }
-            results.push(result);
-        }
-        results
+            });
+            slots
+                .into_iter()
+                .map(|slot| {
+                    slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                        (None, done("failed", Some("the task did not run".into())))
+                    })
+                })
+                .collect()
+        } else {
+            mocks
+                .into_iter()
+                .enumerate()
+                .map(|(i, mock)| shared.run_one(self.tasks, &wave[i], mock, i))
+                .collect()
+        };
+        outcomes
+            .into_iter()
+            .zip(wave)
+            .map(|((id, result), request)| {
+                self.record(request, id, &result, &start);
+                result
+            })
+            .collect()
     }
 
     fn canceled(&self) -> bool {

@@ -236,3 +236,23 @@ fn st2_run_prints_the_workflow_and_its_children() {
     assert!(text.contains("  output:\n    greeting: Stanley"), "{text}");
     assert!(text.contains("| task1 | core.echo |"), "{text}");
 }
+
+#[test]
+fn the_actions_of_a_wave_run_concurrently_and_are_recorded_in_order() {
+    let home = flows(&[(
+        "parallel",
+        "version: 1.0\ntasks:\n  task1:\n    with:\n      items: <% range(8) %>\n      concurrency: 8\n    action: core.local\n    input:\n      cmd: sleep 1; echo <% item() %>\n",
+        json!({}),
+    )]);
+    let started = Instant::now();
+    let (parent, output) = run(&home, &["flows.parallel"]);
+    let elapsed = started.elapsed();
+    assert_eq!(parent["status"], "succeeded", "{}", stderr(&output));
+    // Eight one-second actions at once, not one after the other.
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+    let items: Vec<Value> = tasks(&parent)
+        .iter()
+        .map(|t| t["item_id"].clone())
+        .collect();
+    assert_eq!(items, (0..8).map(|i| json!(i)).collect::<Vec<_>>());
+}
