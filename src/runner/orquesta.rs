@@ -25,14 +25,24 @@ use crate::yaql::{self, Functions};
 /// The variable naming the mocks file.
 pub(crate) const MOCKS_VARIABLE: &str = "ST2_WORKFLOW_MOCKS";
 
-/// The warning printed whenever mocks are in use.
-pub(crate) fn mocks_warning() -> Option<String> {
-    std::env::var_os(MOCKS_VARIABLE).map(|path| {
-        format!(
+/// What `st2 run` warns about an orquesta run: mocks in use (`ST2_WORKFLOW_MOCKS`), and
+/// the `notify` runner parameter, accepted and ignored (st2-rs sends no notifications).
+pub(crate) fn warnings(parameters: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(path) = std::env::var_os(MOCKS_VARIABLE) {
+        out.push(format!(
             "workflow actions are mocked from {}",
             std::path::Path::new(&path).display()
-        )
-    })
+        ));
+    }
+    if parameters
+        .get("notify")
+        .and_then(Value::as_array)
+        .is_some_and(|tasks| !tasks.is_empty())
+    {
+        out.push("notify is ignored: st2-rs sends no notifications".to_string());
+    }
+    out
 }
 
 fn failed(errors: Vec<Value>) -> RunOutcome {

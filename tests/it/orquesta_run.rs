@@ -256,3 +256,19 @@ fn the_actions_of_a_wave_run_concurrently_and_are_recorded_in_order() {
         .collect();
     assert_eq!(items, (0..8).map(|i| json!(i)).collect::<Vec<_>>());
 }
+
+#[test]
+fn notify_is_accepted_and_ignored_with_a_warning() {
+    let home = flows(&[(
+        "hello",
+        "version: 1.0\ntasks:\n  task1:\n    action: core.noop\n",
+        json!({}),
+    )]);
+    let (parent, output) = run(&home, &["flows.hello", "notify=task1"]);
+    assert_eq!(parent["status"], "succeeded");
+    assert!(
+        stderr(&output).contains("warning: notify is ignored: st2-rs sends no notifications"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -7,10 +7,8 @@
 //! Upstream drives the workflow engine by hand (`handle_action_execution_completion`) and
 //! reads MongoDB models; we run the workflow in process and read what `st2 run -j` prints:
 //! the parent (`result.output`), its children (`tasks`: task name, status, in sequence) and
-//! the conductor state (`workflow`). Left out: `test_run_workflow_action_config_context`
-//! (needs the `config_context` st2 function, not implemented yet: the run fails at the first
-//! task) and `test_handle_action_execution_completion` (the workflow engine's message
-//! handler: there is none in process).
+//! the conductor state (`workflow`). Left out: `test_handle_action_execution_completion`
+//! (the workflow engine's message handler: there is none in process).
 //! Also here: `ST2_WORKFLOW_MOCKS` (spec §8), inspection refusals.
 
 use serde_json::{json, Value};
@@ -106,6 +104,18 @@ fn test_run_workflow_with_action_less_tasks() {
     assert_eq!(
         parent["result"]["output"]["greeting"],
         "THANOS, ALL YOUR BASE ARE BELONG TO US!"
+    );
+}
+
+#[test]
+fn test_run_workflow_action_config_context() {
+    let home = home();
+    let (parent, output) = run(&home, &["orquesta_tests.config-context"]);
+    assert_eq!(parent["status"], "succeeded", "{}", stderr(&output));
+    // The child's parameter default reads the pack config (its schema's default).
+    assert_eq!(
+        parent["result"]["output"],
+        json!({"msg": "value of config key a"})
     );
 }
 

@@ -216,7 +216,7 @@ fn prepare_given(
         warnings.extend(runner::action_chain::warnings(&entry_point));
     }
     if runner_type == RunnerType::Orquesta {
-        warnings.extend(runner::orquesta::mocks_warning());
+        warnings.extend(runner::orquesta::warnings(&parameters));
     }
     let python = if native.is_none() && runner_type.needs_python() {
         Some(python_for(settings, action, &pack_dir, &mut warnings))
