@@ -416,6 +416,7 @@ impl<'a> Conductor<'a> {
         ctx.insert("__task_status".into(), self.status_map());
         if let Some(records) = self.task_records.as_ref().and_then(|r| r.lock().ok()) {
             ctx.insert("__tasks".into(), Value::Object(records.clone()));
+            ctx.insert("__routes".into(), json!(self.routes));
         }
         ctx
     }
@@ -1306,6 +1307,7 @@ impl<'a> Conductor<'a> {
         ctx.insert("__task_status".into(), self.status_map());
         if let Some(records) = self.task_records.as_ref().and_then(|r| r.lock().ok()) {
             ctx.insert("__tasks".into(), Value::Object(records.clone()));
+            ctx.insert("__routes".into(), json!(self.routes));
         }
         let mut outputs = Map::new();
         let mut errors = Vec::new();

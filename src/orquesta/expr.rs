@@ -221,6 +221,12 @@ fn jinja(
 }
 
 fn jinja_message(error: &minijinja::Error) -> String {
+    // The engine's functions fail with their own `<Kind>: <detail>`.
+    if error.kind() == minijinja::ErrorKind::InvalidOperation {
+        if let Some(detail) = error.detail() {
+            return detail.to_string();
+        }
+    }
     match error.detail() {
         Some(detail) => format!("{:?}: {detail}", error.kind()),
         None => format!("{:?}", error.kind()),

@@ -291,27 +291,55 @@ fn engine_functions(request: &RunRequest) -> Functions {
             )),
         }
     });
+    // `orquesta_functions/runtime.py: task`: the latest record of (task, route), falling
+    // back to the routes before the split.
     functions.register("task", |call| {
-        let name = match call.args.first() {
+        let current = call.context.get("__current_task");
+        let named = |n: &str| call.named.iter().find(|(k, _)| k == n).map(|(_, v)| v);
+        let name = match call.args.first().or_else(|| named("task_id")) {
             Some(name) => yaql::py_str(name),
-            None => call
-                .context
-                .get("__current_task")
+            None => current
                 .and_then(|t| t.get("id"))
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
         };
-        call.context
-            .get("__tasks")
-            .and_then(|t| t.get(&name))
-            .cloned()
-            .ok_or_else(|| {
-                yaql::Error::new(
-                    "Exception",
-                    format!("Unable to find task execution for \"{name}\"."),
-                )
-            })
+        let route = call
+            .args
+            .get(1)
+            .or_else(|| named("route"))
+            .and_then(Value::as_u64)
+            .or_else(|| current.and_then(|t| t.get("route")).and_then(Value::as_u64))
+            .unwrap_or(0) as usize;
+        let records = call.context.get("__tasks");
+        let find = |route: usize| records.and_then(|r| r.get(format!("{name}__r{route}")));
+        let routes: Vec<Vec<String>> = call
+            .context
+            .get("__routes")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default();
+        let mut route = route;
+        let found = loop {
+            if let Some(found) = find(route) {
+                break Some(found);
+            }
+            let Some(current) = routes.get(route).filter(|_| route > 0) else {
+                break None;
+            };
+            match (0..route)
+                .rev()
+                .find(|&prev| routes[prev].iter().all(|t| current.contains(t)))
+            {
+                Some(prev) => route = prev,
+                None => break None,
+            }
+        };
+        found.cloned().ok_or_else(|| {
+            yaql::Error::new(
+                "ExpressionEvaluationException",
+                format!("Unable to find task execution for \"{name}\"."),
+            )
+        })
     });
     functions
 }
@@ -498,13 +526,14 @@ impl Children<'_, '_> {
         let Ok(mut records) = self.records.lock() else {
             return;
         };
+        let key = format!("{}__r{}", request.task_id, request.route);
         match request.item_id {
             None => {
-                records.insert(request.task_id.clone(), record);
+                records.insert(key, record);
             }
             Some(item) => {
                 let mut items = records
-                    .get(&request.task_id)
+                    .get(&key)
                     .and_then(|r| r["result"]["items"].as_array().cloned())
                     .unwrap_or_default();
                 while items.len() <= item {
@@ -513,7 +542,7 @@ impl Children<'_, '_> {
                 items[item] = json!({"status": result.status, "result": result.result});
                 let mut record = record;
                 record["result"] = json!({ "items": items });
-                records.insert(request.task_id.clone(), record);
+                records.insert(key, record);
             }
         }
     }

@@ -33,6 +33,7 @@ mod upstream_cli_action;
 mod upstream_config_loader;
 mod upstream_local_runner;
 mod upstream_orquesta_error_handling;
+mod upstream_orquesta_functions;
 mod upstream_orquesta_runner;
 mod upstream_param_utils;
 mod upstream_python_runner;
