@@ -48,6 +48,9 @@ pub trait Executor {
     fn canceled(&self) -> bool {
         false
     }
+
+    /// A with-items task over an empty list completed at once, with no action.
+    fn empty_items(&mut self, _task_id: &str, _route: usize) {}
 }
 
 /// Conduct the workflow to its end.
@@ -87,6 +90,7 @@ pub fn conduct(conductor: &mut Conductor<'_>, executor: &mut dyn Executor) {
             }
         }
         for (id, route) in empty_items {
+            executor.empty_items(&id, route);
             conductor.action_event(&id, route, None, "running", Value::Null);
             conductor.action_event(&id, route, None, "succeeded", json!([]));
         }

@@ -611,4 +611,22 @@ impl Executor for Children<'_, '_> {
     fn canceled(&self) -> bool {
         self.request.cancel.is_set()
     }
+
+    fn empty_items(&mut self, task_id: &str, route: usize) {
+        let now = crate::execution::timestamp();
+        let record = json!({
+            "task_execution_id": null,
+            "workflow_execution_id": self.request.execution_id,
+            "task_name": task_id,
+            "task_id": task_id,
+            "route": route,
+            "result": {"items": []},
+            "status": "succeeded",
+            "start_timestamp": now,
+            "end_timestamp": now,
+        });
+        if let Ok(mut records) = self.records.lock() {
+            records.insert(format!("{task_id}__r{route}"), record);
+        }
+    }
 }

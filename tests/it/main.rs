@@ -35,6 +35,7 @@ mod upstream_local_runner;
 mod upstream_orquesta_error_handling;
 mod upstream_orquesta_functions;
 mod upstream_orquesta_runner;
+mod upstream_orquesta_with_items;
 mod upstream_param_utils;
 mod upstream_python_runner;
 mod upstream_registrar;
