@@ -184,6 +184,8 @@ pub struct NextTask {
     pub delay: Option<i64>,
     /// with-items: how many items in all.
     pub items_count: Option<usize>,
+    /// with-items: the concurrency (at least 1), when limited.
+    pub concurrency: Option<i64>,
 }
 
 /// A workflow being conducted.
@@ -630,6 +632,7 @@ impl<'a> Conductor<'a> {
                 actions: vec![action],
                 delay,
                 items_count: None,
+                concurrency: None,
             }));
         };
         let items = match expr::evaluate(&Value::String(with.items.clone()), &ctx, &self.functions)
@@ -699,6 +702,7 @@ impl<'a> Conductor<'a> {
             actions,
             delay,
             items_count: Some(count),
+            concurrency: concurrency.map(|c| c.max(1)),
         }))
     }
 

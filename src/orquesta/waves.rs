@@ -85,7 +85,12 @@ pub fn conduct(conductor: &mut Conductor<'_>, executor: &mut dyn Executor) {
                     action: action.action.clone(),
                     input: action.input.clone(),
                     seq_id: conductor.sequence().len().saturating_sub(1),
-                    delay: task.delay,
+                    // With items and a concurrency, only the first `concurrency` items wait
+                    // (`services/workflows.py: eval_action_execution_delay`).
+                    delay: match (action.item_id, task.concurrency) {
+                        (Some(item), Some(concurrency)) if item as i64 >= concurrency => None,
+                        _ => task.delay,
+                    },
                 });
             }
         }
