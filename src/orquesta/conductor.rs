@@ -314,6 +314,14 @@ impl<'a> Conductor<'a> {
         self.task_records = Some(records);
     }
 
+    /// Add `key` to the initial context's `st2` (StackStorm adds `workflow_execution_id`
+    /// once the workflow execution exists, after `input` and `vars` were rendered).
+    pub fn set_st2(&mut self, key: &str, value: Value) {
+        if let Some(Value::Object(st2)) = self.contexts.first_mut().and_then(|c| c.get_mut("st2")) {
+            st2.insert(key.to_string(), value);
+        }
+    }
+
     /// The workflow status.
     pub fn status(&self) -> &str {
         &self.status

@@ -117,7 +117,6 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
         "pack": request.pack,
         "action": request.action_ref,
         "runner": "orquesta",
-        "workflow_execution_id": request.execution_id,
     });
     let mut initial = Map::new();
     initial.insert("st2".into(), st2.clone());
@@ -126,8 +125,10 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
         json!({"user": request.user, "pack": request.pack}),
     );
     // A child's `context.parent` is the workflow's st2 context.
-    let parent_ctx = st2;
+    let mut parent_ctx = st2;
+    parent_ctx["workflow_execution_id"] = json!(request.execution_id);
     let mut conductor = Conductor::new(&spec, &inputs, initial, functions);
+    conductor.set_st2("workflow_execution_id", json!(request.execution_id));
     let mut executor = Children {
         request,
         tasks,
