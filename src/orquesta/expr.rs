@@ -189,7 +189,9 @@ fn jinja(
         }
         return Ok(Value::String(rendered));
     }
-    let value_of = |range: &std::ops::Range<usize>| -> Result<Value, ExprError> {
+    // An expression whose value is undefined (a missing key) stays as written; once all are
+    // evaluated, any left is `There are unresolved variables: ...` (`JinjaEvaluator.evaluate`).
+    let value_of = |range: &std::ops::Range<usize>| -> Result<Option<Value>, ExprError> {
         let expression = &text[range.clone()];
         let inner = expression[2..expression.len() - 2].trim();
         let compiled = env
@@ -197,24 +199,39 @@ fn jinja(
             .map_err(|e| fail(expression, e))?;
         let value = compiled.eval(()).map_err(|e| fail(expression, e))?;
         if value.is_undefined() {
-            return Err(ExprError {
-                kind: "JinjaEvaluationException",
-                message: format!("Unable to evaluate expression '{expression}'. There are unresolved variables: {inner}"),
-            });
+            return Ok(None);
         }
-        Ok(to_json(&value))
+        Ok(Some(to_json(&value)))
+    };
+    let unresolved = |names: Vec<&str>| ExprError {
+        kind: "JinjaEvaluationException",
+        message: format!("There are unresolved variables: {}", names.join(", ")),
+    };
+    let strip = |range: &std::ops::Range<usize>| {
+        let expression = &text[range.clone()];
+        expression[2..expression.len() - 2].trim()
     };
     if let [only] = found.as_slice() {
         if only.len() == text.len() {
-            return value_of(only);
+            return value_of(only)?.ok_or_else(|| unresolved(vec![strip(only)]));
         }
     }
     let mut out = String::new();
     let mut copied = 0;
+    let mut left = Vec::new();
     for range in &found {
         out.push_str(&text[copied..range.start]);
-        out.push_str(&crate::yaql::py_str(&value_of(range)?));
+        match value_of(range)? {
+            Some(value) => out.push_str(&crate::yaql::py_str(&value)),
+            None => {
+                out.push_str(&text[range.clone()]);
+                left.push(strip(range));
+            }
+        }
         copied = range.end;
+    }
+    if !left.is_empty() {
+        return Err(unresolved(left));
     }
     out.push_str(&text[copied..]);
     Ok(Value::String(out))

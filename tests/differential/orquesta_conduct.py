@@ -128,7 +128,10 @@ def run(case):
     spec = native_specs.WorkflowSpec(case["text"])
     mocks = [Mock(m) for m in case.get("mocks") or []]
     conductor = conducting.WorkflowConductor(spec, inputs=case.get("inputs") or {})
-    conductor.request_workflow_status(statuses.RUNNING)
+    # A workflow whose input or vars fail to render is failed already (as StackStorm
+    # leaves it); only a workflow that can run is set running.
+    if conductor.get_workflow_status() != statuses.FAILED:
+        conductor.request_workflow_status(statuses.RUNNING)
     actions = []
     accumulated = {}
     guard = 0

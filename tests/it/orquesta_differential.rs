@@ -8,8 +8,9 @@
 //!   pass or fail `WorkflowSpec.inspect()` as upstream's do, with the same messages (type
 //!   and message compared as sets; st2's content checks need the store and are the runner's).
 //! - Conducting: orquesta's rehearsal specs (`orquesta/tests/unit/conducting/native/
-//!   test_workflow_*.py`, captured by running them) and every fixture workflow with all
-//!   actions succeeding, through both conductors in the waves of
+//!   test_workflow_*.py`, captured by running them), every fixture workflow and every
+//!   Exchange orquesta workflow that passes inspection, with all actions succeeding (result
+//!   null: expressions reading results fail, the same way in both), through both conductors in the waves of
 //!   `../shared/spec/workflows.md` §2.6 with the same mocked results: task sequence,
 //!   routes, action executions (task, route, item, action, input), status, output, errors.
 //!
@@ -253,7 +254,7 @@ fn inspection_matches_orquesta() {
 
 fn ours_conducted(text: &str, inputs: &Value, mocks: &Value) -> Value {
     let raw = st2_rs::yaml::from_str(text).unwrap();
-    let spec = match inspect(&raw, &[], &engine()) {
+    let spec = match inspect(&raw, &["st2", "parent"], &engine()) {
         Ok(spec) => spec,
         Err(errors) => return json!({"inspection": errors}),
     };
@@ -338,6 +339,17 @@ fn conducting_matches_orquesta() {
             continue;
         };
         cases.push(json!({"name": case["name"], "text": text, "inputs": case["inputs"], "mocks": case["mocks"]}));
+    }
+    {
+        // Every Exchange workflow upstream's inspection accepts, every action succeeding
+        // with a null result (what the rehearsal does without a mock).
+        for (name, text) in exchange_workflows() {
+            let raw = st2_rs::yaml::from_str(&text).unwrap();
+            if inspect(&raw, &["st2", "parent"], &engine()).is_err() {
+                continue;
+            }
+            cases.push(json!({"name": format!("exchange {name}"), "text": text, "inputs": {}, "mocks": []}));
+        }
     }
     for (name, text) in &fixtures {
         // Two fixtures use YAQL outside the subset (`with-multi-items*`), unused upstream.
