@@ -32,6 +32,7 @@ mod upstream_action_chain;
 mod upstream_cli_action;
 mod upstream_config_loader;
 mod upstream_local_runner;
+mod upstream_orquesta_cancel;
 mod upstream_orquesta_context;
 mod upstream_orquesta_data_flow;
 mod upstream_orquesta_delay;
