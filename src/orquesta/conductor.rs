@@ -22,8 +22,9 @@ const ACTIVE: &[&str] = &[
     "pausing",
     "canceling",
 ];
-const COMPLETED: &[&str] = &["succeeded", "failed", "expired", "abandoned", "canceled"];
-const ABENDED: &[&str] = &["failed", "expired", "abandoned"];
+/// orquesta's `EXPIRED` is `"timeout"`, StackStorm's name for it.
+const COMPLETED: &[&str] = &["succeeded", "failed", "timeout", "abandoned", "canceled"];
+const ABENDED: &[&str] = &["failed", "timeout", "abandoned"];
 const STARTING: &[&str] = &["requested", "scheduled", "delayed", "running", "pending"];
 
 fn is(status: &str, set: &[&str]) -> bool {
@@ -1006,7 +1007,7 @@ impl<'a> Conductor<'a> {
                 let failed = others.iter().any(|s| is(s, ABENDED));
                 let incomplete = others.iter().any(|s| !is(s, COMPLETED));
                 let status = match status.as_str() {
-                    "expired" | "abandoned" => "failed".to_string(),
+                    "timeout" | "abandoned" => "failed".to_string(),
                     other => other.to_string(),
                 };
                 match status.as_str() {
@@ -1040,7 +1041,7 @@ impl<'a> Conductor<'a> {
             }
             Event::Action { .. } => {
                 let status = match status.as_str() {
-                    "expired" | "abandoned" | "timeout" => "failed".to_string(),
+                    "timeout" | "abandoned" => "failed".to_string(),
                     other => other.to_string(),
                 };
                 if is(&current, COMPLETED) {
@@ -1229,7 +1230,7 @@ impl<'a> Conductor<'a> {
                     "succeeded"
                 }
             }
-            ("running", "failed" | "expired" | "abandoned") => "failed",
+            ("running", "failed" | "timeout" | "abandoned") => "failed",
             ("running", "canceling") => "canceling",
             ("running", "canceled") => {
                 if active {
@@ -1238,7 +1239,7 @@ impl<'a> Conductor<'a> {
                     "canceled"
                 }
             }
-            ("canceling", "succeeded" | "failed" | "expired" | "abandoned" | "canceled") => {
+            ("canceling", "succeeded" | "failed" | "timeout" | "abandoned" | "canceled") => {
                 if active {
                     "canceling"
                 } else {
@@ -1339,7 +1340,7 @@ impl<'a> Conductor<'a> {
             for e in &errors {
                 self.log_error(e, None, None, None);
             }
-            if !is(&self.status, &["expired", "abandoned", "canceled"]) {
+            if !is(&self.status, &["timeout", "abandoned", "canceled"]) {
                 self.status = "failed".into();
             }
         }

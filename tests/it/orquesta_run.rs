@@ -272,3 +272,19 @@ fn notify_is_accepted_and_ignored_with_a_warning() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_child_timeout_fails_its_task_and_the_workflow() {
+    let home = flows(&[(
+        "slow",
+        "version: 1.0\ntasks:\n  task1:\n    action: core.local cmd=\"sleep 5\" timeout=1\n",
+        json!({}),
+    )]);
+    let (parent, _) = run(&home, &["flows.slow"]);
+    assert_eq!(parent["status"], "failed");
+    assert_eq!(tasks(&parent)[0]["status"], "timeout");
+    assert_eq!(parent["workflow"]["sequence"][0]["status"], "failed");
+    // orquesta logs "Execution failed" for a failed action only, not for a timeout
+    // (`conducting.py: update_task_state`).
+    assert_eq!(parent["result"], json!({"output": null, "errors": []}));
+}
