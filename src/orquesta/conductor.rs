@@ -203,7 +203,6 @@ pub struct Conductor<'a> {
     errors: Vec<Value>,
     output: Option<Map<String, Value>>,
     item_results: HashMap<(String, usize), Vec<Value>>,
-    task_records: Option<std::sync::Arc<std::sync::Mutex<Map<String, Value>>>>,
 }
 
 fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
@@ -253,7 +252,6 @@ impl<'a> Conductor<'a> {
             errors: Vec::new(),
             output: None,
             item_results: HashMap::new(),
-            task_records: None,
         };
         let mut ctx = parent;
         let mut errors = Vec::new();
@@ -304,15 +302,6 @@ impl<'a> Conductor<'a> {
             });
         }
         conductor
-    }
-
-    /// The task execution records `task()` reads (`__tasks` in the evaluation context),
-    /// kept up to date by the runner.
-    pub fn set_tasks_context(
-        &mut self,
-        records: std::sync::Arc<std::sync::Mutex<Map<String, Value>>>,
-    ) {
-        self.task_records = Some(records);
     }
 
     /// Add `key` to the initial context's `st2` (StackStorm adds `workflow_execution_id`
@@ -425,10 +414,7 @@ impl<'a> Conductor<'a> {
         }
         ctx.insert("__current_task".into(), current);
         ctx.insert("__task_status".into(), self.status_map());
-        if let Some(records) = self.task_records.as_ref().and_then(|r| r.lock().ok()) {
-            ctx.insert("__tasks".into(), Value::Object(records.clone()));
-            ctx.insert("__routes".into(), json!(self.routes));
-        }
+        ctx.insert("__routes".into(), json!(self.routes));
         ctx
     }
 
@@ -655,20 +641,6 @@ impl<'a> Conductor<'a> {
             }
             Err(e) => return Err(e.to_string()),
         };
-        let mut actions = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let item = match (&with.names[..], item) {
-                ([], item) => item.clone(),
-                (names, Value::Array(values)) => {
-                    Value::Object(names.iter().cloned().zip(values.iter().cloned()).collect())
-                }
-                ([name], item) => json!({ name.clone(): item }),
-                (_, item) => item.clone(),
-            };
-            let mut item_ctx = ctx.clone();
-            item_ctx.insert("__current_item".into(), item);
-            actions.push(render_one(&item_ctx, Some(i))?);
-        }
         let concurrency = match &with.concurrency {
             None => None,
             Some(value) => match expr::evaluate(value, &ctx, &self.functions) {
@@ -683,10 +655,16 @@ impl<'a> Conductor<'a> {
                 Err(e) => return Err(e.to_string()),
             },
         };
-        let count = actions.len();
+        let count = items.len();
+        // Every item is rendered the first time (a rendering error in any fails the task
+        // then, as upstream renders them all); later waves render the items they start.
+        let first = self.staged[staged_at]
+            .items
+            .as_ref()
+            .is_none_or(|i| i.is_empty());
         let statuses = {
             let staged = &mut self.staged[staged_at];
-            if staged.items.as_ref().is_none_or(|i| i.is_empty()) {
+            if first {
                 staged.items = Some(vec![String::new(); count]);
             }
             staged.items.clone().unwrap()
@@ -701,7 +679,28 @@ impl<'a> Conductor<'a> {
             }
             None => notrun,
         };
-        let actions: Vec<ActionSpec> = chosen.into_iter().map(|i| actions[i].clone()).collect();
+        let render_item = |i: usize| -> Result<ActionSpec, String> {
+            let item = match (&with.names[..], &items[i]) {
+                ([], item) => item.clone(),
+                (names, Value::Array(values)) => {
+                    Value::Object(names.iter().cloned().zip(values.iter().cloned()).collect())
+                }
+                ([name], item) => json!({ name.clone(): item }),
+                (_, item) => item.clone(),
+            };
+            let mut item_ctx = ctx.clone();
+            item_ctx.insert("__current_item".into(), item);
+            render_one(&item_ctx, Some(i))
+        };
+        if first {
+            for i in 0..count {
+                render_item(i)?;
+            }
+        }
+        let actions: Vec<ActionSpec> = chosen
+            .into_iter()
+            .map(render_item)
+            .collect::<Result<_, _>>()?;
         if actions.is_empty() && count != 0 {
             return Ok(None);
         }
@@ -1318,10 +1317,7 @@ impl<'a> Conductor<'a> {
             merge(&mut ctx, &more);
         }
         ctx.insert("__task_status".into(), self.status_map());
-        if let Some(records) = self.task_records.as_ref().and_then(|r| r.lock().ok()) {
-            ctx.insert("__tasks".into(), Value::Object(records.clone()));
-            ctx.insert("__routes".into(), json!(self.routes));
-        }
+        ctx.insert("__routes".into(), json!(self.routes));
         let mut outputs = Map::new();
         let mut errors = Vec::new();
         for (name, value) in &self.spec.output {

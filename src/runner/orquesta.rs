@@ -77,7 +77,9 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
         Ok(raw) => raw,
         Err(e) => return failed(vec![error(format!("{e}"))]),
     };
-    let functions = engine_functions(request);
+    // The task execution records `task()` reads, kept by the executor.
+    let records: Arc<Mutex<Map<String, Value>>> = Arc::default();
+    let functions = engine_functions(request, records.clone());
     let (spec, mut errors) = inspect_all(&raw, &["st2", "parent"], &functions);
     errors.extend(content_errors(&spec, tasks));
     if !errors.is_empty() {
@@ -134,9 +136,9 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
         tasks,
         mocks,
         parent_ctx,
-        records: Arc::new(Mutex::new(Map::new())),
+        records,
+        forks: Vec::new(),
     };
-    conductor.set_tasks_context(executor.records.clone());
     conduct(&mut conductor, &mut executor);
     tasks.record_workflow(&conductor.state());
     let status = match conductor.status() {
@@ -240,7 +242,7 @@ fn content_errors(spec: &WorkflowSpec, tasks: &dyn TaskRunner) -> Vec<Value> {
 }
 
 /// The engine functions st2 adds (`st2kv`, `task`).
-fn engine_functions(request: &RunRequest) -> Functions {
+fn engine_functions(request: &RunRequest, records: Arc<Mutex<Map<String, Value>>>) -> Functions {
     let mut functions = Functions::new();
     crate::orquesta::expr::register_st2_functions(&mut functions);
     let datastore = Datastore::open(request.settings)
@@ -294,7 +296,7 @@ fn engine_functions(request: &RunRequest) -> Functions {
     });
     // `orquesta_functions/runtime.py: task`: the latest record of (task, route), falling
     // back to the routes before the split.
-    functions.register("task", |call| {
+    functions.register("task", move |call| {
         let current = call.context.get("__current_task");
         let named = |n: &str| call.named.iter().find(|(k, _)| k == n).map(|(_, v)| v);
         let name = match call.args.first().or_else(|| named("task_id")) {
@@ -312,8 +314,8 @@ fn engine_functions(request: &RunRequest) -> Functions {
             .and_then(Value::as_u64)
             .or_else(|| current.and_then(|t| t.get("route")).and_then(Value::as_u64))
             .unwrap_or(0) as usize;
-        let records = call.context.get("__tasks");
-        let find = |route: usize| records.and_then(|r| r.get(format!("{name}__r{route}")));
+        let records = records.lock().map(|r| r.clone()).unwrap_or_default();
+        let find = |route: usize| records.get(&format!("{name}__r{route}"));
         let routes: Vec<Vec<String>> = call
             .context
             .get("__routes")
@@ -356,6 +358,8 @@ struct Children<'r, 'a> {
     mocks: Option<Mocks>,
     parent_ctx: Value,
     records: Arc<Mutex<Map<String, Value>>>,
+    /// The task runners of the wave's threads, made on first need and kept for the run.
+    forks: Vec<Box<dyn TaskRunner + Send + 'r>>,
 }
 
 /// How an action of a wave ended: its child's id (when one was recorded) and result.
@@ -561,18 +565,21 @@ impl Executor for Children<'_, '_> {
             turnstile: Turnstile::default(),
         };
         let workers = wave.len().min(MAX_CONCURRENT_ACTIONS);
-        let forks: Vec<Box<dyn TaskRunner + Send + '_>> = if workers > 1 {
-            (0..workers).filter_map(|_| self.tasks.fork()).collect()
-        } else {
-            Vec::new()
-        };
-        let outcomes: Vec<Outcome> = if forks.len() > 1 {
+        while workers > 1 && self.forks.len() < workers {
+            match self.tasks.fork() {
+                Some(fork) => self.forks.push(fork),
+                None => break,
+            }
+        }
+        let tasks = self.tasks;
+        let forks = &mut self.forks;
+        let outcomes: Vec<Outcome> = if workers > 1 && forks.len() >= workers {
             // Children run concurrently, recorded in wave order (the turnstile).
             let slots: Vec<Mutex<Option<Outcome>>> =
                 wave.iter().map(|_| Mutex::new(None)).collect();
             let queue = Mutex::new(mocks.into_iter().enumerate());
             std::thread::scope(|scope| {
-                for fork in forks {
+                for fork in forks.iter_mut().take(workers) {
                     let (shared, slots, queue) = (&shared, &slots, &queue);
                     scope.spawn(move || loop {
                         let next = queue.lock().ok().and_then(|mut q| q.next());
@@ -596,7 +603,7 @@ impl Executor for Children<'_, '_> {
             mocks
                 .into_iter()
                 .enumerate()
-                .map(|(i, mock)| shared.run_one(self.tasks, &wave[i], mock, i))
+                .map(|(i, mock)| shared.run_one(tasks, &wave[i], mock, i))
                 .collect()
         };
         outcomes

@@ -288,3 +288,47 @@ fn a_child_timeout_fails_its_task_and_the_workflow() {
     // (`conducting.py: update_task_state`).
     assert_eq!(parent["result"], json!({"output": null, "errors": []}));
 }
+
+#[test]
+fn a_thousand_items_at_concurrency_ten_and_a_hundred_tasks_in_sequence() {
+    let sequence = {
+        let mut text = String::from("version: 1.0\ntasks:\n");
+        for i in 0..100 {
+            text.push_str(&format!("  t{i}:\n    action: core.noop\n"));
+            if i < 99 {
+                text.push_str(&format!("    next:\n      - do: t{}\n", i + 1));
+            }
+        }
+        text
+    };
+    let home = flows(&[
+        (
+            "many",
+            "version: 1.0\ntasks:\n  task1:\n    with:\n      items: <% range(1000) %>\n      concurrency: 10\n    action: core.noop\n",
+            json!({}),
+        ),
+        ("sequence", &sequence, json!({})),
+    ]);
+    // The targets are 2 s for the items (release build: about 1.2 s here); a debug
+    // build under a loaded CI gets ten times that.
+    let started = Instant::now();
+    let (parent, _) = run(&home, &["flows.many"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(parent["status"], "succeeded");
+    let items: Vec<u64> = tasks(&parent)
+        .iter()
+        .map(|t| t["item_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(items, (0..1000).collect::<Vec<u64>>());
+    let (parent, _) = run(&home, &["flows.sequence"]);
+    assert_eq!(parent["status"], "succeeded");
+    assert_eq!(tasks(&parent).len(), 100);
+    assert_eq!(
+        parent["workflow"]["sequence"].as_array().unwrap().len(),
+        100
+    );
+}
