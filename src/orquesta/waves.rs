@@ -246,3 +246,122 @@ impl Executor for MockExecutor {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map, Value};
+
+    use super::*;
+    use crate::orquesta::conductor::Conductor;
+    use crate::orquesta::inspect::inspect;
+    use crate::yaql::Functions;
+
+    /// Conduct `text` with `mocks`: (sequence, status, output, errors).
+    fn conduct_text(text: &str, mocks: Value) -> (Vec<String>, String, Option<Value>, Vec<Value>) {
+        let raw = crate::yaml::from_str(text).unwrap();
+        let spec = inspect(&raw, &[], &Functions::new()).unwrap();
+        let mut conductor = Conductor::new(&spec, &Map::new(), Map::new(), Functions::new());
+        let mut executor = MockExecutor {
+            mocks: Mocks::from_json(&mocks).unwrap(),
+            lenient: true,
+            requests: Vec::new(),
+        };
+        conduct(&mut conductor, &mut executor);
+        let sequence = conductor
+            .sequence()
+            .iter()
+            .map(|t| format!("{}__r{}", t.id, t.route))
+            .collect();
+        (
+            sequence,
+            conductor.status().to_string(),
+            conductor.output(),
+            conductor.errors().to_vec(),
+        )
+    }
+
+    #[test]
+    fn a_sequence_publishes_and_renders_its_output() {
+        let (sequence, status, output, _) = conduct_text(
+            "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n    next:\n      - when: <% succeeded() %>\n        publish: x=<% result().n %>\n        do: t2\n  t2:\n    action: core.noop\noutput:\n  - x: <% ctx(x) %>\n",
+            json!([{"task_id": "t1", "result": {"n": 7}}]),
+        );
+        assert_eq!(sequence, ["t1__r0", "t2__r0"]);
+        assert_eq!(status, "succeeded");
+        assert_eq!(output, Some(json!({"x": 7})));
+    }
+
+    #[test]
+    fn a_join_waits_for_every_branch_and_a_split_gets_routes() {
+        let (sequence, status, _, _) = conduct_text(
+            "version: 1.0\ntasks:\n  a:\n    next:\n      - do: b, c\n  b:\n    next:\n      - do: j, s\n  c:\n    next:\n      - do: j, s\n  j:\n    join: all\n  s:\n    action: core.noop\n",
+            json!([]),
+        );
+        assert_eq!(
+            sequence,
+            ["a__r0", "b__r0", "c__r0", "j__r0", "s__r1", "s__r2"]
+        );
+        assert_eq!(status, "succeeded");
+    }
+
+    #[test]
+    fn an_unremediated_failure_fails_the_workflow_and_noop_remediates() {
+        let failing = json!([{"task_id": "t1", "status": "failed", "result": "boom"}]);
+        let (_, status, _, errors) = conduct_text(
+            "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n",
+            failing.clone(),
+        );
+        assert_eq!(status, "failed");
+        assert_eq!(
+            errors,
+            [
+                json!({"type": "error", "message": "Execution failed. See result for details.", "task_id": "t1", "result": "boom"})
+            ]
+        );
+        let (sequence, status, _, _) = conduct_text(
+            "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n    next:\n      - when: <% failed() %>\n        do: noop\n",
+            failing,
+        );
+        assert_eq!(sequence, ["t1__r0", "noop__r0"]);
+        assert_eq!(status, "succeeded");
+    }
+
+    #[test]
+    fn retry_reruns_on_the_same_entry() {
+        let raw = crate::yaml::from_str(
+            "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n    retry:\n      count: 2\n",
+        )
+        .unwrap();
+        let spec = inspect(&raw, &[], &Functions::new()).unwrap();
+        let mut conductor = Conductor::new(&spec, &Map::new(), Map::new(), Functions::new());
+        let mut executor = MockExecutor {
+            mocks: Mocks::from_json(&json!([{"task_id": "t1", "status": "failed", "num_iter": 3}]))
+                .unwrap(),
+            lenient: true,
+            requests: Vec::new(),
+        };
+        conduct(&mut conductor, &mut executor);
+        assert_eq!(executor.requests.len(), 3);
+        assert_eq!(conductor.sequence().len(), 1);
+        assert_eq!(conductor.status(), "failed");
+    }
+
+    #[test]
+    fn an_unmatched_action_is_an_error_naming_its_task_when_mocks_are_strict() {
+        let raw =
+            crate::yaml::from_str("version: 1.0\ntasks:\n  t1:\n    action: core.noop\n").unwrap();
+        let spec = inspect(&raw, &[], &Functions::new()).unwrap();
+        let mut conductor = Conductor::new(&spec, &Map::new(), Map::new(), Functions::new());
+        let mut executor = MockExecutor {
+            mocks: Mocks::default(),
+            lenient: false,
+            requests: Vec::new(),
+        };
+        conduct(&mut conductor, &mut executor);
+        assert_eq!(conductor.status(), "failed");
+        assert_eq!(
+            conductor.errors()[0]["message"],
+            "no mocked action execution matches task \"t1\""
+        );
+    }
+}
