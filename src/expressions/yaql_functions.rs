@@ -98,15 +98,20 @@ const FUNCTIONS: &[(&str, &str, &[&str])] = &[
 
 /// StackStorm's functions, for [`crate::yaql::Evaluator`]; the engine adds its own to them.
 pub fn st2_functions() -> Functions {
-    let bridge = Arc::new(Bridge::new());
     let mut functions = Functions::new();
+    register(&mut functions);
+    functions
+}
+
+/// Add StackStorm's functions to `functions` (replacing any of the same name).
+pub fn register(functions: &mut Functions) {
+    let bridge = Arc::new(Bridge::new());
     for &(name, filter, parameters) in FUNCTIONS {
         let bridge = Arc::clone(&bridge);
         functions.register(name, move |call| {
             bridge.call(name, filter, parameters, call)
         });
     }
-    functions
 }
 
 /// The Jinja environment the calls are evaluated in.
