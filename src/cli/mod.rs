@@ -561,6 +561,15 @@ pub(crate) enum ExecutionCommand {
         /// Print only this key of the result.
         #[arg(short = 'k', long, value_name = "KEY")]
         key: Option<String>,
+        /// Levels of a workflow's children to list (-1: all).
+        #[arg(long, value_name = "N", default_value_t = -1, allow_negative_numbers = true)]
+        depth: i64,
+        /// Leave out a workflow's children table.
+        #[arg(long)]
+        raw: bool,
+        /// Accepted as st2client accepts it: a workflow's children are always shown.
+        #[arg(long)]
+        show_tasks: bool,
     },
     /// Cancel running executions (their processes are killed).
     Cancel {

@@ -34,11 +34,24 @@ pub(crate) fn run(command: ExecutionCommand, context: &Context) -> anyhow::Resul
             status,
             context,
         ),
-        ExecutionCommand::Get { id, detail, key } => {
+        ExecutionCommand::Get {
+            id,
+            detail,
+            key,
+            depth,
+            raw,
+            show_tasks: _,
+        } => {
             let execution = context.backend().execution_get(&id)?;
             // As st2client: showing an execution succeeds whatever its status (`st2 run`
             // is the command whose exit status is the execution's).
-            show(&execution, &ShowOptions { detail, key }, context);
+            let options = ShowOptions {
+                detail,
+                key,
+                depth: usize::try_from(depth).ok(),
+                raw,
+            };
+            show(&execution, &options, context);
             Ok(ExitStatus::Success)
         }
         ExecutionCommand::Cancel { ids } => cancel(&ids, context),
@@ -211,6 +224,10 @@ pub(crate) struct ShowOptions {
     pub detail: bool,
     /// `-k KEY`: one key of the result.
     pub key: Option<String>,
+    /// `--depth N`: levels of a workflow's children listed (`None`: all).
+    pub depth: Option<usize>,
+    /// `--raw`: no children table.
+    pub raw: bool,
 }
 
 /// Print an execution as `st2 run` / `st2 execution get` do, and say how it ended.
@@ -378,12 +395,12 @@ fn show_workflow(record: &ExecutionView, options: &ShowOptions, context: &Contex
         field("result", &result);
     }
     context.printer.stdout(&out);
-    if record.children.is_empty() {
+    if record.children.is_empty() || options.raw || options.depth == Some(0) {
         return;
     }
     let mut rows = Vec::new();
     let any_workflow = has_workflow_rows(&record.children);
-    child_rows(&record.children, 0, any_workflow, &mut rows);
+    child_rows(&record.children, 0, options.depth, any_workflow, &mut rows);
     context
         .printer
         .table(&["id", "status", "task", "action", "start_timestamp"], rows);
@@ -402,9 +419,13 @@ fn has_workflow_rows(children: &[ExecutionView]) -> bool {
 fn child_rows(
     children: &[ExecutionView],
     level: usize,
+    depth: Option<usize>,
     any_workflow: bool,
     rows: &mut Vec<Vec<String>>,
 ) {
+    if depth.is_some_and(|depth| level >= depth) {
+        return;
+    }
     for child in children {
         let prefix = match (any_workflow, child.children.is_empty()) {
             (false, _) => "",
@@ -418,7 +439,7 @@ fn child_rows(
             child.action_ref.clone(),
             human_time(Some(&child.start_timestamp)),
         ]);
-        child_rows(&child.children, level + 1, any_workflow, rows);
+        child_rows(&child.children, level + 1, depth, any_workflow, rows);
     }
 }
 

@@ -71,6 +71,8 @@ pub(crate) fn run(
         &ShowOptions {
             detail: args.detail,
             key: args.key.clone(),
+            depth: None,
+            raw: false,
         },
         context,
     ))

@@ -29,6 +29,7 @@ pub mod regex;
 pub mod time;
 pub mod undefined;
 pub mod version;
+pub mod yaql_functions;
 
 use minijinja::value::{Value, ValueKind};
 use minijinja::Environment;

@@ -150,7 +150,8 @@ fn environment(context: &Map<String, Value>, functions: &Functions) -> Environme
             let mut named = Vec::new();
             for key in kwargs.args() {
                 let value: minijinja::Value = kwargs.get(key)?;
-                named.push((key.to_string(), to_json(&value)));
+                // Python's `sort_keys=` is yaql's `sortKeys =>`, the name the table knows.
+                named.push((camel_case(key), to_json(&value)));
             }
             let call = Call {
                 args: &args,
@@ -282,80 +283,19 @@ pub fn call(
     }))
 }
 
-/// StackStorm's expression functions (`st2common/expressions/functions/*.py`), the same
-/// bodies as its Jinja filters ([`crate::expressions`]): `f(a, b, k => v)` in YAQL (and
-/// `f(a, b, k=v)` in Jinja) is the filter `a | f(b, k=v)`.
-pub const ST2_FUNCTIONS: &[(&str, &str)] = &[
-    ("from_json_string", "from_json_string"),
-    ("json_parse", "from_json_string"),
-    ("to_json_string", "to_json_string"),
-    ("json_dump", "to_json_string"),
-    ("from_yaml_string", "from_yaml_string"),
-    ("yaml_parse", "from_yaml_string"),
-    ("to_yaml_string", "to_yaml_string"),
-    ("yaml_dump", "to_yaml_string"),
-    ("json_escape", "json_escape"),
-    ("jsonpath_query", "jsonpath_query"),
-    ("regex_match", "regex_match"),
-    ("regex_search", "regex_search"),
-    ("regex_replace", "regex_replace"),
-    ("regex_substring", "regex_substring"),
-    ("basename", "basename"),
-    ("dirname", "dirname"),
-    ("to_human_time_from_seconds", "to_human_time_from_seconds"),
-    ("use_none", "use_none"),
-    ("version_compare", "version_compare"),
-    ("version_more_than", "version_more_than"),
-    ("version_less_than", "version_less_than"),
-    ("version_equal", "version_equal"),
-    ("version_match", "version_match"),
-    ("version_bump_major", "version_bump_major"),
-    ("version_bump_minor", "version_bump_minor"),
-    ("version_bump_patch", "version_bump_patch"),
-    ("version_strip_patch", "version_strip_patch"),
-];
-
-/// Add [`ST2_FUNCTIONS`] to `functions`.
-pub fn register_st2_functions(functions: &mut Functions) {
-    let env = Arc::new({
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        crate::expressions::register(&mut env);
-        env
-    });
-    for (name, filter) in ST2_FUNCTIONS {
-        let env = env.clone();
-        let filter = filter.to_string();
-        functions.register(name, move |call| {
-            let Some((first, rest)) = call.args.split_first() else {
-                return Err(yaql::Error::new(
-                    "TypeError",
-                    format!("{filter}() missing 1 required positional argument"),
-                ));
-            };
-            let mut vars = Map::new();
-            vars.insert("a0".into(), first.clone());
-            let mut args = Vec::new();
-            for (i, value) in rest.iter().enumerate() {
-                vars.insert(format!("a{}", i + 1), value.clone());
-                args.push(format!("a{}", i + 1));
-            }
-            for (i, (key, value)) in call.named.iter().enumerate() {
-                vars.insert(format!("k{i}"), value.clone());
-                args.push(format!("{key}=k{i}"));
-            }
-            let source = if args.is_empty() {
-                format!("a0 | {filter}")
-            } else {
-                format!("a0 | {filter}({})", args.join(", "))
-            };
-            let compiled = env
-                .compile_expression(&source)
-                .map_err(|e| yaql::Error::new("Exception", e.to_string()))?;
-            compiled
-                .eval(minijinja::Value::from_serialize(&vars))
-                .map(|v| to_json(&v))
-                .map_err(|e| yaql::Error::new("Exception", jinja_message(&e)))
-        });
+/// `sort_keys` -> `sortKeys`, as yaql names Python parameters.
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' && !out.is_empty() {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
     }
+    out
 }

@@ -244,7 +244,7 @@ fn content_errors(spec: &WorkflowSpec, tasks: &dyn TaskRunner) -> Vec<Value> {
 /// The engine functions st2 adds (`st2kv`, `task`).
 fn engine_functions(request: &RunRequest, records: Arc<Mutex<Map<String, Value>>>) -> Functions {
     let mut functions = Functions::new();
-    crate::orquesta::expr::register_st2_functions(&mut functions);
+    crate::expressions::yaql_functions::register(&mut functions);
     let datastore = Datastore::open(request.settings)
         .ok()
         .map(Mutex::new)

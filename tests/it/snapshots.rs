@@ -497,6 +497,11 @@ fn run_action_chain() {
              on-success: second\n- name: second\n  ref: core.local\n  parameters:\n    \
              cmd: \"echo oops >&2; exit 3\"\n",
         ),
+        (
+            "outer",
+            "chain:\n- name: inner\n  ref: flow.greet\n  on-success: last\n\
+             - name: last\n  ref: core.noop\n",
+        ),
     ] {
         write(&dir, &format!("actions/chains/{name}.yaml"), chain);
         write_action(
@@ -516,6 +521,20 @@ fn run_action_chain() {
     s.st2(
         "execution_list_top_level",
         &["execution", "list", "-n", "2"],
+    );
+    // A chain in a chain: `+ ` before workflow rows, one space per level; `--depth 1`
+    // lists the direct children only, `--raw` no table.
+    let outer = run_ok(&s.home, &["flow.outer"]);
+    let id = outer["id"].as_str().unwrap().to_string();
+    s.normalize(&id);
+    s.st2("execution_get_nested_chain", &["execution", "get", &id]);
+    s.st2(
+        "execution_get_nested_chain_depth_1",
+        &["execution", "get", &id, "--depth", "1"],
+    );
+    s.st2(
+        "execution_get_nested_chain_raw",
+        &["execution", "get", &id, "--raw", "--show-tasks"],
     );
 }
 
