@@ -51,6 +51,9 @@ pub trait Executor {
 
     /// A with-items task over an empty list completed at once, with no action.
     fn empty_items(&mut self, _task_id: &str, _route: usize) {}
+
+    /// The conductor state after a wave (`st2 execution get` of a running workflow shows it).
+    fn progress(&mut self, _state: &Value) {}
 }
 
 /// Conduct the workflow to its end.
@@ -102,6 +105,7 @@ pub fn conduct(conductor: &mut Conductor<'_>, executor: &mut dyn Executor) {
         let results = if wave.is_empty() {
             Vec::new()
         } else {
+            executor.progress(&conductor.state());
             executor.run(&wave)
         };
         for (request, result) in wave.iter().zip(results) {
@@ -120,6 +124,7 @@ pub fn conduct(conductor: &mut Conductor<'_>, executor: &mut dyn Executor) {
         if executor.canceled() {
             conductor.cancel();
         }
+        executor.progress(&conductor.state());
     }
     if executor.canceled() {
         conductor.cancel();

@@ -620,6 +620,10 @@ impl Executor for Children<'_, '_> {
         self.request.cancel.is_set()
     }
 
+    fn progress(&mut self, state: &Value) {
+        self.tasks.record_workflow(state);
+    }
+
     fn empty_items(&mut self, task_id: &str, route: usize) {
         let now = crate::execution::timestamp();
         let record = json!({

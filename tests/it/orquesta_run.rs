@@ -332,3 +332,29 @@ fn a_thousand_items_at_concurrency_ten_and_a_hundred_tasks_in_sequence() {
         100
     );
 }
+
+#[test]
+fn a_running_workflow_shows_its_conductor_state_so_far() {
+    let home = flows(&[(
+        "two",
+        "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n    next:\n      - do: t2\n  t2:\n    action: core.local cmd=\"sleep 30\"\n",
+        json!({}),
+    )]);
+    let id = run_async(&home, &["flows.two"]);
+    wait_for(|| {
+        let parent = st2_json(&home, &["execution", "get", &id]);
+        parent["status"] == "running"
+            && parent["workflow"]["sequence"]
+                .as_array()
+                .is_some_and(|s| s.len() == 2 && s[0]["status"] == "succeeded")
+    });
+    let output = home
+        .st2()
+        .args(["execution", "cancel", &id])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let parent = wait_final(&home, &id);
+    assert_eq!(parent["status"], "canceled");
+    assert_eq!(parent["workflow"]["sequence"][1]["status"], "canceled");
+}
