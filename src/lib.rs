@@ -26,6 +26,7 @@ pub(crate) mod lock;
 pub(crate) mod native;
 pub(crate) mod oauth;
 pub(crate) mod ops;
+pub mod orquesta;
 pub(crate) mod output;
 pub(crate) mod pack;
 pub(crate) mod redact;

@@ -522,6 +522,9 @@ pub(crate) fn to_json(record: &ExecutionView) -> Value {
         value["children"] = json!(ids);
         value["tasks"] = Value::Array(record.children.iter().map(task_json).collect());
     }
+    if let Some(workflow) = &record.workflow {
+        value["workflow"] = workflow.clone();
+    }
     value
 }
 

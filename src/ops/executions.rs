@@ -57,6 +57,8 @@ pub(crate) struct ExecutionView {
     pub(crate) context: Value,
     /// A workflow's child executions in creation order, each with its own (the tree).
     pub(crate) children: Vec<ExecutionView>,
+    /// An orquesta workflow's conductor state (`sequence`, `routes`, `errors`, `output`).
+    pub(crate) workflow: Option<Value>,
 }
 
 impl ExecutionView {

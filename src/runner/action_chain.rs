@@ -483,6 +483,8 @@ impl ChainRun<'_, '_> {
             action_ref: &node.action_ref,
             parameters: cast,
             context,
+            mock: None,
+            turn: None,
         });
         let (state, result) = match &outcome.execution_id {
             Some(_) => (outcome.status, outcome.result.clone()),

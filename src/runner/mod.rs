@@ -11,6 +11,7 @@
 //! | `python-script` | [`python`] |
 //! | `http-request` | [`http`] |
 //! | `action-chain` | [`action_chain`], its tasks run through a [`workflow::TaskRunner`] |
+//! | `orquesta` | [`orquesta`] (the engine is [`crate::orquesta`]), its tasks run through a [`workflow::TaskRunner`] |
 //! | `noop` | here |
 //!
 //! The others are registered normally; running them is a clear "not supported yet" error.
@@ -18,6 +19,7 @@
 pub(crate) mod action_chain;
 pub(crate) mod content_version;
 pub(crate) mod http;
+pub(crate) mod orquesta;
 pub(crate) mod output;
 pub(crate) mod process;
 pub(crate) mod python;
@@ -58,6 +60,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "local-shell-cmd",
     "local-shell-script",
     "noop",
+    "orquesta",
     "python-script",
 ];
 
@@ -326,6 +329,7 @@ fn run_runner(request: &RunRequest) -> RunOutcome {
         RunnerType::PythonScript => python::run(request),
         RunnerType::HttpRequest => http::run(request),
         RunnerType::ActionChain => action_chain::run(request),
+        RunnerType::Orquesta => orquesta::run(request),
         // Upstream's noop result.
         RunnerType::Noop => RunOutcome {
             outcome: ExecutionStatus::Succeeded,

@@ -32,6 +32,11 @@ pub(crate) struct TaskRequest<'a> {
     pub parameters: Map<String, Value>,
     /// The child's `context` (`user`, `parent`, and `chain` or `orquesta`).
     pub context: Value,
+    /// `ST2_WORKFLOW_MOCKS`: the child is prepared and recorded, but ends with this status
+    /// and result instead of running.
+    pub mock: Option<(ExecutionStatus, Value)>,
+    /// Its turn to be recorded, when children run concurrently.
+    pub turn: Option<(&'a Turnstile, usize)>,
 }
 
 /// How a task's child execution ended.
@@ -54,4 +59,41 @@ pub(crate) trait TaskRunner {
     /// Record a child execution of `request`, run it to its end (synchronously; the
     /// workflow's cancel flag cancels it) and answer how it ended.
     fn run_task(&self, request: TaskRequest) -> TaskOutcome;
+
+    /// Keep the workflow's conductor state (orquesta: the record's `workflow` column).
+    fn record_workflow(&self, _state: &Value) {}
+
+    /// Another runner of the same workflow's tasks, for another thread (children run
+    /// concurrently); `None` when there can be only one.
+    fn fork(&self) -> Option<Box<dyn TaskRunner + Send + '_>> {
+        None
+    }
+}
+
+/// Children of one wave recorded in wave order while they run concurrently: the child of
+/// ticket `n` is recorded only after those of tickets `0..n`
+/// (`../shared/spec/workflows.md` §2.6).
+#[derive(Debug, Default)]
+pub(crate) struct Turnstile {
+    next: std::sync::Mutex<usize>,
+    turn: std::sync::Condvar,
+}
+
+impl Turnstile {
+    /// Wait until it is `ticket`'s turn.
+    pub(crate) fn wait(&self, ticket: usize) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        while *next < ticket {
+            next = self.turn.wait(next).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// `ticket` is recorded (or will never be): the next one's turn.
+    pub(crate) fn done(&self, ticket: usize) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        if *next <= ticket {
+            *next = ticket + 1;
+        }
+        self.turn.notify_all();
+    }
 }

@@ -229,6 +229,19 @@ impl Store {
         rows.map(|row| decode(row?)).collect()
     }
 
+    /// Keep an orquesta execution's conductor state (`workflow`).
+    pub(crate) fn set_execution_workflow(
+        &mut self,
+        id: &str,
+        workflow: &Value,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE executions SET workflow = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(workflow)?],
+        )?;
+        Ok(())
+    }
+
     /// Say which process runs an execution, and that it runs (unless a cancel came first).
     pub(crate) fn execution_started(&mut self, id: &str, pid: u32) -> Result<(), StoreError> {
         self.conn.execute(

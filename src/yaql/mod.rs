@@ -108,6 +108,13 @@ impl Functions {
         self.table.contains_key(name)
     }
 
+    /// The names added, sorted (the workflow engine offers the same functions to Jinja).
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.table.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub(crate) fn get(&self, name: &str) -> Option<&Arc<Function>> {
         self.table.get(name)
     }

@@ -465,7 +465,7 @@ fn install_warns_about_runners_that_cannot_run_yet() {
     write(
         &source,
         "actions/chain.yaml",
-        "name: chain\nrunner_type: orquesta\nentry_point: workflows/chain.yaml\n",
+        "name: chain\nrunner_type: remote-shell-cmd\n",
     );
     let output = home
         .st2()
@@ -475,7 +475,7 @@ fn install_warns_about_runners_that_cannot_run_yet() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stderr(&output).contains(
-            "warning: pack \"flows\": 1 action uses a runner st2 run does not support yet (orquesta: 1)"
+            "warning: pack \"flows\": 1 action uses a runner st2 run does not support yet (remote-shell-cmd: 1)"
         ),
         "{}",
         stderr(&output)

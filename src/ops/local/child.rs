@@ -19,7 +19,7 @@ use super::prepare::{prepare_task, PrepareError};
 use super::run::{execute, start, Parentage};
 use crate::action::{self, ActionError};
 use crate::execution;
-use crate::runner::workflow::{TaskAction, TaskOutcome, TaskRequest, TaskRunner};
+use crate::runner::workflow::{TaskAction, TaskOutcome, TaskRequest, TaskRunner, Turnstile};
 use crate::runner::{CancelFlag, RunnerType};
 use crate::settings::Settings;
 use crate::store::{ExecutionStatus, Store};
@@ -48,7 +48,38 @@ impl<'a> Children<'a> {
     }
 }
 
+/// A child's turn to be recorded ([`Turnstile`]): waited for before the record, passed on
+/// after it, or on drop when the child ends before it is recorded.
+struct Turn<'t>(Option<(&'t Turnstile, usize)>);
+
+impl Turn<'_> {
+    fn wait(&self) {
+        if let Some((turnstile, ticket)) = self.0 {
+            turnstile.wait(ticket);
+        }
+    }
+
+    fn pass(&mut self) {
+        if let Some((turnstile, ticket)) = self.0.take() {
+            turnstile.done(ticket);
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.wait();
+        self.pass();
+    }
+}
+
 impl TaskRunner for Children<'_> {
+    fn fork(&self) -> Option<Box<dyn TaskRunner + Send + '_>> {
+        Children::new(self.settings, self.parent, self.cancel)
+            .ok()
+            .map(|c| Box::new(c) as Box<dyn TaskRunner + Send + '_>)
+    }
+
     fn action(&self, action_ref: &str) -> Result<Option<TaskAction>, String> {
         let store = self.store.borrow();
         let action = match action::lookup(Some(&store), action_ref) {
@@ -68,7 +99,23 @@ impl TaskRunner for Children<'_> {
         }))
     }
 
+    fn record_workflow(&self, state: &Value) {
+        if let Err(err) = self
+            .store
+            .borrow_mut()
+            .set_execution_workflow(self.parent, state)
+        {
+            tracing::warn!(
+                execution = self.parent,
+                "recording the workflow state: {err}"
+            );
+        }
+    }
+
     fn run_task(&self, request: TaskRequest) -> TaskOutcome {
+        // Its turn to be recorded (children of a wave run concurrently, recorded in order);
+        // passed on however this ends.
+        let mut turn = Turn(request.turn);
         let not_started = |reason: String| TaskOutcome {
             execution_id: None,
             status: ExecutionStatus::Failed,
@@ -94,6 +141,7 @@ impl TaskRunner for Children<'_> {
             parent: self.parent,
             context: &request.context,
         };
+        turn.wait();
         let recorded = start(
             &mut store,
             &prepared,
@@ -103,8 +151,20 @@ impl TaskRunner for Children<'_> {
             Some(parentage),
         )
         .and_then(|_| store.execution_started(&id, std::process::id()));
+        turn.pass();
         if let Err(err) = recorded {
             return not_started(err.to_string());
+        }
+        if let Some((status, result)) = request.mock {
+            // ST2_WORKFLOW_MOCKS: recorded as run, its end mocked.
+            let status = store
+                .finish_execution(&id, status, &result, &execution::timestamp())
+                .unwrap_or(status);
+            return TaskOutcome {
+                execution_id: Some(id),
+                status,
+                result,
+            };
         }
         match execute(self.settings, &mut store, &prepared, &id, self.cancel, None) {
             Ok(record) => TaskOutcome {

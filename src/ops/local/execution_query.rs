@@ -32,6 +32,7 @@ impl From<ExecutionRecord> for ExecutionView {
             parent: record.parent,
             context: record.context,
             children: Vec::new(),
+            workflow: record.workflow,
         }
     }
 }

@@ -215,6 +215,9 @@ fn prepare_given(
         let entry_point = pack_dir.join("actions").join(&action.record.entry_point);
         warnings.extend(runner::action_chain::warnings(&entry_point));
     }
+    if runner_type == RunnerType::Orquesta {
+        warnings.extend(runner::orquesta::warnings(&parameters));
+    }
     let python = if native.is_none() && runner_type.needs_python() {
         Some(python_for(settings, action, &pack_dir, &mut warnings))
     } else {

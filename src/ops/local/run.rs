@@ -146,7 +146,7 @@ pub(crate) fn execute(
     let recorder = std::thread::spawn(move || recorder.run(events));
     // A workflow's tasks become children of this execution.
     let children = match prepared.runner_type {
-        RunnerType::ActionChain => Some(Children::new(settings, id, cancel)),
+        RunnerType::ActionChain | RunnerType::Orquesta => Some(Children::new(settings, id, cancel)),
         _ => None,
     };
     let children = match children.transpose() {

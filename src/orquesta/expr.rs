@@ -1,0 +1,301 @@
+//! Expressions in workflow values as orquesta evaluates them (`orquesta/expressions/base.py`,
+//! `yql.py`, `jinja.py`; `../shared/spec/workflows.md` §3.1, §3.4): every string anywhere in a
+//! value (map keys too) with `<% %>` is YAQL, with `{{ }}`/`{% %}` Jinja (minijinja, strict
+//! undefined, StackStorm's filters). Both languages call the same engine functions: the
+//! `yaql::Functions` table the conductor fills (`succeeded`, `result`, `item`, `st2kv`, ...).
+
+use std::sync::Arc;
+
+use minijinja::value::Rest;
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Map, Value};
+
+use crate::yaql::{self, Call, Functions};
+
+/// An expression that could not be evaluated, worded as orquesta words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExprError {
+    /// `YaqlEvaluationException` or `JinjaEvaluationException`.
+    pub kind: &'static str,
+    /// The message.
+    pub message: String,
+}
+
+impl std::fmt::Display for ExprError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// Python's truthiness of a JSON value.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Whether `text` holds a YAQL expression.
+pub fn has_yaql(text: &str) -> bool {
+    !yaql::find_expressions(text).is_empty()
+}
+
+/// The `{{ }}` and `{% %}` parts of `text` (the shortest match, not across lines).
+pub fn jinja_expressions(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    for (open, close) in [("{{", "}}"), ("{%", "%}")] {
+        let mut from = 0;
+        while let Some(start) = text[from..].find(open).map(|at| from + at) {
+            let rest = &text[start + 2..];
+            let line_end = rest.find('\n').unwrap_or(rest.len());
+            match rest[..line_end].find(close) {
+                Some(end) => {
+                    let end = start + 2 + end + 2;
+                    found.push(start..end);
+                    from = end;
+                }
+                None => from = start + 1,
+            }
+        }
+    }
+    found.sort_by_key(|r| r.start);
+    found
+}
+
+/// Whether `text` holds a Jinja expression or block.
+pub fn has_jinja(text: &str) -> bool {
+    !jinja_expressions(text).is_empty()
+}
+
+/// Evaluate `value` (recursively) over `context`.
+pub fn evaluate(
+    value: &Value,
+    context: &Map<String, Value>,
+    functions: &Functions,
+) -> Result<Value, ExprError> {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, item) in map {
+                let key = match evaluate(&Value::String(key.clone()), context, functions)? {
+                    Value::String(s) => s,
+                    other => crate::yaql::py_str(&other),
+                };
+                out.insert(key, evaluate(item, context, functions)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|item| evaluate(item, context, functions))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Value::String(text) if has_jinja(text) => jinja(text, context, functions),
+        Value::String(text) if has_yaql(text) => yaql::evaluate_text(text, context, functions)
+            .map_err(|e| ExprError {
+                kind: "YaqlEvaluationException",
+                message: e.to_string(),
+            }),
+        other => Ok(other.clone()),
+    }
+}
+
+fn to_json(value: &minijinja::Value) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn environment(context: &Map<String, Value>, functions: &Functions) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    crate::expressions::register(&mut env);
+    let shared = Arc::new(context.clone());
+    let ctx = shared.clone();
+    env.add_function(
+        "ctx",
+        move |name: Option<String>| -> Result<minijinja::Value, minijinja::Error> {
+            match name {
+                None => {
+                    let visible: Map<String, Value> = ctx
+                        .iter()
+                        .filter(|(k, _)| !k.starts_with("__"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    Ok(minijinja::Value::from_serialize(visible))
+                }
+                Some(name) => match ctx.get(&name) {
+                    Some(value) if !name.starts_with("__") => {
+                        Ok(minijinja::Value::from_serialize(value))
+                    }
+                    _ => Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("VariableUndefinedError: The variable \"{name}\" is undefined."),
+                    )),
+                },
+            }
+        },
+    );
+    for name in functions.names() {
+        let function = functions.get(&name).cloned().expect("listed");
+        let ctx = shared.clone();
+        let callable = move |args: Rest<minijinja::Value>,
+                             kwargs: minijinja::value::Kwargs|
+              -> Result<minijinja::Value, minijinja::Error> {
+            let args: Vec<Value> = args.iter().map(to_json).collect();
+            let mut named = Vec::new();
+            for key in kwargs.args() {
+                let value: minijinja::Value = kwargs.get(key)?;
+                // Python's `sort_keys=` is yaql's `sortKeys =>`, the name the table knows.
+                named.push((camel_case(key), to_json(&value)));
+            }
+            let call = Call {
+                args: &args,
+                named: &named,
+                context: &ctx,
+            };
+            function(&call)
+                .map(minijinja::Value::from_serialize)
+                .map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+                })
+        };
+        env.add_function(name.clone(), callable);
+    }
+    env
+}
+
+fn jinja(
+    text: &str,
+    context: &Map<String, Value>,
+    functions: &Functions,
+) -> Result<Value, ExprError> {
+    let env = environment(context, functions);
+    let fail = |expression: &str, e: minijinja::Error| ExprError {
+        kind: "JinjaEvaluationException",
+        message: format!(
+            "Unable to evaluate expression '{expression}'. {}",
+            jinja_message(&e)
+        ),
+    };
+    let found = jinja_expressions(text);
+    if found.iter().any(|r| text[r.clone()].starts_with("{%")) {
+        let rendered = env.render_str(text, ()).map_err(|e| fail(text, e))?;
+        if has_jinja(&rendered) && rendered != text {
+            return jinja(&rendered, context, functions);
+        }
+        return Ok(Value::String(rendered));
+    }
+    // An expression whose value is undefined (a missing key) stays as written; once all are
+    // evaluated, any left is `There are unresolved variables: ...` (`JinjaEvaluator.evaluate`).
+    let value_of = |range: &std::ops::Range<usize>| -> Result<Option<Value>, ExprError> {
+        let expression = &text[range.clone()];
+        let inner = expression[2..expression.len() - 2].trim();
+        let compiled = env
+            .compile_expression(inner)
+            .map_err(|e| fail(expression, e))?;
+        let value = compiled.eval(()).map_err(|e| fail(expression, e))?;
+        if value.is_undefined() {
+            return Ok(None);
+        }
+        Ok(Some(to_json(&value)))
+    };
+    let unresolved = |names: Vec<&str>| ExprError {
+        kind: "JinjaEvaluationException",
+        message: format!("There are unresolved variables: {}", names.join(", ")),
+    };
+    let strip = |range: &std::ops::Range<usize>| {
+        let expression = &text[range.clone()];
+        expression[2..expression.len() - 2].trim()
+    };
+    if let [only] = found.as_slice() {
+        if only.len() == text.len() {
+            return value_of(only)?.ok_or_else(|| unresolved(vec![strip(only)]));
+        }
+    }
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut left = Vec::new();
+    for range in &found {
+        out.push_str(&text[copied..range.start]);
+        match value_of(range)? {
+            Some(value) => out.push_str(&crate::yaql::py_str(&value)),
+            None => {
+                out.push_str(&text[range.clone()]);
+                left.push(strip(range));
+            }
+        }
+        copied = range.end;
+    }
+    if !left.is_empty() {
+        return Err(unresolved(left));
+    }
+    out.push_str(&text[copied..]);
+    Ok(Value::String(out))
+}
+
+fn jinja_message(error: &minijinja::Error) -> String {
+    // The engine's functions fail with their own `<Kind>: <detail>`.
+    if error.kind() == minijinja::ErrorKind::InvalidOperation {
+        if let Some(detail) = error.detail() {
+            return detail.to_string();
+        }
+    }
+    match error.detail() {
+        Some(detail) => format!("{:?}: {detail}", error.kind()),
+        None => format!("{:?}", error.kind()),
+    }
+}
+
+/// Whether `text` (one `{{ }}` or `{% %}` string) is Jinja minijinja can read.
+pub fn jinja_syntax_error(text: &str) -> Option<String> {
+    let env = Environment::new();
+    let found = jinja_expressions(text);
+    if found.iter().any(|r| text[r.clone()].starts_with("{%")) {
+        return env.template_from_str(text).err().map(|e| e.to_string());
+    }
+    for range in found {
+        let expression = &text[range];
+        let inner = expression[2..expression.len() - 2].trim();
+        if let Err(e) = env.compile_expression(inner) {
+            return Some(e.to_string());
+        }
+    }
+    None
+}
+
+/// Call the engine function `name` with `args` over `context` (the conductor's own use).
+pub fn call(
+    functions: &Functions,
+    name: &str,
+    args: &[Value],
+    context: &Map<String, Value>,
+) -> Option<Result<Value, yaql::Error>> {
+    let function = functions.get(name)?;
+    Some(function(&Call {
+        args,
+        named: &[],
+        context,
+    }))
+}
+
+/// `sort_keys` -> `sortKeys`, as yaql names Python parameters.
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' && !out.is_empty() {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
