@@ -33,7 +33,8 @@ LAYERS = [
     # the domain: what StackStorm's objects are and do
     [
         "pack", "register", "action", "execution", "runner", "native", "config", "datastore",
-        "index", "venv", "schema", "expressions", "redact", "oauth", "crypto",
+        "index", "venv", "schema", "expressions", "redact", "oauth", "crypto", "casts",
+        "orquesta", "yaql",
     ],
     # I/O and primitives
     ["store", "git", "yaml", "output", "settings", "lock", "fs", "sys", "failpoint"],
