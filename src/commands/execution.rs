@@ -343,7 +343,7 @@ fn show_workflow(record: &ExecutionView, options: &ShowOptions, context: &Contex
     let mut result_shown = false;
     if let Some(task_result) = last
         .and_then(|task| task.get("result"))
-        .filter(|value| python_truthy(value))
+        .filter(|value| crate::schema::validator::truthy(value))
     {
         let name = last.and_then(|task| task.get("name")).cloned();
         field("result_task", &name.unwrap_or(json!("unknown")));
@@ -351,13 +351,19 @@ fn show_workflow(record: &ExecutionView, options: &ShowOptions, context: &Contex
         result_shown = true;
     }
     if record.status == ExecutionStatus::Failed {
-        let top_level = result.get("error").filter(|error| python_truthy(error));
+        let top_level = result
+            .get("error")
+            .filter(|error| crate::schema::validator::truthy(error));
         let task_error = last.and_then(|task| {
             let result = task.get("result")?;
             result
                 .get("error")
-                .filter(|error| python_truthy(error))
-                .or_else(|| result.get("stderr").filter(|error| python_truthy(error)))
+                .filter(|error| crate::schema::validator::truthy(error))
+                .or_else(|| {
+                    result
+                        .get("stderr")
+                        .filter(|error| crate::schema::validator::truthy(error))
+                })
         });
         // [fix] no `traceback` line: it is Python's, and st2-rs has none.
         if let Some(error) = top_level {
@@ -440,18 +446,6 @@ fn child_rows(
             human_time(Some(&child.start_timestamp)),
         ]);
         child_rows(&child.children, level + 1, depth, any_workflow, rows);
-    }
-}
-
-/// Python's truth value of a JSON value.
-fn python_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64() != Some(0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
     }
 }
 

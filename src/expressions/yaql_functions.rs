@@ -187,7 +187,7 @@ fn place_arguments(name: &str, parameters: &[&str], call: &Call<'_>) -> Result<V
 }
 
 /// A Python parameter name as yaql's convention exposes it: `sort_keys` is `sortKeys`.
-fn camel_case(name: &str) -> String {
+pub(crate) fn camel_case(name: &str) -> String {
     let mut out = String::new();
     let mut upper = false;
     for c in name.chars() {

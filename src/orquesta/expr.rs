@@ -28,16 +28,7 @@ impl std::fmt::Display for ExprError {
 }
 
 /// Python's truthiness of a JSON value.
-pub fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
+pub(crate) use crate::schema::validator::truthy;
 
 /// Whether `text` holds a YAQL expression.
 pub fn has_yaql(text: &str) -> bool {
@@ -151,7 +142,10 @@ fn environment(context: &Map<String, Value>, functions: &Functions) -> Environme
             for key in kwargs.args() {
                 let value: minijinja::Value = kwargs.get(key)?;
                 // Python's `sort_keys=` is yaql's `sortKeys =>`, the name the table knows.
-                named.push((camel_case(key), to_json(&value)));
+                named.push((
+                    crate::expressions::yaql_functions::camel_case(key),
+                    to_json(&value),
+                ));
             }
             let call = Call {
                 args: &args,
@@ -281,21 +275,4 @@ pub fn call(
         named: &[],
         context,
     }))
-}
-
-/// `sort_keys` -> `sortKeys`, as yaql names Python parameters.
-fn camel_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' && !out.is_empty() {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
