@@ -636,6 +636,37 @@ pub(crate) fn wait_execution(home: &Home, id: &str, done: impl Fn(&Value) -> boo
     }
 }
 
+/// `st2 run -a ARGS...` (the action and its parameters): the id of the execution it started.
+pub(crate) fn run_async(home: &Home, args: &[&str]) -> String {
+    let output = home
+        .st2()
+        .args(["run", "-a"])
+        .args(args)
+        .arg("-j")
+        .output()
+        .unwrap();
+    execution_of(&output)["id"].as_str().unwrap().to_string()
+}
+
+/// Poll `done` every 50 ms until it holds; fail after 30 s.
+pub(crate) fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `st2 execution cancel ID`, which must succeed.
+pub(crate) fn cancel_execution(home: &Home, id: &str) {
+    let output = home
+        .st2()
+        .args(["execution", "cancel", id])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 /// The execution once it has ended (neither requested, running nor canceling).
 pub(crate) fn wait_final(home: &Home, id: &str) -> Value {
     wait_execution(home, id, |execution| {

@@ -34,25 +34,6 @@ fn run(home: &Home, args: &[&str]) -> (Value, std::process::Output) {
     (execution_of(&output), output)
 }
 
-fn run_async(home: &Home, args: &[&str]) -> String {
-    let output = home
-        .st2()
-        .args(["run", "-a"])
-        .args(args)
-        .arg("-j")
-        .output()
-        .unwrap();
-    execution_of(&output)["id"].as_str().unwrap().to_string()
-}
-
-fn wait_for(mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn tasks(parent: &Value) -> Vec<Value> {
     parent["tasks"].as_array().cloned().unwrap_or_default()
 }
@@ -63,18 +44,13 @@ const SLEEPY: &str = "version: 1.0\ntasks:\n  task1:\n    action: core.local cmd
 fn canceling_the_parent_cancels_the_running_child_and_starts_nothing_more() {
     let home = flows(&[("sleepy", SLEEPY, json!({}))]);
     let id = run_async(&home, &["flows.sleepy"]);
-    wait_for(|| {
+    wait_until(|| {
         tasks(&st2_json(&home, &["execution", "get", &id]))
             .iter()
             .any(|t| t["status"] == "running")
     });
     let started = Instant::now();
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &id])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(parent["status"], "canceled");
@@ -93,19 +69,14 @@ fn canceling_a_child_cancels_its_workflow() {
     let home = flows(&[("sleepy", SLEEPY, json!({}))]);
     let id = run_async(&home, &["flows.sleepy"]);
     let mut child = String::new();
-    wait_for(|| {
+    wait_until(|| {
         tasks(&st2_json(&home, &["execution", "get", &id]))
             .iter()
             .find(|t| t["status"] == "running")
             .map(|t| child = t["id"].as_str().unwrap().to_string())
             .is_some()
     });
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &child])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &child);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     assert_eq!(tasks(&parent).len(), 1);
@@ -123,7 +94,7 @@ fn a_canceled_parent_cancels_its_subworkflow() {
     ]);
     let id = run_async(&home, &["flows.outer"]);
     let mut sub = String::new();
-    wait_for(|| {
+    wait_until(|| {
         let parent = st2_json(&home, &["execution", "get", &id]);
         let found = tasks(&parent).first().is_some_and(|t| {
             t["tasks"]
@@ -135,12 +106,7 @@ fn a_canceled_parent_cancels_its_subworkflow() {
         }
         found
     });
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &id])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     assert_eq!(
@@ -157,15 +123,10 @@ fn a_delay_waits_and_a_cancel_ends_it() {
         json!({}),
     )]);
     let id = run_async(&home, &["flows.delayed"]);
-    wait_for(|| st2_json(&home, &["execution", "get", &id])["status"] == "running");
+    wait_until(|| st2_json(&home, &["execution", "get", &id])["status"] == "running");
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &id])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(parent["status"], "canceled");
@@ -341,19 +302,14 @@ fn a_running_workflow_shows_its_conductor_state_so_far() {
         json!({}),
     )]);
     let id = run_async(&home, &["flows.two"]);
-    wait_for(|| {
+    wait_until(|| {
         let parent = st2_json(&home, &["execution", "get", &id]);
         parent["status"] == "running"
             && parent["workflow"]["sequence"]
                 .as_array()
                 .is_some_and(|s| s.len() == 2 && s[0]["status"] == "succeeded")
     });
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &id])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     assert_eq!(parent["workflow"]["sequence"][1]["status"], "canceled");

@@ -219,15 +219,10 @@ fn test_chain_runner_task_is_canceled_while_running() {
     );
     chain_action(&dir, "chain", &fixture_chain("chain2.yaml"), json!({}));
     reload_ok(&home, &[]);
-    let parent_id = run_async(&home, "wolfpack.chain", &[]);
-    wait_for(|| marker.exists());
+    let parent_id = run_async(&home, &["wolfpack.chain"]);
+    wait_until(|| marker.exists());
     let child = running_child(&home, &parent_id);
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &child])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &child);
     let parent = wait_final(&home, &parent_id);
     assert_eq!(parent["status"], "canceled");
     // c3 never runs (upstream: 2 calls).
@@ -787,25 +782,6 @@ fn test_init_params_vars_with_unicode_value() {
 
 // test_actionchain_cancel.py
 
-fn run_async(home: &Home, action: &str, args: &[&str]) -> String {
-    let output = home
-        .st2()
-        .args(["run", "-a", action])
-        .args(args)
-        .arg("-j")
-        .output()
-        .unwrap();
-    execution_of(&output)["id"].as_str().unwrap().to_string()
-}
-
-fn wait_for(mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 /// The id of the running child of `id` (the deepest).
 fn running_child(home: &Home, id: &str) -> String {
     let parent = st2_json(home, &["execution", "get", id]);
@@ -816,18 +792,6 @@ fn running_child(home: &Home, id: &str) -> String {
         .find(|task| task["status"] == "running")
         .unwrap_or_else(|| panic!("no running child: {parent}"));
     child["id"].as_str().unwrap().to_string()
-}
-
-fn wait_final(home: &Home, id: &str) -> Value {
-    let mut last = Value::Null;
-    wait_for(|| {
-        last = st2_json(home, &["execution", "get", id]);
-        !matches!(
-            last["status"].as_str(),
-            Some("running" | "requested" | "canceling")
-        )
-    });
-    last
 }
 
 fn cancel_home() -> (Home, std::path::PathBuf) {
@@ -848,24 +812,19 @@ fn test_chain_cancel() {
     let (home, tempfile) = cancel_home();
     let id = run_async(
         &home,
-        "action_chain_tests.test_cancel",
         &[
+            "action_chain_tests.test_cancel",
             &format!("tempfile={}", tempfile.display()),
             "message=foobar",
         ],
     );
-    wait_for(|| {
+    wait_until(|| {
         st2_json(&home, &["execution", "get", &id])["tasks"]
             .as_array()
             .is_some_and(|tasks| tasks.iter().any(|task| task["status"] == "running"))
     });
     let task1 = running_child(&home, &id);
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &id])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     // [fix] the running child is canceled too; task2 never starts.
@@ -878,14 +837,14 @@ fn test_chain_cancel_cascade_to_subworkflow() {
     let (home, tempfile) = cancel_home();
     let id = run_async(
         &home,
-        "action_chain_tests.test_cancel_with_subworkflow",
         &[
+            "action_chain_tests.test_cancel_with_subworkflow",
             &format!("tempfile={}", tempfile.display()),
             "message=foobar",
         ],
     );
     let mut sub = String::new();
-    wait_for(|| {
+    wait_until(|| {
         let parent = st2_json(&home, &["execution", "get", &id]);
         parent["tasks"][0]["tasks"]
             .as_array()
@@ -896,12 +855,7 @@ fn test_chain_cancel_cascade_to_subworkflow() {
             }
     });
     let subtask = running_child(&home, &sub);
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &id])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     assert_eq!(status_of(&home, &sub), "canceled");
@@ -914,14 +868,14 @@ fn test_chain_cancel_cascade_to_parent_workflow() {
     let (home, tempfile) = cancel_home();
     let id = run_async(
         &home,
-        "action_chain_tests.test_cancel_with_subworkflow",
         &[
+            "action_chain_tests.test_cancel_with_subworkflow",
             &format!("tempfile={}", tempfile.display()),
             "message=foobar",
         ],
     );
     let mut sub = String::new();
-    wait_for(|| {
+    wait_until(|| {
         let parent = st2_json(&home, &["execution", "get", &id]);
         parent["tasks"][0]["tasks"]
             .as_array()
@@ -932,12 +886,7 @@ fn test_chain_cancel_cascade_to_parent_workflow() {
             }
     });
     // Cancel the subworkflow: it stops, and so does its parent.
-    let output = home
-        .st2()
-        .args(["execution", "cancel", &sub])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    cancel_execution(&home, &sub);
     let parent = wait_final(&home, &id);
     assert_eq!(status_of(&home, &sub), "canceled");
     assert_eq!(parent["status"], "canceled");
@@ -949,13 +898,13 @@ fn a_process_killed_mid_chain_leaves_parent_and_children_abandoned() {
     let (home, tempfile) = cancel_home();
     let id = run_async(
         &home,
-        "action_chain_tests.test_cancel",
         &[
+            "action_chain_tests.test_cancel",
             &format!("tempfile={}", tempfile.display()),
             "message=foobar",
         ],
     );
-    wait_for(|| {
+    wait_until(|| {
         st2_json(&home, &["execution", "get", &id])["tasks"]
             .as_array()
             .is_some_and(|tasks| tasks.iter().any(|task| task["status"] == "running"))
@@ -967,7 +916,7 @@ fn a_process_killed_mid_chain_leaves_parent_and_children_abandoned() {
         .parse()
         .unwrap();
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    wait_for(|| status_of(&home, &id) == "abandoned");
+    wait_until(|| status_of(&home, &id) == "abandoned");
     assert_eq!(status_of(&home, &task1), "abandoned");
     let _ = std::fs::remove_file(&tempfile);
 }

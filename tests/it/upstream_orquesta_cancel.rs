@@ -79,21 +79,12 @@ fn running_children(home: &Home, id: &str, n: usize) -> Vec<Value> {
     }
 }
 
-fn cancel(home: &Home, id: &str) {
-    let output = home
-        .st2()
-        .args(["execution", "cancel", id])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-}
-
 #[test]
 fn test_cancel() {
     let home = home();
     let id = start(&home, "flows.sequential");
     running_children(&home, &id, 1);
-    cancel(&home, &id);
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     assert_eq!(tasks(&parent).len(), 1);
@@ -108,7 +99,7 @@ fn test_cancel_workflow_cascade_down_to_subworkflow() {
         .unwrap()
         .to_string();
     running_children(&home, &sub, 1);
-    cancel(&home, &id);
+    cancel_execution(&home, &id);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     assert_eq!(get(&home, &sub)["status"], "canceled");
@@ -123,7 +114,7 @@ fn test_cancel_subworkflow_cascade_up_to_workflow() {
         .unwrap()
         .to_string();
     running_children(&home, &sub, 1);
-    cancel(&home, &sub);
+    cancel_execution(&home, &sub);
     let parent = wait_final(&home, &id);
     assert_eq!(get(&home, &sub)["status"], "canceled");
     assert_eq!(parent["status"], "canceled");
@@ -141,7 +132,7 @@ fn test_cancel_subworkflow_cascade_up_to_workflow_with_other_subworkflows() {
     for sub in &subs {
         running_children(&home, sub, 1);
     }
-    cancel(&home, &subs[0]);
+    cancel_execution(&home, &subs[0]);
     let parent = wait_final(&home, &id);
     assert_eq!(parent["status"], "canceled");
     for sub in &subs {
