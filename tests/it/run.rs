@@ -364,8 +364,7 @@ fn broken_actions_fail_with_a_reason() {
     let output = run(&home, &["shelly.remote"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output)
-            .contains("uses the winrm-cmd runner, which st2-rs does not support yet"),
+        stderr(&output).contains("uses the winrm-cmd runner, which st2-rs does not support yet"),
         "{}",
         stderr(&output)
     );
