@@ -443,7 +443,7 @@ fn test_run_command_timeout() {
     );
     let hosts = format!("{},{}", sshd.host(2), sshd.host(3));
     let started = Instant::now();
-    let execution = remote(&home, &hosts, &cmd, &["timeout=2"]);
+    let execution = remote(&home, &hosts, &cmd, &["timeout=3"]);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(execution["status"], "timeout", "{execution:#}");
     for n in [2, 3] {
@@ -455,7 +455,7 @@ fn test_run_command_timeout() {
         assert_eq!(result["stderr"], "b");
         let error = result["error"].as_str().unwrap();
         assert!(
-            error.ends_with("Command didn't finish in 2 seconds or the SSH connection did not succeed in 1 seconds"),
+            error.ends_with("Command didn't finish in 3 seconds or the SSH connection did not succeed in 1 seconds"),
             "{error}"
         );
     }
@@ -1107,7 +1107,7 @@ fn test_top_level_error_is_correctly_reported() {
 }
 
 /// Many hosts at once (**[fix]**: upstream's immutable `parallel: false` runs them one at a
-/// time): twelve hosts whose commands each sleep half a second end in far less than six
+/// time): twelve hosts whose commands each sleep a second end in far less than twelve
 /// seconds, and `[ssh_runner] max_parallel_actions` bounds how many run at once.
 #[test]
 fn hosts_run_in_parallel() {
@@ -1118,11 +1118,12 @@ fn hosts_run_in_parallel() {
         .map(|i| format!("127.0.0.{}:{}{}", 2 + i % 3, "0".repeat(i / 3), sshd.port))
         .collect();
     let started = Instant::now();
-    let execution = remote(&home, &hosts.join(","), "sleep 0.5; echo done", &[]);
+    let execution = remote(&home, &hosts.join(","), "sleep 1; echo done", &[]);
     let parallel = started.elapsed();
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     assert_eq!(execution["result"].as_object().unwrap().len(), 12);
-    assert!(parallel < Duration::from_secs(5), "{parallel:?}");
+    // One host after the other would take at least twelve seconds.
+    assert!(parallel < Duration::from_secs(10), "{parallel:?}");
     home.set_extra_conf(&format!(
         "[system_user]\nuser = {}\nssh_key_file = {}\n\n[ssh_runner]\nmax_parallel_actions = 2\n",
         sshd.user,

@@ -193,81 +193,13 @@ impl Plan {
             .tempdir()
             .map_err(|err| format!("cannot create a temporary directory for ssh: {err}"))?;
 
-        // Credentials, in upstream's order.
         let password = text(parameters, "password");
-        let passphrase = text(parameters, "passphrase");
-        let mut encrypted_key: Option<String> = None;
-        let (login, default_key) = if password.is_some() {
-            (Login::Password, None)
-        } else if let Some(private_key) = text(parameters, "private_key") {
-            if key::is_material(private_key) {
-                let path = dir.path().join("private_key");
-                let material = key::normalized(private_key);
-                ssh::write_private(&path, material.as_bytes())
-                    .map_err(|err| format!("cannot write the private key for ssh: {err}"))?;
-                if key::is_encrypted(&material) {
-                    encrypted_key = Some("The private key (private_key parameter)".into());
-                }
-                (Login::Key(path), None)
-            } else {
-                let path = ssh::expand_home(private_key.trim());
-                let what = format!("the private_key parameter ({private_key})");
-                if read_key(&path, &what)? {
-                    encrypted_key = Some(format!("Private key file {}", path.display()));
-                }
-                (Login::Key(path), None)
-            }
-        } else {
-            let fallback = match &settings.key_file {
-                Some(path) if settings.key_file_configured => {
-                    let path = ssh::expand_home(&path.to_string_lossy());
-                    if read_key(&path, "[system_user] ssh_key_file")? {
-                        encrypted_key = Some(format!("Private key file {}", path.display()));
-                    }
-                    Some(path)
-                }
-                // Ours: upstream's default key only when it exists.
-                Some(path) if path.is_file() => {
-                    if read_key(path, "[system_user] ssh_key_file")? {
-                        encrypted_key = Some(format!("Private key file {}", path.display()));
-                    }
-                    Some(path.clone())
-                }
-                _ => None,
-            };
-            if fallback.is_none() && !settings.use_ssh_config {
-                if passphrase.is_some() {
-                    return Err("passphrase should accompany private key material".into());
-                }
-                if !agent_or_default_key() {
-                    return Err(format!(
-                        "Either password or key file location or key material should be \
-                         supplied for action. You can also add an entry for the hosts in SSH \
-                         config file {} ([ssh_runner] use_ssh_config and ssh_config_file_path).",
-                        settings.ssh_config_file_path
-                    ));
-                }
-            }
-            (Login::Default, fallback)
-        };
-        let passphrase = if login == Login::Password {
-            None
-        } else {
-            passphrase
-        };
-        let encrypted_key_without_passphrase = match (encrypted_key, passphrase) {
-            (Some(what), None) => {
-                if std::env::var_os(crate::settings::env::SSH_AUTH_SOCK)
-                    .is_none_or(|sock| sock.is_empty())
-                {
-                    return Err(format!(
-                        "{what} is passphrase protected. Supply a passphrase."
-                    ));
-                }
-                Some(what)
-            }
-            _ => None,
-        };
+        let Credentials {
+            login,
+            default_key,
+            passphrase,
+            encrypted_key_without_passphrase,
+        } = credentials(parameters, settings, dir.path())?;
 
         let client = SshClient::new(
             program,
@@ -387,54 +319,8 @@ impl Plan {
     ) -> Value {
         let log = self.client.log_path(index);
         if let Some(script) = &self.script {
-            let remote = format!(
-                "mkdir -- {dir} && tar -x -o -f - -C {dir}",
-                dir = super::shell::quote(&script.remote_dir)
-            );
-            let upload = Session {
-                command: self.client.command(host, &log, false, &remote),
-                input: script.archive.clone(),
-                keep_input_open: false,
-                marker: None,
-                pty: false,
-                deadline,
-                cancel,
-                tap: None,
-            };
-            match upload.run() {
-                Err(err) => {
-                    return self.failure(
-                        host,
-                        &format!(
-                            "Failed connecting to host {}. cannot start ssh: {err}",
-                            host.name
-                        ),
-                        "",
-                        "",
-                    )
-                }
-                Ok(ended) => match ended.ending {
-                    Ending::Exited(0) | Ending::Completed(0) => {}
-                    Ending::TimedOut => return self.timed_out(host, &ended),
-                    Ending::Canceled => return self.canceled(host, "", ""),
-                    Ending::Exited(SSH_FAILED) | Ending::Completed(SSH_FAILED) => {
-                        return self.unreachable(host, &log)
-                    }
-                    Ending::Exited(_) | Ending::Completed(_) => {
-                        let reason = super::process::text(&ended.stderr);
-                        return self.failure(
-                            host,
-                            &format!(
-                                "Failed sending file(s) in path {} to host {} {}",
-                                script.local.display(),
-                                host.name,
-                                reason
-                            ),
-                            "",
-                            "",
-                        );
-                    }
-                },
+            if let Err(result) = self.upload(script, host, &log, deadline, cancel) {
+                return result;
             }
         }
         let marker = Marker::new();
@@ -469,7 +355,6 @@ impl Plan {
             Ok(ended) => ended,
             Err(err) => {
                 return self.failure(
-                    host,
                     &format!(
                         "Failed connecting to host {}. cannot start ssh: {err}",
                         host.name
@@ -488,7 +373,6 @@ impl Plan {
                     let reason =
                         ssh_log(&log).unwrap_or_else(|| "the SSH connection was lost".into());
                     self.failure(
-                        host,
                         &format!(
                             "Failed executing command \"{}\" on host \"{}\" {reason}",
                             self.command.display, host.name
@@ -510,6 +394,60 @@ impl Plan {
         }
     }
 
+    /// Copy the script (and its `lib/`) to `<dir>/<execution id>` on `host`: unpacked by
+    /// `tar` from `ssh`'s input. The host's result when it fails.
+    fn upload(
+        &self,
+        script: &Script,
+        host: &Host,
+        log: &Path,
+        deadline: Option<Instant>,
+        cancel: &super::CancelFlag,
+    ) -> Result<(), Value> {
+        let remote = format!(
+            "mkdir -- {dir} && tar -x -o -f - -C {dir}",
+            dir = super::shell::quote(&script.remote_dir)
+        );
+        let upload = Session {
+            command: self.client.command(host, log, false, &remote),
+            input: script.archive.clone(),
+            keep_input_open: false,
+            marker: None,
+            pty: false,
+            deadline,
+            cancel,
+            tap: None,
+        };
+        let ended = upload.run().map_err(|err| {
+            self.failure(
+                &format!(
+                    "Failed connecting to host {}. cannot start ssh: {err}",
+                    host.name
+                ),
+                "",
+                "",
+            )
+        })?;
+        match ended.ending {
+            Ending::Exited(0) | Ending::Completed(0) => Ok(()),
+            Ending::TimedOut => Err(self.timed_out(host, &ended)),
+            Ending::Canceled => Err(self.canceled(host, "", "")),
+            Ending::Exited(SSH_FAILED) | Ending::Completed(SSH_FAILED) => {
+                Err(self.unreachable(host, log))
+            }
+            Ending::Exited(_) | Ending::Completed(_) => Err(self.failure(
+                &format!(
+                    "Failed sending file(s) in path {} to host {} {}",
+                    script.local.display(),
+                    host.name,
+                    super::process::text(&ended.stderr)
+                ),
+                "",
+                "",
+            )),
+        }
+    }
+
     /// Upstream's `_handle_command_result`.
     fn completed(&self, host: &Host, code: i32, ended: &Ended) -> Value {
         let stdout = super::process::text(&ended.stdout);
@@ -517,7 +455,6 @@ impl Plan {
         if self.sudo_password.is_some() {
             if let Some(user) = super::shell::sudo_password_refused(&stderr) {
                 return self.failure(
-                    host,
                     &format!(
                         "Failed executing command \"{}\" on host \"{}\" Invalid sudo password \
                          provided or sudo is not configured for this user ({user})",
@@ -548,7 +485,6 @@ impl Plan {
             ));
         }
         self.failure(
-            host,
             &format!("Failed connecting to host {}. {reason}", host.name),
             "",
             "",
@@ -586,9 +522,107 @@ impl Plan {
         )
     }
 
-    fn failure(&self, _host: &Host, error: &str, stdout: &str, stderr: &str) -> Value {
+    /// A host's failure other than a timeout: return code 255, as upstream's.
+    fn failure(&self, error: &str, stdout: &str, stderr: &str) -> Value {
         error_result(error, false, SSH_FAILED, stdout, stderr)
     }
+}
+
+/// How an execution logs in, decided before connecting.
+struct Credentials<'a> {
+    login: Login,
+    /// The key file `Login::Default` falls back to.
+    default_key: Option<PathBuf>,
+    /// The passphrase, when a key is used.
+    passphrase: Option<&'a str>,
+    /// An encrypted key used without a passphrase (through the agent): what it is.
+    encrypted_key_without_passphrase: Option<String>,
+}
+
+/// Upstream's order: the `password` parameter; else `private_key` (the key itself, written
+/// to `dir`, or a path); else what the SSH config and `[system_user] ssh_key_file` give.
+fn credentials<'a>(
+    parameters: &'a Map<String, Value>,
+    settings: &crate::settings::SshSettings,
+    dir: &Path,
+) -> Result<Credentials<'a>, String> {
+    let passphrase = text(parameters, "passphrase");
+    let mut encrypted_key: Option<String> = None;
+    let (login, default_key) = if text(parameters, "password").is_some() {
+        (Login::Password, None)
+    } else if let Some(private_key) = text(parameters, "private_key") {
+        if key::is_material(private_key) {
+            let path = dir.join("private_key");
+            let material = key::normalized(private_key);
+            ssh::write_private(&path, material.as_bytes())
+                .map_err(|err| format!("cannot write the private key for ssh: {err}"))?;
+            if key::is_encrypted(&material) {
+                encrypted_key = Some("The private key (private_key parameter)".into());
+            }
+            (Login::Key(path), None)
+        } else {
+            let path = ssh::expand_home(private_key.trim());
+            let what = format!("the private_key parameter ({private_key})");
+            if read_key(&path, &what)? {
+                encrypted_key = Some(format!("Private key file {}", path.display()));
+            }
+            (Login::Key(path), None)
+        }
+    } else {
+        let fallback = match &settings.key_file {
+            Some(path) if settings.key_file_configured => {
+                Some(ssh::expand_home(&path.to_string_lossy()))
+            }
+            // Ours: upstream's default key only when it exists.
+            Some(path) if path.is_file() => Some(path.clone()),
+            _ => None,
+        };
+        if let Some(path) = &fallback {
+            if read_key(path, "[system_user] ssh_key_file")? {
+                encrypted_key = Some(format!("Private key file {}", path.display()));
+            }
+        } else if !settings.use_ssh_config {
+            if passphrase.is_some() {
+                return Err("passphrase should accompany private key material".into());
+            }
+            if !agent_or_default_key() {
+                return Err(format!(
+                    "Either password or key file location or key material should be supplied \
+                     for action. You can also add an entry for the hosts in SSH config file {} \
+                     ([ssh_runner] use_ssh_config and ssh_config_file_path).",
+                    settings.ssh_config_file_path
+                ));
+            }
+        }
+        (Login::Default, fallback)
+    };
+    let passphrase = if login == Login::Password {
+        None
+    } else {
+        passphrase
+    };
+    let encrypted_key_without_passphrase = match (encrypted_key, passphrase) {
+        (Some(what), None) => {
+            if !agent_runs() {
+                return Err(format!(
+                    "{what} is passphrase protected. Supply a passphrase."
+                ));
+            }
+            Some(what)
+        }
+        _ => None,
+    };
+    Ok(Credentials {
+        login,
+        default_key,
+        passphrase,
+        encrypted_key_without_passphrase,
+    })
+}
+
+/// Whether an SSH agent runs for us (`SSH_AUTH_SOCK`).
+fn agent_runs() -> bool {
+    std::env::var_os(crate::settings::env::SSH_AUTH_SOCK).is_some_and(|sock| !sock.is_empty())
 }
 
 /// Upstream's `_generate_error_result` (without its Python traceback).
@@ -619,7 +653,7 @@ fn ssh_log(path: &Path) -> Option<String> {
 /// one of OpenSSH's default keys in `~/.ssh`. (Ours: upstream refuses to connect without a
 /// password or a key file, and never uses either.)
 fn agent_or_default_key() -> bool {
-    if std::env::var_os(crate::settings::env::SSH_AUTH_SOCK).is_some_and(|sock| !sock.is_empty()) {
+    if agent_runs() {
         return true;
     }
     let ssh_dir = ssh::expand_home("~/.ssh");
