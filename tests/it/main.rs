@@ -15,6 +15,7 @@ mod concurrency;
 mod conformance;
 mod install;
 mod install_failures;
+mod jinja_differential;
 mod key;
 mod network;
 mod orquesta_differential;
