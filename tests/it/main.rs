@@ -32,6 +32,7 @@ mod twitter;
 mod upstream_action_chain;
 mod upstream_cli_action;
 mod upstream_config_loader;
+mod upstream_core_sendmail;
 mod upstream_local_runner;
 mod upstream_orquesta_cancel;
 mod upstream_orquesta_context;
