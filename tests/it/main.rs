@@ -13,6 +13,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod conformance;
+mod exchange_workflows;
 mod install;
 mod install_failures;
 mod jinja_differential;
