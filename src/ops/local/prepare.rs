@@ -89,6 +89,8 @@ pub(crate) struct Prepared {
     /// Every secret value the run knows (secret parameters, secret config values, decrypted
     /// datastore values): masked wherever they appear in the result ([`crate::redact`]).
     pub(crate) secrets: Vec<String>,
+    /// The action's `output_schema`, whose `secret` fields are masked in the result.
+    pub(crate) output_schema: Option<Value>,
 }
 
 /// Read and check everything about a run before anything is recorded.
@@ -238,6 +240,10 @@ fn prepare_given(
         native: native.is_some(),
         warnings,
         secrets,
+        output_schema: serde_json::from_str::<Value>(&action.record.metadata)
+            .ok()
+            .and_then(|metadata| metadata.get("output_schema").cloned())
+            .filter(|schema| !schema.is_null()),
     })
 }
 
