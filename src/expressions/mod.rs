@@ -14,7 +14,7 @@
 //! | [`time`] | `to_human_time_from_seconds` |
 //! | [`version`] | `version_compare`, `version_more_than`, `version_less_than`, `version_equal`, `version_match`, `version_bump_major`, `version_bump_minor`, `version_bump_patch`, `version_strip_patch` |
 //! | [`path`] | `basename`, `dirname` |
-//! | [`numbers`] | Jinja2's own `int` and `float`, which never fail on what they cannot convert |
+//! | `numbers` | Jinja2's own `int` and `float`, which never fail on what they cannot convert |
 //!
 //! and the Python semantics they rest on: [`pystr`] (`str()`/`repr()`), [`pyjson`]
 //! (`json.dumps`), [`pyyaml`] (`yaml.safe_dump`), [`jsonpath`] (jsonpath-rw), [`undefined`]
