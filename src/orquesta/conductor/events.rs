@@ -38,87 +38,19 @@ impl Conductor<'_> {
     }
 
     pub(super) fn update_task_state(&mut self, id: &str, route: usize, event: Event) {
-        let engine = RESERVED_TASK_NAMES.contains(&id);
-        let staged_at = self.staged_index(id, route);
-        let mut at = self.state_index(id, route);
-        if staged_at.is_none() && at.is_none() {
-            return;
-        }
         let event_status = event.status();
-        if at.is_none() || engine {
-            let Some(s) = staged_at.map(|i| self.staged[i].clone()) else {
-                return;
-            };
-            match self.add_task_state(id, s.route, s.ctxs_in.clone(), s.prev.clone()) {
-                Ok(i) => at = Some(i),
-                Err(message) => {
-                    self.log(error_entry(message, Some(id), Some(route)));
-                    self.fail_workflow();
-                    return;
-                }
-            }
-        }
-        let mut at = at.unwrap();
-        if self.sequence[at]
-            .status
-            .as_deref()
-            .is_some_and(|s| is(s, COMPLETED))
-            && is(&event_status, STARTING)
-        {
-            if let Some(s) = staged_at.map(|i| self.staged[i].clone()) {
-                match self.add_task_state(id, s.route, s.ctxs_in.clone(), s.prev.clone()) {
-                    Ok(i) => at = i,
-                    Err(message) => {
-                        self.log(error_entry(message, Some(id), Some(route)));
-                        self.fail_workflow();
-                        return;
-                    }
-                }
-            }
-        }
+        let Some(at) = self.entry_for_event(id, route, &event_status) else {
+            return;
+        };
         let has_items = self.spec.task(id).is_some_and(|t| t.with.is_some());
         if let Some(i) = self.staged_index(id, route) {
             if self.staged[i].items.is_none() && !event_status.is_empty() {
                 self.staged.remove(i);
             }
         }
-        if let (
-            Event::Action {
-                item_id: Some(item),
-                result,
-                ..
-            },
-            Some(i),
-        ) = (&event, self.staged_index(id, route))
-        {
-            if let Some(items) = self.staged[i].items.as_mut() {
-                if *item < items.len() {
-                    items[*item] = event_status.clone();
-                }
-            }
-            if is(&event_status, COMPLETED) {
-                let count = self.staged[i].items.as_ref().map_or(0, Vec::len);
-                let results = self
-                    .item_results
-                    .entry((id.to_string(), route))
-                    .or_insert_with(|| vec![Value::Null; count]);
-                if *item < results.len() {
-                    results[*item] = result.clone();
-                }
-            }
-        }
+        self.record_item_event(id, route, &event, &event_status);
         if event_status == "failed" {
-            let mut entry = error_entry(
-                "Execution failed. See result for details.".into(),
-                Some(id),
-                None,
-            );
-            if let Event::Action { result, .. } = &event {
-                if !result.is_null() {
-                    entry["result"] = result.clone();
-                }
-            }
-            self.log(entry);
+            self.log_failure(id, &event);
         }
         let old = self.sequence[at].status.clone();
         let new = self.task_transition(id, route, at, &event);
@@ -127,23 +59,7 @@ impl Conductor<'_> {
         }
         let new = self.sequence[at].status.clone().unwrap_or_default();
         if new == "retrying" {
-            if let Some(retry) = self.sequence[at].retry.as_mut() {
-                retry.3 += 1;
-            }
-            let entry = self.sequence[at].clone();
-            self.remove_staged(id, route);
-            self.staged.push(Staged {
-                id: id.to_string(),
-                route,
-                ctxs_in: entry.ctxs_in.clone(),
-                prev: entry.prev.clone(),
-                ready: true,
-                retry: entry.retry.clone(),
-                items: None,
-                completed: false,
-                run_on_fail: false,
-            });
-            self.item_results.remove(&(id.to_string(), route));
+            self.restage_for_retry(id, route, at);
         }
         if is(&new, COMPLETED) {
             if !(has_items && is(&new, ABENDED)) {
@@ -151,19 +67,7 @@ impl Conductor<'_> {
             } else if let Some(i) = self.staged_index(id, route) {
                 self.staged[i].completed = true;
             }
-            let result = if has_items {
-                Value::Array(
-                    self.item_results
-                        .get(&(id.to_string(), route))
-                        .cloned()
-                        .unwrap_or_default(),
-                )
-            } else {
-                match &event {
-                    Event::Action { result, .. } => result.clone(),
-                    _ => Value::Null,
-                }
-            };
+            let result = self.task_result(id, route, has_items, &event);
             let ctx = self.with_current(
                 self.context_of(&self.sequence[at].ctxs_in.clone()),
                 id,
@@ -189,6 +93,122 @@ impl Conductor<'_> {
             }
         }
         self.after_task_event_simple(id, route, at);
+    }
+
+    /// The sequence entry an event of `(id, route)` applies to: the task's current one, or
+    /// a new one when it has none yet, when it is an engine command (`fail`, `noop`, ...),
+    /// or when a completed task starts again. `None` when the task is neither staged nor
+    /// in the sequence, or its new entry cannot be made (the workflow then fails).
+    fn entry_for_event(&mut self, id: &str, route: usize, event_status: &str) -> Option<usize> {
+        let engine = RESERVED_TASK_NAMES.contains(&id);
+        let staged_at = self.staged_index(id, route);
+        let at = self.state_index(id, route);
+        if staged_at.is_none() && at.is_none() {
+            return None;
+        }
+        let staged = staged_at.map(|i| self.staged[i].clone());
+        let restarted = at
+            .and_then(|at| self.sequence[at].status.as_deref())
+            .is_some_and(|s| is(s, COMPLETED))
+            && is(event_status, STARTING);
+        let staged = match (at, staged) {
+            // A new entry is needed, and can only come from the staged task.
+            (None, staged) => staged?,
+            (Some(_), staged) if engine => staged?,
+            (Some(_), Some(staged)) if restarted => staged,
+            (Some(at), _) => return Some(at),
+        };
+        match self.add_task_state(id, staged.route, staged.ctxs_in, staged.prev) {
+            Ok(i) => Some(i),
+            Err(message) => {
+                self.log(error_entry(message, Some(id), Some(route)));
+                self.fail_workflow();
+                None
+            }
+        }
+    }
+
+    /// A with-items event: the item's status, and its result once it completed.
+    fn record_item_event(&mut self, id: &str, route: usize, event: &Event, event_status: &str) {
+        let (
+            Event::Action {
+                item_id: Some(item),
+                result,
+                ..
+            },
+            Some(i),
+        ) = (event, self.staged_index(id, route))
+        else {
+            return;
+        };
+        if let Some(items) = self.staged[i].items.as_mut() {
+            if *item < items.len() {
+                items[*item] = event_status.to_string();
+            }
+        }
+        if is(event_status, COMPLETED) {
+            let count = self.staged[i].items.as_ref().map_or(0, Vec::len);
+            let results = self
+                .item_results
+                .entry((id.to_string(), route))
+                .or_insert_with(|| vec![Value::Null; count]);
+            if *item < results.len() {
+                results[*item] = result.clone();
+            }
+        }
+    }
+
+    /// `Execution failed. See result for details.`, with the action's result.
+    fn log_failure(&mut self, id: &str, event: &Event) {
+        let mut entry = error_entry(
+            "Execution failed. See result for details.".into(),
+            Some(id),
+            None,
+        );
+        if let Event::Action { result, .. } = event {
+            if !result.is_null() {
+                entry["result"] = result.clone();
+            }
+        }
+        self.log(entry);
+    }
+
+    /// A retried task is staged again, ready, on the same entry's context.
+    fn restage_for_retry(&mut self, id: &str, route: usize, at: usize) {
+        if let Some(retry) = self.sequence[at].retry.as_mut() {
+            retry.3 += 1;
+        }
+        let entry = self.sequence[at].clone();
+        self.remove_staged(id, route);
+        self.staged.push(Staged {
+            id: id.to_string(),
+            route,
+            ctxs_in: entry.ctxs_in,
+            prev: entry.prev,
+            ready: true,
+            retry: entry.retry,
+            items: None,
+            completed: false,
+            run_on_fail: false,
+        });
+        self.item_results.remove(&(id.to_string(), route));
+    }
+
+    /// What `result()` gives once the task completed: the action's result, or every item's
+    /// in item order.
+    fn task_result(&self, id: &str, route: usize, has_items: bool, event: &Event) -> Value {
+        if has_items {
+            return Value::Array(
+                self.item_results
+                    .get(&(id.to_string(), route))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        match event {
+            Event::Action { result, .. } => result.clone(),
+            _ => Value::Null,
+        }
     }
 
     pub(super) fn after_task_event_simple(&mut self, id: &str, route: usize, at: usize) {
