@@ -359,3 +359,29 @@ fn max_concurrent_actions_and_api_url_come_from_st2_conf() {
         assert!(pair[1].0 >= pair[0].1, "{spans_one:?}");
     }
 }
+
+#[test]
+fn a_process_killed_mid_workflow_leaves_parent_and_running_child_abandoned() {
+    let home = flows(&[("sleepy", SLEEPY, json!({}))]);
+    let id = run_async(&home, &["flows.sleepy"]);
+    let mut child = String::new();
+    wait_until(|| {
+        tasks(&st2_json(&home, &["execution", "get", &id]))
+            .iter()
+            .find(|t| t["status"] == "running")
+            .map(|t| child = t["id"].as_str().unwrap().to_string())
+            .is_some()
+    });
+    let pid: i32 = home.query(&format!(
+        "SELECT CAST(pid AS TEXT) FROM executions WHERE id = '{id}'"
+    ))[0]
+        .parse()
+        .unwrap();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // Never `running` again: the next command sees the dead process.
+    wait_until(|| st2_json(&home, &["execution", "get", &id])["status"] == "abandoned");
+    let child = st2_json(&home, &["execution", "get", &child]);
+    assert_eq!(child["status"], "abandoned", "{child}");
+    // task2 never started.
+    assert_eq!(tasks(&st2_json(&home, &["execution", "get", &id])).len(), 1);
+}
