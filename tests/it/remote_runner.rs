@@ -39,8 +39,14 @@
 //! processes end with each host's run), `test_pre_run` (the keyword arguments given to
 //! `ParallelSSHClient`; each credential is used by a test here),
 //! `test_key_files_and_key_material_arguments_are_mutual_exclusive` (one `private_key`
-//! parameter cannot be both), `test_consume_stdout`/`test_consume_stderr` (reads one byte at a
-//! time from a mocked channel; [`test_consume_stdout`] prints a four-byte character instead).
+//! parameter cannot be both). `test_consume_stdout`/`test_consume_stderr` read one byte at a
+//! time from a mocked channel; here a command prints a four-byte character on both streams
+//! ([`test_run_command_json_output_transformed_to_object`]). `test_set_proxycommand` and
+//! `test_fail_set_proxycommand` are in [`test_use_ssh_config_port_value_provided_in_the_config`];
+//! `test_cwd_used_correctly`, `test_command_construction_correct_default_parameter_values_are_used`
+//! in [`test_parameter_formatting`]; `test_username_invalid_private_key` and
+//! `test_key_material_contains_path_not_contents` in [`test_key_material_argument_invalid_key`];
+//! `test_passphrase_*` and `test_incorrect_passphrase` in [`test_key_with_passphrase_success`].
 //!
 //! Deliberately different (each says why in its test): hosts run in parallel (upstream's
 //! immutable `parallel: false` makes them run one at a time); when no host can be reached,
@@ -531,7 +537,7 @@ fn test_run_command_json_output_transformed_to_object() {
     assert_eq!(result["stderr"], "\u{10348}");
 }
 
-/// Upstream's `test_consume_stdout`: see above. `test_handle_stdout_and_stderr_line_funcs`:
+/// Upstream's `test_handle_stdout_and_stderr_line_funcs`:
 /// with one host the output is recorded as it comes (`st2 execution tail`); a command that
 /// leaves a process in the background holding the output open ends when the command does
 /// (upstream returns at the exit status too).

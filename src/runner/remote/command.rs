@@ -293,6 +293,16 @@ mod tests {
         );
     }
 
+    #[test]
+    fn test_get_command_string_no_user() {
+        // Upstream's `user` does not change the command line (the login user is ssh's).
+        let none = env(&[]);
+        let line = shell_command(&none, "/tmp", "echo boo bah baz", Sudo::No);
+        assert_eq!(line.display, "cd /tmp && echo boo bah baz");
+        let line = shell_command(&none, "/tmp", "bash \"/tmp/stuff space.sh\"", Sudo::No);
+        assert_eq!(line.display, "cd /tmp && bash \"/tmp/stuff space.sh\"");
+    }
+
     // Upstream's st2common/tests/unit/test_paramiko_script_action_model.py.
 
     #[test]
@@ -315,6 +325,18 @@ mod tests {
             line.display,
             "sudo -E -- bash -c 'cd /tmp && /tmp/remote_script.sh song='\"'\"'b s'\"'\"' \
              '\"'\"'taylor swift'\"'\"''"
+        );
+        let line = script_command(
+            &none,
+            "/tmp",
+            "/tmp/remote_script.sh",
+            args,
+            Sudo::WithPassword,
+        );
+        assert_eq!(
+            line.display,
+            "set +o history ; echo -e '********\\n' | sudo -S -E -- bash -c 'cd /tmp && \
+             /tmp/remote_script.sh song='\"'\"'b s'\"'\"' '\"'\"'taylor swift'\"'\"''"
         );
     }
 
@@ -348,6 +370,37 @@ mod tests {
             "sudo -E -- bash -c 'export FOO='\"'\"'BAR BAZ BOOZ'\"'\"' \
              ST2_ACTION_EXECUTION_ID=55ce39d532ed3543aecbe71d && cd /tmp && \
              /tmp/remote_script.sh'"
+        );
+    }
+
+    #[test]
+    fn test_get_command_string_no_script_args_no_env_args() {
+        let line = script_command(&env(&[]), "/tmp", "/tmp/remote_script.sh", "", Sudo::No);
+        assert_eq!(line.display, "cd /tmp && /tmp/remote_script.sh");
+        let line = script_command(
+            &env(&[]),
+            "/tmp",
+            "/tmp/remote_script.sh",
+            "",
+            Sudo::Passwordless,
+        );
+        assert_eq!(
+            line.display,
+            "sudo -E -- bash -c 'cd /tmp && /tmp/remote_script.sh'"
+        );
+    }
+
+    #[test]
+    fn test_get_command_string_no_script_args_with_env_args() {
+        let vars = env(&[
+            ("ST2_ACTION_EXECUTION_ID", "55ce39d532ed3543aecbe71d"),
+            ("FOO", "BAR BAZ BOOZ"),
+        ]);
+        let line = script_command(&vars, "/tmp", "/tmp/remote_script.sh", "", Sudo::No);
+        assert_eq!(
+            line.display,
+            "export FOO='BAR BAZ BOOZ' ST2_ACTION_EXECUTION_ID=55ce39d532ed3543aecbe71d && \
+             cd /tmp && /tmp/remote_script.sh"
         );
     }
 
