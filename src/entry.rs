@@ -15,6 +15,10 @@ use crate::settings::{Overrides, Settings};
 
 /// `main` of `st2`.
 pub fn st2() -> ExitCode {
+    // `ssh`'s askpass program for the remote runners is `st2` itself.
+    if let Some(code) = crate::runner::remote::askpass::answer_if_asked() {
+        return code;
+    }
     let cli = St2Cli::parse();
     run(&cli.global, cli.output, |context| {
         commands::run_st2(cli.command, context)

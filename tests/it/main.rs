@@ -25,6 +25,7 @@ mod pack_commands;
 mod params_differential;
 mod reliability;
 mod reload;
+mod remote_runner;
 mod run;
 mod run_experience;
 mod secrets;
