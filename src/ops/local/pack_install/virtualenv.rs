@@ -28,6 +28,7 @@ impl PackInstall<'_> {
         let venv_error = |error: venv::VenvError, built: Option<&Path>| {
             install_error(error, prepared, built, &venv_dir)
         };
+        let python_cache = self.settings.python_cache_dir();
         let spec = venv::VenvSpec {
             pack_ref,
             pack_dir: &staged,
@@ -35,6 +36,10 @@ impl PackInstall<'_> {
             python: &self.settings.python_binary,
             virtualenv_opts: &self.settings.virtualenv_opts,
             pip_opts: &self.settings.pip_opts,
+            resolution: venv::Resolution {
+                cache_dir: Some(&python_cache),
+                ..Default::default()
+            },
         };
         let plan = venv::plan(&spec).map_err(|error| venv_error(error, None))?;
         if let Some(installer) = plan.up_to_date() {
