@@ -311,9 +311,19 @@ pub(crate) enum KeyCommand {
 /// `st2 pack install` options.
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
-    /// Packs to install.
-    #[arg(required = true, value_name = "PACK")]
+    /// Packs to install (with --locked: refs in packs.lock; none means all of them).
+    #[arg(required_unless_present = "locked", value_name = "PACK")]
     pub packs: Vec<String>,
+
+    /// Install exactly what <base_path>/packs.lock lists (the packs named, or all), at the
+    /// locked commits with the locked Python packages, or fail changing nothing.
+    #[arg(long)]
+    pub locked: bool,
+
+    /// Use only the caches (index copies, git repositories, Python packages); say what is
+    /// missing from them.
+    #[arg(long)]
+    pub offline: bool,
 
     /// Install even if the pack declares another StackStorm or Python version.
     #[arg(long)]

@@ -106,6 +106,13 @@ pub(crate) struct InstallRequest {
     pub(crate) skip_virtualenv: bool,
     /// Tell `progress` what the index says each named pack holds, before installing.
     pub(crate) announce_content: bool,
+    /// `--locked`: install exactly what `packs.lock` says (the packs named, with the
+    /// dependencies the lock lists for them; every locked pack when none is named), or fail
+    /// changing nothing.
+    pub(crate) locked: bool,
+    /// `--offline`: use only the caches (index copies, git repositories, Python
+    /// distributions); what is missing is named.
+    pub(crate) offline: bool,
 }
 
 /// The steps reported while installing, in order.

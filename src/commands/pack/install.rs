@@ -28,6 +28,8 @@ pub(crate) fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitS
         skip_dependencies: args.skip_dependencies,
         skip_virtualenv: args.skip_virtualenv,
         announce_content: !printer.is_data(),
+        locked: args.locked,
+        offline: args.offline,
     };
     let answer = context
         .backend()

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::failure::{Fate, InstallError};
-use super::PackInstall;
+use super::{PackInstall, Target};
 use crate::git;
 use crate::index::{Index, IndexEntry, IndexOptions};
 use crate::ops::packs::InstallStep;
+use crate::pack::lockfile::LockedPack;
 use crate::pack::source::{self, PackSource};
 
 /// A PACK argument (or dependency) resolved: where to fetch it and at which ref.
@@ -23,6 +24,14 @@ pub(super) struct Resolved {
     /// The ref to fetch (none: the default branch).
     pub(super) references: Vec<String>,
     pub(super) record: Value,
+    /// What the argument asked for (`=REF`), for the lock file.
+    pub(super) requested: Option<String>,
+    /// The index the entry came from.
+    pub(super) index_url: Option<String>,
+    /// The lock file's entry to reproduce (`--locked`): fetched at its commit.
+    pub(super) pin: Option<LockedPack>,
+    /// Which pack pulled it in, when the lock file or an update says so.
+    pub(super) dependency_of: Option<String>,
 }
 
 /// Where a source is fetched from before its ref is probed.
@@ -32,13 +41,25 @@ struct Location {
     candidates: Vec<String>,
     /// The source record to store.
     record: Value,
+    /// The index the entry came from.
+    index_url: Option<String>,
+}
+
+/// What a PACK argument asks for (`=REF`).
+pub(super) fn requested_ref(source: &PackSource) -> Option<String> {
+    match source {
+        PackSource::Index { version, .. } => version.clone(),
+        PackSource::Git { reference, .. } => reference.clone(),
+        PackSource::Directory { .. } => None,
+    }
 }
 
 impl PackInstall<'_> {
     /// The index, loaded on first use (installs from URLs never need it).
     fn index(&mut self) -> Result<&Index, InstallError> {
         if self.index.is_none() {
-            let options = IndexOptions::from_settings(self.settings);
+            let mut options = IndexOptions::from_settings(self.settings);
+            options.offline = self.options.offline;
             let loaded = Index::load(&self.settings.index_urls, &options)?;
             self.warnings.extend(loaded.warnings);
             self.index = Some(loaded.index);
@@ -102,6 +123,33 @@ impl PackInstall<'_> {
         }
     }
 
+    /// Resolve the targets `st2 pack update` chose: as arguments, each recording what the
+    /// lock file says was asked for.
+    pub(super) fn resolve_targets(
+        &mut self,
+        targets: Vec<Target>,
+    ) -> Result<Vec<Resolved>, Vec<(Option<String>, InstallError)>> {
+        let mut resolved = Vec::new();
+        let mut failed = Vec::new();
+        for target in targets {
+            self.ledger
+                .push((target.pack_ref.clone(), Fate::NotStarted));
+            match self.resolve(&target.pack_ref, target.source) {
+                Ok(mut one) => {
+                    one.requested = target.requested;
+                    one.dependency_of = target.dependency_of;
+                    resolved.push(one);
+                }
+                Err(err) => failed.push((Some(target.pack_ref), err)),
+            }
+        }
+        if failed.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(failed)
+        }
+    }
+
     /// Where `source` comes from, checked: the index entry and version, the ref in the
     /// repository (one `ls-remote`, nothing downloaded).
     pub(super) fn resolve(
@@ -117,6 +165,7 @@ impl PackInstall<'_> {
             fetch_url,
             candidates,
             mut record,
+            index_url,
         } = self.locate(&source)?;
         let references = match &source {
             PackSource::Directory { .. } => Vec::new(),
@@ -138,10 +187,14 @@ impl PackInstall<'_> {
         );
         Ok(Resolved {
             label: label.to_string(),
+            requested: requested_ref(&source),
             source,
             fetch_url,
             references,
             record,
+            index_url,
+            pin: None,
+            dependency_of: None,
         })
     }
 
@@ -153,12 +206,11 @@ impl PackInstall<'_> {
         fetch_url: &str,
         candidates: &[String],
     ) -> Result<Option<String>, InstallError> {
-        let options = git::FetchOptions {
-            timeout: self.settings.network_timeout,
-        };
-        git::probe(fetch_url, candidates, &options).map_err(|error| InstallError::Git {
-            pack: label.to_string(),
-            error,
+        git::probe(fetch_url, candidates, &self.fetch_options()).map_err(|error| {
+            InstallError::Git {
+                pack: label.to_string(),
+                error,
+            }
         })
     }
 
@@ -185,12 +237,14 @@ impl PackInstall<'_> {
                     fetch_url: entry.repo_url.clone(),
                     candidates,
                     record,
+                    index_url: Some(entry.index_url.clone()),
                 })
             }
             PackSource::Git { url, reference } => Ok(Location {
                 fetch_url: url.clone(),
                 candidates: reference.iter().cloned().collect(),
                 record: json!({"type": "git", "url": url, "reference": reference}),
+                index_url: None,
             }),
             PackSource::Directory { path } => {
                 let url = format!("file://{}", path.display());
@@ -198,6 +252,7 @@ impl PackInstall<'_> {
                     fetch_url: url.clone(),
                     candidates: Vec::new(),
                     record: json!({"type": "directory", "url": url}),
+                    index_url: None,
                 })
             }
         }
