@@ -510,7 +510,8 @@ fn value_contains(value: &Value, query: &str) -> bool {
     }
 }
 
-fn cache_path(dir: &Path, url: &str) -> PathBuf {
+/// Where the last good copy of the index at `url` is kept in `dir`.
+pub(crate) fn cache_path(dir: &Path, url: &str) -> PathBuf {
     let digest = Sha256::digest(url.as_bytes());
     dir.join(format!("index-{}.json", &hex::encode(digest)[..16]))
 }

@@ -38,7 +38,7 @@ use git2::{
 };
 
 pub(crate) use cache::{repo_path as cache_repo_path, repo_url as cached_repo_url};
-pub(crate) use files::{commit_files, worktree_files, GitFile};
+pub(crate) use files::{commit_files, worktree_files};
 
 /// Network settings for a fetch.
 #[derive(Debug, Clone)]

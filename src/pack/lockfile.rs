@@ -369,6 +369,35 @@ fn render_pack(out: &mut String, pack: &LockedPack) {
     }
 }
 
+/// How installed distributions differ from locked ones, one phrase each (missing, another
+/// version, another hash, not locked); none when they are the same.
+pub(crate) fn dist_differences(locked: &[LockedDist], installed: &[LockedDist]) -> Vec<String> {
+    let mut differences = Vec::new();
+    for want in locked {
+        match installed.iter().find(|dist| dist.name == want.name) {
+            None => differences.push(format!("{} is missing", want.pin())),
+            Some(have) if have.version != want.version => differences.push(format!(
+                "{} {} is installed, packs.lock has {}",
+                want.name, have.version, want.version
+            )),
+            Some(have) if have.hash != want.hash => differences.push(format!(
+                "{} has hash {}, packs.lock has {} (another build of that version: another \
+                 platform or Python?)",
+                have.pin(),
+                have.hash,
+                want.hash
+            )),
+            Some(_) => {}
+        }
+    }
+    for have in installed {
+        if !locked.iter().any(|want| want.name == have.name) {
+            differences.push(format!("{} is not in packs.lock", have.pin()));
+        }
+    }
+    differences
+}
+
 /// The writers' mutex: held from reading the lock file to renaming the new one into place.
 #[derive(Debug)]
 pub(crate) struct LockFileGuard {
@@ -542,6 +571,37 @@ mod tests {
             err.to_string().contains("\"Bad-Ref\" is not a pack ref"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn distribution_differences_name_each_one() {
+        let dist = |name: &str, version: &str, hash: &str| LockedDist {
+            name: name.into(),
+            version: version.into(),
+            hash: hash.into(),
+        };
+        let locked = vec![
+            dist("a", "1", "h1"),
+            dist("b", "2", "h2"),
+            dist("c", "3", "h3"),
+        ];
+        let installed = vec![
+            dist("a", "1", "h1"),
+            dist("b", "2.1", "h2"),
+            dist("c", "3", "hx"),
+            dist("d", "4", "h4"),
+        ];
+        assert!(dist_differences(&locked, &locked).is_empty());
+        assert_eq!(
+            dist_differences(&locked, &installed),
+            vec![
+                "b 2.1 is installed, packs.lock has 2",
+                "c==3 has hash hx, packs.lock has h3 (another build of that version: another \
+                 platform or Python?)",
+                "d==4 is not in packs.lock",
+            ]
+        );
+        assert_eq!(dist_differences(&locked[..1], &[]), vec!["a==1 is missing"]);
     }
 
     #[test]

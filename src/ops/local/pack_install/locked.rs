@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::failure::{Fate, InstallError};
-use super::resolve::{likely_name_and_version, Resolved};
+use super::resolve::Resolved;
 use super::{PackInstall, Prepared, VenvRecord};
 use crate::ops::packs::InstallStep;
-use crate::pack::lockfile::{LockedDist, LockedPack, SourceKind};
+use crate::pack::lockfile::{self, LockedDist, LockedPack, SourceKind};
 use crate::pack::manifest::SYSTEM_PACKS;
+use crate::pack::source::likely_name_and_version;
 use crate::pack::source::{self, PackSource};
 use crate::venv::dists::Dist;
 
@@ -239,30 +240,19 @@ impl PackInstall<'_> {
 /// `--locked`: the virtualenv built holds exactly the locked distributions; the differences
 /// otherwise, one phrase each.
 pub(super) fn venv_differences(locked: &[LockedDist], built: &[Dist]) -> Vec<String> {
-    let mut differences = Vec::new();
-    for want in locked {
-        match built.iter().find(|dist| dist.name == want.name) {
-            None => differences.push(format!("{} is missing", want.pin())),
-            Some(have) if have.version != want.version => differences.push(format!(
-                "{} {} was installed, packs.lock has {}",
-                want.name, have.version, want.version
-            )),
-            Some(have) if have.hash != want.hash => differences.push(format!(
-                "{} has hash {}, packs.lock has {} (another build of that version: another \
-                 platform or Python?)",
-                have.pin(),
-                have.hash,
-                want.hash
-            )),
-            Some(_) => {}
-        }
-    }
-    for have in built {
-        if !locked.iter().any(|want| want.name == have.name) {
-            differences.push(format!("{} is not in packs.lock", have.pin()));
-        }
-    }
-    differences
+    lockfile::dist_differences(locked, &locked_dists(built))
+}
+
+/// Distributions as the lock file records them.
+pub(super) fn locked_dists(dists: &[Dist]) -> Vec<LockedDist> {
+    dists
+        .iter()
+        .map(|dist| LockedDist {
+            name: dist.name.clone(),
+            version: dist.version.clone(),
+            hash: dist.hash.clone(),
+        })
+        .collect()
 }
 
 /// The lock file's entry for a pack committed.
@@ -301,29 +291,4 @@ pub(super) fn entry_for(prepared: &Prepared) -> LockedPack {
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn venv_differences_name_each_distribution() {
-        let locked = vec![
-            LockedDist {
-                name: "a".into(),
-                version: "1".into(),
-                hash: "sha256:1".into(),
-            },
-            LockedDist {
-                name: "b".into(),
-                version: "2".into(),
-                hash: "sha256:2".into(),
-            },
-        ];
-        assert_eq!(
-            venv_differences(&locked, &[]),
-            vec!["a==1 is missing", "b==2 is missing"]
-        );
-    }
 }

@@ -9,11 +9,12 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::failure::{io_error, Fate, InstallError};
-use super::resolve::{likely_name_and_version, Resolved};
+use super::resolve::Resolved;
 use super::{recover, PackInstall, Prepared, Venv, VenvRecord};
 use crate::git;
 use crate::ops::packs::InstallStep;
 use crate::pack::manifest::{PackManifest, SYSTEM_PACKS};
+use crate::pack::source::likely_name_and_version;
 use crate::pack::source::{self, PackSource};
 use crate::register::{self, LoadedPack};
 use crate::settings::io_reason;
