@@ -56,11 +56,7 @@ pub(super) fn candidates(
     let (store, recovered) = super::open_store(settings)?;
     warnings.extend(recovered);
     let installed: Vec<PackRecord> = match &store {
-        Some(store) => store
-            .packs()?
-            .into_iter()
-            .filter(installed_by_us)
-            .collect(),
+        Some(store) => store.packs()?.into_iter().filter(installed_by_us).collect(),
         None => Vec::new(),
     };
     for name in names {
@@ -286,10 +282,8 @@ impl Checker<'_> {
         report.newest = versions.first().cloned();
         report.compatible = best.clone();
         report.pinned = requested.is_some();
+        report.note = held;
         let best = best.filter(|best| newer(best, &report.installed))?;
-        if let Some(held) = held {
-            report.note = Some(held);
-        }
         report.status = if report.pinned {
             "pinned".into()
         } else {
@@ -356,10 +350,8 @@ impl Checker<'_> {
         let (best, held) = compatible(&remote.versions, constraints);
         report.newest = remote.versions.first().cloned();
         report.compatible = best.clone();
+        report.note = held;
         let best = best.filter(|best| newer(best, &report.installed))?;
-        if let Some(held) = held {
-            report.note = Some(held);
-        }
         report.status = "pinned".into();
         Some(Target {
             pack_ref: report.pack_ref.clone(),
