@@ -1,7 +1,7 @@
 //! `st2 pack prune [--yes]`: what would be removed (kind, path, size, why), a question, then
 //! the removal. With `-j`/`-y` and without `--yes` it only lists.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 
 use serde::Serialize;
 
@@ -31,11 +31,11 @@ pub(crate) fn run(yes: bool, context: &Context) -> anyhow::Result<ExitStatus> {
     }
     let total: u64 = items.iter().map(|item| item.bytes).sum();
     let count = items.len();
-    let what = format!(
-        "{count} {} ({})",
-        if count == 1 { "item" } else { "items" },
-        size(total)
-    );
+    let what = if count == 1 {
+        format!("item ({})", size(total))
+    } else {
+        format!("{count} items ({})", size(total))
+    };
     if !printer.is_data() {
         let rows = items
             .iter()
@@ -56,10 +56,13 @@ pub(crate) fn run(yes: bool, context: &Context) -> anyhow::Result<ExitStatus> {
             printer.hint("run with --yes to remove them");
             return Ok(ExitStatus::Success);
         }
-        crate::output::prompt(&format!("Remove these {what}? [y/N] "));
+        let these = if count == 1 { "this" } else { "these" };
+        crate::output::prompt(&format!("Remove {these} {what}? [y/N] "));
         let mut answer = String::new();
-        let read = std::io::stdin().lock().read_line(&mut answer).unwrap_or(0);
-        if read == 0 {
+        let stdin = std::io::stdin();
+        let read = stdin.lock().read_line(&mut answer).unwrap_or(0);
+        // An answer not typed at a terminal left the cursor on the prompt's line.
+        if read == 0 || !stdin.is_terminal() {
             crate::output::prompt_line("");
         }
         if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
@@ -86,7 +89,10 @@ pub(crate) fn run(yes: bool, context: &Context) -> anyhow::Result<ExitStatus> {
             }
         }
         if failed == 0 {
-            printer.info(&format!("Removed {what}."));
+            printer.info(&format!(
+                "Removed {}{what}.",
+                if count == 1 { "1 " } else { "" }
+            ));
         } else {
             printer.info(&format!("Removed {} of {count} items.", count - failed));
         }
