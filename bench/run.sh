@@ -13,6 +13,7 @@
 #      (bench/orquesta_conductor.py, in the venv of ../shared/oracles' orquesta)
 #   9. with-items over 1,000 items at concurrency 10: wall time (and the same conductor baseline)
 #  10. peak RSS of every command (GNU time), against the 30 MB target (50 MB for the with-items run)
+#  11. the pack lifecycle (packs.lock, caches): bench/lifecycle.sh
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -280,4 +281,5 @@ else
     echo "bench: /usr/bin/time (GNU time) not found; skipping peak RSS" >&2
 fi
 kill "$x_api"
+bash "$root/bench/lifecycle.sh"
 echo "results: $out/*.md"
