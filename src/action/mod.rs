@@ -67,6 +67,14 @@ const CORE_FILES: &[(&str, &str)] = &[
         "actions/announcement.yaml",
         include_str!("core/actions/announcement.yaml"),
     ),
+    (
+        "actions/sendmail.yaml",
+        include_str!("core/actions/sendmail.yaml"),
+    ),
+    (
+        "actions/send_mail/send_mail",
+        include_str!("core/actions/send_mail/send_mail"),
+    ),
 ];
 
 /// The ref of the built-in pack.
@@ -264,12 +272,41 @@ pub(crate) fn list(store: Option<&Store>, pack: Option<&str>) -> Result<Vec<Acti
     Ok(actions)
 }
 
+/// FNV-1a of every path and text of [`CORE_FILES`], computed at compile time: the name of
+/// the written-out copy changes whenever a file does, also between builds of one version.
+const CORE_FILES_HASH: u64 = {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut file = 0;
+    while file < CORE_FILES.len() {
+        let mut part = 0;
+        while part < 2 {
+            let bytes = if part == 0 {
+                CORE_FILES[file].0.as_bytes()
+            } else {
+                CORE_FILES[file].1.as_bytes()
+            };
+            let mut at = 0;
+            while at < bytes.len() {
+                hash ^= bytes[at] as u64;
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+                at += 1;
+            }
+            hash ^= 0xff;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+            part += 1;
+        }
+        file += 1;
+    }
+    hash
+};
+
 /// The directory of the built-in pack, written out under the cache directory the first time
-/// one of its Python actions runs (atomically: a complete copy or none).
+/// one of its script actions runs (atomically: a complete copy or none).
 pub(crate) fn builtin_pack_dir(settings: &Settings) -> Result<PathBuf, ActionError> {
-    let dir = settings
-        .cache_dir()
-        .join(format!("builtin-core-{}", env!("CARGO_PKG_VERSION")));
+    let dir = settings.cache_dir().join(format!(
+        "builtin-core-{}-{CORE_FILES_HASH:016x}",
+        env!("CARGO_PKG_VERSION")
+    ));
     match crate::fs::write_tree_once(&dir, CORE_FILES) {
         Ok(()) => Ok(dir),
         Err(err) => Err(ActionError::Builtin {

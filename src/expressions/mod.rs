@@ -14,6 +14,7 @@
 //! | [`time`] | `to_human_time_from_seconds` |
 //! | [`version`] | `version_compare`, `version_more_than`, `version_less_than`, `version_equal`, `version_match`, `version_bump_major`, `version_bump_minor`, `version_bump_patch`, `version_strip_patch` |
 //! | [`path`] | `basename`, `dirname` |
+//! | `numbers` | Jinja2's own `int` and `float`, which never fail on what they cannot convert |
 //!
 //! and the Python semantics they rest on: [`pystr`] (`str()`/`repr()`), [`pyjson`]
 //! (`json.dumps`), [`pyyaml`] (`yaml.safe_dump`), [`jsonpath`] (jsonpath-rw), [`undefined`]
@@ -21,6 +22,7 @@
 
 pub mod data;
 pub mod jsonpath;
+mod numbers;
 pub mod path;
 pub mod pyjson;
 pub mod pystr;
@@ -46,6 +48,8 @@ pub fn register(env: &mut Environment<'_>) {
         Ok::<_, minijinja::Error>(pystr::py_str(&value))
     });
     env.add_filter("join", join);
+    env.add_filter("int", numbers::int);
+    env.add_filter("float", numbers::float);
     env.add_filter("from_json_string", data::from_json_string);
     env.add_filter("from_yaml_string", data::from_yaml_string);
     env.add_filter("json_escape", data::json_escape);

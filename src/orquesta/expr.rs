@@ -95,6 +95,10 @@ pub fn evaluate(
     }
 }
 
+fn json_empty_list() -> Value {
+    Value::Array(Vec::new())
+}
+
 fn to_json(value: &minijinja::Value) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -131,6 +135,56 @@ fn environment(context: &Map<String, Value>, functions: &Functions) -> Environme
             }
         },
     );
+    // orquesta's own `json` and `zip` (`orquesta/expressions/functions/common.py`).
+    env.add_function(
+        "json",
+        |value: minijinja::Value| -> Result<minijinja::Value, minijinja::Error> {
+            match to_json(&value) {
+                Value::String(text) => serde_json::from_str::<Value>(&text)
+                    .map(minijinja::Value::from_serialize)
+                    .map_err(|err| {
+                        minijinja::Error::new(
+                            minijinja::ErrorKind::InvalidOperation,
+                            format!("JSONDecodeError: {err}"),
+                        )
+                    }),
+                map @ Value::Object(_) => Ok(minijinja::Value::from_serialize(map)),
+                _ => Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    "TypeError: Given object is not typeof string.",
+                )),
+            }
+        },
+    );
+    env.add_function(
+        "zip",
+        |args: Rest<minijinja::Value>,
+         kwargs: minijinja::value::Kwargs|
+         -> Result<minijinja::Value, minijinja::Error> {
+            let lists: Vec<Value> = args.iter().map(to_json).collect();
+            if let [only] = lists.as_slice() {
+                let only = if only.is_null() {
+                    json_empty_list()
+                } else {
+                    only.clone()
+                };
+                return Ok(minijinja::Value::from_serialize(only));
+            }
+            let mut named = Vec::new();
+            for key in kwargs.args() {
+                let value: minijinja::Value = kwargs.get(key)?;
+                named.push((key.to_string(), to_json(&value)));
+            }
+            yaql::zip(&lists, named)
+                .map(minijinja::Value::from_serialize)
+                .ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        "TypeError: zip() takes lists and an optional pad",
+                    )
+                })
+        },
+    );
     for name in functions.names() {
         let function = functions.get(&name).cloned().expect("listed");
         let ctx = shared.clone();
@@ -163,70 +217,145 @@ fn environment(context: &Map<String, Value>, functions: &Functions) -> Environme
     env
 }
 
+/// `JinjaEvaluator.evaluate`: `{% raw %}` blocks are set aside (as `{0}`, `{1}`, ...), the
+/// rest is evaluated, any `{{ }}` left is an error, then the raw blocks are put back and the
+/// whole string rendered once more as a template, which turns each block into its text.
 fn jinja(
     text: &str,
     context: &Map<String, Value>,
     functions: &Functions,
 ) -> Result<Value, ExprError> {
     let env = environment(context, functions);
-    let fail = |expression: &str, e: minijinja::Error| ExprError {
+    let raw_blocks = raw_blocks(text);
+    let mut text = text.to_string();
+    for (i, block) in raw_blocks.iter().enumerate() {
+        text = text.replace(block, &format!("{{{i}}}"));
+    }
+    let output = expand(&env, &text, 0)?;
+    let Value::String(mut output) = output else {
+        return Ok(output);
+    };
+    let left: Vec<&str> = jinja_expressions(&output)
+        .into_iter()
+        .filter(|range| output[range.clone()].starts_with("{{"))
+        .map(|range| output[range.start + 2..range.end - 2].trim())
+        .collect();
+    if !left.is_empty() {
+        return Err(unresolved(&left));
+    }
+    if raw_blocks.is_empty() {
+        return Ok(Value::String(output));
+    }
+    for (i, block) in raw_blocks.iter().enumerate() {
+        output = output.replace(&format!("{{{i}}}"), block);
+    }
+    env.render_str(&output, ())
+        .map(Value::String)
+        .map_err(|e| jinja_failure(&output, &e))
+}
+
+/// The `{% raw %}...{% endraw %}` blocks of `text`, as orquesta's pattern finds them (the
+/// shortest, on one line), each once.
+fn raw_blocks(text: &str) -> Vec<&str> {
+    const OPEN: &str = "{% raw %}";
+    const CLOSE: &str = "{% endraw %}";
+    let mut blocks: Vec<&str> = Vec::new();
+    let mut from = 0;
+    while let Some(start) = text[from..].find(OPEN).map(|at| from + at) {
+        let rest = &text[start + OPEN.len()..];
+        let line_end = rest.find('\n').unwrap_or(rest.len());
+        match rest[..line_end].find(CLOSE) {
+            Some(end) => {
+                let end = start + OPEN.len() + end + CLOSE.len();
+                if !blocks.contains(&&text[start..end]) {
+                    blocks.push(&text[start..end]);
+                }
+                from = end;
+            }
+            None => from = start + 1,
+        }
+    }
+    blocks
+}
+
+fn unresolved(names: &[&str]) -> ExprError {
+    ExprError {
+        kind: "JinjaEvaluationException",
+        message: format!("There are unresolved variables: {}", names.join(", ")),
+    }
+}
+
+fn jinja_failure(expression: &str, error: &minijinja::Error) -> ExprError {
+    ExprError {
         kind: "JinjaEvaluationException",
         message: format!(
             "Unable to evaluate expression '{expression}'. {}",
-            jinja_message(&e)
+            jinja_message(error)
         ),
-    };
+    }
+}
+
+/// How deep string results are expanded again before giving up (upstream recurses until
+/// Python's recursion limit).
+const MAX_EXPANSION_DEPTH: usize = 32;
+
+/// `JinjaEvaluator._evaluate_and_expand`: a text with a `{% %}` block is rendered whole and
+/// the result evaluated again; otherwise each `{{ }}` is evaluated (a string result is itself
+/// expanded), and a text that is one expression gives its value, not a string. An
+/// expression whose value is undefined stays as written, for [`jinja`] to report.
+fn expand(env: &Environment<'static>, text: &str, depth: usize) -> Result<Value, ExprError> {
     let found = jinja_expressions(text);
     if found.iter().any(|r| text[r.clone()].starts_with("{%")) {
-        let rendered = env.render_str(text, ()).map_err(|e| fail(text, e))?;
-        if has_jinja(&rendered) && rendered != text {
-            return jinja(&rendered, context, functions);
+        let rendered = env
+            .render_str(text, ())
+            .map_err(|e| jinja_failure(text, &e))?;
+        if depth < MAX_EXPANSION_DEPTH && has_jinja(&rendered) && rendered != text {
+            return expand(env, &rendered, depth + 1);
         }
         return Ok(Value::String(rendered));
     }
-    // An expression whose value is undefined (a missing key) stays as written; once all are
-    // evaluated, any left is `There are unresolved variables: ...` (`JinjaEvaluator.evaluate`).
     let value_of = |range: &std::ops::Range<usize>| -> Result<Option<Value>, ExprError> {
         let expression = &text[range.clone()];
         let inner = expression[2..expression.len() - 2].trim();
         let compiled = env
             .compile_expression(inner)
-            .map_err(|e| fail(expression, e))?;
-        let value = compiled.eval(()).map_err(|e| fail(expression, e))?;
+            .map_err(|e| jinja_failure(expression, &e))?;
+        let value = compiled
+            .eval(())
+            .map_err(|e| jinja_failure(expression, &e))?;
         if value.is_undefined() {
             return Ok(None);
         }
-        Ok(Some(to_json(&value)))
-    };
-    let unresolved = |names: Vec<&str>| ExprError {
-        kind: "JinjaEvaluationException",
-        message: format!("There are unresolved variables: {}", names.join(", ")),
-    };
-    let strip = |range: &std::ops::Range<usize>| {
-        let expression = &text[range.clone()];
-        expression[2..expression.len() - 2].trim()
+        // minijinja divides into an infinite float where Python raises.
+        if f64::try_from(value.clone()).is_ok_and(|number| !number.is_finite()) {
+            return Err(ExprError {
+                kind: "JinjaEvaluationException",
+                message: format!(
+                    "Unable to evaluate expression '{expression}'. ZeroDivisionError: division by zero"
+                ),
+            });
+        }
+        match to_json(&value) {
+            Value::String(s) if depth < MAX_EXPANSION_DEPTH && has_jinja(&s) => {
+                expand(env, &s, depth + 1).map(Some)
+            }
+            value => Ok(Some(value)),
+        }
     };
     if let [only] = found.as_slice() {
         if only.len() == text.len() {
-            return value_of(only)?.ok_or_else(|| unresolved(vec![strip(only)]));
+            return Ok(value_of(only)?.unwrap_or_else(|| Value::String(text.to_string())));
         }
     }
     let mut out = String::new();
     let mut copied = 0;
-    let mut left = Vec::new();
     for range in &found {
         out.push_str(&text[copied..range.start]);
         match value_of(range)? {
             Some(value) => out.push_str(&crate::yaql::py_str(&value)),
-            None => {
-                out.push_str(&text[range.clone()]);
-                left.push(strip(range));
-            }
+            None => out.push_str(&text[range.clone()]),
         }
         copied = range.end;
-    }
-    if !left.is_empty() {
-        return Err(unresolved(left));
     }
     out.push_str(&text[copied..]);
     Ok(Value::String(out))

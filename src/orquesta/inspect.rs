@@ -20,7 +20,7 @@ use crate::yaql::{self, Functions};
 const TASK_SCHEMA: &str = "properties.tasks.patternProperties.^\\w+$";
 
 /// yaql 3.2.0's standard library: a call to one of these that the subset lacks is refused at
-/// inspection (**[fix]**: upstream runs it); other unknown names stay runtime errors.
+/// inspection (**\[fix\]**: upstream runs it); other unknown names stay runtime errors.
 pub const YAQL_STANDARD: &[&str] = &[
     "abs",
     "accumulate",

@@ -1,4 +1,4 @@
-//! The deterministic waves of `../shared/spec/workflows.md` §2.6 **[fix]** (orquesta-rehearse's
+//! The deterministic waves of `../shared/spec/workflows.md` §2.6 **\[fix\]** (orquesta-rehearse's
 //! discipline): ask the conductor for the ready tasks, mark every action execution of the
 //! wave running in wave order, run them (an [`Executor`]: child executions, or the mocks of
 //! `ST2_WORKFLOW_MOCKS`), then apply their completions in wave order; repeat until nothing

@@ -197,6 +197,31 @@ pub(crate) fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
         .map(|(_, parameters)| parameters)
 }
 
+/// The key of a runner's result that holds the action's own output (`output_key` of its
+/// `runner.yaml`: `result`, `body`, `output`, ...), which an action's `output_schema`
+/// describes.
+pub(crate) fn output_key(runner: RunnerType) -> Option<&'static str> {
+    static KEYS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        let parsed: Value = serde_json::from_str(include_str!("runners.json"))
+            .expect("the embedded runners.json is valid JSON");
+        parsed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|runner| {
+                Some((
+                    runner.get("name")?.as_str()?.to_string(),
+                    runner.get("output_key")?.as_str()?.to_string(),
+                ))
+            })
+            .collect()
+    });
+    keys.iter()
+        .find(|(name, _)| name == runner.as_str())
+        .map(|(_, key)| key.as_str())
+}
+
 /// What a runner returns: the final status and the execution's `result`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RunOutcome {

@@ -111,10 +111,9 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
         .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let api_url = "http://127.0.0.1:9101/v1";
     let st2 = json!({
         "action_execution_id": request.execution_id,
-        "api_url": api_url,
+        "api_url": request.settings.public_api_url,
         "user": request.user,
         "pack": request.pack,
         "action": request.action_ref,
@@ -347,10 +346,6 @@ fn engine_functions(request: &RunRequest, records: Arc<Mutex<Map<String, Value>>
     functions
 }
 
-/// At most this many children of a wave run at once (`[workflow_engine]
-/// max_concurrent_actions`, upstream's default).
-const MAX_CONCURRENT_ACTIONS: usize = 8;
-
 /// Runs a wave's actions as child executions (or answers them from the mocks).
 struct Children<'r, 'a> {
     request: &'r RunRequest<'a>,
@@ -564,7 +559,9 @@ impl Executor for Children<'_, '_> {
             parent_ctx: &self.parent_ctx,
             turnstile: Turnstile::default(),
         };
-        let workers = wave.len().min(MAX_CONCURRENT_ACTIONS);
+        let workers = wave
+            .len()
+            .min(self.request.settings.workflow_max_concurrent_actions);
         while workers > 1 && self.forks.len() < workers {
             match self.tasks.fork() {
                 Some(fork) => self.forks.push(fork),

@@ -22,6 +22,7 @@
 mod defaults;
 mod keywords;
 mod meta;
+pub(crate) mod output_secrets;
 pub mod repr;
 mod validate;
 pub mod validator;

@@ -160,6 +160,13 @@ pub(crate) struct Settings {
     /// `[packs] enable_common_libs`: the pack's `lib/` directory on Python actions'
     /// `PYTHONPATH` (upstream default false).
     pub enable_common_libs: bool,
+    /// The API's public URL with its version, as workflows see it in `st2.api_url`:
+    /// `[auth] api_url` (trailing `/` removed), else `http://<[api] host>:<[api] port>`
+    /// (`127.0.0.1:9101`), then `/v1` (`st2common/util/api.py: get_full_public_api_url`).
+    pub public_api_url: String,
+    /// `[workflow_engine] max_concurrent_actions` (ours, default 8): how many children of a
+    /// workflow run at once.
+    pub workflow_max_concurrent_actions: usize,
     /// `[actionrunner] pip_opts`.
     pub pip_opts: Vec<String>,
     /// `[keyvalue] encryption_key_path`.
@@ -267,6 +274,38 @@ impl Settings {
                     .filter(|value| !value.is_empty())
                     .map(PathBuf::from)
             });
+        let public_api_url = match ini.get("auth", "api_url").filter(|url| !url.is_empty()) {
+            Some(url) => format!("{}/v1", url.trim_end_matches('/')),
+            None => {
+                let host = ini
+                    .get("api", "host")
+                    .filter(|host| !host.is_empty())
+                    .unwrap_or("127.0.0.1");
+                let port = match ini.get("api", "port") {
+                    None => 9101,
+                    Some(value) => value.trim().parse::<u16>().map_err(|_| {
+                        option_error(format!(
+                            "[api] port: expected a port number (0-65535), got {value:?}"
+                        ))
+                    })?,
+                };
+                format!("http://{host}:{port}/v1")
+            }
+        };
+        let workflow_max_concurrent_actions =
+            match ini.get("workflow_engine", "max_concurrent_actions") {
+                None => 8,
+                Some(value) => value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|count| *count > 0)
+                    .ok_or_else(|| {
+                        option_error(format!(
+                            "[workflow_engine] max_concurrent_actions: expected a positive whole number, got {value:?}"
+                        ))
+                    })?,
+            };
         let store_path = ini
             .get("database", "sqlite_path")
             .filter(|value| !value.is_empty())
@@ -307,6 +346,8 @@ impl Settings {
                 .get_bool("packs", "enable_common_libs")
                 .map_err(option_error)?
                 .unwrap_or(false),
+            public_api_url,
+            workflow_max_concurrent_actions,
             encryption_key_path: ini
                 .get("keyvalue", "encryption_key_path")
                 .filter(|value| !value.is_empty())
@@ -508,6 +549,46 @@ mod tests {
                 PathBuf::from("/b")
             ]
         );
+    }
+
+    #[test]
+    fn public_api_url_follows_get_full_public_api_url() {
+        assert_eq!(settings("").public_api_url, "http://127.0.0.1:9101/v1");
+        assert_eq!(
+            settings("[api]\nhost = 0.0.0.0\nport = 9999\n").public_api_url,
+            "http://0.0.0.0:9999/v1"
+        );
+        // `[auth] api_url` wins, its trailing slash dropped.
+        assert_eq!(
+            settings("[api]\nport = 1\n[auth]\napi_url = https://st2.example.com/api/\n")
+                .public_api_url,
+            "https://st2.example.com/api/v1"
+        );
+        let ini = Ini::parse("[api]\nport = web\n").unwrap();
+        let err = Settings::from_ini(&ini, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[api] port: expected a port number"), "{err}");
+    }
+
+    #[test]
+    fn workflow_max_concurrent_actions_is_a_positive_count() {
+        assert_eq!(settings("").workflow_max_concurrent_actions, 8);
+        assert_eq!(
+            settings("[workflow_engine]\nmax_concurrent_actions = 2\n")
+                .workflow_max_concurrent_actions,
+            2
+        );
+        for bad in ["0", "-1", "many"] {
+            let ini = Ini::parse(&format!(
+                "[workflow_engine]\nmax_concurrent_actions = {bad}\n"
+            ))
+            .unwrap();
+            let err = Settings::from_ini(&ini, None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("expected a positive whole number"), "{err}");
+        }
     }
 
     #[test]

@@ -413,7 +413,7 @@ fn extreme(items: &[Value], largest: bool) -> Option<Value> {
 /// orquesta's `zip`: null arguments are empty lists (strings and maps are iterated as
 /// Python does); one argument is returned as it is; more
 /// are zipped to the longest, padded with `pad` (null).
-fn zip(lists: &[Value], named: Vec<(String, Value)>) -> Option<Value> {
+pub(crate) fn zip(lists: &[Value], named: Vec<(String, Value)>) -> Option<Value> {
     let mut pad = Value::Null;
     for (name, value) in named {
         if name != "pad" {

@@ -18,6 +18,7 @@
 //! engine's inspection.
 
 mod builtins;
+pub(crate) use builtins::zip;
 mod eval;
 mod lexer;
 mod parser;

@@ -8,7 +8,8 @@ stdin: {"mode": "collect", "fixtures": <dir of orquesta's native fixture workflo
 stdin: {"mode": "inspect", "workflows": [{"name", "text"}]}
   stdout: per workflow, the errors of `WorkflowSpec.inspect(app_ctx={"st2", "parent"})`, as
   StackStorm formats them (`type`, `message`, `spec_path`, `schema_path`).
-stdin: {"mode": "run", "cases": [{"name", "text", "inputs", "mocks"}]}
+stdin: {"mode": "run", "cases": [{"name", "text", "inputs", "mocks"[, "context"]}]
+        [, "st2_functions": true (StackStorm's `task()` registered)]}
   stdout: per case, the conductor driven in waves (the spec's section 2.6: every action of a
   wave marked running in order, then completed in order, mocks matched as orquesta-rehearse
   matches them): {"sequence", "routes", "status", "output", "errors", "actions"}.
@@ -23,7 +24,34 @@ import os
 import sys
 
 from orquesta import conducting, events, rehearsing, statuses
+from orquesta.expressions import jinja, yql
 from orquesta.specs import native as native_specs
+
+
+
+# StackStorm's `task()` (`orquesta_functions/runtime.py`), over the task records run() keeps
+# as StackStorm keeps them: the latest of (task, route), with-items results as
+# {"items": [{"status", "result"}, ...]}. Only the fields a workflow reads are kept.
+TASKS = {}
+
+
+def task(context, task_id=None, route=None):
+    current = context["__current_task"] or {}
+    if task_id is None:
+        task_id = current.get("id")
+    if route is None:
+        route = current.get("route", 0)
+    key = "%s__r%s" % (task_id, route)
+    if key not in TASKS:
+        raise Exception('Unable to find task execution for "%s".' % task_id)
+    return TASKS[key]
+
+
+def register_task_function():
+    """`task()` as StackStorm registers it, for a request that asks for it
+    (`"st2_functions": true`); orquesta alone has none."""
+    yql.YAQLEvaluator._root_ctx.register_function(task, name="task")
+    jinja.JinjaEvaluator._custom_functions["task"] = task
 
 
 def collect(fixtures):
@@ -125,9 +153,12 @@ def find(mocks, task_id, item_id=None, seq_id=None):
 
 
 def run(case):
+    TASKS.clear()
     spec = native_specs.WorkflowSpec(case["text"])
     mocks = [Mock(m) for m in case.get("mocks") or []]
-    conductor = conducting.WorkflowConductor(spec, inputs=case.get("inputs") or {})
+    conductor = conducting.WorkflowConductor(
+        spec, context=case.get("context"), inputs=case.get("inputs") or {}
+    )
     # A workflow whose input or vars fail to render is failed already (as StackStorm
     # leaves it); only a workflow that can run is set running.
     if conductor.get_workflow_status() != statuses.FAILED:
@@ -184,6 +215,16 @@ def run(case):
             else:
                 results.append((statuses.SUCCEEDED, None))
         for (task, action, item_id, seq_id), (status, result) in zip(wave, results):
+            key = "%s__r%s" % (task["id"], task["route"])
+            record = {"task_id": task["id"], "route": task["route"], "status": status}
+            if item_id is None:
+                record["result"] = result
+            else:
+                items = (TASKS.get(key) or {}).get("result", {}).get("items", [])
+                items = items + [None] * (item_id + 1 - len(items))
+                items[item_id] = {"status": status, "result": result}
+                record["result"] = {"items": items}
+            TASKS[key] = record
             if item_id is None:
                 event = events.ActionExecutionEvent(status, result=result)
             else:
@@ -209,6 +250,8 @@ def run(case):
 
 def main():
     request = json.load(sys.stdin)
+    if request.get("st2_functions"):
+        register_task_function()
     if request["mode"] == "collect":
         answer = collect(request["fixtures"])
     elif request["mode"] == "inspect":

@@ -188,7 +188,7 @@ fn the_builtin_core_pack_is_listed_and_shown() {
     assert!(output.status.success(), "{}", stderr(&output));
     let core: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(core["description"], "Basic core actions.");
-    assert_eq!(core["content"]["actions"], 14);
+    assert_eq!(core["content"]["actions"], 15);
 }
 
 #[test]

@@ -29,7 +29,7 @@ use st2_rs::yaql::Functions;
 
 use crate::common::*;
 
-fn oracle(python: &Path, request: &Value) -> Value {
+pub(crate) fn oracle(python: &Path, request: &Value) -> Value {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/orquesta_conduct.py");
     let mut child = Command::new(python)
@@ -297,7 +297,7 @@ fn ours_conducted(text: &str, inputs: &Value, mocks: &Value) -> Value {
 
 /// The parts compared: errors by type, task, route and message prefix (before the first
 /// `:` of a Python class name, which differ in wording).
-fn comparable(result: &Value) -> Value {
+pub(crate) fn comparable(result: &Value) -> Value {
     let mut result = result.clone();
     // orquesta hands an action without `input` null, StackStorm runs it with none: `{}`.
     if let Some(Value::Array(actions)) = result.get_mut("actions") {

@@ -314,3 +314,74 @@ fn a_running_workflow_shows_its_conductor_state_so_far() {
     assert_eq!(parent["status"], "canceled");
     assert_eq!(parent["workflow"]["sequence"][1]["status"], "canceled");
 }
+
+const THREE_AT_ONCE: &str = "version: 1.0\ntasks:\n  init:\n    next:\n      - do: [a, b, c]\n  a:\n    action: core.local cmd=\"sleep 0.3\"\n  b:\n    action: core.local cmd=\"sleep 0.3\"\n  c:\n    action: core.local cmd=\"sleep 0.3\"\noutput:\n  - api: <% ctx().st2.api_url %>\n";
+
+/// The recorded `[start, end]` of each child (RFC 3339 times of one format, which sort as
+/// text), in start order.
+fn spans(parent: &Value) -> Vec<(String, String)> {
+    let mut spans: Vec<(String, String)> = tasks(parent)
+        .iter()
+        .map(|t| {
+            let time = |key: &str| t[key].as_str().unwrap().to_string();
+            (time("start_timestamp"), time("end_timestamp"))
+        })
+        .collect();
+    spans.sort();
+    spans
+}
+#[test]
+fn max_concurrent_actions_and_api_url_come_from_st2_conf() {
+    let mut home = flows(&[("three", THREE_AT_ONCE, json!({}))]);
+    // By default the three children run at once, and st2.api_url is upstream's default.
+    let (parent, _) = run(&home, &["flows.three"]);
+    assert_eq!(parent["status"], "succeeded", "{parent}");
+    assert_eq!(
+        parent["result"]["output"]["api"],
+        "http://127.0.0.1:9101/v1"
+    );
+    let spans_all = spans(&parent);
+    assert_eq!(spans_all.len(), 3, "{parent}");
+    assert!(spans_all[1].0 < spans_all[0].1, "{spans_all:?}");
+    // One at a time: each starts after the previous one ended.
+    home.set_extra_conf(
+        "[workflow_engine]\nmax_concurrent_actions = 1\n[auth]\napi_url = https://st2.example.com/\n",
+    );
+    let (parent, _) = run(&home, &["flows.three"]);
+    assert_eq!(parent["status"], "succeeded", "{parent}");
+    assert_eq!(
+        parent["result"]["output"]["api"],
+        "https://st2.example.com/v1"
+    );
+    let spans_one = spans(&parent);
+    assert_eq!(spans_one.len(), 3, "{parent}");
+    for pair in spans_one.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "{spans_one:?}");
+    }
+}
+
+#[test]
+fn a_process_killed_mid_workflow_leaves_parent_and_running_child_abandoned() {
+    let home = flows(&[("sleepy", SLEEPY, json!({}))]);
+    let id = run_async(&home, &["flows.sleepy"]);
+    let mut child = String::new();
+    wait_until(|| {
+        tasks(&st2_json(&home, &["execution", "get", &id]))
+            .iter()
+            .find(|t| t["status"] == "running")
+            .map(|t| child = t["id"].as_str().unwrap().to_string())
+            .is_some()
+    });
+    let pid: i32 = home.query(&format!(
+        "SELECT CAST(pid AS TEXT) FROM executions WHERE id = '{id}'"
+    ))[0]
+        .parse()
+        .unwrap();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // Never `running` again: the next command sees the dead process.
+    wait_until(|| st2_json(&home, &["execution", "get", &id])["status"] == "abandoned");
+    let child = st2_json(&home, &["execution", "get", &child]);
+    assert_eq!(child["status"], "abandoned", "{child}");
+    // task2 never started.
+    assert_eq!(tasks(&st2_json(&home, &["execution", "get", &id])).len(), 1);
+}

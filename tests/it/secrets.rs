@@ -4,7 +4,7 @@
 
 use std::process::Output;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::common::*;
 
@@ -252,4 +252,88 @@ fn no_command_prints_or_records_a_secret() {
         audit.commands,
         records.len()
     );
+}
+
+/// An action's `output_schema` marks `token` secret (`mask_secret_output`): neither what
+/// `st2 run` prints nor the recorded execution holds it, in the parent or in a workflow's
+/// child; the other fields are shown.
+#[test]
+fn output_schema_secret_fields_are_masked_in_output_and_records() {
+    const TOKEN: &str = "tok-4f1c9e27b8d3";
+    let home = Home::new();
+    let dir = home.pack("outs");
+    write(
+        &dir,
+        "pack.yaml",
+        "---\nname: outs\ndescription: d\nversion: 0.1.0\nauthor: t\n",
+    );
+    write(
+        &dir,
+        "actions/workflows/login.yaml",
+        &format!("version: 1.0\ntasks:\n  first:\n    action: core.noop\noutput:\n  - token: {TOKEN}\n  - user: alice\n"),
+    );
+    write_action(
+        &dir,
+        &json!({"name": "login", "runner_type": "orquesta", "enabled": true,
+                "entry_point": "workflows/login.yaml",
+                "output_schema": {"type": "object", "properties": {
+                    "token": {"type": "string", "secret": true},
+                    "user": {"type": "string"}}}}),
+    );
+    // A workflow calling it: the child's result is masked in its own record too.
+    write(
+        &dir,
+        "actions/workflows/outer.yaml",
+        "version: 1.0\ntasks:\n  login:\n    action: outs.login\n",
+    );
+    write_action(
+        &dir,
+        &json!({"name": "outer", "runner_type": "orquesta", "enabled": true,
+                "entry_point": "workflows/outer.yaml"}),
+    );
+    reload_ok(&home, &[]);
+    let output = home.st2().args(["run", "outs.login"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(!printed.contains(TOKEN), "{printed}");
+    assert!(printed.contains("alice"), "{printed}");
+    let output = home
+        .st2()
+        .args(["run", "outs.login", "-j"])
+        .output()
+        .unwrap();
+    let execution = execution_of(&output);
+    assert_eq!(
+        execution["result"]["output"],
+        json!({"token": "********", "user": "alice"})
+    );
+    let output = home
+        .st2()
+        .args(["run", "outs.outer", "-j"])
+        .output()
+        .unwrap();
+    let outer = execution_of(&output);
+    assert_eq!(outer["status"], "succeeded", "{outer}");
+    let child = st2_json(
+        &home,
+        &["execution", "get", outer["children"][0].as_str().unwrap()],
+    );
+    assert_eq!(child["result"]["output"]["token"], "********");
+    drop(home.st2().args(["execution", "list"]).output().unwrap());
+    for entry in std::fs::read_dir(&home.base).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("st2.db")
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(TOKEN),
+                "{} holds the token",
+                path.display()
+            );
+        }
+    }
 }

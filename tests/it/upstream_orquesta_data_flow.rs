@@ -2,9 +2,10 @@
 //! input, vars, publish (list and inline `k=v` forms) and output carrying one value through
 //! four tasks, a Python action among them, with the `orquesta_tests` fixture pack
 //! (`fixtures/upstream/packs/orquesta_tests`). Upstream mocks the Python action's result
-//! (`{"k2": <k1>}`); here it runs. Not asserted: upstream's API view masks `b7`, which the
-//! workflow's `output_schema` marks secret; st2-rs masks no result by its output schema yet,
-//! for any runner (outside the workflow runners).
+//! (`{"k2": <k1>}`); here it runs. Upstream's API view masks `b7`, which the workflow's
+//! `output_schema` marks secret; st2-rs masks it in the record too (**[fix]**), and the
+//! Python action's own secret output (`py_secret_output`'s `k2`) in its child's record,
+//! while the workflow reads the value itself, as upstream's does.
 
 use serde_json::{json, Value};
 
@@ -35,8 +36,11 @@ fn assert_data_flow(data: &str) {
     assert_eq!(tasks, ["task1", "task2", "task3", "task4"]);
     assert_eq!(
         parent["result"]["output"],
-        json!({"a6": data, "b6": data, "a7": data, "b7": data})
+        json!({"a6": data, "b6": data, "a7": data, "b7": "********"})
     );
+    let task3 = parent["tasks"][2]["id"].as_str().unwrap();
+    let child = st2_json(&home, &["execution", "get", task3]);
+    assert_eq!(child["result"]["result"]["k2"], "********", "{child}");
 }
 
 #[test]

@@ -37,9 +37,16 @@ use crate::common::*;
 
 /// orquesta's answers for `cases` (`{"text", "data"}`).
 fn oracle(python: &Path, cases: &[Value]) -> Vec<Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/yaql_eval.py");
+    probe(python, "yaql_eval.py", cases)
+}
+
+/// The answers of `tests/differential/<script>` (run by the oracle's `python`) for `cases`.
+pub(crate) fn probe(python: &Path, script: &str, cases: &[Value]) -> Vec<Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/differential")
+        .join(script);
     let mut child = Command::new(python)
-        .arg(script)
+        .arg(&script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -54,7 +61,8 @@ fn oracle(python: &Path, cases: &[Value]) -> Vec<Value> {
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "yaql_eval.py failed: {}",
+        "{} failed: {}",
+        script.display(),
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice::<Vec<Value>>(&output.stdout).unwrap()
@@ -63,7 +71,7 @@ fn oracle(python: &Path, cases: &[Value]) -> Vec<Value> {
 /// The engine's functions as the test stands them in, over the same data as the oracle's
 /// (orquesta's own `succeeded`/`failed`/`completed`/`result`/`item`, and the probe's `task`
 /// and `st2kv`): the extension point of `yaql::Functions`.
-fn engine_functions() -> Functions {
+pub(crate) fn engine_functions() -> Functions {
     fn current(call: &Call<'_>) -> Result<Value, Error> {
         match call.context.get("__current_task") {
             Some(task) if !task.is_null() => Ok(task.clone()),
@@ -311,7 +319,7 @@ fn names(text: &str, pattern: &str) -> Vec<String> {
 /// Contexts that make `expression` evaluate: its variables as a string, a list, or a map
 /// of the attribute names it reads; the current task `t` succeeded with that map as its
 /// result, the current item and every task it names the same.
-fn contexts_for(expression: &str) -> Vec<Value> {
+pub(crate) fn contexts_for(expression: &str) -> Vec<Value> {
     let variables = names(
         expression,
         r#"ctx\(\s*(?:\)\s*\.\s*)?['"]?([A-Za-z_][A-Za-z0-9_]*)"#,

@@ -30,20 +30,29 @@ pub(crate) struct Children<'a> {
     parent: &'a str,
     cancel: &'a CancelFlag,
     store: RefCell<Store>,
+    /// What the recorded workflow state must not show: the secrets the parent's run
+    /// knows, and its action's `output_schema` (whose secret fields of `output` are masked).
+    secrets: &'a [String],
+    output_schema: Option<&'a Value>,
 }
 
 impl<'a> Children<'a> {
-    /// The task runner of the workflow execution `parent`, stopped by `cancel`.
+    /// The task runner of the workflow execution `parent`, stopped by `cancel`; the
+    /// workflow state it records is masked with `secrets` and `output_schema`.
     pub(crate) fn new(
         settings: &'a Settings,
         parent: &'a str,
         cancel: &'a CancelFlag,
+        secrets: &'a [String],
+        output_schema: Option<&'a Value>,
     ) -> anyhow::Result<Children<'a>> {
         Ok(Children {
             settings,
             parent,
             cancel,
             store: RefCell::new(Store::open(&settings.store_path)?),
+            secrets,
+            output_schema,
         })
     }
 }
@@ -75,9 +84,15 @@ impl Drop for Turn<'_> {
 
 impl TaskRunner for Children<'_> {
     fn fork(&self) -> Option<Box<dyn TaskRunner + Send + '_>> {
-        Children::new(self.settings, self.parent, self.cancel)
-            .ok()
-            .map(|c| Box::new(c) as Box<dyn TaskRunner + Send + '_>)
+        Children::new(
+            self.settings,
+            self.parent,
+            self.cancel,
+            self.secrets,
+            self.output_schema,
+        )
+        .ok()
+        .map(|c| Box::new(c) as Box<dyn TaskRunner + Send + '_>)
     }
 
     fn action(&self, action_ref: &str) -> Result<Option<TaskAction>, String> {
@@ -100,10 +115,15 @@ impl TaskRunner for Children<'_> {
     }
 
     fn record_workflow(&self, state: &Value) {
+        let mut state = state.clone();
+        crate::redact::Redactor::new(self.secrets).value(&mut state);
+        if let Some(schema) = self.output_schema {
+            crate::schema::output_secrets::mask(schema, "output", &mut state);
+        }
         if let Err(err) = self
             .store
             .borrow_mut()
-            .set_execution_workflow(self.parent, state)
+            .set_execution_workflow(self.parent, &state)
         {
             tracing::warn!(
                 execution = self.parent,
@@ -167,10 +187,10 @@ impl TaskRunner for Children<'_> {
             };
         }
         match execute(self.settings, &mut store, &prepared, &id, self.cancel, None) {
-            Ok(record) => TaskOutcome {
+            Ok(executed) => TaskOutcome {
                 execution_id: Some(id),
-                status: record.status,
-                result: record.result.unwrap_or(Value::Null),
+                status: executed.record.status,
+                result: executed.result,
             },
             Err(err) => {
                 let result = json!({ "error": err.to_string() });

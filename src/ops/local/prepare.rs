@@ -89,6 +89,8 @@ pub(crate) struct Prepared {
     /// Every secret value the run knows (secret parameters, secret config values, decrypted
     /// datastore values): masked wherever they appear in the result ([`crate::redact`]).
     pub(crate) secrets: Vec<String>,
+    /// The action's `output_schema`, whose `secret` fields are masked in the result.
+    pub(crate) output_schema: Option<Value>,
 }
 
 /// Read and check everything about a run before anything is recorded.
@@ -210,7 +212,7 @@ fn prepare_given(
         &snapshot,
     );
     secrets.extend(secret_env_values(&parameters));
-    let pack_dir = pack_dir(settings, action, runner_type)?;
+    let pack_dir = pack_dir(settings, action)?;
     if runner_type == RunnerType::ActionChain {
         let entry_point = pack_dir.join("actions").join(&action.record.entry_point);
         warnings.extend(runner::action_chain::warnings(&entry_point));
@@ -238,6 +240,10 @@ fn prepare_given(
         native: native.is_some(),
         warnings,
         secrets,
+        output_schema: serde_json::from_str::<Value>(&action.record.metadata)
+            .ok()
+            .and_then(|metadata| metadata.get("output_schema").cloned())
+            .filter(|schema| !schema.is_null()),
     })
 }
 
@@ -366,14 +372,12 @@ fn masked_leaves(original: &Value, masked: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn pack_dir(
-    settings: &Settings,
-    action: &Action,
-    runner_type: RunnerType,
-) -> Result<PathBuf, PrepareError> {
+fn pack_dir(settings: &Settings, action: &Action) -> Result<PathBuf, PrepareError> {
     match &action.pack_dir {
         Some(dir) => Ok(dir.clone()),
-        None if action.builtin && runner_type.needs_python() => {
+        // The built-in pack's files exist on disk only once an action runs one of them
+        // (`core.pause`'s Python, `core.sendmail`'s script).
+        None if action.builtin && !action.record.entry_point.is_empty() => {
             Ok(action::builtin_pack_dir(settings)?)
         }
         None => Ok(settings.pack_dir(&action.record.pack)),

@@ -47,7 +47,7 @@ pub(super) fn run_action(
         None,
     )?;
     let view = observer.live_view(&prepared.action_ref);
-    let record = execute(settings, &mut store, &prepared, &id, &cancel, view)?;
+    let record = execute(settings, &mut store, &prepared, &id, &cancel, view)?.record;
     super::execution_query::with_children(&mut store, record)
 }
 
@@ -140,13 +140,19 @@ pub(crate) fn execute(
     id: &str,
     cancel: &CancelFlag,
     view: Option<Box<dyn LiveView>>,
-) -> Result<ExecutionRecord, StoreError> {
+) -> Result<Executed, StoreError> {
     let (tap, events) = Tap::channel();
     let recorder = Recorder::new(&settings.store_path, id, &prepared.secrets, view);
     let recorder = std::thread::spawn(move || recorder.run(events));
     // A workflow's tasks become children of this execution.
     let children = match prepared.runner_type {
-        RunnerType::ActionChain | RunnerType::Orquesta => Some(Children::new(settings, id, cancel)),
+        RunnerType::ActionChain | RunnerType::Orquesta => Some(Children::new(
+            settings,
+            id,
+            cancel,
+            &prepared.secrets,
+            prepared.output_schema.as_ref(),
+        )),
         _ => None,
     };
     let children = match children.transpose() {
@@ -157,9 +163,10 @@ pub(crate) fn execute(
             let _ = recorder.join();
             let result = serde_json::json!({ "error": format!("{err:#}") });
             store.finish_execution(id, ExecutionStatus::Failed, &result, &timestamp())?;
-            return store
+            let record = store
                 .execution(id)?
-                .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
+                .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+            return Ok(Executed { record, result });
         }
     };
     let request = RunRequest {
@@ -196,6 +203,15 @@ pub(crate) fn execute(
     // was handed while it ran included.
     let mut outcome = outcome;
     redact::Redactor::new(prepared.secrets.iter().chain(&learned)).value(&mut outcome.result);
+    // [fix] and neither do the fields its output_schema marks secret (upstream hides them in
+    // API answers only). A workflow still reads them: it gets the result before that.
+    let unmasked = outcome.result.clone();
+    if let (Some(schema), Some(key)) = (
+        &prepared.output_schema,
+        runner::output_key(prepared.runner_type),
+    ) {
+        crate::schema::output_secrets::mask(schema, key, &mut outcome.result);
+    }
     store.finish_execution_with_output(
         id,
         outcome.outcome,
@@ -203,7 +219,18 @@ pub(crate) fn execute(
         &timestamp(),
         &output,
     )?;
-    store
+    let record = store
         .execution(id)?
-        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+    Ok(Executed {
+        record,
+        result: unmasked,
+    })
+}
+
+/// An execution that ran: its record, and its result as the workflow running it reads it
+/// (the secret fields of its `output_schema` not masked; they are in the record).
+pub(crate) struct Executed {
+    pub(crate) record: ExecutionRecord,
+    pub(crate) result: Value,
 }
