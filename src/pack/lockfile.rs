@@ -227,7 +227,7 @@ impl PacksLock {
     pub(crate) fn parse(text: &str, path: &Path) -> Result<PacksLock, LockFileError> {
         let invalid = |err: toml::de::Error| LockFileError::Invalid {
             path: path.to_path_buf(),
-            reason: one_line(&err.to_string()),
+            reason: describe(text, &err),
         };
         let head: VersionOnly = toml::from_str(text).map_err(invalid)?;
         match head.version {
@@ -308,8 +308,22 @@ impl PacksLock {
     }
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// TOML's error in one line: `line L, column C: message`.
+fn describe(text: &str, err: &toml::de::Error) -> String {
+    let message = err
+        .message()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
 }
 
 /// A TOML string literal.
@@ -563,6 +577,13 @@ mod tests {
         let err = PacksLock::parse("version = 1\n[[pack]]\nref = \"a\"\n", path).unwrap_err();
         assert!(err.to_string().contains("missing field"), "{err}");
         assert!(!err.to_string().contains('\n'), "{err}");
+        let err = PacksLock::parse("version = 1\ngarbage = [\n", path).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "/x/packs.lock is not a valid packs.lock: line 2, column 12: unclosed array"
+            ),
+            "{err}"
+        );
         let text = sample()
             .render()
             .replace("ref = \"local\"", "ref = \"Bad-Ref\"");
