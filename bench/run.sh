@@ -15,6 +15,7 @@
 #  10. peak RSS of every command (GNU time), against the 30 MB target (50 MB for the with-items run)
 #  11. core.remote against sshd on this machine: 1 host vs `ssh host true`, 50 hosts vs 50
 #      `ssh` one after the other (bench/remote.sh)
+#  12. the pack lifecycle (packs.lock, caches): bench/lifecycle.sh
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -283,4 +284,5 @@ else
 fi
 kill "$x_api"
 bash "$root/bench/remote.sh" || echo "bench: the remote runner benchmark did not run (bench/remote.sh says why)" >&2
+bash "$root/bench/lifecycle.sh"
 echo "results: $out/*.md"

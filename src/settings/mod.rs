@@ -23,6 +23,12 @@ pub(crate) mod env {
     pub(crate) const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
     /// Forces the virtualenv tool (`uv` or `pip`).
     pub(crate) const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
+    /// uv's own cache directory: when set, pack virtualenvs use it rather than
+    /// `<base_path>/cache/python/uv`.
+    pub(crate) const UV_CACHE_DIR: &str = "UV_CACHE_DIR";
+    /// pip's own cache directory: when set, pack virtualenvs use it rather than
+    /// `<base_path>/cache/python/pip`.
+    pub(crate) const PIP_CACHE_DIR: &str = "PIP_CACHE_DIR";
     /// Disables colours in output when set (<https://no-color.org>).
     pub(crate) const NO_COLOR: &str = "NO_COLOR";
     /// The width tables are fitted to, before the terminal's (st2client reads it too).
@@ -410,6 +416,22 @@ impl Settings {
     /// Our cache (index copies), under the base path so that one home holds everything.
     pub(crate) fn cache_dir(&self) -> PathBuf {
         self.base_path.join("cache")
+    }
+
+    /// The cache of Python distributions the virtualenv tools keep (`uv/`, `pip/`), under
+    /// ours: one home holds everything, and `st2 pack prune` knows where it is.
+    pub(crate) fn python_cache_dir(&self) -> PathBuf {
+        self.cache_dir().join("python")
+    }
+
+    /// Cached git repositories, one per URL.
+    pub(crate) fn git_cache_dir(&self) -> PathBuf {
+        self.cache_dir().join("git")
+    }
+
+    /// `<base_path>/packs.lock`: the packs installed, exactly ([`crate::pack::lockfile`]).
+    pub(crate) fn lock_file(&self) -> PathBuf {
+        crate::pack::lockfile::PacksLock::path(&self.base_path)
     }
 
     /// Lock files, one per pack ref.

@@ -22,6 +22,7 @@ mod network;
 mod orquesta_differential;
 mod orquesta_run;
 mod pack_commands;
+mod pack_lifecycle;
 mod params_differential;
 mod reliability;
 mod reload;
