@@ -8,6 +8,7 @@
 )]
 
 mod common;
+mod st2server;
 
 mod bad_input;
 mod cli;
@@ -25,6 +26,7 @@ mod pack_commands;
 mod params_differential;
 mod reliability;
 mod reload;
+mod remote;
 mod run;
 mod run_experience;
 mod secrets;
