@@ -722,7 +722,7 @@ fn execution_statuses() -> clap::builder::PossibleValuesParser {
 /// `st2 execution ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ExecutionCommand {
-    /// List executions, newest first.
+    /// List executions, newest first (-s asc: oldest).
     List {
         /// How many to show.
         #[arg(short = 'n', long = "last", default_value_t = 50, value_name = "N")]
@@ -731,8 +731,11 @@ pub(crate) enum ExecutionCommand {
         #[arg(long = "action", value_name = "ACTION")]
         action_ref: Option<String>,
         /// Only executions with this status.
-        #[arg(short = 's', long, value_parser = execution_statuses())]
+        #[arg(long, value_parser = execution_statuses())]
         status: Option<String>,
+        /// The newest first (desc, the default) or the oldest (asc), as st2client's `-s`.
+        #[arg(short = 's', long, value_name = "ORDER", value_parser = ["asc", "desc"], default_value = "desc")]
+        sort: String,
         /// Include the child executions of workflows (by default only top-level ones).
         #[arg(short = 'l', long)]
         showall: bool,

@@ -159,6 +159,8 @@ pub(crate) struct ExecutionFilter {
     pub limit: usize,
     /// Children of workflows too (`--showall`), not only top-level executions.
     pub with_children: bool,
+    /// The oldest first (`-s asc`) instead of the newest.
+    pub oldest_first: bool,
 }
 
 const COLUMNS: &str = "id, action_ref, runner_type, user, parameters, status, result, \
@@ -402,16 +404,17 @@ impl Store {
             .transpose()
     }
 
-    /// Executions, newest first.
+    /// Executions, newest first (or oldest first).
     pub(crate) fn executions(
         &self,
         filter: &ExecutionFilter,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let order = if filter.oldest_first { "ASC" } else { "DESC" };
         let mut statement = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM executions
              WHERE (?1 IS NULL OR action_ref = ?1) AND (?2 IS NULL OR status = ?2)
                  AND (?4 OR parent IS NULL)
-             ORDER BY start_timestamp DESC, seq DESC LIMIT ?3"
+             ORDER BY start_timestamp {order}, seq {order} LIMIT ?3"
         ))?;
         let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
         let rows = statement.query_map(

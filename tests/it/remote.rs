@@ -248,6 +248,45 @@ fn run_async_prints_where_to_look_and_does_not_wait() {
 }
 
 #[test]
+fn run_tail_shows_the_output_as_it_comes_over_the_stream() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let id = "65f0c0ffee0000000000ab11";
+    cluster.server.world(|world| {
+        world.output.insert(id.into(), Vec::new());
+        world.streams.insert(
+            id.into(),
+            vec![
+                StreamStep::Output("stdout", "first\n".into()),
+                StreamStep::Sleep(Duration::from_millis(300)),
+                StreamStep::Heartbeat,
+                StreamStep::Output("stderr", "second\n".into()),
+                StreamStep::Finish("succeeded"),
+            ],
+        );
+    });
+    let output = cluster.st2(Auth::Token, &["run", "core.local", "cmd=date", "--tail"]);
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("first\n\nid: "), "{}", show(&output));
+    assert!(stdout.contains("status: succeeded"), "{stdout}");
+    assert!(
+        text(&output.stderr).contains("second\n"),
+        "{}",
+        show(&output)
+    );
+    assert_eq!(
+        cluster.server.lines()[3..],
+        [
+            format!("GET /stream/v1/executions/{id}/output"),
+            format!("GET /api/v1/executions/{id}"),
+        ]
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
 fn polling_goes_on_through_non_final_statuses() {
     let Some(cluster) = Cluster::start() else {
         return;
@@ -1035,6 +1074,269 @@ fn a_silent_stream_is_dropped_after_the_timeout() {
         )),
         "{}",
         show(&output)
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn pack_list_get_search_and_show() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let list = cluster.st2(Auth::Token, &["pack", "list"]);
+    assert_exit(&list, 0);
+    assert!(
+        text(&list.stdout).contains("Basic core actions."),
+        "{}",
+        show(&list)
+    );
+    let get = cluster.st2(Auth::Token, &["pack", "get", "core", "-j"]);
+    assert_exit(&get, 0);
+    let pack: Value = serde_json::from_slice(&get.stdout).unwrap();
+    assert_eq!(pack["ref"], "core");
+    assert_eq!(pack["email"], "info@stackstorm.com");
+    let missing = cluster.st2(Auth::Token, &["pack", "get", "nope"]);
+    assert_exit(&missing, 1);
+    assert!(
+        text(&missing.stderr).starts_with("error: pack \"nope\" is not installed on the cluster"),
+        "{}",
+        show(&missing)
+    );
+    let search = cluster.st2(Auth::Token, &["pack", "search", "CSV"]);
+    assert_exit(&search, 0);
+    assert!(
+        text(&search.stdout).contains("st2 content pack containing CSV"),
+        "{}",
+        show(&search)
+    );
+    let shown = cluster.st2(Auth::Token, &["pack", "show", "csv"]);
+    assert_exit(&shown, 0);
+    assert!(
+        text(&shown.stdout).contains("actions: 2"),
+        "{}",
+        show(&shown)
+    );
+    let unknown = cluster.st2(Auth::Token, &["pack", "show", "nope"]);
+    assert_exit(&unknown, 1);
+    let requests = cluster.server.requests();
+    assert_eq!(
+        requests[0].line(),
+        "GET /api/v1/packs?include_attributes=ref%2Cname%2Cdescription%2Cversion%2Cauthor"
+    );
+    assert_eq!(requests[1].line(), "GET /api/v1/packs/core");
+    assert_eq!(requests[3].line(), "POST /api/v1/packs/index/search");
+    assert_eq!(requests[3].json_body().unwrap(), json!({"query": "CSV"}));
+    assert_eq!(requests[4].json_body().unwrap(), json!({"pack": "csv"}));
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn pack_register_and_reload_send_the_types_and_packs() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let all = cluster.st2(Auth::Token, &["pack", "register"]);
+    assert_exit(&all, 0);
+    assert_eq!(
+        text(&all.stdout),
+        "Registered 1 packs.\nRegistered 0 triggers.\nRegistered 0 sensors.\n\
+         Registered 13 runners.\nRegistered 21 actions.\nRegistered 0 rules.\n\
+         Registered 0 aliases.\nRegistered 0 policies.\nRegistered 0 configs.\n"
+    );
+    let one = cluster.st2(Auth::Token, &["pack", "register", "core"]);
+    assert_exit(&one, 0);
+    let reload = cluster.st2(
+        Auth::Token,
+        &[
+            "reload",
+            "--register-actions",
+            "--register-no-fail-on-failure",
+        ],
+    );
+    assert_exit(&reload, 0);
+    let missing = cluster.st2(Auth::Token, &["pack", "register", "nope"]);
+    assert_exit(&missing, 2);
+    assert!(
+        text(&missing.stderr).starts_with("error: Pack \"nope\" not found on disk"),
+        "{}",
+        show(&missing)
+    );
+    let venvs = cluster.st2(Auth::Token, &["reload", "--register-setup-virtualenvs"]);
+    assert_exit(&venvs, 2);
+    let bodies: Vec<Value> = cluster
+        .server
+        .requests()
+        .iter()
+        .filter(|request| request.method == "POST")
+        .map(|request| request.json_body().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            json!({}),
+            json!({"packs": ["core"]}),
+            json!({"types": ["runner", "actions"], "fail_on_failure": false}),
+            json!({"packs": ["nope"]}),
+        ]
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn pack_install_follows_the_workflow_task_by_task() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let output = cluster.st2(Auth::Token, &["pack", "install", "csv"]);
+    assert_exit(&output, 0);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("For the \"csv\" pack, the following content will be registered:"),
+        "{}",
+        show(&output)
+    );
+    assert!(
+        stderr.contains("download   download_pack: succeeded"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("register   register_pack: succeeded"),
+        "{stderr}"
+    );
+    assert!(
+        text(&output.stdout).contains("the csv pack"),
+        "{}",
+        show(&output)
+    );
+    let lines = cluster.server.lines();
+    let id = "65f0c0ffee0000000000ab11";
+    assert_eq!(
+        lines,
+        [
+            "POST /api/v1/packs/index/search".to_string(),
+            "POST /api/v1/packs/install".to_string(),
+            format!(
+                "GET /stream/v1/stream?end_event=st2.execution__update&end_execution_id={id}\
+                 &events=st2.execution__create%2Cst2.execution__update"
+            ),
+            format!("GET /api/v1/executions/{id}"),
+            format!("GET /api/v1/executions/{id}"),
+            "GET /api/v1/packs/csv".to_string(),
+        ]
+    );
+    let requests = cluster.server.requests();
+    assert_eq!(
+        requests[1].json_body().unwrap(),
+        json!({"packs": ["csv"], "force": false, "skip_dependencies": false})
+    );
+    assert_eq!(requests[2].header("x-auth-token"), Some(TOKEN));
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn a_failed_install_exits_1_with_the_workflows_error() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let output = cluster.st2(Auth::Token, &["pack", "install", "broken", "-j"]);
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).contains("ended failed: Failed to download pack \"broken\""),
+        "{}",
+        show(&output)
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn an_install_whose_stream_drops_is_polled_to_its_end() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    cluster
+        .server
+        .world(|world| world.drop_workflow_streams = true);
+    let output = cluster.st2(Auth::Token, &["pack", "install", "csv", "--force", "-j"]);
+    assert_exit(&output, 0);
+    let installed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(installed[0]["ref"], "csv");
+    let skip = cluster.st2(
+        Auth::Token,
+        &["pack", "install", "csv", "--skip-virtualenv"],
+    );
+    assert_exit(&skip, 1);
+    assert!(
+        text(&skip.stderr).contains("--skip-virtualenv only applies to local mode"),
+        "{}",
+        show(&skip)
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn pack_remove_checks_that_the_pack_is_gone() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let output = cluster.st2(Auth::Token, &["pack", "remove", "core", "nope"]);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("Pack \"nope\" is not installed."),
+        "{}",
+        show(&output)
+    );
+    assert!(stderr.contains("Removed pack core"), "{stderr}");
+    let lines = cluster.server.lines();
+    assert_eq!(lines[0], "GET /api/v1/packs");
+    assert_eq!(lines[1], "POST /api/v1/packs/uninstall");
+    assert_eq!(lines.last().unwrap(), "GET /api/v1/packs/core");
+    assert_eq!(
+        cluster.server.requests()[1].json_body().unwrap(),
+        json!({"packs": ["core"]})
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn pack_config_show_and_write() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let shown = cluster.st2(Auth::Token, &["pack", "config", "show", "core", "-j"]);
+    assert_exit(&shown, 0);
+    let values: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(values, json!({"region": "eu-west-1", "token": "********"}));
+    let resolved = cluster.st2(
+        Auth::Token,
+        &["pack", "config", "show", "core", "--resolved"],
+    );
+    assert_exit(&resolved, 2);
+    let written = cluster.st2(Auth::Token, &["pack", "config", "core", "--yes", "-j"]);
+    assert_exit(&written, 0);
+    assert!(
+        !text(&written.stdout).contains("s3cr3t-t0ken"),
+        "{}",
+        show(&written)
+    );
+    let put = cluster
+        .server
+        .requests()
+        .into_iter()
+        .find(|request| request.method == "PUT")
+        .unwrap();
+    assert_eq!(put.line(), "PUT /api/v1/configs/core");
+    assert_eq!(
+        put.json_body().unwrap(),
+        json!({"region": "eu-west-1", "token": "s3cr3t-t0ken"})
+    );
+    let missing = cluster.st2(Auth::Token, &["pack", "config", "show", "nope"]);
+    assert_exit(&missing, 1);
+    assert!(
+        text(&missing.stderr)
+            .contains("Pack \"nope\" doesn't exist or doesn't have a config schema defined."),
+        "{}",
+        show(&missing)
     );
     cluster.server.assert_clean();
 }

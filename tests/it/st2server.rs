@@ -212,6 +212,16 @@ pub(crate) struct World {
     /// (scope, user, name) -> item.
     pub keys: BTreeMap<(String, String, String), Value>,
     pub packs: Vec<Value>,
+    /// The index `packs/index/search` searches.
+    pub index: Vec<Value>,
+    /// Config schemas (pack -> attributes) and configs (pack -> values).
+    pub config_schemas: HashMap<String, Value>,
+    pub configs: HashMap<String, Value>,
+    /// The events the general stream sends for a workflow (by the workflow's id), then the
+    /// workflow's own final event.
+    pub workflow_events: HashMap<String, Vec<(String, Value)>>,
+    /// Whether the general stream drops before the workflow's end event.
+    pub drop_workflow_streams: bool,
     /// "METHOD /api/v1/path" of the spec -> faults to play, in order.
     pub faults: HashMap<String, VecDeque<ApiFault>>,
     /// Tokens issued by `POST /tokens` so far.
@@ -326,6 +336,25 @@ impl World {
             "version": "3.9.0", "author": "StackStorm, Inc.", "email": "info@stackstorm.com",
             "id": "65f0abcd0000000000000001"
         }));
+        world.index.push(json!({
+            "name": "csv", "ref": "csv",
+            "description": "st2 content pack containing CSV integrations",
+            "version": "2.0.0", "author": "StackStorm, Inc.", "keywords": ["csv"],
+            "repo_url": "https://github.com/StackStorm-Exchange/stackstorm-csv",
+            "content": {"actions": {"count": 2, "resources": ["format", "parse"]}}
+        }));
+        world.config_schemas.insert(
+            "core".into(),
+            json!({
+                "region": {"type": "string", "default": "us-east-1", "required": true,
+                           "description": "Region"},
+                "token": {"type": "string", "secret": true, "required": false}
+            }),
+        );
+        world.configs.insert(
+            "core".into(),
+            json!({"region": "eu-west-1", "token": "s3cr3t-t0ken"}),
+        );
         world.next_id = 0x10;
         world
     }
@@ -338,6 +367,8 @@ enum Reply {
     Empty(u16),
     /// The output stream of an execution.
     OutputStream(String, Option<String>),
+    /// The general stream, for the workflow with this id.
+    EventStream(String),
 }
 
 fn fault_reply(status: u16, message: &str) -> Reply {
@@ -600,6 +631,10 @@ fn serve(stream: TcpStream, world: &Mutex<World>, log: &Mutex<Vec<Recorded>>, st
             Reply::Empty(status) => write_reply(&mut out, status, "application/json", &[], b""),
             Reply::OutputStream(id, output_type) => {
                 output_stream(&mut out, world, stop, &id, output_type.as_deref());
+                return;
+            }
+            Reply::EventStream(id) => {
+                event_stream(&mut out, world, &id);
                 return;
             }
         };
@@ -1276,10 +1311,260 @@ fn answer(
                 ),
             }
         }
+        ("POST", "/api/v1/packs/index/search") => {
+            let body = body.cloned().unwrap_or_default();
+            if let Some(name) = body["pack"].as_str() {
+                return match world.index.iter().find(|entry| entry["ref"] == name) {
+                    Some(entry) => Reply::Json(200, entry.clone(), Vec::new()),
+                    None => Reply::Json(200, json!([]), Vec::new()),
+                };
+            }
+            let query = body["query"].as_str().unwrap_or_default().to_lowercase();
+            let found: Vec<Value> = world
+                .index
+                .iter()
+                .filter(|entry| entry.to_string().to_lowercase().contains(&query))
+                .cloned()
+                .collect();
+            Reply::Json(200, Value::Array(found), Vec::new())
+        }
+        ("POST", "/api/v1/packs/register") => {
+            let body = body.cloned().unwrap_or_default();
+            if let Some(missing) = body["packs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .find(|pack| !world.packs.iter().any(|p| p["ref"] == *pack))
+            {
+                return fault_reply(
+                    400,
+                    &format!(
+                        "Pack \"{missing}\" not found on disk: Directory \"/opt/stackstorm/packs/{missing}\" doesn't exist"
+                    ),
+                );
+            }
+            Reply::Json(
+                200,
+                json!({"runners": 13, "actions": 21, "triggers": 0, "sensors": 0, "rules": 0,
+                       "rule_types": 2, "aliases": 0, "policy_types": 4, "policies": 0,
+                       "configs": 0}),
+                Vec::new(),
+            )
+        }
+        ("POST", "/api/v1/packs/install") | ("POST", "/api/v1/packs/uninstall") => {
+            let install = template.ends_with("install") && !template.ends_with("uninstall");
+            let packs: Vec<String> = body
+                .and_then(|b| b["packs"].as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            let id = world.new_id();
+            let broken = packs.iter().any(|pack| pack == "broken");
+            let tasks: &[&str] = if install {
+                &[
+                    "download_pack",
+                    "install_pack_requirements",
+                    "register_pack",
+                ]
+            } else {
+                &["unregister_pack", "delete_pack"]
+            };
+            let action = if install { "install" } else { "uninstall" };
+            let mut parent = workflow(&id, action, "running", &packs);
+            let mut events = Vec::new();
+            for task in tasks {
+                let child_id = world.new_id();
+                let fails = broken && *task == "download_pack";
+                for status in [
+                    "scheduled",
+                    "running",
+                    if fails { "failed" } else { "succeeded" },
+                ] {
+                    let name = if status == "scheduled" {
+                        "st2.execution__create"
+                    } else {
+                        "st2.execution__update"
+                    };
+                    events.push((
+                        name.to_string(),
+                        task_execution(&child_id, &id, task, status),
+                    ));
+                }
+                if fails {
+                    break;
+                }
+            }
+            let final_status = if broken { "failed" } else { "succeeded" };
+            finish(&mut parent, final_status);
+            parent["result"] = if broken {
+                json!({"errors": [{"message": "Failed to download pack \"broken\": the repository does not exist"}],
+                       "output": null})
+            } else {
+                json!({"output": {"packs_list": packs, "warning_list": [],
+                                  "message": "", "conflict_list": null, "dependency_list": null}})
+            };
+            events.push(("st2.execution__update".into(), parent.clone()));
+            // The execution as the API has it now: running until the stream has been read.
+            let running = workflow(&id, action, "running", &packs);
+            world.executions.insert(id.clone(), running);
+            world
+                .progress
+                .insert(id.clone(), VecDeque::from([String::from("running")]));
+            world.workflow_events.insert(id.clone(), events);
+            if !broken {
+                if install {
+                    for pack in &packs {
+                        if !world.packs.iter().any(|p| p["ref"] == pack.as_str()) {
+                            world.packs.push(json!({
+                                "ref": pack, "name": pack, "version": "2.0.0",
+                                "description": format!("the {pack} pack"),
+                                "author": "StackStorm, Inc.", "id": "65f0abcd0000000000000002"
+                            }));
+                        }
+                    }
+                } else {
+                    world
+                        .packs
+                        .retain(|p| !packs.iter().any(|pack| p["ref"] == pack.as_str()));
+                }
+            }
+            Reply::Json(202, json!({"execution_id": id}), Vec::new())
+        }
+        ("GET", "/stream/v1/stream") => {
+            let id = first(query, "end_execution_id").unwrap_or_default();
+            Reply::EventStream(id)
+        }
+        ("GET", "/api/v1/config_schemas/{pack_ref}") => {
+            let pack = param("pack_ref");
+            match world.config_schemas.get(&pack) {
+                Some(attributes) => Reply::Json(
+                    200,
+                    json!({"id": "65f0abcd0000000000000009", "pack": pack,
+                           "attributes": attributes}),
+                    Vec::new(),
+                ),
+                None => fault_reply(
+                    404,
+                    &format!("Unable to identify resource with pack_ref \"{pack}\"."),
+                ),
+            }
+        }
+        ("GET", "/api/v1/configs/{pack_ref}") => {
+            let pack = param("pack_ref");
+            let show = first(query, "show_secrets").is_some_and(|v| v == "true");
+            match (world.configs.get(&pack), world.config_schemas.get(&pack)) {
+                (Some(values), Some(schema)) => {
+                    let values = if show {
+                        values.clone()
+                    } else {
+                        masked(values, schema)
+                    };
+                    Reply::Json(200, json!({"pack": pack, "values": values}), Vec::new())
+                }
+                _ => fault_reply(
+                    404,
+                    &format!("Unable to identify resource with pack_ref \"{pack}\"."),
+                ),
+            }
+        }
+        ("PUT", "/api/v1/configs/{pack_ref}") => {
+            let pack = param("pack_ref");
+            let values = body.cloned().unwrap_or_default();
+            world.configs.insert(pack.clone(), values.clone());
+            // As st2api: the answer masks secrets unless an admin asks with show_secrets.
+            let schema = world.config_schemas.get(&pack).cloned().unwrap_or_default();
+            let values = masked(&values, &schema);
+            Reply::Json(
+                200,
+                json!({"id": "65f0abcd000000000000000a", "pack": pack, "values": values}),
+                Vec::new(),
+            )
+        }
         _ => fault_reply(
             404,
             &format!("the stand-in has no answer for {method} {template}"),
         ),
+    }
+}
+
+/// A config's values with the schema's secrets masked.
+fn masked(values: &Value, schema: &Value) -> Value {
+    let mut values = values.clone();
+    for (key, property) in schema.as_object().into_iter().flatten() {
+        if property["secret"] == json!(true) && values.get(key).is_some() {
+            values[key] = json!("********");
+        }
+    }
+    values
+}
+
+/// A `packs.install`/`packs.uninstall` workflow execution.
+fn workflow(id: &str, action: &str, status: &str, packs: &[String]) -> Value {
+    let action = json!({
+        "id": "65f0aaaa0000000000000002", "uid": format!("action:packs:{action}"),
+        "ref": format!("packs.{action}"), "pack": "packs", "name": action, "enabled": true,
+        "runner_type": "orquesta", "entry_point": format!("workflows/{action}.yaml"),
+        "description": "Installs or uninstalls packs.",
+        "parameters": {"packs": {"type": "array", "required": true}}
+    });
+    let mut execution = execution(id, status, json!({"packs": packs}));
+    execution["action"] = action;
+    execution["runner"] = json!({"name": "orquesta", "runner_parameters": {}});
+    execution["result"] = Value::Null;
+    if let Some(map) = execution.as_object_mut() {
+        map.remove("result");
+    }
+    execution
+}
+
+/// A task of a workflow, as the stream shows it.
+fn task_execution(id: &str, parent: &str, task: &str, status: &str) -> Value {
+    let mut child = execution(id, status, json!({}));
+    child["parent"] = json!(parent);
+    child["context"] = json!({"user": USER, "orquesta": {"task_name": task},
+                              "parent": {"execution_id": parent}});
+    child
+}
+
+/// The general stream for a workflow: its tasks' events, then its own end (which sets the
+/// execution's final status), then the server closes it.
+fn event_stream(out: &mut TcpStream, world: &Mutex<World>, id: &str) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=UTF-8\r\n\
+                Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n\n";
+    if out.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let (events, drop) = {
+        let world = world.lock().unwrap();
+        (
+            world.workflow_events.get(id).cloned().unwrap_or_default(),
+            world.drop_workflow_streams,
+        )
+    };
+    let count = events.len();
+    for (index, (name, body)) in events.into_iter().enumerate() {
+        let last = index + 1 == count;
+        if last {
+            // The workflow ends: the API says so from now on.
+            let mut world = world.lock().unwrap();
+            world.executions.insert(id.to_string(), body.clone());
+            let status = body["status"].as_str().unwrap_or_default().to_string();
+            world
+                .progress
+                .insert(id.to_string(), VecDeque::from([status]));
+            if drop {
+                return;
+            }
+        }
+        let text = format!("event: {name}\ndata: {body}\n\n");
+        if out.write_all(text.as_bytes()).is_err() {
+            return;
+        }
+        let _ = out.flush();
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -1340,7 +1625,21 @@ fn output_stream(
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let steps = world.streams.get(id).cloned().unwrap_or_default();
+        // Unscripted: the execution ends as its progress says it will.
+        let steps = world.streams.get(id).cloned().unwrap_or_else(|| {
+            let last = world
+                .progress
+                .get(id)
+                .and_then(|steps| steps.back().cloned())
+                .unwrap_or_default();
+            let last: &'static str = match last.as_str() {
+                "failed" => "failed",
+                "canceled" => "canceled",
+                "timeout" => "timeout",
+                _ => "succeeded",
+            };
+            vec![StreamStep::Finish(last)]
+        });
         (
             replay,
             steps,

@@ -159,6 +159,24 @@ pub(super) fn run(
     let cancel = observer.cancel_flag()?;
     let mut live = observer.live_view(&request.action_ref);
     let mut execution = started;
+    // Someone watches (a terminal, `--tail`): the output as it comes, over the stream, until
+    // the end; polling takes over if the stream breaks.
+    if let (Some(view), false) = (live.as_deref_mut(), execution.status.is_final()) {
+        match watch_output(client, &execution.id, &cancel, view) {
+            Watched::Ended => execution = get_execution(client, &execution.id, &[])?,
+            Watched::Interrupted => {
+                view.finish();
+                observer.warning(&format!(
+                    "execution {id} continues; st2 execution cancel {id}",
+                    id = execution.id
+                ));
+                return Ok(execution);
+            }
+            Watched::Broken(why) => {
+                tracing::debug!("the output stream broke ({why}); polling instead");
+            }
+        }
+    }
     let mut wait = POLL_FIRST;
     let outcome = loop {
         if execution.status.is_final() {
@@ -197,6 +215,82 @@ pub(super) fn run(
         execution.children = children(client, &execution.id)?;
     }
     Ok(execution)
+}
+
+/// How watching a run's output ended.
+enum Watched {
+    /// `EOF`: the execution ended (or is pausing).
+    Ended,
+    /// Ctrl-C.
+    Interrupted,
+    /// The stream could not be opened, broke, or stayed silent: why.
+    Broken(String),
+}
+
+/// Hand a running execution's output to `view` as it comes (the stream's
+/// `/executions/ID/output`, read by a thread so that the view ticks while nothing comes).
+fn watch_output(
+    client: &Client,
+    id: &str,
+    cancel: &crate::runner::CancelFlag,
+    view: &mut dyn LiveView,
+) -> Watched {
+    let response = match client.open(
+        Root::Stream,
+        &format!("/executions/{}/output", segment(id)),
+        &[],
+        "text/event-stream",
+    ) {
+        Ok(response) => response,
+        Err(err) => return Watched::Broken(format!("{err:#}")),
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut events = EventReader::new(response);
+        loop {
+            let event = events.next_event();
+            let end = event.is_err();
+            if sender.send(event).is_err() || end {
+                return;
+            }
+        }
+    });
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(event)) if event.name == "EOF" => return Watched::Ended,
+            Ok(Ok(event)) => {
+                if let Some(piece) = output_piece(&event) {
+                    view.output(piece.stream, &piece.data);
+                }
+            }
+            Ok(Err(StreamEnd::Broken(why))) => return Watched::Broken(why),
+            Ok(Err(StreamEnd::Closed)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Watched::Broken("it closed".into())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if cancel.is_set() {
+                    return Watched::Interrupted;
+                }
+                view.tick();
+            }
+        }
+    }
+}
+
+/// The output of an `st2.execution.output__create` event.
+fn output_piece(event: &super::stream::Event) -> Option<OutputPiece> {
+    if event.name != "st2.execution.output__create" {
+        return None;
+    }
+    let value = serde_json::from_str::<Value>(&event.data).ok()?;
+    let text = |name: &str| value.get(name).and_then(Value::as_str);
+    Some(OutputPiece {
+        stream: text("output_type")
+            .and_then(OutputStream::parse)
+            .unwrap_or(OutputStream::Stdout),
+        data: text("data").unwrap_or_default().as_bytes().to_vec(),
+        timestamp: text("timestamp").unwrap_or_default().to_string(),
+    })
 }
 
 /// Sleep `wait`, ticking the live view; true when Ctrl-C asked to stop.
@@ -307,7 +401,12 @@ pub(super) fn list(
         if !request.with_children {
             query.push(("parent", "null".to_string()));
         }
-        query.push(("sort_desc", "True".to_string()));
+        // A Python bool as text, as st2client sends it.
+        if request.oldest_first {
+            query.push(("sort_asc", "True".to_string()));
+        } else {
+            query.push(("sort_desc", "True".to_string()));
+        }
         query.push(("include_attributes", LIST_ATTRIBUTES.to_string()));
         let answer = client.get(Root::Api, "/executions/", &query)?;
         let items = answer.list()?;
@@ -374,17 +473,17 @@ pub(super) fn tail(
     request: &TailRequest,
     output: &mut dyn FnMut(&[OutputPiece]) -> bool,
 ) -> anyhow::Result<TailEnd> {
-    let id = match &request.id {
-        Some(id) => id.clone(),
+    let mut execution = match &request.id {
+        Some(id) => get_execution(client, id, &[])?,
         None => {
             let answer = client.get(Root::Api, "/executions/", &[("limit", "1".to_string())])?;
             match answer.list()?.first() {
-                Some(newest) => view(newest, &answer.request)?.id,
+                Some(newest) => view(newest, &answer.request)?,
                 None => return Ok(TailEnd::NoExecutions),
             }
         }
     };
-    let mut execution = get_execution(client, &id, &[])?;
+    let id = execution.id.clone();
     let mut shown = Shown::default();
     if !execution.status.is_final() {
         let mut attempts = 0;
@@ -497,16 +596,8 @@ fn follow(
                 if seen <= shown.events {
                     continue;
                 }
-                let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
+                let Some(piece) = output_piece(&event) else {
                     continue;
-                };
-                let text = |name: &str| value.get(name).and_then(Value::as_str);
-                let piece = OutputPiece {
-                    stream: text("output_type")
-                        .and_then(OutputStream::parse)
-                        .unwrap_or(OutputStream::Stdout),
-                    data: text("data").unwrap_or_default().as_bytes().to_vec(),
-                    timestamp: text("timestamp").unwrap_or_default().to_string(),
                 };
                 shown.events = seen;
                 shown.bytes += piece.data.len();
