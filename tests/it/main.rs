@@ -27,6 +27,7 @@ mod params_differential;
 mod reliability;
 mod reload;
 mod remote;
+mod remote_parity;
 mod run;
 mod run_experience;
 mod secrets;
