@@ -206,6 +206,8 @@ pub(crate) struct ClientSettings {
     pub login_config_file: PathBuf,
     /// `~/.st2`: where tokens are cached.
     pub token_dir: PathBuf,
+    /// The base URL the others derive from when they are not given.
+    pub base_url: Sourced<String>,
     /// The API root (`.../api/v1` or `http://h:9101/v1`), no trailing `/`.
     pub api_url: Sourced<String>,
     /// The auth root.
@@ -388,7 +390,7 @@ impl ClientSettings {
             .map(|given| -> Result<_, ClientSettingsError> {
                 let Some((user, password)) = given.value.split_once(':') else {
                     return Err(ClientSettingsError(format!(
-                        "basic auth (from {}) must be USER:PASSWORD",
+                        "basic auth (from {}) needs to be in the username:password notation",
                         given.source
                     )));
                 };
@@ -481,6 +483,7 @@ impl ClientSettings {
             config_file,
             login_config_file,
             token_dir,
+            base_url: base,
             api_url,
             auth_url,
             stream_url,
@@ -510,6 +513,7 @@ impl ClientSettings {
             None => "CLI config: none".into(),
         });
         for (name, url) in [
+            ("base", &self.base_url),
             ("api", &self.api_url),
             ("auth", &self.auth_url),
             ("stream", &self.stream_url),

@@ -18,7 +18,7 @@ use crate::st2server::*;
 
 /// How a command authenticates.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Auth {
+pub(crate) enum Auth {
     /// `ST2_AUTH_TOKEN`.
     Token,
     /// `ST2_API_KEY`.
@@ -28,14 +28,14 @@ enum Auth {
 }
 
 /// A home (for `~/.st2`) and a stand-in cluster.
-struct Cluster {
-    home: Home,
-    server: St2Server,
+pub(crate) struct Cluster {
+    pub(crate) home: Home,
+    pub(crate) server: St2Server,
 }
 
 impl Cluster {
     /// `None` (after saying why) when the spec is not there.
-    fn start() -> Option<Cluster> {
+    pub(crate) fn start() -> Option<Cluster> {
         if skip_unless(
             spec_available(),
             "../shared/spec/remote-api/openapi-v3.9.0.yaml is missing",
@@ -49,7 +49,7 @@ impl Cluster {
     }
 
     /// `st2 --api-url ... --auth-url ... --stream-url ... ARGS`.
-    fn command(&self, auth: Auth, args: &[&str]) -> std::process::Command {
+    pub(crate) fn command(&self, auth: Auth, args: &[&str]) -> std::process::Command {
         let mut command = self.home.bare_command("st2");
         command.args(self.server.url_args()).args(args);
         match auth {
@@ -65,21 +65,21 @@ impl Cluster {
         command
     }
 
-    fn st2(&self, auth: Auth, args: &[&str]) -> Output {
+    pub(crate) fn st2(&self, auth: Auth, args: &[&str]) -> Output {
         self.command(auth, args).output().unwrap()
     }
 
-    fn config_path(&self) -> std::path::PathBuf {
+    pub(crate) fn config_path(&self) -> std::path::PathBuf {
         self.home.dir.path().join(".st2/config")
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The exit code, stdout and stderr, for messages.
-fn show(output: &Output) -> String {
+pub(crate) fn show(output: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}--- stderr\n{}",
         output.status.code(),
@@ -89,7 +89,7 @@ fn show(output: &Output) -> String {
 }
 
 #[track_caller]
-fn assert_exit(output: &Output, code: i32) {
+pub(crate) fn assert_exit(output: &Output, code: i32) {
     assert_eq!(output.status.code(), Some(code), "{}", show(output));
 }
 

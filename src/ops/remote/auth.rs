@@ -39,8 +39,21 @@ impl TokenCache {
     }
 
     /// The cached token when there is one still valid; `Err` (a warning's text) when the file
-    /// cannot be read or makes no sense.
-    pub(crate) fn read(&self) -> Result<Option<String>, String> {
+    /// cannot be read or makes no sense. A file others may read or write is used, with a
+    /// warning (`warn`), as st2client does.
+    pub(crate) fn read(&self, warn: &dyn Fn(&str)) -> Result<Option<String>, String> {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(&self.path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o006 != 0 {
+                warn(&format!(
+                    "Permissions ({mode:#o}) for cached token file \"{}\" are too permissive. \
+                     Please restrict the permissions and make sure only your own user can \
+                     read from or write to the file.",
+                    self.path.display()
+                ));
+            }
+        }
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -260,6 +273,7 @@ mod tests {
         let cache = TokenCache::new(&dir, "st2admin");
         cache.write(&token("2099-01-01T00:00:00.000000Z")).unwrap();
         let path = dir.join("token-st2admin");
+        let quiet = |message: &str| panic!("no warning expected: {message}");
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             r#"{"token": "0123456789abcdef0123456789abcdef", "expire_timestamp": 4070908800}"#
@@ -268,7 +282,7 @@ mod tests {
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(
-            cache.read().unwrap().as_deref(),
+            cache.read(&quiet).unwrap().as_deref(),
             Some("0123456789abcdef0123456789abcdef")
         );
     }
@@ -277,16 +291,18 @@ mod tests {
     fn expired_within_the_grace_period_or_corrupt_is_not_used() {
         let dir = tempfile::tempdir().unwrap();
         let cache = TokenCache::new(dir.path(), "u");
-        assert_eq!(cache.read(), Ok(None));
+        let quiet = |message: &str| panic!("no warning expected: {message}");
+        assert_eq!(cache.read(&quiet), Ok(None));
         let soon = jiff::Timestamp::now().as_second() + 10;
         std::fs::write(
             dir.path().join("token-u"),
             format!(r#"{{"token": "t", "expire_timestamp": {soon}}}"#),
         )
         .unwrap();
-        assert_eq!(cache.read(), Ok(None));
+        let ignore = |_: &str| {};
+        assert_eq!(cache.read(&ignore), Ok(None));
         std::fs::write(dir.path().join("token-u"), "").unwrap();
-        assert!(cache.read().unwrap_err().contains("corrupt"));
+        assert!(cache.read(&ignore).unwrap_err().contains("corrupt"));
     }
 
     #[test]

@@ -175,6 +175,13 @@ impl Client {
                         settings.verify.source
                     )
                 })?;
+                if certificates.is_empty() {
+                    anyhow::bail!(
+                        "the CA bundle {} (from {}) holds no PEM certificate",
+                        path.display(),
+                        settings.verify.source
+                    );
+                }
                 for certificate in certificates {
                     builder = builder.add_root_certificate(certificate);
                 }
@@ -429,7 +436,11 @@ impl Client {
             Some(Credential::ApiKey(key)) => Active::ApiKey(key.clone()),
             Some(Credential::Login { username, password }) => {
                 let cache = TokenCache::new(&self.settings.token_dir, username);
-                match self.settings.cache_token.then(|| cache.read()) {
+                match self
+                    .settings
+                    .cache_token
+                    .then(|| cache.read(&|message: &str| self.warn(message)))
+                {
                     Some(Ok(Some(token))) => Active::Token {
                         token,
                         cached: true,
