@@ -1704,19 +1704,6 @@ fn output_stream(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_map_as_st2s_routers_map_them() {
-        assert_eq!(spec_path("/api/v1/executions/"), "/api/v1/executions");
-        assert_eq!(spec_path("/v1/actions"), "/api/v1/actions");
-        assert_eq!(spec_path("/tokens"), "/auth/v1/tokens");
-        assert_eq!(spec_path("/v1/stream"), "/stream/v1/stream");
-    }
-}
-
 /// An HTTPS front for a stand-in: TLS with a self-signed certificate for 127.0.0.1 (its PEM in
 /// `cert_pem`), each connection relayed to the plain server's port. Stops with the process.
 pub(crate) struct TlsFront {
@@ -1839,5 +1826,18 @@ impl TlsFront {
             "--stream-url".into(),
             format!("{base}/stream/v1"),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_as_st2s_routers_map_them() {
+        assert_eq!(spec_path("/api/v1/executions/"), "/api/v1/executions");
+        assert_eq!(spec_path("/v1/actions"), "/api/v1/actions");
+        assert_eq!(spec_path("/tokens"), "/auth/v1/tokens");
+        assert_eq!(spec_path("/v1/stream"), "/stream/v1/stream");
     }
 }
