@@ -23,6 +23,8 @@ pub(crate) mod env {
     pub(crate) const ST2_BASE_PATH: &str = "ST2_BASE_PATH";
     /// A PEM CA bundle for HTTPS (index and git), as OpenSSL-based tools read it.
     pub(crate) const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+    /// A directory of hashed CA certificates, as OpenSSL reads it.
+    pub(crate) const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
     /// Forces the virtualenv tool (`uv` or `pip`).
     pub(crate) const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
     /// Disables colours in output when set (<https://no-color.org>).

@@ -1829,6 +1829,27 @@ impl TlsFront {
     }
 }
 
+/// The stand-in for `bench/run.sh`: the canned world (a new execution ends at its first
+/// `GET`), serving until the file named by `ST2_STANDIN_PORT_FILE` (where it writes its port)
+/// is removed.
+#[test]
+#[ignore = "serves until its port file is removed; bench/run.sh starts it"]
+fn serve_stand_in_for_benchmarks() {
+    let Ok(port_file) = std::env::var("ST2_STANDIN_PORT_FILE") else {
+        panic!("set ST2_STANDIN_PORT_FILE to where the port is written");
+    };
+    let server = St2Server::with_world(World {
+        running_polls: 0,
+        ..World::canned()
+    });
+    std::fs::write(&port_file, server.port.to_string()).unwrap();
+    while std::path::Path::new(&port_file).exists() {
+        std::thread::sleep(Duration::from_millis(200));
+        // The log would grow with every benchmark run.
+        server.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,6 +153,7 @@ pub(crate) struct Client {
 impl Client {
     /// A client for these settings; `warn` shows a warning to the user.
     pub(crate) fn new(settings: ClientSettings, warn: Box<dyn Fn(&str)>) -> anyhow::Result<Client> {
+        skip_system_roots_unless_needed(&settings);
         let mut builder = reqwest::blocking::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(settings.http_timeout.value)
@@ -521,6 +522,23 @@ impl Client {
         }
         anyhow::anyhow!("cannot reach {request} (URL from {source}): {reason}")
     }
+}
+
+/// OpenSSL 3.0 takes about 45 ms to load the system's CA bundle (its decoders), which
+/// `reqwest`'s native-tls connector does for every client it builds: more than the rest of a
+/// command. Unless a certificate will be checked against the system's CAs (an `https`
+/// endpoint, no `--cacert`), OpenSSL is pointed at no bundle instead: with only `http`
+/// endpoints nothing is checked, and `--cacert PATH` means that bundle alone (as it does for
+/// st2client's `requests`). Called before any thread starts (the client's runtime is one).
+fn skip_system_roots_unless_needed(settings: &ClientSettings) {
+    let https = [&settings.api_url, &settings.auth_url, &settings.stream_url]
+        .iter()
+        .any(|url| url.value.starts_with("https://"));
+    if https && settings.verify.value == Verify::System {
+        return;
+    }
+    std::env::set_var(crate::settings::env::SSL_CERT_FILE, "/dev/null");
+    std::env::set_var(crate::settings::env::SSL_CERT_DIR, "/dev/null");
 }
 
 /// An [`ApiError`] from an error answer: its `faultstring`, else its text, else the status.
