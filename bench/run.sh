@@ -13,7 +13,10 @@
 #      (bench/orquesta_conductor.py, in the venv of ../shared/oracles' orquesta)
 #   9. with-items over 1,000 items at concurrency 10: wall time (and the same conductor baseline)
 #  10. peak RSS of every command (GNU time), against the 30 MB target (50 MB for the with-items run)
-#  11. remote mode: `st2 action list` and `st2 run core.local` against the test harness's
+#  11. core.remote against sshd on this machine: 1 host vs `ssh host true`, 50 hosts vs 50
+#      `ssh` one after the other (bench/remote.sh)
+#  12. the pack lifecycle (packs.lock, caches): bench/lifecycle.sh
+#  13. remote mode: `st2 action list` and `st2 run core.local` against the test harness's
 #      stand-in cluster (St2Server, from the integration-test binary), vs st2client 3.9.0
 #      (`pip install st2client==3.9.0` into target/bench-st2client/) and curl as the floor;
 #      their peak RSS against the 15 MB target
@@ -247,7 +250,7 @@ rss() {
     kb=$(tail -1 "$work/rss")
     local mb=$((kb / 1024))
     local limit=30
-    case "$label" in *with-items*) limit=50;; *remote*) limit=15;; esac
+    case "$label" in *with-items*) limit=50;; *"(cluster)"*) limit=15;; esac
     local verdict="under $limit MB"
     case "$label" in *python*) verdict="exempt (Python)";; esac
     [ "$mb" -ge "$limit" ] && [ "$verdict" = "under $limit MB" ] && verdict="OVER"
@@ -284,6 +287,9 @@ else
     echo "bench: /usr/bin/time (GNU time) not found; skipping peak RSS" >&2
 fi
 kill "$x_api"
+bash "$root/bench/remote.sh" || echo "bench: the remote runner benchmark did not run (bench/remote.sh says why)" >&2
+bash "$root/bench/lifecycle.sh"
+
 # Remote mode against the stand-in cluster of the tests (tests/it/st2server.rs), served by
 # the integration-test binary until its port file goes; st2client 3.9.0 from PyPI in its own
 # virtualenv, built once.
@@ -317,9 +323,9 @@ if [ -s "$port_file" ]; then
             -n "st2 (remote)" "$st2 $urls action list"
     fi
     if [ -x /usr/bin/time ]; then
-        HOME="$work" rss "st2 action list (remote)" "$st2" $urls action list
-        HOME="$work" rss "st2 run core.local cmd=date (remote)" "$st2" $urls run core.local cmd=date
-        HOME="$work" rss "st2 key list (remote)" "$st2" $urls key list
+        HOME="$work" rss "st2 action list (cluster)" "$st2" $urls action list
+        HOME="$work" rss "st2 run core.local cmd=date (cluster)" "$st2" $urls run core.local cmd=date
+        HOME="$work" rss "st2 key list (cluster)" "$st2" $urls key list
         [ -x "$st2client" ] && HOME="$work" rss "st2client 3.9.0 action list (python baseline)" "$st2client" $urls action list
     fi
     unset ST2_AUTH_TOKEN

@@ -50,6 +50,15 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null \
     || die "python3 cannot create virtualenvs; install python3-venv (sudo apt-get install python3-venv)"
 
+# The remote runners' tests: OpenSSH's client and server (the tests start their own sshd on
+# loopback addresses), and sudo for core.remote_sudo.
+if [ "${1:-}" = "--ci" ]; then
+    { command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; } || apt_install openssh-client
+    [ -x /usr/sbin/sshd ] || apt_install openssh-server
+    [ -x /usr/sbin/sshd ] || die "sshd not found; install openssh-server (sudo apt-get install openssh-server)"
+    command -v sudo >/dev/null 2>&1 || apt_install sudo
+fi
+
 # The private tools virtualenv: PyYAML 6.0.3 with libyaml (StackStorm 3.9.0's YAML loader, which
 # the YAML tests compare against), Jinja2 (the template tests' reference) and uv (pack virtualenvs about ten times faster; st2 falls back
 # to python3 -m venv + pip without it).

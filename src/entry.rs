@@ -20,6 +20,10 @@ use crate::settings::{env, Overrides, Settings};
 
 /// `main` of `st2`.
 pub fn st2() -> ExitCode {
+    // `ssh`'s askpass program for the remote runners is `st2` itself.
+    if let Some(code) = crate::runner::remote::askpass::answer_if_asked() {
+        return code;
+    }
     let cli = St2Cli::parse_from(crate::cli::st2_args(std::env::args_os().collect()));
     // These talk to a cluster whatever the mode switch says (st2client's defaults when
     // nothing names one).

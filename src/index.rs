@@ -39,6 +39,8 @@ pub(crate) struct IndexOptions {
     pub ca_bundle: Option<PathBuf>,
     /// Where to keep the last good copy of each index (`None`: no cache).
     pub cache_dir: Option<PathBuf>,
+    /// Never use the network: an index on a server is read from its cached copy only.
+    pub offline: bool,
 }
 
 impl IndexOptions {
@@ -49,6 +51,7 @@ impl IndexOptions {
             timeout: settings.network_timeout,
             ca_bundle: settings.ca_bundle.clone(),
             cache_dir: Some(settings.cache_dir()),
+            offline: false,
         }
     }
 }
@@ -59,6 +62,7 @@ impl Default for IndexOptions {
             timeout: Duration::from_secs(30),
             ca_bundle: None,
             cache_dir: None,
+            offline: false,
         }
     }
 }
@@ -121,6 +125,9 @@ pub(crate) struct IndexEntry {
     /// The entry exactly as in the index (for `st2 pack show`).
     #[serde(skip)]
     pub raw: Value,
+    /// The index URL it came from (recorded in the lock file).
+    #[serde(skip)]
+    pub index_url: String,
 }
 
 impl IndexEntry {
@@ -157,6 +164,7 @@ impl IndexEntry {
             python_versions: list("python_versions"),
             stackstorm_version: text("stackstorm_version"),
             raw: value.clone(),
+            index_url: String::new(),
         })
     }
 
@@ -285,7 +293,14 @@ impl Index {
         let mut any = false;
         let mut client = None;
         for url in urls {
-            let fetched = fetch(url, options, &mut client).and_then(|bytes| {
+            // Local files need no offline copy; caching them would only cost a write.
+            let is_remote = url.starts_with("http://") || url.starts_with("https://");
+            let fetched = if options.offline && is_remote {
+                Err("offline".to_string())
+            } else {
+                fetch(url, options, &mut client)
+            };
+            let fetched = fetched.and_then(|bytes| {
                 Index::from_json_slice(&bytes)
                     .map(|parsed| (parsed, bytes))
                     .map_err(|err| match err {
@@ -293,8 +308,6 @@ impl Index {
                         other => other.to_string(),
                     })
             });
-            // Local files need no offline copy; caching them would only cost a write.
-            let is_remote = url.starts_with("http://") || url.starts_with("https://");
             let cache = options
                 .cache_dir
                 .as_deref()
@@ -315,9 +328,11 @@ impl Index {
                 }
                 Err(reason) => match cache.as_deref().and_then(read_cache) {
                     Some((parsed, age)) => {
-                        warnings.push(format!(
-                            "index {url} could not be read ({reason}); using the cached copy from {age}"
-                        ));
+                        if !options.offline {
+                            warnings.push(format!(
+                                "index {url} could not be read ({reason}); using the cached copy from {age}"
+                            ));
+                        }
                         sources.push(SourceStatus {
                             url: url.clone(),
                             outcome: SourceOutcome::Cached,
@@ -325,6 +340,13 @@ impl Index {
                         parsed
                     }
                     None => {
+                        let reason = if options.offline {
+                            "offline, and there is no cached copy (run once without --offline to \
+                             make one)"
+                                .to_string()
+                        } else {
+                            reason
+                        };
                         warnings.push(format!("index {url} skipped: {reason}"));
                         sources.push(SourceStatus {
                             url: url.clone(),
@@ -335,6 +357,10 @@ impl Index {
                 },
             };
             any = true;
+            let mut parsed = parsed;
+            for entry in &mut parsed.entries {
+                entry.index_url = url.clone();
+            }
             index.merge(parsed);
         }
         if !any {
@@ -484,7 +510,8 @@ fn value_contains(value: &Value, query: &str) -> bool {
     }
 }
 
-fn cache_path(dir: &Path, url: &str) -> PathBuf {
+/// Where the last good copy of the index at `url` is kept in `dir`.
+pub(crate) fn cache_path(dir: &Path, url: &str) -> PathBuf {
     let digest = Sha256::digest(url.as_bytes());
     dir.join(format!("index-{}.json", &hex::encode(digest)[..16]))
 }
@@ -598,6 +625,7 @@ mod tests {
             timeout: Duration::from_secs(2),
             ca_bundle: None,
             cache_dir: Some(dir.path().join("cache")),
+            offline: false,
         };
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let url = format!(
@@ -628,6 +656,20 @@ mod tests {
         let cached = Index::load(std::slice::from_ref(&url), &options).unwrap();
         assert_eq!(cached.index.get("p").unwrap().version, "1.0.0");
         assert_eq!(cached.sources[0].outcome, SourceOutcome::Cached);
+        assert_eq!(cached.index.get("p").unwrap().index_url, url);
+        // Offline: the copy, without a word; without a copy, the reason says so.
+        let offline = IndexOptions {
+            offline: true,
+            ..options.clone()
+        };
+        let cached = Index::load(std::slice::from_ref(&url), &offline).unwrap();
+        assert!(cached.warnings.is_empty(), "{:?}", cached.warnings);
+        let other = format!("{}x", url);
+        let err = Index::load(&[other], &offline).unwrap_err().to_string();
+        assert!(
+            err.contains("offline, and there is no cached copy"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -324,6 +324,60 @@ pub(crate) enum PackCommand {
     /// Write a pack's config interactively from its config schema, then register it
     /// (`st2 pack config show PACK` prints the registered one).
     Config(ConfigArgs),
+
+    /// Show installed packs with newer versions: installed, newest, newest compatible with the
+    /// other packs' dependencies.
+    Outdated {
+        /// Pack refs (default: every installed pack).
+        #[arg(value_name = "REF")]
+        packs: Vec<String>,
+        /// Use only the caches (index copies, git repositories).
+        #[arg(long)]
+        offline: bool,
+    },
+
+    /// Update packs to the newest compatible version (all or none), updating packs.lock.
+    Update(UpdateArgs),
+
+    /// Check installed packs against packs.lock: files against the commit they came from,
+    /// virtualenvs against the locked Python packages. Exits 1 on any difference.
+    Verify {
+        /// Pack refs (default: every locked or installed pack).
+        #[arg(value_name = "REF")]
+        packs: Vec<String>,
+    },
+
+    /// Remove virtualenvs, configs and cached repositories of packs that are not installed,
+    /// and leftovers of killed commands (shows them and asks first).
+    Prune {
+        /// Remove without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `st2 pack update` options.
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    /// Packs to update (pinned ones too: installed as NAME=VERSION, URL=TAG, URL=COMMIT).
+    #[arg(
+        value_name = "REF",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub packs: Vec<String>,
+
+    /// Every installed pack that is not pinned.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Use only the caches.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Do not create the pack virtualenvs now.
+    #[arg(long)]
+    pub skip_virtualenv: bool,
 }
 
 /// `st2 pack config` options.
@@ -465,9 +519,19 @@ pub(crate) enum KeyCommand {
 /// `st2 pack install` options.
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
-    /// Packs to install.
-    #[arg(required = true, value_name = "PACK")]
+    /// Packs to install (with --locked: refs in packs.lock; none means all of them).
+    #[arg(required_unless_present = "locked", value_name = "PACK")]
     pub packs: Vec<String>,
+
+    /// Install exactly what <base_path>/packs.lock lists (the packs named, or all), at the
+    /// locked commits with the locked Python packages, or fail changing nothing.
+    #[arg(long)]
+    pub locked: bool,
+
+    /// Use only the caches (index copies, git repositories, Python packages); say what is
+    /// missing from them.
+    #[arg(long)]
+    pub offline: bool,
 
     /// Install even if the pack declares another StackStorm or Python version.
     #[arg(long)]

@@ -1,4 +1,5 @@
-//! Pack operations: install, remove, list, get, search, show, register (reload), configs.
+//! Pack operations: install, remove, list, get, search, show, register (reload), configs,
+//! and the lifecycle around the lock file: outdated, update, verify, prune.
 //!
 //! Each is shaped as StackStorm's API offers it (`../shared/spec/remote-api.md` §2.4, §4), so
 //! that a remote backend answers with the same views: install and remove are one request for
@@ -75,6 +76,158 @@ pub(crate) trait PackOps {
     /// Validate `values` against the pack's config schema, write them as its config and
     /// register it; nothing is written when they are not valid.
     fn write_pack_config(&self, pack: &str, values: &Value) -> anyhow::Result<WrittenConfig>;
+
+    /// For each installed pack (or those named): the installed version, the newest its
+    /// source offers, and the newest compatible with the other installed packs'
+    /// dependencies.
+    fn outdated_packs(&self, request: &OutdatedRequest) -> Warned<Vec<OutdatedPack>>;
+
+    /// Move packs to the newest compatible version ([`PackOps::outdated_packs`]): staged and
+    /// committed as an install is, all of them or none, the lock file updated.
+    fn update_packs(
+        &self,
+        request: &UpdateRequest,
+        progress: &dyn InstallProgress,
+        interrupt: Arc<AtomicBool>,
+    ) -> UpdateAnswer;
+
+    /// Compare installed packs (all, or those named) with the lock file: their files with the
+    /// commit (or tree) they came from, their virtualenvs with the locked distributions.
+    fn verify_packs(&self, packs: &[String]) -> Warned<Vec<PackVerification>>;
+
+    /// What `st2 pack prune` would remove: virtualenvs, configs and cached repositories of
+    /// packs that are not installed, index copies no `index_url` names, leftovers of killed
+    /// commands.
+    fn prune_plan(&self) -> Warned<Vec<PruneItem>>;
+
+    /// Remove `items` (from [`PackOps::prune_plan`]), each checked again to be unused first;
+    /// what became of each.
+    fn prune(&self, items: &[PruneItem]) -> anyhow::Result<Vec<(PruneItem, Result<(), String>)>>;
+}
+
+/// `st2 pack outdated`'s request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OutdatedRequest {
+    /// Pack refs (none: every installed pack).
+    pub(crate) packs: Vec<String>,
+    /// Only the caches (index copies, git repositories).
+    pub(crate) offline: bool,
+}
+
+/// One installed pack and what its source offers.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OutdatedPack {
+    /// The pack ref.
+    #[serde(rename = "ref")]
+    pub(crate) pack_ref: String,
+    /// `index`, `git` or `directory`.
+    pub(crate) source: String,
+    /// The installed version.
+    pub(crate) installed: String,
+    /// The newest the source offers: a version, `<branch>@<commit>` for a pack that follows
+    /// a branch, `changed` for a directory whose files changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) newest: Option<String>,
+    /// The newest compatible with the other installed packs' dependencies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) compatible: Option<String>,
+    /// Installed at an asked version, tag or commit: `update --all` leaves it.
+    pub(crate) pinned: bool,
+    /// `up to date`, `update available`, `pinned`, `held back` (by a dependency), or why it
+    /// could not be checked.
+    pub(crate) status: String,
+    /// Why it is held back or could not be checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
+}
+
+/// `st2 pack update`'s request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UpdateRequest {
+    /// Pack refs to update (even pinned ones).
+    pub(crate) packs: Vec<String>,
+    /// Every installed pack that is not pinned.
+    pub(crate) all: bool,
+    /// Only the caches.
+    pub(crate) offline: bool,
+    /// `--skip-virtualenv`.
+    pub(crate) skip_virtualenv: bool,
+}
+
+/// What an update answers.
+#[derive(Debug)]
+pub(crate) struct UpdateAnswer {
+    /// Warnings gathered along the way.
+    pub(crate) warnings: Vec<String>,
+    /// What was updated and what was left, or why nothing was.
+    pub(crate) outcome: Result<UpdateReport, InstallFailed>,
+}
+
+/// What an update did.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct UpdateReport {
+    /// Each pack moved: ref, from, to.
+    pub(crate) updated: Vec<PackUpdate>,
+    /// Each pack left as it was, and why (`up to date`, `pinned`, ...).
+    pub(crate) unchanged: Vec<PackUpdate>,
+    /// The packs installed (the updated ones and new dependencies), as an install answers.
+    #[serde(skip)]
+    pub(crate) installed: Vec<InstalledPack>,
+}
+
+/// One pack of an update.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PackUpdate {
+    /// The pack ref.
+    #[serde(rename = "ref")]
+    pub(crate) pack_ref: String,
+    /// The version before.
+    pub(crate) from: String,
+    /// The version after (the same when unchanged).
+    pub(crate) to: String,
+    /// Why it was left (unchanged packs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
+}
+
+/// One pack compared with the lock file.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PackVerification {
+    /// The pack ref.
+    #[serde(rename = "ref")]
+    pub(crate) pack_ref: String,
+    /// The locked version (else the installed one).
+    pub(crate) version: String,
+    /// `ok`, `drift`, `missing` (locked, not installed) or `not locked` (installed, not in
+    /// the lock file).
+    pub(crate) status: String,
+    /// Files changed since they were installed.
+    #[serde(skip_serializing_if = "crate::pack::tree::Changes::is_empty")]
+    pub(crate) files: crate::pack::tree::Changes,
+    /// Other differences, one phrase each (the version on disk, the tree when the files
+    /// cannot be listed, the virtualenv's distributions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) problems: Vec<String>,
+}
+
+impl PackVerification {
+    /// Whether the pack is as locked.
+    pub(crate) fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// Something `st2 pack prune` would remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct PruneItem {
+    /// `virtualenv`, `config`, `git cache`, `index cache` or `leftover`.
+    pub(crate) kind: String,
+    /// The file or directory.
+    pub(crate) path: PathBuf,
+    /// Why it is not needed.
+    pub(crate) reason: String,
+    /// Its size on disk, in bytes.
+    pub(crate) bytes: u64,
 }
 
 /// An operation's answer and the warnings met on the way to it.
@@ -106,6 +259,13 @@ pub(crate) struct InstallRequest {
     pub(crate) skip_virtualenv: bool,
     /// Tell `progress` what the index says each named pack holds, before installing.
     pub(crate) announce_content: bool,
+    /// `--locked`: install exactly what `packs.lock` says (the packs named, with the
+    /// dependencies the lock lists for them; every locked pack when none is named), or fail
+    /// changing nothing.
+    pub(crate) locked: bool,
+    /// `--offline`: use only the caches (index copies, git repositories, Python
+    /// distributions); what is missing is named.
+    pub(crate) offline: bool,
 }
 
 /// The steps reported while installing, in order.

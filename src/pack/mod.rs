@@ -1,11 +1,14 @@
 //! Packs on disk: the PACK argument ([`source`]), `pack.yaml` ([`manifest`]), pack refs
-//! ([`PackRef`]), checks on untrusted pack trees ([`safety`]), and finding installed packs in
-//! the pack directories ([`discover`]). Installing and removing them are operations
+//! ([`PackRef`]), checks on untrusted pack trees ([`safety`]), finding installed packs in
+//! the pack directories ([`discover`]), the lock file ([`lockfile`]) and the files of an
+//! installed pack ([`tree`]). Installing and removing them are operations
 //! (`ops::local`), which use these.
 
+pub(crate) mod lockfile;
 pub(crate) mod manifest;
 pub(crate) mod safety;
 pub(crate) mod source;
+pub(crate) mod tree;
 
 use std::path::{Path, PathBuf};
 

@@ -157,6 +157,30 @@ fn local(path: PathBuf, reference: Option<String>) -> Result<PackSource, SourceE
     }
 }
 
+/// The name a dependency will most likely install as, and the version it asks for, so that an
+/// installed one can be recognised before anything is downloaded.
+pub(crate) fn likely_name_and_version(source: &PackSource) -> (String, Option<String>) {
+    match source {
+        PackSource::Index { name, version } => (name.clone(), version.clone()),
+        PackSource::Git { url, reference } => {
+            let last = url
+                .trim_end_matches('/')
+                .rsplit(['/', ':'])
+                .next()
+                .unwrap_or(url);
+            let name = last.trim_end_matches(".git");
+            let name = name.strip_prefix("stackstorm-").unwrap_or(name);
+            (name.replace('-', "_"), reference.clone())
+        }
+        PackSource::Directory { path } => (
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            None,
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +276,24 @@ mod tests {
                 url: format!("file://{}", repo.display()),
                 reference: Some("v1".into())
             }
+        );
+    }
+
+    #[test]
+    fn dependency_names_from_urls() {
+        let git = |url: &str| PackSource::Git {
+            url: url.into(),
+            reference: Some("1.0.0".into()),
+        };
+        assert_eq!(
+            likely_name_and_version(&git(
+                "https://github.com/StackStorm-Exchange/stackstorm-aws_boto3.git"
+            )),
+            ("aws_boto3".to_string(), Some("1.0.0".to_string()))
+        );
+        assert_eq!(
+            likely_name_and_version(&git("git@host:o/my-pack")).0,
+            "my_pack"
         );
     }
 }

@@ -830,8 +830,8 @@ mod tests {
     }
 
     /// Every action-chain action of the Exchange snapshot (119 packs: 14 chains) loads and
-    /// passes the checks; 11 call only actions of runners st2-rs runs (the others need
-    /// `remote-shell-*` or actions of packs the snapshot lacks: `linux`).
+    /// passes the checks; 12 call only actions of runners st2-rs runs (the others need
+    /// actions of packs the snapshot lacks: `linux`).
     #[test]
     fn exchange_chains_load_and_validate() {
         use std::path::Path;
@@ -927,6 +927,6 @@ mod tests {
         }
         eprintln!("{} chains, {runnable} runnable; not: {not:?}", chains.len());
         assert_eq!(chains.len(), 14);
-        assert_eq!(runnable, 11, "{not:?}");
+        assert_eq!(runnable, 12, "{not:?}");
     }
 }

@@ -10,6 +10,7 @@
 //! | `local-shell-cmd`, `local-shell-script` | [`shell`] |
 //! | `python-script` | [`python`] |
 //! | `http-request` | [`http`] |
+//! | `remote-shell-cmd`, `remote-shell-script` | [`remote`] (over the system's OpenSSH client) |
 //! | `action-chain` | [`action_chain`], its tasks run through a [`workflow::TaskRunner`] |
 //! | `orquesta` | [`orquesta`] (the engine is [`crate::orquesta`]), its tasks run through a [`workflow::TaskRunner`] |
 //! | `noop` | here |
@@ -23,6 +24,7 @@ pub(crate) mod orquesta;
 pub(crate) mod output;
 pub(crate) mod process;
 pub(crate) mod python;
+pub(crate) mod remote;
 pub(crate) mod shell;
 pub(crate) mod workflow;
 
@@ -62,6 +64,8 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "noop",
     "orquesta",
     "python-script",
+    "remote-shell-cmd",
+    "remote-shell-script",
 ];
 
 /// A runner type StackStorm knows, parsed where an action record is read.
@@ -353,6 +357,7 @@ fn run_runner(request: &RunRequest) -> RunOutcome {
         RunnerType::LocalShellCmd | RunnerType::LocalShellScript => shell::run(request),
         RunnerType::PythonScript => python::run(request),
         RunnerType::HttpRequest => http::run(request),
+        RunnerType::RemoteShellCmd | RunnerType::RemoteShellScript => remote::run(request),
         RunnerType::ActionChain => action_chain::run(request),
         RunnerType::Orquesta => orquesta::run(request),
         // Upstream's noop result.

@@ -175,7 +175,7 @@ fn shell_result(finished: &process::Finished, timeout: f64, sudo_password: bool)
 /// The user sudo asked the password of, when `stderr` says the password was refused
 /// (`sudo: 3 incorrect password attempts`); `unknown` when no prompt names one. Newer sudo
 /// versions also say `1 incorrect password attempt`, which upstream's pattern misses.
-fn sudo_password_refused(stderr: &str) -> Option<String> {
+pub(crate) fn sudo_password_refused(stderr: &str) -> Option<String> {
     let refused = stderr.match_indices("sudo: ").any(|(at, _)| {
         let rest = &stderr[at + "sudo: ".len()..];
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
@@ -204,7 +204,7 @@ pub(crate) fn seconds(value: f64) -> String {
 }
 
 /// Upstream's `jsonify.try_loads`: output that is JSON becomes that value.
-fn try_json(text: String) -> Value {
+pub(crate) fn try_json(text: String) -> Value {
     if text.is_empty() {
         return Value::String(text);
     }
@@ -252,7 +252,7 @@ fn script_line(request: &RunRequest) -> Result<String, String> {
 }
 
 /// Upstream's `_get_script_arguments`: named arguments, then positional ones.
-fn script_arguments(request: &RunRequest) -> String {
+pub(crate) fn script_arguments(request: &RunRequest) -> String {
     let runner = super::parameters(request.runner_type.as_str());
     let is_action_parameter = |name: &str| runner.is_none_or(|runner| !runner.contains_key(name));
     let kwarg_op = request

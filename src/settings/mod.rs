@@ -27,6 +27,12 @@ pub(crate) mod env {
     pub(crate) const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
     /// Forces the virtualenv tool (`uv` or `pip`).
     pub(crate) const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
+    /// uv's own cache directory: when set, pack virtualenvs use it rather than
+    /// `<base_path>/cache/python/uv`.
+    pub(crate) const UV_CACHE_DIR: &str = "UV_CACHE_DIR";
+    /// pip's own cache directory: when set, pack virtualenvs use it rather than
+    /// `<base_path>/cache/python/pip`.
+    pub(crate) const PIP_CACHE_DIR: &str = "PIP_CACHE_DIR";
     /// Disables colours in output when set (<https://no-color.org>).
     pub(crate) const NO_COLOR: &str = "NO_COLOR";
     /// The width tables are fitted to, before the terminal's (st2client reads it too).
@@ -56,6 +62,23 @@ pub(crate) mod env {
     pub(crate) const ST2_ACTION_EXECUTION_ID: &str = "ST2_ACTION_EXECUTION_ID";
     /// Given to a shell action: its `debug` parameter, as Python prints a bool.
     pub(crate) const ST2_ACTION_DEBUG: &str = "ST2_ACTION_DEBUG";
+    /// OpenSSH's: the program `ssh` asks for a password or a key's passphrase (the remote
+    /// runners point it at `st2` itself).
+    pub(crate) const SSH_ASKPASS: &str = "SSH_ASKPASS";
+    /// OpenSSH's (8.4 and later): `force` makes `ssh` use `SSH_ASKPASS` and never the terminal.
+    pub(crate) const SSH_ASKPASS_REQUIRE: &str = "SSH_ASKPASS_REQUIRE";
+    /// The SSH agent's socket: an encrypted key without a passphrase is tried through the
+    /// agent when one runs.
+    pub(crate) const SSH_AUTH_SOCK: &str = "SSH_AUTH_SOCK";
+    /// Set (to `1`) in the environment of the `ssh` processes the remote runners start: `st2`
+    /// started with it is `ssh`'s askpass program, not the CLI (ours).
+    pub(crate) const ST2_SSH_ASKPASS: &str = "ST2_SSH_ASKPASS";
+    /// The password askpass answers a password prompt with (the `password` parameter; ours,
+    /// never logged).
+    pub(crate) const ST2_SSH_ASKPASS_PASSWORD: &str = "ST2_SSH_ASKPASS_PASSWORD";
+    /// The passphrase askpass answers a key's passphrase prompt with (the `passphrase`
+    /// parameter; ours, never logged).
+    pub(crate) const ST2_SSH_ASKPASS_PASSPHRASE: &str = "ST2_SSH_ASKPASS_PASSPHRASE";
     /// Debug builds only: the failpoint where the process kills itself (`failpoint`).
     #[cfg(debug_assertions)]
     pub(crate) const ST2_FAILPOINT: &str = "ST2_FAILPOINT";
@@ -194,8 +217,11 @@ pub(crate) struct Settings {
     /// `[keyvalue] encryption_key_path`.
     pub encryption_key_path: Option<PathBuf>,
     /// `[system_user] user`: the user of runs and of `st2 key --scope user` (default
-    /// `stanley`).
+    /// `stanley`); the remote runners log in as this user when neither the `username`
+    /// parameter nor the SSH config names one.
     pub system_user: String,
+    /// The remote runners' settings: `[system_user] ssh_key_file` and `[ssh_runner]`.
+    pub ssh: SshSettings,
     /// The embedded store (ours): `[database] sqlite_path`, default `<base_path>/st2.db`.
     pub store_path: PathBuf,
     /// Timeout of network operations (ours): `[content] network_timeout` seconds, default 30.
@@ -334,8 +360,11 @@ impl Settings {
             .map(|value| absolute(PathBuf::from(value)))
             .unwrap_or_else(|| base_path.join("st2.db"));
 
+        let ssh = SshSettings::from_ini(ini).map_err(option_error)?;
+
         Ok(Settings {
             config_file: file.map(Path::to_path_buf),
+            ssh,
             system_packs_base_path,
             packs_base_paths,
             index_urls,
@@ -417,6 +446,22 @@ impl Settings {
         self.base_path.join("cache")
     }
 
+    /// The cache of Python distributions the virtualenv tools keep (`uv/`, `pip/`), under
+    /// ours: one home holds everything, and `st2 pack prune` knows where it is.
+    pub(crate) fn python_cache_dir(&self) -> PathBuf {
+        self.cache_dir().join("python")
+    }
+
+    /// Cached git repositories, one per URL.
+    pub(crate) fn git_cache_dir(&self) -> PathBuf {
+        self.cache_dir().join("git")
+    }
+
+    /// `<base_path>/packs.lock`: the packs installed, exactly ([`crate::pack::lockfile`]).
+    pub(crate) fn lock_file(&self) -> PathBuf {
+        crate::pack::lockfile::PacksLock::path(&self.base_path)
+    }
+
     /// Lock files, one per pack ref.
     pub(crate) fn locks_dir(&self) -> PathBuf {
         self.base_path.join("locks")
@@ -474,6 +519,102 @@ impl Settings {
             .tempfile_in(&self.base_path)
             .map(drop)
             .map_err(|err| not_writable(io_reason(&err)))
+    }
+}
+
+/// Default `[system_user] ssh_key_file` (upstream's).
+pub(crate) const DEFAULT_SSH_KEY_FILE: &str = "/home/stanley/.ssh/stanley_rsa";
+
+/// The remote runners' settings (`remote-shell-cmd`, `remote-shell-script`), with upstream's
+/// names and defaults (`st2common/st2common/config.py`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SshSettings {
+    /// `[system_user] ssh_key_file`: the key used when an action gives neither `password`
+    /// nor `private_key` (and the SSH config names none); `None` when set empty (then the
+    /// SSH agent and the user's default keys are used, as upstream does).
+    pub key_file: Option<PathBuf>,
+    /// Whether `key_file` was set in st2.conf. Ours: the default key is used only when it
+    /// exists, so that a machine without a `stanley` user falls back to the agent and the
+    /// user's own keys instead of failing on a missing file.
+    pub key_file_configured: bool,
+    /// `[ssh_runner] remote_dir` (default `/tmp`): where scripts are uploaded when the
+    /// action's `dir` parameter has no value.
+    pub remote_dir: String,
+    /// `[ssh_runner] allow_partial_failure` (default false): the execution succeeds when any
+    /// host did, rather than every host.
+    pub allow_partial_failure: bool,
+    /// `[ssh_runner] max_parallel_actions` (default 50): how many hosts are worked on at once.
+    pub max_parallel_actions: usize,
+    /// `[ssh_runner] use_ssh_config` (default false): read `ssh_config_file_path`.
+    pub use_ssh_config: bool,
+    /// `[ssh_runner] ssh_config_file_path` (default `~/.ssh/config`), `~` not expanded yet.
+    pub ssh_config_file_path: String,
+    /// `[ssh_runner] ssh_connect_timeout` in seconds (default 60).
+    pub connect_timeout: u64,
+}
+
+impl Default for SshSettings {
+    fn default() -> SshSettings {
+        SshSettings {
+            key_file: Some(PathBuf::from(DEFAULT_SSH_KEY_FILE)),
+            key_file_configured: false,
+            remote_dir: "/tmp".into(),
+            allow_partial_failure: false,
+            max_parallel_actions: 50,
+            use_ssh_config: false,
+            ssh_config_file_path: "~/.ssh/config".into(),
+            connect_timeout: 60,
+        }
+    }
+}
+
+impl SshSettings {
+    fn from_ini(ini: &Ini) -> Result<SshSettings, String> {
+        let defaults = SshSettings::default();
+        let key_file = ini.get("system_user", "ssh_key_file");
+        let positive = |key: &str, default: u64| -> Result<u64, String> {
+            match ini.get("ssh_runner", key) {
+                None => Ok(default),
+                Some(value) => value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|number| *number > 0)
+                    .ok_or_else(|| {
+                        format!("[ssh_runner] {key}: expected a positive integer, got {value:?}")
+                    }),
+            }
+        };
+        Ok(SshSettings {
+            key_file: match key_file {
+                None => defaults.key_file,
+                Some(value) if value.trim().is_empty() => None,
+                Some(value) => Some(PathBuf::from(value.trim())),
+            },
+            key_file_configured: key_file.is_some(),
+            remote_dir: ini
+                .get("ssh_runner", "remote_dir")
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map_or(defaults.remote_dir, str::to_string),
+            allow_partial_failure: ini
+                .get_bool("ssh_runner", "allow_partial_failure")?
+                .unwrap_or(defaults.allow_partial_failure),
+            max_parallel_actions: usize::try_from(positive(
+                "max_parallel_actions",
+                defaults.max_parallel_actions as u64,
+            )?)
+            .unwrap_or(usize::MAX),
+            use_ssh_config: ini
+                .get_bool("ssh_runner", "use_ssh_config")?
+                .unwrap_or(defaults.use_ssh_config),
+            ssh_config_file_path: ini
+                .get("ssh_runner", "ssh_config_file_path")
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map_or(defaults.ssh_config_file_path, str::to_string),
+            connect_timeout: positive("ssh_connect_timeout", defaults.connect_timeout)?,
+        })
     }
 }
 
@@ -656,6 +797,50 @@ mod tests {
             Some(PathBuf::from("/etc/st2/keys/datastore_key.json"))
         );
         assert_eq!(s.store_path, PathBuf::from("/var/lib/stackstorm/st2.db"));
+    }
+
+    #[test]
+    fn ssh_runner_options_as_upstream_names_them() {
+        let s = settings("");
+        assert_eq!(s.ssh, SshSettings::default());
+        assert_eq!(
+            s.ssh.key_file.as_deref(),
+            Some(Path::new("/home/stanley/.ssh/stanley_rsa"))
+        );
+        let s = settings(
+            "[system_user]\nuser = ops\nssh_key_file = /keys/ops\n[ssh_runner]\nremote_dir = /var/tmp\n\
+             allow_partial_failure = True\nmax_parallel_actions = 4\nuse_ssh_config = yes\n\
+             ssh_config_file_path = /etc/st2/ssh_config\nssh_connect_timeout = 5\n",
+        );
+        assert_eq!(s.system_user, "ops");
+        assert_eq!(
+            s.ssh,
+            SshSettings {
+                key_file: Some(PathBuf::from("/keys/ops")),
+                key_file_configured: true,
+                remote_dir: "/var/tmp".into(),
+                allow_partial_failure: true,
+                max_parallel_actions: 4,
+                use_ssh_config: true,
+                ssh_config_file_path: "/etc/st2/ssh_config".into(),
+                connect_timeout: 5,
+            }
+        );
+        // An empty key file means none: the agent and the user's default keys.
+        let s = settings("[system_user]\nssh_key_file =\n");
+        assert_eq!(s.ssh.key_file, None);
+        assert!(s.ssh.key_file_configured);
+        for bad in [
+            "[ssh_runner]\nssh_connect_timeout = soon\n",
+            "[ssh_runner]\nmax_parallel_actions = 0\n",
+            "[ssh_runner]\nuse_ssh_config = maybe\n",
+        ] {
+            let ini = Ini::parse(bad).unwrap();
+            let err = Settings::from_ini(&ini, None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("[ssh_runner]"), "{err}");
+        }
     }
 
     #[test]

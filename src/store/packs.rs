@@ -93,31 +93,26 @@ impl Store {
         registration: &PackRegistration,
         config: Option<&ConfigRecord>,
     ) -> Result<ReplaceSummary, StoreError> {
-        let pack_ref = &registration.pack.pack_ref;
-        let scope = &registration.scope;
+        let mut summaries = self.replace_packs(&[(registration, config)])?;
+        Ok(summaries.pop().expect("one registration, one summary"))
+    }
+
+    /// Replace the registrations of several packs (each with its config) in one transaction,
+    /// which also deletes their install journal records: all of them are registered, or
+    /// none. One summary per registration, in order.
+    pub(crate) fn replace_packs(
+        &mut self,
+        registrations: &[(&PackRegistration, Option<&ConfigRecord>)],
+    ) -> Result<Vec<ReplaceSummary>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let previous = Previous::read(&tx, pack_ref, scope)?;
-        delete_content(&tx, pack_ref, scope)?;
-        upsert_pack(&tx, &registration.pack)?;
-        if scope.actions {
-            actions::insert(&tx, &registration.actions)?;
+        let mut summaries = Vec::new();
+        for (registration, config) in registrations {
+            summaries.push(replace_in(&tx, registration, *config)?);
         }
-        resources::insert(&tx, &registration.resources, &scope.resource_kinds)?;
-        if let Some(schema) = &registration.config_schema {
-            tx.execute(
-                "INSERT INTO config_schemas (pack, schema) VALUES (?1, ?2)",
-                params![pack_ref, serde_json::to_string(schema)?],
-            )?;
-        }
-        if let Some(config) = config {
-            config::upsert(&tx, config)?;
-        }
-        // The install that swapped this directory into place is complete with this commit.
-        tx.execute("DELETE FROM pending_swaps WHERE pack = ?1", [pack_ref])?;
         tx.commit()?;
-        Ok(previous.summary(registration))
+        Ok(summaries)
     }
 
     /// Remove a pack and everything registered for it. Returns whether it was registered.
@@ -169,6 +164,35 @@ impl Store {
             .optional()?;
         Ok(text.map(|text| serde_json::from_str(&text)).transpose()?)
     }
+}
+
+/// Replace one pack's registration inside `tx` (see [`Store::replace_packs`]).
+fn replace_in(
+    tx: &Transaction<'_>,
+    registration: &PackRegistration,
+    config: Option<&ConfigRecord>,
+) -> Result<ReplaceSummary, StoreError> {
+    let pack_ref = &registration.pack.pack_ref;
+    let scope = &registration.scope;
+    let previous = Previous::read(tx, pack_ref, scope)?;
+    delete_content(tx, pack_ref, scope)?;
+    upsert_pack(tx, &registration.pack)?;
+    if scope.actions {
+        actions::insert(tx, &registration.actions)?;
+    }
+    resources::insert(tx, &registration.resources, &scope.resource_kinds)?;
+    if let Some(schema) = &registration.config_schema {
+        tx.execute(
+            "INSERT INTO config_schemas (pack, schema) VALUES (?1, ?2)",
+            params![pack_ref, serde_json::to_string(schema)?],
+        )?;
+    }
+    if let Some(config) = config {
+        config::upsert(tx, config)?;
+    }
+    // The install that swapped this directory into place is complete with this commit.
+    tx.execute("DELETE FROM pending_swaps WHERE pack = ?1", [pack_ref])?;
+    Ok(previous.summary(registration))
 }
 
 /// What a pack had registered, in the scope of a new registration, before it replaces it.

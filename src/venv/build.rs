@@ -2,7 +2,7 @@
 //! install` or `pip install`), and how they run: in a process group of their own, stopped
 //! whole on cancel, their output kept for the error.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -38,6 +38,7 @@ pub(super) fn create_venv(
             if matches!(tool, BuildTool::UvSeededPip(_)) {
                 cmd.arg("--seed");
             }
+            cmd.args(uv_network_args(spec, spec.resolution.offline));
             (cmd, "uv".to_string())
         }
         BuildTool::Pip => {
@@ -68,16 +69,36 @@ pub(super) fn create_venv(
     })
 }
 
+/// How one `pip install` (or `uv pip install`) runs: from the network or the cache alone,
+/// and with which constraints file.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InstallMode<'a> {
+    /// Only the cache (uv `--offline`; pip `--no-index`).
+    pub(super) offline: bool,
+    /// A constraints file (`-c`).
+    pub(super) constraints: Option<&'a Path>,
+}
+
 pub(super) fn install_requirements(
     tool: &BuildTool,
     staging: &Path,
     pack_dir: &Path,
     requirements: &Path,
     spec: &VenvSpec,
+    mode: InstallMode,
     cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let args = [OsStr::new("-r"), requirements.as_os_str()];
-    install(tool, staging, pack_dir, &args, requirements, spec, cancel)
+    install(
+        tool,
+        staging,
+        pack_dir,
+        &args,
+        requirements,
+        spec,
+        mode,
+        cancel,
+    )
 }
 
 /// Install named packages (the base requirements) into the staging virtualenv.
@@ -87,6 +108,7 @@ pub(super) fn install_packages(
     pack_dir: &Path,
     packages: &[String],
     spec: &VenvSpec,
+    mode: InstallMode,
     cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let args: Vec<&OsStr> = packages.iter().map(OsStr::new).collect();
@@ -97,12 +119,44 @@ pub(super) fn install_packages(
         &args,
         Path::new(&packages.join(" ")),
         spec,
+        mode,
         cancel,
     )
 }
 
+/// `--cache-dir` (unless the user set `UV_CACHE_DIR`) and `--offline`, for uv.
+fn uv_network_args(spec: &VenvSpec, offline: bool) -> Vec<OsString> {
+    let mut args = Vec::new();
+    if let Some(dir) = spec.resolution.cache_dir {
+        if std::env::var_os(crate::settings::env::UV_CACHE_DIR).is_none() {
+            args.push(OsString::from("--cache-dir"));
+            args.push(dir.join("uv").into_os_string());
+        }
+    }
+    if offline {
+        args.push(OsString::from("--offline"));
+    }
+    args
+}
+
+/// `--cache-dir` (unless the user set `PIP_CACHE_DIR`) and `--no-index`, for pip.
+fn pip_network_args(spec: &VenvSpec, offline: bool) -> Vec<OsString> {
+    let mut args = Vec::new();
+    if let Some(dir) = spec.resolution.cache_dir {
+        if std::env::var_os(crate::settings::env::PIP_CACHE_DIR).is_none() {
+            args.push(OsString::from("--cache-dir"));
+            args.push(dir.join("pip").into_os_string());
+        }
+    }
+    if offline {
+        args.push(OsString::from("--no-index"));
+    }
+    args
+}
+
 /// `pip install ARGS` (or `uv pip install`) into the staging virtualenv; `what` names what
 /// was being installed in the error.
+#[allow(clippy::too_many_arguments)]
 fn install(
     tool: &BuildTool,
     staging: &Path,
@@ -110,6 +164,7 @@ fn install(
     args: &[&OsStr],
     what: &Path,
     spec: &VenvSpec,
+    mode: InstallMode,
     cancel: Option<&AtomicBool>,
 ) -> Result<(), VenvError> {
     let venv_python = python_path(staging);
@@ -117,7 +172,8 @@ fn install(
         BuildTool::Uv(uv) => {
             let mut cmd = Command::new(uv);
             cmd.args(["pip", "install", "--quiet", "--python"])
-                .arg(&venv_python);
+                .arg(&venv_python)
+                .args(uv_network_args(spec, mode.offline));
             cmd
         }
         BuildTool::Pip | BuildTool::UvSeededPip(_) => {
@@ -129,10 +185,14 @@ fn install(
                 "--quiet",
                 "--disable-pip-version-check",
                 "--no-input",
-            ]);
+            ])
+            .args(pip_network_args(spec, mode.offline));
             cmd
         }
     };
+    if let Some(constraints) = mode.constraints {
+        cmd.arg("-c").arg(constraints);
+    }
     cmd.args(spec.pip_opts)
         .args(args)
         // Requirements may be relative paths (`./lib`, `-e .`): upstream
@@ -149,6 +209,61 @@ fn install(
         status: status_text(status),
         tail: tail(&output, TAIL_LINES),
     })
+}
+
+/// Which of `pins` (`name==version`) uv cannot install from its cache alone: each tried on
+/// its own, without dependencies and without installing anything (`--dry-run`).
+pub(super) fn missing_from_uv_cache(
+    uv: &Path,
+    staging: &Path,
+    pins: &[String],
+    spec: &VenvSpec,
+) -> Vec<String> {
+    pins.iter()
+        .filter(|pin| {
+            let mut cmd = Command::new(uv);
+            cmd.args([
+                "pip",
+                "install",
+                "--quiet",
+                "--dry-run",
+                "--no-deps",
+                "--python",
+            ])
+            .arg(python_path(staging))
+            .args(uv_network_args(spec, true))
+            .args(spec.pip_opts)
+            .arg(pin.as_str());
+            !run_combined(cmd, "uv", None).is_ok_and(|(status, _)| status.success())
+        })
+        .cloned()
+        .collect()
+}
+
+/// The packages an installer's output says it could not find offline: uv's
+/// `Because X was not found in the cache`, pip's `No matching distribution found for X`.
+pub(super) fn missing_in_output(output: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    for line in output.lines() {
+        for marker in ["Because ", "No matching distribution found for "] {
+            let Some(at) = line.find(marker) else {
+                continue;
+            };
+            let rest = &line[at + marker.len()..];
+            let found = if marker == "Because " {
+                rest.split_once(" was not found in the cache")
+                    .map(|(name, _)| name.trim())
+            } else {
+                rest.split_whitespace().next()
+            };
+            if let Some(name) = found.filter(|name| !name.is_empty()) {
+                if !missing.iter().any(|known| known == name) {
+                    missing.push(name.to_string());
+                }
+            }
+        }
+    }
+    missing
 }
 
 /// Run `cmd` with stdin closed and stdout+stderr interleaved in one pipe,
@@ -253,5 +368,16 @@ mod tests {
         assert_eq!(tail(b"one\ntwo\n\n", 20), "one\ntwo");
         assert_eq!(tail(b"", 20), "(no output)");
         assert_eq!(tail(b" \n\n", 20), "(no output)");
+    }
+
+    #[test]
+    fn missing_packages_are_read_from_either_installer() {
+        let uv = "error: No solution found when resolving dependencies\n  cause: Because twython \
+                  was not found in the cache and you require twython==3.7.0, we can conclude";
+        assert_eq!(missing_in_output(uv), vec!["twython"]);
+        let pip = "ERROR: Could not find a version that satisfies the requirement six==1.16 \
+                   (from versions: none)\nERROR: No matching distribution found for six==1.16";
+        assert_eq!(missing_in_output(pip), vec!["six==1.16"]);
+        assert!(missing_in_output("all good").is_empty());
     }
 }

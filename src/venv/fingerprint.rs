@@ -78,6 +78,10 @@ pub(super) struct Marker {
     pub(super) requirements_sha256: Option<String>,
     pub(super) virtualenv_opts: Vec<String>,
     pub(super) pip_opts: Vec<String>,
+    /// What the virtualenv held before its requirements were installed (`name==version`),
+    /// left out of the lock file's packages; absent in virtualenvs of older st2-rs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) seed: Option<Vec<String>>,
 }
 
 pub(super) fn read_marker(venv_dir: &Path) -> Option<Marker> {

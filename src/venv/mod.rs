@@ -42,6 +42,7 @@
 //!     python: "python3",
 //!     virtualenv_opts: &[],
 //!     pip_opts: &[],
+//!     resolution: venv::Resolution::default(),
 //! };
 //! let (outcome, installer) = venv::ensure(&spec)?;
 //! println!("virtualenv {outcome} with {installer}");
@@ -83,6 +84,7 @@
 //!   killed builds.
 
 mod build;
+pub(crate) mod dists;
 mod fingerprint;
 mod interpreter;
 mod plan;
@@ -133,6 +135,25 @@ pub(crate) struct VenvSpec<'a> {
     /// Extra options for installing requirements (`[actionrunner] pip_opts`),
     /// passed to `pip install` or `uv pip install`.
     pub pip_opts: &'a [String],
+    /// Where distributions come from: the cache, the network, pins.
+    pub resolution: Resolution<'a>,
+}
+
+/// Where a build's Python distributions come from.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Resolution<'a> {
+    /// The installer's cache (`<dir>/uv` or `<dir>/pip`, given as `--cache-dir`), unless the
+    /// user set the installer's own variable (`UV_CACHE_DIR`, `PIP_CACHE_DIR`); `None`: the
+    /// installer's default.
+    pub cache_dir: Option<&'a Path>,
+    /// Never use the network: uv reads only its cache (`--offline`), pip only what
+    /// `pip_opts` and the requirements point at on disk (`--no-index`).
+    pub offline: bool,
+    /// `name==version` pins the install must follow (`-c`): a lock file's distributions.
+    pub constraints: &'a [String],
+    /// With uv, try the cache alone first and the network only when something is missing
+    /// from it: pinned versions need not be looked up again.
+    pub cache_first: bool,
 }
 
 /// What [`ensure`] did.
@@ -259,6 +280,21 @@ pub(crate) enum VenvError {
         /// The underlying error.
         source: io::Error,
     },
+    /// `--offline`, and distributions the requirements need are not in the cache.
+    #[error(
+        "offline, and the Python packages {} are not in {tool}'s cache; run the install once \
+         without --offline to fill it{}",
+        if missing.is_empty() { "it needs".to_string() } else { missing.join(", ") },
+        if tail.is_empty() { String::new() } else { format!(":\n{tail}") }
+    )]
+    Offline {
+        /// `uv` or `pip`.
+        tool: String,
+        /// What is missing (`name==version`, or a name), when it can be told.
+        missing: Vec<String>,
+        /// The installer's last lines, when the missing packages could not be told.
+        tail: String,
+    },
     /// The build was stopped (Ctrl-C) before it finished; nothing was left behind.
     #[error("interrupted")]
     Interrupted,
@@ -282,6 +318,34 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VenvError + '_ {
 /// The interpreter of a virtualenv: `<venv>/bin/python`.
 pub(crate) fn python_path(venv_dir: &Path) -> PathBuf {
     venv_dir.join("bin").join("python")
+}
+
+/// The distributions of the virtualenv at `venv_dir` that its requirements installed: all but
+/// those it was created with (the pip and setuptools of `python -m venv`), by name. A
+/// virtualenv built before the seed was recorded has `pip`, `setuptools` and `wheel` left out.
+pub(crate) fn packages(venv_dir: &Path) -> Vec<dists::Dist> {
+    let seed = fingerprint::read_marker(venv_dir).and_then(|marker| marker.seed);
+    dists::installed(venv_dir)
+        .into_iter()
+        .filter(|dist| match &seed {
+            Some(seed) => !seed.contains(&dist.pin()),
+            None => !["pip", "setuptools", "wheel"].contains(&dist.name.as_str()),
+        })
+        .collect()
+}
+
+/// The installer and interpreter version recorded in the virtualenv at `venv_dir` when
+/// st2-rs built it (`uv`, `3.11.7`).
+pub(crate) fn built_with(venv_dir: &Path) -> Option<(String, String)> {
+    fingerprint::read_marker(venv_dir).map(|marker| {
+        let version = marker
+            .python_version
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        (marker.tool, version)
+    })
 }
 
 /// Create, refresh or reuse the virtualenv described by `spec`.

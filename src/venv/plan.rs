@@ -16,7 +16,10 @@ use std::sync::atomic::AtomicBool;
 use crate::lock::FileLock;
 use crate::settings::env::ST2_VENV_TOOL;
 
-use super::build::{create_venv, install_packages, install_requirements};
+use super::build::{
+    create_venv, install_packages, install_requirements, missing_from_uv_cache, missing_in_output,
+    InstallMode,
+};
 use super::fingerprint::{
     fingerprint, read_marker, rfc3339_now, write_marker, Fingerprint, Marker,
 };
@@ -25,6 +28,9 @@ use super::relocate::fix_paths_after_move;
 use super::requirements::{base_requirements, pip_only_requirement};
 use super::staged::{lock_path, take_lock, StagedVenv};
 use super::{io_err, python_path, VenvError, VenvSpec, REQUIREMENTS_FILE};
+
+/// The constraints file a build with pins writes into the virtualenv while it installs.
+const CONSTRAINTS_FILE: &str = ".st2-constraints.txt";
 
 /// The tool that builds virtualenvs and installs requirements, as a user names it
 /// (`ST2_VENV_TOOL`, messages, the marker file): uv or pip.
@@ -217,6 +223,15 @@ impl Plan<'_> {
         self.tool.venv_tool()
     }
 
+    /// The interpreter's version (`3.11.7`).
+    pub(crate) fn python_version(&self) -> &str {
+        self.interp
+            .version
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+    }
+
     /// When the virtualenv at the final path was built from the same requirements,
     /// interpreter and options (and still has its interpreter): the installer that built it.
     pub(crate) fn up_to_date(&self) -> Option<VenvTool> {
@@ -256,18 +271,20 @@ impl Plan<'_> {
             spec,
             cancel,
         )?;
-        if self.has_requirements {
-            install_requirements(
-                &self.tool,
-                target,
-                &self.pack_dir,
-                &self.requirements,
-                spec,
-                cancel,
-            )?;
+        let seed: Vec<String> = super::dists::installed(target)
+            .iter()
+            .map(|dist| dist.pin())
+            .collect();
+        let constraints = target.join(CONSTRAINTS_FILE);
+        let pins = spec.resolution.constraints;
+        if !pins.is_empty() {
+            fs::write(&constraints, format!("{}\n", pins.join("\n")))
+                .map_err(io_err(&constraints))?;
         }
-        if !self.base.is_empty() {
-            install_packages(&self.tool, target, &self.pack_dir, &self.base, spec, cancel)?;
+        let constraints_file = (!pins.is_empty()).then_some(constraints.as_path());
+        self.install_all(target, constraints_file, cancel)?;
+        if constraints_file.is_some() {
+            fs::remove_file(&constraints).map_err(io_err(&constraints))?;
         }
         let mut all_moves = vec![(target, self.venv_dir.as_path())];
         all_moves.extend_from_slice(moves);
@@ -283,8 +300,93 @@ impl Plan<'_> {
                 requirements_sha256: self.fp.requirements_sha256.clone(),
                 virtualenv_opts: spec.virtualenv_opts.to_vec(),
                 pip_opts: spec.pip_opts.to_vec(),
+                seed: Some(seed),
             },
         )
+    }
+
+    /// The requirements, then the base requirements, into `target`: from the cache alone
+    /// when the resolution is offline (the error then says what is missing), from the cache
+    /// first when it asks for that (uv), else as the installer likes.
+    fn install_all(
+        &self,
+        target: &Path,
+        constraints: Option<&Path>,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<(), VenvError> {
+        let spec = &self.spec;
+        let run = |offline: bool| -> Result<(), VenvError> {
+            let mode = InstallMode {
+                offline,
+                constraints,
+            };
+            if self.has_requirements {
+                install_requirements(
+                    &self.tool,
+                    target,
+                    &self.pack_dir,
+                    &self.requirements,
+                    spec,
+                    mode,
+                    cancel,
+                )?;
+            }
+            if !self.base.is_empty() {
+                install_packages(
+                    &self.tool,
+                    target,
+                    &self.pack_dir,
+                    &self.base,
+                    spec,
+                    mode,
+                    cancel,
+                )?;
+            }
+            Ok(())
+        };
+        if spec.resolution.offline {
+            return run(true).map_err(|error| self.offline_error(error, target));
+        }
+        if spec.resolution.cache_first && matches!(self.tool, BuildTool::Uv(_)) {
+            match run(true) {
+                Ok(()) => return Ok(()),
+                Err(VenvError::InstallFailed { .. }) => {
+                    tracing::info!(
+                        pack = spec.pack_ref,
+                        "not every pinned package is in uv's cache: asking the index"
+                    );
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        run(false)
+    }
+
+    /// An offline install that failed, as [`VenvError::Offline`]: which packages are
+    /// missing (each pin tried alone against uv's cache; else what the installer said).
+    fn offline_error(&self, error: VenvError, target: &Path) -> VenvError {
+        let VenvError::InstallFailed { tool, tail, .. } = error else {
+            return error;
+        };
+        let pins = self.spec.resolution.constraints;
+        let mut missing = match &self.tool {
+            BuildTool::Uv(uv) if !pins.is_empty() => {
+                missing_from_uv_cache(uv, target, pins, &self.spec)
+            }
+            _ => Vec::new(),
+        };
+        if missing.is_empty() {
+            missing = missing_in_output(&tail);
+        }
+        VenvError::Offline {
+            tool,
+            tail: if missing.is_empty() {
+                tail
+            } else {
+                String::new()
+            },
+            missing,
+        }
     }
 
     /// Build the virtualenv at `<dir>/venv`, leaving the one at the final path alone, for

@@ -88,6 +88,7 @@ impl Fixture {
             python: &self.python,
             virtualenv_opts: &[],
             pip_opts: &self.pip_opts,
+            resolution: Resolution::default(),
         }
     }
 

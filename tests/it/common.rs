@@ -131,6 +131,8 @@ impl Home {
         command
             .env_remove("ST2_CONF")
             .env_remove("ST2_BASE_PATH")
+            .env_remove("UV_CACHE_DIR")
+            .env_remove("PIP_CACHE_DIR")
             .env("NO_COLOR", "1")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", self.dir.path())

@@ -1340,3 +1340,45 @@ fn pack_config_show_and_write() {
     );
     cluster.server.assert_clean();
 }
+
+#[test]
+fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    cluster.server.world(|world| {
+        world
+            .packs
+            .push(json!({"ref": "csv", "name": "csv", "version": "1.0.0",
+                                "description": "CSV", "author": "StackStorm, Inc."}));
+    });
+    let output = cluster.st2(Auth::Token, &["pack", "outdated", "-j"]);
+    assert_exit(&output, 0);
+    let packs: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let csv = packs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|pack| pack["ref"] == "csv")
+        .unwrap();
+    assert_eq!(csv["installed"], "1.0.0");
+    assert_eq!(csv["newest"], "2.0.0");
+    assert_eq!(csv["status"], "update available");
+    let core = packs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|pack| pack["ref"] == "core")
+        .unwrap();
+    assert_eq!(core["status"], "not in the index");
+    for args in [&["pack", "verify"][..], &["pack", "prune"]] {
+        let refused = cluster.st2(Auth::Token, args);
+        assert_exit(&refused, 2);
+        assert!(
+            text(&refused.stderr).contains("only applies to local mode"),
+            "{}",
+            show(&refused)
+        );
+    }
+    cluster.server.assert_clean();
+}

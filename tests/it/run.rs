@@ -111,7 +111,7 @@ parameters:
     write(
         &dir,
         "actions/remote.yaml",
-        "name: remote\nrunner_type: remote-shell-cmd\nparameters:\n  hosts:\n    default: localhost\n  cmd:\n    default: date\n",
+        "name: remote\nrunner_type: winrm-cmd\nparameters:\n  host:\n    default: localhost\n  username:\n    default: me\n  password:\n    default: pw\n  cmd:\n    default: date\n",
     );
     write(
         &dir,
@@ -364,8 +364,7 @@ fn broken_actions_fail_with_a_reason() {
     let output = run(&home, &["shelly.remote"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output)
-            .contains("uses the remote-shell-cmd runner, which st2-rs does not support yet"),
+        stderr(&output).contains("uses the winrm-cmd runner, which st2-rs does not support yet"),
         "{}",
         stderr(&output)
     );
@@ -465,7 +464,7 @@ fn install_warns_about_runners_that_cannot_run_yet() {
     write(
         &source,
         "actions/chain.yaml",
-        "name: chain\nrunner_type: remote-shell-cmd\n",
+        "name: chain\nrunner_type: winrm-cmd\n",
     );
     let output = home
         .st2()
@@ -475,7 +474,7 @@ fn install_warns_about_runners_that_cannot_run_yet() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stderr(&output).contains(
-            "warning: pack \"flows\": 1 action uses a runner st2 run does not support yet (remote-shell-cmd: 1)"
+            "warning: pack \"flows\": 1 action uses a runner st2 run does not support yet (winrm-cmd: 1)"
         ),
         "{}",
         stderr(&output)

@@ -1,6 +1,7 @@
 //! Snapshots of what every command prints, human and `-j`/`-y`: an output change is a
 //! reviewed diff. Each snapshot (`tests/it/snapshots/*.snap`) holds the command line, its
-//! exit code, stdout and stderr. To review a change, run the tests with
+//! exit code, stdout and stderr (and `packs_lock*.snap` the lock file those commands
+//! write). To review a change, run the tests with
 //! `INSTA_UPDATE=always`, look at `git diff tests/it/snapshots`, and commit what is right
 //! (or `cargo insta review` where cargo-insta is installed); in CI (`CI` set) a mismatch
 //! fails and nothing is written.
@@ -102,6 +103,15 @@ impl Session {
         settings.set_omit_expression(true);
         settings.bind(|| insta::assert_snapshot!(name, rendered));
         output
+    }
+
+    /// A file's text (`packs.lock`), normalized, snapshotted as `name`.
+    fn text(&mut self, name: &str, text: &str) {
+        let rendered = self.normalize(text);
+        let mut settings = insta::Settings::clone_current();
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!(name, rendered));
     }
 
     /// `text` with what varies between runs replaced (see the module's doc).
@@ -316,6 +326,69 @@ fn pack_install_local_directory() {
     s.st2(
         "pack_install_missing_dir",
         &["pack", "install", "./src/none"],
+    );
+}
+
+#[test]
+fn pack_lifecycle_commands() {
+    let mut s = indexed();
+    s.st2("pack_outdated_none", &["pack", "outdated"]);
+    s.st2(
+        "pack_install_pinned",
+        &["pack", "install", "hello=1.0.0", "other"],
+    );
+    s.text(
+        "packs_lock",
+        &std::fs::read_to_string(s.home.base.join("packs.lock")).unwrap(),
+    );
+    s.st2("pack_outdated", &["pack", "outdated"]);
+    s.st2("pack_outdated_json", &["pack", "outdated", "-j"]);
+    s.st2("pack_update_all", &["pack", "update", "--all"]);
+    s.st2("pack_update", &["pack", "update", "hello"]);
+    s.st2(
+        "pack_update_json",
+        &["pack", "update", "hello", "other", "-j"],
+    );
+    s.st2("pack_update_unknown", &["pack", "update", "nope"]);
+    s.st2("pack_update_usage", &["pack", "update"]);
+    s.st2("pack_verify", &["pack", "verify"]);
+    let hello = s.home.pack("hello");
+    write(
+        &hello,
+        "actions/greet.yaml",
+        "---
+name: greet
+runner_type: noop
+",
+    );
+    write(
+        &hello,
+        "actions/extra.yaml",
+        "---
+name: extra
+runner_type: noop
+",
+    );
+    std::fs::remove_file(hello.join("actions/fail.yaml")).unwrap();
+    s.st2("pack_verify_drift", &["pack", "verify"]);
+    s.st2("pack_verify_drift_json", &["pack", "verify", "hello", "-j"]);
+    s.st2(
+        "pack_install_locked",
+        &["pack", "install", "--locked", "hello"],
+    );
+    s.st2(
+        "pack_install_locked_unknown",
+        &["pack", "install", "--locked", "nope"],
+    );
+    s.st2("pack_prune_nothing", &["pack", "prune"]);
+    s.home.write_config("gone", "a: 1\n");
+    s.snap("pack_prune_no", "st2", &["pack", "prune"], Some("n\n"));
+    s.st2("pack_prune_json", &["pack", "prune", "-j"]);
+    s.st2("pack_prune_yes", &["pack", "prune", "--yes"]);
+    s.st2("pack_remove_locked", &["pack", "remove", "other"]);
+    s.text(
+        "packs_lock_after",
+        &std::fs::read_to_string(s.home.base.join("packs.lock")).unwrap(),
     );
 }
 

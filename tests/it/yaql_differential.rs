@@ -19,7 +19,7 @@
 //! `[fix]`es: `str()` of a list or map (yaql prints its tuples), `keys()` (a set upstream),
 //! integers beyond 64 bits, `random`, and strings holding `<%` (upstream evaluates a string
 //! result again). Known and counted, not failed: yaql's `select`, `where`, `distinct`,
-//! `range` and `.attr` over a list answer lazy iterators, true even when empty
+//! `flatten`, `range` and `.attr` over a list answer lazy iterators, true even when empty
 //! (`not [].where($)` is false upstream), unequal to any list, failing only when read;
 //! ours are lists (the generator leaves `.attr` over lists out).
 //!
@@ -236,11 +236,11 @@ impl Tally {
                 return;
             }
         }
-        // yaql's `select`, `where`, `distinct` and `range` answer lazy iterators, which are true even
+        // yaql's `select`, `where`, `distinct`, `flatten` and `range` answer lazy iterators, which are true even
         // when empty and fail only when read (`not [].where($)` is false upstream, an
         // unread `select` never fails); ours are lists. Known, counted, left out.
         let text_str = text.as_str().unwrap_or_default();
-        if [".select(", ".where(", ".distinct(", "range("]
+        if [".select(", ".where(", ".distinct(", ".flatten(", "range("]
             .iter()
             .any(|lazy| text_str.contains(lazy))
         {

@@ -28,6 +28,8 @@ pub(crate) fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitS
         skip_dependencies: args.skip_dependencies,
         skip_virtualenv: args.skip_virtualenv,
         announce_content: !printer.is_data(),
+        locked: args.locked,
+        offline: args.offline,
     };
     let answer = context
         .backend()
@@ -73,7 +75,7 @@ pub(crate) fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitS
 /// virtualenv build is stopped at once) and removes what it made. A second signal while the
 /// flag is set ends the process at once, as without the handler, for a step that does not
 /// look at the flag (a slow download); the next command removes what that leaves.
-fn interrupt_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+pub(super) fn interrupt_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // In this order: the first signal sets the flag, the second finds it set and exits.
@@ -139,20 +141,20 @@ fn content(counts: &BTreeMap<String, u64>) -> String {
 }
 
 /// Step lines on stderr: a spinner while a step runs on a terminal, plain lines otherwise.
-struct StepPrinter<'a> {
+pub(super) struct StepPrinter<'a> {
     printer: &'a Printer,
     spinner: RefCell<Option<ProgressBar>>,
 }
 
 impl<'a> StepPrinter<'a> {
-    fn new(printer: &'a Printer) -> StepPrinter<'a> {
+    pub(super) fn new(printer: &'a Printer) -> StepPrinter<'a> {
         StepPrinter {
             printer,
             spinner: RefCell::new(None),
         }
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         if let Some(spinner) = self.spinner.borrow_mut().take() {
             spinner.finish_and_clear();
         }

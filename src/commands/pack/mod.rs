@@ -4,10 +4,14 @@ pub(crate) mod config;
 pub(crate) mod get;
 pub(crate) mod install;
 pub(crate) mod list;
+pub(crate) mod outdated;
+pub(crate) mod prune;
 pub(crate) mod register;
 pub(crate) mod remove;
 pub(crate) mod search;
 pub(crate) mod show;
+pub(crate) mod update;
+pub(crate) mod verify;
 
 use super::{Context, ExitStatus};
 use crate::cli::PackCommand;
@@ -24,6 +28,10 @@ pub(crate) fn run(command: PackCommand, context: &Context) -> anyhow::Result<Exi
         PackCommand::Remove { packs } => remove::run(&packs, context),
         PackCommand::Register { packs } => register::run(&packs, context),
         PackCommand::Config(args) => config::run(args, context),
+        PackCommand::Outdated { packs, offline } => outdated::run(&packs, offline, context),
+        PackCommand::Update(args) => update::run(&args, context),
+        PackCommand::Verify { packs } => verify::run(&packs, context),
+        PackCommand::Prune { yes } => prune::run(yes, context),
     }
 }
 

@@ -10,10 +10,14 @@ mod keys;
 mod output_recorder;
 mod pack_config;
 mod pack_install;
+mod pack_outdated;
+mod pack_prune;
 mod pack_query;
 mod pack_remove;
+mod pack_update;
+mod pack_verify;
 mod prepare;
-mod recover;
+pub(crate) mod recover;
 mod register;
 mod run;
 mod worker;
@@ -25,7 +29,8 @@ use serde_json::Value;
 
 use super::packs::{
     ConfigForm, IndexLookup, IndexSearch, InstallAnswer, InstallProgress, InstallRequest,
-    PackDetails, PackRemoval, PackView, RegisterReport, RegisterRequest, RemoveProgress, Warned,
+    OutdatedPack, OutdatedRequest, PackDetails, PackRemoval, PackVerification, PackView, PruneItem,
+    RegisterReport, RegisterRequest, RemoveProgress, UpdateAnswer, UpdateRequest, Warned,
     WrittenConfig,
 };
 use crate::ops::actions::ActionView;
@@ -99,6 +104,31 @@ impl super::PackOps for Local {
 
     fn write_pack_config(&self, pack: &str, values: &Value) -> anyhow::Result<WrittenConfig> {
         pack_config::write_pack_config(&self.settings, pack, values)
+    }
+
+    fn outdated_packs(&self, request: &OutdatedRequest) -> Warned<Vec<OutdatedPack>> {
+        pack_outdated::outdated_packs(&self.settings, request)
+    }
+
+    fn update_packs(
+        &self,
+        request: &UpdateRequest,
+        progress: &dyn InstallProgress,
+        interrupt: Arc<AtomicBool>,
+    ) -> UpdateAnswer {
+        pack_update::update_packs(&self.settings, request, progress, interrupt)
+    }
+
+    fn verify_packs(&self, packs: &[String]) -> Warned<Vec<PackVerification>> {
+        pack_verify::verify_packs(&self.settings, packs)
+    }
+
+    fn prune_plan(&self) -> Warned<Vec<PruneItem>> {
+        pack_prune::prune_plan(&self.settings)
+    }
+
+    fn prune(&self, items: &[PruneItem]) -> anyhow::Result<Vec<(PruneItem, Result<(), String>)>> {
+        pack_prune::prune(&self.settings, items)
     }
 }
 

@@ -1,11 +1,17 @@
 //! `st2 pack remove`: the pack directory, its virtualenv, and everything registered for it.
 //! The user's config file (`configs/<ref>.yaml`) is kept, as upstream keeps it.
+//!
+//! In order, under the pack's lock: the directories are moved aside (atomic renames), the
+//! store rows dropped (the commit point), the pack's `packs.lock` entry dropped, and what was
+//! moved aside deleted. A process killed part way has the removal undone (before the commit
+//! point) or finished (after it) by the next command (`recover`).
 
 use std::path::{Path, PathBuf};
 
 use super::recover;
 use crate::lock::PackLock;
 use crate::ops::packs::{PackRemoval, RemoveProgress};
+use crate::pack::lockfile::LockFileGuard;
 use crate::pack::PackRef;
 use crate::settings::{io_reason, Settings};
 use crate::store::Store;
@@ -51,6 +57,12 @@ fn remove_one(
         None => false,
     };
     if !registered && !pack_dir.exists() {
+        // Not installed, but locked (a lock file copied from elsewhere): the entry goes.
+        let guard = LockFileGuard::acquire(&settings.locks_dir(), &settings.lock_file())?;
+        if guard.read()?.packs.contains_key(&**pack_ref) {
+            guard.update(&[(pack_ref.to_string(), None)])?;
+            return Ok(Some(vec!["packs.lock entry".into()]));
+        }
         return Ok(None);
     }
     settings.ensure_writable()?;
@@ -76,6 +88,7 @@ fn remove_one(
             }
         }
     }
+    crate::failpoint::hit("remove-after-move");
     if let Some(store) = store {
         match store.remove_pack(pack_ref) {
             Ok(true) => what.push("registered content".into()),
@@ -85,6 +98,17 @@ fn remove_one(
                 return Err(err.into());
             }
         }
+    }
+    crate::failpoint::hit("remove-after-unregister");
+    let dropped = LockFileGuard::acquire(&settings.locks_dir(), &settings.lock_file())
+        .and_then(|guard| guard.update(&[(pack_ref.to_string(), None)]));
+    if let Err(err) = dropped {
+        // What was moved aside stays: the next command drops the entry, then deletes it.
+        progress.warning(&format!(
+            "pack {pack_ref} was removed, but its packs.lock entry could not be dropped ({err}); \
+             the next st2 pack command will"
+        ));
+        return Ok(Some(what));
     }
     for (_, aside) in &moved {
         if let Err(err) = std::fs::remove_dir_all(aside) {

@@ -6,14 +6,18 @@
 //!   holds a lock on `owner.lock` inside each for as long as it runs. A staging directory whose
 //!   lock is free (or, not yet claimed, whose process is gone) belongs to a dead install and is
 //!   removed.
-//! - `st2 pack remove` moves the pack aside to `.st2-removing-<ref>-<pid>` before deleting it;
-//!   one whose process is gone is removed.
+//! - `st2 pack remove` moves the pack (and its virtualenv) aside to `.st2-removing-<ref>-<pid>`,
+//!   unregisters it, drops its `packs.lock` entry, then deletes what it moved aside. One whose
+//!   process is gone is put back when the pack is still registered (the removal died before
+//!   its commit point, the store write), and otherwise finished: the lock entry dropped, the
+//!   directories deleted.
 //! - A virtualenv build of `st2ctl reload --register-setup-virtualenvs` killed part way leaves
 //!   `.staging-<ref>-*` beside the virtualenvs; [`crate::venv::remove_leftovers`] removes it.
 //! - An install killed between swapping its directories into place (virtualenv, then pack) and
 //!   registering the pack leaves a journal record in the store ([`crate::store::PendingSwap`]).
-//!   Both are swapped back to the version the store describes, so the pack on disk, its
-//!   virtualenv and the store agree again.
+//!   Both are swapped back to the version the store describes, and the pack's `packs.lock`
+//!   entry is restored from the copy the install kept in its staging directory, so the pack
+//!   on disk, its virtualenv, the store and the lock file agree again.
 //!
 //! [`recover_interrupted`] does all of it; every command that reads or writes packs calls it
 //! first (`st2 pack install/list/get/remove/register`, `st2ctl reload`).
@@ -25,6 +29,7 @@ use std::time::Duration;
 
 use crate::fs::exchange;
 use crate::lock::PackLock;
+use crate::pack::lockfile::{self, LockFileGuard};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
@@ -33,6 +38,9 @@ pub(crate) const STAGING_PREFIX: &str = ".st2-staging-";
 /// Prefix of pack directories being removed.
 pub(crate) const REMOVING_PREFIX: &str = ".st2-removing-";
 const OWNER_LOCK: &str = "owner.lock";
+/// In a pack's staging directory: the pack's lock file entry before the install (restored
+/// when the install is rolled back).
+pub(crate) const PREVIOUS_LOCK_ENTRY: &str = "lock-previous.toml";
 /// In a virtualenv staging directory: the inode of the new virtualenv, written before it is
 /// swapped into place, which tells recovery whether the swap happened.
 const NEW_INODE: &str = "new-inode";
@@ -121,8 +129,8 @@ impl Drop for StagingDir {
     }
 }
 
-/// Remove the staging and removal directories in `dir` (the packs or the virtualenvs
-/// directory) whose process is gone, except those named in `keep`.
+/// Remove the staging directories in `dir` (the packs or the virtualenvs directory) whose
+/// process is gone, except those named in `keep`.
 fn remove_abandoned_dirs(dir: &Path, keep: &[std::ffi::OsString]) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -133,15 +141,7 @@ fn remove_abandoned_dirs(dir: &Path, keep: &[std::ffi::OsString]) {
             continue;
         }
         let name = name.to_string_lossy();
-        let abandoned = if name.starts_with(STAGING_PREFIX) {
-            staging_abandoned(&entry.path())
-        } else if let Some(rest) = name.strip_prefix(REMOVING_PREFIX) {
-            rest.rsplit_once('-')
-                .and_then(|(_, pid)| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !crate::sys::process_alive(pid))
-        } else {
-            false
-        };
+        let abandoned = name.starts_with(STAGING_PREFIX) && staging_abandoned(&entry.path());
         if abandoned {
             tracing::debug!(
                 "removing {} left by a killed command",
@@ -188,6 +188,7 @@ pub(crate) fn recover_interrupted(
 ) -> Result<Vec<String>, StoreError> {
     let mut warnings = Vec::new();
     roll_back(settings, store, &mut warnings)?;
+    recover_removals(settings, Some(store), &mut warnings)?;
     // Those an install still holds: their staging directories hold its previous versions.
     let pending: Vec<_> = store
         .pending_swaps()?
@@ -201,7 +202,77 @@ pub(crate) fn recover_interrupted(
 /// [`recover_interrupted`] where there is no store yet (nothing was ever registered, so
 /// there is nothing to roll back): remove what killed installs and builds left.
 pub(crate) fn remove_abandoned(settings: &Settings) {
+    let _ = recover_removals(settings, None, &mut Vec::new());
     remove_abandoned_in(settings, &[]);
+}
+
+/// The pack name and pid of a `.st2-removing-<name>-<pid>` directory whose process is gone.
+fn dead_removal(name: &str) -> Option<(String, u32)> {
+    let rest = name.strip_prefix(REMOVING_PREFIX)?;
+    let (pack, pid) = rest.rsplit_once('-')?;
+    let pid = pid.parse::<u32>().ok()?;
+    (!crate::sys::process_alive(pid)).then(|| (pack.to_string(), pid))
+}
+
+/// Finish or undo removals whose process died (see the module's doc).
+fn recover_removals(
+    settings: &Settings,
+    store: Option<&mut Store>,
+    warnings: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    // By pack: where each moved-aside directory goes back to.
+    let mut found: std::collections::BTreeMap<String, Vec<(PathBuf, PathBuf)>> =
+        std::collections::BTreeMap::new();
+    for (dir, is_venvs) in [
+        (settings.packs_dir().to_path_buf(), false),
+        (settings.virtualenvs_dir(), true),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Some((pack, _)) = dead_removal(&entry.file_name().to_string_lossy()) else {
+                continue;
+            };
+            let home = if is_venvs {
+                settings.venv_dir(&pack)
+            } else {
+                settings.pack_dir(&pack)
+            };
+            found.entry(pack).or_default().push((entry.path(), home));
+        }
+    }
+    let store = store.map(|store| &*store);
+    for (pack, asides) in found {
+        let registered = match store {
+            Some(store) => store.pack(&pack)?.is_some(),
+            None => false,
+        };
+        if registered {
+            for (aside, home) in &asides {
+                if home.exists() || std::fs::rename(aside, home).is_err() {
+                    let _ = std::fs::remove_dir_all(aside);
+                }
+            }
+            warnings.push(format!(
+                "pack {pack}: put back a removal that was interrupted before it unregistered the pack"
+            ));
+            continue;
+        }
+        let dropped = LockFileGuard::acquire(&settings.locks_dir(), &settings.lock_file())
+            .and_then(|guard| guard.update(&[(pack.clone(), None)]));
+        if let Err(err) = dropped {
+            warnings.push(format!(
+                "pack {pack}: an interrupted removal left its packs.lock entry ({err})"
+            ));
+            continue;
+        }
+        for (aside, _) in &asides {
+            tracing::debug!("removing {} left by a killed removal", aside.display());
+            let _ = std::fs::remove_dir_all(aside);
+        }
+    }
+    Ok(())
 }
 
 fn remove_abandoned_in(settings: &Settings, keep: &[std::ffi::OsString]) {
@@ -266,6 +337,20 @@ fn roll_back(
                         settings.venv_dir(&swap.pack_ref).display()
                     ));
                 }
+            }
+        }
+        // Its lock file entry, as the install found it (kept in its staging directory).
+        let saved = swap.staging.join(PREVIOUS_LOCK_ENTRY);
+        if let Some(previous) = lockfile::load_previous(&saved, &swap.pack_ref) {
+            let restored = LockFileGuard::acquire(&settings.locks_dir(), &settings.lock_file())
+                .and_then(|guard| guard.update(&[(swap.pack_ref.clone(), previous)]));
+            if let Err(err) = restored {
+                warnings.push(format!(
+                    "pack {}: an interrupted install's packs.lock entry could not be restored \
+                     ({err}); it will be tried again",
+                    swap.pack_ref
+                ));
+                continue;
             }
         }
         if rolled_back {

@@ -441,6 +441,7 @@ fn setup_virtualenvs(
             continue;
         }
         let venv_dir = settings.venv_dir(pack_ref);
+        let python_cache = settings.python_cache_dir();
         let spec = venv::VenvSpec {
             pack_ref,
             pack_dir: &target.path,
@@ -448,6 +449,10 @@ fn setup_virtualenvs(
             python: &settings.python_binary,
             virtualenv_opts: &settings.virtualenv_opts,
             pip_opts: &settings.pip_opts,
+            resolution: venv::Resolution {
+                cache_dir: Some(&python_cache),
+                ..Default::default()
+            },
         };
         let result = match action {
             VenvAction::Recreate => venv::recreate(&spec).map(|_| ()),

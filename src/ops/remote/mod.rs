@@ -29,9 +29,10 @@ use super::executions::{
 };
 use super::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use super::packs::{
-    ConfigForm, IndexLookup, IndexSearch, InstallAnswer, InstallProgress, InstallRequest,
-    PackDetails, PackRemoval, PackView, RegisterReport, RegisterRequest, RemoveProgress, Warned,
-    WrittenConfig,
+    ConfigForm, IndexLookup, IndexSearch, InstallAnswer, InstallFailed, InstallProgress,
+    InstallRequest, OutdatedPack, OutdatedRequest, PackDetails, PackRemoval, PackVerification,
+    PackView, PruneItem, RegisterReport, RegisterRequest, RemoveProgress, UpdateAnswer,
+    UpdateRequest, Warned, WrittenConfig,
 };
 use super::InvalidRequest;
 use crate::settings::client::ClientSettings;
@@ -198,4 +199,47 @@ impl super::PackOps for Remote {
     fn write_pack_config(&self, pack: &str, values: &Value) -> anyhow::Result<WrittenConfig> {
         packs::write_config(&self.client, pack, values)
     }
+
+    fn outdated_packs(&self, request: &OutdatedRequest) -> Warned<Vec<OutdatedPack>> {
+        Warned::new(Vec::new(), packs::outdated(&self.client, request))
+    }
+
+    fn update_packs(
+        &self,
+        _request: &UpdateRequest,
+        _progress: &dyn InstallProgress,
+        _interrupt: Arc<AtomicBool>,
+    ) -> UpdateAnswer {
+        UpdateAnswer {
+            warnings: Vec::new(),
+            outcome: Err(InstallFailed {
+                messages: vec![
+                    "st2 pack update only applies to local mode: on a cluster, install the \
+                     versions `st2 pack outdated` names (st2 pack install PACK=VERSION)"
+                        .into(),
+                ],
+                outcome: None,
+            }),
+        }
+    }
+
+    fn verify_packs(&self, _packs: &[String]) -> Warned<Vec<PackVerification>> {
+        Warned::new(Vec::new(), Err(local_only("st2 pack verify")))
+    }
+
+    fn prune_plan(&self) -> Warned<Vec<PruneItem>> {
+        Warned::new(Vec::new(), Err(local_only("st2 pack prune")))
+    }
+
+    fn prune(&self, _items: &[PruneItem]) -> anyhow::Result<Vec<(PruneItem, Result<(), String>)>> {
+        Err(local_only("st2 pack prune"))
+    }
+}
+
+/// The lifecycle commands that concern this machine's files (the lock file, the caches).
+fn local_only(command: &str) -> anyhow::Error {
+    InvalidRequest(format!(
+        "{command} only applies to local mode (it checks this machine's packs.lock and caches)"
+    ))
+    .into()
 }

@@ -135,6 +135,7 @@ fn index_entry(raw: &Value) -> IndexEntry {
         repo_url: text("repo_url").unwrap_or_default(),
         python_versions: strings(raw.get("python_versions")),
         stackstorm_version: text("stackstorm_version"),
+        index_url: String::new(),
         raw: raw.clone(),
     }
 }
@@ -179,6 +180,60 @@ fn api_type(content: ContentType) -> &'static str {
     match content {
         ContentType::Runners => "runner",
         other => other.plural(),
+    }
+}
+
+/// `pack outdated`: each installed pack's version against the cluster's index
+/// (`POST /packs/index/search {"pack"}`).
+pub(super) fn outdated(
+    client: &Client,
+    request: &crate::ops::packs::OutdatedRequest,
+) -> anyhow::Result<Vec<crate::ops::packs::OutdatedPack>> {
+    if request.offline {
+        return Err(InvalidRequest("--offline only applies to local mode".into()).into());
+    }
+    let installed = list(client)?;
+    let mut found = Vec::new();
+    for pack in installed {
+        if !request.packs.is_empty() && !request.packs.contains(&pack.pack_ref) {
+            continue;
+        }
+        let entry = index_search(client, &json!({ "pack": pack.pack_ref }))?;
+        let newest = entry
+            .is_object()
+            .then(|| index_entry(&entry).default_version());
+        let status = match &newest {
+            None => "not in the index".to_string(),
+            Some(newest) if newer(newest, &pack.version) => "update available".into(),
+            Some(_) => "up to date".into(),
+        };
+        found.push(crate::ops::packs::OutdatedPack {
+            pack_ref: pack.pack_ref,
+            source: "index".into(),
+            installed: pack.version,
+            compatible: newest.clone(),
+            newest,
+            pinned: false,
+            status,
+            note: None,
+        });
+    }
+    for asked in &request.packs {
+        if !found.iter().any(|pack| &pack.pack_ref == asked) {
+            anyhow::bail!(
+                "pack \"{asked}\" is not installed on the cluster (`st2 pack list` shows what is)"
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// Whether `candidate` is a higher semver version than `installed`.
+fn newer(candidate: &str, installed: &str) -> bool {
+    let parse = |text: &str| semver::Version::parse(text.trim_start_matches('v')).ok();
+    match (parse(candidate), parse(installed)) {
+        (Some(candidate), Some(installed)) => candidate > installed,
+        _ => candidate != installed,
     }
 }
 
@@ -511,8 +566,14 @@ pub(super) fn install(
             outcome: None,
         }),
     };
-    if request.skip_virtualenv {
-        return failed("--skip-virtualenv only applies to local mode".into());
+    for (asked, flag) in [
+        (request.skip_virtualenv, "--skip-virtualenv"),
+        (request.locked, "--locked"),
+        (request.offline, "--offline"),
+    ] {
+        if asked {
+            return failed(format!("{flag} only applies to local mode"));
+        }
     }
     if request.announce_content {
         // As st2client: what the index says each named pack holds (errors ignored).

@@ -1,8 +1,10 @@
-//! Phase 4, commit: each prepared pack, dependencies first, moved into place under its lock.
-//! The swap is journalled in the store first; then the new virtualenv and the staged pack
-//! directory are swapped in (`renameat2(RENAME_EXCHANGE)`), and the pack's store rows are
-//! replaced in one transaction that also deletes the journal record. If a step fails, what was
-//! swapped is swapped back; if the process dies, the next command does it
+//! Phase 4, commit: every prepared pack moved into place at once, under their locks. The
+//! swaps are journalled in the store first; then each new virtualenv and staged pack
+//! directory is swapped in (`renameat2(RENAME_EXCHANGE)`), the lock file gets the packs' new
+//! entries (each one's previous entry kept in its staging directory), and the packs' store
+//! rows are replaced in one transaction that also deletes the journal records: the commit
+//! point, all packs or none. If a step fails, what was swapped is swapped back and the lock
+//! file's entries restored; if the process dies, the next command does it
 //! (`ops::local::recover`).
 
 use std::collections::BTreeMap;
@@ -10,80 +12,171 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::failure::{io_error, InstallError};
-use super::{PackInstall, Prepared, Venv};
+use super::locked::entry_for;
+use super::{Fate, PackInstall, Prepared, Venv};
 use crate::fs::exchange;
 use crate::lock::PackLock;
+use crate::ops::local::recover::PREVIOUS_LOCK_ENTRY;
 use crate::ops::packs::{InstallStep, InstalledPack};
+use crate::pack::lockfile::{self, LockFileGuard, LockedPack, PacksLock};
 use crate::store::{PendingSwap, ReplaceSummary, Store};
 use crate::venv::VenvOutcome;
 
+/// What was swapped into place for one pack (to undo it).
+#[derive(Clone, Copy)]
+struct Swapped {
+    venv: Option<VenvOutcome>,
+    /// The directory was exchanged with a previous version (else renamed into an empty place).
+    exchanged: bool,
+}
+
 impl PackInstall<'_> {
-    /// Move a prepared pack (and its new virtualenv) into place and register it, under its
-    /// lock.
-    pub(super) fn commit(
+    /// Phase 4: move every prepared pack (and its new virtualenv) into place and register
+    /// them, all or none, under their locks.
+    pub(super) fn commit_all(
         &mut self,
         store: &mut Store,
-        mut prepared: Prepared,
-    ) -> Result<InstalledPack, InstallError> {
-        let pack_ref = prepared.pack_ref.clone();
-        self.progress
-            .start(&pack_ref, InstallStep::Register, "moving into place");
+        mut plan: Vec<Prepared>,
+    ) -> Result<Vec<InstalledPack>, InstallError> {
+        // In ref order, so that two installs of overlapping packs never wait in a circle.
+        let mut refs: Vec<String> = plan.iter().map(|p| p.pack_ref.clone()).collect();
+        refs.sort();
+        refs.dedup();
         let progress = self.progress;
-        let _lock = PackLock::acquire(&self.settings.locks_dir(), &pack_ref, || {
-            progress.waiting_for_lock(&pack_ref)
-        })
-        .map_err(io_error("lock", &self.settings.locks_dir()))?;
+        let locks_dir = self.settings.locks_dir();
+        let mut _locks = Vec::new();
+        for pack_ref in &refs {
+            _locks.push(
+                PackLock::acquire(&locks_dir, pack_ref, || progress.waiting_for_lock(pack_ref))
+                    .map_err(io_error("lock", &locks_dir))?,
+            );
+        }
+        let lock_file = self.settings.lock_file();
+        // Read under the packs' locks: their entries cannot change meanwhile.
+        let current = PacksLock::read(&lock_file)?.unwrap_or_default();
+        let mut previous: Vec<(String, Option<LockedPack>)> = Vec::new();
+        for prepared in &plan {
+            self.current = Some(prepared.pack_ref.clone());
+            progress.start(
+                &prepared.pack_ref,
+                InstallStep::Register,
+                "moving into place",
+            );
+            let final_dir = self.settings.pack_dir(&prepared.pack_ref);
+            let staged = prepared.staged_dir();
+            carry_pack_local_config(&final_dir, &staged)?;
+            make_group_writable(&staged, self.settings.pack_group.as_deref());
+            let entry = current.packs.get(&prepared.pack_ref);
+            let saved = prepared.staging.path().join(PREVIOUS_LOCK_ENTRY);
+            lockfile::save_previous(entry, &saved).map_err(io_error("write", &saved))?;
+            previous.push((prepared.pack_ref.clone(), entry.cloned()));
+        }
 
-        let final_dir = self.settings.pack_dir(&pack_ref);
-        let staged = prepared.staged_dir();
-        carry_pack_local_config(&final_dir, &staged)?;
-        make_group_writable(&staged, self.settings.pack_group.as_deref());
-
-        journal_swap(store, &prepared)?;
-        let venv_swapped = swap_virtualenv_in(store, &prepared)?;
-        crate::failpoint::hit("install-after-venv-swap");
-        let swapped = match swap_into_place(&staged, &final_dir) {
-            Ok(swapped) => swapped,
+        let mut swapped: Vec<Swapped> = Vec::new();
+        for prepared in &plan {
+            self.current = Some(prepared.pack_ref.clone());
+            match self.swap_in(store, prepared) {
+                Ok(done) => swapped.push(done),
+                Err(err) => {
+                    undo_swaps(store, &plan, &swapped);
+                    return Err(err);
+                }
+            }
+        }
+        let entries: Vec<(String, Option<LockedPack>)> = plan
+            .iter()
+            .map(|prepared| (prepared.pack_ref.clone(), Some(entry_for(prepared))))
+            .collect();
+        let guard = LockFileGuard::acquire(&locks_dir, &lock_file)
+            .and_then(|guard| guard.update(&entries).map(|()| guard));
+        let guard = match guard {
+            Ok(guard) => guard,
             Err(err) => {
-                if undo_virtualenv_swap(&prepared, venv_swapped) {
-                    let _ = store.end_swap(&pack_ref);
+                undo_swaps(store, &plan, &swapped);
+                return Err(err.into());
+            }
+        };
+        crate::failpoint::hit("install-after-lock");
+        // Registering also deletes the journal records, in the same transaction.
+        let registrations: Vec<_> = plan
+            .iter()
+            .map(|prepared| (&prepared.loaded.registration, prepared.config.as_ref()))
+            .collect();
+        let summaries = match store.replace_packs(&registrations) {
+            Ok(summaries) => summaries,
+            Err(err) => {
+                // Put the previous versions (or nothing) back: the store still describes them.
+                if let Err(lock_err) = guard.update(&previous) {
+                    tracing::warn!("could not restore packs.lock: {lock_err}");
+                }
+                undo_swaps(store, &plan, &swapped);
+                return Err(err.into());
+            }
+        };
+        drop(guard);
+        crate::failpoint::hit("install-after-register");
+        let mut installed = Vec::new();
+        for ((prepared, summary), done) in plan.iter_mut().zip(summaries).zip(swapped) {
+            let pack_ref = prepared.pack_ref.clone();
+            let final_dir = self.settings.pack_dir(&pack_ref);
+            let counts: BTreeMap<String, u64> =
+                store.content_counts(&pack_ref)?.into_iter().collect();
+            self.progress.done(
+                &pack_ref,
+                InstallStep::Register,
+                &format!("{}", final_dir.display()),
+            );
+            installed.push(installed_pack(
+                prepared, &final_dir, done.venv, counts, summary,
+            ));
+            self.set_fate(&pack_ref, Fate::Installed);
+        }
+        // After the swaps, the staging directories hold the previous versions; dropping
+        // `plan` deletes those.
+        Ok(installed)
+    }
+
+    /// Journal one pack's swap, then swap its new virtualenv and directory into place; on
+    /// failure, what this did for the pack is undone.
+    fn swap_in(&self, store: &mut Store, prepared: &Prepared) -> Result<Swapped, InstallError> {
+        let final_dir = self.settings.pack_dir(&prepared.pack_ref);
+        let staged = prepared.staged_dir();
+        journal_swap(store, prepared)?;
+        let venv = swap_virtualenv_in(store, prepared)?;
+        crate::failpoint::hit("install-after-venv-swap");
+        let exchanged = match swap_into_place(&staged, &final_dir) {
+            Ok(exchanged) => exchanged,
+            Err(err) => {
+                if undo_virtualenv_swap(prepared, venv) {
+                    let _ = store.end_swap(&prepared.pack_ref);
                 }
                 return Err(err);
             }
         };
         crate::failpoint::hit("install-after-swap");
-        // Registering also deletes the journal record, in the same transaction.
-        let stored =
-            store.replace_pack_with_config(&prepared.loaded.registration, prepared.config.as_ref());
-        let summary = match stored {
-            Ok(summary) => summary,
-            Err(err) => {
-                // Put the previous version (or nothing) back: the store still describes it.
-                if undo_swap(&staged, &final_dir, swapped).is_ok()
-                    && undo_virtualenv_swap(&prepared, venv_swapped)
-                {
-                    let _ = store.end_swap(&pack_ref);
-                }
-                return Err(err.into());
-            }
-        };
-        crate::failpoint::hit("install-after-register");
-        let counts: BTreeMap<String, u64> = store.content_counts(&pack_ref)?.into_iter().collect();
-        self.progress.done(
-            &pack_ref,
-            InstallStep::Register,
-            &format!("{}", final_dir.display()),
-        );
-        // After the swaps, the staging directories hold the previous versions; dropping
-        // `prepared` at the end deletes those.
-        Ok(installed_pack(
-            &mut prepared,
-            &final_dir,
-            venv_swapped,
-            counts,
-            summary,
-        ))
+        Ok(Swapped { venv, exchanged })
     }
+}
+
+/// Swap back what [`PackInstall::swap_in`] did for the first `swapped.len()` packs of
+/// `plan`, last first, and drop their journal records.
+fn undo_swaps(store: &mut Store, plan: &[Prepared], swapped: &[Swapped]) {
+    for (prepared, done) in plan.iter().zip(swapped).rev() {
+        let final_dir_undone = undo_swap(
+            &prepared.staged_dir(),
+            &prepared_final_dir(prepared),
+            done.exchanged,
+        )
+        .is_ok();
+        if final_dir_undone && undo_virtualenv_swap(prepared, done.venv) {
+            let _ = store.end_swap(&prepared.pack_ref);
+        }
+    }
+}
+
+/// Where a prepared pack goes (its registration records it).
+fn prepared_final_dir(prepared: &Prepared) -> std::path::PathBuf {
+    prepared.loaded.registration.pack.path.clone()
 }
 
 /// Upstream carries a pack-local config.yaml over to the new version.
@@ -131,6 +224,7 @@ fn swap_virtualenv_in(
                 Err(InstallError::Venv {
                     pack: prepared.pack_ref.clone(),
                     message: err.to_string(),
+                    offline: false,
                 })
             }
         },

@@ -69,7 +69,34 @@ pub(crate) enum InstallError {
         pack: String,
         /// Why, with the installer's last lines; files named as in the source.
         message: String,
+        /// Offline, and Python packages are missing from the cache (the other packs' are
+        /// looked for too, so that the error names all of them).
+        offline: bool,
     },
+    /// `packs.lock` cannot be read or written.
+    #[error(transparent)]
+    LockFile(#[from] crate::pack::lockfile::LockFileError),
+    /// `--locked` without a lock file.
+    #[error(
+        "there is no {} to install from; install packs without --locked to write one, or copy \
+         one there",
+        path.display()
+    )]
+    NoLockFile {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// `--locked PACK` for a pack the lock file does not list.
+    #[error("{} lists no pack \"{name}\"; install it without --locked first", path.display())]
+    NotLocked {
+        /// The pack asked for.
+        name: String,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// What was fetched or built is not what the lock file records.
+    #[error("does not match packs.lock: {0}")]
+    LockMismatch(String),
     /// Stopped by Ctrl-C (SIGINT) or SIGTERM before anything was moved into place.
     #[error("interrupted during the {step} step")]
     Interrupted {
@@ -188,7 +215,9 @@ impl InstallFailure {
                     if several
                         || matches!(
                             error,
-                            InstallError::Interrupted { .. } | InstallError::Venv { .. }
+                            InstallError::Interrupted { .. }
+                                | InstallError::Venv { .. }
+                                | InstallError::LockMismatch(_)
                         ) =>
                 {
                     format!("{pack}: {error}")

@@ -16,17 +16,25 @@
 //!    virtualenvs, the final ones untouched. A failure in phases 1-3 removes the staging
 //!    directories; [`InstallFailure`](failure::InstallFailure) names the pack and what became
 //!    of the others.
-//! 4. **Commit** each pack, dependencies first, under a per-pack lock: journal the swap, swap
-//!    the new virtualenv and the staged directory into place and replace the pack's store rows
-//!    in one transaction. If the store write fails, the previous ones are swapped back; if the
-//!    process dies, the next command does it (`recover`).
+//! 4. **Commit** every pack at once, under their per-pack locks: journal the swaps, swap the
+//!    new virtualenvs and the staged directories into place, write the lock file, and replace
+//!    the packs' store rows in one transaction, which deletes the journal records: the
+//!    install's commit point. If a step fails, what was swapped is swapped back and the lock
+//!    file's entries restored; if the process dies, the next command does it (`recover`).
 //!
-//! One file per phase: `resolve.rs`, `prepare.rs`, `virtualenv.rs`, `commit.rs`; `failure.rs`
-//! holds the errors and the report of a failed install. This file holds the install's state
-//! ([`PackInstall`]) and runs the phases in order.
+//! `packs.lock` (`crate::pack::lockfile`) is read first: `--locked` installs what it lists
+//! (`locked.rs`: the selection, and the checks that what was fetched and built is what it
+//! records); a plain install of a pack at the commit the lock records pins its Python
+//! distributions to the locked versions, from the cache first. `st2 pack update` runs the same
+//! phases with targets of its own ([`update_packs`]).
+//!
+//! One file per phase: `resolve.rs`, `prepare.rs`, `virtualenv.rs`, `commit.rs`; `locked.rs`
+//! the lock file's part; `failure.rs` holds the errors and the report of a failed install.
+//! This file holds the install's state ([`PackInstall`]) and runs the phases in order.
 
 mod commit;
 mod failure;
+mod locked;
 mod prepare;
 mod resolve;
 mod virtualenv;
@@ -46,6 +54,7 @@ use crate::index::Index;
 use crate::ops::packs::{
     InstallAnswer, InstallFailed, InstallProgress, InstallRequest, InstallStep, InstalledPack,
 };
+use crate::pack::lockfile::{LockedPack, LockedVenv, PacksLock};
 use crate::register::LoadedPack;
 use crate::settings::Settings;
 use crate::store::{ConfigRecord, Store};
@@ -65,11 +74,11 @@ pub(crate) fn install_packs(
     git::init_deferring_ca_bundle();
     let mut install = PackInstall::new(settings, request, progress);
     install.interrupt_on(interrupt);
-    if request.announce_content {
+    if request.announce_content && !request.locked {
         install.announce_content();
     }
     let outcome = install
-        .install(&request.packs)
+        .install(Arguments::Packs(&request.packs))
         .map_err(|failure| InstallFailed {
             messages: failure.messages(),
             outcome: failure.outcome(),
@@ -78,6 +87,52 @@ pub(crate) fn install_packs(
         warnings: std::mem::take(&mut install.warnings),
         outcome,
     }
+}
+
+/// Install packs already resolved to a target each (`st2 pack update`): the same phases as
+/// an install, all or nothing, the lock file updated.
+pub(crate) fn install_targets(
+    settings: &Settings,
+    request: &InstallRequest,
+    targets: Vec<Target>,
+    progress: &dyn InstallProgress,
+    interrupt: Arc<AtomicBool>,
+) -> InstallAnswer {
+    git::init_deferring_ca_bundle();
+    let mut install = PackInstall::new(settings, request, progress);
+    install.interrupt_on(interrupt);
+    let outcome = install
+        .install(Arguments::Targets(targets))
+        .map_err(|failure| InstallFailed {
+            messages: failure.messages(),
+            outcome: failure.outcome(),
+        });
+    InstallAnswer {
+        warnings: std::mem::take(&mut install.warnings),
+        outcome,
+    }
+}
+
+/// A pack to install at a given ref, keeping what the lock file records as asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The pack's ref (progress and errors name it).
+    pub(crate) pack_ref: String,
+    /// Where from, at which ref.
+    pub(crate) source: crate::pack::source::PackSource,
+    /// What the lock file records as asked for (an update keeps a pack that follows the
+    /// index's newest version unpinned).
+    pub(crate) requested: Option<String>,
+    /// Which pack pulled it in, as the lock file says.
+    pub(crate) dependency_of: Option<String>,
+}
+
+/// What an install starts from.
+enum Arguments<'a> {
+    /// PACK arguments (none with `--locked`: every locked pack).
+    Packs(&'a [String]),
+    /// Targets chosen by `st2 pack update`.
+    Targets(Vec<Target>),
 }
 
 /// A pack downloaded, validated and ready to commit.
@@ -93,6 +148,30 @@ struct Prepared {
     virtualenv: Venv,
     /// `configs/<ref>.yaml`, checked against the new version's schema.
     config: Option<ConfigRecord>,
+    /// What the PACK argument asked for (`=REF`).
+    requested: Option<String>,
+    /// The index it came from.
+    index_url: Option<String>,
+    /// The lock file's entry it must reproduce (`--locked`).
+    pin: Option<LockedPack>,
+    /// The lock file's entry for the same commit (or directory tree): its Python
+    /// distributions are installed at the locked versions.
+    lock_match: Option<LockedPack>,
+    /// `sha256:` of the staged tree.
+    tree: String,
+    /// The virtualenv for the lock file.
+    venv_record: VenvRecord,
+}
+
+/// What the lock file says of a pack's virtualenv.
+#[derive(Debug, Clone)]
+enum VenvRecord {
+    /// It has none (no Python code).
+    None,
+    /// `--skip-virtualenv`.
+    Skipped,
+    /// Built or reused: interpreter, installer, distributions.
+    Locked(LockedVenv),
 }
 
 /// The virtualenv step's outcome for one pack.
@@ -126,6 +205,8 @@ struct PackInstall<'a> {
     ledger: Vec<(String, Fate)>,
     /// Warnings gathered along the way (index fell back to cache, ...).
     warnings: Vec<String>,
+    /// `packs.lock` as it was when the install started.
+    lock: PacksLock,
 }
 
 impl<'a> PackInstall<'a> {
@@ -144,6 +225,16 @@ impl<'a> PackInstall<'a> {
             current: None,
             ledger: Vec::new(),
             warnings: Vec::new(),
+            lock: PacksLock::default(),
+        }
+    }
+
+    /// How git fetches for this install: through the cache, offline when asked.
+    fn fetch_options(&self) -> git::FetchOptions {
+        git::FetchOptions {
+            timeout: self.settings.network_timeout,
+            cache: Some(self.settings.git_cache_dir()),
+            offline: self.options.offline,
         }
     }
 
@@ -166,8 +257,8 @@ impl<'a> PackInstall<'a> {
     /// Install `packs` (PACK arguments) and their dependencies: every argument is resolved
     /// (index, ref) before anything is downloaded, every pack downloaded and validated before
     /// any virtualenv is built, and nothing is moved into place before all of that succeeded.
-    fn install(&mut self, packs: &[String]) -> Result<Vec<InstalledPack>, InstallFailure> {
-        let result = self.run(packs);
+    fn install(&mut self, arguments: Arguments) -> Result<Vec<InstalledPack>, InstallFailure> {
+        let result = self.run(arguments);
         result.map_err(|failed| {
             let failing: Vec<&str> = failed
                 .iter()
@@ -185,18 +276,24 @@ impl<'a> PackInstall<'a> {
 
     fn run(
         &mut self,
-        packs: &[String],
+        arguments: Arguments,
     ) -> Result<Vec<InstalledPack>, Vec<(Option<String>, InstallError)>> {
         let whole = |error: InstallError| vec![(None, error)];
         self.settings
             .ensure_writable()
             .map_err(|e| whole(e.into()))?;
         let existing = self.recover_interrupted().map_err(whole)?;
-        let resolved = self.resolve_arguments(packs)?;
+        self.lock = PacksLock::read(&self.settings.lock_file())
+            .map_err(|e| whole(e.into()))?
+            .unwrap_or_default();
+        let resolved = match arguments {
+            Arguments::Packs(packs) if self.options.locked => self.resolve_locked(packs)?,
+            Arguments::Packs(packs) => self.resolve_arguments(packs)?,
+            Arguments::Targets(targets) => self.resolve_targets(targets)?,
+        };
         let fail = |this: &Self, error: InstallError| vec![(this.current.clone(), error)];
         let mut plan = self.prepare_all(resolved).map_err(|e| fail(self, e))?;
-        self.build_virtualenvs(&mut plan)
-            .map_err(|e| fail(self, e))?;
+        self.build_virtualenvs(&mut plan)?;
         let mut store = match existing {
             Some(store) => store,
             None => Store::open(&self.settings.store_path).map_err(|e| whole(e.into()))?,
@@ -227,29 +324,31 @@ impl<'a> PackInstall<'a> {
         Ok(preparation.plan)
     }
 
-    /// Phase 3: the virtualenvs, once every pack is known to be good.
-    fn build_virtualenvs(&mut self, plan: &mut [Prepared]) -> Result<(), InstallError> {
-        for prepared in plan {
+    /// Phase 3: the virtualenvs, once every pack is known to be good. Offline, every pack's
+    /// is tried, so that the error lists every Python package missing from the cache.
+    fn build_virtualenvs(
+        &mut self,
+        plan: &mut [Prepared],
+    ) -> Result<(), Vec<(Option<String>, InstallError)>> {
+        let mut failed = Vec::new();
+        for prepared in plan.iter_mut() {
             self.current = Some(prepared.pack_ref.clone());
-            prepared.virtualenv = self.virtualenv(prepared)?;
+            match self.virtualenv(prepared) {
+                Ok(venv) => prepared.virtualenv = venv,
+                Err(error @ InstallError::Venv { offline: true, .. }) => {
+                    failed.push((Some(prepared.pack_ref.clone()), error));
+                }
+                Err(error) => {
+                    failed.push((Some(prepared.pack_ref.clone()), error));
+                    return Err(failed);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            return Err(failed);
         }
         self.check_interrupt(InstallStep::Register)
-    }
-
-    /// Phase 4: commit, in plan order (dependencies first).
-    fn commit_all(
-        &mut self,
-        store: &mut Store,
-        plan: Vec<Prepared>,
-    ) -> Result<Vec<InstalledPack>, InstallError> {
-        let mut installed = Vec::new();
-        for prepared in plan {
-            self.current = Some(prepared.pack_ref.clone());
-            let pack_ref = prepared.pack_ref.clone();
-            installed.push(self.commit(store, prepared)?);
-            self.set_fate(&pack_ref, Fate::Installed);
-        }
-        Ok(installed)
+            .map_err(|error| vec![(self.current.clone(), error)])
     }
 
     fn set_fate(&mut self, name: &str, fate: Fate) {

@@ -9,11 +9,12 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::failure::{io_error, Fate, InstallError};
-use super::resolve::{likely_name_and_version, Resolved};
-use super::{recover, PackInstall, Prepared, Venv};
+use super::resolve::Resolved;
+use super::{recover, PackInstall, Prepared, Venv, VenvRecord};
 use crate::git;
 use crate::ops::packs::InstallStep;
 use crate::pack::manifest::{PackManifest, SYSTEM_PACKS};
+use crate::pack::source::likely_name_and_version;
 use crate::pack::source::{self, PackSource};
 use crate::register::{self, LoadedPack};
 use crate::settings::io_reason;
@@ -46,7 +47,12 @@ impl PackInstall<'_> {
             fetch_url,
             references,
             record,
+            requested,
+            index_url,
+            pin,
+            dependency_of: locked_dependency_of,
         } = resolved;
+        let dependency_of = dependency_of.map(str::to_string).or(locked_dependency_of);
         self.current = Some(label.clone());
         self.check_interrupt(InstallStep::Download)?;
         self.set_fate(&label, Fate::RolledBack);
@@ -55,7 +61,10 @@ impl PackInstall<'_> {
             self.settings.packs_dir(),
         ))?;
         let staged = staging.path().join("pack");
-        let record = self.download(&label, &source, &fetch_url, &references, &staged, record)?;
+        let record = match &pin {
+            Some(pin) => self.download_pinned(&label, &source, pin, &staged, record)?,
+            None => self.download(&label, &source, &fetch_url, &references, &staged, record)?,
+        };
         // Errors name files as the user knows them (the source), not the staging copy.
         let shown = fetch_url
             .strip_prefix("file://")
@@ -63,24 +72,76 @@ impl PackInstall<'_> {
             .to_string();
         let loaded = self.validate(&label, &staged, &shown, &record)?;
         let pack_ref = loaded.registration.pack.pack_ref.clone();
-        if !first_request(preparation, &pack_ref, &loaded, dependency_of)? {
+        let tree = crate::pack::tree::tree_hash(&staged).map_err(io_error("read", &staged))?;
+        if let Some(pin) = &pin {
+            self.check_pinned(pin, &loaded.manifest.version, &tree)?;
+        }
+        if !first_request(preparation, &pack_ref, &loaded, dependency_of.as_deref())? {
             return Ok(());
         }
-        if !self.options.skip_dependencies {
+        if self.options.locked {
+            if !self.options.skip_dependencies {
+                self.check_locked_dependencies(&pack_ref, &loaded.manifest.dependencies)?;
+            }
+        } else if !self.options.skip_dependencies {
             self.prepare_dependencies(&pack_ref, &loaded, preparation)?;
         }
         let config = self.load_existing_config(&pack_ref, &loaded)?;
+        let lock_match = match &pin {
+            Some(pin) => Some(pin.clone()),
+            None => self.lock_match(&pack_ref, &record, &tree),
+        };
         preparation.plan.push(Prepared {
             pack_ref,
             loaded,
             staging,
             shown,
             source: record,
-            dependency_of: dependency_of.map(str::to_string),
+            dependency_of,
             virtualenv: Venv::Unchanged("not needed"),
             config,
+            requested,
+            index_url,
+            pin,
+            lock_match,
+            tree,
+            venv_record: VenvRecord::None,
         });
         Ok(())
+    }
+
+    /// Fetch a locked pack at its commit (through the git cache: no network when it has the
+    /// commit), or copy its directory; the source record, with the commit.
+    fn download_pinned(
+        &self,
+        label: &str,
+        source: &PackSource,
+        pin: &crate::pack::lockfile::LockedPack,
+        staged: &Path,
+        mut record: Value,
+    ) -> Result<Value, InstallError> {
+        self.progress.start(label, InstallStep::Download, &pin.url);
+        if let PackSource::Directory { path } = source {
+            copy_dir(path, staged)?;
+            self.progress.done(label, InstallStep::Download, "copied");
+            return Ok(record);
+        }
+        let commit = pin.commit.as_deref().unwrap_or_default();
+        let fetched = git::fetch_commit(
+            &pin.url,
+            commit,
+            pin.reference.as_deref(),
+            staged,
+            &self.fetch_options(),
+        )
+        .map_err(|error| InstallError::Git {
+            pack: label.to_string(),
+            error,
+        })?;
+        self.progress
+            .done(label, InstallStep::Download, &short_commit(&fetched.commit));
+        record["commit"] = json!(fetched.commit);
+        Ok(record)
     }
 
     /// Copy or fetch the pack into `staged`; the source record, with the commit fetched.
@@ -99,16 +160,11 @@ impl PackInstall<'_> {
             self.progress.done(label, InstallStep::Download, "copied");
             return Ok(record);
         }
-        let options = git::FetchOptions {
-            timeout: self.settings.network_timeout,
-        };
-        let (fetched, _) =
-            git::fetch_first(fetch_url, references, staged, &options).map_err(|error| {
-                InstallError::Git {
-                    pack: label.to_string(),
-                    error,
-                }
-            })?;
+        let (fetched, _) = git::fetch_first(fetch_url, references, staged, &self.fetch_options())
+            .map_err(|error| InstallError::Git {
+            pack: label.to_string(),
+            error,
+        })?;
         self.progress
             .done(label, InstallStep::Download, &short_commit(&fetched.commit));
         record["commit"] = json!(fetched.commit);

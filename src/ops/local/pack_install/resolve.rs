@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::failure::{Fate, InstallError};
-use super::PackInstall;
+use super::{PackInstall, Target};
 use crate::git;
 use crate::index::{Index, IndexEntry, IndexOptions};
 use crate::ops::packs::InstallStep;
-use crate::pack::source::{self, PackSource};
+use crate::pack::lockfile::LockedPack;
+use crate::pack::source::{self, likely_name_and_version, PackSource};
 
 /// A PACK argument (or dependency) resolved: where to fetch it and at which ref.
 pub(super) struct Resolved {
@@ -23,6 +24,14 @@ pub(super) struct Resolved {
     /// The ref to fetch (none: the default branch).
     pub(super) references: Vec<String>,
     pub(super) record: Value,
+    /// What the argument asked for (`=REF`), for the lock file.
+    pub(super) requested: Option<String>,
+    /// The index the entry came from.
+    pub(super) index_url: Option<String>,
+    /// The lock file's entry to reproduce (`--locked`): fetched at its commit.
+    pub(super) pin: Option<LockedPack>,
+    /// Which pack pulled it in, when the lock file or an update says so.
+    pub(super) dependency_of: Option<String>,
 }
 
 /// Where a source is fetched from before its ref is probed.
@@ -32,13 +41,25 @@ struct Location {
     candidates: Vec<String>,
     /// The source record to store.
     record: Value,
+    /// The index the entry came from.
+    index_url: Option<String>,
+}
+
+/// What a PACK argument asks for (`=REF`).
+pub(super) fn requested_ref(source: &PackSource) -> Option<String> {
+    match source {
+        PackSource::Index { version, .. } => version.clone(),
+        PackSource::Git { reference, .. } => reference.clone(),
+        PackSource::Directory { .. } => None,
+    }
 }
 
 impl PackInstall<'_> {
     /// The index, loaded on first use (installs from URLs never need it).
     fn index(&mut self) -> Result<&Index, InstallError> {
         if self.index.is_none() {
-            let options = IndexOptions::from_settings(self.settings);
+            let mut options = IndexOptions::from_settings(self.settings);
+            options.offline = self.options.offline;
             let loaded = Index::load(&self.settings.index_urls, &options)?;
             self.warnings.extend(loaded.warnings);
             self.index = Some(loaded.index);
@@ -102,6 +123,33 @@ impl PackInstall<'_> {
         }
     }
 
+    /// Resolve the targets `st2 pack update` chose: as arguments, each recording what the
+    /// lock file says was asked for.
+    pub(super) fn resolve_targets(
+        &mut self,
+        targets: Vec<Target>,
+    ) -> Result<Vec<Resolved>, Vec<(Option<String>, InstallError)>> {
+        let mut resolved = Vec::new();
+        let mut failed = Vec::new();
+        for target in targets {
+            self.ledger
+                .push((target.pack_ref.clone(), Fate::NotStarted));
+            match self.resolve(&target.pack_ref, target.source) {
+                Ok(mut one) => {
+                    one.requested = target.requested;
+                    one.dependency_of = target.dependency_of;
+                    resolved.push(one);
+                }
+                Err(err) => failed.push((Some(target.pack_ref), err)),
+            }
+        }
+        if failed.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(failed)
+        }
+    }
+
     /// Where `source` comes from, checked: the index entry and version, the ref in the
     /// repository (one `ls-remote`, nothing downloaded).
     pub(super) fn resolve(
@@ -117,6 +165,7 @@ impl PackInstall<'_> {
             fetch_url,
             candidates,
             mut record,
+            index_url,
         } = self.locate(&source)?;
         let references = match &source {
             PackSource::Directory { .. } => Vec::new(),
@@ -138,10 +187,14 @@ impl PackInstall<'_> {
         );
         Ok(Resolved {
             label: label.to_string(),
+            requested: requested_ref(&source),
             source,
             fetch_url,
             references,
             record,
+            index_url,
+            pin: None,
+            dependency_of: None,
         })
     }
 
@@ -153,12 +206,11 @@ impl PackInstall<'_> {
         fetch_url: &str,
         candidates: &[String],
     ) -> Result<Option<String>, InstallError> {
-        let options = git::FetchOptions {
-            timeout: self.settings.network_timeout,
-        };
-        git::probe(fetch_url, candidates, &options).map_err(|error| InstallError::Git {
-            pack: label.to_string(),
-            error,
+        git::probe(fetch_url, candidates, &self.fetch_options()).map_err(|error| {
+            InstallError::Git {
+                pack: label.to_string(),
+                error,
+            }
         })
     }
 
@@ -185,12 +237,14 @@ impl PackInstall<'_> {
                     fetch_url: entry.repo_url.clone(),
                     candidates,
                     record,
+                    index_url: Some(entry.index_url.clone()),
                 })
             }
             PackSource::Git { url, reference } => Ok(Location {
                 fetch_url: url.clone(),
                 candidates: reference.iter().cloned().collect(),
                 record: json!({"type": "git", "url": url, "reference": reference}),
+                index_url: None,
             }),
             PackSource::Directory { path } => {
                 let url = format!("file://{}", path.display());
@@ -198,6 +252,7 @@ impl PackInstall<'_> {
                     fetch_url: url.clone(),
                     candidates: Vec::new(),
                     record: json!({"type": "directory", "url": url}),
+                    index_url: None,
                 })
             }
         }
@@ -229,52 +284,5 @@ fn index_versions(
         // which is not a release) is skipped for the next highest; when none is tagged the
         // error names the first.
         None => Ok(entry.sorted_versions()),
-    }
-}
-
-/// The name a dependency will most likely install as, and the version it asks for, so that an
-/// installed one can be recognised before anything is downloaded.
-pub(super) fn likely_name_and_version(source: &PackSource) -> (String, Option<String>) {
-    match source {
-        PackSource::Index { name, version } => (name.clone(), version.clone()),
-        PackSource::Git { url, reference } => {
-            let last = url
-                .trim_end_matches('/')
-                .rsplit(['/', ':'])
-                .next()
-                .unwrap_or(url);
-            let name = last.trim_end_matches(".git");
-            let name = name.strip_prefix("stackstorm-").unwrap_or(name);
-            (name.replace('-', "_"), reference.clone())
-        }
-        PackSource::Directory { path } => (
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            None,
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dependency_names_from_urls() {
-        let git = |url: &str| PackSource::Git {
-            url: url.into(),
-            reference: Some("1.0.0".into()),
-        };
-        assert_eq!(
-            likely_name_and_version(&git(
-                "https://github.com/StackStorm-Exchange/stackstorm-aws_boto3.git"
-            )),
-            ("aws_boto3".to_string(), Some("1.0.0".to_string()))
-        );
-        assert_eq!(
-            likely_name_and_version(&git("git@host:o/my-pack")).0,
-            "my_pack"
-        );
     }
 }

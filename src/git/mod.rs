@@ -24,6 +24,9 @@
 //! # Ok::<(), git::GitError>(())
 //! ```
 
+mod cache;
+mod files;
+
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::{Once, OnceLock};
@@ -34,17 +37,29 @@ use git2::{
     Oid, ProxyOptions, RemoteCallbacks, Repository,
 };
 
+pub(crate) use cache::{repo_path as cache_repo_path, repo_url as cached_repo_url};
+pub(crate) use files::{commit_files, worktree_files};
+
 /// Network settings for a fetch.
 #[derive(Debug, Clone)]
 pub(crate) struct FetchOptions {
     /// Connect and read timeout of network transports.
     pub timeout: Duration,
+    /// The git cache (`<base_path>/cache/git`), one repository per URL: fetches go there
+    /// first and the destination is made from it. `None`: fetch straight into the
+    /// destination.
+    pub cache: Option<PathBuf>,
+    /// Never use the network: remote repositories only from the cache (local ones are read
+    /// as always).
+    pub offline: bool,
 }
 
 impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
             timeout: Duration::from_secs(30),
+            cache: None,
+            offline: false,
         }
     }
 }
@@ -123,6 +138,18 @@ pub(crate) enum GitError {
         /// Why.
         message: String,
     },
+    /// Offline, and the cache does not have what is asked for.
+    #[error(
+        "offline, and the git cache has no copy of {url}{}; run the install once without \
+         --offline to fill it",
+        what.as_deref().map(|what| format!(" at {what}")).unwrap_or_default()
+    )]
+    NotCached {
+        /// The repository.
+        url: String,
+        /// The ref or commit asked for, when one was.
+        what: Option<String>,
+    },
     /// Anything else.
     #[error("git operation on {url} failed: {message}")]
     Other {
@@ -183,13 +210,77 @@ pub(crate) fn available_versions(
 /// listing of its refs (`ls-remote`), as [`fetch_first`] would choose it, without downloading
 /// anything; `None` when no reference is asked (the default branch). Errors are
 /// [`fetch_first`]'s, so an install can check every pack's source before it downloads any.
+/// Offline, the git cache's refs are the listing.
 pub(crate) fn probe(
     url: &str,
     references: &[String],
     options: &FetchOptions,
 ) -> Result<Option<String>, GitError> {
-    let (_, reference) = remote_listing(url, options)?.choose(url, references)?;
+    let (_, reference) = listing_for(url, references, options)?.choose(url, references)?;
     Ok(reference.map(str::to_string))
+}
+
+/// The `v<semver>` tags of `url` (`v` stripped, highest first), the commit each of
+/// `references` resolves to (in order; `None` for a reference it does not have, or a tag
+/// whose commit cannot be told before fetching), and the default branch's name and commit.
+/// Offline, from the git cache. For `st2 pack outdated`.
+pub(crate) fn remote_state(url: &str, options: &FetchOptions) -> Result<RemoteState, GitError> {
+    let listing = listing_for(url, &[], options)?;
+    let default_branch = listing.default_branch.as_deref().and_then(|branch| {
+        let oid = listing.get(branch)?;
+        Some((
+            branch.trim_start_matches("refs/heads/").to_string(),
+            oid.to_string(),
+        ))
+    });
+    let branches = listing
+        .refs
+        .iter()
+        .filter_map(|(name, oid)| {
+            name.strip_prefix("refs/heads/")
+                .map(|branch| (branch.to_string(), oid.to_string()))
+        })
+        .collect();
+    Ok(RemoteState {
+        versions: listing.versions(),
+        default_branch,
+        branches,
+    })
+}
+
+/// What [`remote_state`] found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RemoteState {
+    /// `v<semver>` tags, `v` stripped, highest first.
+    pub(crate) versions: Vec<String>,
+    /// The default branch and its commit.
+    pub(crate) default_branch: Option<(String, String)>,
+    /// Every branch and its commit.
+    pub(crate) branches: Vec<(String, String)>,
+}
+
+/// The listing of `url`: `ls-remote`, or offline the git cache's refs (an error naming
+/// what is missing when there is no copy).
+fn listing_for(
+    url: &str,
+    references: &[String],
+    options: &FetchOptions,
+) -> Result<Listing, GitError> {
+    check_url(url)?;
+    if options.offline && !is_local(url) {
+        let cached = match &options.cache {
+            Some(cache) => cache::CachedRepo::open_existing(cache, url)?,
+            None => None,
+        };
+        return match cached {
+            Some(cached) => Ok(cached.listing()),
+            None => Err(GitError::NotCached {
+                url: url.to_string(),
+                what: references.first().cloned(),
+            }),
+        };
+    }
+    remote_listing(url, options)
 }
 
 /// The refs of the repository at `url` (`ls-remote`), through a throwaway bare repository;
@@ -229,6 +320,9 @@ pub(crate) fn fetch_first(
     let git_error = |err: git2::Error| GitError::from_git2(url, err);
     check_url(url)?;
     configure_libgit2(url, options);
+    if let Some(cache) = &options.cache {
+        return fetch_through_cache(cache, url, references, dest, options);
+    }
     let repo = Repository::init(dest).map_err(git_error)?;
     repo.remote("origin", url).map_err(git_error)?;
     let listing = list_remote(&repo, url, options)?;
@@ -265,6 +359,186 @@ pub(crate) fn fetch_first(
     ))
 }
 
+/// [`fetch_first`] through the git cache: resolve against the remote's refs (offline: the
+/// cache's), fetch into the cache what it lacks, then make `dest` from the cache.
+fn fetch_through_cache(
+    cache: &Path,
+    url: &str,
+    references: &[String],
+    dest: &Path,
+    options: &FetchOptions,
+) -> Result<(Fetched, Option<String>), GitError> {
+    let git_error = |err: git2::Error| GitError::from_git2(url, err);
+    let offline = options.offline && !is_local(url);
+    let cached = if offline {
+        cache::CachedRepo::open_existing(cache, url)?.ok_or_else(|| GitError::NotCached {
+            url: url.to_string(),
+            what: references.first().cloned(),
+        })?
+    } else {
+        cache::CachedRepo::open(cache, url)?
+    };
+    let listing = if offline {
+        cached.listing()
+    } else {
+        list_remote(&cached.repo, url, options)?
+    };
+    let (target, reference) = listing.choose(url, references)?;
+    let shallow = if cache_has(&cached, &target, &listing) {
+        tracing::debug!("{url}: {} is in the git cache", target.describe());
+        target.update_cache_ref(&cached, &listing);
+        cached.repo.is_shallow()
+    } else if offline {
+        return Err(GitError::NotCached {
+            url: url.to_string(),
+            what: Some(target.describe()),
+        });
+    } else {
+        download_into_cache(&cached, url, &target, options)?
+    };
+    cached.set_default_branch(&listing);
+    let repo = cached.copy_to(dest, url)?;
+    let commit = target.commit(&repo, url, &listing)?;
+    let commit_object = repo.find_commit(commit).map_err(|_| GitError::NoSuchRef {
+        reference: reference.unwrap_or("HEAD").to_string(),
+        url: url.to_string(),
+        available: listing.versions(),
+    })?;
+    let resolved = target.check_out(&repo, &commit_object).map_err(git_error)?;
+    repo.checkout_head(Some(CheckoutBuilder::new().force()))
+        .map_err(git_error)?;
+    Ok((
+        Fetched {
+            commit: commit.to_string(),
+            resolved,
+            shallow,
+        },
+        reference.map(str::to_string),
+    ))
+}
+
+/// Whether the cache has what `target` points at already (then nothing is downloaded).
+fn cache_has(cached: &cache::CachedRepo, target: &Target, listing: &Listing) -> bool {
+    match target {
+        Target::Branch { oid, .. } | Target::Commit { oid } | Target::Detached(oid) => {
+            cached.has(*oid)
+        }
+        Target::Tag { name } => listing
+            .get(&format!("refs/tags/{name}"))
+            .is_some_and(|oid| cached.has(oid)),
+        Target::Abbreviated(prefix) => cached
+            .repo
+            .revparse_single(prefix)
+            .and_then(|object| object.peel_to_commit())
+            .is_ok(),
+    }
+}
+
+/// Fetch `target` into the cache (shallow over the network where the transport allows);
+/// whether the cache is shallow now.
+fn download_into_cache(
+    cached: &cache::CachedRepo,
+    url: &str,
+    target: &Target,
+    options: &FetchOptions,
+) -> Result<bool, GitError> {
+    // libgit2 cannot fetch shallow from a local repository: fetch everything there.
+    let shallow = target.shallow() && !is_local(url);
+    let refspecs = target.refspecs();
+    match download(&cached.repo, url, &refspecs, shallow, options) {
+        Ok(()) => {}
+        Err(err) if shallow => {
+            tracing::debug!("shallow fetch of {url} failed ({err}); fetching everything");
+            download(&cached.repo, url, &refspecs, false, options)?;
+        }
+        Err(err) => return Err(err),
+    }
+    Ok(cached.repo.is_shallow())
+}
+
+/// Fetch `url` at exactly `commit` into `dest` (an install from the lock file), through the
+/// git cache: nothing is downloaded when the cache has it. Else `reference` (the ref it was
+/// resolved from) is fetched when it still points there, or every branch and tag. Offline,
+/// from the cache only.
+pub(crate) fn fetch_commit(
+    url: &str,
+    commit: &str,
+    reference: Option<&str>,
+    dest: &Path,
+    options: &FetchOptions,
+) -> Result<Fetched, GitError> {
+    let git_error = |err: git2::Error| GitError::from_git2(url, err);
+    check_url(url)?;
+    configure_libgit2(url, options);
+    let oid = Oid::from_str(commit).map_err(|_| GitError::NoSuchRef {
+        reference: commit.to_string(),
+        url: url.to_string(),
+        available: Vec::new(),
+    })?;
+    let Some(cache) = &options.cache else {
+        return fetch_first(url, &[commit.to_string()], dest, options).map(|(f, _)| f);
+    };
+    let offline = options.offline && !is_local(url);
+    let not_cached = || GitError::NotCached {
+        url: url.to_string(),
+        what: Some(format!("commit {}", &commit[..commit.len().min(12)])),
+    };
+    let cached = if offline {
+        cache::CachedRepo::open_existing(cache, url)?.ok_or_else(not_cached)?
+    } else {
+        cache::CachedRepo::open(cache, url)?
+    };
+    let mut listing = None;
+    if !cached.has(oid) {
+        if offline {
+            return Err(not_cached());
+        }
+        let remote = list_remote(&cached.repo, url, options)?;
+        let preferred = reference
+            .and_then(|reference| remote.resolve(url, Some(reference)).ok())
+            .filter(|target| match target {
+                Target::Branch { oid: at, .. } => *at == oid,
+                Target::Tag { name } => {
+                    remote.get(&format!("refs/tags/{name}^{{}}")) == Some(oid)
+                        || remote.get(&format!("refs/tags/{name}")) == Some(oid)
+                }
+                _ => false,
+            });
+        let target = preferred.unwrap_or(Target::Commit { oid });
+        download_into_cache(&cached, url, &target, options)?;
+        if !cached.has(oid) {
+            return Err(GitError::NoSuchRef {
+                reference: commit.to_string(),
+                url: url.to_string(),
+                available: remote.versions(),
+            });
+        }
+        cached.set_default_branch(&remote);
+        listing = Some(remote);
+    }
+    let listing = listing.unwrap_or_else(|| cached.listing());
+    let repo = cached.copy_to(dest, url)?;
+    let commit_object = repo.find_commit(oid).map_err(git_error)?;
+    // A branch that still points there is checked out as the branch, as an install of it
+    // would; anything else detached.
+    let target = match reference.and_then(|reference| listing.resolve(url, Some(reference)).ok()) {
+        Some(Target::Branch {
+            name,
+            default,
+            oid: at,
+        }) if at == oid => Target::Branch { name, default, oid },
+        _ => Target::Commit { oid },
+    };
+    let resolved = target.check_out(&repo, &commit_object).map_err(git_error)?;
+    repo.checkout_head(Some(CheckoutBuilder::new().force()))
+        .map_err(git_error)?;
+    Ok(Fetched {
+        commit: commit.to_string(),
+        resolved,
+        shallow: repo.is_shallow(),
+    })
+}
+
 /// Where a ref points, once resolved against the remote's refs.
 enum Target {
     Branch {
@@ -283,6 +557,33 @@ enum Target {
 }
 
 impl Target {
+    /// What it is, for messages (`tag v1.0.0`, `branch main`, `commit 0123456789ab`).
+    fn describe(&self) -> String {
+        match self {
+            Target::Branch { name, .. } => format!("branch {name}"),
+            Target::Tag { name } => format!("tag {name}"),
+            Target::Commit { oid } | Target::Detached(oid) => {
+                format!("commit {}", &oid.to_string()[..12])
+            }
+            Target::Abbreviated(prefix) => format!("commit {prefix}"),
+        }
+    }
+
+    /// Point the cache's ref for this branch or tag where the listing says (the cache has
+    /// the object), as a fetch would have.
+    fn update_cache_ref(&self, cached: &cache::CachedRepo, listing: &Listing) {
+        match self {
+            Target::Branch { name, oid, .. } => cached.set_ref(&format!("refs/heads/{name}"), *oid),
+            Target::Tag { name } => {
+                let remote = format!("refs/tags/{name}");
+                if let Some(oid) = listing.get(&remote) {
+                    cached.set_ref(&remote, oid);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// What to fetch: the one branch or tag, else every branch and tag.
     fn refspecs(&self) -> Vec<String> {
         match self {
@@ -850,6 +1151,69 @@ mod tests {
         .unwrap();
         assert_eq!(fetched.commit, main_head);
         assert!(!fetched.shallow);
+    }
+
+    #[test]
+    fn the_cache_serves_commits_it_has_without_the_remote_and_offline_names_what_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, main_head) = remote(dir.path());
+        let cache = dir.path().join("cache");
+        let online = FetchOptions {
+            cache: Some(cache.clone()),
+            ..FetchOptions::default()
+        };
+        let (fetched, _) =
+            fetch_first(&url, &["1.2.0".into()], &dir.path().join("a"), &online).unwrap();
+        assert_eq!(fetched.resolved, ResolvedRef::Tag("v1.2.0".into()));
+        assert_eq!(version_in(&dir.path().join("a")), "1.2.0");
+        // The pack's clone is a repository of its own, origin at the URL.
+        let clone = Repository::open(dir.path().join("a")).unwrap();
+        assert_eq!(
+            clone.find_remote("origin").unwrap().url(),
+            Some(url.as_str())
+        );
+        fetch_first(&url, &[], &dir.path().join("b"), &online).unwrap();
+        assert_eq!(version_in(&dir.path().join("b")), "1.10.0");
+
+        // The remote is gone: what the cache has still installs, at a commit or offline.
+        let bare = url.strip_prefix("file://").unwrap();
+        std::fs::rename(bare, format!("{bare}.moved")).unwrap();
+        let fetched = fetch_commit(
+            &url,
+            &main_head,
+            Some("main"),
+            &dir.path().join("c"),
+            &online,
+        )
+        .unwrap();
+        assert_eq!(fetched.resolved, ResolvedRef::Branch("main".into()));
+        assert_eq!(version_in(&dir.path().join("c")), "1.10.0");
+        let offline = FetchOptions {
+            offline: true,
+            ..online.clone()
+        };
+        // A file:// remote is local: offline reads it, so make the URL look remote.
+        let remote_url = "https://example.invalid/stackstorm-demo.git";
+        let err = probe(remote_url, &["1.0.0".into()], &offline).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "offline, and the git cache has no copy of https://example.invalid/stackstorm-demo.git \
+             at 1.0.0; run the install once without --offline to fill it"
+        );
+        assert!(matches!(
+            fetch_commit(
+                remote_url,
+                &main_head,
+                None,
+                &dir.path().join("d"),
+                &offline
+            ),
+            Err(GitError::NotCached { .. })
+        ));
+        let listing = cache::CachedRepo::open(&cache, &url).unwrap().listing();
+        // Only the tags fetched: offline, the versions installed before.
+        assert_eq!(listing.versions(), vec!["1.2.0"]);
+        assert_eq!(listing.default_branch.as_deref(), Some("refs/heads/main"));
     }
 
     #[test]
