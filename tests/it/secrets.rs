@@ -363,7 +363,7 @@ fn remote_mode_never_shows_credentials() {
     )
     .unwrap();
     let secrets = [TOKEN, API_KEY, PASSWORD, PROXY, VALUE];
-    let mut check = |what: &str, output: &Output| {
+    let check = |what: &str, output: &Output| {
         for text in [stdout(output), stderr(output)] {
             for secret in secrets {
                 assert!(
