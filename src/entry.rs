@@ -140,6 +140,9 @@ fn context(
             })
         }
         Mode::Remote => {
+            if let Some(problem) = client.config_error.take() {
+                return Err(crate::settings::client::ClientSettingsError(problem).into());
+            }
             if global.base_path.is_some() {
                 return Err(InvalidRequest("--base-path only applies to local mode".into()).into());
             }

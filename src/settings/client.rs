@@ -202,6 +202,9 @@ pub(crate) struct ClientSettings {
     pub mode_forced: bool,
     /// The CLI config that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// Why the `--config-file` could not be read as the CLI config (an error in remote mode;
+    /// in local mode st2.conf's reader reports it).
+    pub config_error: Option<String>,
     /// Where `st2 login` writes (the config file chosen, even when it does not exist yet).
     pub login_config_file: PathBuf,
     /// `~/.st2`: where tokens are cached.
@@ -249,31 +252,34 @@ impl ClientSettings {
         };
         let skip_config = args.skip_config
             || env(env::ST2_CLI_SKIP_CONFIG).is_some_and(|value| value.trim() != "0");
-        let (config, config_file) = if skip_config {
-            (CliConfig::default(), None)
+        let read = if skip_config {
+            Ok((CliConfig::default(), None))
         } else {
             match std::fs::read_to_string(&login_config_file) {
-                Ok(text) => {
-                    let config = CliConfig::parse(&text).map_err(|err| {
-                        ClientSettingsError(format!(
-                            "invalid CLI config file {}: {err}",
-                            login_config_file.display()
-                        ))
-                    })?;
-                    (config, Some(login_config_file.clone()))
-                }
+                Ok(text) => match CliConfig::parse(&text) {
+                    Ok(config) => Ok((config, Some(login_config_file.clone()))),
+                    Err(err) => Err(ClientSettingsError(format!(
+                        "invalid CLI config file {}: {err}",
+                        login_config_file.display()
+                    ))),
+                },
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
-                    (CliConfig::default(), None)
+                    Ok((CliConfig::default(), None))
                 }
-                Err(err) => {
-                    return Err(ClientSettingsError(format!(
-                        "cannot read the CLI config file {} (from {}): {}",
-                        login_config_file.display(),
-                        explicit.unwrap_or(Source::Default),
-                        super::io_reason(&err)
-                    )))
-                }
+                Err(err) => Err(ClientSettingsError(format!(
+                    "cannot read the CLI config file {} (from {}): {}",
+                    login_config_file.display(),
+                    explicit.clone().unwrap_or(Source::Default),
+                    super::io_reason(&err)
+                ))),
             }
+        };
+        // `--config-file` names st2.conf too: in local mode its reader says what is wrong
+        // with it, so the CLI config's complaint waits for the mode.
+        let (config, config_file, config_error) = match read {
+            Ok((config, file)) => (config, file, None),
+            Err(err) if args.config_file.is_some() => (CliConfig::default(), None, Some(err.0)),
+            Err(err) => return Err(err),
         };
         let resolver = Resolver {
             env,
@@ -481,6 +487,7 @@ impl ClientSettings {
             mode_reason,
             mode_forced,
             config_file,
+            config_error,
             login_config_file,
             token_dir,
             base_url: base,
@@ -899,6 +906,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.0.contains("ST2_CONFIG_FILE"), "{err}");
+        // `--config-file` is st2.conf too: its problem waits for the mode.
+        let settings = load_with(
+            &ClientArgs {
+                config_file: Some("/nonexistent/st2.conf".into()),
+                ..ClientArgs::default()
+            },
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(settings.mode, Mode::Local);
+        assert!(settings
+            .config_error
+            .is_some_and(|problem| problem.contains("/nonexistent/st2.conf")));
     }
 
     #[test]
