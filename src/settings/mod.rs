@@ -457,9 +457,10 @@ impl Settings {
         self.cache_dir().join("git")
     }
 
-    /// `<base_path>/packs.lock`: the packs installed, exactly ([`crate::pack::lockfile`]).
+    /// `<base_path>/packs.lock`: the packs installed, exactly (`pack::lockfile` reads and
+    /// writes it).
     pub(crate) fn lock_file(&self) -> PathBuf {
-        crate::pack::lockfile::PacksLock::path(&self.base_path)
+        self.base_path.join("packs.lock")
     }
 
     /// Lock files, one per pack ref.
