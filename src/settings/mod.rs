@@ -6,6 +6,8 @@
 //! `$ST2_CONF`, else `/etc/st2/st2.conf` when it exists, else built-in defaults. Every
 //! environment variable the project reads is a constant in [`env`].
 
+pub(crate) mod cli_config;
+pub(crate) mod client;
 pub(crate) mod ini;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +23,8 @@ pub(crate) mod env {
     pub(crate) const ST2_BASE_PATH: &str = "ST2_BASE_PATH";
     /// A PEM CA bundle for HTTPS (index and git), as OpenSSL-based tools read it.
     pub(crate) const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+    /// A directory of hashed CA certificates, as OpenSSL reads it.
+    pub(crate) const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
     /// Forces the virtualenv tool (`uv` or `pip`).
     pub(crate) const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
     /// uv's own cache directory: when set, pack virtualenvs use it rather than
@@ -78,6 +82,30 @@ pub(crate) mod env {
     /// Debug builds only: the failpoint where the process kills itself (`failpoint`).
     #[cfg(debug_assertions)]
     pub(crate) const ST2_FAILPOINT: &str = "ST2_FAILPOINT";
+    /// The CLI config file (st2client's; default `~/.st2/config`).
+    pub(crate) const ST2_CONFIG_FILE: &str = "ST2_CONFIG_FILE";
+    /// Set (and not `0`): the CLI config file is not read (st2client's).
+    pub(crate) const ST2_CLI_SKIP_CONFIG: &str = "ST2_CLI_SKIP_CONFIG";
+    /// The cluster's base URL (`http(s)://HOST`; st2client's).
+    pub(crate) const ST2_BASE_URL: &str = "ST2_BASE_URL";
+    /// The cluster's API URL (st2client's).
+    pub(crate) const ST2_API_URL: &str = "ST2_API_URL";
+    /// The cluster's auth URL (st2client's).
+    pub(crate) const ST2_AUTH_URL: &str = "ST2_AUTH_URL";
+    /// The cluster's stream URL (st2client's).
+    pub(crate) const ST2_STREAM_URL: &str = "ST2_STREAM_URL";
+    /// The API version in derived URLs (`v1`; st2client's).
+    pub(crate) const ST2_API_VERSION: &str = "ST2_API_VERSION";
+    /// The CA bundle the cluster's certificates are checked with (st2client's).
+    pub(crate) const ST2_CACERT: &str = "ST2_CACERT";
+    /// An auth token for the cluster (st2client's).
+    pub(crate) const ST2_AUTH_TOKEN: &str = "ST2_AUTH_TOKEN";
+    /// An API key for the cluster (st2client's).
+    pub(crate) const ST2_API_KEY: &str = "ST2_API_KEY";
+    /// Seconds each request to the cluster may take (ours).
+    pub(crate) const ST2_HTTP_TIMEOUT: &str = "ST2_HTTP_TIMEOUT";
+    /// `auto`, `local` or `remote` (ours).
+    pub(crate) const ST2_MODE: &str = "ST2_MODE";
     /// Tests: skips the YAML parity test against PyYAML.
     #[cfg(test)]
     pub(crate) const ST2_SKIP_PYYAML_PARITY: &str = "ST2_SKIP_PYYAML_PARITY";
