@@ -1046,12 +1046,12 @@ fn x_verify(
         x_encode(key("consumer_secret")),
         x_encode(key("access_token_secret"))
     );
-    let pkey = openssl::pkey::PKey::hmac(signing_key.as_bytes()).unwrap();
-    let mut signer =
-        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha1(), &pkey).unwrap();
-    signer.update(base.as_bytes()).unwrap();
+    use hmac::Mac;
+    let mut signer = hmac::Hmac::<sha1::Sha1>::new_from_slice(signing_key.as_bytes()).unwrap();
+    signer.update(base.as_bytes());
     use base64::Engine;
-    let expected = base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec().unwrap());
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode(signer.finalize().into_bytes());
     if expected == signature {
         Ok(())
     } else {
