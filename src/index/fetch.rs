@@ -86,25 +86,13 @@ fn read_limited(
 }
 
 fn http_client(options: &IndexOptions) -> Result<reqwest::blocking::Client, String> {
-    let mut builder = reqwest::blocking::Client::builder()
+    let builder = reqwest::blocking::Client::builder()
         .timeout(options.timeout)
         .connect_timeout(options.timeout)
         .user_agent(concat!("st2-rs/", env!("CARGO_PKG_VERSION")));
-    if let Some(bundle) = &options.ca_bundle {
-        let pem = std::fs::read(bundle).map_err(|err| {
-            format!(
-                "cannot read CA bundle {}: {}",
-                bundle.display(),
-                crate::settings::io_reason(&err)
-            )
-        })?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|err| format!("invalid CA bundle {}: {err}", bundle.display()))?
-        {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    builder.build().map_err(|err| err.to_string())
+    crate::tls::configure(builder, options.ca_bundle.as_deref())?
+        .build()
+        .map_err(|err| err.to_string())
 }
 
 /// A short reason for a failed request: "timed out", or "connection failed: <cause>".
