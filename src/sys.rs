@@ -6,7 +6,7 @@
 //!
 //! What is here: processes (liveness, signals, process groups, dying with the parent, a
 //! detached session), `renameat2(RENAME_EXCHANGE)`, `getrandom`, `getgrnam_r`, the terminal
-//! size, and libgit2's process-wide options.
+//! size, and libgit2's process-wide options and transports.
 #![allow(unsafe_code)]
 
 use std::os::unix::process::CommandExt;
@@ -203,11 +203,19 @@ pub(crate) fn libgit2_set_timeouts(millis: i32) {
     }
 }
 
-/// The CA bundle libgit2's TLS uses, process-wide. Call it before this process starts any
-/// TLS connection through libgit2 (`git` does, once).
-pub(crate) fn libgit2_set_ssl_cert_file(path: &Path) -> Result<(), git2::Error> {
-    // SAFETY: as for the timeouts: set before the first TLS connection starts.
-    unsafe { git2::opts::set_ssl_cert_file(path) }
+/// Register `factory` as libgit2's transport for URLs of `scheme` (`https`: `https://...`),
+/// process-wide, in place of libgit2's own. Call it before this process starts any libgit2
+/// transport (`git` does, once).
+pub(crate) fn libgit2_register_transport<F>(scheme: &str, factory: F) -> Result<(), git2::Error>
+where
+    F: Fn(&git2::Remote<'_>) -> Result<git2::transport::Transport, git2::Error>
+        + Send
+        + Sync
+        + 'static,
+{
+    // SAFETY: libgit2's registry of transports is not synchronised with the creation of
+    // transports in other threads; the caller registers before the first one is created.
+    unsafe { git2::transport::register(scheme, factory) }
 }
 
 #[cfg(test)]

@@ -43,8 +43,12 @@ pub(crate) mod env {
     /// A Python action's module path: the pack's libraries, then the caller's, then
     /// StackStorm's modules.
     pub(crate) const PYTHONPATH: &str = "PYTHONPATH";
-    /// A CA bundle for libgit2's https, as git reads it (before `SSL_CERT_FILE`).
+    /// A CA bundle for git over https, as git reads it (before the configured bundle).
     pub(crate) const GIT_SSL_CAINFO: &str = "GIT_SSL_CAINFO";
+    /// The command git runs instead of `ssh` (a shell command line; git's own variable).
+    pub(crate) const GIT_SSH_COMMAND: &str = "GIT_SSH_COMMAND";
+    /// The program git runs instead of `ssh` (git's own variable, after `GIT_SSH_COMMAND`).
+    pub(crate) const GIT_SSH: &str = "GIT_SSH";
     /// Set for the `git` commands the tests run, so that the system's gitconfig is not read.
     #[cfg(test)]
     pub(crate) const GIT_CONFIG_NOSYSTEM: &str = "GIT_CONFIG_NOSYSTEM";
