@@ -13,6 +13,17 @@ use crate::ops::InvalidRequest;
 use crate::output::{Format, Printer};
 use crate::settings::{Overrides, Settings};
 
+/// `main` of the `st2` binary, which is also `st2ctl` when called by that name: the release
+/// packages install one binary and `st2ctl` as a link to it (`scripts/release.sh`), half the
+/// size of two binaries that each hold the whole library.
+pub fn main() -> ExitCode {
+    let called = std::env::args_os().next().map(std::path::PathBuf::from);
+    match called.as_deref().and_then(std::path::Path::file_name) {
+        Some(name) if name == "st2ctl" => st2ctl(),
+        _ => st2(),
+    }
+}
+
 /// `main` of `st2`.
 pub fn st2() -> ExitCode {
     // `ssh`'s askpass program for the remote runners is `st2` itself.
