@@ -172,58 +172,67 @@ pub(crate) fn needs_python(name: &str) -> bool {
     RunnerType::parse(name).is_some_and(RunnerType::needs_python)
 }
 
-/// The `runner_parameters` of a runner type, as upstream's `runner.yaml` declares them.
-pub(crate) fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
-    static DEFINITIONS: OnceLock<Vec<(String, Map<String, Value>)>> = OnceLock::new();
-    let definitions = DEFINITIONS.get_or_init(|| {
-        // runners.json is runners.yaml as JSON (a test keeps them equal): parsing JSON is
-        // much cheaper than YAML, and every `st2 run` needs it.
-        let parsed: Value = serde_json::from_str(include_str!("runners.json"))
-            .expect("the embedded runners.json is valid JSON");
-        let Value::Array(runners) = parsed else {
-            unreachable!("the embedded runners.yaml is a list");
-        };
-        runners
+/// A runner of `runners.json` (upstream's `runner.yaml` files, as JSON; a test keeps it equal
+/// to `runners.yaml`): its name and output key, its `runner_parameters` kept as JSON text
+/// until they are asked for.
+struct RunnerDefinition {
+    name: &'static str,
+    output_key: Option<&'static str>,
+    parameters: Option<&'static serde_json::value::RawValue>,
+}
+
+/// Every runner of `runners.json`, read once per process without building its trees (the
+/// descriptions and schemas are skipped): every `st2 run` needs one runner's parameters and
+/// output key, and parsing the whole 24 KB document into values cost it twice as much as
+/// the rest of preparing a run.
+fn definitions() -> &'static [RunnerDefinition] {
+    #[derive(serde::Deserialize)]
+    struct Definition {
+        name: &'static str,
+        #[serde(default)]
+        output_key: Option<&'static str>,
+        #[serde(default)]
+        runner_parameters: Option<&'static serde_json::value::RawValue>,
+    }
+    static DEFINITIONS: OnceLock<Vec<RunnerDefinition>> = OnceLock::new();
+    DEFINITIONS.get_or_init(|| {
+        let parsed: Vec<Definition> = serde_json::from_str(include_str!("runners.json"))
+            .expect("the embedded runners.json is a list of runners");
+        parsed
             .into_iter()
-            .filter_map(|runner| {
-                let name = runner.get("name")?.as_str()?.to_string();
-                let parameters = match runner.get("runner_parameters") {
-                    Some(Value::Object(map)) => map.clone(),
-                    _ => Map::new(),
-                };
-                Some((name, parameters))
+            .map(|runner| RunnerDefinition {
+                name: runner.name,
+                output_key: runner.output_key,
+                parameters: runner.runner_parameters,
             })
             .collect()
-    });
-    definitions
-        .iter()
-        .find(|(runner, _)| runner == name)
-        .map(|(_, parameters)| parameters)
+    })
+}
+
+/// The `runner_parameters` of a runner type, as upstream's `runner.yaml` declares them.
+pub(crate) fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
+    static PARSED: [OnceLock<Map<String, Value>>; RunnerType::ALL.len()] =
+        [const { OnceLock::new() }; RunnerType::ALL.len()];
+    let definitions = definitions();
+    let index = definitions.iter().position(|runner| runner.name == name)?;
+    Some(PARSED.get(index)?.get_or_init(|| {
+        definitions[index]
+            .parameters
+            .map(|raw| {
+                serde_json::from_str(raw.get()).expect("runner_parameters are a JSON object")
+            })
+            .unwrap_or_default()
+    }))
 }
 
 /// The key of a runner's result that holds the action's own output (`output_key` of its
 /// `runner.yaml`: `result`, `body`, `output`, ...), which an action's `output_schema`
 /// describes.
 pub(crate) fn output_key(runner: RunnerType) -> Option<&'static str> {
-    static KEYS: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    let keys = KEYS.get_or_init(|| {
-        let parsed: Value = serde_json::from_str(include_str!("runners.json"))
-            .expect("the embedded runners.json is valid JSON");
-        parsed
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|runner| {
-                Some((
-                    runner.get("name")?.as_str()?.to_string(),
-                    runner.get("output_key")?.as_str()?.to_string(),
-                ))
-            })
-            .collect()
-    });
-    keys.iter()
-        .find(|(name, _)| name == runner.as_str())
-        .map(|(_, key)| key.as_str())
+    definitions()
+        .iter()
+        .find(|definition| definition.name == runner.as_str())
+        .and_then(|definition| definition.output_key)
 }
 
 /// What a runner returns: the final status and the execution's `result`.
@@ -394,6 +403,27 @@ mod tests {
             );
         }
         assert_eq!(super::RunnerType::parse("mistral-v2"), None);
+    }
+
+    #[test]
+    fn every_runner_type_has_its_definition_in_order() {
+        let names: Vec<&str> = super::definitions().iter().map(|d| d.name).collect();
+        assert_eq!(names, super::RUNNER_TYPES);
+        let json: serde_json::Value = serde_json::from_str(include_str!("runners.json")).unwrap();
+        for runner in json.as_array().unwrap() {
+            let name = runner["name"].as_str().unwrap();
+            let expected = runner["runner_parameters"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(super::parameters(name), Some(&expected), "{name}");
+            let kind = super::RunnerType::parse(name).unwrap();
+            assert_eq!(
+                super::output_key(kind),
+                runner["output_key"].as_str(),
+                "{name}"
+            );
+        }
     }
 
     #[test]
