@@ -4,9 +4,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{GlobalArgs, OutputArgs, St2Cli, St2ctlCli};
+use crate::cli::{GlobalArgs, OutputArgs};
 use crate::commands::{self, Context, ExitStatus, UsageError};
 use crate::ops::local::Local;
 use crate::ops::InvalidRequest;
@@ -30,7 +28,7 @@ pub fn st2() -> ExitCode {
     if let Some(code) = crate::runner::remote::askpass::answer_if_asked() {
         return code;
     }
-    let cli = St2Cli::parse();
+    let cli = crate::cli::parse_st2();
     run(&cli.global, cli.output, |context| {
         commands::run_st2(cli.command, context)
     })
@@ -38,7 +36,7 @@ pub fn st2() -> ExitCode {
 
 /// `main` of `st2ctl`.
 pub fn st2ctl() -> ExitCode {
-    let cli = St2ctlCli::parse();
+    let cli = crate::cli::parse_st2ctl();
     run(&cli.global, cli.output, |context| {
         commands::run_st2ctl(cli.command, context)
     })
