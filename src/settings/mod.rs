@@ -490,11 +490,7 @@ impl Settings {
             })?;
         }
         // A directory can exist and still refuse new files (read-only mount, other owner).
-        tempfile::Builder::new()
-            .prefix(".st2-write-check")
-            .tempfile_in(&self.base_path)
-            .map(drop)
-            .map_err(|err| not_writable(io_reason(&err)))
+        crate::sys::check_writable_dir(&self.base_path).map_err(|err| not_writable(io_reason(&err)))
     }
 }
 
