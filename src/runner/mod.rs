@@ -172,67 +172,64 @@ pub(crate) fn needs_python(name: &str) -> bool {
     RunnerType::parse(name).is_some_and(RunnerType::needs_python)
 }
 
-/// A runner of `runners.json` (upstream's `runner.yaml` files, as JSON; a test keeps it equal
-/// to `runners.yaml`): its name and output key, its `runner_parameters` kept as JSON text
-/// until they are asked for.
+/// Each runner's `runner.yaml` as JSON, one file per runner (`runners/<name>.json`), in the
+/// order of [`RUNNER_TYPES`]; a test keeps them equal to `runners.yaml`. JSON because parsing
+/// it is much cheaper than YAML, and one file per runner because every `st2 run` needs one
+/// runner's parameters: parsing all fourteen cost a trivial run more than the rest of its
+/// preparation.
+const DEFINITIONS: [&str; RunnerType::ALL.len()] = [
+    include_str!("runners/action-chain.json"),
+    include_str!("runners/announcement.json"),
+    include_str!("runners/http-request.json"),
+    include_str!("runners/inquirer.json"),
+    include_str!("runners/local-shell-cmd.json"),
+    include_str!("runners/local-shell-script.json"),
+    include_str!("runners/noop.json"),
+    include_str!("runners/orquesta.json"),
+    include_str!("runners/python-script.json"),
+    include_str!("runners/remote-shell-cmd.json"),
+    include_str!("runners/remote-shell-script.json"),
+    include_str!("runners/winrm-cmd.json"),
+    include_str!("runners/winrm-ps-cmd.json"),
+    include_str!("runners/winrm-ps-script.json"),
+];
+
+/// What a run needs of a runner's definition: its parameters and output key.
 struct RunnerDefinition {
-    name: &'static str,
-    output_key: Option<&'static str>,
-    parameters: Option<&'static serde_json::value::RawValue>,
+    parameters: Map<String, Value>,
+    output_key: Option<String>,
 }
 
-/// Every runner of `runners.json`, read once per process without building its trees (the
-/// descriptions and schemas are skipped): every `st2 run` needs one runner's parameters and
-/// output key, and parsing the whole 24 KB document into values cost it twice as much as
-/// the rest of preparing a run.
-fn definitions() -> &'static [RunnerDefinition] {
-    #[derive(serde::Deserialize)]
-    struct Definition {
-        name: &'static str,
-        #[serde(default)]
-        output_key: Option<&'static str>,
-        #[serde(default)]
-        runner_parameters: Option<&'static serde_json::value::RawValue>,
-    }
-    static DEFINITIONS: OnceLock<Vec<RunnerDefinition>> = OnceLock::new();
-    DEFINITIONS.get_or_init(|| {
-        let parsed: Vec<Definition> = serde_json::from_str(include_str!("runners.json"))
-            .expect("the embedded runners.json is a list of runners");
-        parsed
-            .into_iter()
-            .map(|runner| RunnerDefinition {
-                name: runner.name,
-                output_key: runner.output_key,
-                parameters: runner.runner_parameters,
-            })
-            .collect()
+/// The definition of `runner`, read once per process.
+fn definition(runner: RunnerType) -> &'static RunnerDefinition {
+    static PARSED: [OnceLock<RunnerDefinition>; RunnerType::ALL.len()] =
+        [const { OnceLock::new() }; RunnerType::ALL.len()];
+    PARSED[runner as usize].get_or_init(|| {
+        let parsed: Value = serde_json::from_str(DEFINITIONS[runner as usize])
+            .expect("the embedded runner definitions are JSON");
+        RunnerDefinition {
+            parameters: match parsed.get("runner_parameters") {
+                Some(Value::Object(map)) => map.clone(),
+                _ => Map::new(),
+            },
+            output_key: parsed
+                .get("output_key")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        }
     })
 }
 
 /// The `runner_parameters` of a runner type, as upstream's `runner.yaml` declares them.
 pub(crate) fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
-    static PARSED: [OnceLock<Map<String, Value>>; RunnerType::ALL.len()] =
-        [const { OnceLock::new() }; RunnerType::ALL.len()];
-    let definitions = definitions();
-    let index = definitions.iter().position(|runner| runner.name == name)?;
-    Some(PARSED.get(index)?.get_or_init(|| {
-        definitions[index]
-            .parameters
-            .map(|raw| {
-                serde_json::from_str(raw.get()).expect("runner_parameters are a JSON object")
-            })
-            .unwrap_or_default()
-    }))
+    RunnerType::parse(name).map(|runner| &definition(runner).parameters)
 }
 
 /// The key of a runner's result that holds the action's own output (`output_key` of its
 /// `runner.yaml`: `result`, `body`, `output`, ...), which an action's `output_schema`
 /// describes.
 pub(crate) fn output_key(runner: RunnerType) -> Option<&'static str> {
-    definitions()
-        .iter()
-        .find(|definition| definition.name == runner.as_str())
-        .and_then(|definition| definition.output_key)
+    definition(runner).output_key.as_deref()
 }
 
 /// What a runner returns: the final status and the execution's `result`.
@@ -407,30 +404,31 @@ mod tests {
 
     #[test]
     fn every_runner_type_has_its_definition_in_order() {
-        let names: Vec<&str> = super::definitions().iter().map(|d| d.name).collect();
-        assert_eq!(names, super::RUNNER_TYPES);
-        let json: serde_json::Value = serde_json::from_str(include_str!("runners.json")).unwrap();
-        for runner in json.as_array().unwrap() {
-            let name = runner["name"].as_str().unwrap();
-            let expected = runner["runner_parameters"]
+        for (runner, text) in super::RunnerType::ALL.iter().zip(super::DEFINITIONS) {
+            let json: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(json["name"], runner.as_str());
+            let expected = json["runner_parameters"]
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
-            assert_eq!(super::parameters(name), Some(&expected), "{name}");
-            let kind = super::RunnerType::parse(name).unwrap();
-            assert_eq!(
-                super::output_key(kind),
-                runner["output_key"].as_str(),
-                "{name}"
-            );
+            assert_eq!(super::parameters(runner.as_str()), Some(&expected));
+            assert_eq!(super::output_key(*runner), json["output_key"].as_str());
         }
+        assert_eq!(super::parameters("mistral-v2"), None);
     }
 
     #[test]
     fn runners_json_is_runners_yaml() {
         let yaml = crate::yaml::from_str(include_str!("runners.yaml")).unwrap();
-        let json: serde_json::Value = serde_json::from_str(include_str!("runners.json")).unwrap();
-        assert_eq!(yaml, json, "regenerate runners.json from runners.yaml");
+        let json: Vec<serde_json::Value> = super::DEFINITIONS
+            .iter()
+            .map(|text| serde_json::from_str(text).unwrap())
+            .collect();
+        assert_eq!(
+            yaml,
+            serde_json::Value::Array(json),
+            "regenerate runners/*.json from runners.yaml (one file per runner, in order)"
+        );
     }
 
     #[test]
