@@ -15,6 +15,7 @@ use crate::settings::{Overrides, Settings};
 /// packages install one binary and `st2ctl` as a link to it (`scripts/release.sh`), half the
 /// size of two binaries that each hold the whole library.
 pub fn main() -> ExitCode {
+    crate::sys::confine_name_services();
     let called = std::env::args_os().next().map(std::path::PathBuf::from);
     match called.as_deref().and_then(std::path::Path::file_name) {
         Some(name) if name == "st2ctl" => st2ctl(),
@@ -36,6 +37,7 @@ pub fn st2() -> ExitCode {
 
 /// `main` of `st2ctl`.
 pub fn st2ctl() -> ExitCode {
+    crate::sys::confine_name_services();
     let cli = crate::cli::parse_st2ctl();
     run(&cli.global, cli.output, |context| {
         commands::run_st2ctl(cli.command, context)

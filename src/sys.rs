@@ -150,6 +150,43 @@ pub(crate) fn getrandom(buf: &mut [u8]) -> bool {
     filled == buf.len() as isize
 }
 
+/// In a statically linked build (`scripts/release.sh`), have glibc's name services read only
+/// what is compiled into it: /etc/passwd, /etc/group, /etc/hosts and DNS. A static glibc
+/// loads any other module the system's nsswitch.conf names (`systemd`, `sss`, `ldap`,
+/// `mdns4_minimal`, `myhostname`, `resolve`) from the system's shared libraries, built for
+/// another glibc, and a lookup that reaches one can crash the process: `getgrnam` of a
+/// missing group does (SIGSEGV) on Debian 12, whose nsswitch.conf says `group: files
+/// systemd`. Nothing in a dynamically linked build, which uses the system's modules. Call it
+/// first, before any lookup and any other thread.
+pub(crate) fn confine_name_services() {
+    #[cfg(all(target_env = "gnu", target_feature = "crt-static"))]
+    {
+        extern "C" {
+            // glibc's <nss.h>: "especially useful in statically linked programs".
+            fn __nss_configure_lookup(
+                db: *const libc::c_char,
+                service_line: *const libc::c_char,
+            ) -> libc::c_int;
+        }
+        for (db, services) in [
+            (c"passwd", c"files"),
+            (c"group", c"files"),
+            (c"shadow", c"files"),
+            (c"initgroups", c"files"),
+            (c"hosts", c"files dns"),
+            (c"services", c"files"),
+            (c"protocols", c"files"),
+            (c"networks", c"files dns"),
+        ] {
+            // SAFETY: both arguments are valid NUL-terminated strings that outlive the call;
+            // glibc copies what it keeps. No other thread exists yet.
+            unsafe {
+                __nss_configure_lookup(db.as_ptr(), services.as_ptr());
+            }
+        }
+    }
+}
+
 /// A descriptor that becomes readable when the process `pid` (our child) exits
 /// (`pidfd_open`, Linux 5.3); an error where the kernel or a sandbox refuses it.
 pub(crate) fn pidfd_open(pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
