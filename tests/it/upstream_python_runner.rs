@@ -1145,8 +1145,7 @@ fn test_missing_config_item_user_friendly_error() {
 /// The python-script runner's `output_schema` (its runner.yaml, embedded in st2-rs).
 fn python_output_schema() -> Value {
     let runner: Value =
-        serde_json::from_str(include_str!("../../src/runner/runners/python-script.json"))
-            .unwrap();
+        serde_json::from_str(include_str!("../../src/runner/runners/python-script.json")).unwrap();
     runner["output_schema"].clone()
 }
 
