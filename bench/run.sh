@@ -16,6 +16,8 @@
 #  11. core.remote against sshd on this machine: 1 host vs `ssh host true`, 50 hosts vs 50
 #      `ssh` one after the other (bench/remote.sh)
 #  12. the pack lifecycle (packs.lock, caches): bench/lifecycle.sh
+#  13. startup, a trivial run and the reload's memory against the code before issue 20, with the
+#      release binary of scripts/release.sh: bench/startup.sh
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -285,4 +287,5 @@ fi
 kill "$x_api"
 bash "$root/bench/remote.sh" || echo "bench: the remote runner benchmark did not run (bench/remote.sh says why)" >&2
 bash "$root/bench/lifecycle.sh"
+bash "$root/bench/startup.sh"
 echo "results: $out/*.md"
