@@ -16,7 +16,11 @@
 #  11. core.remote against sshd on this machine: 1 host vs `ssh host true`, 50 hosts vs 50
 #      `ssh` one after the other (bench/remote.sh)
 #  12. the pack lifecycle (packs.lock, caches): bench/lifecycle.sh
-#  13. startup, a trivial run and the reload's memory against the code before issue 20, with the
+#  13. remote mode: `st2 action list` and `st2 run core.local` against the test harness's
+#      stand-in cluster (St2Server, from the integration-test binary), vs st2client 3.9.0
+#      (`pip install st2client==3.9.0` into target/bench-st2client/) and curl as the floor;
+#      their peak RSS against the 15 MB target
+#  14. startup, a trivial run and the reload's memory against the code before issue 20, with the
 #      release binary of scripts/release.sh: bench/startup.sh
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
@@ -248,7 +252,7 @@ rss() {
     kb=$(tail -1 "$work/rss")
     local mb=$((kb / 1024))
     local limit=30
-    case "$label" in *with-items*) limit=50;; esac
+    case "$label" in *with-items*) limit=50;; *"(cluster)"*) limit=15;; esac
     local verdict="under $limit MB"
     case "$label" in *python*) verdict="exempt (Python)";; esac
     [ "$mb" -ge "$limit" ] && [ "$verdict" = "under $limit MB" ] && verdict="OVER"
@@ -287,5 +291,51 @@ fi
 kill "$x_api"
 bash "$root/bench/remote.sh" || echo "bench: the remote runner benchmark did not run (bench/remote.sh says why)" >&2
 bash "$root/bench/lifecycle.sh"
+
+
+# Remote mode against the stand-in cluster of the tests (tests/it/st2server.rs), served by
+# the integration-test binary until its port file goes; st2client 3.9.0 from PyPI in its own
+# virtualenv, built once.
+cargo test --quiet --test it --no-run 2>/dev/null
+it_bin=$(ls -t "$root"/target/debug/deps/it-* | grep -v '\.d$' | head -1)
+port_file="$work/standin.port"
+ST2_STANDIN_PORT_FILE="$port_file" "$it_bin" --ignored --exact st2server::serve_stand_in_for_benchmarks >/dev/null 2>&1 &
+for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
+if [ -s "$port_file" ]; then
+    base="http://127.0.0.1:$(cat "$port_file")"
+    urls="--api-url $base/api/v1 --auth-url $base/auth/v1 --stream-url $base/stream/v1"
+    export ST2_AUTH_TOKEN=0123456789abcdef0123456789abcdef
+    st2client="$root/target/bench-st2client/venv/bin/st2"
+    if [ ! -x "$st2client" ]; then
+        python3 -m venv "$root/target/bench-st2client/venv" &&
+            "$root/target/bench-st2client/venv/bin/pip" install -q --disable-pip-version-check st2client==3.9.0 >&2 ||
+            { rm -rf "$root/target/bench-st2client"; echo "bench: st2client 3.9.0 could not be installed" >&2; }
+    fi
+    echo "== remote: st2 action list vs st2client 3.9.0 (target: 20x faster), curl as the floor"
+    if [ -x "$st2client" ]; then
+        HOME="$work" hyperfine --warmup 3 --runs 30 -N --export-markdown "$out/remote-action-list.md" \
+            -n "curl (the request alone)" "curl -s -H X-Auth-Token:$ST2_AUTH_TOKEN $base/api/v1/actions?include_attributes=ref,pack,description" \
+            -n "st2client 3.9.0" "$st2client $urls action list" \
+            -n "st2 (remote)" "$st2 $urls action list"
+        echo "== remote: st2 run core.local cmd=date vs st2client 3.9.0 (the stand-in ends it at the first look)"
+        HOME="$work" hyperfine --warmup 1 --runs 5 -N --export-markdown "$out/remote-run.md" \
+            -n "st2client 3.9.0" "$st2client $urls run core.local cmd=date" \
+            -n "st2 (remote)" "$st2 $urls run core.local cmd=date"
+    else
+        HOME="$work" hyperfine --warmup 3 --runs 30 -N --export-markdown "$out/remote-action-list.md" \
+            -n "st2 (remote)" "$st2 $urls action list"
+    fi
+    if [ -x /usr/bin/time ]; then
+        HOME="$work" rss "st2 action list (cluster)" "$st2" $urls action list
+        HOME="$work" rss "st2 run core.local cmd=date (cluster)" "$st2" $urls run core.local cmd=date
+        HOME="$work" rss "st2 key list (cluster)" "$st2" $urls key list
+        [ -x "$st2client" ] && HOME="$work" rss "st2client 3.9.0 action list (python baseline)" "$st2client" $urls action list
+    fi
+    unset ST2_AUTH_TOKEN
+else
+    echo "bench: the stand-in cluster did not start; skipping remote mode" >&2
+fi
+rm -f "$port_file"
+
 bash "$root/bench/startup.sh"
 echo "results: $out/*.md"

@@ -183,6 +183,67 @@ pub(crate) fn find_executable_in(name: &str, path_var: Option<&OsStr>) -> Option
         })
 }
 
+/// What [`tree_entries`] gives for each entry of a tree: its path relative to the root
+/// (`/`-separated), whether it is a symlink or a regular file, and its path on disk and
+/// whether it is executable (files only).
+pub(crate) enum TreeItem {
+    /// A symbolic link, with what it points at.
+    Symlink { relative: String, target: PathBuf },
+    /// A regular file.
+    File {
+        relative: String,
+        path: PathBuf,
+        executable: bool,
+    },
+}
+
+/// Every symlink and regular file below `root` as git sees a working tree (the top-level
+/// `.git` left out, links not followed, directories and other kinds skipped), in walk
+/// order; entries whose relative path `skip` holds for are left out.
+pub(crate) fn tree_entries(
+    root: &Path,
+    skip: &dyn Fn(&str) -> bool,
+) -> std::io::Result<Vec<TreeItem>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut items = Vec::new();
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|entry| entry.depth() != 1 || entry.file_name() != ".git");
+    for entry in walk {
+        let entry = entry.map_err(|err| {
+            err.into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("file system loop"))
+        })?;
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walkdir stays under its root")
+            .to_string_lossy()
+            .into_owned();
+        if relative.is_empty() || skip(&relative) {
+            continue;
+        }
+        let file_type = entry.file_type();
+        if file_type.is_symlink() {
+            let target = std::fs::read_link(entry.path())?;
+            items.push(TreeItem::Symlink { relative, target });
+        } else if file_type.is_file() {
+            let mode = entry
+                .metadata()
+                .map_err(std::io::Error::other)?
+                .permissions()
+                .mode();
+            items.push(TreeItem::File {
+                relative,
+                path: entry.path().to_path_buf(),
+                executable: mode & 0o100 != 0,
+            });
+        }
+    }
+    Ok(items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,12 +68,23 @@ pub(crate) fn kill_self() {
 /// processes the child starts itself may outlive it). A child whose parent is already gone
 /// when it gets there exits at once with status 1 instead of running.
 pub(crate) fn die_with_parent(command: &mut Command) {
+    signal_on_parent_death(command, libc::SIGKILL);
+}
+
+/// Like [`die_with_parent`], with SIGHUP: for a child that acts on it (a shell that then
+/// kills its whole process group, `venv::build`). SIGHUP, not SIGTERM, because SIGTERM is
+/// what a cancel sends the group first, to let the installer clean up.
+pub(crate) fn hangup_with_parent(command: &mut Command) {
+    signal_on_parent_death(command, libc::SIGHUP);
+}
+
+fn signal_on_parent_death(command: &mut Command, signal: libc::c_int) {
     let parent = std::process::id();
     // SAFETY: prctl, getppid and _exit are async-signal-safe, as code between fork and exec
     // must be; the closure captures only a number.
     unsafe {
         command.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::prctl(libc::PR_SET_PDEATHSIG, signal);
             if u32::try_from(libc::getppid()).ok() != Some(parent) {
                 libc::_exit(1);
             }

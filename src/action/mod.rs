@@ -323,7 +323,18 @@ pub(crate) fn effective_parameters(
     runner_type: &str,
     action_parameters: &Value,
 ) -> Map<String, Value> {
-    let mut merged = runner::parameters(runner_type).cloned().unwrap_or_default();
+    merge_parameters(
+        runner::parameters(runner_type).cloned().unwrap_or_default(),
+        action_parameters,
+    )
+}
+
+/// A runner's parameters deep-merged with an action's (see [`effective_parameters`]); the
+/// remote backend gives the runner's as the cluster has them.
+pub(crate) fn merge_parameters(
+    mut merged: Map<String, Value>,
+    action_parameters: &Value,
+) -> Map<String, Value> {
     if let Value::Object(action_parameters) = action_parameters {
         for (name, schema) in action_parameters {
             match merged.get_mut(name) {

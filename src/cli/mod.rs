@@ -9,7 +9,8 @@ use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
-    /// Path to st2.conf (default: $ST2_CONF, else /etc/st2/st2.conf when it exists).
+    /// Path to st2.conf (default: $ST2_CONF, else /etc/st2/st2.conf when it exists), also
+    /// read as the CLI config (default: $ST2_CONFIG_FILE, else ~/.st2/config).
     #[arg(long, global = true, value_name = "PATH")]
     pub config_file: Option<PathBuf>,
 
@@ -17,9 +18,70 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub base_path: Option<PathBuf>,
 
-    /// Print debug logs on stderr.
+    /// Print debug logs on stderr (in remote mode: the mode, where each setting came from,
+    /// and every request; secrets masked).
     #[arg(long, global = true)]
     pub debug: bool,
+
+    /// Options that point `st2` at a StackStorm cluster.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// Options of remote mode (`st2` against a StackStorm cluster's API), as st2client takes
+/// them; each also has an `ST2_*` variable and a CLI config option.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Remote mode")]
+pub(crate) struct RemoteArgs {
+    /// Where to run: a cluster when an API URL or a credential is set anywhere, else this
+    /// machine (auto); or always local, or always remote ($ST2_MODE).
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["auto", "local", "remote"])]
+    pub mode: Option<String>,
+
+    /// The cluster's base URL, http(s)://HOST, its ports derived ($ST2_BASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// The API URL, e.g. https://HOST/api/v1 ($ST2_API_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// The auth URL, e.g. https://HOST/auth/v1 ($ST2_AUTH_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub auth_url: Option<String>,
+
+    /// The stream URL, e.g. https://HOST/stream/v1 ($ST2_STREAM_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub stream_url: Option<String>,
+
+    /// The API version in derived URLs (default v1; $ST2_API_VERSION).
+    #[arg(long, global = true, value_name = "VERSION")]
+    pub api_version: Option<String>,
+
+    /// CA bundle the cluster's certificate is checked with; `false` turns checks off
+    /// ($ST2_CACERT).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub cacert: Option<String>,
+
+    /// HTTP Basic credentials for a proxy in front of the API.
+    #[arg(long, global = true, value_name = "USER:PASSWORD")]
+    pub basic_auth: Option<String>,
+
+    /// An auth token ($ST2_AUTH_TOKEN).
+    #[arg(short = 't', long, global = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// An API key ($ST2_API_KEY).
+    #[arg(long, global = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// Do not read the CLI config file ($ST2_CLI_SKIP_CONFIG=1).
+    #[arg(long, global = true)]
+    pub skip_config: bool,
+
+    /// Seconds each request may take (default 60; $ST2_HTTP_TIMEOUT).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub http_timeout: Option<String>,
 }
 
 /// How to print results.
@@ -86,6 +148,16 @@ pub(crate) enum St2Command {
     #[command(subcommand)]
     Execution(ExecutionCommand),
 
+    /// Log in to a StackStorm cluster: get a token, cache it, and name the user in the CLI
+    /// config.
+    Login(LoginArgs),
+
+    /// Get an auth token from a StackStorm cluster and print it.
+    Auth(AuthArgs),
+
+    /// Who the cluster says you are.
+    Whoami,
+
     /// Print a shell completion script.
     Completion {
         /// The shell.
@@ -102,6 +174,89 @@ pub(crate) enum St2Command {
         #[arg(long, value_name = "DIR", conflicts_with = "page")]
         output_dir: Option<PathBuf>,
     },
+}
+
+/// `st2 login USER`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LoginArgs {
+    /// The user.
+    pub username: String,
+    /// The password (asked for when left out).
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Seconds the token lives (default: the cluster's).
+    #[arg(short = 'l', long, value_name = "SECONDS")]
+    pub ttl: Option<u64>,
+    /// Also write the password into the CLI config (in clear).
+    #[arg(short = 'w', long)]
+    pub write_password: bool,
+}
+
+/// `st2 auth USER`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AuthArgs {
+    /// The user.
+    pub username: String,
+    /// The password (asked for when left out).
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Seconds the token lives (default: the cluster's).
+    #[arg(short = 'l', long, value_name = "SECONDS")]
+    pub ttl: Option<u64>,
+    /// Print only the token (`st2 auth USER -t`, as st2client reads it).
+    #[arg(long)]
+    pub only_token: bool,
+}
+
+/// Options before the command that take a value in the next word.
+const GLOBAL_OPTIONS_WITH_VALUE: &[&str] = &[
+    "--config-file",
+    "--base-path",
+    "--mode",
+    "--url",
+    "--api-url",
+    "--auth-url",
+    "--stream-url",
+    "--api-version",
+    "--cacert",
+    "--basic-auth",
+    "-t",
+    "--token",
+    "--api-key",
+    "--http-timeout",
+];
+
+/// st2client's `st2 auth USER -t` means `--only-token`, where every other command's `-t` is
+/// the token: the words of an `auth` command line with that `-t` spelled out, before clap
+/// reads them (one global `-t` cannot mean both).
+pub(crate) fn st2_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut words = args.into_iter();
+    let mut out: Vec<std::ffi::OsString> = words.next().into_iter().collect();
+    let mut in_auth = false;
+    let mut expect_value = false;
+    let mut command_seen = false;
+    for word in words {
+        let text = word.to_str().unwrap_or_default();
+        if in_auth && text == "-t" {
+            out.push("--only-token".into());
+            continue;
+        }
+        if text == "--" {
+            in_auth = false;
+            command_seen = true;
+        } else if !command_seen {
+            if expect_value {
+                expect_value = false;
+            } else if text.starts_with('-') {
+                expect_value = GLOBAL_OPTIONS_WITH_VALUE.contains(&text);
+            } else {
+                command_seen = true;
+                in_auth = text == "auth";
+            }
+        }
+        out.push(word);
+    }
+    out
 }
 
 /// Shells completions can be generated for.
@@ -278,7 +433,7 @@ pub(crate) struct KeyScopeArgs {
     #[arg(short, long, value_enum, default_value = "system")]
     pub scope: ScopeArg,
 
-    /// User of a user-scope item (default: [system_user] user).
+    /// User of a user-scope item (default: [system_user] user; on a cluster, yourself).
     #[arg(short, long)]
     pub user: Option<String>,
 }
@@ -297,7 +452,7 @@ pub(crate) enum KeyCommand {
         /// Scope (default: all).
         #[arg(short, long, value_enum, default_value = "all")]
         scope: ScopeArg,
-        /// User of user-scope items (default: [system_user] user).
+        /// User of user-scope items (default: [system_user] user; on a cluster, yourself).
         #[arg(short, long)]
         user: Option<String>,
         /// Show at most this many items.
@@ -497,6 +652,38 @@ mod tests {
     }
 
     #[test]
+    fn auth_t_is_only_token_and_every_other_t_a_token() {
+        let parse = |words: &[&str]| {
+            let words = st2_args(words.iter().map(Into::into).collect());
+            St2Cli::try_parse_from(words).unwrap()
+        };
+        let cli = parse(&[
+            "st2",
+            "--api-url",
+            "http://h/api/v1",
+            "auth",
+            "me",
+            "-p",
+            "pw",
+            "-t",
+        ]);
+        match cli.command {
+            St2Command::Auth(args) => assert!(args.only_token),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(cli.global.remote.token, None);
+        let cli = parse(&["st2", "-t", "auth", "action", "list"]);
+        assert_eq!(cli.global.remote.token.as_deref(), Some("auth"));
+        let cli = parse(&["st2", "action", "list", "-t", "T"]);
+        assert_eq!(cli.global.remote.token.as_deref(), Some("T"));
+        let cli = parse(&["st2", "run", "core.local", "--", "auth", "-t"]);
+        match cli.command {
+            St2Command::Run(args) => assert_eq!(args.parameters, ["auth", "-t"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn output_flags_work_before_and_after_the_subcommand() {
         let cli = St2Cli::try_parse_from(["st2", "pack", "list", "-j"]).unwrap();
         assert!(cli.output.json);
@@ -600,7 +787,7 @@ fn execution_statuses() -> clap::builder::PossibleValuesParser {
 /// `st2 execution ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ExecutionCommand {
-    /// List executions, newest first.
+    /// List executions, newest first (-s asc: oldest).
     List {
         /// How many to show.
         #[arg(short = 'n', long = "last", default_value_t = 50, value_name = "N")]
@@ -609,8 +796,11 @@ pub(crate) enum ExecutionCommand {
         #[arg(long = "action", value_name = "ACTION")]
         action_ref: Option<String>,
         /// Only executions with this status.
-        #[arg(short = 's', long, value_parser = execution_statuses())]
+        #[arg(long, value_parser = execution_statuses())]
         status: Option<String>,
+        /// The newest first (desc, the default) or the oldest (asc), as st2client's `-s`.
+        #[arg(short = 's', long, value_name = "ORDER", value_parser = ["asc", "desc"], default_value = "desc")]
+        sort: String,
         /// Include the child executions of workflows (by default only top-level ones).
         #[arg(short = 'l', long)]
         showall: bool,
@@ -676,7 +866,7 @@ pub(crate) enum ExecutionCommand {
 /// `run` word decides the subcommand in both, and what follows is read by the same
 /// definitions (a test compares them).
 pub(crate) fn parse_st2() -> St2Cli {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = st2_args(std::env::args_os().collect());
     match args.get(1..).unwrap_or_default() {
         [flag] if flag == "--version" || flag == "-V" => version_only("st2")
             .try_get_matches_from(&args)
@@ -726,12 +916,11 @@ fn subcommand_word(args: &[std::ffi::OsString]) -> Option<&str> {
     let mut words = args.iter().map(|arg| arg.to_str());
     while let Some(word) = words.next() {
         match word? {
-            "--config-file" | "--base-path" => {
+            "--" => return None,
+            option if GLOBAL_OPTIONS_WITH_VALUE.contains(&option) => {
                 words.next()?;
             }
-            "--debug" | "-j" | "--json" | "-y" | "--yaml" => {}
-            word if word.starts_with("--config-file=") || word.starts_with("--base-path=") => {}
-            word if word.starts_with('-') => return None,
+            option if option.starts_with('-') => {}
             word => return Some(word),
         }
     }

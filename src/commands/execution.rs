@@ -23,6 +23,7 @@ pub(crate) fn run(command: ExecutionCommand, context: &Context) -> anyhow::Resul
             last,
             action_ref,
             status,
+            sort,
             showall,
         } => list(
             &ExecutionListRequest {
@@ -30,6 +31,7 @@ pub(crate) fn run(command: ExecutionCommand, context: &Context) -> anyhow::Resul
                 status: None,
                 limit: last,
                 with_children: showall,
+                oldest_first: sort == "asc",
             },
             status,
             context,

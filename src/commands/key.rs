@@ -15,7 +15,6 @@ use crate::yaml;
 
 /// Run a `st2 key` subcommand.
 pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<ExitStatus> {
-    let default_user = context.settings.system_user.clone();
     let backend = context.backend();
     match command {
         KeyCommand::List {
@@ -27,7 +26,7 @@ pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<Exit
         } => {
             let items = backend.key_list(&KeyListRequest {
                 scope: scope_of(scope),
-                user: user.unwrap_or(default_user),
+                user,
                 prefix,
                 decrypt,
                 limit: last,
@@ -39,7 +38,7 @@ pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<Exit
             decrypt,
             scope,
         } => {
-            let key = key_ref(&scope, &default_user, name)?;
+            let key = key_ref(&scope, name)?;
             let item = backend.key_get(&key, decrypt)?;
             print_item(context, &item);
         }
@@ -51,7 +50,7 @@ pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<Exit
             ttl,
             scope,
         } => {
-            let key = key_ref(&scope, &default_user, name)?;
+            let key = key_ref(&scope, name)?;
             check_name(&key.name)?;
             let value = match value {
                 Some(value) => value,
@@ -67,7 +66,7 @@ pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<Exit
             print_item(context, &item);
         }
         KeyCommand::Delete { name, scope } => {
-            let key = key_ref(&scope, &default_user, name)?;
+            let key = key_ref(&scope, name)?;
             backend.key_delete(&key)?;
             context.printer.info(&format!(
                 "Resource with id \"{}\" has been successfully deleted.",
@@ -75,8 +74,8 @@ pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<Exit
             ));
         }
         KeyCommand::DeleteByPrefix { prefix, scope } => {
-            let (scope, user) = single_scope(&scope, &default_user)?;
-            let deleted = backend.key_delete_by_prefix(scope, &user, &prefix)?;
+            let (scope, user) = single_scope(&scope)?;
+            let deleted = backend.key_delete_by_prefix(scope, user.as_deref(), &prefix)?;
             if context.printer.is_data() {
                 context.printer.data(&deleted);
             } else {
@@ -89,7 +88,7 @@ pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<Exit
             }
         }
         KeyCommand::Load { file, convert } => {
-            let items = read_items(&file, convert, &default_user)?;
+            let items = read_items(&file, convert)?;
             let stored = backend.key_load(&items)?;
             print_items(context, &stored);
         }
@@ -98,8 +97,8 @@ pub(crate) fn run(command: KeyCommand, context: &Context) -> anyhow::Result<Exit
 }
 
 /// The item NAME in the scope (and user) the options name.
-fn key_ref(args: &KeyScopeArgs, default_user: &str, name: String) -> anyhow::Result<KeyRef> {
-    let (scope, user) = single_scope(args, default_user)?;
+fn key_ref(args: &KeyScopeArgs, name: String) -> anyhow::Result<KeyRef> {
+    let (scope, user) = single_scope(args)?;
     Ok(KeyRef { scope, user, name })
 }
 
@@ -111,16 +110,11 @@ fn scope_of(scope: ScopeArg) -> Option<KeyScope> {
     }
 }
 
-fn single_scope(args: &KeyScopeArgs, default_user: &str) -> anyhow::Result<(KeyScope, String)> {
+fn single_scope(args: &KeyScopeArgs) -> anyhow::Result<(KeyScope, Option<String>)> {
     let Some(scope) = scope_of(args.scope) else {
         bail!("--scope all is only for listing; use system or user");
     };
-    Ok((
-        scope,
-        args.user
-            .clone()
-            .unwrap_or_else(|| default_user.to_string()),
-    ))
+    Ok((scope, args.user.clone()))
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -157,11 +151,7 @@ fn prompt_value(secret: bool) -> anyhow::Result<String> {
 
 /// Items of a `st2 key load` file: one object or a list of
 /// `{name, value, scope?, user?, secret?, encrypted?, ttl?}`.
-fn read_items(
-    path: &Path,
-    convert: bool,
-    default_user: &str,
-) -> anyhow::Result<Vec<KeySetRequest>> {
+fn read_items(path: &Path, convert: bool) -> anyhow::Result<Vec<KeySetRequest>> {
     let document = yaml::from_path(path)?;
     let entries = match document {
         Value::Null => return Ok(Vec::new()),
@@ -185,7 +175,11 @@ fn read_items(
             };
             let value = match map.get("value") {
                 Some(Value::String(text)) => text.clone(),
-                Some(other) if convert => other.to_string(),
+                // As upstream's `json.dumps(value)`: `{"x": 1}`.
+                Some(other) if convert => crate::expressions::pyjson::dumps(
+                    other,
+                    &crate::expressions::pyjson::Dumps::default(),
+                ),
                 Some(_) => bail!(
                     "Item '{name}' has a value that is not a string. Either pass in the \
                      -c/--convert option to convert non-string types to JSON strings \
@@ -209,11 +203,7 @@ fn read_items(
             Ok(KeySetRequest {
                 key: KeyRef {
                     scope,
-                    user: map
-                        .get("user")
-                        .and_then(Value::as_str)
-                        .unwrap_or(default_user)
-                        .to_string(),
+                    user: map.get("user").and_then(Value::as_str).map(str::to_string),
                     name: name.to_string(),
                 },
                 value,

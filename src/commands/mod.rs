@@ -2,6 +2,7 @@
 //! [`Printer`], orchestrates the domain modules, and reports through the printer.
 
 pub(crate) mod action;
+pub(crate) mod auth;
 pub(crate) mod completion;
 pub(crate) mod execution;
 pub(crate) mod key;
@@ -68,6 +69,9 @@ pub(crate) fn run_st2(command: St2Command, context: &Context) -> anyhow::Result<
         St2Command::Run(args) => run::run(&args, &["run"], context),
         St2Command::Action(command) => action::run(command, context),
         St2Command::Execution(command) => execution::run(command, context),
+        St2Command::Login(args) => auth::login(&args, context),
+        St2Command::Auth(args) => auth::auth(&args, context),
+        St2Command::Whoami => auth::whoami(context),
         St2Command::Completion { shell } => completion::completion(shell, context),
         St2Command::Man { page, output_dir } => {
             completion::man(&page, output_dir.as_deref(), context)

@@ -8,6 +8,7 @@ use std::path::Path;
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use super::GitError;
+use crate::fs::TreeItem;
 
 /// A file as git records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,45 +79,22 @@ pub(crate) fn worktree_files(
     root: &Path,
     skip: &dyn Fn(&str) -> bool,
 ) -> std::io::Result<BTreeMap<String, GitFile>> {
-    use std::os::unix::fs::PermissionsExt;
     let mut files = BTreeMap::new();
-    let walk = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|entry| entry.depth() != 1 || entry.file_name() != ".git");
-    for entry in walk {
-        let entry = entry.map_err(|err| {
-            err.into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("file system loop"))
-        })?;
-        let relative = entry
-            .path()
-            .strip_prefix(root)
-            .expect("under the root")
-            .to_string_lossy()
-            .into_owned();
-        if relative.is_empty() || skip(&relative) {
-            continue;
-        }
-        let file_type = entry.file_type();
-        let (mode, oid) = if file_type.is_symlink() {
-            let target = std::fs::read_link(entry.path())?;
-            let oid = Oid::hash_object(ObjectType::Blob, target.as_os_str().as_encoded_bytes())
-                .map_err(std::io::Error::other)?;
-            (0o120000, oid)
-        } else if file_type.is_file() {
-            let executable = entry
-                .metadata()
-                .map_err(std::io::Error::other)?
-                .permissions()
-                .mode()
-                & 0o100
-                != 0;
-            let oid =
-                Oid::hash_file(ObjectType::Blob, entry.path()).map_err(std::io::Error::other)?;
-            (if executable { 0o100755 } else { 0o100644 }, oid)
-        } else {
-            continue;
+    for item in crate::fs::tree_entries(root, skip)? {
+        let (relative, mode, oid) = match item {
+            TreeItem::Symlink { relative, target } => {
+                let oid = Oid::hash_object(ObjectType::Blob, target.as_os_str().as_encoded_bytes())
+                    .map_err(std::io::Error::other)?;
+                (relative, 0o120000, oid)
+            }
+            TreeItem::File {
+                relative,
+                path,
+                executable,
+            } => {
+                let oid = Oid::hash_file(ObjectType::Blob, &path).map_err(std::io::Error::other)?;
+                (relative, if executable { 0o100755 } else { 0o100644 }, oid)
+            }
         };
         files.insert(
             relative,

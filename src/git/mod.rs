@@ -341,23 +341,7 @@ pub(crate) fn fetch_first(
         }
         Err(err) => return Err(err),
     };
-    let commit = target.commit(&repo, url, &listing)?;
-    let commit_object = repo.find_commit(commit).map_err(|_| GitError::NoSuchRef {
-        reference: reference.unwrap_or("HEAD").to_string(),
-        url: url.to_string(),
-        available: listing.versions(),
-    })?;
-    let resolved = target.check_out(&repo, &commit_object).map_err(git_error)?;
-    repo.checkout_head(Some(CheckoutBuilder::new().force()))
-        .map_err(git_error)?;
-    Ok((
-        Fetched {
-            commit: commit.to_string(),
-            resolved,
-            shallow,
-        },
-        reference.map(str::to_string),
-    ))
+    check_out(&repo, url, &target, &listing, reference, shallow)
 }
 
 /// [`fetch_first`] through the git cache: resolve against the remote's refs (offline: the
@@ -369,7 +353,6 @@ fn fetch_through_cache(
     dest: &Path,
     options: &FetchOptions,
 ) -> Result<(Fetched, Option<String>), GitError> {
-    let git_error = |err: git2::Error| GitError::from_git2(url, err);
     let offline = options.offline && !is_local(url);
     let cached = if offline {
         cache::CachedRepo::open_existing(cache, url)?.ok_or_else(|| GitError::NotCached {
@@ -399,13 +382,27 @@ fn fetch_through_cache(
     };
     cached.set_default_branch(&listing);
     let repo = cached.copy_to(dest, url)?;
-    let commit = target.commit(&repo, url, &listing)?;
+    check_out(&repo, url, &target, &listing, reference, shallow)
+}
+
+/// Check `target` out in `repo` (fetched from `url`): the commit it names, the ref it was
+/// resolved to, and the reference asked for.
+fn check_out(
+    repo: &Repository,
+    url: &str,
+    target: &Target,
+    listing: &Listing,
+    reference: Option<&str>,
+    shallow: bool,
+) -> Result<(Fetched, Option<String>), GitError> {
+    let git_error = |err: git2::Error| GitError::from_git2(url, err);
+    let commit = target.commit(repo, url, listing)?;
     let commit_object = repo.find_commit(commit).map_err(|_| GitError::NoSuchRef {
         reference: reference.unwrap_or("HEAD").to_string(),
         url: url.to_string(),
         available: listing.versions(),
     })?;
-    let resolved = target.check_out(&repo, &commit_object).map_err(git_error)?;
+    let resolved = target.check_out(repo, &commit_object).map_err(git_error)?;
     repo.checkout_head(Some(CheckoutBuilder::new().force()))
         .map_err(git_error)?;
     Ok((

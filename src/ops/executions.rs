@@ -80,6 +80,8 @@ impl ExecutionView {
 /// Which executions `st2 execution list` shows, newest first.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ExecutionListRequest {
+    /// The oldest first instead (`-s asc`).
+    pub(crate) oldest_first: bool,
     /// Only this action's.
     pub(crate) action_ref: Option<String>,
     /// Only those with this status.

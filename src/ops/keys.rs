@@ -35,8 +35,9 @@ pub(crate) struct KeyView {
 pub(crate) struct KeyRef {
     /// The scope.
     pub(crate) scope: KeyScope,
-    /// The user whose item it is (user scope).
-    pub(crate) user: String,
+    /// The user whose item it is (user scope); `None`: the backend's default user (locally
+    /// `[system_user] user`, on a cluster the caller).
+    pub(crate) user: Option<String>,
     /// The name.
     pub(crate) name: String,
 }
@@ -46,8 +47,8 @@ pub(crate) struct KeyRef {
 pub(crate) struct KeyListRequest {
     /// One scope, or both (`None`).
     pub(crate) scope: Option<KeyScope>,
-    /// The user whose user-scope items are listed.
-    pub(crate) user: String,
+    /// The user whose user-scope items are listed (`None`: the backend's default user).
+    pub(crate) user: Option<String>,
     /// Only names starting with this.
     pub(crate) prefix: String,
     /// Show secrets' values decrypted.
@@ -90,7 +91,7 @@ pub(crate) trait KeyOps {
     fn key_delete_by_prefix(
         &self,
         scope: KeyScope,
-        user: &str,
+        user: Option<&str>,
         prefix: &str,
     ) -> anyhow::Result<Vec<String>>;
 

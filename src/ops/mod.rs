@@ -13,10 +13,10 @@
 //! - [`local::Local`] is the embedded backend: the StackStorm layout on this machine, the
 //!   SQLite store, virtualenvs, runners in child processes. One module per operation under
 //!   `ops/local/`.
-//! - A remote backend (issue 18, `../shared/spec/remote-api.md` §4) implements the same traits
-//!   over a cluster's REST API, filling the same views, so the commands and the printer's
-//!   layouts are the same in both modes. Nothing in `commands` changes when it lands: `entry`
-//!   picks the backend.
+//! - [`remote::Remote`] (`../shared/spec/remote-api.md` §4) implements the same traits over a
+//!   cluster's REST API, filling the same views, so the commands and the printer's layouts are
+//!   the same in both modes: `entry` picks the backend by the mode switch
+//!   (`settings::client`). [`AuthOps`] (`st2 login/auth/whoami`) only means something there.
 //!
 //! What a command shows while an operation runs (an install's steps, a run's output as it
 //! comes) goes through observer traits the command implements and the operation calls.
@@ -26,20 +26,23 @@
 //! backend maps a 400 answer to it).
 
 pub(crate) mod actions;
+pub(crate) mod auth;
 pub(crate) mod executions;
 pub(crate) mod keys;
 pub(crate) mod local;
 pub(crate) mod packs;
+pub(crate) mod remote;
 
 pub(crate) use actions::ActionOps;
+pub(crate) use auth::AuthOps;
 pub(crate) use executions::ExecutionOps;
 pub(crate) use keys::KeyOps;
 pub(crate) use packs::PackOps;
 
 /// Every operation a backend offers. Commands hold a `&dyn Backend`.
-pub(crate) trait Backend: PackOps + ExecutionOps + KeyOps + ActionOps {}
+pub(crate) trait Backend: PackOps + ExecutionOps + KeyOps + ActionOps + AuthOps {}
 
-impl<T: PackOps + ExecutionOps + KeyOps + ActionOps> Backend for T {}
+impl<T: PackOps + ExecutionOps + KeyOps + ActionOps + AuthOps> Backend for T {}
 
 /// A request that cannot be carried out as written (exit 2, like clap's own errors): an
 /// unknown parameter, a bad value, an option that does not apply. Operations return it in

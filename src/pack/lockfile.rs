@@ -45,8 +45,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::lock::FileLock;
 
-/// The lock file's name, in the base path.
-pub(crate) const LOCK_FILE_NAME: &str = "packs.lock";
+/// The lock file's name, in the base path (where is `Settings::lock_file`'s to say).
+#[cfg(test)]
+const LOCK_FILE_NAME: &str = "packs.lock";
 
 /// The format version this program writes and reads.
 pub(crate) const LOCK_VERSION: u32 = 1;
@@ -202,11 +203,6 @@ struct VersionOnly {
 }
 
 impl PacksLock {
-    /// `<base_path>/packs.lock`.
-    pub(crate) fn path(base_path: &Path) -> PathBuf {
-        base_path.join(LOCK_FILE_NAME)
-    }
-
     /// Read the lock file at `path`; `None` when there is none.
     pub(crate) fn read(path: &Path) -> Result<Option<PacksLock>, LockFileError> {
         let text = match std::fs::read_to_string(path) {

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::fs::TreeItem;
+
 /// What a path of the tree is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TreeEntry {
@@ -31,46 +33,28 @@ pub(crate) fn is_excluded(relative: &str) -> bool {
 
 /// Every file of the tree at `root`, by relative path (`/`-separated).
 pub(crate) fn files(root: &Path) -> std::io::Result<BTreeMap<String, TreeEntry>> {
-    use std::os::unix::fs::PermissionsExt;
     let mut found = BTreeMap::new();
-    let walk = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|entry| entry.depth() != 1 || entry.file_name() != ".git");
-    for entry in walk {
-        let entry = entry.map_err(|err| {
-            err.into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("file system loop"))
-        })?;
-        let relative = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walkdir stays under its root")
-            .to_string_lossy()
-            .into_owned();
-        if relative.is_empty() || is_excluded(&relative) {
-            continue;
-        }
-        let file_type = entry.file_type();
-        if file_type.is_symlink() {
-            let target = std::fs::read_link(entry.path())?;
-            found.insert(
+    for item in crate::fs::tree_entries(root, &is_excluded)? {
+        match item {
+            TreeItem::Symlink { relative, target } => {
+                found.insert(
+                    relative,
+                    TreeEntry::Symlink(target.to_string_lossy().into_owned()),
+                );
+            }
+            TreeItem::File {
                 relative,
-                TreeEntry::Symlink(target.to_string_lossy().into_owned()),
-            );
-        } else if file_type.is_file() {
-            let mode = entry
-                .metadata()
-                .map_err(std::io::Error::other)?
-                .permissions()
-                .mode();
-            found.insert(
-                relative,
-                TreeEntry::File {
-                    executable: mode & 0o100 != 0,
-                    sha256: file_sha256(entry.path())?,
-                },
-            );
+                path,
+                executable,
+            } => {
+                found.insert(
+                    relative,
+                    TreeEntry::File {
+                        executable,
+                        sha256: file_sha256(&path)?,
+                    },
+                );
+            }
         }
     }
     Ok(found)

@@ -6,6 +6,8 @@
 //! `$ST2_CONF`, else `/etc/st2/st2.conf` when it exists, else built-in defaults. Every
 //! environment variable the project reads is a constant in [`env`].
 
+pub(crate) mod cli_config;
+pub(crate) mod client;
 pub(crate) mod ini;
 
 use std::path::{Path, PathBuf};
@@ -43,7 +45,8 @@ pub(crate) mod env {
     /// A Python action's module path: the pack's libraries, then the caller's, then
     /// StackStorm's modules.
     pub(crate) const PYTHONPATH: &str = "PYTHONPATH";
-    /// A CA bundle for git over https, as git reads it (before the configured bundle).
+    /// A CA bundle for git over https, as git reads it (after `[content] ca_bundle_path`,
+    /// before `SSL_CERT_FILE`).
     pub(crate) const GIT_SSL_CAINFO: &str = "GIT_SSL_CAINFO";
     /// The command git runs instead of `ssh` (a shell command line; git's own variable).
     pub(crate) const GIT_SSH_COMMAND: &str = "GIT_SSH_COMMAND";
@@ -82,6 +85,30 @@ pub(crate) mod env {
     /// Debug builds only: the failpoint where the process kills itself (`failpoint`).
     #[cfg(debug_assertions)]
     pub(crate) const ST2_FAILPOINT: &str = "ST2_FAILPOINT";
+    /// The CLI config file (st2client's; default `~/.st2/config`).
+    pub(crate) const ST2_CONFIG_FILE: &str = "ST2_CONFIG_FILE";
+    /// Set (and not `0`): the CLI config file is not read (st2client's).
+    pub(crate) const ST2_CLI_SKIP_CONFIG: &str = "ST2_CLI_SKIP_CONFIG";
+    /// The cluster's base URL (`http(s)://HOST`; st2client's).
+    pub(crate) const ST2_BASE_URL: &str = "ST2_BASE_URL";
+    /// The cluster's API URL (st2client's).
+    pub(crate) const ST2_API_URL: &str = "ST2_API_URL";
+    /// The cluster's auth URL (st2client's).
+    pub(crate) const ST2_AUTH_URL: &str = "ST2_AUTH_URL";
+    /// The cluster's stream URL (st2client's).
+    pub(crate) const ST2_STREAM_URL: &str = "ST2_STREAM_URL";
+    /// The API version in derived URLs (`v1`; st2client's).
+    pub(crate) const ST2_API_VERSION: &str = "ST2_API_VERSION";
+    /// The CA bundle the cluster's certificates are checked with (st2client's).
+    pub(crate) const ST2_CACERT: &str = "ST2_CACERT";
+    /// An auth token for the cluster (st2client's).
+    pub(crate) const ST2_AUTH_TOKEN: &str = "ST2_AUTH_TOKEN";
+    /// An API key for the cluster (st2client's).
+    pub(crate) const ST2_API_KEY: &str = "ST2_API_KEY";
+    /// Seconds each request to the cluster may take (ours).
+    pub(crate) const ST2_HTTP_TIMEOUT: &str = "ST2_HTTP_TIMEOUT";
+    /// `auto`, `local` or `remote` (ours).
+    pub(crate) const ST2_MODE: &str = "ST2_MODE";
     /// Tests: skips the YAML parity test against PyYAML.
     #[cfg(test)]
     pub(crate) const ST2_SKIP_PYYAML_PARITY: &str = "ST2_SKIP_PYYAML_PARITY";
@@ -433,9 +460,10 @@ impl Settings {
         self.cache_dir().join("git")
     }
 
-    /// `<base_path>/packs.lock`: the packs installed, exactly ([`crate::pack::lockfile`]).
+    /// `<base_path>/packs.lock`: the packs installed, exactly (`pack::lockfile` reads and
+    /// writes it).
     pub(crate) fn lock_file(&self) -> PathBuf {
-        crate::pack::lockfile::PacksLock::path(&self.base_path)
+        self.base_path.join("packs.lock")
     }
 
     /// Lock files, one per pack ref.

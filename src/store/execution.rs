@@ -28,11 +28,24 @@ pub(crate) enum ExecutionStatus {
     Canceled,
     /// The process running it disappeared before it finished.
     Abandoned,
+    /// StackStorm's scheduler took it and has not started it yet (a cluster's; never
+    /// recorded locally).
+    Scheduled,
+    /// Waiting for its `delay` (a cluster's).
+    Delayed,
+    /// Waiting for an answer (an inquiry; a cluster's).
+    Pending,
+    /// A workflow asked to pause (a cluster's).
+    Pausing,
+    /// A paused workflow (a cluster's).
+    Paused,
+    /// A paused workflow asked to go on (a cluster's).
+    Resuming,
 }
 
 impl ExecutionStatus {
     /// All statuses, for parsing and `--status` values.
-    pub(crate) const ALL: [ExecutionStatus; 8] = [
+    pub(crate) const ALL: [ExecutionStatus; 14] = [
         ExecutionStatus::Requested,
         ExecutionStatus::Running,
         ExecutionStatus::Succeeded,
@@ -41,6 +54,12 @@ impl ExecutionStatus {
         ExecutionStatus::Canceling,
         ExecutionStatus::Canceled,
         ExecutionStatus::Abandoned,
+        ExecutionStatus::Scheduled,
+        ExecutionStatus::Delayed,
+        ExecutionStatus::Pending,
+        ExecutionStatus::Pausing,
+        ExecutionStatus::Paused,
+        ExecutionStatus::Resuming,
     ];
 
     /// The status word.
@@ -54,6 +73,12 @@ impl ExecutionStatus {
             ExecutionStatus::Canceling => "canceling",
             ExecutionStatus::Canceled => "canceled",
             ExecutionStatus::Abandoned => "abandoned",
+            ExecutionStatus::Scheduled => "scheduled",
+            ExecutionStatus::Delayed => "delayed",
+            ExecutionStatus::Pending => "pending",
+            ExecutionStatus::Pausing => "pausing",
+            ExecutionStatus::Paused => "paused",
+            ExecutionStatus::Resuming => "resuming",
         }
     }
 
@@ -64,11 +89,15 @@ impl ExecutionStatus {
             .find(|status| status.as_str() == text)
     }
 
-    /// Whether nothing will change it any more.
+    /// Whether nothing will change it any more (StackStorm's `LIVEACTION_COMPLETED_STATES`).
     pub(crate) fn is_final(self) -> bool {
-        !matches!(
+        matches!(
             self,
-            ExecutionStatus::Requested | ExecutionStatus::Running | ExecutionStatus::Canceling
+            ExecutionStatus::Succeeded
+                | ExecutionStatus::Failed
+                | ExecutionStatus::Timeout
+                | ExecutionStatus::Canceled
+                | ExecutionStatus::Abandoned
         )
     }
 }
@@ -130,6 +159,8 @@ pub(crate) struct ExecutionFilter {
     pub limit: usize,
     /// Children of workflows too (`--showall`), not only top-level executions.
     pub with_children: bool,
+    /// The oldest first (`-s asc`) instead of the newest.
+    pub oldest_first: bool,
 }
 
 const COLUMNS: &str = "id, action_ref, runner_type, user, parameters, status, result, \
@@ -373,16 +404,17 @@ impl Store {
             .transpose()
     }
 
-    /// Executions, newest first.
+    /// Executions, newest first (or oldest first).
     pub(crate) fn executions(
         &self,
         filter: &ExecutionFilter,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let order = if filter.oldest_first { "ASC" } else { "DESC" };
         let mut statement = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM executions
              WHERE (?1 IS NULL OR action_ref = ?1) AND (?2 IS NULL OR status = ?2)
                  AND (?4 OR parent IS NULL)
-             ORDER BY start_timestamp DESC, seq DESC LIMIT ?3"
+             ORDER BY start_timestamp {order}, seq {order} LIMIT ?3"
         ))?;
         let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
         let rows = statement.query_map(

@@ -266,15 +266,43 @@ pub(super) fn missing_in_output(output: &str) -> Vec<String> {
     missing
 }
 
+/// A shell that runs its arguments as a command and, when it gets SIGHUP, kills its whole
+/// process group (itself included).
+const GROUP_GUARD: &str = "trap 'kill -KILL 0' HUP; \"$@\" & wait $!";
+
+/// `cmd` run by [`GROUP_GUARD`]: its program, arguments, environment changes and directory.
+fn guarded(cmd: &Command) -> Command {
+    let mut guard = Command::new("/bin/sh");
+    guard
+        .arg("-c")
+        .arg(GROUP_GUARD)
+        // `$0`, which `"$@"` does not include.
+        .arg("st2-installer-guard")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => guard.env(name, value),
+            None => guard.env_remove(name),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        guard.current_dir(dir);
+    }
+    guard
+}
+
 /// Run `cmd` with stdin closed and stdout+stderr interleaved in one pipe,
 /// as a terminal would show them.
 ///
 /// The child gets a process group of its own, so that `cancel` (Ctrl-C in `st2 pack
-/// install`) stops it whole, pip's own subprocesses included, and it is killed if this process
-/// dies first (`PR_SET_PDEATHSIG`), so that a killed install leaves no installer writing into
-/// a directory the next command deletes.
+/// install`) stops it whole, pip's own subprocesses included. If this process dies first, the
+/// whole group dies too, so that a killed install leaves no installer writing into a directory
+/// the next command deletes: the installer runs under a shell ([`guarded`]) that gets SIGHUP
+/// when we die (`PR_SET_PDEATHSIG`) and kills its group. (`PR_SET_PDEATHSIG` on the installer
+/// itself would not reach the processes it starts: ensurepip runs pip in a child of its own.)
 fn run_combined(
-    mut cmd: Command,
+    cmd: Command,
     label: &str,
     cancel: Option<&AtomicBool>,
 ) -> Result<(ExitStatus, Vec<u8>), VenvError> {
@@ -285,9 +313,10 @@ fn run_combined(
     };
     let (mut reader, writer) = io::pipe().map_err(spawn_err)?;
     let writer2 = writer.try_clone().map_err(spawn_err)?;
+    let mut cmd = guarded(&cmd);
     cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
     cmd.process_group(0);
-    crate::sys::die_with_parent(&mut cmd);
+    crate::sys::hangup_with_parent(&mut cmd);
     tracing::debug!(command = ?cmd, "running");
     let mut child = cmd.spawn().map_err(spawn_err)?;
     // The Command holds our copies of the pipe's write end: close them so

@@ -49,6 +49,22 @@ pub(crate) fn upstream_fixture(relative: &str) -> PathBuf {
     fixtures_dir().join("upstream").join(relative)
 }
 
+/// The variables that point `st2` at a cluster (`../shared/spec/remote-api.md` §1.1).
+pub(crate) const REMOTE_VARIABLES: &[&str] = &[
+    "ST2_MODE",
+    "ST2_BASE_URL",
+    "ST2_API_URL",
+    "ST2_AUTH_URL",
+    "ST2_STREAM_URL",
+    "ST2_API_VERSION",
+    "ST2_CACERT",
+    "ST2_AUTH_TOKEN",
+    "ST2_API_KEY",
+    "ST2_CONFIG_FILE",
+    "ST2_CLI_SKIP_CONFIG",
+    "ST2_HTTP_TIMEOUT",
+];
+
 /// A temporary StackStorm home: base path, st2.conf, and an index of our own.
 pub(crate) struct Home {
     pub dir: tempfile::TempDir,
@@ -108,6 +124,10 @@ impl Home {
     /// directory; no `--config-file` yet, so that a test can put it anywhere.
     pub(crate) fn bare_command(&self, program: &str) -> StdCommand {
         let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin(program));
+        // Nor the caller's cluster settings (they would switch st2 to remote mode).
+        for name in REMOTE_VARIABLES {
+            command.env_remove(name);
+        }
         command
             .env_remove("ST2_CONF")
             .env_remove("ST2_BASE_PATH")

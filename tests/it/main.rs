@@ -8,6 +8,7 @@
 )]
 
 mod common;
+mod st2server;
 
 mod bad_input;
 mod cli;
@@ -27,6 +28,8 @@ mod packaging;
 mod params_differential;
 mod reliability;
 mod reload;
+mod remote;
+mod remote_parity;
 mod remote_runner;
 mod run;
 mod run_experience;
@@ -49,5 +52,9 @@ mod upstream_orquesta_with_items;
 mod upstream_param_utils;
 mod upstream_python_runner;
 mod upstream_registrar;
+mod upstream_st2client_auth;
+mod upstream_st2client_client;
+mod upstream_st2client_config_parser;
+mod upstream_st2client_shell;
 mod yaml_differential;
 mod yaql_differential;

@@ -337,3 +337,92 @@ fn output_schema_secret_fields_are_masked_in_output_and_records() {
         }
     }
 }
+
+/// Remote mode: the credentials (a token, an API key, the config's password, a proxy's Basic
+/// password) and a secret datastore value never appear in any output, `--debug` logs or error
+/// line, whatever the command and however it ends (`../shared/spec/remote-api.md` §4).
+#[test]
+fn remote_mode_never_shows_credentials() {
+    use crate::remote::{Auth, Cluster};
+    use crate::st2server::{ApiFault, API_KEY, TOKEN, USER};
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    const PASSWORD: &str = "pwSECRET8d8d";
+    const PROXY: &str = "proxySECRET3c3c";
+    const VALUE: &str = "kvSECRETremote1";
+    cluster.server.world(|world| {
+        world.users.insert(USER.into(), PASSWORD.into());
+    });
+    std::fs::create_dir_all(cluster.config_path().parent().unwrap()).unwrap();
+    std::fs::write(
+        cluster.config_path(),
+        format!(
+            "[credentials]\nusername = {USER}\npassword = {PASSWORD}\nbasic_auth = proxy:{PROXY}\n"
+        ),
+    )
+    .unwrap();
+    let secrets = [TOKEN, API_KEY, PASSWORD, PROXY, VALUE];
+    let check = |what: &str, output: &Output| {
+        for text in [stdout(output), stderr(output)] {
+            for secret in secrets {
+                assert!(
+                    !text.contains(secret),
+                    "`{what}` printed the secret {secret}:\n{text}"
+                );
+            }
+        }
+    };
+    let runs: &[(Auth, &[&str])] = &[
+        (Auth::Nothing, &["--debug", "login", USER, "-p", PASSWORD]),
+        (Auth::Nothing, &["--debug", "whoami"]),
+        (Auth::Nothing, &["--debug", "action", "list"]),
+        (Auth::Token, &["--debug", "key", "set", "k9", VALUE, "-e"]),
+        (Auth::Token, &["--debug", "key", "get", "k9", "-j"]),
+        (Auth::ApiKey, &["--debug", "key", "list", "-y"]),
+        (Auth::Token, &["--debug", "run", "core.local", "cmd=date"]),
+        (Auth::ApiKey, &["--debug", "execution", "list"]),
+        (Auth::Token, &["--debug", "pack", "config", "show", "core"]),
+        (
+            Auth::Nothing,
+            &["--debug", "auth", USER, "-p", "wrong-password"],
+        ),
+    ];
+    for (auth, args) in runs {
+        check(&args.join(" "), &cluster.st2(*auth, args));
+    }
+    // Errors name the request, never the credential.
+    cluster.server.fault(
+        "GET /api/v1/actions",
+        ApiFault::Status(
+            401,
+            r#"{"faultstring": "Unauthorized - Token has expired."}"#.into(),
+        ),
+    );
+    check(
+        "401",
+        &cluster.st2(Auth::Token, &["--debug", "action", "list"]),
+    );
+    let refused = cluster
+        .home
+        .bare_command("st2")
+        .args([
+            "--debug",
+            "--api-url",
+            "http://127.0.0.1:1/api/v1",
+            "action",
+            "list",
+        ])
+        .env("ST2_AUTH_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    check("refused", &refused);
+    // What st2 wrote: the CLI config keeps its password (it was there), the token cache holds
+    // the token (0600), nothing else.
+    use std::os::unix::fs::PermissionsExt;
+    let cache = cluster.home.dir.path().join(".st2/token-st2admin");
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

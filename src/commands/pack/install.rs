@@ -15,7 +15,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::InstallArgs;
 use crate::commands::{Context, ExitStatus};
-use crate::ops::packs::{InstallProgress, InstallRequest, InstallStep, InstalledPack};
+use crate::ops::packs::{
+    InstallFailed, InstallProgress, InstallRequest, InstallStep, InstalledPack,
+};
 use crate::output::Printer;
 
 /// Run the command.
@@ -35,20 +37,8 @@ pub(crate) fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitS
         .backend()
         .install_packs(&request, &progress, interrupt_on_signals()?);
     progress.clear();
-    for warning in &answer.warnings {
-        printer.warn(warning);
-    }
-    let installed = match answer.outcome {
-        Ok(installed) => installed,
-        Err(failure) => {
-            for message in &failure.messages {
-                printer.error(message);
-            }
-            if let Some(outcome) = &failure.outcome {
-                printer.info(outcome);
-            }
-            return Ok(ExitStatus::Failure);
-        }
+    let Some(installed) = printed_outcome(&answer.warnings, answer.outcome, printer) else {
+        return Ok(ExitStatus::Failure);
     };
 
     if printer.is_data() {
@@ -85,6 +75,30 @@ pub(super) fn interrupt_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
             .context("installing the signal handler")?;
     }
     Ok(flag)
+}
+
+/// Print an install's (or update's) warnings, then its failure if it failed: the messages,
+/// and what was left as it was. `None` when it failed.
+pub(super) fn printed_outcome<T>(
+    warnings: &[String],
+    outcome: Result<T, InstallFailed>,
+    printer: &Printer,
+) -> Option<T> {
+    for warning in warnings {
+        printer.warn(warning);
+    }
+    match outcome {
+        Ok(done) => Some(done),
+        Err(failure) => {
+            for message in &failure.messages {
+                printer.error(message);
+            }
+            if let Some(outcome) = &failure.outcome {
+                printer.info(outcome);
+            }
+            None
+        }
+    }
 }
 
 fn summary(installed: &[InstalledPack], printer: &Printer) {

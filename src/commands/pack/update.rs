@@ -5,7 +5,7 @@ use crate::cli::UpdateArgs;
 use crate::commands::{Context, ExitStatus};
 use crate::ops::packs::UpdateRequest;
 
-use super::install::{interrupt_on_signals, StepPrinter};
+use super::install::{interrupt_on_signals, printed_outcome, StepPrinter};
 
 /// Run the command.
 pub(crate) fn run(args: &UpdateArgs, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -21,20 +21,8 @@ pub(crate) fn run(args: &UpdateArgs, context: &Context) -> anyhow::Result<ExitSt
         .backend()
         .update_packs(&request, &progress, interrupt_on_signals()?);
     progress.clear();
-    for warning in &answer.warnings {
-        printer.warn(warning);
-    }
-    let report = match answer.outcome {
-        Ok(report) => report,
-        Err(failure) => {
-            for message in &failure.messages {
-                printer.error(message);
-            }
-            if let Some(outcome) = &failure.outcome {
-                printer.info(outcome);
-            }
-            return Ok(ExitStatus::Failure);
-        }
+    let Some(report) = printed_outcome(&answer.warnings, answer.outcome, printer) else {
+        return Ok(ExitStatus::Failure);
     };
     if printer.is_data() {
         printer.data(&report);

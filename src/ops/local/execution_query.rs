@@ -107,6 +107,7 @@ pub(super) fn list(
         status: request.status,
         limit: request.limit,
         with_children: request.with_children,
+        oldest_first: request.oldest_first,
     })?;
     records
         .into_iter()

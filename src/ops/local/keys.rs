@@ -22,17 +22,20 @@ impl From<ItemView> for KeyView {
     }
 }
 
-impl From<&KeySetRequest> for NewItem {
-    fn from(request: &KeySetRequest) -> NewItem {
-        NewItem {
-            name: request.key.name.clone(),
-            value: request.value.clone(),
-            scope: request.key.scope,
-            user: request.key.user.clone(),
-            encrypt: request.encrypt,
-            encrypted: request.encrypted,
-            ttl: request.ttl,
-        }
+/// The user of a request: the one named, else `[system_user] user`.
+fn user_of<'a>(settings: &'a Settings, user: Option<&'a str>) -> &'a str {
+    user.unwrap_or(&settings.system_user)
+}
+
+fn new_item(settings: &Settings, request: &KeySetRequest) -> NewItem {
+    NewItem {
+        name: request.key.name.clone(),
+        value: request.value.clone(),
+        scope: request.key.scope,
+        user: user_of(settings, request.key.user.as_deref()).to_string(),
+        encrypt: request.encrypt,
+        encrypted: request.encrypted,
+        ttl: request.ttl,
     }
 }
 
@@ -50,7 +53,7 @@ pub(super) fn list(settings: &Settings, request: &KeyListRequest) -> anyhow::Res
     };
     let mut items = datastore.list(
         request.scope,
-        &request.user,
+        user_of(settings, request.user.as_deref()),
         &request.prefix,
         request.decrypt,
     )?;
@@ -69,14 +72,19 @@ pub(super) fn get(settings: &Settings, key: &KeyRef, decrypt: bool) -> anyhow::R
         );
     };
     Ok(datastore
-        .get(key.scope, &key.user, &key.name, decrypt)?
+        .get(
+            key.scope,
+            user_of(settings, key.user.as_deref()),
+            &key.name,
+            decrypt,
+        )?
         .into())
 }
 
 pub(super) fn set(settings: &Settings, request: &KeySetRequest) -> anyhow::Result<KeyView> {
     settings.ensure_writable()?;
     let mut datastore = Datastore::open(settings)?;
-    Ok(datastore.set(&request.into())?.into())
+    Ok(datastore.set(&new_item(settings, request))?.into())
 }
 
 pub(super) fn delete(settings: &Settings, key: &KeyRef) -> anyhow::Result<()> {
@@ -87,18 +95,20 @@ pub(super) fn delete(settings: &Settings, key: &KeyRef) -> anyhow::Result<()> {
             key.scope.as_str()
         );
     };
-    datastore.delete(key.scope, &key.user, &key.name)?;
+    datastore.delete(key.scope, user_of(settings, key.user.as_deref()), &key.name)?;
     Ok(())
 }
 
 pub(super) fn delete_by_prefix(
     settings: &Settings,
     scope: KeyScope,
-    user: &str,
+    user: Option<&str>,
     prefix: &str,
 ) -> anyhow::Result<Vec<String>> {
     Ok(match open_existing(settings)? {
-        Some(mut datastore) => datastore.delete_by_prefix(scope, user, prefix)?,
+        Some(mut datastore) => {
+            datastore.delete_by_prefix(scope, user_of(settings, user), prefix)?
+        }
         None => Vec::new(),
     })
 }
@@ -112,7 +122,10 @@ pub(super) fn load(
     }
     settings.ensure_writable()?;
     let mut datastore = Datastore::open(settings)?;
-    let items: Vec<NewItem> = requests.iter().map(NewItem::from).collect();
+    let items: Vec<NewItem> = requests
+        .iter()
+        .map(|request| new_item(settings, request))
+        .collect();
     Ok(datastore
         .set_all(&items)?
         .into_iter()

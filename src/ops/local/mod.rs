@@ -34,6 +34,7 @@ use super::packs::{
     WrittenConfig,
 };
 use crate::ops::actions::ActionView;
+use crate::ops::auth::{LoginOutcome, TokenRequest, TokenView, WhoAmI};
 use crate::ops::executions::{
     CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
     TailEnd, TailRequest,
@@ -204,7 +205,7 @@ impl super::KeyOps for Local {
     fn key_delete_by_prefix(
         &self,
         scope: KeyScope,
-        user: &str,
+        user: Option<&str>,
         prefix: &str,
     ) -> anyhow::Result<Vec<String>> {
         keys::delete_by_prefix(&self.settings, scope, user, prefix)
@@ -212,6 +213,33 @@ impl super::KeyOps for Local {
 
     fn key_load(&self, requests: &[KeySetRequest]) -> anyhow::Result<Vec<KeyView>> {
         keys::load(&self.settings, requests)
+    }
+}
+
+/// `st2 login`, `st2 auth` and `st2 whoami` talk to a cluster: refused here.
+fn remote_only(command: &str) -> anyhow::Error {
+    super::InvalidRequest(format!(
+        "st2 {command} talks to a StackStorm cluster, and st2 is in local mode: give the \
+         cluster's URL (--url, --api-url, ST2_API_URL, ...) or drop --mode local"
+    ))
+    .into()
+}
+
+impl super::AuthOps for Local {
+    fn create_token(&self, _request: &TokenRequest) -> anyhow::Result<TokenView> {
+        Err(remote_only("auth"))
+    }
+
+    fn login(
+        &self,
+        _request: &TokenRequest,
+        _write_password: bool,
+    ) -> anyhow::Result<LoginOutcome> {
+        Err(remote_only("login"))
+    }
+
+    fn whoami(&self) -> anyhow::Result<WhoAmI> {
+        Err(remote_only("whoami"))
     }
 }
 

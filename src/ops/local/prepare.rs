@@ -240,8 +240,10 @@ fn prepare_given(
         native: native.is_some(),
         warnings,
         secrets,
-        output_schema: serde_json::from_str::<Value>(&action.record.metadata)
-            .ok()
+        // Most actions have none: their metadata is not parsed again for it.
+        output_schema: Some(&action.record.metadata)
+            .filter(|metadata| metadata.contains("\"output_schema\""))
+            .and_then(|metadata| serde_json::from_str::<Value>(metadata).ok())
             .and_then(|metadata| metadata.get("output_schema").cloned())
             .filter(|schema| !schema.is_null()),
     })

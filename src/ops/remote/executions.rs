@@ -1,0 +1,655 @@
+//! `st2 run`, `st2 action execute` and `st2 execution get/list/cancel` over the API
+//! (`../shared/spec/remote-api.md` §2.1, §2.2): the words cast against the action's and its
+//! runner's parameters as the cluster has them, `POST /executions`, then `GET
+//! /executions/ID` until the execution is final.
+//!
+//! Where we differ on purpose: polling goes on until a final status (`succeeded`, `failed`,
+//! `timeout`, `canceled`, `abandoned`; st2client stops at `delayed`, `pending`, `paused`, ...
+//! and prints them as if finished); `paused` and `pending` (an inquiry) stop it with a note;
+//! it starts after 0.2 s and backs off to st2client's 2 s (st2client waits 2 s before its
+//! first look, so no run takes less); Ctrl-C stops waiting and leaves the execution running,
+//! saying how to cancel it. A 400 (the cluster refused the parameters) is a usage error: one
+//! line, exit 2, nothing ran.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::client::{segment, ApiError, Client, Root};
+use super::stream::{EventReader, StreamEnd};
+use crate::action::args;
+use crate::ops::executions::{
+    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, RunActionRequest,
+    RunObserver, TailEnd, TailRequest,
+};
+use crate::ops::InvalidRequest;
+use crate::runner::output::OutputStream;
+use crate::store::ExecutionStatus;
+
+/// The attributes `st2 execution get` asks for (st2client's list, duplicates as it sends
+/// them).
+const GET_ATTRIBUTES: &str = "action.ref,action.runner_type,start_timestamp,end_timestamp,log,id,\
+                              action.ref,context.user,parameters,status,start_timestamp,\
+                              end_timestamp,log,result";
+
+/// The attributes `st2 execution list` asks for.
+const LIST_ATTRIBUTES: &str = "id,action.ref,context.user,status,start_timestamp,end_timestamp";
+
+/// The first wait before looking at a new execution, doubled up to [`POLL_MAX`].
+const POLL_FIRST: Duration = Duration::from_millis(200);
+
+/// st2client's polling interval.
+const POLL_MAX: Duration = Duration::from_secs(2);
+
+/// How long `execution cancel` waits for a canceling execution to end.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
+
+/// An execution of the API as the commands show it.
+pub(super) fn view(value: &Value, request: &str) -> anyhow::Result<ExecutionView> {
+    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+    let Some(id) = text("/id") else {
+        return Err(super::client::unexpected(
+            request,
+            "an execution without \"id\"",
+        ));
+    };
+    let status_text = text("/status").unwrap_or("requested");
+    let Some(status) = ExecutionStatus::parse(status_text) else {
+        return Err(super::client::unexpected(
+            request,
+            &format!("unknown execution status {status_text:?}"),
+        ));
+    };
+    let context = value.get("context").cloned().unwrap_or(Value::Null);
+    Ok(ExecutionView {
+        id: id.to_string(),
+        action_ref: text("/action/ref")
+            .or_else(|| text("/liveaction/action"))
+            .unwrap_or_default()
+            .to_string(),
+        runner_type: text("/action/runner_type")
+            .or_else(|| text("/runner/name"))
+            .unwrap_or_default()
+            .to_string(),
+        user: text("/context/user").unwrap_or_default().to_string(),
+        parameters: value.get("parameters").cloned().unwrap_or(json!({})),
+        status,
+        result: value.get("result").cloned(),
+        start_timestamp: text("/start_timestamp").unwrap_or_default().to_string(),
+        end_timestamp: text("/end_timestamp").map(str::to_string),
+        parent: text("/parent").map(str::to_string),
+        context: if context
+            .as_object()
+            .is_some_and(|map| map.keys().any(|key| key != "user" && key != "pack"))
+        {
+            context
+        } else {
+            Value::Null
+        },
+        children: Vec::new(),
+        workflow: None,
+    })
+}
+
+/// Cast the words, `POST /executions`: the new execution.
+fn start(client: &Client, request: &RunActionRequest) -> anyhow::Result<ExecutionView> {
+    if request.no_native {
+        return Err(InvalidRequest("--no-native only applies to local mode".into()).into());
+    }
+    // An action the cluster does not have: nothing ran, a usage error as in local mode.
+    let action = super::actions::fetch(client, &request.action_ref).map_err(|err| {
+        match err.downcast_ref::<crate::action::ActionError>() {
+            Some(missing) => InvalidRequest(missing.to_string()).into(),
+            None => err,
+        }
+    })?;
+    let runner_type = action
+        .get("runner_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let runner = super::actions::runner_parameters(client, &runner_type)?;
+    let own = action
+        .get("parameters")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let parameters = args::parse(
+        &request.words,
+        args::Schemas {
+            runner: &runner,
+            action: &own,
+        },
+        args::ArgsOptions {
+            auto_dict: request.auto_dict,
+            inherit_env: request.inherit_env,
+        },
+        &cwd,
+        &request.action_ref,
+    )
+    .map_err(|err| InvalidRequest(err.to_string()))?;
+    let body = json!({
+        "action": request.action_ref,
+        "parameters": Value::Object(parameters),
+        "user": null,
+    });
+    let answer = client
+        .call(Method::POST, Root::Api, "/executions", &[], Some(&body))
+        .map_err(refused)?;
+    view(&answer.json()?, &answer.request)
+}
+
+/// A 400 is the cluster refusing the request as written: a usage error.
+fn refused(err: anyhow::Error) -> anyhow::Error {
+    match err.downcast_ref::<ApiError>() {
+        Some(api) if api.status == 400 => InvalidRequest(api.to_string()).into(),
+        _ => err,
+    }
+}
+
+/// `st2 run`: start, then wait for the end.
+pub(super) fn run(
+    client: &Client,
+    request: &RunActionRequest,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<ExecutionView> {
+    let started = start(client, request)?;
+    let cancel = observer.cancel_flag()?;
+    let mut live = observer.live_view(&request.action_ref);
+    let mut execution = started;
+    // Someone watches (a terminal, `--tail`): the output as it comes, over the stream, until
+    // the end; polling takes over if the stream breaks.
+    if let (Some(view), false) = (live.as_deref_mut(), execution.status.is_final()) {
+        match watch_output(client, &execution.id, &cancel, view) {
+            Watched::Ended => execution = get_execution(client, &execution.id, &[])?,
+            Watched::Interrupted => {
+                view.finish();
+                observer.warning(&format!(
+                    "execution {id} continues; st2 execution cancel {id}",
+                    id = execution.id
+                ));
+                return Ok(execution);
+            }
+            Watched::Broken(why) => {
+                tracing::debug!("the output stream broke ({why}); polling instead");
+            }
+        }
+    }
+    let mut wait = POLL_FIRST;
+    let outcome = loop {
+        if execution.status.is_final() {
+            break Ok(());
+        }
+        if matches!(
+            execution.status,
+            ExecutionStatus::Paused | ExecutionStatus::Pending
+        ) {
+            observer.warning(&format!(
+                "execution {} is {}: `st2 execution get {}` shows it once it goes on",
+                execution.id,
+                execution.status.as_str(),
+                execution.id
+            ));
+            break Ok(());
+        }
+        if sleep_watching(wait, &cancel, live.as_deref_mut()) {
+            observer.warning(&format!(
+                "execution {id} continues; st2 execution cancel {id}",
+                id = execution.id
+            ));
+            break Ok(());
+        }
+        wait = (wait * 2).min(POLL_MAX);
+        match get_execution(client, &execution.id, &[]) {
+            Ok(now) => execution = now,
+            Err(err) => break Err(err),
+        }
+    };
+    if let Some(live) = live.as_mut() {
+        live.finish();
+    }
+    outcome?;
+    if execution.is_workflow() {
+        execution.children = children(client, &execution.id)?;
+    }
+    Ok(execution)
+}
+
+/// How watching a run's output ended.
+enum Watched {
+    /// `EOF`: the execution ended (or is pausing).
+    Ended,
+    /// Ctrl-C.
+    Interrupted,
+    /// The stream could not be opened, broke, or stayed silent: why.
+    Broken(String),
+}
+
+/// Hand a running execution's output to `view` as it comes (the stream's
+/// `/executions/ID/output`, read by a thread so that the view ticks while nothing comes).
+fn watch_output(
+    client: &Client,
+    id: &str,
+    cancel: &crate::runner::CancelFlag,
+    view: &mut dyn LiveView,
+) -> Watched {
+    let response = match client.open(
+        Root::Stream,
+        &format!("/executions/{}/output", segment(id)),
+        &[],
+        "text/event-stream",
+    ) {
+        Ok(response) => response,
+        Err(err) => return Watched::Broken(format!("{err:#}")),
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut events = EventReader::new(response);
+        loop {
+            let event = events.next_event();
+            let end = event.is_err();
+            if sender.send(event).is_err() || end {
+                return;
+            }
+        }
+    });
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(event)) if event.name == "EOF" => return Watched::Ended,
+            Ok(Ok(event)) => {
+                if let Some(piece) = output_piece(&event) {
+                    view.output(piece.stream, &piece.data);
+                }
+            }
+            Ok(Err(StreamEnd::Broken(why))) => return Watched::Broken(why),
+            Ok(Err(StreamEnd::Closed)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Watched::Broken("it closed".into())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if cancel.is_set() {
+                    return Watched::Interrupted;
+                }
+                view.tick();
+            }
+        }
+    }
+}
+
+/// The output of an `st2.execution.output__create` event.
+fn output_piece(event: &super::stream::Event) -> Option<OutputPiece> {
+    if event.name != "st2.execution.output__create" {
+        return None;
+    }
+    let value = serde_json::from_str::<Value>(&event.data).ok()?;
+    let text = |name: &str| value.get(name).and_then(Value::as_str);
+    Some(OutputPiece {
+        stream: text("output_type")
+            .and_then(OutputStream::parse)
+            .unwrap_or(OutputStream::Stdout),
+        data: text("data").unwrap_or_default().as_bytes().to_vec(),
+        timestamp: text("timestamp").unwrap_or_default().to_string(),
+    })
+}
+
+/// Sleep `wait`, ticking the live view; true when Ctrl-C asked to stop.
+fn sleep_watching(
+    wait: Duration,
+    cancel: &crate::runner::CancelFlag,
+    mut live: Option<&mut (dyn LiveView + 'static)>,
+) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        if cancel.is_set() {
+            return true;
+        }
+        if let Some(live) = live.as_deref_mut() {
+            live.tick();
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(100)));
+    }
+}
+
+/// `st2 run -a`: start, answer the id.
+pub(super) fn run_async(client: &Client, request: &RunActionRequest) -> anyhow::Result<String> {
+    Ok(start(client, request)?.id)
+}
+
+/// `GET /executions/ID` (with `include_attributes` when given); a 404 says the execution is
+/// not found.
+fn get_execution(
+    client: &Client,
+    id: &str,
+    query: &[(&str, String)],
+) -> anyhow::Result<ExecutionView> {
+    match client.get(Root::Api, &format!("/executions/{}", segment(id)), query) {
+        Ok(answer) => view(&answer.json()?, &answer.request),
+        Err(err) => match err.downcast_ref::<ApiError>() {
+            Some(api) if api.status == 404 => Err(err.context(format!(
+                "execution \"{id}\" is not found (`st2 execution list` shows the recent ones)"
+            ))),
+            _ => Err(err),
+        },
+    }
+}
+
+/// `st2 execution get ID`: the attributes st2client asks for, and a workflow's children.
+pub(super) fn get(client: &Client, id: &str) -> anyhow::Result<ExecutionView> {
+    let mut execution = get_execution(
+        client,
+        id,
+        &[("include_attributes", GET_ATTRIBUTES.to_string())],
+    )?;
+    if execution.is_workflow() {
+        execution.children = children(client, id)?;
+    }
+    Ok(execution)
+}
+
+/// A workflow's descendants (`GET /executions/ID/children/?depth=-1`), as a tree in the
+/// order the API lists them.
+fn children(client: &Client, id: &str) -> anyhow::Result<Vec<ExecutionView>> {
+    let answer = client.get(
+        Root::Api,
+        &format!("/executions/{}/children/", segment(id)),
+        &[("depth", "-1".to_string())],
+    )?;
+    let all: Vec<ExecutionView> = answer
+        .list()?
+        .iter()
+        .map(|child| view(child, &answer.request))
+        .collect::<anyhow::Result<_>>()?;
+    fn under(parent: &str, all: &[ExecutionView]) -> Vec<ExecutionView> {
+        all.iter()
+            .filter(|child| child.parent.as_deref() == Some(parent))
+            .map(|child| ExecutionView {
+                children: under(&child.id, all),
+                ..child.clone()
+            })
+            .collect()
+    }
+    Ok(under(id, &all))
+}
+
+/// The largest page st2api gives a user who is not an admin (`[api] max_page_size`).
+const MAX_PAGE: usize = 100;
+
+/// `st2 execution list`: one page of `-n N` as st2client asks, or (**[fix]**) pages of 100
+/// with `offset` when N is larger (st2api refuses a `limit` above 100 to non-admins).
+pub(super) fn list(
+    client: &Client,
+    request: &ExecutionListRequest,
+) -> anyhow::Result<Vec<ExecutionView>> {
+    let mut found = Vec::new();
+    loop {
+        let page = (request.limit - found.len()).min(MAX_PAGE);
+        let mut query = vec![("limit", page.to_string())];
+        if !found.is_empty() {
+            query.push(("offset", found.len().to_string()));
+        }
+        if let Some(action) = &request.action_ref {
+            query.push(("action", action.clone()));
+        }
+        if let Some(status) = request.status {
+            query.push(("status", status.as_str().to_string()));
+        }
+        if !request.with_children {
+            query.push(("parent", "null".to_string()));
+        }
+        // A Python bool as text, as st2client sends it.
+        if request.oldest_first {
+            query.push(("sort_asc", "True".to_string()));
+        } else {
+            query.push(("sort_desc", "True".to_string()));
+        }
+        query.push(("include_attributes", LIST_ATTRIBUTES.to_string()));
+        let answer = client.get(Root::Api, "/executions/", &query)?;
+        let items = answer.list()?;
+        let got = items.len();
+        for item in &items {
+            found.push(view(item, &answer.request)?);
+        }
+        let total = answer
+            .total_count
+            .map_or(usize::MAX, |total| total as usize);
+        if got < page || found.len() >= request.limit || found.len() >= total {
+            return Ok(found);
+        }
+    }
+}
+
+/// `st2 execution cancel ID`: `DELETE /executions/ID`, then a few seconds for it to end.
+pub(super) fn cancel(client: &Client, id: &str) -> anyhow::Result<CancelOutcome> {
+    let path = format!("/executions/{}", segment(id));
+    let answer = client
+        .call(Method::DELETE, Root::Api, &path, &[], None)
+        .map_err(|err| match err.downcast_ref::<ApiError>() {
+            Some(api) if api.status == 404 => err.context(format!(
+                "execution \"{id}\" is not found (`st2 execution list` shows the recent ones)"
+            )),
+            _ => err,
+        })?;
+    let body = answer.json()?;
+    // A finished execution: 200 with `{"faultstring": "Action cannot be canceled. State =
+    // succeeded."}` (st2api's `executions.py`).
+    if let Some(fault) = body.get("faultstring").and_then(Value::as_str) {
+        let state = fault
+            .rsplit_once("State = ")
+            .map(|(_, state)| state.trim_end_matches('.').trim());
+        return match state.and_then(ExecutionStatus::parse) {
+            Some(status) => Ok(CancelOutcome::AlreadyEnded(status)),
+            None => anyhow::bail!("{fault} (from {})", answer.request),
+        };
+    }
+    let mut execution = view(&body, &answer.request)?;
+    let deadline = Instant::now() + CANCEL_WAIT;
+    let mut wait = POLL_FIRST;
+    while !execution.status.is_final() && Instant::now() < deadline {
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(Duration::from_secs(1));
+        execution = get_execution(client, id, &[])?;
+    }
+    Ok(if execution.status.is_final() {
+        CancelOutcome::Ended(execution.status)
+    } else {
+        CancelOutcome::StillCanceling
+    })
+}
+
+/// `st2 execution tail [ID]`: a finished execution's output at once (`GET
+/// /executions/ID/output`, as st2client); a running one's through the stream's
+/// `/executions/ID/output`, which replays what it printed so far and ends with `EOF` once the
+/// execution is final (**[fix]**: st2client listens to the general stream and misses what came
+/// before it connected). A stream that breaks or stays silent is opened again once (the replay
+/// already shown is skipped), then the execution is polled every 2 s and the rest of its
+/// output fetched when it ends.
+pub(super) fn tail(
+    client: &Client,
+    request: &TailRequest,
+    output: &mut dyn FnMut(&[OutputPiece]) -> bool,
+) -> anyhow::Result<TailEnd> {
+    let mut execution = match &request.id {
+        Some(id) => get_execution(client, id, &[])?,
+        None => {
+            let answer = client.get(Root::Api, "/executions/", &[("limit", "1".to_string())])?;
+            match answer.list()?.first() {
+                Some(newest) => view(newest, &answer.request)?,
+                None => return Ok(TailEnd::NoExecutions),
+            }
+        }
+    };
+    let id = execution.id.clone();
+    let mut shown = Shown::default();
+    if !execution.status.is_final() {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match follow(client, &id, request.stream, &mut shown, output)? {
+                Followed::Stopped => return Ok(TailEnd::Stopped),
+                Followed::Eof => break,
+                Followed::Broken(why) if attempts < 2 => {
+                    tracing::debug!("the output stream of {id} broke ({why}); opening it again");
+                }
+                Followed::Broken(why) => {
+                    client.warn(&format!(
+                        "the output stream of execution {id} broke ({why}); waiting for the \
+                         end by polling"
+                    ));
+                    while !execution.status.is_final() {
+                        std::thread::sleep(POLL_MAX);
+                        execution = get_execution(client, &id, &[])?;
+                    }
+                    break;
+                }
+            }
+        }
+        execution = get_execution(client, &id, &[])?;
+        if !execution.status.is_final() {
+            // EOF comes for a pausing or resuming execution too.
+            return Ok(TailEnd::Ended {
+                id,
+                status: execution.status,
+            });
+        }
+    }
+    // What the stream did not show (all of it for an execution that had already ended).
+    let mut query = Vec::new();
+    if let Some(stream) = request.stream {
+        query.push(("output_type", stream.as_str().to_string()));
+    }
+    let answer = client.get(
+        Root::Api,
+        &format!("/executions/{}/output", segment(&id)),
+        &query,
+    )?;
+    let rest = answer
+        .body
+        .get(shown.bytes.min(answer.body.len())..)
+        .unwrap_or_default();
+    if !rest.is_empty() {
+        let piece = OutputPiece {
+            stream: request.stream.unwrap_or(OutputStream::Stdout),
+            data: rest.to_vec(),
+            timestamp: execution.end_timestamp.clone().unwrap_or_default(),
+        };
+        if !output(&[piece]) {
+            return Ok(TailEnd::Stopped);
+        }
+    }
+    Ok(TailEnd::Ended {
+        id,
+        status: execution.status,
+    })
+}
+
+/// What the stream has shown so far: events (skipped when it replays them) and bytes.
+#[derive(Debug, Default)]
+struct Shown {
+    events: usize,
+    bytes: usize,
+}
+
+/// How following the stream ended.
+enum Followed {
+    /// `EOF`: the execution is final (or pausing, or resuming).
+    Eof,
+    /// The reader closed its output.
+    Stopped,
+    /// The stream ended before `EOF`, or was silent too long.
+    Broken(String),
+}
+
+fn follow(
+    client: &Client,
+    id: &str,
+    stream: Option<OutputStream>,
+    shown: &mut Shown,
+    output: &mut dyn FnMut(&[OutputPiece]) -> bool,
+) -> anyhow::Result<Followed> {
+    let mut query = Vec::new();
+    if let Some(stream) = stream {
+        query.push(("output_type", stream.as_str().to_string()));
+    }
+    let response = client.open(
+        Root::Stream,
+        &format!("/executions/{}/output", segment(id)),
+        &query,
+        "text/event-stream",
+    )?;
+    let mut events = EventReader::new(response);
+    let mut seen = 0;
+    loop {
+        let event = match events.next_event() {
+            Ok(event) => event,
+            Err(StreamEnd::Closed) => return Ok(Followed::Broken("it closed".into())),
+            Err(StreamEnd::Broken(why)) => return Ok(Followed::Broken(why)),
+        };
+        match event.name.as_str() {
+            "EOF" => return Ok(Followed::Eof),
+            "st2.execution.output__create" => {
+                seen += 1;
+                if seen <= shown.events {
+                    continue;
+                }
+                let Some(piece) = output_piece(&event) else {
+                    continue;
+                };
+                shown.events = seen;
+                shown.bytes += piece.data.len();
+                if !output(&[piece]) {
+                    return Ok(Followed::Stopped);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_executions_become_views() {
+        let execution = json!({
+            "id": "65f0c0ffee0000000000ab01",
+            "action": {"ref": "core.local", "runner_type": "local-shell-cmd"},
+            "context": {"user": "st2admin", "pack": "core"},
+            "parameters": {"cmd": "date"},
+            "status": "succeeded",
+            "result": {"stdout": "x"},
+            "start_timestamp": "2024-03-12T10:00:00.000000Z",
+            "end_timestamp": "2024-03-12T10:00:01.000000Z",
+        });
+        let view = view(&execution, "GET u").unwrap();
+        assert_eq!(view.action_ref, "core.local");
+        assert_eq!(view.user, "st2admin");
+        assert_eq!(view.status, ExecutionStatus::Succeeded);
+        assert_eq!(view.context, Value::Null);
+        let bad = json!({"id": "x", "status": "exploded"});
+        assert!(super::view(&bad, "GET u")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown execution status"));
+        let child = json!({"id": "c", "status": "running", "parent": "p",
+                           "context": {"user": "u", "orquesta": {"task_name": "t"}}});
+        let child = super::view(&child, "GET u").unwrap();
+        assert_eq!(child.task_name(), Some("t"));
+        assert_eq!(child.parent.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn a_map_keeps_its_order() {
+        // The body `st2 run` posts keeps upstream's key order.
+        let body = json!({"action": "a", "parameters": serde_json::Map::new(), "user": null});
+        assert_eq!(
+            body.to_string(),
+            r#"{"action":"a","parameters":{},"user":null}"#
+        );
+    }
+}
