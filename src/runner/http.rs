@@ -70,7 +70,7 @@ pub(crate) fn build_client(
     needs_tls: bool,
 ) -> Result<Client, String> {
     let builder = if needs_tls {
-        crate::tls::configure(builder, None)?
+        crate::tls::configure(builder, crate::tls::Trust::System)?
     } else {
         builder
     };

@@ -4,9 +4,9 @@
 //! reads. Only fetching (upload-pack); "dumb" HTTP servers are refused as libgit2 refuses
 //! them.
 //!
-//! - TLS as everywhere in the crate (`tls`): the configured bundle (`[content]
-//!   ca_bundle_path`), else `GIT_SSL_CAINFO`, else `SSL_CERT_FILE`, else the system's store. A
-//!   plain `http://` remote loads no certificate.
+//! - TLS as everywhere in the crate (`tls`): the system's store, and the configured bundle
+//!   (`[content] ca_bundle_path`, else `GIT_SSL_CAINFO`, else `SSL_CERT_FILE`). A plain
+//!   `http://` remote loads no certificate.
 //! - Credentials as git finds them: the URL's `user:password@`, else git's credential
 //!   helpers (`credential.helper`), asked once the server answers 401.
 //! - Proxies: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`, and git's `http.proxy`
@@ -128,15 +128,17 @@ fn build_client(options: &TransportOptions, https: bool) -> Result<Client, Strin
         builder = builder.proxy(proxy);
     }
     if https {
-        builder =
-            crate::tls::configure(builder, ca_bundle(options.ca_bundle.as_deref()).as_deref())?;
+        builder = crate::tls::configure(
+            builder,
+            crate::tls::Trust::system_and(ca_bundle(options.ca_bundle.as_deref()).as_deref()),
+        )?;
     }
     builder.build().map_err(|err| err.to_string())
 }
 
-/// The bundle git over https trusts: `[content] ca_bundle_path`, else `$GIT_SSL_CAINFO` (git's
-/// own variable), else `$SSL_CERT_FILE` (`configured` is the first, or else the last, as
-/// `settings` resolves them), else none (the system's store).
+/// The bundle git over https trusts besides the system's store: `[content] ca_bundle_path`,
+/// else `$GIT_SSL_CAINFO` (git's own variable), else `$SSL_CERT_FILE` (`configured` is the
+/// first, or else the last, as `settings` resolves them), else none.
 fn ca_bundle(configured: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
     use crate::settings::env::{GIT_SSL_CAINFO, SSL_CERT_FILE};
     let variable = |name: &str| {

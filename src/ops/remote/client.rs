@@ -164,7 +164,8 @@ impl Client {
             .any(|url| url.value.starts_with("https://"));
         match &settings.verify.value {
             Verify::System if https => {
-                builder = crate::tls::configure(builder, None).map_err(anyhow::Error::msg)?;
+                builder = crate::tls::configure(builder, crate::tls::Trust::System)
+                    .map_err(anyhow::Error::msg)?;
             }
             Verify::System => {}
             Verify::CaFile(path) => {
@@ -190,9 +191,8 @@ impl Client {
                     );
                 }
                 // That bundle alone, as st2client's `requests` takes it.
-                builder = crate::tls::configure(builder, Some(path)).map_err(|err| {
-                    anyhow::anyhow!("{err} (from {})", settings.verify.source)
-                })?;
+                builder = crate::tls::configure(builder, crate::tls::Trust::Only(path))
+                    .map_err(|err| anyhow::anyhow!("{err} (from {})", settings.verify.source))?;
             }
             Verify::Off => {
                 warn(&format!(
