@@ -44,9 +44,16 @@ echo "== ldd of the release binary (and of the binary before issue 20)"
 { ldd "$st2" 2>&1 || true; } | sed 's/^/  /'
 ldd "$base" | sed 's/^/  /'
 
-printf '[system]\nbase_path = %s/home\n' "$work" >"$work/st2.conf"
-"$st2" --config-file "$work/st2.conf" run core.noop >/dev/null
-run="--config-file $work/st2.conf run"
+# A home each: the code before issue 20 refuses a store its successors migrated.
+for name in new dynamic base; do
+    printf '[system]\nbase_path = %s/%s\n' "$work" "$name" >"$work/$name.conf"
+done
+"$st2" --config-file "$work/new.conf" run core.noop >/dev/null
+"$dynamic" --config-file "$work/dynamic.conf" run core.noop >/dev/null
+"$base" --config-file "$work/base.conf" run core.noop >/dev/null
+run="--config-file $work/new.conf run"
+run_dynamic="--config-file $work/dynamic.conf run"
+run_base="--config-file $work/base.conf run"
 
 echo "== st2 --version vs true; st2 run core.local cmd=true vs sh -c true; st2 run core.noop vs before"
 hyperfine -N --warmup 20 --runs 300 --export-markdown "$out/startup.md" \
@@ -57,10 +64,10 @@ hyperfine -N --warmup 20 --runs 300 --export-markdown "$out/startup.md" \
     -n "st2 before issue 20 --version" "$base --version" \
     -n "sh -c true" "sh -c true" \
     -n "st2 run core.local cmd=true" "$st2 $run core.local cmd=true" \
-    -n "st2 (dynamic) run core.local cmd=true" "$dynamic $run core.local cmd=true" \
-    -n "st2 before issue 20 run core.local cmd=true" "$base $run core.local cmd=true" \
+    -n "st2 (dynamic) run core.local cmd=true" "$dynamic $run_dynamic core.local cmd=true" \
+    -n "st2 before issue 20 run core.local cmd=true" "$base $run_base core.local cmd=true" \
     -n "st2 run core.noop" "$st2 $run core.noop" \
-    -n "st2 before issue 20 run core.noop" "$base $run core.noop" >/dev/null
+    -n "st2 before issue 20 run core.noop" "$base $run_base core.noop" >/dev/null
 # Medians (hyperfine's means move with the machine's load more than they do).
 python3 - "$work/startup.json" <<'PY' | tee -a "$out/startup.md"
 import json, sys
@@ -85,16 +92,19 @@ PY
 if command -v valgrind >/dev/null 2>&1; then
     echo "== instructions executed (valgrind --tool=callgrind; the store's WAL checkpointed first)"
     count() {
-        python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" \
-            "$work/home/st2.db"
+        for name in new dynamic base; do
+            python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)')" \
+                "$work/$name/st2.db"
+        done
         valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
             sed -n 's/.*Collected : //p'
     }
     {
         printf '\n| command | instructions |\n|---|---:|\n'
-        for args in "true" "sh -c true" "$st2 --version" "$base --version" \
-            "$st2 $run core.noop" "$base $run core.noop" \
-            "$st2 $run core.local cmd=true" "$base $run core.local cmd=true"; do
+        for args in "true" "sh -c true" "$st2 --version" "$dynamic --version" "$base --version" \
+            "$st2 $run core.noop" "$dynamic $run_dynamic core.noop" "$base $run_base core.noop" \
+            "$st2 $run core.local cmd=true" "$dynamic $run_dynamic core.local cmd=true" \
+            "$base $run_base core.local cmd=true"; do
             # shellcheck disable=SC2086
             printf '| `%s` | %s |\n' "${args//$root\//}" "$(count $args)"
         done
