@@ -208,6 +208,10 @@ impl<'a> Renderer<'a> {
     fn env(&self) -> &Environment<'static> {
         self.env.get_or_init(|| {
             let mut env = Environment::new();
+            // The failing expression, which Jinja2's messages name (`'system' is undefined`),
+            // is only kept with the template source: minijinja keeps it by default in debug
+            // builds only, so a release build said "a variable is undefined".
+            env.set_debug(true);
             env.set_undefined_behavior(UndefinedBehavior::Strict);
             env.set_trim_blocks(true);
             env.set_lstrip_blocks(true);
