@@ -20,6 +20,8 @@
 #      stand-in cluster (St2Server, from the integration-test binary), vs st2client 3.9.0
 #      (`pip install st2client==3.9.0` into target/bench-st2client/) and curl as the floor;
 #      their peak RSS against the 15 MB target
+#  14. startup, a trivial run and the reload's memory against the code before issue 20, with the
+#      release binary of scripts/release.sh: bench/startup.sh
 # Usage: bash bench/run.sh            (results also written to target/bench/*.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -290,6 +292,7 @@ kill "$x_api"
 bash "$root/bench/remote.sh" || echo "bench: the remote runner benchmark did not run (bench/remote.sh says why)" >&2
 bash "$root/bench/lifecycle.sh"
 
+
 # Remote mode against the stand-in cluster of the tests (tests/it/st2server.rs), served by
 # the integration-test binary until its port file goes; st2client 3.9.0 from PyPI in its own
 # virtualenv, built once.
@@ -334,4 +337,5 @@ else
 fi
 rm -f "$port_file"
 
+bash "$root/bench/startup.sh"
 echo "results: $out/*.md"

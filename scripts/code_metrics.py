@@ -37,7 +37,7 @@ LAYERS = [
         "orquesta", "yaql",
     ],
     # I/O and primitives
-    ["store", "git", "yaml", "output", "settings", "lock", "fs", "sys", "failpoint"],
+    ["store", "git", "yaml", "output", "settings", "lock", "fs", "sys", "tls", "failpoint"],
 ]
 LEVEL = {module: level for level, modules in enumerate(LAYERS) for module in modules}
 

@@ -35,13 +35,13 @@ apt_install() {
     fi
 }
 
-# Building: Rust, a C compiler (SQLite and libgit2 are compiled in), git, OpenSSL headers.
+# Building: Rust, a C compiler (SQLite, libgit2, zlib and ring are compiled in; libc6-dev's
+# libc.a links the static release binary), git. No OpenSSL: TLS is rustls.
 command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust (https://rustup.rs) and run this again"
 command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
 command -v make >/dev/null 2>&1 || apt_install make
 command -v git >/dev/null 2>&1 || apt_install git
 command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
-pkg-config --exists openssl 2>/dev/null || apt_install libssl-dev
 command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
 
 # Running: python3 with its venv module (pack virtualenvs, the demo, the tests).
@@ -57,6 +57,9 @@ if [ "${1:-}" = "--ci" ]; then
     [ -x /usr/sbin/sshd ] || apt_install openssh-server
     [ -x /usr/sbin/sshd ] || die "sshd not found; install openssh-server (sudo apt-get install openssh-server)"
     command -v sudo >/dev/null 2>&1 || apt_install sudo
+    # The packaging test installs the .deb and reads `man st2` (tests/it/packaging.rs).
+    command -v man >/dev/null 2>&1 || apt_install man-db
+    command -v strip >/dev/null 2>&1 || apt_install binutils
 fi
 
 # The private tools virtualenv: PyYAML 6.0.3 with libyaml (StackStorm 3.9.0's YAML loader, which

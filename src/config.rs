@@ -172,7 +172,9 @@ fn added_by_defaults(before: &Value, path: &[schema::PathItem]) -> bool {
 /// in `action::params`, which add their own variables).
 pub(crate) struct Renderer<'a> {
     pack: &'a str,
-    env: Environment<'static>,
+    /// Made on first use: a run without templates never needs it, and StackStorm's filters
+    /// cost a trivial run a tenth of its preparation.
+    env: std::cell::OnceCell<Environment<'static>>,
     st2kv: JinjaValue,
     missing: Arc<Mutex<Vec<String>>>,
     datastore: &'a KeySnapshot,
@@ -192,24 +194,34 @@ impl<'a> Renderer<'a> {
         let mut roots = std::collections::BTreeMap::new();
         roots.insert("system", JinjaValue::from_object(node(KeyScope::System)));
         roots.insert("user", JinjaValue::from_object(node(KeyScope::User)));
-        // StackStorm's `get_jinja_environment()`: strict undefined, trim/lstrip blocks, its
-        // filters, values printed as Python prints them.
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        crate::expressions::register(&mut env);
-        let snapshot = datastore.clone();
-        env.add_filter("decrypt_kv", move |value: JinjaValue| {
-            decrypt_kv(&snapshot, value)
-        });
         Renderer {
             pack,
-            env,
+            env: std::cell::OnceCell::new(),
             st2kv: JinjaValue::from(roots),
             missing,
             datastore,
         }
+    }
+
+    /// StackStorm's `get_jinja_environment()`: strict undefined, trim/lstrip blocks, its
+    /// filters, values printed as Python prints them.
+    fn env(&self) -> &Environment<'static> {
+        self.env.get_or_init(|| {
+            let mut env = Environment::new();
+            // The failing expression, which Jinja2's messages name (`'system' is undefined`),
+            // is only kept with the template source: minijinja keeps it by default in debug
+            // builds only, so a release build said "a variable is undefined".
+            env.set_debug(true);
+            env.set_undefined_behavior(UndefinedBehavior::Strict);
+            env.set_trim_blocks(true);
+            env.set_lstrip_blocks(true);
+            crate::expressions::register(&mut env);
+            let snapshot = self.datastore.clone();
+            env.add_filter("decrypt_kv", move |value: JinjaValue| {
+                decrypt_kv(&snapshot, value)
+            });
+            env
+        })
     }
 
     /// Render `template` with `st2kv` and `variables` in the context. Also returns the
@@ -225,7 +237,7 @@ impl<'a> Renderer<'a> {
             .map(|(name, value)| (name.clone(), JinjaValue::from_serialize(value)))
             .collect();
         context.insert("st2kv".into(), self.st2kv.clone());
-        let rendered = self.env.render_str(template, context).map_err(|err| {
+        let rendered = self.env().render_str(template, context).map_err(|err| {
             jinja2_message(&err, &|name| {
                 name == "st2kv" || variables.contains_key(name)
             })
@@ -250,7 +262,7 @@ impl<'a> Renderer<'a> {
         if let Ok(system) = self.st2kv.get_attr("system") {
             context.insert("system".into(), system);
         }
-        self.env.render_str(template, context).map_err(|err| {
+        self.env().render_str(template, context).map_err(|err| {
             jinja2_message(&err, &|name| {
                 matches!(name, "st2kv" | "system") || variables.contains_key(name)
             })
@@ -262,7 +274,7 @@ impl<'a> Renderer<'a> {
         &self,
         template: &str,
     ) -> Result<std::collections::HashSet<String>, String> {
-        self.env
+        self.env()
             .template_from_str(template)
             .map(|compiled| compiled.undeclared_variables(false))
             .map_err(|err| jinja_error(&err))
@@ -277,7 +289,7 @@ impl<'a> Renderer<'a> {
     ) -> Result<Value, ResolveError> {
         self.missing.lock().expect("not poisoned").clear();
         let rendered = self
-            .env
+            .env()
             .render_str(
                 template,
                 minijinja::context! { st2kv => self.st2kv.clone() },

@@ -14,12 +14,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
-use openssl::symm::{decrypt, encrypt, Cipher};
+use hmac::Mac;
 use serde_json::{json, Value};
 
 /// What StackStorm writes in place of keyczar's 5-byte header.
@@ -123,9 +121,8 @@ fn b64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Random bytes for ids and nonces (not keys): getrandom(2) directly, since starting OpenSSL
-/// costs about a millisecond, which matters to a command that runs in a few. Falls back to
-/// the clock and pid if the call fails.
+/// Random bytes for ids and nonces (not keys): getrandom(2). Falls back to the clock and pid
+/// if the call fails.
 pub(crate) fn fill_random(buf: &mut [u8]) {
     if !crate::sys::getrandom(buf) {
         let seed = (jiff::Timestamp::now().as_nanosecond() as u128)
@@ -136,9 +133,14 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
     }
 }
 
+/// Random bytes for keys and IVs: the kernel's CSPRNG (getrandom(2), which waits until it is
+/// seeded), with no fallback.
 fn random_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0; len];
-    openssl::rand::rand_bytes(&mut bytes).expect("the OS random source works");
+    assert!(
+        crate::sys::getrandom(&mut bytes),
+        "the OS random source works"
+    );
     bytes
 }
 
@@ -323,19 +325,44 @@ impl CryptoKey {
         }
     }
 
-    fn cipher(&self) -> Cipher {
-        match self.aes.len() {
-            16 => Cipher::aes_128_cbc(),
-            24 => Cipher::aes_192_cbc(),
-            _ => Cipher::aes_256_cbc(),
-        }
+    fn sign(&self, data: &[u8]) -> Vec<u8> {
+        hmac_sha1(&self.hmac)
+            .chain_update(data)
+            .finalize()
+            .into_bytes()
+            .to_vec()
     }
 
-    fn sign(&self, data: &[u8]) -> Vec<u8> {
-        let key = PKey::hmac(&self.hmac).expect("a non-empty HMAC key is valid");
-        let mut signer = Signer::new(MessageDigest::sha1(), &key).expect("SHA-1 HMAC exists");
-        signer.update(data).expect("HMAC update does not fail");
-        signer.sign_to_vec().expect("HMAC sign does not fail")
+    /// AES-CBC with PKCS#7 padding, which is StackStorm's `pkcs5_pad` for 16-byte blocks (a
+    /// whole block of 0x10 when the text is a multiple of 16 bytes).
+    fn aes_cbc_encrypt(&self, iv: &[u8; BLOCK], plaintext: &[u8]) -> Vec<u8> {
+        use aes::cipher::block_padding::Pkcs7;
+        match self.aes.len() {
+            16 => cbc::Encryptor::<aes::Aes128>::new_from_slices(&self.aes, iv)
+                .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)),
+            24 => cbc::Encryptor::<aes::Aes192>::new_from_slices(&self.aes, iv)
+                .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)),
+            _ => cbc::Encryptor::<aes::Aes256>::new_from_slices(&self.aes, iv)
+                .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)),
+        }
+        .expect("a key file gives a 128, 192 or 256-bit AES key")
+    }
+
+    /// The inverse of [`CryptoKey::aes_cbc_encrypt`]; `None` on bad padding.
+    fn aes_cbc_decrypt(&self, iv: &[u8], body: &[u8]) -> Option<Vec<u8>> {
+        use aes::cipher::block_padding::Pkcs7;
+        match self.aes.len() {
+            16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(&self.aes, iv)
+                .ok()?
+                .decrypt_padded_vec_mut::<Pkcs7>(body),
+            24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(&self.aes, iv)
+                .ok()?
+                .decrypt_padded_vec_mut::<Pkcs7>(body),
+            _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(&self.aes, iv)
+                .ok()?
+                .decrypt_padded_vec_mut::<Pkcs7>(body),
+        }
+        .ok()
     }
 
     /// Encrypt a value as StackStorm's `symmetric_encrypt` does (fresh random IV); returns
@@ -346,10 +373,7 @@ impl CryptoKey {
     }
 
     fn encrypt_with_iv(&self, plaintext: &str, iv: &[u8; BLOCK]) -> String {
-        // openssl pads with PKCS#7, which is StackStorm's `pkcs5_pad` for 16-byte blocks
-        // (a whole block of 0x10 when the text is a multiple of 16 bytes).
-        let ciphertext = encrypt(self.cipher(), &self.aes, Some(iv), plaintext.as_bytes())
-            .expect("AES-CBC encryption with a valid key does not fail");
+        let ciphertext = self.aes_cbc_encrypt(iv, plaintext.as_bytes());
         let mut message = Vec::with_capacity(HEADER.len() + BLOCK + ciphertext.len() + HMAC_LEN);
         message.extend_from_slice(HEADER);
         message.extend_from_slice(iv);
@@ -369,17 +393,28 @@ impl CryptoKey {
             return Err(CryptoError::Integrity("too short"));
         }
         let (message, signature) = bytes.split_at(bytes.len() - HMAC_LEN);
-        if !openssl::memcmp::eq(&self.sign(message), signature) {
+        // `verify_slice` compares in constant time.
+        if hmac_sha1(&self.hmac)
+            .chain_update(message)
+            .verify_slice(signature)
+            .is_err()
+        {
             return Err(CryptoError::Integrity("HMAC signature mismatch"));
         }
         let (iv, body) = message[HEADER.len()..].split_at(BLOCK);
         if body.is_empty() || body.len() % BLOCK != 0 {
             return Err(CryptoError::Integrity("not whole AES blocks"));
         }
-        let plaintext = decrypt(self.cipher(), &self.aes, Some(iv), body)
-            .map_err(|_| CryptoError::Integrity("bad padding"))?;
+        let plaintext = self
+            .aes_cbc_decrypt(iv, body)
+            .ok_or(CryptoError::Integrity("bad padding"))?;
         String::from_utf8(plaintext).map_err(|_| CryptoError::Integrity("not UTF-8"))
     }
+}
+
+/// HMAC-SHA1 keyed by `key` (any length is a valid HMAC key).
+pub(crate) fn hmac_sha1(key: &[u8]) -> hmac::Hmac<sha1::Sha1> {
+    hmac::Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC takes keys of any length")
 }
 
 #[cfg(test)]

@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{GlobalArgs, OutputArgs, St2Cli, St2Command, St2ctlCli};
+use crate::cli::{GlobalArgs, OutputArgs, St2Command};
 use crate::commands::{self, Context, ExitStatus, UsageError};
 use crate::ops::local::Local;
 use crate::ops::remote::Remote;
@@ -18,13 +16,25 @@ use crate::settings::client::{process_env, ClientArgs, ClientSettings, Mode};
 use crate::settings::ini::Ini;
 use crate::settings::{env, Overrides, Settings};
 
+/// `main` of the `st2` binary, which is also `st2ctl` when called by that name: the release
+/// packages install one binary and `st2ctl` as a link to it (`scripts/release.sh`), half the
+/// size of two binaries that each hold the whole library.
+pub fn main() -> ExitCode {
+    crate::sys::confine_name_services();
+    let called = std::env::args_os().next().map(std::path::PathBuf::from);
+    match called.as_deref().and_then(std::path::Path::file_name) {
+        Some(name) if name == "st2ctl" => st2ctl(),
+        _ => st2(),
+    }
+}
+
 /// `main` of `st2`.
 pub fn st2() -> ExitCode {
     // `ssh`'s askpass program for the remote runners is `st2` itself.
     if let Some(code) = crate::runner::remote::askpass::answer_if_asked() {
         return code;
     }
-    let cli = St2Cli::parse_from(crate::cli::st2_args(std::env::args_os().collect()));
+    let cli = crate::cli::parse_st2();
     // These talk to a cluster whatever the mode switch says (st2client's defaults when
     // nothing names one).
     let remote_only = match &cli.command {
@@ -40,7 +50,8 @@ pub fn st2() -> ExitCode {
 
 /// `main` of `st2ctl`.
 pub fn st2ctl() -> ExitCode {
-    let cli = St2ctlCli::parse();
+    crate::sys::confine_name_services();
+    let cli = crate::cli::parse_st2ctl();
     run(&cli.global, cli.output, None, |context| {
         commands::run_st2ctl(cli.command, context)
     })

@@ -291,14 +291,14 @@ impl Index {
         let mut warnings = Vec::new();
         let mut sources = Vec::new();
         let mut any = false;
-        let mut client = None;
+        let mut clients = fetch::Clients::default();
         for url in urls {
             // Local files need no offline copy; caching them would only cost a write.
             let is_remote = url.starts_with("http://") || url.starts_with("https://");
             let fetched = if options.offline && is_remote {
                 Err("offline".to_string())
             } else {
-                fetch(url, options, &mut client)
+                fetch(url, options, &mut clients)
             };
             let fetched = fetched.and_then(|bytes| {
                 Index::from_json_slice(&bytes)

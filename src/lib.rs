@@ -38,6 +38,7 @@ pub(crate) mod store;
 pub(crate) mod sys;
 #[cfg(test)]
 mod test_support;
+pub(crate) mod tls;
 pub(crate) mod venv;
 pub mod yaml;
 pub mod yaql;

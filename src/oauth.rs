@@ -3,9 +3,7 @@
 //! query and form parameter, keyed by the consumer and token secrets.
 
 use base64::Engine;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
+use hmac::Mac;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::Url;
 
@@ -129,13 +127,10 @@ pub(crate) fn authorization(
 
 /// base64(HMAC-SHA1(key, data)).
 pub(crate) fn hmac_sha1(key: &[u8], data: &[u8]) -> String {
-    let digest = PKey::hmac(key)
-        .and_then(|pkey| {
-            let mut signer = Signer::new(MessageDigest::sha1(), &pkey)?;
-            signer.update(data)?;
-            signer.sign_to_vec()
-        })
-        .unwrap_or_default();
+    let digest = crate::crypto::hmac_sha1(key)
+        .chain_update(data)
+        .finalize()
+        .into_bytes();
     base64::engine::general_purpose::STANDARD.encode(digest)
 }
 

@@ -5,8 +5,9 @@
 //! with its neighbours.
 //!
 //! What is here: processes (liveness, signals, process groups, dying with the parent, a
-//! detached session), `renameat2(RENAME_EXCHANGE)`, `getrandom`, `getgrnam_r`, the terminal
-//! size, and libgit2's process-wide options.
+//! detached session, `pidfd_open` and `poll` to wait for one), `renameat2(RENAME_EXCHANGE)`,
+//! `getrandom`, `faccessat`, `getgrnam_r`, the terminal size, and libgit2's process-wide
+//! options and transports.
 #![allow(unsafe_code)]
 
 use std::os::unix::process::CommandExt;
@@ -160,6 +161,109 @@ pub(crate) fn getrandom(buf: &mut [u8]) -> bool {
     filled == buf.len() as isize
 }
 
+/// In a statically linked build (`scripts/release.sh`), have glibc's name services read only
+/// what is compiled into it: /etc/passwd, /etc/group, /etc/hosts and DNS. A static glibc
+/// loads any other module the system's nsswitch.conf names (`systemd`, `sss`, `ldap`,
+/// `mdns4_minimal`, `myhostname`, `resolve`) from the system's shared libraries, built for
+/// another glibc, and a lookup that reaches one can crash the process: `getgrnam` of a
+/// missing group does (SIGSEGV) on Debian 12, whose nsswitch.conf says `group: files
+/// systemd`. Nothing in a dynamically linked build, which uses the system's modules. Call it
+/// first, before any lookup and any other thread.
+pub(crate) fn confine_name_services() {
+    #[cfg(all(target_env = "gnu", target_feature = "crt-static"))]
+    {
+        extern "C" {
+            // glibc's <nss.h>: "especially useful in statically linked programs".
+            fn __nss_configure_lookup(
+                db: *const libc::c_char,
+                service_line: *const libc::c_char,
+            ) -> libc::c_int;
+        }
+        for (db, services) in [
+            (c"passwd", c"files"),
+            (c"group", c"files"),
+            (c"shadow", c"files"),
+            (c"initgroups", c"files"),
+            (c"hosts", c"files dns"),
+            (c"services", c"files"),
+            (c"protocols", c"files"),
+            (c"networks", c"files dns"),
+        ] {
+            // SAFETY: both arguments are valid NUL-terminated strings that outlive the call;
+            // glibc copies what it keeps. No other thread exists yet.
+            unsafe {
+                __nss_configure_lookup(db.as_ptr(), services.as_ptr());
+            }
+        }
+    }
+}
+
+/// A descriptor that becomes readable when the process `pid` (our child) exits
+/// (`pidfd_open`, Linux 5.3); an error where the kernel or a sandbox refuses it.
+pub(crate) fn pidfd_open(pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let fd = std::os::fd::RawFd::try_from(fd).map_err(std::io::Error::other)?;
+    // SAFETY: the descriptor was just created and is owned by nothing else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Wait up to `timeout` until one of `fds` is readable, at its end or in error (`poll`);
+/// which ones are. An interrupted wait reports none.
+pub(crate) fn poll_readable(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout: std::time::Duration,
+) -> std::io::Result<Vec<bool>> {
+    use std::os::fd::AsRawFd;
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the array is ours and its length is passed; poll only writes `revents`.
+    let result = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, millis) };
+    if result < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(err);
+    }
+    Ok(polled.iter().map(|fd| fd.revents != 0).collect())
+}
+
+/// Whether this process may create files in the directory `dir`: `faccessat(W_OK | X_OK)`
+/// with our effective ids (permissions, ACLs, a read-only mount: `EROFS`), the reason as the
+/// error when not. Asking costs one system call where creating and removing a probe file
+/// cost a write to the directory on every command.
+pub(crate) fn check_writable_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+    // SAFETY: the path is a valid NUL-terminated string for the duration of the call.
+    let result = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// The id of the group `name` (`getgrnam_r`), `None` when there is no such group.
 pub(crate) fn group_id(name: &str) -> Option<u32> {
     let name = std::ffi::CString::new(name).ok()?;
@@ -214,11 +318,19 @@ pub(crate) fn libgit2_set_timeouts(millis: i32) {
     }
 }
 
-/// The CA bundle libgit2's TLS uses, process-wide. Call it before this process starts any
-/// TLS connection through libgit2 (`git` does, once).
-pub(crate) fn libgit2_set_ssl_cert_file(path: &Path) -> Result<(), git2::Error> {
-    // SAFETY: as for the timeouts: set before the first TLS connection starts.
-    unsafe { git2::opts::set_ssl_cert_file(path) }
+/// Register `factory` as libgit2's transport for URLs of `scheme` (`https`: `https://...`),
+/// process-wide, in place of libgit2's own. Call it before this process starts any libgit2
+/// transport (`git` does, once).
+pub(crate) fn libgit2_register_transport<F>(scheme: &str, factory: F) -> Result<(), git2::Error>
+where
+    F: Fn(&git2::Remote<'_>) -> Result<git2::transport::Transport, git2::Error>
+        + Send
+        + Sync
+        + 'static,
+{
+    // SAFETY: libgit2's registry of transports is not synchronised with the creation of
+    // transports in other threads; the caller registers before the first one is created.
+    unsafe { git2::transport::register(scheme, factory) }
 }
 
 #[cfg(test)]
@@ -237,6 +349,17 @@ mod tests {
         assert_eq!(group_id("root"), Some(0));
         assert_eq!(group_id("no-such-group-st2"), None);
         assert_eq!(group_id("nul\0inside"), None);
+    }
+
+    #[test]
+    fn writable_directories_are_told_from_others() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_writable_dir(dir.path()).is_ok());
+        let missing = dir.path().join("missing");
+        assert!(check_writable_dir(&missing).is_err());
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(check_writable_dir(&file).is_err());
     }
 
     #[test]

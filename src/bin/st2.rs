@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    st2_rs::entry::st2()
+    st2_rs::entry::main()
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Options every command accepts, before or after the subcommand.
 #[derive(Debug, Clone, Args)]
@@ -208,27 +208,28 @@ pub(crate) struct AuthArgs {
     pub only_token: bool,
 }
 
+/// Options before the command that take a value in the next word.
+const GLOBAL_OPTIONS_WITH_VALUE: &[&str] = &[
+    "--config-file",
+    "--base-path",
+    "--mode",
+    "--url",
+    "--api-url",
+    "--auth-url",
+    "--stream-url",
+    "--api-version",
+    "--cacert",
+    "--basic-auth",
+    "-t",
+    "--token",
+    "--api-key",
+    "--http-timeout",
+];
+
 /// st2client's `st2 auth USER -t` means `--only-token`, where every other command's `-t` is
 /// the token: the words of an `auth` command line with that `-t` spelled out, before clap
 /// reads them (one global `-t` cannot mean both).
 pub(crate) fn st2_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    /// Options before the command that take a value in the next word.
-    const WITH_VALUE: &[&str] = &[
-        "--config-file",
-        "--base-path",
-        "--mode",
-        "--url",
-        "--api-url",
-        "--auth-url",
-        "--stream-url",
-        "--api-version",
-        "--cacert",
-        "--basic-auth",
-        "-t",
-        "--token",
-        "--api-key",
-        "--http-timeout",
-    ];
     let mut words = args.into_iter();
     let mut out: Vec<std::ffi::OsString> = words.next().into_iter().collect();
     let mut in_auth = false;
@@ -247,7 +248,7 @@ pub(crate) fn st2_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
             if expect_value {
                 expect_value = false;
             } else if text.starts_with('-') {
-                expect_value = WITH_VALUE.contains(&text);
+                expect_value = GLOBAL_OPTIONS_WITH_VALUE.contains(&text);
             } else {
                 command_seen = true;
                 in_auth = text == "auth";
@@ -849,4 +850,179 @@ pub(crate) enum ExecutionCommand {
         /// The execution id.
         id: String,
     },
+}
+
+/// The command line of `st2` parsed with the least clap has to build: clap derive makes the
+/// whole command tree (every subcommand, argument and help text) before it reads a word,
+/// which was most of what `st2 --version` did and a sixth of a trivial `st2 run`. So:
+///
+/// - `st2 --version` (or `-V`) alone is answered from a command that knows only its version;
+/// - `st2 ... run ...` is parsed by a command that has the global options and `run` only
+///   (the same definitions, [`RunArgs`] and the global [`GlobalArgs`]/[`OutputArgs`]).
+///
+/// Anything else, and anything that command refuses or answers itself (help, an unknown
+/// option, a missing action), is parsed by the whole tree, so that every message is the one
+/// it gives. A line the small command accepts is one the whole tree parses the same way: the
+/// `run` word decides the subcommand in both, and what follows is read by the same
+/// definitions (a test compares them).
+pub(crate) fn parse_st2() -> St2Cli {
+    let args = st2_args(std::env::args_os().collect());
+    match args.get(1..).unwrap_or_default() {
+        [flag] if flag == "--version" || flag == "-V" => version_only("st2")
+            .try_get_matches_from(&args)
+            .map(|_| ())
+            .unwrap_or_else(|answer| answer.exit()),
+        rest if subcommand_word(rest) == Some("run") => {
+            if let Some(cli) = run_only()
+                .try_get_matches_from(&args)
+                .ok()
+                .and_then(|matches| St2Cli::from_arg_matches(&matches).ok())
+            {
+                return cli;
+            }
+        }
+        _ => {}
+    }
+    St2Cli::parse_from(args)
+}
+
+/// `st2ctl --version` as [`parse_st2`] answers `st2 --version`; the rest by the whole tree.
+pub(crate) fn parse_st2ctl() -> St2ctlCli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let [flag] = args.get(1..).unwrap_or_default() {
+        if flag == "--version" || flag == "-V" {
+            let answer = version_only("st2ctl").try_get_matches_from(&args);
+            answer.map(|_| ()).unwrap_or_else(|answer| answer.exit());
+        }
+    }
+    St2ctlCli::parse_from(args)
+}
+
+/// A command that knows its name and version, as the derived ones print them.
+fn version_only(name: &'static str) -> clap::Command {
+    clap::Command::new(name).version(env!("CARGO_PKG_VERSION"))
+}
+
+/// `st2` with the global options and the `run` subcommand only.
+fn run_only() -> clap::Command {
+    let command = version_only("st2").subcommand_required(true);
+    let command = OutputArgs::augment_args(GlobalArgs::augment_args(command));
+    command.subcommand(RunArgs::augment_args(clap::Command::new("run")))
+}
+
+/// The first word that is neither a global option nor its value: the subcommand, as far as
+/// the global options tell (a wrong guess only means the whole tree parses the line).
+fn subcommand_word(args: &[std::ffi::OsString]) -> Option<&str> {
+    let mut words = args.iter().map(|arg| arg.to_str());
+    while let Some(word) = words.next() {
+        match word? {
+            "--" => return None,
+            option if GLOBAL_OPTIONS_WITH_VALUE.contains(&option) => {
+                words.next()?;
+            }
+            option if option.starts_with('-') => {}
+            word => return Some(word),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod fast_parse_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn fast(args: &[&str]) -> Option<St2Cli> {
+        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        (subcommand_word(&args[1..]) == Some("run"))
+            .then(|| run_only().try_get_matches_from(&args).ok())
+            .flatten()
+            .and_then(|matches| St2Cli::from_arg_matches(&matches).ok())
+    }
+
+    #[test]
+    fn the_run_only_command_parses_as_the_whole_tree() {
+        for args in [
+            &["st2", "run", "core.local", "cmd=true"][..],
+            &["st2", "--config-file", "run", "run", "core.noop", "-j"],
+            &[
+                "st2",
+                "-y",
+                "--base-path=/x",
+                "run",
+                "-a",
+                "core.local",
+                "--",
+                "ls",
+                "-l",
+            ],
+            &[
+                "st2",
+                "run",
+                "core.local",
+                "echo",
+                "hello",
+                "--debug",
+                "-k",
+                "result.stdout",
+            ],
+            &["st2", "run", "--tai", "core.local", "date"],
+            &[
+                "st2",
+                "run",
+                "-e",
+                "--auto-dict",
+                "--no-native",
+                "x.y",
+                "items=a:1",
+                "-5",
+            ],
+            // `run`'s own -h (the action's parameters, or this help) is an argument.
+            &["st2", "run", "--help"],
+            &["st2", "run", "core.local", "-h"],
+        ] {
+            let whole = St2Cli::try_parse_from(args).unwrap();
+            let fast = fast(args).unwrap_or_else(|| panic!("{args:?} took the slow path"));
+            assert_eq!(format!("{fast:?}"), format!("{whole:?}"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn what_the_run_only_command_refuses_goes_to_the_whole_tree() {
+        for args in [
+            &["st2", "run"][..],
+            &["st2", "run", "--version"],
+            &["st2", "run", "core.local", "--nonsense"],
+            &["st2", "pack", "list"],
+            &["st2", "--help"],
+        ] {
+            assert!(fast(args).is_none(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn run_has_the_same_arguments_in_both() {
+        let whole = St2Cli::command();
+        let whole = whole.find_subcommand("run").unwrap();
+        let small = run_only();
+        let small = small.find_subcommand("run").unwrap();
+        let describe = |command: &clap::Command| {
+            let mut args: Vec<String> = command.get_arguments().map(|a| format!("{a:?}")).collect();
+            args.sort();
+            // (infer_long_args has no getter: `--tai` above checks it.)
+            (args, command.is_disable_help_flag_set())
+        };
+        assert_eq!(describe(small), describe(whole));
+        let globals = |command: &clap::Command| {
+            let mut args: Vec<String> = command.get_arguments().map(|a| format!("{a:?}")).collect();
+            args.sort();
+            args
+        };
+        let (whole, small) = (St2Cli::command(), run_only());
+        let mut expected = globals(&whole);
+        expected.retain(|arg| !arg.contains("id: \"help\"") && !arg.contains("id: \"version\""));
+        let mut got = globals(&small);
+        got.retain(|arg| !arg.contains("id: \"help\"") && !arg.contains("id: \"version\""));
+        assert_eq!(got, expected);
+    }
 }

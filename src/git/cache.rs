@@ -58,7 +58,7 @@ pub(crate) fn repo_path(cache: &Path, url: &str) -> PathBuf {
 pub(crate) fn repo_url(path: &Path) -> Option<String> {
     let repo = Repository::open_bare(path).ok()?;
     let remote = repo.find_remote("origin").ok()?;
-    remote.url().map(str::to_string)
+    remote.url().ok().map(str::to_string)
 }
 
 fn other(url: &str, message: impl std::fmt::Display) -> GitError {
@@ -79,7 +79,7 @@ impl CachedRepo {
         let existing = Repository::open_bare(&path).ok().filter(|repo| {
             repo.find_remote("origin")
                 .ok()
-                .is_some_and(|remote| remote.url() == Some(url))
+                .is_some_and(|remote| remote.url().ok() == Some(url))
         });
         let repo = match existing {
             Some(repo) => repo,
@@ -124,12 +124,14 @@ impl CachedRepo {
         let mut default_branch = None;
         if let Ok(references) = self.repo.references() {
             for reference in references.flatten() {
-                let Some(name) = reference.name().map(str::to_string) else {
+                let Ok(name) = reference.name().map(str::to_string) else {
                     continue;
                 };
                 if name == "refs/remotes/origin/HEAD" {
                     default_branch = reference
                         .symbolic_target()
+                        .ok()
+                        .flatten()
                         .and_then(|target| target.strip_prefix("refs/remotes/origin/"))
                         .map(|branch| format!("refs/heads/{branch}"));
                     continue;

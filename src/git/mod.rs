@@ -26,15 +26,14 @@
 
 mod cache;
 mod files;
+mod transport;
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::{Once, OnceLock};
+use std::sync::Once;
 use std::time::Duration;
 
 use git2::{
-    build::CheckoutBuilder, AutotagOption, Cred, CredentialType, Direction, ErrorClass, ErrorCode,
-    Oid, ProxyOptions, RemoteCallbacks, Repository,
+    build::CheckoutBuilder, AutotagOption, Direction, ErrorClass, ErrorCode, Oid, Repository,
 };
 
 pub(crate) use cache::{repo_path as cache_repo_path, repo_url as cached_repo_url};
@@ -52,6 +51,9 @@ pub(crate) struct FetchOptions {
     /// Never use the network: remote repositories only from the cache (local ones are read
     /// as always).
     pub offline: bool,
+    /// The CA bundle `https://` remotes are checked against (`None`: the system's store);
+    /// `$GIT_SSL_CAINFO` wins, as in git.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl Default for FetchOptions {
@@ -60,6 +62,7 @@ impl Default for FetchOptions {
             timeout: Duration::from_secs(30),
             cache: None,
             offline: false,
+            ca_bundle: None,
         }
     }
 }
@@ -172,9 +175,7 @@ impl GitError {
     fn from_git2(url: &str, err: git2::Error) -> GitError {
         let message = err.message().trim().to_string();
         let url = url.to_string();
-        if err.code() == ErrorCode::Auth
-            || err.class() == ErrorClass::Ssh && message.contains("auth")
-        {
+        if err.code() == ErrorCode::Auth {
             return GitError::Auth { url, message };
         }
         match err.class() {
@@ -763,10 +764,9 @@ fn list_remote(repo: &Repository, url: &str, options: &FetchOptions) -> Result<L
     let mut remote = repo
         .remote_anonymous(url)
         .map_err(|err| GitError::from_git2(url, err))?;
-    let attempts = Cell::new(0);
-    let callbacks = callbacks(url, &attempts);
+    // Credentials and proxies are the transports' (`transport`), as git finds them.
     let connection = remote
-        .connect_auth(Direction::Fetch, Some(callbacks), Some(proxy_options()))
+        .connect_auth(Direction::Fetch, None, None)
         .map_err(|err| GitError::from_git2(url, err))?;
     let refs = connection
         .list()
@@ -777,7 +777,7 @@ fn list_remote(repo: &Repository, url: &str, options: &FetchOptions) -> Result<L
     let default_branch = connection
         .default_branch()
         .ok()
-        .and_then(|buf| buf.as_str().map(str::to_string))
+        .and_then(|buf| buf.as_str().ok().map(str::to_string))
         .filter(|name| name.starts_with("refs/heads/"));
     Ok(Listing {
         refs,
@@ -795,88 +795,14 @@ fn download(
     let mut remote = repo
         .find_remote("origin")
         .map_err(|err| GitError::from_git2(url, err))?;
-    let attempts = Cell::new(0);
     let mut fetch_options = git2::FetchOptions::new();
-    fetch_options
-        .remote_callbacks(callbacks(url, &attempts))
-        .proxy_options(proxy_options())
-        .download_tags(AutotagOption::None);
+    fetch_options.download_tags(AutotagOption::None);
     if shallow {
         fetch_options.depth(1);
     }
     remote
         .fetch(refspecs, Some(&mut fetch_options), None)
         .map_err(|err| GitError::from_git2(url, err))
-}
-
-/// Credentials as git's own tools find them: ssh-agent for ssh, the configured credential
-/// helper for https, with a bounded number of attempts so a refused key never loops.
-fn callbacks<'a>(url: &'a str, attempts: &'a Cell<u32>) -> RemoteCallbacks<'a> {
-    let mut callbacks = RemoteCallbacks::new();
-    callbacks.credentials(move |_url, username, allowed| {
-        attempts.set(attempts.get() + 1);
-        if attempts.get() > 3 {
-            return Err(git2::Error::new(
-                ErrorCode::Auth,
-                ErrorClass::Net,
-                "no credentials were accepted",
-            ));
-        }
-        if allowed.contains(CredentialType::USERNAME) {
-            return Cred::username(username.unwrap_or("git"));
-        }
-        if allowed.contains(CredentialType::SSH_KEY) {
-            return Cred::ssh_key_from_agent(username.unwrap_or("git"));
-        }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            if let Ok(config) = git2::Config::open_default() {
-                if let Ok(cred) = Cred::credential_helper(&config, url, username) {
-                    return Ok(cred);
-                }
-            }
-        }
-        Cred::default()
-    });
-    callbacks
-}
-
-/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` and git's `http.proxy`.
-fn proxy_options<'a>() -> ProxyOptions<'a> {
-    let mut proxy = ProxyOptions::new();
-    proxy.auto();
-    proxy
-}
-
-/// The CA bundle network fetches trust, found by [`init_deferring_ca_bundle`] before libgit2
-/// started; unset when libgit2 was initialised the ordinary way (it then loaded the bundle).
-static NETWORK_CA_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
-
-/// Initialise libgit2 without loading the system CA bundle, which it otherwise parses at
-/// start-up (OpenSSL `SSL_CTX_set_default_verify_paths`): about 20 ms of CPU on every command,
-/// more than the whole install of a small local pack. The bundle is loaded before the first
-/// network fetch instead, so https verification is unchanged.
-///
-/// Call it before any other thread exists (at the start of a command that fetches): it
-/// changes `SSL_CERT_FILE` for the duration of libgit2's initialisation and restores it.
-pub(crate) fn init_deferring_ca_bundle() {
-    if NETWORK_CA_FILE.get().is_some() {
-        return;
-    }
-    let non_empty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
-    let original = std::env::var_os(crate::settings::env::SSL_CERT_FILE);
-    let ca_file = non_empty(crate::settings::env::GIT_SSL_CAINFO)
-        .or_else(|| non_empty(crate::settings::env::SSL_CERT_FILE))
-        .map(PathBuf::from)
-        .or_else(|| openssl_probe::probe().cert_file);
-    let _ = NETWORK_CA_FILE.set(ca_file);
-    // OpenSSL ignores a default bundle it cannot read; /dev/null reads as empty.
-    std::env::set_var(crate::settings::env::SSL_CERT_FILE, "/dev/null");
-    // Any libgit2 call runs its global initialisation.
-    let _ = git2::Config::new();
-    match original {
-        Some(value) => std::env::set_var(crate::settings::env::SSL_CERT_FILE, value),
-        None => std::env::remove_var(crate::settings::env::SSL_CERT_FILE),
-    }
 }
 
 /// Refuse URLs that name a remote helper (`ext::sh -c ...`, `fd::`, the `<transport>::<address>`
@@ -910,27 +836,20 @@ pub(crate) fn check_url(url: &str) -> Result<(), GitError> {
 }
 
 /// Process-wide libgit2 settings, set once: network timeouts, and (before the first network
-/// fetch) the CA bundle whose loading [`init_deferring_ca_bundle`] deferred.
+/// fetch) our transports for http(s) and ssh.
 fn configure_libgit2(url: &str, options: &FetchOptions) {
     static TIMEOUTS: Once = Once::new();
-    static CA_BUNDLE: Once = Once::new();
     let millis = options.timeout.as_millis().min(i32::MAX as u128) as i32;
     TIMEOUTS.call_once(|| {
-        // Once, before this process starts any libgit2 network transport.
+        // Once, before this process starts any libgit2 network transport (`git://`).
         crate::sys::libgit2_set_timeouts(millis);
     });
     if is_local(url) {
         return;
     }
-    CA_BUNDLE.call_once(|| {
-        if let Some(Some(path)) = NETWORK_CA_FILE.get() {
-            if path.is_file() {
-                // Once, before this process starts any TLS connection.
-                if let Err(err) = crate::sys::libgit2_set_ssl_cert_file(path) {
-                    tracing::warn!("cannot load CA bundle {}: {err}", path.display());
-                }
-            }
-        }
+    transport::register(&transport::TransportOptions {
+        timeout: options.timeout,
+        ca_bundle: options.ca_bundle.clone(),
     });
 }
 
@@ -1042,10 +961,10 @@ mod tests {
         assert!(dest.join(".git").is_dir());
         let repo = Repository::open(&dest).unwrap();
         assert_eq!(
-            repo.find_remote("origin").unwrap().url(),
+            repo.find_remote("origin").unwrap().url().ok(),
             Some(url.as_str())
         );
-        assert_eq!(repo.head().unwrap().shorthand(), Some("main"));
+        assert_eq!(repo.head().unwrap().shorthand().ok(), Some("main"));
 
         let (fetched, version, _) = fetch_to("dev", Some("dev"));
         assert_eq!(fetched.resolved, ResolvedRef::Branch("dev".into()));
@@ -1166,7 +1085,7 @@ mod tests {
         // The pack's clone is a repository of its own, origin at the URL.
         let clone = Repository::open(dir.path().join("a")).unwrap();
         assert_eq!(
-            clone.find_remote("origin").unwrap().url(),
+            clone.find_remote("origin").unwrap().url().ok(),
             Some(url.as_str())
         );
         fetch_first(&url, &[], &dir.path().join("b"), &online).unwrap();

@@ -1,18 +1,33 @@
-//! Reading an index document from its URL: over HTTP with one client for every index (the
-//! timeout covering the whole download, the configured CA bundle), or from a file; at most
+//! Reading an index document from its URL: over HTTP with one client for every index of a
+//! scheme (the timeout covering the whole download; for https the system's CA store and the
+//! configured bundle, read only when an https index is), or from a file; at most
 //! [`MAX_INDEX_BYTES`] either way.
 
 use super::IndexOptions;
+
+/// The HTTP clients of one load of the indexes, made when first needed: plain `http://`
+/// needs no certificate, and reading the system's costs milliseconds.
+#[derive(Default)]
+pub(super) struct Clients {
+    plain: Option<reqwest::blocking::Client>,
+    secure: Option<reqwest::blocking::Client>,
+}
 
 /// Read one URL: `http(s)://`, `file://` or a plain path.
 pub(super) fn fetch(
     url: &str,
     options: &IndexOptions,
-    client: &mut Option<reqwest::blocking::Client>,
+    clients: &mut Clients,
 ) -> Result<Vec<u8>, String> {
     if url.starts_with("http://") || url.starts_with("https://") {
+        let https = url.starts_with("https://");
+        let client = if https {
+            &mut clients.secure
+        } else {
+            &mut clients.plain
+        };
         if client.is_none() {
-            *client = Some(http_client(options)?);
+            *client = Some(http_client(options, https)?);
         }
         let started = std::time::Instant::now();
         let response = client
@@ -85,26 +100,21 @@ fn read_limited(
         })
 }
 
-fn http_client(options: &IndexOptions) -> Result<reqwest::blocking::Client, String> {
-    let mut builder = reqwest::blocking::Client::builder()
+fn http_client(options: &IndexOptions, https: bool) -> Result<reqwest::blocking::Client, String> {
+    let builder = reqwest::blocking::Client::builder()
         .timeout(options.timeout)
         .connect_timeout(options.timeout)
         .user_agent(concat!("st2-rs/", env!("CARGO_PKG_VERSION")));
-    if let Some(bundle) = &options.ca_bundle {
-        let pem = std::fs::read(bundle).map_err(|err| {
-            format!(
-                "cannot read CA bundle {}: {}",
-                bundle.display(),
-                crate::settings::io_reason(&err)
-            )
-        })?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|err| format!("invalid CA bundle {}: {err}", bundle.display()))?
-        {
-            builder = builder.add_root_certificate(certificate);
-        }
+    if !https {
+        // A redirect to https then fails verification (no certificate is trusted), saying so.
+        return builder.build().map_err(|err| err.to_string());
     }
-    builder.build().map_err(|err| err.to_string())
+    crate::tls::configure(
+        builder,
+        crate::tls::Trust::system_and(options.ca_bundle.as_deref()),
+    )?
+    .build()
+    .map_err(|err| err.to_string())
 }
 
 /// A short reason for a failed request: "timed out", or "connection failed: <cause>".

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::files::{metadata_files, metadata_mapping, parse_in_parallel, relative_path};
+use super::files::{metadata_files, metadata_mapping, parse_streaming, relative_path};
 use super::Problems;
 use crate::pack::manifest::kind_of;
 use crate::runner;
@@ -19,48 +19,80 @@ pub(super) fn read_actions(
     pack_ref: &str,
     problems: &mut Problems,
 ) -> Vec<ActionRecord> {
+    let mut actions: Vec<ActionRecord> = Vec::new();
+    let result: Result<ActionTally, std::convert::Infallible> =
+        stream_actions(dir, pack_ref, problems, |action, earlier| {
+            match earlier.and_then(|_| {
+                actions
+                    .iter_mut()
+                    .find(|a| a.action_ref == action.action_ref)
+            }) {
+                Some(earlier) => *earlier = action,
+                None => actions.push(action),
+            }
+            Ok(())
+        });
+    let Ok(_) = result;
+    actions
+}
+
+/// The actions of the pack in `dir`, each handed to `write` as soon as it is read (in file
+/// order; none is kept), with the file that defined the same action earlier, if one did:
+/// StackStorm upserts by ref, so the later file (in sorted order) wins, and a warning says so
+/// (`dimensiondata` ships such a pair). The bad files are added to `problems`. `write`
+/// stops the walk by returning an error. Returns how many actions there are, and whether any
+/// runs Python from the pack.
+pub(super) fn stream_actions<E>(
+    dir: &Path,
+    pack_ref: &str,
+    problems: &mut Problems,
+    mut write: impl FnMut(ActionRecord, Option<&str>) -> Result<(), E>,
+) -> Result<ActionTally, E> {
     let files = metadata_files(&dir.join("actions"), |name| {
         name != "config.yaml" && name != "config.yml"
     });
-    let parsed = parse_in_parallel(&files, |file, value| {
-        action_from_value(pack_ref, &relative_path(dir, file), value)
-    });
-    let mut actions = Vec::with_capacity(parsed.len());
-    for (file, action) in files.iter().zip(parsed) {
-        match action {
-            Ok(action) => actions.push(action),
-            Err(reason) => problems.file_failed(
-                dir,
-                file,
-                format!(
-                    "Failed to register action \"{}\" from pack \"{pack_ref}\": {reason}",
-                    file.display()
-                ),
-            ),
-        }
-    }
-    later_file_wins(actions, &mut problems.warnings)
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut tally = ActionTally::default();
+    parse_streaming(
+        &files,
+        |file, value| action_from_value(pack_ref, &relative_path(dir, file), value),
+        |file, action| {
+            let action = match action {
+                Ok(action) => action,
+                Err(reason) => {
+                    problems.file_failed(
+                        dir,
+                        file,
+                        format!(
+                            "Failed to register action \"{}\" from pack \"{pack_ref}\": {reason}",
+                            file.display()
+                        ),
+                    );
+                    return Ok(());
+                }
+            };
+            tally.python |= runner::needs_python(&action.runner_type);
+            let earlier = seen.insert(action.action_ref.clone(), action.metadata_file.clone());
+            match &earlier {
+                Some(earlier) => problems.warnings.push(format!(
+                    "action \"{}\" is defined in both {earlier} and {}; the later file wins, as in StackStorm",
+                    action.action_ref, action.metadata_file
+                )),
+                None => tally.count += 1,
+            }
+            write(action, earlier.as_deref())
+        },
+    )?;
+    Ok(tally)
 }
 
-/// Two files defining one action: StackStorm upserts by ref, so the later file (in sorted
-/// order) wins; `dimensiondata` ships such a pair. Keep that, and say so.
-fn later_file_wins(actions: Vec<ActionRecord>, warnings: &mut Vec<String>) -> Vec<ActionRecord> {
-    let mut unique: Vec<ActionRecord> = Vec::with_capacity(actions.len());
-    for action in actions {
-        if let Some(earlier) = unique
-            .iter_mut()
-            .find(|a| a.action_ref == action.action_ref)
-        {
-            warnings.push(format!(
-                "action \"{}\" is defined in both {} and {}; the later file wins, as in StackStorm",
-                action.action_ref, earlier.metadata_file, action.metadata_file
-            ));
-            *earlier = action;
-        } else {
-            unique.push(action);
-        }
-    }
-    unique
+/// What [`stream_actions`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ActionTally {
+    /// Actions (one per ref).
+    pub(crate) count: u64,
+    /// Whether one of them runs Python from the pack (python-script).
+    pub(crate) python: bool,
 }
 
 /// Fields an action metadata file may have (`ActionAPI.schema`, `additionalProperties: false`).

@@ -58,6 +58,26 @@ pub(super) fn parse_in_parallel<T: Send>(
     })
 }
 
+/// [`parse_in_parallel`] without holding every record: `files` are parsed a window at a time
+/// (on several threads when the window is large enough to pay for them), and each result is
+/// handed to `sink` in the order of `files` before the next window starts. `sink` stops the
+/// walk by returning an error, which is returned.
+pub(super) fn parse_streaming<T: Send, E>(
+    files: &[PathBuf],
+    convert: impl Fn(&Path, Value) -> Result<T, String> + Sync,
+    mut sink: impl FnMut(&Path, Result<T, String>) -> Result<(), E>,
+) -> Result<(), E> {
+    /// Files parsed before their records are handed on: a few hundred records at most are
+    /// held at once, whatever the pack's size.
+    const WINDOW: usize = 256;
+    for window in files.chunks(WINDOW) {
+        for (file, result) in window.iter().zip(parse_in_parallel(window, &convert)) {
+            sink(file, result)?;
+        }
+    }
+    Ok(())
+}
+
 /// `file` relative to the pack directory `dir` (`actions/x.yaml`), as records name it.
 pub(super) fn relative_path(dir: &Path, file: &Path) -> String {
     file.strip_prefix(dir)

@@ -22,18 +22,18 @@ mod content;
 mod files;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 // `action::tests` checks the built-in actions with `action_from_value`.
 #[cfg(test)]
 pub(crate) use self::actions::action_from_value;
-pub(crate) use self::actions::trusted_action;
+pub(crate) use self::actions::{trusted_action, ActionTally};
 pub(crate) use self::config::{file_mtime_ns, load_config, CONFIG_SCHEMA_FILE_NAME};
 use crate::pack::manifest::PackManifest;
 use crate::runner;
-use crate::store::{ContentScope, PackRecord, PackRegistration, ResourceKind};
+use crate::store::{ActionRecord, ContentScope, PackRecord, PackRegistration, ResourceKind};
 
 /// A content type `st2ctl reload` registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -117,7 +117,7 @@ pub(crate) fn all_content() -> Selection {
 }
 
 /// The store's view of what a registration of `selection` replaces.
-fn content_scope(selection: &Selection) -> ContentScope {
+pub(crate) fn content_scope(selection: &Selection) -> ContentScope {
     ContentScope {
         actions: selection.contains(&ContentType::Actions),
         resource_kinds: selection
@@ -244,6 +244,81 @@ pub(crate) fn read_pack(
     selection: &Selection,
 ) -> LoadedPack {
     let mut problems = Problems::default();
+    let read: Result<_, std::convert::Infallible> =
+        read_content(dir, pack_ref, selection, &mut problems, |problems| {
+            Ok(if selection.contains(&ContentType::Actions) {
+                actions::read_actions(dir, pack_ref, problems)
+            } else {
+                Vec::new()
+            })
+        });
+    let Ok((config_schema, actions, resources)) = read;
+    let pack = pack_record(pack_ref, &manifest, registered_path, source);
+    loaded_pack(
+        manifest,
+        pack,
+        config_schema,
+        actions,
+        resources,
+        selection,
+        problems,
+    )
+}
+
+/// [`read_pack`] of the pack in `dir` (registered there, with no source: a reload), handing
+/// each action to `write` as soon as it is read instead of keeping it (the registration in
+/// the answer has none), so that a pack of thousands of actions is never held whole.
+/// `write` stops the reading by returning an error, which is returned.
+pub(crate) fn read_pack_streaming<E>(
+    dir: &Path,
+    pack_ref: &str,
+    manifest: PackManifest,
+    selection: &Selection,
+    mut write: impl FnMut(ActionRecord) -> Result<(), E>,
+) -> Result<StreamedPack, E> {
+    let mut problems = Problems::default();
+    let (config_schema, tally, resources) =
+        read_content(dir, pack_ref, selection, &mut problems, |problems| {
+            if selection.contains(&ContentType::Actions) {
+                actions::stream_actions(dir, pack_ref, problems, |action, _| write(action))
+            } else {
+                Ok(ActionTally::default())
+            }
+        })?;
+    let pack = pack_record(pack_ref, &manifest, dir, None);
+    Ok(StreamedPack {
+        loaded: loaded_pack(
+            manifest,
+            pack,
+            config_schema,
+            Vec::new(),
+            resources,
+            selection,
+            problems,
+        ),
+        actions: tally,
+    })
+}
+
+/// A pack read by [`read_pack_streaming`]: everything but its actions, which went to the
+/// store, and what they were.
+#[derive(Debug)]
+pub(crate) struct StreamedPack {
+    /// The pack, without actions.
+    pub(crate) loaded: LoadedPack,
+    /// Its actions.
+    pub(crate) actions: ActionTally,
+}
+
+/// The config schema, the actions (as `read_actions` gives them) and the other content of
+/// the pack in `dir`, in that order, the problems of each added to `problems`.
+fn read_content<T, E>(
+    dir: &Path,
+    pack_ref: &str,
+    selection: &Selection,
+    problems: &mut Problems,
+    read_actions: impl FnOnce(&mut Problems) -> Result<T, E>,
+) -> Result<(Option<Value>, T, Vec<crate::store::ResourceRecord>), E> {
     if dir.join("config.yaml").is_file() {
         problems.warnings.push(format!(
             "pack \"{pack_ref}\" has a config.yaml inside the pack directory; StackStorm \
@@ -260,13 +335,20 @@ pub(crate) fn read_pack(
             None
         }
     };
-    let actions = if selection.contains(&ContentType::Actions) {
-        actions::read_actions(dir, pack_ref, &mut problems)
-    } else {
-        Vec::new()
-    };
-    let resources = content::read_resources(dir, pack_ref, selection, &mut problems);
-    let pack = pack_record(pack_ref, &manifest, registered_path, source);
+    let actions = read_actions(problems)?;
+    let resources = content::read_resources(dir, pack_ref, selection, problems);
+    Ok((config_schema, actions, resources))
+}
+
+fn loaded_pack(
+    manifest: PackManifest,
+    pack: PackRecord,
+    config_schema: Option<Value>,
+    actions: Vec<ActionRecord>,
+    resources: Vec<crate::store::ResourceRecord>,
+    selection: &Selection,
+    problems: Problems,
+) -> LoadedPack {
     LoadedPack {
         manifest,
         registration: PackRegistration {
@@ -302,7 +384,7 @@ impl Problems {
 }
 
 /// The pack's own record, from its `pack.yaml`.
-fn pack_record(
+pub(crate) fn pack_record(
     pack_ref: &str,
     manifest: &PackManifest,
     registered_path: &Path,
@@ -323,13 +405,9 @@ fn pack_record(
     }
 }
 
-/// Read `pack_dir` as StackStorm's registrar does: its `pack.yaml`, the ref from it or from
-/// the directory name, and the content types in `selection`. A bad `pack.yaml` is an error;
-/// bad content files are listed in [`LoadedPack::failures`] ([`read_pack`]).
-pub(crate) fn load_dir(
-    pack_dir: &Path,
-    selection: &Selection,
-) -> Result<LoadedPack, RegisterError> {
+/// The `pack.yaml` of `pack_dir` and the pack's ref (from it, or from the directory name), as
+/// StackStorm's registrar finds them; a bad `pack.yaml` is an error naming the directory.
+pub(crate) fn open_dir(pack_dir: &Path) -> Result<(PackManifest, String), RegisterError> {
     let dir_name = pack_dir
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -342,49 +420,7 @@ pub(crate) fn load_dir(
     let pack_ref = manifest
         .registration_ref(&dir_name)
         .map_err(|err| pack_error(err.to_string()))?;
-    Ok(read_pack(
-        pack_dir, &pack_ref, manifest, pack_dir, None, selection,
-    ))
-}
-
-/// Read pack directories on all cores (each pack's files are parsed in parallel too);
-/// results in the order of `dirs`.
-pub(crate) fn load_dirs(
-    dirs: &[PathBuf],
-    selection: &Selection,
-) -> Vec<Result<LoadedPack, RegisterError>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(dirs.len().max(1));
-    if threads <= 1 {
-        return dirs.iter().map(|dir| load_dir(dir, selection)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<Result<LoadedPack, RegisterError>>> =
-        (0..dirs.len()).map(|_| None).collect();
-    let done = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(dir) = dirs.get(index) else {
-                    break;
-                };
-                let result = load_dir(dir, selection);
-                done.lock()
-                    .expect("no panics while holding")
-                    .push((index, result));
-            });
-        }
-    });
-    for (index, result) in done.into_inner().expect("threads finished") {
-        results[index] = Some(result);
-    }
-    results
-        .into_iter()
-        .map(|result| result.expect("every pack was loaded"))
-        .collect()
+    Ok((manifest, pack_ref))
 }
 
 /// The current time as RFC 3339 in UTC, to the second.

@@ -129,7 +129,7 @@ fn write_tree(
 
     std::fs::create_dir_all(target).map_err(|err| err.to_string())?;
     for entry in tree.iter() {
-        let Some(name) = entry.name() else { continue };
+        let Ok(name) = entry.name() else { continue };
         if matches!(name, "" | "." | ".." | ".git") || name.contains('/') {
             continue;
         }

@@ -13,7 +13,7 @@
 //!
 //! Ours: `auth` given as `name=value` is sent as that header (upstream hands the string to
 //! requests, which fails); errors never show the password; a plain `http://` request that
-//! cannot be redirected does not load the CA bundle (tens of milliseconds).
+//! cannot be redirected loads no CA certificate.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -63,27 +63,18 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
     }
 }
 
-/// Build a client. Without `needs_tls` (a plain-http request that cannot be redirected),
-/// OpenSSL is kept from parsing the CA bundle, which it does eagerly when the client is built
-/// (tens of milliseconds, most of a request to a local server): `SSL_CERT_FILE` points at
-/// an empty file meanwhile, as [`crate::git::init_deferring_ca_bundle`] does for libgit2.
-/// Runners call it on the main thread, before they start any thread.
+/// Build a client that verifies servers against the system's CA store (`tls`). Without
+/// `needs_tls` (a plain-http request that cannot be redirected) no certificate is loaded.
 pub(crate) fn build_client(
     builder: reqwest::blocking::ClientBuilder,
     needs_tls: bool,
-) -> reqwest::Result<Client> {
-    if needs_tls {
-        return builder.build();
-    }
-    let name = crate::settings::env::SSL_CERT_FILE;
-    let original = std::env::var_os(name);
-    std::env::set_var(name, "/dev/null");
-    let client = builder.tls_built_in_root_certs(false).build();
-    match original {
-        Some(value) => std::env::set_var(name, value),
-        None => std::env::remove_var(name),
-    }
-    client
+) -> Result<Client, String> {
+    let builder = if needs_tls {
+        crate::tls::configure(builder, crate::tls::Trust::System)?
+    } else {
+        builder
+    };
+    builder.build().map_err(|err| err.to_string())
 }
 
 /// How [`send`] ended.
@@ -236,9 +227,10 @@ fn request_url(p: &Map<String, Value>) -> Result<(Url, String), String> {
 /// The client for one request: timeout, certificate check, redirects, proxies.
 fn client(p: &Map<String, Value>, url: &Url, timeout: Duration) -> Result<Client, String> {
     let allow_redirects = flag(p, "allow_redirects", false);
+    let verify = flag(p, "verify_ssl_cert", true);
     let mut client = Client::builder()
         .timeout(timeout)
-        .danger_accept_invalid_certs(!flag(p, "verify_ssl_cert", true))
+        .danger_accept_invalid_certs(!verify)
         .redirect(if allow_redirects {
             reqwest::redirect::Policy::limited(MAX_REDIRECTS)
         } else {
@@ -253,7 +245,8 @@ fn client(p: &Map<String, Value>, url: &Url, timeout: Duration) -> Result<Client
         client = client
             .proxy(reqwest::Proxy::https(proxy).map_err(|err| format!("https_proxy: {err}"))?);
     }
-    let needs_tls = !(url.scheme() == "http" && !allow_redirects && !proxied);
+    // Without verification reqwest's own configuration (which checks nothing) is used.
+    let needs_tls = verify && !(url.scheme() == "http" && !allow_redirects && !proxied);
     build_client(client, needs_tls).map_err(|err| format!("cannot set up the HTTP client: {err}"))
 }
 

@@ -172,58 +172,64 @@ pub(crate) fn needs_python(name: &str) -> bool {
     RunnerType::parse(name).is_some_and(RunnerType::needs_python)
 }
 
+/// Each runner's `runner.yaml` as JSON, one file per runner (`runners/<name>.json`), in the
+/// order of [`RUNNER_TYPES`]; a test keeps them equal to `runners.yaml`. JSON because parsing
+/// it is much cheaper than YAML, and one file per runner because every `st2 run` needs one
+/// runner's parameters: parsing all fourteen cost a trivial run more than the rest of its
+/// preparation.
+const DEFINITIONS: [&str; RunnerType::ALL.len()] = [
+    include_str!("runners/action-chain.json"),
+    include_str!("runners/announcement.json"),
+    include_str!("runners/http-request.json"),
+    include_str!("runners/inquirer.json"),
+    include_str!("runners/local-shell-cmd.json"),
+    include_str!("runners/local-shell-script.json"),
+    include_str!("runners/noop.json"),
+    include_str!("runners/orquesta.json"),
+    include_str!("runners/python-script.json"),
+    include_str!("runners/remote-shell-cmd.json"),
+    include_str!("runners/remote-shell-script.json"),
+    include_str!("runners/winrm-cmd.json"),
+    include_str!("runners/winrm-ps-cmd.json"),
+    include_str!("runners/winrm-ps-script.json"),
+];
+
+/// What a run needs of a runner's definition: its parameters and output key.
+struct RunnerDefinition {
+    parameters: Map<String, Value>,
+    output_key: Option<String>,
+}
+
+/// The definition of `runner`, read once per process.
+fn definition(runner: RunnerType) -> &'static RunnerDefinition {
+    static PARSED: [OnceLock<RunnerDefinition>; RunnerType::ALL.len()] =
+        [const { OnceLock::new() }; RunnerType::ALL.len()];
+    PARSED[runner as usize].get_or_init(|| {
+        let parsed: Value = serde_json::from_str(DEFINITIONS[runner as usize])
+            .expect("the embedded runner definitions are JSON");
+        RunnerDefinition {
+            parameters: match parsed.get("runner_parameters") {
+                Some(Value::Object(map)) => map.clone(),
+                _ => Map::new(),
+            },
+            output_key: parsed
+                .get("output_key")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        }
+    })
+}
+
 /// The `runner_parameters` of a runner type, as upstream's `runner.yaml` declares them.
 pub(crate) fn parameters(name: &str) -> Option<&'static Map<String, Value>> {
-    static DEFINITIONS: OnceLock<Vec<(String, Map<String, Value>)>> = OnceLock::new();
-    let definitions = DEFINITIONS.get_or_init(|| {
-        // runners.json is runners.yaml as JSON (a test keeps them equal): parsing JSON is
-        // much cheaper than YAML, and every `st2 run` needs it.
-        let parsed: Value = serde_json::from_str(include_str!("runners.json"))
-            .expect("the embedded runners.json is valid JSON");
-        let Value::Array(runners) = parsed else {
-            unreachable!("the embedded runners.yaml is a list");
-        };
-        runners
-            .into_iter()
-            .filter_map(|runner| {
-                let name = runner.get("name")?.as_str()?.to_string();
-                let parameters = match runner.get("runner_parameters") {
-                    Some(Value::Object(map)) => map.clone(),
-                    _ => Map::new(),
-                };
-                Some((name, parameters))
-            })
-            .collect()
-    });
-    definitions
-        .iter()
-        .find(|(runner, _)| runner == name)
-        .map(|(_, parameters)| parameters)
+    RunnerType::parse(name).map(|runner| &definition(runner).parameters)
 }
 
 /// The key of a runner's result that holds the action's own output (`output_key` of its
 /// `runner.yaml`: `result`, `body`, `output`, ...), which an action's `output_schema`
 /// describes.
 pub(crate) fn output_key(runner: RunnerType) -> Option<&'static str> {
-    static KEYS: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    let keys = KEYS.get_or_init(|| {
-        let parsed: Value = serde_json::from_str(include_str!("runners.json"))
-            .expect("the embedded runners.json is valid JSON");
-        parsed
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|runner| {
-                Some((
-                    runner.get("name")?.as_str()?.to_string(),
-                    runner.get("output_key")?.as_str()?.to_string(),
-                ))
-            })
-            .collect()
-    });
-    keys.iter()
-        .find(|(name, _)| name == runner.as_str())
-        .map(|(_, key)| key.as_str())
+    definition(runner).output_key.as_deref()
 }
 
 /// What a runner returns: the final status and the execution's `result`.
@@ -397,10 +403,34 @@ mod tests {
     }
 
     #[test]
+    fn every_runner_type_has_its_definition_in_order() {
+        for (runner, text) in super::RunnerType::ALL.iter().zip(super::DEFINITIONS) {
+            let json: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(json["name"], runner.as_str());
+            let expected = json["runner_parameters"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(super::parameters(runner.as_str()), Some(&expected));
+            assert_eq!(super::output_key(*runner), json["output_key"].as_str());
+        }
+        assert_eq!(super::parameters("mistral-v2"), None);
+    }
+
+    #[test]
     fn runners_json_is_runners_yaml() {
         let yaml = crate::yaml::from_str(include_str!("runners.yaml")).unwrap();
-        let json: serde_json::Value = serde_json::from_str(include_str!("runners.json")).unwrap();
-        assert_eq!(yaml, json, "regenerate runners.json from runners.yaml");
+        let json: Vec<serde_json::Value> = super::DEFINITIONS
+            .iter()
+            .map(|text| serde_json::from_str(text).unwrap())
+            .collect();
+        // As text: the keys' order is what `st2 action get` shows (maps compare unordered).
+        assert_eq!(
+            serde_json::to_string(&yaml).unwrap(),
+            serde_json::to_string(&serde_json::Value::Array(json)).unwrap(),
+            "regenerate runners/*.json from runners.yaml (one file per runner, in order, keys \
+             in their order)"
+        );
     }
 
     #[test]

@@ -73,10 +73,6 @@ pub(crate) fn run(
     // rather than left running unrecorded; `st2 execution list` then reports it abandoned.
     crate::sys::die_with_parent(&mut command);
     let mut child = command.spawn()?;
-    let pgid = child.id();
-
-    let stdout = (child.stdout.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stdout)));
-    let stderr = (child.stderr.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stderr)));
     if let Some(mut stdin) = child.stdin.take() {
         let input = input.to_vec();
         // A thread, so that a process that does not read its stdin cannot block us.
@@ -84,7 +80,142 @@ pub(crate) fn run(
             let _ = stdin.write_all(&input);
         });
     }
+    match crate::sys::pidfd_open(child.id()) {
+        Ok(exited) => watch(child, exited, timeout, cancel, tap),
+        Err(_) => watch_with_threads(child, timeout, cancel, tap),
+    }
+}
 
+/// Watch the running `child` on this thread alone: its pipes and its exit (`exited`, a pidfd)
+/// in one `poll`, the timeout and the cancel flag between polls. Threads to read each pipe
+/// and wait for the exit cost a trivial run as much as the rest of what it does after
+/// starting the action.
+fn watch(
+    mut child: std::process::Child,
+    exited: std::os::fd::OwnedFd,
+    timeout: Option<Duration>,
+    cancel: &CancelFlag,
+    tap: &Tap,
+) -> std::io::Result<Finished> {
+    use std::os::fd::AsFd;
+    let pgid = child.id();
+    let mut streams = [
+        child
+            .stdout
+            .take()
+            .map(|pipe| Stream::new(pipe.into(), tap.writer(OutputStream::Stdout))),
+        child
+            .stderr
+            .take()
+            .map(|pipe| Stream::new(pipe.into(), tap.writer(OutputStream::Stderr))),
+    ];
+    let started = Instant::now();
+    let mut killed = None;
+    let mut status = None;
+    loop {
+        let open: Vec<usize> = (0..streams.len())
+            .filter(|&i| streams[i].as_ref().is_some_and(|s| !s.done))
+            .collect();
+        if status.is_some() && open.is_empty() {
+            break;
+        }
+        let wait = match timeout {
+            Some(limit) => limit.saturating_sub(started.elapsed()).min(CANCEL_POLL),
+            None => CANCEL_POLL,
+        };
+        let mut fds: Vec<std::os::fd::BorrowedFd<'_>> = open
+            .iter()
+            .map(|&i| streams[i].as_ref().expect("open").pipe.as_fd())
+            .collect();
+        if status.is_none() {
+            fds.push(exited.as_fd());
+        }
+        let ready = crate::sys::poll_readable(&fds, wait)?;
+        drop(fds);
+        for (&i, ready) in open.iter().zip(&ready) {
+            if *ready {
+                streams[i].as_mut().expect("open").read();
+            }
+        }
+        if status.is_none() && ready.last() == Some(&true) {
+            status = Some(child.wait()?);
+            // The action's own children may still hold the pipes open; they are in its group.
+            kill_group(pgid);
+            continue;
+        }
+        if killed.is_some() || status.is_some() {
+            continue;
+        }
+        if cancel.is_set() {
+            kill_group(pgid);
+            killed = Some(Ended::Canceled);
+        } else if timeout.is_some_and(|limit| started.elapsed() >= limit) {
+            kill_group(pgid);
+            killed = Some(Ended::TimedOut);
+        }
+    }
+    let status = status.expect("the loop ends once the process has");
+    let ended = killed.unwrap_or_else(|| match status.code() {
+        Some(code) => Ended::Exited(code),
+        None => Ended::Signaled(status.signal().unwrap_or(crate::sys::SIGKILL)),
+    });
+    let [stdout, stderr] = streams.map(|stream| stream.map(Stream::finish).unwrap_or_default());
+    Ok(Finished {
+        ended,
+        stdout,
+        stderr,
+    })
+}
+
+/// One of the action's output pipes, read as it becomes readable.
+struct Stream {
+    pipe: std::fs::File,
+    writer: super::output::TapWriter,
+    bytes: Vec<u8>,
+    done: bool,
+}
+
+impl Stream {
+    fn new(pipe: std::os::fd::OwnedFd, writer: super::output::TapWriter) -> Stream {
+        Stream {
+            pipe: std::fs::File::from(pipe),
+            writer,
+            bytes: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Read what is there (the pipe is readable: this does not block), passing it on.
+    fn read(&mut self) {
+        let mut buffer = [0u8; 16 * 1024];
+        match self.pipe.read(&mut buffer) {
+            Ok(0) => self.done = true,
+            Ok(read) => {
+                self.bytes.extend_from_slice(&buffer[..read]);
+                self.writer.write(&buffer[..read]);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => self.done = true,
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.writer.finish();
+        self.bytes
+    }
+}
+
+/// [`watch`] where the kernel gives no pidfd (before Linux 5.3, or a sandbox that refuses
+/// it): a thread reads each pipe and one waits for the exit.
+fn watch_with_threads(
+    mut child: std::process::Child,
+    timeout: Option<Duration>,
+    cancel: &CancelFlag,
+    tap: &Tap,
+) -> std::io::Result<Finished> {
+    let pgid = child.id();
+    let stdout = (child.stdout.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stdout)));
+    let stderr = (child.stderr.take()).map(|pipe| drain(pipe, tap.writer(OutputStream::Stderr)));
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = sender.send(child.wait());
@@ -176,6 +307,77 @@ mod tests {
         let mut command = Command::new("/bin/sh");
         command.arg("-c").arg(script);
         command
+    }
+
+    /// Every case again with the threads of a kernel without pidfd.
+    #[test]
+    fn the_threaded_fallback_watches_the_same_way() {
+        let threaded = |script: &str, timeout: Option<Duration>, cancel: &CancelFlag| {
+            let mut command = sh(script);
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0);
+            let child = command.spawn().unwrap();
+            watch_with_threads(child, timeout, cancel, &Tap::none()).unwrap()
+        };
+        let done = threaded("echo out; echo err >&2; exit 3", None, &CancelFlag::new());
+        assert_eq!(done.ended, Ended::Exited(3));
+        assert_eq!(
+            (done.stdout.as_slice(), done.stderr.as_slice()),
+            (&b"out\n"[..], &b"err\n"[..])
+        );
+        let done = threaded(
+            "sleep 30 & sleep 30",
+            Some(Duration::from_millis(200)),
+            &CancelFlag::new(),
+        );
+        assert_eq!(done.ended, Ended::TimedOut);
+        let cancel = CancelFlag::new();
+        cancel.cancel();
+        assert_eq!(threaded("sleep 30", None, &cancel).ended, Ended::Canceled);
+    }
+
+    #[test]
+    fn a_process_that_closes_its_output_early_is_still_waited_for() {
+        let started = Instant::now();
+        let done = run(
+            sh("exec >/dev/null 2>&1; sleep 0.3; exit 4"),
+            b"",
+            None,
+            &CancelFlag::new(),
+            &Tap::none(),
+        )
+        .unwrap();
+        assert_eq!(done.ended, Ended::Exited(4));
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // And the timeout still holds then.
+        let done = run(
+            sh("exec >/dev/null 2>&1; sleep 30"),
+            b"",
+            Some(Duration::from_millis(200)),
+            &CancelFlag::new(),
+            &Tap::none(),
+        )
+        .unwrap();
+        assert_eq!(done.ended, Ended::TimedOut);
+    }
+
+    #[test]
+    fn a_background_child_holding_the_pipes_is_killed_with_the_group() {
+        let started = Instant::now();
+        let done = run(
+            sh("sleep 30 & echo started"),
+            b"",
+            None,
+            &CancelFlag::new(),
+            &Tap::none(),
+        )
+        .unwrap();
+        assert_eq!(done.ended, Ended::Exited(0));
+        assert_eq!(done.stdout, b"started\n");
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn validate_parameters(
     templates_pass: bool,
 ) -> Vec<ValidationError> {
     let object_schema = allow_default_none(&object_schema_for(parameters, false));
-    Validator::new(&object_schema, &CUSTOM_META_SCHEMA)
+    Validator::with_lazy_draft4(&object_schema, &CUSTOM_META_SCHEMA)
         .templates_pass(templates_pass)
         .errors(values)
 }
@@ -78,7 +78,8 @@ pub fn validate_config(
     } else {
         config.clone()
     };
-    let validator = Validator::new(&object_schema, &CUSTOM_META_SCHEMA).templates_pass(true);
+    let validator =
+        Validator::with_lazy_draft4(&object_schema, &CUSTOM_META_SCHEMA).templates_pass(true);
     let mut errors: Vec<ValidationError> = validator
         .errors(&cleaned)
         .into_iter()

@@ -75,6 +75,8 @@ const MAX_DEPTH: usize = 128;
 pub struct Validator<'a> {
     /// Documents by URL without fragment; `""` is the root schema.
     documents: HashMap<String, &'a Value>,
+    /// What the draft-4 URL resolves to.
+    draft4: Draft4<'a>,
     /// Template strings (`{{`/`{%`) pass every check: they are validated after rendering.
     templates_pass: bool,
     /// Set when schemas nest deeper than [`MAX_DEPTH`]: the validation stops there,
@@ -102,18 +104,49 @@ pub fn cached_regex(pattern: &str) -> Option<Arc<Regex>> {
         .clone()
 }
 
+/// The document of the draft-4 URL: given, or made the first time a `$ref` reaches it (a
+/// parameter schema seldom does, and parsing the meta-schema cost a run a tenth of its
+/// preparation).
+enum Draft4<'a> {
+    Document(&'a Value),
+    Lazy(&'static std::sync::LazyLock<Value>),
+}
+
 impl<'a> Validator<'a> {
     /// A validator whose `#` refs resolve in `root`, and whose draft-4 URL resolves to
     /// StackStorm's `custom.json` meta-schema, as in jsonschema's resolver store.
     pub fn new(root: &'a Value, draft4: &'a Value) -> Validator<'a> {
+        Validator::with_draft4(root, Draft4::Document(draft4))
+    }
+
+    /// [`Validator::new`] with the meta-schema made only if a `$ref` reaches it.
+    pub(crate) fn with_lazy_draft4(
+        root: &'a Value,
+        draft4: &'static std::sync::LazyLock<Value>,
+    ) -> Validator<'a> {
+        Validator::with_draft4(root, Draft4::Lazy(draft4))
+    }
+
+    fn with_draft4(root: &'a Value, draft4: Draft4<'a>) -> Validator<'a> {
         let mut documents = HashMap::new();
         documents.insert(String::new(), root);
-        documents.insert(DRAFT4_URL.to_string(), draft4);
         Validator {
             documents,
+            draft4,
             templates_pass: false,
             too_deep: RefCell::new(None),
         }
+    }
+
+    /// The document at `url` (without fragment).
+    fn document(&self, url: &str) -> Option<&'a Value> {
+        if url == DRAFT4_URL {
+            return Some(match self.draft4 {
+                Draft4::Document(document) => document,
+                Draft4::Lazy(lazy) => lazy,
+            });
+        }
+        self.documents.get(url).copied()
     }
 
     /// Let strings holding Jinja templates pass every check (validated once rendered).
@@ -249,8 +282,7 @@ impl<'a> Validator<'a> {
         let url = join_url(scope, reference);
         let (document_url, fragment) = url.split_once('#').unwrap_or((&url, ""));
         let resolved = self
-            .documents
-            .get(document_url)
+            .document(document_url)
             .and_then(|document| resolve_pointer(document, fragment));
         match resolved {
             Some(target) => self.descend(instance, target, document_url, path, depth, errors),

@@ -23,8 +23,6 @@ pub(crate) mod env {
     pub(crate) const ST2_BASE_PATH: &str = "ST2_BASE_PATH";
     /// A PEM CA bundle for HTTPS (index and git), as OpenSSL-based tools read it.
     pub(crate) const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
-    /// A directory of hashed CA certificates, as OpenSSL reads it.
-    pub(crate) const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
     /// Forces the virtualenv tool (`uv` or `pip`).
     pub(crate) const ST2_VENV_TOOL: &str = "ST2_VENV_TOOL";
     /// uv's own cache directory: when set, pack virtualenvs use it rather than
@@ -47,8 +45,13 @@ pub(crate) mod env {
     /// A Python action's module path: the pack's libraries, then the caller's, then
     /// StackStorm's modules.
     pub(crate) const PYTHONPATH: &str = "PYTHONPATH";
-    /// A CA bundle for libgit2's https, as git reads it (before `SSL_CERT_FILE`).
+    /// A CA bundle for git over https, as git reads it (after `[content] ca_bundle_path`,
+    /// before `SSL_CERT_FILE`).
     pub(crate) const GIT_SSL_CAINFO: &str = "GIT_SSL_CAINFO";
+    /// The command git runs instead of `ssh` (a shell command line; git's own variable).
+    pub(crate) const GIT_SSH_COMMAND: &str = "GIT_SSH_COMMAND";
+    /// The program git runs instead of `ssh` (git's own variable, after `GIT_SSH_COMMAND`).
+    pub(crate) const GIT_SSH: &str = "GIT_SSH";
     /// Set for the `git` commands the tests run, so that the system's gitconfig is not read.
     #[cfg(test)]
     pub(crate) const GIT_CONFIG_NOSYSTEM: &str = "GIT_CONFIG_NOSYSTEM";
@@ -515,11 +518,7 @@ impl Settings {
             })?;
         }
         // A directory can exist and still refuse new files (read-only mount, other owner).
-        tempfile::Builder::new()
-            .prefix(".st2-write-check")
-            .tempfile_in(&self.base_path)
-            .map(drop)
-            .map_err(|err| not_writable(io_reason(&err)))
+        crate::sys::check_writable_dir(&self.base_path).map_err(|err| not_writable(io_reason(&err)))
     }
 }
 

@@ -36,25 +36,31 @@ pub(crate) struct ActionRecord {
 
 /// Insert `actions` (the pack's old rows are already deleted).
 pub(super) fn insert(tx: &Transaction<'_>, actions: &[ActionRecord]) -> Result<(), StoreError> {
-    let mut insert = tx.prepare(
-        "INSERT INTO actions (ref, pack, name, runner_type, description, enabled,
-                              entry_point, parameters, metadata_file, metadata)
+    for action in actions {
+        upsert(tx, action)?;
+    }
+    Ok(())
+}
+
+/// Insert `action`, or replace the row of its ref.
+pub(super) fn upsert(tx: &Transaction<'_>, action: &ActionRecord) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO actions (ref, pack, name, runner_type, description, enabled,
+                                         entry_point, parameters, metadata_file, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    for action in actions {
-        insert.execute(params![
-            action.action_ref,
-            action.pack,
-            action.name,
-            action.runner_type,
-            action.description,
-            action.enabled,
-            action.entry_point,
-            serde_json::to_string(&action.parameters)?,
-            action.metadata_file,
-            &action.metadata,
-        ])?;
-    }
+    insert.execute(params![
+        action.action_ref,
+        action.pack,
+        action.name,
+        action.runner_type,
+        action.description,
+        action.enabled,
+        action.entry_point,
+        serde_json::to_string(&action.parameters)?,
+        action.metadata_file,
+        &action.metadata,
+    ])?;
     Ok(())
 }
 

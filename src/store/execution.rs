@@ -471,6 +471,25 @@ mod tests {
     }
 
     #[test]
+    fn the_next_seq_is_found_by_index_not_by_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("st2.db")).unwrap();
+        let mut plan = store
+            .conn
+            .prepare("EXPLAIN QUERY PLAN SELECT COALESCE(MAX(seq), 0) + 1 FROM executions")
+            .unwrap();
+        let plan: Vec<String> = plan
+            .query_map([], |row| row.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter().any(|step| step.contains("executions_by_seq")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
     fn an_execution_goes_from_requested_to_final() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("st2.db")).unwrap();

@@ -34,7 +34,7 @@ pub(crate) use actions::ActionRecord;
 pub(crate) use config::ConfigRecord;
 pub(crate) use execution::{ExecutionFilter, ExecutionRecord, ExecutionStatus, OutputChunk};
 pub(crate) use kv::{KeyRecord, KeyScope};
-pub(crate) use packs::{ContentScope, PackRecord, PackRegistration, ReplaceSummary};
+pub(crate) use packs::{ContentScope, Kept, PackRecord, PackRegistration, ReplaceSummary};
 pub(crate) use pending::PendingSwap;
 pub(crate) use resources::{ResourceKind, ResourceRecord};
 

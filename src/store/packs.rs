@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -80,20 +80,12 @@ pub(crate) struct ReplaceSummary {
 impl Store {
     /// Replace everything registered for `registration.pack` with `registration`, in one
     /// transaction, and say what disappeared.
+    #[cfg(test)]
     pub(crate) fn replace_pack(
         &mut self,
         registration: &PackRegistration,
     ) -> Result<ReplaceSummary, StoreError> {
-        self.replace_pack_with_config(registration, None)
-    }
-
-    /// [`Store::replace_pack`], also storing the pack's config in the same transaction.
-    pub(crate) fn replace_pack_with_config(
-        &mut self,
-        registration: &PackRegistration,
-        config: Option<&ConfigRecord>,
-    ) -> Result<ReplaceSummary, StoreError> {
-        let mut summaries = self.replace_packs(&[(registration, config)])?;
+        let mut summaries = self.replace_packs(&[(registration, None)])?;
         Ok(summaries.pop().expect("one registration, one summary"))
     }
 
@@ -166,6 +158,157 @@ impl Store {
     }
 }
 
+/// A pack's registration being replaced in one transaction, its actions written one at a
+/// time as they are read ([`Store::begin_pack`]): a reload of a pack of thousands of actions
+/// never holds them all. Nothing is visible to other connections before
+/// [`PackWriter::finish`]; dropping the writer instead rolls everything back, so the pack
+/// keeps its previous registration whole.
+pub(crate) struct PackWriter<'s> {
+    tx: Transaction<'s>,
+    pack_ref: String,
+    scope: ContentScope,
+    previous: Previous,
+    /// The refs written so far.
+    written: std::collections::HashSet<String>,
+}
+
+/// What a registration with bad files kept of the previous one ([`PackWriter::finish`]).
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    /// Actions whose file failed: (ref, metadata file).
+    pub actions: Vec<(String, String)>,
+    /// Other resources whose file failed.
+    pub resources: Vec<ResourceRecord>,
+    /// Whether the config schema failed and the previous one was kept.
+    pub config_schema: bool,
+}
+
+impl Store {
+    /// Start replacing the registration of `pack` (in `scope`): the transaction begins and
+    /// the pack's record is written (its actions need it).
+    pub(crate) fn begin_pack(
+        &mut self,
+        pack: &PackRecord,
+        scope: &ContentScope,
+    ) -> Result<PackWriter<'_>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let previous = Previous::read(&tx, &pack.pack_ref, scope)?;
+        upsert_pack(&tx, pack)?;
+        Ok(PackWriter {
+            tx,
+            pack_ref: pack.pack_ref.clone(),
+            scope: scope.clone(),
+            previous,
+            written: std::collections::HashSet::new(),
+        })
+    }
+}
+
+impl PackWriter<'_> {
+    /// Write one action of the pack (one of the same ref written before is replaced: the
+    /// later file wins).
+    pub(crate) fn add_action(&mut self, action: &ActionRecord) -> Result<(), StoreError> {
+        actions::upsert(&self.tx, action)?;
+        self.written.insert(action.action_ref.clone());
+        Ok(())
+    }
+
+    /// Write the rest of `registration` (its config schema and resources; its actions are
+    /// the ones written), remove what the pack no longer has, and commit. With `failed`
+    /// (the pack-relative files that failed, and whether the config schema did), what those
+    /// files registered before is kept, as StackStorm's upserts leave it.
+    pub(crate) fn finish(
+        self,
+        registration: &PackRegistration,
+        failed: Option<(&[String], bool)>,
+    ) -> Result<(ReplaceSummary, Kept), StoreError> {
+        let PackWriter {
+            tx,
+            pack_ref,
+            scope,
+            previous,
+            mut written,
+        } = self;
+        let failed_file =
+            |file: &str| failed.is_some_and(|(files, _)| files.iter().any(|f| f == file));
+        let mut kept = Kept::default();
+        for (action, file) in previous.actions.iter().zip(&previous.action_files) {
+            if written.contains(action) {
+                continue;
+            }
+            if failed_file(file) {
+                kept.actions.push((action.clone(), file.clone()));
+            } else {
+                tx.execute("DELETE FROM actions WHERE ref = ?1", [action])?;
+            }
+        }
+        written.extend(kept.actions.iter().map(|(action, _)| action.clone()));
+        if failed.is_some() {
+            let mut statement = tx.prepare_cached(
+                "SELECT pack, kind, name, metadata_file, metadata FROM resources
+                 WHERE pack = ?1 ORDER BY kind, metadata_file",
+            )?;
+            let rows = statement.query_map([&pack_ref], resources::from_row)?;
+            for row in rows {
+                let resource = row?;
+                let replaced = registration.resources.iter().any(|new| {
+                    new.kind == resource.kind && new.metadata_file == resource.metadata_file
+                });
+                if scope.resource_kinds.contains(&resource.kind)
+                    && failed_file(&resource.metadata_file)
+                    && !replaced
+                {
+                    kept.resources.push(resource);
+                }
+            }
+        }
+        kept.config_schema = failed.is_some_and(|(_, schema)| schema) && previous.had_schema;
+        for kind in &scope.resource_kinds {
+            tx.execute(
+                "DELETE FROM resources WHERE pack = ?1 AND kind = ?2",
+                params![pack_ref, kind],
+            )?;
+        }
+        resources::insert(&tx, &registration.resources, &scope.resource_kinds)?;
+        resources::insert(&tx, &kept.resources, &scope.resource_kinds)?;
+        if !kept.config_schema {
+            tx.execute("DELETE FROM config_schemas WHERE pack = ?1", [&pack_ref])?;
+            if let Some(schema) = &registration.config_schema {
+                tx.execute(
+                    "INSERT INTO config_schemas (pack, schema) VALUES (?1, ?2)",
+                    params![pack_ref, serde_json::to_string(schema)?],
+                )?;
+            }
+        }
+        tx.execute("DELETE FROM pending_swaps WHERE pack = ?1", [&pack_ref])?;
+        tx.commit()?;
+        let current_resources: Vec<String> = registration
+            .resources
+            .iter()
+            .chain(&kept.resources)
+            .map(|resource| format!("{}:{}", resource.kind, resource.metadata_file))
+            .collect();
+        let summary = ReplaceSummary {
+            removed_actions: previous
+                .actions
+                .into_iter()
+                .filter(|action| !written.contains(action))
+                .collect(),
+            removed_resources: previous
+                .resources
+                .into_iter()
+                .filter(|resource| !current_resources.contains(resource))
+                .collect(),
+            removed_config_schema: previous.had_schema
+                && registration.config_schema.is_none()
+                && !kept.config_schema,
+        };
+        Ok((summary, kept))
+    }
+}
+
 /// Replace one pack's registration inside `tx` (see [`Store::replace_packs`]).
 fn replace_in(
     tx: &Transaction<'_>,
@@ -199,6 +342,8 @@ fn replace_in(
 struct Previous {
     /// Action refs.
     actions: Vec<String>,
+    /// The metadata file of each of `actions`.
+    action_files: Vec<String>,
     /// `kind:metadata_file` of each resource.
     resources: Vec<String>,
     had_schema: bool,
@@ -210,15 +355,20 @@ impl Previous {
         pack_ref: &str,
         scope: &ContentScope,
     ) -> Result<Self, StoreError> {
-        let actions = if scope.actions {
-            string_column(
-                tx,
-                "SELECT ref FROM actions WHERE pack = ?1 ORDER BY ref",
-                pack_ref,
-            )?
-        } else {
-            Vec::new()
-        };
+        let (mut actions, mut action_files) = (Vec::new(), Vec::new());
+        if scope.actions {
+            let mut statement = tx.prepare_cached(
+                "SELECT ref, metadata_file FROM actions WHERE pack = ?1 ORDER BY ref",
+            )?;
+            let rows = statement.query_map([pack_ref], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (action, file) = row?;
+                actions.push(action);
+                action_files.push(file);
+            }
+        }
         let mut resources = Vec::new();
         for kind in &scope.resource_kinds {
             let mut statement = tx.prepare_cached(
@@ -240,6 +390,7 @@ impl Previous {
             .unwrap_or(false);
         Ok(Previous {
             actions,
+            action_files,
             resources,
             had_schema,
         })
@@ -368,10 +519,4 @@ fn pack_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPack> {
         metadata: row.get(8)?,
         source: row.get(9)?,
     })
-}
-
-fn string_column(conn: &Connection, sql: &str, parameter: &str) -> Result<Vec<String>, StoreError> {
-    let mut statement = conn.prepare(sql)?;
-    let rows = statement.query_map([parameter], |row| row.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -2,7 +2,7 @@
 //!
 //! The directory swap and the store's transaction cannot be one atomic step, so an install
 //! records its intent (committed) before the swap, and the transaction that registers the new
-//! version deletes the record ([`Store::replace_pack_with_config`]). A record still present
+//! version deletes the record ([`Store::replace_packs`]). A record still present
 //! when no process holds the pack's lock means an install died in between; the pack module
 //! rolls the directory back to the version the store describes.
 

@@ -118,25 +118,18 @@ pub(super) fn insert(
     Ok(())
 }
 
-impl Store {
-    /// Registered resources (sensors, rules, ...) of a pack, by kind and file.
-    pub(crate) fn resources(&self, pack: &str) -> Result<Vec<ResourceRecord>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT pack, kind, name, metadata_file, metadata FROM resources
-             WHERE pack = ?1 ORDER BY kind, metadata_file",
-        )?;
-        let rows = statement.query_map([pack], |row| {
-            Ok(ResourceRecord {
-                pack: row.get(0)?,
-                kind: row.get(1)?,
-                name: row.get(2)?,
-                metadata_file: row.get(3)?,
-                metadata: row.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+/// A row of `SELECT pack, kind, name, metadata_file, metadata FROM resources`.
+pub(super) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ResourceRecord> {
+    Ok(ResourceRecord {
+        pack: row.get(0)?,
+        kind: row.get(1)?,
+        name: row.get(2)?,
+        metadata_file: row.get(3)?,
+        metadata: row.get(4)?,
+    })
+}
 
+impl Store {
     /// Count of registered content per type for a pack: `actions` plus each resource kind
     /// (pluralised, e.g. `sensors`), in a stable order; types with no content are left out.
     pub(crate) fn content_counts(&self, pack: &str) -> Result<Vec<(String, u64)>, StoreError> {

@@ -25,10 +25,13 @@ pub(crate) const PAIRS: &str = "tag:yaml.org,2002:pairs";
 pub(crate) const MERGE: &str = "tag:yaml.org,2002:merge";
 pub(crate) const VALUE: &str = "tag:yaml.org,2002:value";
 
-static BOOL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
-        .expect("valid")
-});
+/// The words PyYAML's bool resolver matches (`^(?:yes|Yes|YES|no|...|OFF)$`).
+const BOOL_WORDS: [&str; 18] = [
+    "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on",
+    "On", "ON", "off", "Off", "OFF",
+];
+/// The words of PyYAML's null resolver besides `~` and the empty string.
+const NULL_WORDS: [&str; 3] = ["null", "Null", "NULL"];
 static INT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
@@ -41,8 +44,6 @@ static FLOAT_RE: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid")
 });
-static NULL_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:~|null|Null|NULL|)$").expect("valid"));
 /// The resolver's timestamp pattern (two digits for month and day unless a time follows).
 static TIMESTAMP_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -60,25 +61,56 @@ static TIMESTAMP_PARTS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The tag PyYAML's Resolver gives a scalar without an explicit tag. `plain` is the
 /// `implicit[0]` flag: a plain scalar, or any scalar tagged with the non-specific `!`.
+///
+/// As PyYAML's Resolver does, only the resolvers registered for the scalar's first character
+/// are tried (`yaml_implicit_resolvers`), in their order (bool, float, int, merge, null,
+/// timestamp, value). The bool and null patterns are lists of words, compared as such; the
+/// number and timestamp patterns are regexes, compiled the first time a scalar starting with
+/// a digit, a sign or a dot needs them, and a plain run of digits (the common number) is
+/// told without them. Reading a file of words and strings compiles no regex at all, which
+/// saves a command reading one small YAML file most of its time.
 pub(crate) fn resolve(value: &str, plain: bool) -> &'static str {
     if !plain {
         return STR;
     }
-    // Python's `$` also matches before a final line break; plain scalars never end with one.
-    if BOOL_RE.is_match(value) {
-        BOOL
-    } else if FLOAT_RE.is_match(value) {
+    match value.as_bytes().first() {
+        None => NULL,
+        Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O') => {
+            if BOOL_WORDS.contains(&value) {
+                BOOL
+            } else if NULL_WORDS.contains(&value) {
+                NULL
+            } else {
+                STR
+            }
+        }
+        Some(b'~') if value == "~" => NULL,
+        Some(b'<') if value == "<<" => MERGE,
+        Some(b'=') if value == "=" => VALUE,
+        Some(b'0'..=b'9' | b'-' | b'+' | b'.') => number_or_timestamp(value),
+        _ => STR,
+    }
+}
+
+/// The float, int and timestamp resolvers, in that order (Python's `$` also matches before a
+/// final line break; plain scalars never end with one).
+fn number_or_timestamp(value: &str) -> &'static str {
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        // No float without a dot; an int unless it is a leading-zero octal with an 8 or 9,
+        // which no other resolver takes either (a timestamp has dashes).
+        let octal = value.len() > 1 && value.starts_with('0');
+        return if !octal || value.bytes().all(|b| b <= b'7') {
+            INT
+        } else {
+            STR
+        };
+    }
+    if FLOAT_RE.is_match(value) {
         FLOAT
     } else if INT_RE.is_match(value) {
         INT
-    } else if value == "<<" {
-        MERGE
-    } else if NULL_RE.is_match(value) {
-        NULL
     } else if TIMESTAMP_RE.is_match(value) {
         TIMESTAMP
-    } else if value == "=" {
-        VALUE
     } else {
         STR
     }
@@ -488,6 +520,57 @@ impl Big {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PyYAML's resolver as its regexes say it, every pattern tried in order whatever the
+    /// first character (what `resolve` did before it dispatched on it).
+    fn by_regexes(value: &str) -> &'static str {
+        let bool_re = Regex::new(
+            r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+        )
+        .unwrap();
+        let null_re = Regex::new(r"^(?:~|null|Null|NULL|)$").unwrap();
+        if bool_re.is_match(value) {
+            BOOL
+        } else if FLOAT_RE.is_match(value) {
+            FLOAT
+        } else if INT_RE.is_match(value) {
+            INT
+        } else if value == "<<" {
+            MERGE
+        } else if null_re.is_match(value) {
+            NULL
+        } else if TIMESTAMP_RE.is_match(value) {
+            TIMESTAMP
+        } else if value == "=" {
+            VALUE
+        } else {
+            STR
+        }
+    }
+
+    proptest::proptest! {
+        /// The first-character dispatch and the digit shortcut resolve as the patterns do.
+        #[test]
+        fn resolving_by_first_character_agrees_with_the_patterns(
+            value in "[-+.:_0-9eEbxoa-fA-FinINtTyYsSlLuU~<= ]{0,12}|(yes|No|TRUE|off|null|NULL|~|<<|=|0|00|09|0777|1_000|1:30|2001-12-14|\\.inf|-\\.nan)[0-9a-z]{0,2}"
+        ) {
+            proptest::prop_assert_eq!(resolve(&value, true), by_regexes(&value), "{:?}", value);
+        }
+    }
+
+    #[test]
+    fn digits_alone_are_ints_unless_an_octal_says_otherwise() {
+        for (value, tag) in [
+            ("0", INT),
+            ("7", INT),
+            ("0777", INT),
+            ("089", STR),
+            ("10", INT),
+        ] {
+            assert_eq!(resolve(value, true), tag, "{value}");
+            assert_eq!(by_regexes(value), tag, "{value}");
+        }
+    }
 
     fn plain(text: &str) -> Result<Data, String> {
         construct(resolve(text, true), text)

@@ -528,6 +528,129 @@ impl Drop for LoopbackServer {
     }
 }
 
+/// A TLS front (HTTP/1.1 only) for a plain server on 127.0.0.1: each connection's bytes are
+/// carried both ways after the handshake. Its certificate (for 127.0.0.1 and localhost) is
+/// signed by a CA of its own, made at test time, whose PEM file is `ca_file`. Stops when
+/// dropped.
+pub(crate) struct TlsProxy {
+    pub base_url: String,
+    pub ca_file: PathBuf,
+    _dir: tempfile::TempDir,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TlsProxy {
+    /// In front of `backend` (`http://127.0.0.1:PORT`).
+    pub(crate) fn start(backend: &str) -> TlsProxy {
+        let backend = backend.trim_start_matches("http://").to_string();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "st2-rs test CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .unwrap();
+        let certificate = params.signed_by(&key, &ca, &ca_key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![certificate.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let handle = std::thread::spawn(move || {
+            while !thread_stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (config, backend) = (config.clone(), backend.clone());
+                        std::thread::spawn(move || carry_tls(client, &backend, config));
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        TlsProxy {
+            base_url: format!("https://127.0.0.1:{port}"),
+            ca_file,
+            _dir: dir,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// One connection: TLS on `client`, plain bytes to and from `backend`, until either ends.
+fn carry_tls(client: std::net::TcpStream, backend: &str, config: Arc<rustls::ServerConfig>) {
+    use std::io::{ErrorKind, Read, Write};
+    let waiting =
+        |err: &std::io::Error| matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+    let tick = Some(std::time::Duration::from_millis(5));
+    let _ = client.set_nonblocking(false);
+    let _ = client.set_read_timeout(tick);
+    let Ok(mut plain) = std::net::TcpStream::connect(backend) else {
+        return;
+    };
+    let _ = plain.set_read_timeout(tick);
+    let connection = rustls::ServerConnection::new(config).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, client);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if plain.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(err) if waiting(&err) => {}
+            Err(_) => break,
+        }
+        match plain.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if tls.write_all(&buf[..n]).and_then(|()| tls.flush()).is_err() {
+                    return;
+                }
+            }
+            Err(err) if waiting(&err) => {}
+            Err(_) => break,
+        }
+    }
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// Fixed bodies by path (path, status, body); anything else is a 404.
 pub(crate) fn http_server(routes: Vec<(String, u16, Vec<u8>)>) -> LoopbackServer {
     LoopbackServer::start(move |request| {
@@ -1066,12 +1189,11 @@ fn x_verify(
         x_encode(key("consumer_secret")),
         x_encode(key("access_token_secret"))
     );
-    let pkey = openssl::pkey::PKey::hmac(signing_key.as_bytes()).unwrap();
-    let mut signer =
-        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha1(), &pkey).unwrap();
-    signer.update(base.as_bytes()).unwrap();
+    use hmac::Mac;
+    let mut signer = hmac::Hmac::<sha1::Sha1>::new_from_slice(signing_key.as_bytes()).unwrap();
+    signer.update(base.as_bytes());
     use base64::Engine;
-    let expected = base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec().unwrap());
+    let expected = base64::engine::general_purpose::STANDARD.encode(signer.finalize().into_bytes());
     if expected == signature {
         Ok(())
     } else {

@@ -24,6 +24,7 @@ mod orquesta_differential;
 mod orquesta_run;
 mod pack_commands;
 mod pack_lifecycle;
+mod packaging;
 mod params_differential;
 mod reliability;
 mod reload;

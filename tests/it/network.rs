@@ -1,6 +1,8 @@
 //! Network faults: servers that hang, reset, drip, answer 500 or garbage, and git remotes that
 //! vanish mid-clone. Every command fails within the configured `[content] network_timeout`
 //! with one clear error, installs nothing, and the index cache keeps installs working offline.
+//! And TLS: an index and a git remote over https are trusted through the configured CA bundle
+//! (rustls compiled in, no system OpenSSL), and refused, with the reason, without it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -188,6 +190,86 @@ fn a_git_remote_failing_mid_clone_installs_nothing() {
     let url = format!("{}/{name}", server.base_url);
     let output = home.st2().args(["pack", "install", &url]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// The index and the git remote behind TLS, with a CA of their own: trusted through `[content]
+/// ca_bundle_path`, `SSL_CERT_FILE` or (git only) `GIT_SSL_CAINFO`; without any of them (the
+/// system's store) both are refused with the certificate's fault, and nothing is installed.
+#[test]
+fn https_index_and_git_remote_trust_the_configured_ca_bundle() {
+    let root = tempfile::tempdir().unwrap();
+    let name = served_repo(root.path());
+    let served = root.path().join("served");
+    let index = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let served_index = index.clone();
+    let server = LoopbackServer::start(move |mut request| {
+        if request.url() == "/index.json" {
+            let body = served_index.lock().unwrap().clone();
+            let _ = request.respond(tiny_http::Response::from_data(body));
+            return;
+        }
+        let (status, headers, body) = run_git_http_backend(&served, &mut request);
+        let mut response = tiny_http::Response::from_data(body).with_status_code(status);
+        for header in headers {
+            response.add_header(header);
+        }
+        let _ = request.respond(response);
+    });
+    let tls = TlsProxy::start(&server.base_url);
+    let url = tls.url(&format!("/{name}"));
+    *index.lock().unwrap() =
+        serde_json::to_vec(&index_json(&[("demo", url.clone(), &["1.0.0"])])).unwrap();
+
+    // This machine's own bundles are not in the way.
+    let st2 = |home: &Home| {
+        let mut command = home.st2();
+        command
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("GIT_SSL_CAINFO");
+        command
+    };
+    // Trusted through the configured bundle: by name (index and git over https).
+    let mut home = Home::new();
+    home.set_index_urls(&[tls.url("/index.json")]);
+    home.set_extra_conf(&format!(
+        "[content]\nca_bundle_path = {}\n",
+        tls.ca_file.display()
+    ));
+    let output = st2(&home)
+        .args(["pack", "install", "demo"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(home.installed(), ["demo"]);
+    assert!(home.pack("demo").join(".git/shallow").is_file());
+
+    // No bundle: the index and the repository are both refused, saying why.
+    let mut home = Home::new();
+    home.set_index_urls(&[tls.url("/index.json")]);
+    let output = st2(&home)
+        .args(["pack", "install", "demo"])
+        .output()
+        .unwrap();
+    assert_failed_with(&output, "UnknownIssuer", "index without a bundle");
+    let output = st2(&home).args(["pack", "install", &url]).output().unwrap();
+    assert_failed_with(&output, "UnknownIssuer", "git without a bundle");
+    assert!(stderr(&output).contains(&format!("Unable to reach the git repository {url}")));
+    assert!(home.installed().is_empty());
+
+    // The environment's bundles, as OpenSSL-based tools read them.
+    for variable in ["SSL_CERT_FILE", "GIT_SSL_CAINFO"] {
+        let output = st2(&home)
+            .env(variable, &tls.ca_file)
+            .args(["pack", "install", &url])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{variable}: {}", stderr(&output));
+        assert_eq!(home.installed(), ["demo"], "{variable}");
+        home.st2()
+            .args(["pack", "remove", "demo"])
+            .assert()
+            .success();
+    }
 }
 
 /// A reader that fails: the connection drops before the promised length is sent.

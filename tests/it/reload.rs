@@ -147,6 +147,55 @@ fn a_failing_pack_keeps_its_previous_registration_and_the_others_register() {
     assert!(stderr(&output).contains("RunnerType nope is not found"));
 }
 
+/// A pack bigger than what registration holds at once (its actions go to the store as they
+/// are read, a few hundred at a time) with a bad file near its end: the default run rolls the
+/// pack's transaction back, so it keeps its previous registration whole, not the hundreds of
+/// actions written before the bad one; `--register-no-fail-on-failure` registers the good
+/// ones and keeps the bad file's previous action.
+#[test]
+fn a_big_pack_with_a_bad_file_is_rolled_back_whole() {
+    let home = Home::new();
+    let names: Vec<String> = (0..700).map(|n| format!("a{n:03}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    pack_files(&home.pack("big"), "big", "1.0.0", &names[..3]);
+    reload_ok(&home, &[]);
+    pack_files(&home.pack("big"), "big", "1.0.0", &names);
+    write(
+        &home.pack("big"),
+        "actions/a002.yaml",
+        "name: a002\nrunner_type: nope\n",
+    );
+    write(
+        &home.pack("big"),
+        "actions/a650.yaml",
+        "name: a650\nrunner_type: nope\n",
+    );
+    let output = reload(&home, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        home.query("SELECT ref FROM actions ORDER BY ref"),
+        ["big.a000", "big.a001", "big.a002"]
+    );
+    let output = reload(&home, &["--register-no-fail-on-failure"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "action \"big.a002\" keeps its previous registration: actions/a002.yaml failed"
+        ),
+        "{err}"
+    );
+    assert!(
+        stdout(&output).contains("Registered 698 actions."),
+        "{}",
+        stdout(&output)
+    );
+    let refs = home.query("SELECT ref FROM actions ORDER BY ref");
+    assert_eq!(refs.len(), 699);
+    assert!(refs.contains(&"big.a002".to_string()));
+    assert!(!refs.contains(&"big.a650".to_string()));
+}
+
 const SCHEMA: &str = "\
 api_url:
   type: string

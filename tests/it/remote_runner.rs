@@ -1215,3 +1215,70 @@ fn secrets_stay_out_of_output_and_records() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Ours (issue 20), not a port: `st2 pack install` of an `ssh://` or `user@host:path` URL
+/// fetches through the system's `ssh`, chosen as git chooses it (`GIT_SSH_COMMAND` here,
+/// which carries the test's key and port), shallow; a server that refuses the key gives the
+/// authentication error, with ssh's own reason.
+#[test]
+fn packs_install_over_ssh_with_the_systems_client() {
+    let Some(sshd) = sshd() else { return };
+    let work = tempfile::tempdir().unwrap();
+    GitRepo::pack(&work.path().join("demo"), "demo", &["1.0.0", "1.1.0"]);
+    git(work.path(), &["clone", "-q", "--bare", "demo", "demo.git"]);
+    let repo = work.path().join("demo.git");
+    let ssh = format!(
+        "ssh -i {} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no \
+         -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        sshd.key("id_ed25519").display()
+    );
+    let home = Home::new();
+    let st2 = || {
+        let mut command = home.st2();
+        command
+            .env_remove("SSH_AUTH_SOCK")
+            .env("GIT_SSH_COMMAND", &ssh);
+        command
+    };
+    let url = format!(
+        "ssh://{}@127.0.0.2:{}{}",
+        sshd.user,
+        sshd.port,
+        repo.display()
+    );
+    let output = st2()
+        .args(["pack", "install", &format!("{url}=1.0.0")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(home.installed(), ["demo"]);
+    assert!(home.pack("demo").join(".git/shallow").is_file());
+
+    // scp-like, the port in the command as a user would put it in ~/.ssh/config.
+    let scp = format!("{}@127.0.0.3:{}", sshd.user, repo.display());
+    let output = st2()
+        .env("GIT_SSH_COMMAND", format!("{ssh} -p {}", sshd.port))
+        .args(["pack", "install", &scp])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let version = std::fs::read_to_string(home.pack("demo").join("pack.yaml")).unwrap();
+    assert!(version.contains("1.1.0"), "{version}");
+
+    // 127.0.0.5 refuses every key.
+    let refused = format!(
+        "ssh://{}@127.0.0.5:{}{}",
+        sshd.user,
+        sshd.port,
+        repo.display()
+    );
+    let output = st2().args(["pack", "install", &refused]).output().unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Authentication failed for the git repository {refused}"
+        )) && err.contains("Permission denied"),
+        "{err}"
+    );
+}

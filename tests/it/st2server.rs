@@ -27,6 +27,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::common::TlsProxy;
+
 /// The token every test's user holds (`ST2_AUTH_TOKEN`), as captured from st2client.
 pub(crate) const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 /// The API key the world knows.
@@ -1704,114 +1706,28 @@ fn output_stream(
     }
 }
 
-/// An HTTPS front for a stand-in: TLS with a self-signed certificate for 127.0.0.1 (its PEM in
-/// `cert_pem`), each connection relayed to the plain server's port. Stops with the process.
+/// An HTTPS front for a stand-in: TLS with a certificate for 127.0.0.1 signed by a CA made
+/// at test time (the CA's PEM in `cert_pem`, the bundle a client trusts), each connection
+/// relayed to the plain server's port ([`TlsProxy`]). Stops when dropped.
 pub(crate) struct TlsFront {
     pub port: u16,
     pub cert_pem: Vec<u8>,
+    _proxy: TlsProxy,
 }
 
 impl TlsFront {
     pub(crate) fn start(backend_port: u16) -> TlsFront {
-        use openssl::asn1::Asn1Time;
-        use openssl::bn::{BigNum, MsbOption};
-        use openssl::hash::MessageDigest;
-        use openssl::pkey::PKey;
-        use openssl::rsa::Rsa;
-        use openssl::ssl::{SslAcceptor, SslMethod};
-        use openssl::x509::extension::SubjectAlternativeName;
-        use openssl::x509::{X509NameBuilder, X509};
-
-        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "127.0.0.1").unwrap();
-        let name = name.build();
-        let mut builder = X509::builder().unwrap();
-        builder.set_version(2).unwrap();
-        let mut serial = BigNum::new().unwrap();
-        serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-        builder
-            .set_serial_number(&serial.to_asn1_integer().unwrap())
+        let proxy = TlsProxy::start(&format!("http://127.0.0.1:{backend_port}"));
+        let port = proxy
+            .base_url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
             .unwrap();
-        builder.set_subject_name(&name).unwrap();
-        builder.set_issuer_name(&name).unwrap();
-        builder.set_pubkey(&key).unwrap();
-        builder
-            .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        builder
-            .set_not_after(&Asn1Time::days_from_now(2).unwrap())
-            .unwrap();
-        let san = SubjectAlternativeName::new()
-            .ip("127.0.0.1")
-            .build(&builder.x509v3_context(None, None))
-            .unwrap();
-        builder.append_extension(san).unwrap();
-        builder.sign(&key, MessageDigest::sha256()).unwrap();
-        let cert = builder.build();
-        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-        acceptor.set_private_key(&key).unwrap();
-        acceptor.set_certificate(&cert).unwrap();
-        let acceptor = Arc::new(acceptor.build());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let acceptor = acceptor.clone();
-                std::thread::spawn(move || {
-                    let Ok(mut tls) = acceptor.accept(stream) else {
-                        return;
-                    };
-                    let Ok(mut backend) = TcpStream::connect(("127.0.0.1", backend_port)) else {
-                        return;
-                    };
-                    // One request, one answer at a time, as the client sends them.
-                    backend
-                        .set_read_timeout(Some(Duration::from_millis(50)))
-                        .unwrap();
-                    tls.get_ref()
-                        .set_read_timeout(Some(Duration::from_millis(50)))
-                        .unwrap();
-                    let mut buffer = [0u8; 16384];
-                    loop {
-                        match tls.ssl_read(&mut buffer) {
-                            Ok(0) => return,
-                            Ok(n) => {
-                                if backend.write_all(&buffer[..n]).is_err() {
-                                    return;
-                                }
-                            }
-                            Err(err)
-                                if err.io_error().is_some_and(|io| {
-                                    matches!(
-                                        io.kind(),
-                                        std::io::ErrorKind::WouldBlock
-                                            | std::io::ErrorKind::TimedOut
-                                    )
-                                }) => {}
-                            Err(_) => return,
-                        }
-                        match backend.read(&mut buffer) {
-                            Ok(0) => return,
-                            Ok(n) => {
-                                if tls.ssl_write(&buffer[..n]).is_err() {
-                                    return;
-                                }
-                            }
-                            Err(err)
-                                if matches!(
-                                    err.kind(),
-                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                                ) => {}
-                            Err(_) => return,
-                        }
-                    }
-                });
-            }
-        });
         TlsFront {
             port,
-            cert_pem: cert.to_pem().unwrap(),
+            cert_pem: std::fs::read(&proxy.ca_file).unwrap(),
+            _proxy: proxy,
         }
     }
 

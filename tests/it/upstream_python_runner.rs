@@ -1144,15 +1144,9 @@ fn test_missing_config_item_user_friendly_error() {
 
 /// The python-script runner's `output_schema` (its runner.yaml, embedded in st2-rs).
 fn python_output_schema() -> Value {
-    let runners: Value =
-        serde_json::from_str(include_str!("../../src/runner/runners.json")).unwrap();
-    runners
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|runner| runner["name"] == "python-script")
-        .unwrap()["output_schema"]
-        .clone()
+    let runner: Value =
+        serde_json::from_str(include_str!("../../src/runner/runners/python-script.json")).unwrap();
+    runner["output_schema"].clone()
 }
 
 fn schema_errors(schema: &Value, instance: &Value) -> usize {

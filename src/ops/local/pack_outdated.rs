@@ -208,6 +208,7 @@ impl Checker<'_> {
             timeout: self.settings.network_timeout,
             cache: Some(self.settings.git_cache_dir()),
             offline: self.offline,
+            ca_bundle: self.settings.ca_bundle.clone(),
         };
         self.remotes
             .entry(url.to_string())

@@ -20,10 +20,10 @@ use std::path::PathBuf;
 use super::recover;
 use crate::ops::packs::{RegisterReport, RegisterRequest, VenvAction};
 use crate::pack::{self, FoundPack};
-use crate::register::{load_config, load_dirs, ContentType, LoadedPack, Selection};
+use crate::register::{self, load_config, ContentType, LoadedPack, Selection};
 use crate::runner;
 use crate::settings::Settings;
-use crate::store::{ReplaceSummary, Store, StoreError};
+use crate::store::{Kept, ReplaceSummary, Store, StoreError};
 use crate::venv;
 
 /// Register what `request` says (the local side of
@@ -172,9 +172,10 @@ fn discover_all(
     }
 }
 
-/// Read and store every target. Packs are loaded (in parallel) and written a chunk at a time,
-/// and only what configs and virtualenvs need is kept: the whole Exchange loaded at once took
-/// 120 MB.
+/// Read and store every target, one pack at a time, each in its own transaction. A pack's
+/// actions go to the store as they are read (their files parsed in parallel), so that the
+/// biggest pack is never held whole (the `aws` pack's 3,585 actions held at once took most of
+/// a reload's 50 MB); only what configs and virtualenvs need is kept.
 fn register_targets<'a>(
     store: &mut Store,
     options: &RegisterRequest,
@@ -182,48 +183,52 @@ fn register_targets<'a>(
     report: &mut RegisterReport,
 ) -> Result<Vec<Registered<'a>>, StoreError> {
     let mut registered: Vec<Registered> = Vec::new();
-    let chunk = 4 * std::thread::available_parallelism().map_or(1, |n| n.get());
-    for targets in targets.chunks(chunk) {
-        let dirs: Vec<_> = targets.iter().map(|target| target.path.clone()).collect();
-        let loaded = load_dirs(&dirs, &options.selection);
-        for (target, result) in targets.iter().zip(loaded) {
-            let loaded = match result {
-                Ok(loaded) => loaded,
-                Err(err) => {
-                    report.failures.extend(err.failures);
-                    continue;
-                }
-            };
-            if let Some(pack) = register_one(store, options, target, loaded, report)? {
-                registered.push(pack);
-            }
+    for target in targets {
+        if let Some(pack) = register_one(store, options, target, report)? {
+            registered.push(pack);
         }
     }
     Ok(registered)
 }
 
-/// Store one pack read from `target`, unless it has a bad file and the run fails on failure;
-/// its counts, warnings, failures and what it no longer has go into `report`.
+/// Read and store the pack in `target`, unless it has a bad file and the run fails on
+/// failure (its transaction is then rolled back: the previous registration stays whole); its
+/// counts, warnings, failures and what it no longer has go into `report`.
 fn register_one<'a>(
     store: &mut Store,
     options: &RegisterRequest,
     target: &'a FoundPack,
-    mut loaded: LoadedPack,
     report: &mut RegisterReport,
 ) -> Result<Option<Registered<'a>>, StoreError> {
+    let (manifest, pack_ref) = match register::open_dir(&target.path) {
+        Ok(opened) => opened,
+        Err(err) => {
+            report.failures.extend(err.failures);
+            return Ok(None);
+        }
+    };
+    let selection = &options.selection;
+    let record = register::pack_record(&pack_ref, &manifest, &target.path, None);
+    let mut writer = store.begin_pack(&record, &register::content_scope(selection))?;
+    let streamed =
+        register::read_pack_streaming(&target.path, &pack_ref, manifest, selection, |action| {
+            writer.add_action(&action)
+        })?;
+    let mut loaded = streamed.loaded;
     if !loaded.failures.is_empty() && options.fail_on_failure {
+        drop(writer);
         report.failures.append(&mut loaded.failures);
         return Ok(None);
     }
     // Counted before what the bad files had registered is carried over.
     let mut counts = BTreeMap::new();
     count_content(&loaded, &mut counts);
-    if !loaded.failures.is_empty() {
-        keep_previous(store, &mut loaded, &mut report.warnings)?;
-        report.failures.append(&mut loaded.failures);
-    }
-    let summary = store.replace_pack(&loaded.registration)?;
-    let pack_ref = loaded.registration.pack.pack_ref.clone();
+    *counts.entry(ContentType::Actions).or_insert(0) += streamed.actions.count;
+    let failed = (!loaded.failures.is_empty())
+        .then_some((loaded.failed_files.as_slice(), loaded.config_schema_failed));
+    let (summary, kept) = writer.finish(&loaded.registration, failed)?;
+    warn_kept(&pack_ref, &kept, &mut report.warnings);
+    report.failures.append(&mut loaded.failures);
     for (content, count) in counts {
         if let Some(total) = report.counts.get_mut(&content) {
             *total += count;
@@ -232,17 +237,21 @@ fn register_one<'a>(
     report.warnings.extend(loaded.warnings.iter().cloned());
     report_removed(&pack_ref, summary, report);
     report.packs.push(pack_ref.clone());
-    let selection = &options.selection;
+    let needs_python = streamed.actions.python || loaded.needs_python();
+    let config_schema = match loaded.registration.config_schema {
+        None if kept.config_schema => store.config_schema(&pack_ref)?,
+        schema => schema,
+    };
     Ok(Some(Registered {
         target,
         pack_ref,
         // What the run did not read is looked for on disk: `--register-setup-virtualenvs`
         // alone reads no action.
-        needs_python: loaded.needs_python()
+        needs_python: needs_python
             || (!(selection.contains(&ContentType::Actions)
                 && selection.contains(&ContentType::Sensors))
                 && has_python_code(&target.path)),
-        config_schema: loaded.registration.config_schema,
+        config_schema,
     }))
 }
 
@@ -302,63 +311,32 @@ fn count_content(loaded: &LoadedPack, counts: &mut BTreeMap<ContentType, u64>) {
     }
 }
 
-/// With `--register-no-fail-on-failure`, a file that fails leaves what it registered before:
-/// StackStorm only upserts what loads, so the previous version of that action (or sensor,
-/// rule, ...) and the previous config schema stay. Carry those records into the new
-/// registration, which otherwise replaces the pack's content whole.
-fn keep_previous(
-    store: &Store,
-    loaded: &mut LoadedPack,
-    warnings: &mut Vec<String>,
-) -> Result<(), StoreError> {
-    let registration = &mut loaded.registration;
-    let pack_ref = registration.pack.pack_ref.clone();
-    let failed = |file: &str| loaded.failed_files.iter().any(|failed| failed == file);
-    let kept = |what: &str, file: &str| {
+/// With `--register-no-fail-on-failure`, a file that fails leaves what it registered before
+/// (StackStorm only upserts what loads): the previous version of that action (or sensor,
+/// rule, ...) and the previous config schema stay (the store's `PackWriter::finish`).
+/// Say so for each.
+fn warn_kept(pack_ref: &str, kept: &Kept, warnings: &mut Vec<String>) {
+    let kept_line = |what: &str, file: &str| {
         format!("{what} keeps its previous registration: {file} failed (see the error below)")
     };
-    if registration.scope.actions {
-        for action in store.actions(Some(&pack_ref))? {
-            let replaced = registration
-                .actions
-                .iter()
-                .any(|new| new.action_ref == action.action_ref);
-            if failed(&action.metadata_file) && !replaced {
-                warnings.push(kept(
-                    &format!("action \"{}\"", action.action_ref),
-                    &action.metadata_file,
-                ));
-                registration.actions.push(action);
-            }
-        }
+    for (action, file) in &kept.actions {
+        warnings.push(kept_line(&format!("action \"{action}\""), file));
     }
-    for resource in store.resources(&pack_ref)? {
-        let in_scope = registration.scope.resource_kinds.contains(&resource.kind);
-        let replaced = registration
-            .resources
-            .iter()
-            .any(|new| new.kind == resource.kind && new.metadata_file == resource.metadata_file);
-        if in_scope && failed(&resource.metadata_file) && !replaced {
-            warnings.push(kept(
-                &format!(
-                    "{} \"{}\" of pack \"{pack_ref}\"",
-                    resource.kind, resource.name
-                ),
-                &resource.metadata_file,
-            ));
-            registration.resources.push(resource);
-        }
+    for resource in &kept.resources {
+        warnings.push(kept_line(
+            &format!(
+                "{} \"{}\" of pack \"{pack_ref}\"",
+                resource.kind, resource.name
+            ),
+            &resource.metadata_file,
+        ));
     }
-    if loaded.config_schema_failed {
-        registration.config_schema = store.config_schema(&pack_ref)?;
-        if registration.config_schema.is_some() {
-            warnings.push(kept(
-                &format!("the config schema of pack \"{pack_ref}\""),
-                crate::register::CONFIG_SCHEMA_FILE_NAME,
-            ));
-        }
+    if kept.config_schema {
+        warnings.push(kept_line(
+            &format!("the config schema of pack \"{pack_ref}\""),
+            crate::register::CONFIG_SCHEMA_FILE_NAME,
+        ));
     }
-    Ok(())
 }
 
 /// `configs/<pack dir name>.yaml` of every pack registered in this run: validated against

@@ -48,7 +48,13 @@ pub(super) fn run_action(
     )?;
     let view = observer.live_view(&prepared.action_ref);
     let record = execute(settings, &mut store, &prepared, &id, &cancel, view)?.record;
-    super::execution_query::with_children(&mut store, record)
+    // Only a workflow's execution has children: the others need no query for them.
+    match prepared.runner_type {
+        RunnerType::ActionChain | RunnerType::Orquesta => {
+            super::execution_query::with_children(&mut store, record)
+        }
+        _ => Ok(record.into()),
+    }
 }
 
 /// The store, and the run checked and rendered (nothing recorded yet); its warnings go to

@@ -153,13 +153,20 @@ pub(crate) struct Client {
 impl Client {
     /// A client for these settings; `warn` shows a warning to the user.
     pub(crate) fn new(settings: ClientSettings, warn: Box<dyn Fn(&str)>) -> anyhow::Result<Client> {
-        skip_system_roots_unless_needed(&settings);
         let mut builder = reqwest::blocking::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(settings.http_timeout.value)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("st2-rs/", env!("CARGO_PKG_VERSION")));
+        // The system's CA store is read only when an endpoint is https (`tls`).
+        let https = [&settings.api_url, &settings.auth_url, &settings.stream_url]
+            .iter()
+            .any(|url| url.value.starts_with("https://"));
         match &settings.verify.value {
+            Verify::System if https => {
+                builder = crate::tls::configure(builder, crate::tls::Trust::System)
+                    .map_err(anyhow::Error::msg)?;
+            }
             Verify::System => {}
             Verify::CaFile(path) => {
                 let pem = std::fs::read(path).with_context(|| {
@@ -183,9 +190,9 @@ impl Client {
                         settings.verify.source
                     );
                 }
-                for certificate in certificates {
-                    builder = builder.add_root_certificate(certificate);
-                }
+                // That bundle alone, as st2client's `requests` takes it.
+                builder = crate::tls::configure(builder, crate::tls::Trust::Only(path))
+                    .map_err(|err| anyhow::anyhow!("{err} (from {})", settings.verify.source))?;
             }
             Verify::Off => {
                 warn(&format!(
@@ -522,23 +529,6 @@ impl Client {
         }
         anyhow::anyhow!("cannot reach {request} (URL from {source}): {reason}")
     }
-}
-
-/// OpenSSL 3.0 takes about 45 ms to load the system's CA bundle (its decoders), which
-/// `reqwest`'s native-tls connector does for every client it builds: more than the rest of a
-/// command. Unless a certificate will be checked against the system's CAs (an `https`
-/// endpoint, no `--cacert`), OpenSSL is pointed at no bundle instead: with only `http`
-/// endpoints nothing is checked, and `--cacert PATH` means that bundle alone (as it does for
-/// st2client's `requests`). Called before any thread starts (the client's runtime is one).
-fn skip_system_roots_unless_needed(settings: &ClientSettings) {
-    let https = [&settings.api_url, &settings.auth_url, &settings.stream_url]
-        .iter()
-        .any(|url| url.value.starts_with("https://"));
-    if https && settings.verify.value == Verify::System {
-        return;
-    }
-    std::env::set_var(crate::settings::env::SSL_CERT_FILE, "/dev/null");
-    std::env::set_var(crate::settings::env::SSL_CERT_DIR, "/dev/null");
 }
 
 /// An [`ApiError`] from an error answer: its `faultstring`, else its text, else the status.

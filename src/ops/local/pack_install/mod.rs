@@ -69,9 +69,6 @@ pub(crate) fn install_packs(
     progress: &dyn InstallProgress,
     interrupt: Arc<AtomicBool>,
 ) -> InstallAnswer {
-    // First, while this is the only thread (see the function's documentation); only the
-    // operations that fetch with git pay for initialising libgit2.
-    git::init_deferring_ca_bundle();
     let mut install = PackInstall::new(settings, request, progress);
     install.interrupt_on(interrupt);
     if request.announce_content && !request.locked {
@@ -98,7 +95,6 @@ pub(crate) fn install_targets(
     progress: &dyn InstallProgress,
     interrupt: Arc<AtomicBool>,
 ) -> InstallAnswer {
-    git::init_deferring_ca_bundle();
     let mut install = PackInstall::new(settings, request, progress);
     install.interrupt_on(interrupt);
     let outcome = install
@@ -235,6 +231,7 @@ impl<'a> PackInstall<'a> {
             timeout: self.settings.network_timeout,
             cache: Some(self.settings.git_cache_dir()),
             offline: self.options.offline,
+            ca_bundle: self.settings.ca_bundle.clone(),
         }
     }
 
