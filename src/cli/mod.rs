@@ -850,8 +850,7 @@ pub(crate) enum ExecutionCommand {
         /// The execution id.
         id: String,
     },
-    /// Run an execution's action again, with its parameters (NAME=VALUE words replace
-    /// some), and show the new execution as `st2 run` does.
+    /// Run an execution's action again with its parameters (NAME=VALUE words replace some).
     #[command(name = "re-run", long_about = RERUN_LONG_ABOUT)]
     ReRun(ReRunArgs),
 }
@@ -861,8 +860,9 @@ const RERUN_LONG_ABOUT: &str = "Run an execution's action again, with its parame
     NAME=VALUE words replace some of the parameters; they are read against the action's \
     parameters as `st2 run` reads them. --tasks re-runs tasks of a failed orquesta workflow \
     (on a StackStorm cluster; it cannot be combined with parameters), all of a with-items \
-    task's items unless the task is also named in --no-reset. --delay MS keeps the new \
-    execution `delayed` that long before it starts.\n\n\
+    task's items unless the task is also named in --no-reset; both take the words after \
+    them, so NAME=VALUE words go first. --delay MS keeps the new execution `delayed` that \
+    long before it starts.\n\n\
     Exits 0 when the new execution succeeded, 1 when it failed, timed out or was canceled, 2 \
     when the re-run was refused (then nothing ran).";
 
