@@ -68,6 +68,9 @@ pub(super) fn work(
     id: &str,
     observer: &mut dyn RunObserver,
 ) -> anyhow::Result<()> {
+    // First, so that a cancel that comes while the worker starts is seen (a `delayed`
+    // execution is canceled, anything else ends `canceled before it started`).
+    let cancel = observer.cancel_flag()?;
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
@@ -83,7 +86,6 @@ pub(super) fn work(
         serde_json::from_value(payload).context("reading the execution to run")?;
     let mut store = Store::open(&settings.store_path)?;
     store.execution_started(id, std::process::id())?;
-    let cancel = observer.cancel_flag()?;
     if let Some(delay) = delay {
         if !super::execution_rerun::wait_out_delay(&mut store, id, delay, &cancel)? {
             return Ok(());
