@@ -156,6 +156,35 @@ fn list_get_and_remove() {
 }
 
 #[test]
+fn register_types_registers_only_the_types_named() {
+    let home = Home::new();
+    let dir = home.dir.path().join("src/demo");
+    pack_files(&dir, "demo", "1.0.0", &["one", "two"]);
+    home.st2()
+        .args(["pack", "install", "./src/demo"])
+        .assert()
+        .success();
+    // StackStorm's names, singular or plural, as st2client passes them to the API.
+    home.st2()
+        .args(["pack", "register", "demo", "--types", "actions", "config"])
+        .assert()
+        .success()
+        .stdout("Registered 1 packs.\nRegistered 2 actions.\nRegistered 0 configs.\n");
+    home.st2()
+        .args(["pack", "register", "--types", "rule_types"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("need no registering"));
+    home.st2()
+        .args(["pack", "register", "--types", "bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "invalid value 'bogus' for '--types",
+        ));
+}
+
+#[test]
 fn register_and_reload_reconcile_with_disk() {
     let home = Home::new();
     let dir = home.dir.path().join("src/demo");
