@@ -155,8 +155,8 @@ fn list_get_and_remove() {
         .stderr(predicate::str::contains("Pack \"demo\" is not installed."));
 }
 
-#[test]
-fn register_types_registers_only_the_types_named() {
+/// A home where the pack `demo` (actions `one` and `two`) was installed from a directory.
+fn home_with_demo_installed() -> Home {
     let home = Home::new();
     let dir = home.dir.path().join("src/demo");
     pack_files(&dir, "demo", "1.0.0", &["one", "two"]);
@@ -164,6 +164,12 @@ fn register_types_registers_only_the_types_named() {
         .args(["pack", "install", "./src/demo"])
         .assert()
         .success();
+    home
+}
+
+#[test]
+fn register_types_registers_only_the_types_named() {
+    let home = home_with_demo_installed();
     // StackStorm's names, singular or plural, as st2client passes them to the API.
     home.st2()
         .args(["pack", "register", "demo", "--types", "actions", "config"])
@@ -186,13 +192,7 @@ fn register_types_registers_only_the_types_named() {
 
 #[test]
 fn register_and_reload_reconcile_with_disk() {
-    let home = Home::new();
-    let dir = home.dir.path().join("src/demo");
-    pack_files(&dir, "demo", "1.0.0", &["one", "two"]);
-    home.st2()
-        .args(["pack", "install", "./src/demo"])
-        .assert()
-        .success();
+    let home = home_with_demo_installed();
     // Edit the installed pack: one action removed, a broken one added elsewhere.
     std::fs::remove_file(home.pack("demo").join("actions/two.yaml")).unwrap();
     home.st2()

@@ -1341,17 +1341,22 @@ fn pack_config_show_and_write() {
     cluster.server.assert_clean();
 }
 
-#[test]
-fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused() {
-    let Some(cluster) = Cluster::start() else {
-        return;
-    };
+/// The cluster has csv 1.0.0 installed (its index has 2.0.0).
+fn install_csv_1_0_0(cluster: &Cluster) {
     cluster.server.world(|world| {
         world
             .packs
             .push(json!({"ref": "csv", "name": "csv", "version": "1.0.0",
                                 "description": "CSV", "author": "StackStorm, Inc."}));
     });
+}
+
+#[test]
+fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    install_csv_1_0_0(&cluster);
     let output = cluster.st2(Auth::Token, &["pack", "outdated", "-j"]);
     assert_exit(&output, 0);
     let packs: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -1646,12 +1651,7 @@ fn pack_update_installs_the_indexs_newer_versions_through_the_pack_workflow() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    cluster.server.world(|world| {
-        world
-            .packs
-            .push(json!({"ref": "csv", "name": "csv", "version": "1.0.0",
-                                "description": "CSV", "author": "StackStorm, Inc."}));
-    });
+    install_csv_1_0_0(&cluster);
     let nothing_named = cluster.st2(Auth::Token, &["pack", "update"]);
     assert_exit(&nothing_named, 2);
     assert!(

@@ -786,16 +786,9 @@ pub(super) fn update(
         offline: false,
     };
     let answer = install(client, &request, progress, interrupt);
-    let outcome = answer.outcome.map(|installed| {
-        // What the cluster registered says the version each pack is at now.
-        for update in &mut report.updated {
-            if let Some(pack) = installed.iter().find(|p| p.pack_ref == update.pack_ref) {
-                update.to = pack.version.clone();
-            }
-        }
-        report.installed = installed;
-        report
-    });
+    let outcome = answer
+        .outcome
+        .map(|installed| report.with_installed(installed));
     UpdateAnswer {
         warnings: answer.warnings,
         outcome,
