@@ -23,6 +23,11 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true)]
     pub debug: bool,
 
+    /// Print the settings (each CLI config option, its value and source, secrets masked; the
+    /// mode and why) and exit 3, as st2client; needs no command.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+
     /// Options that point `st2` at a StackStorm cluster.
     #[command(flatten)]
     pub remote: RemoteArgs,
@@ -866,7 +871,8 @@ pub(crate) enum ExecutionCommand {
 /// `run` word decides the subcommand in both, and what follows is read by the same
 /// definitions (a test compares them).
 pub(crate) fn parse_st2() -> St2Cli {
-    let args = st2_args(std::env::args_os().collect());
+    let mut args = st2_args(std::env::args_os().collect());
+    print_config_without_command(&mut args);
     match args.get(1..).unwrap_or_default() {
         [flag] if flag == "--version" || flag == "-V" => version_only("st2")
             .try_get_matches_from(&args)
@@ -884,6 +890,15 @@ pub(crate) fn parse_st2() -> St2Cli {
         _ => {}
     }
     St2Cli::parse_from(args)
+}
+
+/// `st2 --print-config` needs no command (st2client's `shell.py` appends `action list` to
+/// such a line, a command it never runs): the same here, so that the tree parses it.
+fn print_config_without_command(args: &mut Vec<std::ffi::OsString>) {
+    let rest = args.get(1..).unwrap_or_default();
+    if rest.iter().any(|arg| arg == "--print-config") && subcommand_word(rest).is_none() {
+        args.extend(["action".into(), "list".into()]);
+    }
 }
 
 /// `st2ctl --version` as [`parse_st2`] answers `st2 --version`; the rest by the whole tree.
