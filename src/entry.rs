@@ -176,6 +176,8 @@ fn context(
     if client.debug && !global.debug {
         init_logging(true, printer.stderr_color());
     }
+    // `[cli] timezone`, in both modes: one user reads times one way, whichever backend.
+    let printer = &printer.clone().with_timezone(client.timezone.value.clone());
     for line in client.describe() {
         tracing::debug!("{line}");
     }
