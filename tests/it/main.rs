@@ -56,6 +56,7 @@ mod upstream_st2client_auth;
 mod upstream_st2client_client;
 mod upstream_st2client_config_parser;
 mod upstream_st2client_shell;
+mod upstream_st2client_ssl;
 mod upstream_st2client_util_date;
 mod yaml_differential;
 mod yaql_differential;

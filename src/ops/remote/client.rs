@@ -148,6 +148,8 @@ pub(crate) struct Client {
     pub(crate) settings: ClientSettings,
     active: Mutex<Option<Active>>,
     warn: Box<dyn Fn(&str)>,
+    /// The warning an unverified https request gets, until it is said.
+    unverified: Mutex<Option<String>>,
 }
 
 impl Client {
@@ -195,23 +197,46 @@ impl Client {
                     .map_err(|err| anyhow::anyhow!("{err} (from {})", settings.verify.source))?;
             }
             Verify::Off => {
-                warn(&format!(
-                    "TLS certificates are not checked (cacert = false, from {}): anyone on \
-                     the way can read and change what st2 sends, the credential included",
-                    settings.verify.source
-                ));
                 builder = builder.danger_accept_invalid_certs(true);
             }
         }
         let http = builder
             .build()
             .context("cannot set up the HTTP client for the StackStorm API")?;
+        // Said before the first https request, once per run; `[general]
+        // silence_ssl_warnings` silences it, as it silences urllib3's InsecureRequestWarning
+        // in st2client (`base.py`), which comes with every unverified request.
+        let unverified = (settings.verify.value == Verify::Off && !settings.silence_ssl_warnings)
+            .then(|| {
+                format!(
+                    "TLS certificates are not checked (cacert = false, from {}): anyone on \
+                     the way can read and change what st2 sends, the credential included",
+                    settings.verify.source
+                )
+            });
         Ok(Client {
             http,
             settings,
             active: Mutex::new(None),
             warn,
+            unverified: Mutex::new(unverified),
         })
+    }
+
+    /// Before a request to `url`: the warning that its certificate is not checked, the first
+    /// time that matters.
+    fn about_to_send(&self, url: &str) {
+        if !url.starts_with("https://") {
+            return;
+        }
+        let warning = self
+            .unverified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(warning) = warning {
+            self.warn(&warning);
+        }
     }
 
     /// Show a warning.
@@ -309,6 +334,7 @@ impl Client {
         let request = format!("GET {}", redact_url(&url));
         let active = self.active()?;
         let started = Instant::now();
+        self.about_to_send(&url);
         let mut builder = self.http.get(&url).header("Accept", accept);
         builder = self.authorize(builder, root, &active, None);
         let response = builder
@@ -375,6 +401,7 @@ impl Client {
         let mut delays = RETRY_DELAYS.iter();
         loop {
             let started = Instant::now();
+            self.about_to_send(url);
             let mut builder = self.http.request(method.clone(), url);
             if let Some(body) = body {
                 builder = builder
