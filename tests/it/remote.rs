@@ -1382,3 +1382,80 @@ fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused
     }
     cluster.server.assert_clean();
 }
+
+/// A port on 127.0.0.1 where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn auto_login_skips_an_auth_server_it_cannot_reach_and_stops_on_refused_credentials() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    std::fs::create_dir_all(cluster.config_path().parent().unwrap()).unwrap();
+    let config = |password: &str| {
+        std::fs::write(
+            cluster.config_path(),
+            format!("[credentials]\nusername = {USER}\npassword = {password}\n"),
+        )
+        .unwrap();
+    };
+    config(PASSWORD);
+    // Unreachable: as st2client, one warning, then the command goes on without a credential
+    // (here the cluster wants one: its 401 is the error).
+    let unreachable = format!("http://127.0.0.1:{}/auth/v1", closed_port());
+    let output = cluster
+        .home
+        .bare_command("st2")
+        .args([
+            "--api-url",
+            &cluster.server.api_url(),
+            "--auth-url",
+            &unreachable,
+        ])
+        .args(["key", "list"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "warning: Auth API server is not available, skipping authentication (cannot \
+             reach POST {unreachable}/tokens (URL from --auth-url): "
+        )),
+        "{}",
+        show(&output)
+    );
+    assert!(
+        lines[1].starts_with("error: Unauthorized - One of Token or API key required."),
+        "{}",
+        show(&output)
+    );
+    let requests = cluster.server.requests();
+    assert_eq!(requests.len(), 1, "{:?}", cluster.server.lines());
+    assert!(requests[0].line().starts_with("GET /api/v1/keys/"));
+    assert_eq!(requests[0].header("x-auth-token"), None);
+    assert_eq!(requests[0].problems, ["no credential"]);
+    cluster.server.clear();
+    // Reached, and the credentials refused: st2client's words, and nothing else is sent.
+    config("wrong");
+    let output = cluster.st2(Auth::Nothing, &["key", "list"]);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: Failed to authenticate with credentials provided in the config (user \
+             {USER}, from [credentials] username in {}): Invalid or missing credentials \
+             (HTTP 401 from POST ",
+            cluster.config_path().display()
+        )),
+        "{}",
+        show(&output)
+    );
+    assert!(!stderr.contains("wrong"), "{stderr}");
+    assert_eq!(cluster.server.lines(), ["POST /auth/v1/tokens"]);
+    cluster.server.assert_clean();
+}
