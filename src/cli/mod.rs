@@ -460,8 +460,9 @@ pub(crate) enum KeyCommand {
         /// User of user-scope items (default: [system_user] user; on a cluster, yourself).
         #[arg(short, long)]
         user: Option<String>,
-        /// Show at most this many items.
-        #[arg(short = 'n', long)]
+        /// Show at most this many items; -1: all of them (on a cluster, fetched 100 at a
+        /// time).
+        #[arg(short = 'n', long, value_parser = last_count, allow_negative_numbers = true)]
         last: Option<usize>,
     },
     /// Show one item.
@@ -782,6 +783,17 @@ pub(crate) enum ActionCommand {
     Execute(RunArgs),
 }
 
+/// `-n N` of `key list` and `execution list`: a count, or `-1` for all of them (st2client's
+/// "Use -n -1 to fetch the full result set").
+fn last_count(text: &str) -> Result<usize, String> {
+    match text.trim() {
+        "-1" => Ok(usize::MAX),
+        count => count
+            .parse::<usize>()
+            .map_err(|_| format!("{text:?} is not a number of items (or -1 for all of them)")),
+    }
+}
+
 /// The status words `--status` takes: the store's, so that a typo is a usage error.
 fn execution_statuses() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
@@ -794,8 +806,15 @@ fn execution_statuses() -> clap::builder::PossibleValuesParser {
 pub(crate) enum ExecutionCommand {
     /// List executions, newest first (-s asc: oldest).
     List {
-        /// How many to show.
-        #[arg(short = 'n', long = "last", default_value_t = 50, value_name = "N")]
+        /// How many to show; -1: all of them (on a cluster, fetched 100 at a time).
+        #[arg(
+            short = 'n',
+            long = "last",
+            default_value = "50",
+            value_name = "N",
+            value_parser = last_count,
+            allow_negative_numbers = true
+        )]
         last: usize,
         /// Only executions of this action.
         #[arg(long = "action", value_name = "ACTION")]

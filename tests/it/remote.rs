@@ -1459,3 +1459,111 @@ fn auto_login_skips_an_auth_server_it_cannot_reach_and_stops_on_refused_credenti
     assert_eq!(cluster.server.lines(), ["POST /auth/v1/tokens"]);
     cluster.server.assert_clean();
 }
+
+#[test]
+fn key_list_beyond_100_fetches_pages_of_100() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    cluster.server.world(|world| {
+        // RBAC on, a user who is not an admin: no page above 100, no -1.
+        world.max_page_size = Some(100);
+        for n in 0..260 {
+            let name = format!("p{n:03}");
+            world.keys.insert(
+                ("st2kv.system".into(), String::new(), name.clone()),
+                json!({"name": name, "value": "v", "secret": false, "encrypted": false,
+                       "scope": "st2kv.system", "uid": format!("key_value_pair:st2kv.system:{name}"),
+                       "id": "65f0ffff0000000000000001"}),
+            );
+        }
+    });
+    let names = |output: &Output| -> Vec<String> {
+        let items: Value = serde_json::from_slice(&output.stdout).unwrap();
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let output = cluster.st2(Auth::Token, &["key", "list", "-n", "250", "-p", "p", "-j"]);
+    assert_exit(&output, 0);
+    let listed = names(&output);
+    assert_eq!(listed.len(), 250);
+    // st2client's -j order is the reverse of the answer's.
+    assert!(listed.contains(&"p000".to_string()) && listed.contains(&"p249".to_string()));
+    assert!(!listed.contains(&"p250".to_string()));
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&prefix=p",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&offset=100&prefix=p",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=50&offset=200&prefix=p",
+        ]
+    );
+    cluster.server.clear();
+    // -n -1: all of them, 100 at a time, until a page comes back short.
+    let output = cluster.st2(Auth::Token, &["key", "list", "-n", "-1", "-j"]);
+    assert_exit(&output, 0);
+    assert_eq!(names(&output).len(), 261);
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&offset=100",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&offset=200",
+        ]
+    );
+    cluster.server.clear();
+    // At most 100: one request, as st2client sends it.
+    let output = cluster.st2(Auth::Token, &["key", "list", "-n", "100", "-j"]);
+    assert_exit(&output, 0);
+    assert_eq!(names(&output).len(), 100);
+    assert_eq!(
+        cluster.server.lines(),
+        ["GET /api/v1/keys/?decrypt=false&scope=all&limit=100"]
+    );
+    let bad = cluster.st2(Auth::Token, &["key", "list", "-n", "-2"]);
+    assert_exit(&bad, 2);
+    assert!(
+        text(&bad.stderr).contains("\"-2\" is not a number of items (or -1 for all of them)"),
+        "{}",
+        show(&bad)
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn execution_list_beyond_100_fetches_pages_of_100() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    cluster.server.world(|world| {
+        world.max_page_size = Some(100);
+        for n in 0..150 {
+            let id = format!("65f0c0ffee00000000{n:06x}");
+            world.executions.insert(
+                id.clone(),
+                execution(&id, "succeeded", json!({"cmd": "date"})),
+            );
+        }
+    });
+    let output = cluster.st2(Auth::Token, &["execution", "list", "-n", "-1", "-j"]);
+    assert_exit(&output, 0);
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 151);
+    let attributes = "include_attributes=id%2Caction.ref%2Ccontext.user%2Cstatus%2C\
+                      start_timestamp%2Cend_timestamp";
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            format!("GET /api/v1/executions/?limit=100&parent=null&sort_desc=True&{attributes}"),
+            format!(
+                "GET /api/v1/executions/?limit=100&offset=100&parent=null&sort_desc=True&\
+                 {attributes}"
+            ),
+        ]
+    );
+    cluster.server.assert_clean();
+}

@@ -231,6 +231,41 @@ pub(crate) struct World {
     next_id: u64,
     /// How long a new execution stays `running` (`GET`s) before it ends.
     pub running_polls: usize,
+    /// st2api's `[api] max_page_size` for a user who is not an admin, RBAC on: a list's
+    /// `limit` above it, or `-1`, is refused (403). `None`: RBAC off (everyone is an admin).
+    pub max_page_size: Option<usize>,
+}
+
+/// `limit` and `offset` of a list request as st2api's `validate_limit_query_param` checks
+/// them: `(offset, limit)` (`usize::MAX` for `-1`), or the refusal.
+fn page(query: &[(String, String)], max_page_size: Option<usize>) -> Result<(usize, usize), Reply> {
+    let offset = first(query, "offset")
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0);
+    let limit: i64 = first(query, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100);
+    match (limit, max_page_size) {
+        (-1, Some(_)) => Err(fault_reply(
+            403,
+            "Administrator access required to be able to specify limit=-1 and retrieve all \
+             the records",
+        )),
+        (-1, None) => Ok((offset, usize::MAX)),
+        (0, _) => Err(fault_reply(
+            400,
+            "Limit, \"0\" specified, must be a positive number or -1 for full result set.",
+        )),
+        (limit, _) if limit < 0 => Err(fault_reply(
+            400,
+            &format!("Limit, \"{limit}\" specified, must be a positive number."),
+        )),
+        (limit, Some(max)) if limit as usize > max => Err(fault_reply(
+            403,
+            &format!("Limit \"{limit}\" specified, maximum value is \"{max}\""),
+        )),
+        (limit, _) => Ok((offset, limit as usize)),
+    }
 }
 
 impl World {
@@ -1114,9 +1149,10 @@ fn answer(
             Reply::Json(201, created, Vec::new())
         }
         ("GET", "/api/v1/executions") => {
-            let limit: usize = first(query, "limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(100);
+            let (offset, limit) = match page(query, world.max_page_size) {
+                Ok(page) => page,
+                Err(refused) => return refused,
+            };
             let mut all: Vec<&Value> = world.executions.values().collect();
             all.reverse();
             let list: Vec<Value> = all
@@ -1125,6 +1161,7 @@ fn answer(
                     first(query, "status").is_none_or(|s| e["status"] == s.as_str())
                         && first(query, "action").is_none_or(|a| e["action"]["ref"] == a.as_str())
                 })
+                .skip(offset)
                 .take(limit)
                 .map(|e| include(e, first(query, "include_attributes")))
                 .collect();
@@ -1217,10 +1254,11 @@ fn answer(
         ("GET", "/api/v1/keys") => {
             let scope = first(query, "scope").unwrap_or_else(|| "all".into());
             let prefix = first(query, "prefix").unwrap_or_default();
-            let limit: usize = first(query, "limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(100);
-            let list: Vec<Value> = world
+            let (offset, limit) = match page(query, world.max_page_size) {
+                Ok(page) => page,
+                Err(refused) => return refused,
+            };
+            let matching: Vec<Value> = world
                 .keys
                 .iter()
                 .filter(|((item_scope, _, name), _)| {
@@ -1228,9 +1266,9 @@ fn answer(
                         && name.starts_with(&prefix)
                 })
                 .map(|(_, item)| item.clone())
-                .take(limit)
                 .collect();
-            let count = list.len().to_string();
+            let count = matching.len().to_string();
+            let list: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
             Reply::Json(
                 200,
                 Value::Array(list),
