@@ -84,7 +84,7 @@ fn tail(
     let mut write = |pieces: &[OutputPiece]| {
         let mut out = std::io::stdout().lock();
         for piece in pieces {
-            let written = if include_metadata {
+            let written = if include_metadata && !piece.note {
                 let mut line =
                     format!("[{}][{}] ", piece.timestamp, piece.stream.as_str()).into_bytes();
                 line.extend(&piece.data);

@@ -55,6 +55,7 @@ mod upstream_registrar;
 mod upstream_st2client_auth;
 mod upstream_st2client_client;
 mod upstream_st2client_config_parser;
+mod upstream_st2client_execution_tail_command;
 mod upstream_st2client_shell;
 mod upstream_st2client_ssl;
 mod upstream_st2client_util_date;

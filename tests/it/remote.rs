@@ -1567,3 +1567,151 @@ fn execution_list_beyond_100_fetches_pages_of_100() {
     );
     cluster.server.assert_clean();
 }
+
+/// A running orquesta workflow `id` whose one task `task` is `child`.
+fn running_workflow(cluster: &Cluster, id: &str) {
+    cluster.server.world(|world| {
+        world.executions.insert(
+            id.into(),
+            workflow_execution(id, "orquesta", "running", None),
+        );
+    });
+}
+
+#[test]
+fn tail_of_a_workflow_whose_stream_breaks_reconnects_then_polls() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let id = "65f0c0ffee0000000000ac01";
+    let child = "65f0c0ffee0000000000ac02";
+    running_workflow(&cluster, id);
+    let task = |status: &str| {
+        EventStep::Event(
+            "st2.execution__update",
+            task_of("orquesta", child, id, "t1", status),
+        )
+    };
+    cluster.server.world(|world| {
+        world.general_streams.insert(
+            id.into(),
+            std::collections::VecDeque::from([
+                vec![
+                    task("running"),
+                    output_event(child, "stdout", "one\n"),
+                    EventStep::Close,
+                ],
+                vec![
+                    output_event(child, "stdout", "two\n"),
+                    task("succeeded"),
+                    EventStep::Event(
+                        "st2.execution__update",
+                        workflow_execution(id, "orquesta", "succeeded", None),
+                    ),
+                ],
+            ]),
+        );
+    });
+    let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Child execution (task=t1) {child} has started.\n\none\ntwo\n\nChild execution \
+             (task=t1) {child} has finished (status=succeeded).\n\nExecution {id} has \
+             completed (status=succeeded).\n"
+        ),
+        "{}",
+        show(&output)
+    );
+    assert_eq!(text(&output.stderr), "");
+    let stream = format!(
+        "GET /stream/v1/stream?end_event=st2.execution__update&end_execution_id={id}&\
+         events=st2.execution__update%2Cst2.execution.output__create"
+    );
+    let after = format!("GET /api/v1/executions/{id}?include_attributes=id%2Cstatus%2Cchildren");
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            format!("GET /api/v1/executions/{id}"),
+            stream.clone(),
+            after.clone(),
+            stream,
+            after,
+        ]
+    );
+    let requests = cluster.server.requests();
+    assert_eq!(requests[1].header("x-auth-token"), Some(TOKEN));
+    assert_eq!(requests[1].header("accept"), Some("text/event-stream"));
+    cluster.server.assert_clean();
+    // Broken twice: polled to the end, with a warning.
+    let id = "65f0c0ffee0000000000ac03";
+    running_workflow(&cluster, id);
+    cluster.server.world(|world| {
+        world.general_streams.insert(
+            id.into(),
+            std::collections::VecDeque::from([vec![EventStep::Close], vec![EventStep::Close]]),
+        );
+        world.progress.insert(
+            id.into(),
+            ["running", "running", "running", "failed"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        );
+    });
+    let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        text(&output.stdout),
+        format!("\nExecution {id} has completed (status=failed).\n")
+    );
+    assert!(
+        text(&output.stderr).contains("waiting for the end by polling"),
+        "{}",
+        show(&output)
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn tail_of_a_workflow_that_ended_before_its_stream_opened() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let id = "65f0c0ffee0000000000ac04";
+    running_workflow(&cluster, id);
+    cluster.server.world(|world| {
+        // Running when first asked, over once the stream is open; the stream says nothing.
+        world.progress.insert(
+            id.into(),
+            ["running", "succeeded"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        );
+        world
+            .output
+            .insert(id.into(), vec![("stdout".into(), "done\n".into())]);
+        world
+            .general_streams
+            .insert(id.into(), std::collections::VecDeque::from([vec![]]));
+    });
+    let started = Instant::now();
+    let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
+    assert_exit(&output, 0);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        text(&output.stdout),
+        format!("done\n\nExecution {id} has completed (status=succeeded).\n")
+    );
+    assert_eq!(
+        cluster.server.lines()[2..],
+        [
+            format!("GET /api/v1/executions/{id}?include_attributes=id%2Cstatus%2Cchildren"),
+            format!("GET /api/v1/executions/{id}"),
+            format!("GET /api/v1/executions/{id}/output"),
+        ]
+    );
+    cluster.server.assert_clean();
+}

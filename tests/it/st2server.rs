@@ -234,6 +234,19 @@ pub(crate) struct World {
     /// st2api's `[api] max_page_size` for a user who is not an admin, RBAC on: a list's
     /// `limit` above it, or `-1`, is refused (403). `None`: RBAC off (everyone is an admin).
     pub max_page_size: Option<usize>,
+    /// Scripts of the general stream (`GET /stream/v1/stream`) by `end_execution_id`, one per
+    /// connection, in order; when none is left, `workflow_events` is played.
+    pub general_streams: HashMap<String, VecDeque<Vec<EventStep>>>,
+}
+
+/// One step of a scripted general stream.
+#[derive(Debug, Clone)]
+pub(crate) enum EventStep {
+    /// Send this event. An `st2.execution__update` also becomes what the API answers for
+    /// that execution from then on.
+    Event(&'static str, Value),
+    /// Close the connection.
+    Close,
 }
 
 /// `limit` and `offset` of a list request as st2api's `validate_limit_query_param` checks
@@ -1577,6 +1590,16 @@ fn event_stream(out: &mut TcpStream, world: &Mutex<World>, id: &str) {
     if out.write_all(head.as_bytes()).is_err() {
         return;
     }
+    let script = world
+        .lock()
+        .unwrap()
+        .general_streams
+        .get_mut(id)
+        .and_then(VecDeque::pop_front);
+    if let Some(script) = script {
+        play_events(out, world, script);
+        return;
+    }
     let (events, drop) = {
         let world = world.lock().unwrap();
         (
@@ -1606,6 +1629,92 @@ fn event_stream(out: &mut TcpStream, world: &Mutex<World>, id: &str) {
         let _ = out.flush();
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A scripted general stream, after its headers.
+fn play_events(out: &mut TcpStream, world: &Mutex<World>, script: Vec<EventStep>) {
+    for step in script {
+        match step {
+            EventStep::Close => return,
+            EventStep::Event(name, body) => {
+                if name == "st2.execution__update" {
+                    let mut world = world.lock().unwrap();
+                    if let Some(id) = body["id"].as_str() {
+                        let status = body["status"].as_str().unwrap_or_default().to_string();
+                        world.executions.insert(id.to_string(), body.clone());
+                        world
+                            .progress
+                            .insert(id.to_string(), VecDeque::from([status]));
+                    }
+                }
+                let text = format!("event: {name}\ndata: {body}\n\n");
+                if out.write_all(text.as_bytes()).is_err() {
+                    return;
+                }
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
+/// An output event of the general stream (`st2.execution.output__create`).
+pub(crate) fn output_event(execution_id: &str, output_type: &str, data: &str) -> EventStep {
+    EventStep::Event(
+        "st2.execution.output__create",
+        json!({"id": "65f0aaaa00000000000000fe", "execution_id": execution_id,
+               "action_ref": "core.local", "runner_ref": "local-shell-cmd",
+               "timestamp": "1505732598", "output_type": output_type, "data": data}),
+    )
+}
+
+/// A workflow execution (`runner`: `orquesta` or `action-chain`) in the API's shape; when it
+/// is itself a task, `parent` is its parent's (runner, id, task name).
+pub(crate) fn workflow_execution(
+    id: &str,
+    runner: &str,
+    status: &str,
+    parent: Option<(&str, &str, &str)>,
+) -> Value {
+    let name = if runner == "orquesta" {
+        "flow"
+    } else {
+        "chain"
+    };
+    let mut execution = execution(id, status, json!({}));
+    execution["action"] = json!({
+        "id": "65f0aaaa0000000000000003", "uid": format!("action:examples:{name}"),
+        "ref": format!("examples.{name}"), "pack": "examples", "name": name, "enabled": true,
+        "runner_type": runner, "entry_point": format!("workflows/{name}.yaml"),
+        "description": "A workflow.", "parameters": {}
+    });
+    execution["runner"] = json!({"name": runner, "runner_parameters": {}});
+    if let Some(map) = execution.as_object_mut() {
+        map.remove("result");
+    }
+    if let Some((parent_runner, parent, task)) = parent {
+        execution["parent"] = json!(parent);
+        execution["context"] = task_context(parent_runner, parent, task);
+    }
+    execution
+}
+
+/// The context of a task of a workflow run by `runner` (`orquesta`: `orquesta.task_name`;
+/// `action-chain`: `chain.name`), as st2's runners record it.
+fn task_context(runner: &str, parent: &str, task: &str) -> Value {
+    if runner == "orquesta" {
+        json!({"user": USER, "orquesta": {"task_name": task}, "parent": {"execution_id": parent}})
+    } else {
+        json!({"user": USER, "chain": {"name": task}, "parent": {"execution_id": parent}})
+    }
+}
+
+/// A task of a workflow run by `runner`: a `core.local` execution with its parent and task
+/// context.
+pub(crate) fn task_of(runner: &str, id: &str, parent: &str, task: &str, status: &str) -> Value {
+    let mut child = execution(id, status, json!({"cmd": "date"}));
+    child["parent"] = json!(parent);
+    child["context"] = task_context(runner, parent, task);
+    child
 }
 
 /// `include_attributes=a,b.c`: only those (top-level) attributes, as st2's API filters.
