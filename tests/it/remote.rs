@@ -1715,3 +1715,74 @@ fn tail_of_a_workflow_that_ended_before_its_stream_opened() {
     );
     cluster.server.assert_clean();
 }
+
+#[test]
+fn run_following_its_output_reconnects_once_then_polls() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    // The execution `st2 run` starts next (the stand-in's ids come in order).
+    let id = "65f0c0ffee0000000000ab11";
+    cluster.server.world(|world| {
+        world.output.insert(id.into(), Vec::new());
+        world.stream_scripts.insert(
+            id.into(),
+            std::collections::VecDeque::from([
+                vec![
+                    StreamStep::Output("stdout", "first\n".into()),
+                    StreamStep::Close,
+                ],
+                vec![
+                    StreamStep::Output("stderr", "second\n".into()),
+                    StreamStep::Finish("succeeded"),
+                ],
+            ]),
+        );
+    });
+    let output = cluster.st2(Auth::Token, &["run", "core.local", "cmd=date", "--tail"]);
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    // "first" once: the second stream's replay of it is skipped.
+    assert!(stdout.starts_with("first\n\nid: "), "{}", show(&output));
+    assert_eq!(stdout.matches("first").count(), 1, "{stdout}");
+    assert!(
+        text(&output.stderr).contains("second\n"),
+        "{}",
+        show(&output)
+    );
+    let output_stream = format!("GET /stream/v1/executions/{id}/output");
+    assert_eq!(
+        cluster.server.lines()[3..],
+        [
+            output_stream.clone(),
+            output_stream,
+            format!("GET /api/v1/executions/{id}"),
+        ]
+    );
+    cluster.server.assert_clean();
+    // Broken twice: polled to the end, the result printed as always.
+    let id = "65f0c0ffee0000000000ab12";
+    cluster.server.world(|world| {
+        world.output.insert(id.into(), Vec::new());
+        world.stream_scripts.insert(
+            id.into(),
+            std::collections::VecDeque::from([vec![StreamStep::Close], vec![StreamStep::Close]]),
+        );
+    });
+    cluster.server.clear();
+    let output = cluster.st2(Auth::Token, &["run", "core.local", "cmd=date", "--tail"]);
+    assert_exit(&output, 0);
+    assert!(
+        text(&output.stdout).contains("status: succeeded"),
+        "{}",
+        show(&output)
+    );
+    let streams = cluster
+        .server
+        .lines()
+        .iter()
+        .filter(|line| line.starts_with("GET /stream/"))
+        .count();
+    assert_eq!(streams, 2, "{:?}", cluster.server.lines());
+    cluster.server.assert_clean();
+}

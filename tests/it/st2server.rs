@@ -211,6 +211,8 @@ pub(crate) struct World {
     pub output: HashMap<String, Vec<(String, String)>>,
     /// What the output stream of a running execution sends after its replay.
     pub streams: HashMap<String, Vec<StreamStep>>,
+    /// The same, one script per connection, in order, before `streams`.
+    pub stream_scripts: HashMap<String, VecDeque<Vec<StreamStep>>>,
     /// (scope, user, name) -> item.
     pub keys: BTreeMap<(String, String, String), Value>,
     pub packs: Vec<Value>,
@@ -1768,27 +1770,33 @@ fn output_stream(
         format!("event: st2.execution.output__create\ndata: {body}\n\n")
     };
     let (replay, steps, final_now) = {
-        let world = world.lock().unwrap();
+        let mut world = world.lock().unwrap();
+        let scripted = world
+            .stream_scripts
+            .get_mut(id)
+            .and_then(VecDeque::pop_front);
         let replay: Vec<(String, String)> = world.output.get(id).cloned().unwrap_or_default();
         let status = world.executions[id]["status"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         // Unscripted: the execution ends as its progress says it will.
-        let steps = world.streams.get(id).cloned().unwrap_or_else(|| {
-            let last = world
-                .progress
-                .get(id)
-                .and_then(|steps| steps.back().cloned())
-                .unwrap_or_default();
-            let last: &'static str = match last.as_str() {
-                "failed" => "failed",
-                "canceled" => "canceled",
-                "timeout" => "timeout",
-                _ => "succeeded",
-            };
-            vec![StreamStep::Finish(last)]
-        });
+        let steps = scripted
+            .or_else(|| world.streams.get(id).cloned())
+            .unwrap_or_else(|| {
+                let last = world
+                    .progress
+                    .get(id)
+                    .and_then(|steps| steps.back().cloned())
+                    .unwrap_or_default();
+                let last: &'static str = match last.as_str() {
+                    "failed" => "failed",
+                    "canceled" => "canceled",
+                    "timeout" => "timeout",
+                    _ => "succeeded",
+                };
+                vec![StreamStep::Finish(last)]
+            });
         (
             replay,
             steps,

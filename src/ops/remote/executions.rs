@@ -17,10 +17,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::client::{segment, ApiError, Client, Root};
-use super::stream::{self, EventReader, StreamEnd};
+use super::stream::{self, Followed, OutputFollower};
 use crate::action::args;
 use crate::ops::executions::{
-    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, RunActionRequest, RunObserver,
+    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, RunActionRequest,
+    RunObserver,
 };
 use crate::ops::InvalidRequest;
 use crate::store::ExecutionStatus;
@@ -226,52 +227,32 @@ enum Watched {
 }
 
 /// Hand a running execution's output to `view` as it comes (the stream's
-/// `/executions/ID/output`, read by a thread so that the view ticks while nothing comes).
+/// `/executions/ID/output`; the view ticks while nothing comes). A stream that breaks is
+/// opened once more, its replay of what was shown skipped, as `execution tail` does
+/// ([`stream::follow`]); then the caller polls.
 fn watch_output(
     client: &Client,
     id: &str,
     cancel: &crate::runner::CancelFlag,
     view: &mut dyn LiveView,
 ) -> Watched {
-    let response = match client.open(
-        Root::Stream,
-        &format!("/executions/{}/output", segment(id)),
-        &[],
-        "text/event-stream",
-    ) {
-        Ok(response) => response,
-        Err(err) => return Watched::Broken(format!("{err:#}")),
+    let path = format!("/executions/{}/output", segment(id));
+    let mut open = || client.open(Root::Stream, &path, &[], "text/event-stream");
+    let view = std::cell::RefCell::new(view);
+    let mut sink = |piece: OutputPiece| {
+        view.borrow_mut().output(piece.stream, &piece.data);
+        true
     };
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut events = EventReader::new(response);
-        loop {
-            let event = events.next_event();
-            let end = event.is_err();
-            if sender.send(event).is_err() || end {
-                return;
-            }
-        }
-    });
-    loop {
-        match receiver.recv_timeout(Duration::from_millis(100)) {
-            Ok(Ok(event)) if event.name == "EOF" => return Watched::Ended,
-            Ok(Ok(event)) => {
-                if let Some((_, piece)) = stream::output_piece(&event) {
-                    view.output(piece.stream, &piece.data);
-                }
-            }
-            Ok(Err(StreamEnd::Broken(why))) => return Watched::Broken(why),
-            Ok(Err(StreamEnd::Closed)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Watched::Broken("it closed".into())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if cancel.is_set() {
-                    return Watched::Interrupted;
-                }
-                view.tick();
-            }
-        }
+    let mut idle = || {
+        view.borrow_mut().tick();
+        cancel.is_set()
+    };
+    let mut follower = OutputFollower::new(&mut sink, &mut idle);
+    match stream::follow(&mut open, &mut follower) {
+        Ok(Followed::Done) => Watched::Ended,
+        Ok(Followed::Stopped) => Watched::Interrupted,
+        Ok(Followed::Broken(why)) => Watched::Broken(why),
+        Err(err) => Watched::Broken(format!("{err:#}")),
     }
 }
 
