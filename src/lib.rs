@@ -24,6 +24,7 @@ pub(crate) mod git;
 pub(crate) mod index;
 pub(crate) mod lock;
 pub(crate) mod native;
+pub(crate) mod net;
 pub(crate) mod oauth;
 pub(crate) mod ops;
 pub mod orquesta;

@@ -320,11 +320,15 @@ pub(crate) enum PackCommand {
         packs: Vec<String>,
     },
 
-    /// Register installed packs (all when none is named): all content types and configs.
+    /// Register installed packs (all when none is named): all content types and configs,
+    /// or the types given with `--types`.
     Register {
         /// Pack refs or pack directories.
         #[arg(value_name = "REF|PATH")]
         packs: Vec<String>,
+        /// Content types to register, StackStorm's names (every type when not given).
+        #[arg(long, num_args = 1.., value_name = "TYPE")]
+        types: Vec<RegisterType>,
     },
 
     /// Write a pack's config interactively from its config schema, then register it
@@ -416,6 +420,44 @@ pub(crate) enum ConfigCommand {
         #[arg(long)]
         resolved: bool,
     },
+}
+
+/// A content type of `st2 pack register --types`, as StackStorm's API names them
+/// (`PacksContentRegisterType`: singular or plural).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RegisterType {
+    /// Every type.
+    All,
+    /// Runner types.
+    #[value(alias = "runners")]
+    Runner,
+    /// `actions/`.
+    #[value(alias = "actions")]
+    Action,
+    /// `triggers/`.
+    #[value(alias = "triggers")]
+    Trigger,
+    /// `sensors/`.
+    #[value(alias = "sensors")]
+    Sensor,
+    /// `rules/`.
+    #[value(alias = "rules")]
+    Rule,
+    /// Rule types (built in).
+    #[value(name = "rule_type", alias = "rule_types")]
+    RuleType,
+    /// `aliases/`.
+    #[value(alias = "aliases")]
+    Alias,
+    /// Policy types (built in).
+    #[value(name = "policy_type", alias = "policy_types")]
+    PolicyType,
+    /// `policies/`.
+    #[value(alias = "policies")]
+    Policy,
+    /// Pack configs.
+    #[value(alias = "configs")]
+    Config,
 }
 
 /// Datastore scope as `st2 key` takes it.

@@ -35,7 +35,7 @@ pub(super) fn fetch(
             .expect("built above")
             .get(url)
             .send()
-            .map_err(|err| describe_reqwest(&err))?;
+            .map_err(|err| crate::net::describe_failure(&err))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("HTTP status {status}"));
@@ -55,7 +55,7 @@ pub(super) fn fetch(
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
             {
-                Some(err) => describe_reqwest(err),
+                Some(err) => crate::net::describe_failure(err),
                 None => err.to_string(),
             }
         });
@@ -115,20 +115,4 @@ fn http_client(options: &IndexOptions, https: bool) -> Result<reqwest::blocking:
     )?
     .build()
     .map_err(|err| err.to_string())
-}
-
-/// A short reason for a failed request: "timed out", or "connection failed: <cause>".
-fn describe_reqwest(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        return "timed out".to_string();
-    }
-    let mut innermost: &dyn std::error::Error = err;
-    while let Some(next) = innermost.source() {
-        innermost = next;
-    }
-    if err.is_connect() {
-        format!("connection failed: {innermost}")
-    } else {
-        innermost.to_string()
-    }
 }

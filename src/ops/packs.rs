@@ -175,6 +175,20 @@ pub(crate) struct UpdateReport {
     pub(crate) installed: Vec<InstalledPack>,
 }
 
+impl UpdateReport {
+    /// The report once the install of its targets answered `installed`: each update's `to`
+    /// becomes the version installed, which is what the pack is at now.
+    pub(crate) fn with_installed(mut self, installed: Vec<InstalledPack>) -> UpdateReport {
+        for update in &mut self.updated {
+            if let Some(pack) = installed.iter().find(|p| p.pack_ref == update.pack_ref) {
+                update.to = pack.version.clone();
+            }
+        }
+        self.installed = installed;
+        self
+    }
+}
+
 /// One pack of an update.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PackUpdate {

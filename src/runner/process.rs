@@ -309,6 +309,11 @@ mod tests {
         command
     }
 
+    /// `script` run by `sh -c` with `input` on its stdin, neither canceled nor tapped.
+    fn run_sh(script: &str, input: &[u8], timeout: Option<Duration>) -> Finished {
+        run(sh(script), input, timeout, &CancelFlag::new(), &Tap::none()).unwrap()
+    }
+
     /// Every case again with the threads of a kernel without pidfd.
     #[test]
     fn the_threaded_fallback_watches_the_same_way() {
@@ -342,39 +347,22 @@ mod tests {
     #[test]
     fn a_process_that_closes_its_output_early_is_still_waited_for() {
         let started = Instant::now();
-        let done = run(
-            sh("exec >/dev/null 2>&1; sleep 0.3; exit 4"),
-            b"",
-            None,
-            &CancelFlag::new(),
-            &Tap::none(),
-        )
-        .unwrap();
+        let done = run_sh("exec >/dev/null 2>&1; sleep 0.3; exit 4", b"", None);
         assert_eq!(done.ended, Ended::Exited(4));
         assert!(started.elapsed() >= Duration::from_millis(300));
         // And the timeout still holds then.
-        let done = run(
-            sh("exec >/dev/null 2>&1; sleep 30"),
+        let done = run_sh(
+            "exec >/dev/null 2>&1; sleep 30",
             b"",
             Some(Duration::from_millis(200)),
-            &CancelFlag::new(),
-            &Tap::none(),
-        )
-        .unwrap();
+        );
         assert_eq!(done.ended, Ended::TimedOut);
     }
 
     #[test]
     fn a_background_child_holding_the_pipes_is_killed_with_the_group() {
         let started = Instant::now();
-        let done = run(
-            sh("sleep 30 & echo started"),
-            b"",
-            None,
-            &CancelFlag::new(),
-            &Tap::none(),
-        )
-        .unwrap();
+        let done = run_sh("sleep 30 & echo started", b"", None);
         assert_eq!(done.ended, Ended::Exited(0));
         assert_eq!(done.stdout, b"started\n");
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -382,14 +370,7 @@ mod tests {
 
     #[test]
     fn captures_output_and_exit_code() {
-        let done = run(
-            sh("cat; echo err >&2; exit 3"),
-            b"in",
-            None,
-            &CancelFlag::new(),
-            &Tap::none(),
-        )
-        .unwrap();
+        let done = run_sh("cat; echo err >&2; exit 3", b"in", None);
         assert_eq!(done.ended, Ended::Exited(3));
         assert_eq!(done.stdout, b"in");
         assert_eq!(text(&done.stderr), "err");
@@ -399,14 +380,7 @@ mod tests {
     fn timeout_kills_the_whole_group() {
         let started = Instant::now();
         // The grandchild keeps stdout open: without the group kill this would hang.
-        let done = run(
-            sh("sleep 30 & sleep 30"),
-            b"",
-            Some(Duration::from_millis(200)),
-            &CancelFlag::new(),
-            &Tap::none(),
-        )
-        .unwrap();
+        let done = run_sh("sleep 30 & sleep 30", b"", Some(Duration::from_millis(200)));
         assert_eq!(done.ended, Ended::TimedOut);
         assert_eq!(done.ended.return_code(), -9);
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -426,14 +400,7 @@ mod tests {
 
     #[test]
     fn a_signal_is_a_negative_return_code() {
-        let done = run(
-            sh("kill -TERM $$"),
-            b"",
-            None,
-            &CancelFlag::new(),
-            &Tap::none(),
-        )
-        .unwrap();
+        let done = run_sh("kill -TERM $$", b"", None);
         assert_eq!(done.ended, Ended::Signaled(crate::sys::SIGTERM));
         assert_eq!(done.ended.return_code(), -15);
     }

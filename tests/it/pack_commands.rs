@@ -155,8 +155,8 @@ fn list_get_and_remove() {
         .stderr(predicate::str::contains("Pack \"demo\" is not installed."));
 }
 
-#[test]
-fn register_and_reload_reconcile_with_disk() {
+/// A home where the pack `demo` (actions `one` and `two`) was installed from a directory.
+fn home_with_demo_installed() -> Home {
     let home = Home::new();
     let dir = home.dir.path().join("src/demo");
     pack_files(&dir, "demo", "1.0.0", &["one", "two"]);
@@ -164,6 +164,35 @@ fn register_and_reload_reconcile_with_disk() {
         .args(["pack", "install", "./src/demo"])
         .assert()
         .success();
+    home
+}
+
+#[test]
+fn register_types_registers_only_the_types_named() {
+    let home = home_with_demo_installed();
+    // StackStorm's names, singular or plural, as st2client passes them to the API.
+    home.st2()
+        .args(["pack", "register", "demo", "--types", "actions", "config"])
+        .assert()
+        .success()
+        .stdout("Registered 1 packs.\nRegistered 2 actions.\nRegistered 0 configs.\n");
+    home.st2()
+        .args(["pack", "register", "--types", "rule_types"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("need no registering"));
+    home.st2()
+        .args(["pack", "register", "--types", "bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "invalid value 'bogus' for '--types",
+        ));
+}
+
+#[test]
+fn register_and_reload_reconcile_with_disk() {
+    let home = home_with_demo_installed();
     // Edit the installed pack: one action removed, a broken one added elsewhere.
     std::fs::remove_file(home.pack("demo").join("actions/two.yaml")).unwrap();
     home.st2()

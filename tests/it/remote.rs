@@ -1341,17 +1341,22 @@ fn pack_config_show_and_write() {
     cluster.server.assert_clean();
 }
 
-#[test]
-fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused() {
-    let Some(cluster) = Cluster::start() else {
-        return;
-    };
+/// The cluster has csv 1.0.0 installed (its index has 2.0.0).
+fn install_csv_1_0_0(cluster: &Cluster) {
     cluster.server.world(|world| {
         world
             .packs
             .push(json!({"ref": "csv", "name": "csv", "version": "1.0.0",
                                 "description": "CSV", "author": "StackStorm, Inc."}));
     });
+}
+
+#[test]
+fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    install_csv_1_0_0(&cluster);
     let output = cluster.st2(Auth::Token, &["pack", "outdated", "-j"]);
     assert_exit(&output, 0);
     let packs: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -1374,6 +1379,80 @@ fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused
     for args in [&["pack", "verify"][..], &["pack", "prune"]] {
         let refused = cluster.st2(Auth::Token, args);
         assert_exit(&refused, 2);
+        assert!(
+            text(&refused.stderr).contains("only applies to local mode"),
+            "{}",
+            show(&refused)
+        );
+    }
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn pack_update_installs_the_indexs_newer_versions_through_the_pack_workflow() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    install_csv_1_0_0(&cluster);
+    let nothing_named = cluster.st2(Auth::Token, &["pack", "update"]);
+    assert_exit(&nothing_named, 2);
+    assert!(
+        text(&nothing_named.stderr).contains("<REF>"),
+        "{}",
+        show(&nothing_named)
+    );
+    // core is not in the index: named, nothing is updated.
+    let not_indexed = cluster.st2(Auth::Token, &["pack", "update", "core", "csv"]);
+    assert_exit(&not_indexed, 1);
+    assert!(
+        text(&not_indexed.stderr).contains("core: not in the cluster's index"),
+        "{}",
+        show(&not_indexed)
+    );
+    assert!(!cluster
+        .server
+        .requests()
+        .iter()
+        .any(|request| request.path.ends_with("/packs/install")));
+    let updated = cluster.st2(Auth::Token, &["pack", "update", "--all", "-j"]);
+    assert_exit(&updated, 0);
+    let report: Value = serde_json::from_slice(&updated.stdout).unwrap();
+    assert_eq!(
+        report["updated"],
+        json!([{"ref": "csv", "from": "1.0.0", "to": "2.0.0"}]),
+        "{}",
+        show(&updated)
+    );
+    assert_eq!(report["unchanged"][0]["ref"], "core");
+    assert_eq!(report["unchanged"][0]["reason"], "not in the index");
+    let installs: Vec<Value> = cluster
+        .server
+        .requests()
+        .iter()
+        .filter(|request| request.path.ends_with("/packs/install"))
+        .map(|request| request.json_body().unwrap())
+        .collect();
+    assert_eq!(
+        installs,
+        [json!({"packs": ["csv=2.0.0"], "force": false, "skip_dependencies": false})]
+    );
+    // Up to date now: no second install.
+    let again = cluster.st2(Auth::Token, &["pack", "update", "csv"]);
+    assert_exit(&again, 0);
+    assert_eq!(
+        cluster
+            .server
+            .requests()
+            .iter()
+            .filter(|request| request.path.ends_with("/packs/install"))
+            .count(),
+        1
+    );
+    for args in [
+        &["pack", "update", "--all", "--offline"][..],
+        &["pack", "update", "csv", "--skip-virtualenv"],
+    ] {
+        let refused = cluster.st2(Auth::Token, args);
         assert!(
             text(&refused.stderr).contains("only applies to local mode"),
             "{}",

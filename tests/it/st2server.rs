@@ -1458,7 +1458,13 @@ fn answer(
                 json!({"errors": [{"message": "Failed to download pack \"broken\": the repository does not exist"}],
                        "output": null})
             } else {
-                json!({"output": {"packs_list": packs, "warning_list": [],
+                // The refs of the packs downloaded (`packs.virtualenv_prerun`'s answer), not
+                // the words asked for: `csv=2.0.0` is `csv`.
+                let refs: Vec<&str> = packs
+                    .iter()
+                    .map(|pack| pack.split_once('=').map_or(pack.as_str(), |(name, _)| name))
+                    .collect();
+                json!({"output": {"packs_list": refs, "warning_list": [],
                                   "message": "", "conflict_list": null, "dependency_list": null}})
             };
             events.push(("st2.execution__update".into(), parent.clone()));
@@ -1472,12 +1478,15 @@ fn answer(
             if !broken {
                 if install {
                     for pack in &packs {
-                        if !world.packs.iter().any(|p| p["ref"] == pack.as_str()) {
-                            world.packs.push(json!({
-                                "ref": pack, "name": pack, "version": "2.0.0",
+                        // `REF=VERSION` installs that version (the index's 2.0.0 otherwise).
+                        let (pack, version) = pack.split_once('=').unwrap_or((pack, "2.0.0"));
+                        match world.packs.iter_mut().find(|p| p["ref"] == pack) {
+                            Some(installed) => installed["version"] = json!(version),
+                            None => world.packs.push(json!({
+                                "ref": pack, "name": pack, "version": version,
                                 "description": format!("the {pack} pack"),
                                 "author": "StackStorm, Inc.", "id": "65f0abcd0000000000000002"
-                            }));
+                            })),
                         }
                     }
                 } else {

@@ -26,7 +26,7 @@ pub(crate) fn run(command: PackCommand, context: &Context) -> anyhow::Result<Exi
         PackCommand::Show { name } => show::run(&name, context),
         PackCommand::Search { query } => search::run(&query, context),
         PackCommand::Remove { packs } => remove::run(&packs, context),
-        PackCommand::Register { packs } => register::run(&packs, context),
+        PackCommand::Register { packs, types } => register::run(&packs, &types, context),
         PackCommand::Config(args) => config::run(args, context),
         PackCommand::Outdated { packs, offline } => outdated::run(&packs, offline, context),
         PackCommand::Update(args) => update::run(&args, context),

@@ -96,7 +96,9 @@ impl Http {
             if let Some((user, password)) = auth {
                 request = request.basic_auth(user, Some(password));
             }
-            request.send().map_err(|err| Failure::other(describe(&err)))
+            request
+                .send()
+                .map_err(|err| Failure::other(crate::net::describe_failure(&err)))
         };
         let known = lock(state).auth.clone();
         let response = request(known.as_ref())?;
@@ -254,22 +256,6 @@ fn check_type(response: &Response, expected: &str) -> Result<(), Failure> {
     )))
 }
 
-/// A short reason for a failed request: "timed out", or "connection failed: <cause>".
-fn describe(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        return "timed out".to_string();
-    }
-    let mut innermost: &dyn std::error::Error = err;
-    while let Some(next) = innermost.source() {
-        innermost = next;
-    }
-    if err.is_connect() {
-        format!("connection failed: {innermost}")
-    } else {
-        innermost.to_string()
-    }
-}
-
 /// A read of a response body that failed: "timed out", or its cause.
 fn read_failure(err: io::Error) -> io::Error {
     if err.kind() == io::ErrorKind::TimedOut {
@@ -279,7 +265,7 @@ fn read_failure(err: io::Error) -> io::Error {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
     {
-        Some(inner) => io::Error::new(err.kind(), describe(inner)),
+        Some(inner) => io::Error::new(err.kind(), crate::net::describe_failure(inner)),
         None => err,
     }
 }

@@ -112,15 +112,8 @@ pub(crate) fn update_packs(
     };
     let answer = pack_install::install_targets(settings, &install, targets, progress, interrupt);
     warnings.extend(answer.warnings);
-    let outcome = answer.outcome.map(|installed| {
-        // What was installed says the version each pack is at now.
-        for update in &mut report.updated {
-            if let Some(pack) = installed.iter().find(|p| p.pack_ref == update.pack_ref) {
-                update.to = pack.version.clone();
-            }
-        }
-        report.installed = installed;
-        report
-    });
+    let outcome = answer
+        .outcome
+        .map(|installed| report.with_installed(installed));
     UpdateAnswer { warnings, outcome }
 }

@@ -31,10 +31,10 @@ use super::executions::{
 };
 use super::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use super::packs::{
-    ConfigForm, IndexLookup, IndexSearch, InstallAnswer, InstallFailed, InstallProgress,
-    InstallRequest, OutdatedPack, OutdatedRequest, PackDetails, PackRemoval, PackVerification,
-    PackView, PruneItem, RegisterReport, RegisterRequest, RemoveProgress, UpdateAnswer,
-    UpdateRequest, Warned, WrittenConfig,
+    ConfigForm, IndexLookup, IndexSearch, InstallAnswer, InstallProgress, InstallRequest,
+    OutdatedPack, OutdatedRequest, PackDetails, PackRemoval, PackVerification, PackView, PruneItem,
+    RegisterReport, RegisterRequest, RemoveProgress, UpdateAnswer, UpdateRequest, Warned,
+    WrittenConfig,
 };
 use super::InvalidRequest;
 use crate::settings::client::ClientSettings;
@@ -208,21 +208,11 @@ impl super::PackOps for Remote {
 
     fn update_packs(
         &self,
-        _request: &UpdateRequest,
-        _progress: &dyn InstallProgress,
-        _interrupt: Arc<AtomicBool>,
+        request: &UpdateRequest,
+        progress: &dyn InstallProgress,
+        interrupt: Arc<AtomicBool>,
     ) -> UpdateAnswer {
-        UpdateAnswer {
-            warnings: Vec::new(),
-            outcome: Err(InstallFailed {
-                messages: vec![
-                    "st2 pack update only applies to local mode: on a cluster, install the \
-                     versions `st2 pack outdated` names (st2 pack install PACK=VERSION)"
-                        .into(),
-                ],
-                outcome: None,
-            }),
-        }
+        packs::update(&self.client, request, progress, interrupt)
     }
 
     fn verify_packs(&self, _packs: &[String]) -> Warned<Vec<PackVerification>> {

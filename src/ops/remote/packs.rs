@@ -1,8 +1,9 @@
 //! Pack operations over the API (`../shared/spec/remote-api.md` §2.4): list and get
 //! (`GET /packs`), search and show (`POST /packs/index/search`), register
 //! (`POST /packs/register`), configs (`GET /config_schemas/PACK`, `GET/PUT /configs/PACK`),
-//! install and remove (`POST /packs/install|uninstall`, then the workflow it starts followed
-//! over the stream, task by task).
+//! install, update and remove (`POST /packs/install|uninstall`, then the workflow it starts
+//! followed over the stream, task by task), outdated (the installed versions against the
+//! cluster's index).
 //!
 //! Where we differ on purpose: the stream is read with the credential in a header, with a
 //! bound on silence, and after it connects the execution is looked at once, so that a
@@ -27,8 +28,9 @@ use super::stream::{EventReader, StreamEnd};
 use crate::index::IndexEntry;
 use crate::ops::packs::{
     ConfigForm, IndexLookup, IndexSearch, InstallAnswer, InstallFailed, InstallProgress,
-    InstallRequest, InstallStep, InstalledPack, PackDetails, PackRemoval, PackView, RegisterReport,
-    RegisterRequest, RemoveProgress, VenvAction, WrittenConfig,
+    InstallRequest, InstallStep, InstalledPack, OutdatedRequest, PackDetails, PackRemoval,
+    PackUpdate, PackView, RegisterReport, RegisterRequest, RemoveProgress, UpdateAnswer,
+    UpdateReport, UpdateRequest, VenvAction, WrittenConfig,
 };
 use crate::ops::InvalidRequest;
 use crate::register::ContentType;
@@ -187,7 +189,7 @@ fn api_type(content: ContentType) -> &'static str {
 /// (`POST /packs/index/search {"pack"}`).
 pub(super) fn outdated(
     client: &Client,
-    request: &crate::ops::packs::OutdatedRequest,
+    request: &OutdatedRequest,
 ) -> anyhow::Result<Vec<crate::ops::packs::OutdatedPack>> {
     if request.offline {
         return Err(InvalidRequest("--offline only applies to local mode".into()).into());
@@ -699,6 +701,98 @@ pub(super) fn remove(
         removals.push((pack, removal));
     }
     Ok(removals)
+}
+
+/// `pack update`: the packs [`outdated`] finds behind the cluster's index, installed at the
+/// index's version through the cluster's pack workflow, all in one
+/// `POST /packs/install {"packs": ["REF=VERSION", ...]}` (StackStorm's own way to update a
+/// pack: `st2 pack install REF=VERSION`). The cluster keeps no lock file, so no pack is
+/// pinned: `--all` moves every pack the index has a newer version of.
+pub(super) fn update(
+    client: &Client,
+    request: &UpdateRequest,
+    progress: &dyn InstallProgress,
+    interrupt: Arc<AtomicBool>,
+) -> UpdateAnswer {
+    let failed = |messages: Vec<String>, outcome: Option<String>| UpdateAnswer {
+        warnings: Vec::new(),
+        outcome: Err(InstallFailed { messages, outcome }),
+    };
+    for (asked, flag) in [
+        (request.offline, "--offline"),
+        (request.skip_virtualenv, "--skip-virtualenv"),
+    ] {
+        if asked {
+            return failed(vec![format!("{flag} only applies to local mode")], None);
+        }
+    }
+    if request.packs.is_empty() && !request.all {
+        return failed(
+            vec!["name the packs to update, or --all for every installed pack".into()],
+            None,
+        );
+    }
+    let asked = OutdatedRequest {
+        packs: request.packs.clone(),
+        offline: false,
+    };
+    let outdated = match outdated(client, &asked) {
+        Ok(outdated) => outdated,
+        Err(err) => return failed(vec![format!("{err:#}")], None),
+    };
+    let mut report = UpdateReport::default();
+    let mut targets = Vec::new();
+    let mut not_in_index = Vec::new();
+    for pack in outdated {
+        match &pack.newest {
+            Some(newest) if pack.status == "update available" => {
+                targets.push(format!("{}={newest}", pack.pack_ref));
+                report.updated.push(PackUpdate {
+                    pack_ref: pack.pack_ref,
+                    from: pack.installed,
+                    to: newest.clone(),
+                    reason: None,
+                });
+            }
+            None if request.packs.contains(&pack.pack_ref) => not_in_index.push(format!(
+                "{}: not in the cluster's index, so it cannot be updated from it \
+                 (st2 pack install SOURCE installs it from elsewhere)",
+                pack.pack_ref
+            )),
+            _ => report.unchanged.push(PackUpdate {
+                pack_ref: pack.pack_ref,
+                from: pack.installed.clone(),
+                to: pack.installed,
+                reason: Some(pack.status),
+            }),
+        }
+    }
+    if !not_in_index.is_empty() {
+        return failed(not_in_index, Some("Nothing was updated.".into()));
+    }
+    if targets.is_empty() {
+        return UpdateAnswer {
+            warnings: Vec::new(),
+            outcome: Ok(report),
+        };
+    }
+    let request = InstallRequest {
+        packs: targets,
+        force: false,
+        skip_dependencies: false,
+        skip_virtualenv: false,
+        announce_content: false,
+        locked: false,
+        offline: false,
+    };
+    let answer = install(client, &request, progress, interrupt);
+    let outcome = answer
+        .outcome
+        .map(|installed| report.with_installed(installed));
+    UpdateAnswer {
+        warnings: answer.warnings,
+        outcome,
+    }
 }
 
 #[cfg(test)]
