@@ -72,6 +72,9 @@ fn run(
     };
     let printer = Printer::new(format);
     init_logging(global.debug, printer.stderr_color());
+    if global.print_config {
+        return print_config(global, remote_only, &printer);
+    }
     let status = match context(global, remote_only, &printer) {
         Err(err) => {
             printer.error(&format!("{err:#}"));
@@ -102,12 +105,40 @@ fn exit_status(err: &anyhow::Error) -> ExitStatus {
     }
 }
 
-/// The settings and the backend the mode switch picks.
-fn context(
+/// `--print-config`: the settings, then exit 3 (st2client's status for it, `shell.py`).
+fn print_config(global: &GlobalArgs, remote_only: Option<&str>, printer: &Printer) -> ExitCode {
+    let lines = client_settings(global, remote_only).and_then(|client| {
+        let mut lines = client.print_config();
+        if client.mode == Mode::Local {
+            let overrides = Overrides {
+                config_file: global.config_file.clone(),
+                base_path: global.base_path.clone(),
+            };
+            let settings =
+                Settings::load(&overrides).map_err(|err| anyhow::anyhow!(err.to_string()))?;
+            lines.extend(settings.describe_local(&overrides));
+        }
+        Ok(lines)
+    });
+    match lines {
+        Ok(lines) => {
+            for line in lines {
+                printer.line(&line);
+            }
+            ExitCode::from(3)
+        }
+        Err(err) => {
+            printer.error(&format!("{err:#}"));
+            ExitCode::from(exit_status(&err).code())
+        }
+    }
+}
+
+/// The CLI's settings and the mode (`st2 login`, `auth` and `whoami` always remote).
+fn client_settings(
     global: &GlobalArgs,
     remote_only: Option<&str>,
-    printer: &Printer,
-) -> anyhow::Result<Context> {
+) -> anyhow::Result<ClientSettings> {
     let remote = &global.remote;
     let args = ClientArgs {
         config_file: global.config_file.clone(),
@@ -123,6 +154,7 @@ fn context(
         api_key: remote.api_key.clone(),
         mode: remote.mode.clone(),
         http_timeout: remote.http_timeout.clone(),
+        debug: global.debug,
     };
     let home = process_env(env::HOME).map_or_else(|| PathBuf::from("/"), PathBuf::from);
     let mut client = ClientSettings::load(&args, &process_env, &home)?;
@@ -130,6 +162,22 @@ fn context(
         client.mode = Mode::Remote;
         client.mode_reason = format!("st2 {command} always talks to a cluster");
     }
+    Ok(client)
+}
+
+/// The settings and the backend the mode switch picks.
+fn context(
+    global: &GlobalArgs,
+    remote_only: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<Context> {
+    let mut client = client_settings(global, remote_only)?;
+    // `[cli] debug` in the CLI config, as st2client honours it.
+    if client.debug && !global.debug {
+        init_logging(true, printer.stderr_color());
+    }
+    // `[cli] timezone`, in both modes: one user reads times one way, whichever backend.
+    let printer = &printer.clone().with_timezone(client.timezone.value.clone());
     for line in client.describe() {
         tracing::debug!("{line}");
     }

@@ -36,6 +36,8 @@ pub(crate) struct Printer {
     pub format: Format,
     color: bool,
     stderr_terminal: bool,
+    /// The zone times are shown in (`[cli] timezone`, UTC by default).
+    timezone: jiff::tz::TimeZone,
 }
 
 impl Printer {
@@ -47,7 +49,21 @@ impl Printer {
             format,
             color,
             stderr_terminal,
+            timezone: jiff::tz::TimeZone::UTC,
         }
+    }
+
+    /// The same printer, showing times in `timezone`.
+    pub(crate) fn with_timezone(mut self, timezone: jiff::tz::TimeZone) -> Printer {
+        self.timezone = timezone;
+        self
+    }
+
+    /// A time as people read it, in the printer's zone: `Tue, 20 Oct 2015 10:00:00 CEST`, as
+    /// st2client's `format_isodate_for_user_timezone` writes it (`%a, %d %b %Y %H:%M:%S %Z`,
+    /// the zone's abbreviation); empty for none, as it is for what is not a time.
+    pub(crate) fn time(&self, timestamp: Option<&str>) -> String {
+        human_time(timestamp, &self.timezone)
     }
 
     /// Whether what goes to stderr may be coloured: it is a terminal and `NO_COLOR` is unset.
@@ -191,6 +207,20 @@ pub(crate) fn prompt_line(text: &str) {
     eprintln!("{text}");
 }
 
+/// [`Printer::time`] in `zone`.
+fn human_time(timestamp: Option<&str>, zone: &jiff::tz::TimeZone) -> String {
+    let Some(text) = timestamp else {
+        return String::new();
+    };
+    match text.parse::<jiff::Timestamp>() {
+        Ok(instant) => instant
+            .to_zoned(zone.clone())
+            .strftime("%a, %d %b %Y %H:%M:%S %Z")
+            .to_string(),
+        Err(_) => text.to_string(),
+    }
+}
+
 /// Render a JSON value for a table cell: strings bare, lists comma-joined, the rest as JSON.
 pub(crate) fn cell(value: &serde_json::Value) -> String {
     match value {
@@ -198,5 +228,31 @@ pub(crate) fn cell(value: &serde_json::Value) -> String {
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_as_st2client_prints_them_in_the_users_zone() {
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(
+            human_time(Some("2026-11-25T10:00:00.123456Z"), &utc),
+            "Wed, 25 Nov 2026 10:00:00 UTC"
+        );
+        assert_eq!(human_time(None, &utc), "");
+        assert_eq!(human_time(Some("soon"), &utc), "soon");
+        // st2client's test_util_date: summer time in Ljubljana, then winter time.
+        let ljubljana = jiff::tz::TimeZone::get("Europe/Ljubljana").unwrap();
+        assert_eq!(
+            human_time(Some("2015-10-20T08:00:00Z"), &ljubljana),
+            "Tue, 20 Oct 2015 10:00:00 CEST"
+        );
+        assert_eq!(
+            human_time(Some("2015-12-20T08:00:00.000000Z"), &ljubljana),
+            "Sun, 20 Dec 2015 09:00:00 CET"
+        );
     }
 }

@@ -23,6 +23,11 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true)]
     pub debug: bool,
 
+    /// Print the settings (each CLI config option, its value and source, secrets masked; the
+    /// mode and why) and exit 3, as st2client; needs no command.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+
     /// Options that point `st2` at a StackStorm cluster.
     #[command(flatten)]
     pub remote: RemoteArgs,
@@ -497,8 +502,9 @@ pub(crate) enum KeyCommand {
         /// User of user-scope items (default: [system_user] user; on a cluster, yourself).
         #[arg(short, long)]
         user: Option<String>,
-        /// Show at most this many items.
-        #[arg(short = 'n', long)]
+        /// Show at most this many items; -1: all of them (on a cluster, fetched 100 at a
+        /// time).
+        #[arg(short = 'n', long, value_parser = last_count, allow_negative_numbers = true)]
         last: Option<usize>,
     },
     /// Show one item.
@@ -819,6 +825,17 @@ pub(crate) enum ActionCommand {
     Execute(RunArgs),
 }
 
+/// `-n N` of `key list` and `execution list`: a count, or `-1` for all of them (st2client's
+/// "Use -n -1 to fetch the full result set").
+fn last_count(text: &str) -> Result<usize, String> {
+    match text.trim() {
+        "-1" => Ok(usize::MAX),
+        count => count
+            .parse::<usize>()
+            .map_err(|_| format!("{text:?} is not a number of items (or -1 for all of them)")),
+    }
+}
+
 /// The status words `--status` takes: the store's, so that a typo is a usage error.
 fn execution_statuses() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
@@ -831,8 +848,15 @@ fn execution_statuses() -> clap::builder::PossibleValuesParser {
 pub(crate) enum ExecutionCommand {
     /// List executions, newest first (-s asc: oldest).
     List {
-        /// How many to show.
-        #[arg(short = 'n', long = "last", default_value_t = 50, value_name = "N")]
+        /// How many to show; -1: all of them (on a cluster, fetched 100 at a time).
+        #[arg(
+            short = 'n',
+            long = "last",
+            default_value = "50",
+            value_name = "N",
+            value_parser = last_count,
+            allow_negative_numbers = true
+        )]
         last: usize,
         /// Only executions of this action.
         #[arg(long = "action", value_name = "ACTION")]
@@ -970,7 +994,8 @@ pub(crate) struct ReRunArgs {
 /// `run` word decides the subcommand in both, and what follows is read by the same
 /// definitions (a test compares them).
 pub(crate) fn parse_st2() -> St2Cli {
-    let args = st2_args(std::env::args_os().collect());
+    let mut args = st2_args(std::env::args_os().collect());
+    print_config_without_command(&mut args);
     match args.get(1..).unwrap_or_default() {
         [flag] if flag == "--version" || flag == "-V" => version_only("st2")
             .try_get_matches_from(&args)
@@ -988,6 +1013,15 @@ pub(crate) fn parse_st2() -> St2Cli {
         _ => {}
     }
     St2Cli::parse_from(args)
+}
+
+/// `st2 --print-config` needs no command (st2client's `shell.py` appends `action list` to
+/// such a line, a command it never runs): the same here, so that the tree parses it.
+fn print_config_without_command(args: &mut Vec<std::ffi::OsString>) {
+    let rest = args.get(1..).unwrap_or_default();
+    if rest.iter().any(|arg| arg == "--print-config") && subcommand_word(rest).is_none() {
+        args.extend(["action".into(), "list".into()]);
+    }
 }
 
 /// `st2ctl --version` as [`parse_st2`] answers `st2 --version`; the rest by the whole tree.

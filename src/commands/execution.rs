@@ -168,7 +168,7 @@ fn tail(
     let mut write = |pieces: &[OutputPiece]| {
         let mut out = std::io::stdout().lock();
         for piece in pieces {
-            let written = if include_metadata {
+            let written = if include_metadata && !piece.note {
                 let mut line =
                     format!("[{}][{}] ", piece.timestamp, piece.stream.as_str()).into_bytes();
                 line.extend(&piece.data);
@@ -233,8 +233,8 @@ fn list(
                 execution.action_ref.clone(),
                 execution.user.clone(),
                 status_text(execution),
-                human_time(Some(&execution.start_timestamp)),
-                human_time(execution.end_timestamp.as_deref()),
+                context.printer.time(Some(&execution.start_timestamp)),
+                context.printer.time(execution.end_timestamp.as_deref()),
             ]
         })
         .collect();
@@ -362,11 +362,11 @@ pub(crate) fn show(record: &ExecutionView, options: &ShowOptions, context: &Cont
     field("status", &json!(status_text(record)));
     field(
         "start_timestamp",
-        &json!(human_time(Some(&record.start_timestamp))),
+        &json!(context.printer.time(Some(&record.start_timestamp))),
     );
     field(
         "end_timestamp",
-        &json!(human_time(record.end_timestamp.as_deref())),
+        &json!(context.printer.time(record.end_timestamp.as_deref())),
     );
     if options.detail {
         field("elapsed_seconds", &json!(elapsed(record)));
@@ -469,11 +469,11 @@ fn show_workflow(record: &ExecutionView, options: &ShowOptions, context: &Contex
     }
     field(
         "start_timestamp",
-        &json!(human_time(Some(&record.start_timestamp))),
+        &json!(context.printer.time(Some(&record.start_timestamp))),
     );
     field(
         "end_timestamp",
-        &json!(human_time(record.end_timestamp.as_deref())),
+        &json!(context.printer.time(record.end_timestamp.as_deref())),
     );
     if options.detail {
         field("elapsed_seconds", &json!(elapsed(record)));
@@ -495,7 +495,15 @@ fn show_workflow(record: &ExecutionView, options: &ShowOptions, context: &Contex
     }
     let mut rows = Vec::new();
     let any_workflow = has_workflow_rows(&record.children);
-    child_rows(&record.children, 0, options.depth, any_workflow, &mut rows);
+    let printer = &context.printer;
+    child_rows(
+        &record.children,
+        0,
+        options.depth,
+        any_workflow,
+        &mut rows,
+        printer,
+    );
     context
         .printer
         .table(&["id", "status", "task", "action", "start_timestamp"], rows);
@@ -517,6 +525,7 @@ fn child_rows(
     depth: Option<usize>,
     any_workflow: bool,
     rows: &mut Vec<Vec<String>>,
+    printer: &crate::output::Printer,
 ) {
     if depth.is_some_and(|depth| level >= depth) {
         return;
@@ -532,9 +541,16 @@ fn child_rows(
             status_text(child),
             child.task_name().unwrap_or_default().to_string(),
             child.action_ref.clone(),
-            human_time(Some(&child.start_timestamp)),
+            printer.time(Some(&child.start_timestamp)),
         ]);
-        child_rows(&child.children, level + 1, depth, any_workflow, rows);
+        child_rows(
+            &child.children,
+            level + 1,
+            depth,
+            any_workflow,
+            rows,
+            printer,
+        );
     }
 }
 
@@ -652,17 +668,6 @@ fn status_text(record: &ExecutionView) -> String {
     }
 }
 
-/// `Wed, 25 Nov 2026 10:00:00 UTC`, as upstream's CLI prints timestamps.
-fn human_time(timestamp: Option<&str>) -> String {
-    let Some(text) = timestamp else {
-        return String::new();
-    };
-    match text.parse::<jiff::Timestamp>() {
-        Ok(ts) => ts.strftime("%a, %d %b %Y %H:%M:%S UTC").to_string(),
-        Err(_) => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,14 +691,5 @@ mod tests {
         assert_eq!(reset_tasks(&[], &[]), Some(Vec::new()));
         assert_eq!(reset_tasks(&words(&["x"]), &words(&["y"])), None);
         assert_eq!(reset_tasks(&[], &words(&["y"])), None);
-    }
-
-    #[test]
-    fn timestamps_as_upstream_prints_them() {
-        assert_eq!(
-            human_time(Some("2026-11-25T10:00:00.123456Z")),
-            "Wed, 25 Nov 2026 10:00:00 UTC"
-        );
-        assert_eq!(human_time(None), "");
     }
 }

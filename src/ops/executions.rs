@@ -143,6 +143,10 @@ pub(crate) struct OutputPiece {
     pub(crate) data: Vec<u8>,
     /// When it came (RFC 3339, UTC, microseconds).
     pub(crate) timestamp: String,
+    /// Not the execution's output but a line of the tail's own about a workflow's tasks
+    /// (`Child execution (task=T) ID has started.`, remote mode): written as it is, never
+    /// with metadata.
+    pub(crate) note: bool,
 }
 
 /// How following an execution's output ended.

@@ -21,6 +21,9 @@ use std::time::Duration;
 use super::cli_config::CliConfig;
 use super::env;
 
+/// How a secret is shown (`redact::MASK`, which sits above this layer).
+const MASK: &str = "********";
+
 /// Where st2client's endpoints are when nothing says otherwise (`st2client/client.py`).
 pub(crate) const DEFAULT_BASE_URL: &str = "http://127.0.0.1";
 /// `DEFAULT_API_PORT`.
@@ -62,6 +65,8 @@ pub(crate) struct ClientArgs {
     pub mode: Option<String>,
     /// `--http-timeout`.
     pub http_timeout: Option<String>,
+    /// `--debug`.
+    pub debug: bool,
 }
 
 /// Where a setting's value came from.
@@ -186,6 +191,20 @@ impl fmt::Debug for BasicAuth {
     }
 }
 
+/// One option of the CLI config as `--print-config` shows it: the value it resolved to
+/// (from a flag, the environment, the file or the default) and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigOption {
+    /// `general`, `cli`, `credentials`, `api`, `auth` or `stream`.
+    pub section: &'static str,
+    /// The option.
+    pub key: &'static str,
+    /// As st2client prints it (`None`, `True`, `False`, the text), secrets as `********`.
+    pub shown: String,
+    /// Where the value came from.
+    pub source: Source,
+}
+
 /// A setting that cannot be used: one line naming it and its source (exit 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -227,6 +246,15 @@ pub(crate) struct ClientSettings {
     pub cache_token: bool,
     /// Each request's timeout; a stream's longest silence.
     pub http_timeout: Sourced<Duration>,
+    /// `--debug` or `[cli] debug`: debug logs on stderr.
+    pub debug: bool,
+    /// `[general] silence_ssl_warnings`: no warning when `cacert = false` turns certificate
+    /// checks off.
+    pub silence_ssl_warnings: bool,
+    /// `[cli] timezone` (`UTC` by default): the zone times are shown in.
+    pub timezone: Sourced<jiff::tz::TimeZone>,
+    /// Every option of the CLI config, resolved, in st2client's order (`--print-config`).
+    pub options: Vec<ConfigOption>,
 }
 
 /// Reads the environment (a parameter, so that tests give their own).
@@ -356,11 +384,12 @@ impl ClientSettings {
             format!("{}:{STREAM_PORT}/{version}", base.value),
         )?;
 
-        let verify = match resolver.pick(
+        let cacert = resolver.pick(
             args.cacert.as_deref(),
             ("--cacert", env::ST2_CACERT),
             ("general", "cacert", "[general] cacert"),
-        ) {
+        );
+        let verify = match cacert.clone() {
             None => Sourced {
                 value: Verify::System,
                 source: Source::Default,
@@ -409,10 +438,48 @@ impl ClientSettings {
                 })
             })
             .transpose()?;
-        let cache_token = config
-            .get_bool("cli", "cache_token")
-            .map_err(|err| resolver.file_error(&err))?
-            .unwrap_or(true);
+        let cache_token = resolver.flag_or_file_bool(
+            false,
+            ("", ""),
+            ("cli", "cache_token", "[cli] cache_token"),
+            true,
+        )?;
+        let debug = resolver.flag_or_file_bool(
+            args.debug,
+            ("--debug", ""),
+            ("cli", "debug", "[cli] debug"),
+            false,
+        )?;
+        let silence_ssl_warnings = resolver.flag_or_file_bool(
+            false,
+            ("", ""),
+            (
+                "general",
+                "silence_ssl_warnings",
+                "[general] silence_ssl_warnings",
+            ),
+            false,
+        )?;
+        let silence_schema_output = resolver.flag_or_file_bool(
+            false,
+            ("", ""),
+            (
+                "general",
+                "silence_schema_output",
+                "[general] silence_schema_output",
+            ),
+            true,
+        )?;
+        let timezone_name = resolver
+            .pick(None, ("", ""), ("cli", "timezone", "[cli] timezone"))
+            .unwrap_or(Sourced {
+                value: "UTC".into(),
+                source: Source::Default,
+            });
+        let timezone = Sourced {
+            value: time_zone(&timezone_name.value, &timezone_name.source)?,
+            source: timezone_name.source.clone(),
+        };
         let http_timeout = match resolver.pick(
             args.http_timeout.as_deref(),
             ("--http-timeout", env::ST2_HTTP_TIMEOUT),
@@ -482,6 +549,84 @@ impl ClientSettings {
             }
         };
 
+        let options = {
+            let shown = |value: Option<&Sourced<String>>, secret: bool| match value {
+                Some(given) if secret => (MASK.to_string(), given.source.clone()),
+                Some(given) => (given.value.clone(), given.source.clone()),
+                None => ("None".to_string(), Source::Default),
+            };
+            let boolean = |value: &Sourced<bool>| {
+                (
+                    if value.value { "True" } else { "False" }.to_string(),
+                    value.source.clone(),
+                )
+            };
+            let file_only = |section: &'static str, key: &'static str, option: &'static str| {
+                resolver.pick(None, ("", ""), (section, key, option))
+            };
+            let api_key = resolver.pick(
+                args.api_key.as_deref(),
+                ("--api-key", env::ST2_API_KEY),
+                ("credentials", "api_key", "[credentials] api_key"),
+            );
+            let basic = basic_auth.as_ref().map(|basic| Sourced {
+                value: format!("{}:{MASK}", basic.value.user),
+                source: basic.source.clone(),
+            });
+            let seconds = Sourced {
+                value: format!("{}", http_timeout.value.as_secs_f64()),
+                source: http_timeout.source.clone(),
+            };
+            let rows: Vec<(&'static str, &'static str, (String, Source))> = vec![
+                ("general", "base_url", shown(Some(&base), false)),
+                ("general", "api_version", shown(Some(&api_version), false)),
+                ("general", "cacert", shown(cacert.as_ref(), false)),
+                (
+                    "general",
+                    "silence_ssl_warnings",
+                    boolean(&silence_ssl_warnings),
+                ),
+                (
+                    "general",
+                    "silence_schema_output",
+                    boolean(&silence_schema_output),
+                ),
+                ("cli", "debug", boolean(&debug)),
+                ("cli", "cache_token", boolean(&cache_token)),
+                ("cli", "timezone", shown(Some(&timezone_name), false)),
+                ("cli", "http_timeout", shown(Some(&seconds), false)),
+                (
+                    "credentials",
+                    "username",
+                    shown(
+                        file_only("credentials", "username", "[credentials] username").as_ref(),
+                        false,
+                    ),
+                ),
+                (
+                    "credentials",
+                    "password",
+                    shown(
+                        file_only("credentials", "password", "[credentials] password").as_ref(),
+                        true,
+                    ),
+                ),
+                ("credentials", "api_key", shown(api_key.as_ref(), true)),
+                ("credentials", "basic_auth", shown(basic.as_ref(), false)),
+                ("api", "url", shown(Some(&api_url), false)),
+                ("auth", "url", shown(Some(&auth_url), false)),
+                ("stream", "url", shown(Some(&stream_url), false)),
+            ];
+            rows.into_iter()
+                .map(|(section, key, (shown, source))| ConfigOption {
+                    section,
+                    key,
+                    shown,
+                    source,
+                })
+                .collect()
+        };
+
         Ok(ClientSettings {
             mode,
             mode_reason,
@@ -497,21 +642,18 @@ impl ClientSettings {
             verify,
             credential,
             basic_auth,
-            cache_token,
+            cache_token: cache_token.value,
             http_timeout,
+            debug: debug.value,
+            silence_ssl_warnings: silence_ssl_warnings.value,
+            timezone,
+            options,
         })
     }
 
     /// What `--debug` says about the settings: one line each, secrets masked.
     pub(crate) fn describe(&self) -> Vec<String> {
-        let mut lines = vec![format!(
-            "mode: {} ({})",
-            match self.mode {
-                Mode::Local => "local",
-                Mode::Remote => "remote",
-            },
-            self.mode_reason
-        )];
+        let mut lines = vec![self.mode_line()];
         if self.mode == Mode::Local {
             return lines;
         }
@@ -527,26 +669,11 @@ impl ClientSettings {
         ] {
             lines.push(format!("{name} URL: {} (from {})", url.value, url.source));
         }
-        lines.push(format!(
-            "TLS: {} (from {})",
-            match &self.verify.value {
-                Verify::System => "verified against the system's CAs".to_string(),
-                Verify::CaFile(path) => format!("verified against {}", path.display()),
-                Verify::Off => "NOT verified".to_string(),
-            },
-            self.verify.source
-        ));
-        lines.push(match &self.credential {
-            Some(credential) => format!(
-                "credential: {} (from {})",
-                credential.value.describe(),
-                credential.source
-            ),
-            None => "credential: none".into(),
-        });
+        lines.push(self.tls_line());
+        lines.push(self.credential_line());
         if let Some(basic) = &self.basic_auth {
             lines.push(format!(
-                "basic auth: {}:******** (from {})",
+                "basic auth: {}:{MASK} (from {})",
                 basic.value.user, basic.source
             ));
         }
@@ -556,6 +683,84 @@ impl ClientSettings {
             self.http_timeout.source
         ));
         lines
+    }
+
+    /// What `--print-config` prints: every option of the CLI config as it resolved (from a
+    /// flag, the environment, the file or the default), with where it came from, in
+    /// st2client's layout (`[section]`, then `key = value`); then the mode and why, the CLI
+    /// config read, the one credential and how certificates are checked. **[fix]** st2client
+    /// prints the file's options only, its password and API key in clear, and neither the
+    /// mode nor the endpoints it derives.
+    pub(crate) fn print_config(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut section = "";
+        for option in &self.options {
+            if option.section != section {
+                section = option.section;
+                lines.push(format!("[{section}]"));
+            }
+            lines.push(format!(
+                "{} = {}  ({})",
+                option.key,
+                option.shown,
+                origin(&option.source)
+            ));
+        }
+        lines.push(String::new());
+        lines.push(self.mode_line());
+        lines.push(match &self.config_file {
+            Some(path) => format!("CLI config: {}", path.display()),
+            None => format!(
+                "CLI config: none (st2 login writes {})",
+                self.login_config_file.display()
+            ),
+        });
+        lines.push(self.credential_line());
+        lines.push(self.tls_line());
+        lines
+    }
+
+    fn mode_line(&self) -> String {
+        format!(
+            "mode: {} ({})",
+            match self.mode {
+                Mode::Local => "local",
+                Mode::Remote => "remote",
+            },
+            self.mode_reason
+        )
+    }
+
+    fn tls_line(&self) -> String {
+        format!(
+            "TLS: {} (from {})",
+            match &self.verify.value {
+                Verify::System => "verified against the system's CAs".to_string(),
+                Verify::CaFile(path) => format!("verified against {}", path.display()),
+                Verify::Off => "NOT verified".to_string(),
+            },
+            self.verify.source
+        )
+    }
+
+    fn credential_line(&self) -> String {
+        match &self.credential {
+            Some(credential) => format!(
+                "credential: {} (from {})",
+                credential.value.describe(),
+                credential.source
+            ),
+            None => "credential: none".into(),
+        }
+    }
+}
+
+/// Where a value came from, after it in `--print-config`: `from ST2_API_URL`, `default`.
+fn origin(source: &Source) -> String {
+    match source {
+        Source::Default => "default".into(),
+        Source::Derived(base) => format!("derived from the base URL, {}", origin(base)),
+        other => format!("from {other}"),
     }
 }
 
@@ -603,6 +808,41 @@ impl Resolver<'_> {
                     option,
                 },
             })
+    }
+
+    /// A boolean: `true` when the flag is given, else the file's value (`ConfigParser`'s
+    /// spellings), else `default`.
+    fn flag_or_file_bool(
+        &self,
+        flag_given: bool,
+        (flag, _): (&'static str, &'static str),
+        (section, key, option): (&'static str, &'static str, &'static str),
+        default: bool,
+    ) -> Result<Sourced<bool>, ClientSettingsError> {
+        if flag_given {
+            return Ok(Sourced {
+                value: true,
+                source: Source::Flag(flag),
+            });
+        }
+        let from_file = match self.file {
+            Some(path) => self
+                .config
+                .get_bool(section, key)
+                .map_err(|err| self.file_error(&err))?
+                .map(|value| Sourced {
+                    value,
+                    source: Source::File {
+                        path: path.to_path_buf(),
+                        option,
+                    },
+                }),
+            None => None,
+        };
+        Ok(from_file.unwrap_or(Sourced {
+            value: default,
+            source: Source::Default,
+        }))
     }
 
     fn file_error(&self, message: &str) -> ClientSettingsError {
@@ -677,6 +917,21 @@ impl Resolver<'_> {
         }
         Ok(None)
     }
+}
+
+/// `[cli] timezone`: an IANA name (`Europe/Ljubljana`), looked up as pytz does it (any case)
+/// in the system's time zone database, else the copy built in (as pytz has its own).
+fn time_zone(name: &str, source: &Source) -> Result<jiff::tz::TimeZone, ClientSettingsError> {
+    let trimmed = name.trim();
+    if trimmed.eq_ignore_ascii_case("UTC") {
+        return Ok(jiff::tz::TimeZone::UTC);
+    }
+    jiff::tz::TimeZone::get(trimmed).map_err(|_| {
+        ClientSettingsError(format!(
+            "unknown time zone {name:?} (from {source}): use an IANA time zone name such as \
+             UTC or Europe/Paris"
+        ))
+    })
 }
 
 /// The base URL as given, checked: `http(s)://host` with no port and no path (**[fix]**:
@@ -920,6 +1175,74 @@ mod tests {
         assert!(settings
             .config_error
             .is_some_and(|problem| problem.contains("/nonexistent/st2.conf")));
+    }
+
+    #[test]
+    fn print_config_shows_every_option_with_its_source_and_masks_secrets() {
+        let config = "[credentials]\nusername = st2admin\npassword = s3cr3t-pw\n\
+                      [cli]\ncache_token = no\ntimezone = Europe/Ljubljana\n";
+        let settings = load_with(
+            &ClientArgs {
+                api_key: Some("s3cr3t-key".into()),
+                ..ClientArgs::default()
+            },
+            &[("ST2_API_URL", "https://env/api/v1")],
+            Some(config),
+        )
+        .unwrap();
+        let text = settings.print_config().join("\n");
+        assert!(
+            !text.contains("s3cr3t-pw") && !text.contains("s3cr3t-key"),
+            "{text}"
+        );
+        for expected in [
+            "[general]\nbase_url = http://127.0.0.1  (default)\n",
+            "cacert = None  (default)",
+            "silence_ssl_warnings = False  (default)",
+            "cache_token = False  (from [cli] cache_token in ",
+            "timezone = Europe/Ljubljana  (from [cli] timezone in ",
+            "username = st2admin  (from [credentials] username in ",
+            "password = ********  (from [credentials] password in ",
+            "api_key = ********  (from --api-key)",
+            "basic_auth = None  (default)",
+            "[api]\nurl = https://env/api/v1  (from ST2_API_URL)",
+            "[auth]\nurl = http://127.0.0.1:9100  (derived from the base URL, default)",
+            "\n\nmode: remote (the API URL is set by ST2_API_URL)\nCLI config: ",
+            "credential: API key ******** (from --api-key)",
+            "TLS: verified against the system's CAs (from the default)",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_time_zone_is_an_iana_name_and_a_wrong_one_names_the_option() {
+        let settings = load_with(&ClientArgs::default(), &[], None).unwrap();
+        assert_eq!(settings.timezone.value, jiff::tz::TimeZone::UTC);
+        let err = load_with(
+            &ClientArgs::default(),
+            &[],
+            Some("[cli]\ntimezone = Mars/Olympus_Mons\n"),
+        )
+        .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("unknown time zone \"Mars/Olympus_Mons\" (from [cli] timezone in "),
+            "{err}"
+        );
+        // Any case, as pytz looks names up.
+        let settings = load_with(
+            &ClientArgs::default(),
+            &[],
+            Some("[cli]\ntimezone = europe/ljubljana\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.timezone.value.iana_name(),
+            Some("Europe/Ljubljana")
+        );
+        let utc = load_with(&ClientArgs::default(), &[], Some("[cli]\ntimezone = utc\n")).unwrap();
+        assert_eq!(utc.timezone.value, jiff::tz::TimeZone::UTC);
     }
 
     #[test]

@@ -618,6 +618,43 @@ impl SshSettings {
     }
 }
 
+impl Settings {
+    /// What `--print-config` says in local mode: the `st2.conf` read and the base path, each
+    /// with where it came from (`overrides` as [`Settings::load`] was given them).
+    pub(crate) fn describe_local(&self, overrides: &Overrides) -> Vec<String> {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+        let config = match (&self.config_file, &overrides.config_file) {
+            (Some(path), Some(_)) => format!("st2.conf: {} (from --config-file)", path.display()),
+            (Some(path), None) if set(env::ST2_CONF) => {
+                format!("st2.conf: {} (from {})", path.display(), env::ST2_CONF)
+            }
+            (Some(path), None) => format!("st2.conf: {} (default)", path.display()),
+            (None, _) => {
+                format!("st2.conf: none ({DEFAULT_CONFIG_FILE} does not exist; built-in defaults)")
+            }
+        };
+        let in_file = self.config_file.as_deref().is_some_and(|path| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| Ini::parse(&text).ok())
+                .is_some_and(|ini| ini.get("system", "base_path").is_some())
+        });
+        let from = if overrides.base_path.is_some() {
+            "from --base-path".to_string()
+        } else if set(env::ST2_BASE_PATH) {
+            format!("from {}", env::ST2_BASE_PATH)
+        } else if in_file {
+            "from [system] base_path in st2.conf".to_string()
+        } else {
+            "default".to_string()
+        };
+        vec![
+            config,
+            format!("base path: {} ({from})", self.base_path.display()),
+        ]
+    }
+}
+
 /// `packs_base_paths` as upstream splits it: on `:`, a trailing `:` dropped, empty entries and
 /// duplicates removed, order kept (`st2common/st2common/content/utils.py`).
 fn split_packs_base_paths(value: &str) -> Vec<PathBuf> {

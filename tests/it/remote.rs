@@ -1719,3 +1719,407 @@ fn pack_update_installs_the_indexs_newer_versions_through_the_pack_workflow() {
     }
     cluster.server.assert_clean();
 }
+
+/// A port on 127.0.0.1 where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn auto_login_skips_an_auth_server_it_cannot_reach_and_stops_on_refused_credentials() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    std::fs::create_dir_all(cluster.config_path().parent().unwrap()).unwrap();
+    let config = |password: &str| {
+        std::fs::write(
+            cluster.config_path(),
+            format!("[credentials]\nusername = {USER}\npassword = {password}\n"),
+        )
+        .unwrap();
+    };
+    config(PASSWORD);
+    // Unreachable: as st2client, one warning, then the command goes on without a credential
+    // (here the cluster wants one: its 401 is the error).
+    let unreachable = format!("http://127.0.0.1:{}/auth/v1", closed_port());
+    let output = cluster
+        .home
+        .bare_command("st2")
+        .args([
+            "--api-url",
+            &cluster.server.api_url(),
+            "--auth-url",
+            &unreachable,
+        ])
+        .args(["key", "list"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "warning: Auth API server is not available, skipping authentication (cannot \
+             reach POST {unreachable}/tokens (URL from --auth-url): "
+        )),
+        "{}",
+        show(&output)
+    );
+    assert!(
+        lines[1].starts_with("error: Unauthorized - One of Token or API key required."),
+        "{}",
+        show(&output)
+    );
+    let requests = cluster.server.requests();
+    assert_eq!(requests.len(), 1, "{:?}", cluster.server.lines());
+    assert!(requests[0].line().starts_with("GET /api/v1/keys/"));
+    assert_eq!(requests[0].header("x-auth-token"), None);
+    assert_eq!(requests[0].problems, ["no credential"]);
+    cluster.server.clear();
+    // Reached, and the credentials refused: st2client's words, and nothing else is sent.
+    config("wrong");
+    let output = cluster.st2(Auth::Nothing, &["key", "list"]);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: Failed to authenticate with credentials provided in the config (user \
+             {USER}, from [credentials] username in {}): Invalid or missing credentials \
+             (HTTP 401 from POST ",
+            cluster.config_path().display()
+        )),
+        "{}",
+        show(&output)
+    );
+    assert!(!stderr.contains("wrong"), "{stderr}");
+    assert_eq!(cluster.server.lines(), ["POST /auth/v1/tokens"]);
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn key_list_beyond_100_fetches_pages_of_100() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    cluster.server.world(|world| {
+        // RBAC on, a user who is not an admin: no page above 100, no -1.
+        world.max_page_size = Some(100);
+        for n in 0..260 {
+            let name = format!("p{n:03}");
+            world.keys.insert(
+                ("st2kv.system".into(), String::new(), name.clone()),
+                json!({"name": name, "value": "v", "secret": false, "encrypted": false,
+                       "scope": "st2kv.system", "uid": format!("key_value_pair:st2kv.system:{name}"),
+                       "id": "65f0ffff0000000000000001"}),
+            );
+        }
+    });
+    let names = |output: &Output| -> Vec<String> {
+        let items: Value = serde_json::from_slice(&output.stdout).unwrap();
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let output = cluster.st2(Auth::Token, &["key", "list", "-n", "250", "-p", "p", "-j"]);
+    assert_exit(&output, 0);
+    let listed = names(&output);
+    assert_eq!(listed.len(), 250);
+    // st2client's -j order is the reverse of the answer's.
+    assert!(listed.contains(&"p000".to_string()) && listed.contains(&"p249".to_string()));
+    assert!(!listed.contains(&"p250".to_string()));
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&prefix=p",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&offset=100&prefix=p",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=50&offset=200&prefix=p",
+        ]
+    );
+    cluster.server.clear();
+    // -n -1: all of them, 100 at a time, until a page comes back short.
+    let output = cluster.st2(Auth::Token, &["key", "list", "-n", "-1", "-j"]);
+    assert_exit(&output, 0);
+    assert_eq!(names(&output).len(), 261);
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&offset=100",
+            "GET /api/v1/keys/?decrypt=false&scope=all&limit=100&offset=200",
+        ]
+    );
+    cluster.server.clear();
+    // At most 100: one request, as st2client sends it.
+    let output = cluster.st2(Auth::Token, &["key", "list", "-n", "100", "-j"]);
+    assert_exit(&output, 0);
+    assert_eq!(names(&output).len(), 100);
+    assert_eq!(
+        cluster.server.lines(),
+        ["GET /api/v1/keys/?decrypt=false&scope=all&limit=100"]
+    );
+    let bad = cluster.st2(Auth::Token, &["key", "list", "-n", "-2"]);
+    assert_exit(&bad, 2);
+    assert!(
+        text(&bad.stderr).contains("\"-2\" is not a number of items (or -1 for all of them)"),
+        "{}",
+        show(&bad)
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn execution_list_beyond_100_fetches_pages_of_100() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    cluster.server.world(|world| {
+        world.max_page_size = Some(100);
+        for n in 0..150 {
+            let id = format!("65f0c0ffee00000000{n:06x}");
+            world.executions.insert(
+                id.clone(),
+                execution(&id, "succeeded", json!({"cmd": "date"})),
+            );
+        }
+    });
+    let output = cluster.st2(Auth::Token, &["execution", "list", "-n", "-1", "-j"]);
+    assert_exit(&output, 0);
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 151);
+    let attributes = "include_attributes=id%2Caction.ref%2Ccontext.user%2Cstatus%2C\
+                      start_timestamp%2Cend_timestamp";
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            format!("GET /api/v1/executions/?limit=100&parent=null&sort_desc=True&{attributes}"),
+            format!(
+                "GET /api/v1/executions/?limit=100&offset=100&parent=null&sort_desc=True&\
+                 {attributes}"
+            ),
+        ]
+    );
+    cluster.server.assert_clean();
+}
+
+/// A running orquesta workflow `id` whose one task `task` is `child`.
+fn running_workflow(cluster: &Cluster, id: &str) {
+    cluster.server.world(|world| {
+        world.executions.insert(
+            id.into(),
+            workflow_execution(id, "orquesta", "running", None),
+        );
+    });
+}
+
+#[test]
+fn tail_of_a_workflow_whose_stream_breaks_reconnects_then_polls() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let id = "65f0c0ffee0000000000ac01";
+    let child = "65f0c0ffee0000000000ac02";
+    running_workflow(&cluster, id);
+    let task = |status: &str| {
+        EventStep::Event(
+            "st2.execution__update",
+            task_of("orquesta", child, id, "t1", status),
+        )
+    };
+    cluster.server.world(|world| {
+        world.general_streams.insert(
+            id.into(),
+            std::collections::VecDeque::from([
+                vec![
+                    task("running"),
+                    output_event(child, "stdout", "one\n"),
+                    EventStep::Close,
+                ],
+                vec![
+                    output_event(child, "stdout", "two\n"),
+                    task("succeeded"),
+                    EventStep::Event(
+                        "st2.execution__update",
+                        workflow_execution(id, "orquesta", "succeeded", None),
+                    ),
+                ],
+            ]),
+        );
+    });
+    let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Child execution (task=t1) {child} has started.\n\none\ntwo\n\nChild execution \
+             (task=t1) {child} has finished (status=succeeded).\n\nExecution {id} has \
+             completed (status=succeeded).\n"
+        ),
+        "{}",
+        show(&output)
+    );
+    assert_eq!(text(&output.stderr), "");
+    let stream = format!(
+        "GET /stream/v1/stream?end_event=st2.execution__update&end_execution_id={id}&\
+         events=st2.execution__update%2Cst2.execution.output__create"
+    );
+    let after = format!("GET /api/v1/executions/{id}?include_attributes=id%2Cstatus%2Cchildren");
+    assert_eq!(
+        cluster.server.lines(),
+        [
+            format!("GET /api/v1/executions/{id}"),
+            stream.clone(),
+            after.clone(),
+            stream,
+            after,
+        ]
+    );
+    let requests = cluster.server.requests();
+    assert_eq!(requests[1].header("x-auth-token"), Some(TOKEN));
+    assert_eq!(requests[1].header("accept"), Some("text/event-stream"));
+    cluster.server.assert_clean();
+    // Broken twice: polled to the end, with a warning.
+    let id = "65f0c0ffee0000000000ac03";
+    running_workflow(&cluster, id);
+    cluster.server.world(|world| {
+        world.general_streams.insert(
+            id.into(),
+            std::collections::VecDeque::from([vec![EventStep::Close], vec![EventStep::Close]]),
+        );
+        world.progress.insert(
+            id.into(),
+            ["running", "running", "running", "failed"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        );
+    });
+    let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        text(&output.stdout),
+        format!("\nExecution {id} has completed (status=failed).\n")
+    );
+    assert!(
+        text(&output.stderr).contains("waiting for the end by polling"),
+        "{}",
+        show(&output)
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn tail_of_a_workflow_that_ended_before_its_stream_opened() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let id = "65f0c0ffee0000000000ac04";
+    running_workflow(&cluster, id);
+    cluster.server.world(|world| {
+        // Running when first asked, over once the stream is open; the stream says nothing.
+        world.progress.insert(
+            id.into(),
+            ["running", "succeeded"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        );
+        world
+            .output
+            .insert(id.into(), vec![("stdout".into(), "done\n".into())]);
+        world
+            .general_streams
+            .insert(id.into(), std::collections::VecDeque::from([vec![]]));
+    });
+    let started = Instant::now();
+    let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
+    assert_exit(&output, 0);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        text(&output.stdout),
+        format!("done\n\nExecution {id} has completed (status=succeeded).\n")
+    );
+    assert_eq!(
+        cluster.server.lines()[2..],
+        [
+            format!("GET /api/v1/executions/{id}?include_attributes=id%2Cstatus%2Cchildren"),
+            format!("GET /api/v1/executions/{id}"),
+            format!("GET /api/v1/executions/{id}/output"),
+        ]
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn run_following_its_output_reconnects_once_then_polls() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    // The execution `st2 run` starts next (the stand-in's ids come in order).
+    let id = "65f0c0ffee0000000000ab11";
+    cluster.server.world(|world| {
+        world.output.insert(id.into(), Vec::new());
+        world.stream_scripts.insert(
+            id.into(),
+            std::collections::VecDeque::from([
+                vec![
+                    StreamStep::Output("stdout", "first\n".into()),
+                    StreamStep::Close,
+                ],
+                vec![
+                    StreamStep::Output("stderr", "second\n".into()),
+                    StreamStep::Finish("succeeded"),
+                ],
+            ]),
+        );
+    });
+    let output = cluster.st2(Auth::Token, &["run", "core.local", "cmd=date", "--tail"]);
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    // "first" once: the second stream's replay of it is skipped.
+    assert!(stdout.starts_with("first\n\nid: "), "{}", show(&output));
+    assert_eq!(stdout.matches("first").count(), 1, "{stdout}");
+    assert!(
+        text(&output.stderr).contains("second\n"),
+        "{}",
+        show(&output)
+    );
+    let output_stream = format!("GET /stream/v1/executions/{id}/output");
+    assert_eq!(
+        cluster.server.lines()[3..],
+        [
+            output_stream.clone(),
+            output_stream,
+            format!("GET /api/v1/executions/{id}"),
+        ]
+    );
+    cluster.server.assert_clean();
+    // Broken twice: polled to the end, the result printed as always.
+    let id = "65f0c0ffee0000000000ab12";
+    cluster.server.world(|world| {
+        world.output.insert(id.into(), Vec::new());
+        world.stream_scripts.insert(
+            id.into(),
+            std::collections::VecDeque::from([vec![StreamStep::Close], vec![StreamStep::Close]]),
+        );
+    });
+    cluster.server.clear();
+    let output = cluster.st2(Auth::Token, &["run", "core.local", "cmd=date", "--tail"]);
+    assert_exit(&output, 0);
+    assert!(
+        text(&output.stdout).contains("status: succeeded"),
+        "{}",
+        show(&output)
+    );
+    let streams = cluster
+        .server
+        .lines()
+        .iter()
+        .filter(|line| line.starts_with("GET /stream/"))
+        .count();
+    assert_eq!(streams, 2, "{:?}", cluster.server.lines());
+    cluster.server.assert_clean();
+}

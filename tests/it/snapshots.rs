@@ -744,6 +744,29 @@ fn help() {
     s.st2ctl("help_st2ctl_reload", &["reload", "--help"]);
 }
 
+#[test]
+fn print_config() {
+    let mut s = Session::new();
+    // Local mode: the CLI config is the `--config-file` st2.conf; nothing is set in it.
+    s.st2("print_config_local", &["--print-config"]);
+    // Remote mode, from flags (no request is sent): secrets masked, endpoints derived.
+    s.st2(
+        "print_config_remote",
+        &[
+            "--print-config",
+            "--url",
+            "https://st2.example",
+            "--api-key",
+            "s3cr3t-api-key",
+            "--basic-auth",
+            "proxy:pr0xy-pw",
+            "--cacert",
+            "false",
+            "--debug",
+        ],
+    );
+}
+
 /// `st2 execution re-run`: the new execution as `st2 run` prints it, with `-d`/`-j` its
 /// `context` (where it came from); the refusals.
 #[test]

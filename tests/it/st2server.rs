@@ -211,6 +211,8 @@ pub(crate) struct World {
     pub output: HashMap<String, Vec<(String, String)>>,
     /// What the output stream of a running execution sends after its replay.
     pub streams: HashMap<String, Vec<StreamStep>>,
+    /// The same, one script per connection, in order, before `streams`.
+    pub stream_scripts: HashMap<String, VecDeque<Vec<StreamStep>>>,
     /// (scope, user, name) -> item.
     pub keys: BTreeMap<(String, String, String), Value>,
     pub packs: Vec<Value>,
@@ -231,6 +233,54 @@ pub(crate) struct World {
     next_id: u64,
     /// How long a new execution stays `running` (`GET`s) before it ends.
     pub running_polls: usize,
+    /// st2api's `[api] max_page_size` for a user who is not an admin, RBAC on: a list's
+    /// `limit` above it, or `-1`, is refused (403). `None`: RBAC off (everyone is an admin).
+    pub max_page_size: Option<usize>,
+    /// Scripts of the general stream (`GET /stream/v1/stream`) by `end_execution_id`, one per
+    /// connection, in order; when none is left, `workflow_events` is played.
+    pub general_streams: HashMap<String, VecDeque<Vec<EventStep>>>,
+}
+
+/// One step of a scripted general stream.
+#[derive(Debug, Clone)]
+pub(crate) enum EventStep {
+    /// Send this event. An `st2.execution__update` also becomes what the API answers for
+    /// that execution from then on.
+    Event(&'static str, Value),
+    /// Close the connection.
+    Close,
+}
+
+/// `limit` and `offset` of a list request as st2api's `validate_limit_query_param` checks
+/// them: `(offset, limit)` (`usize::MAX` for `-1`), or the refusal.
+fn page(query: &[(String, String)], max_page_size: Option<usize>) -> Result<(usize, usize), Reply> {
+    let offset = first(query, "offset")
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0);
+    let limit: i64 = first(query, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100);
+    match (limit, max_page_size) {
+        (-1, Some(_)) => Err(fault_reply(
+            403,
+            "Administrator access required to be able to specify limit=-1 and retrieve all \
+             the records",
+        )),
+        (-1, None) => Ok((offset, usize::MAX)),
+        (0, _) => Err(fault_reply(
+            400,
+            "Limit, \"0\" specified, must be a positive number or -1 for full result set.",
+        )),
+        (limit, _) if limit < 0 => Err(fault_reply(
+            400,
+            &format!("Limit, \"{limit}\" specified, must be a positive number."),
+        )),
+        (limit, Some(max)) if limit as usize > max => Err(fault_reply(
+            403,
+            &format!("Limit \"{limit}\" specified, maximum value is \"{max}\""),
+        )),
+        (limit, _) => Ok((offset, limit as usize)),
+    }
 }
 
 impl World {
@@ -1114,9 +1164,10 @@ fn answer(
             Reply::Json(201, created, Vec::new())
         }
         ("GET", "/api/v1/executions") => {
-            let limit: usize = first(query, "limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(100);
+            let (offset, limit) = match page(query, world.max_page_size) {
+                Ok(page) => page,
+                Err(refused) => return refused,
+            };
             let mut all: Vec<&Value> = world.executions.values().collect();
             all.reverse();
             let list: Vec<Value> = all
@@ -1125,6 +1176,7 @@ fn answer(
                     first(query, "status").is_none_or(|s| e["status"] == s.as_str())
                         && first(query, "action").is_none_or(|a| e["action"]["ref"] == a.as_str())
                 })
+                .skip(offset)
                 .take(limit)
                 .map(|e| include(e, first(query, "include_attributes")))
                 .collect();
@@ -1217,10 +1269,11 @@ fn answer(
         ("GET", "/api/v1/keys") => {
             let scope = first(query, "scope").unwrap_or_else(|| "all".into());
             let prefix = first(query, "prefix").unwrap_or_default();
-            let limit: usize = first(query, "limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(100);
-            let list: Vec<Value> = world
+            let (offset, limit) = match page(query, world.max_page_size) {
+                Ok(page) => page,
+                Err(refused) => return refused,
+            };
+            let matching: Vec<Value> = world
                 .keys
                 .iter()
                 .filter(|((item_scope, _, name), _)| {
@@ -1228,9 +1281,9 @@ fn answer(
                         && name.starts_with(&prefix)
                 })
                 .map(|(_, item)| item.clone())
-                .take(limit)
                 .collect();
-            let count = list.len().to_string();
+            let count = matching.len().to_string();
+            let list: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
             Reply::Json(
                 200,
                 Value::Array(list),
@@ -1654,6 +1707,16 @@ fn event_stream(out: &mut TcpStream, world: &Mutex<World>, id: &str) {
     if out.write_all(head.as_bytes()).is_err() {
         return;
     }
+    let script = world
+        .lock()
+        .unwrap()
+        .general_streams
+        .get_mut(id)
+        .and_then(VecDeque::pop_front);
+    if let Some(script) = script {
+        play_events(out, world, script);
+        return;
+    }
     let (events, drop) = {
         let world = world.lock().unwrap();
         (
@@ -1683,6 +1746,92 @@ fn event_stream(out: &mut TcpStream, world: &Mutex<World>, id: &str) {
         let _ = out.flush();
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A scripted general stream, after its headers.
+fn play_events(out: &mut TcpStream, world: &Mutex<World>, script: Vec<EventStep>) {
+    for step in script {
+        match step {
+            EventStep::Close => return,
+            EventStep::Event(name, body) => {
+                if name == "st2.execution__update" {
+                    let mut world = world.lock().unwrap();
+                    if let Some(id) = body["id"].as_str() {
+                        let status = body["status"].as_str().unwrap_or_default().to_string();
+                        world.executions.insert(id.to_string(), body.clone());
+                        world
+                            .progress
+                            .insert(id.to_string(), VecDeque::from([status]));
+                    }
+                }
+                let text = format!("event: {name}\ndata: {body}\n\n");
+                if out.write_all(text.as_bytes()).is_err() {
+                    return;
+                }
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
+/// An output event of the general stream (`st2.execution.output__create`).
+pub(crate) fn output_event(execution_id: &str, output_type: &str, data: &str) -> EventStep {
+    EventStep::Event(
+        "st2.execution.output__create",
+        json!({"id": "65f0aaaa00000000000000fe", "execution_id": execution_id,
+               "action_ref": "core.local", "runner_ref": "local-shell-cmd",
+               "timestamp": "1505732598", "output_type": output_type, "data": data}),
+    )
+}
+
+/// A workflow execution (`runner`: `orquesta` or `action-chain`) in the API's shape; when it
+/// is itself a task, `parent` is its parent's (runner, id, task name).
+pub(crate) fn workflow_execution(
+    id: &str,
+    runner: &str,
+    status: &str,
+    parent: Option<(&str, &str, &str)>,
+) -> Value {
+    let name = if runner == "orquesta" {
+        "flow"
+    } else {
+        "chain"
+    };
+    let mut execution = execution(id, status, json!({}));
+    execution["action"] = json!({
+        "id": "65f0aaaa0000000000000003", "uid": format!("action:examples:{name}"),
+        "ref": format!("examples.{name}"), "pack": "examples", "name": name, "enabled": true,
+        "runner_type": runner, "entry_point": format!("workflows/{name}.yaml"),
+        "description": "A workflow.", "parameters": {}
+    });
+    execution["runner"] = json!({"name": runner, "runner_parameters": {}});
+    if let Some(map) = execution.as_object_mut() {
+        map.remove("result");
+    }
+    if let Some((parent_runner, parent, task)) = parent {
+        execution["parent"] = json!(parent);
+        execution["context"] = task_context(parent_runner, parent, task);
+    }
+    execution
+}
+
+/// The context of a task of a workflow run by `runner` (`orquesta`: `orquesta.task_name`;
+/// `action-chain`: `chain.name`), as st2's runners record it.
+fn task_context(runner: &str, parent: &str, task: &str) -> Value {
+    if runner == "orquesta" {
+        json!({"user": USER, "orquesta": {"task_name": task}, "parent": {"execution_id": parent}})
+    } else {
+        json!({"user": USER, "chain": {"name": task}, "parent": {"execution_id": parent}})
+    }
+}
+
+/// A task of a workflow run by `runner`: a `core.local` execution with its parent and task
+/// context.
+pub(crate) fn task_of(runner: &str, id: &str, parent: &str, task: &str, status: &str) -> Value {
+    let mut child = execution(id, status, json!({"cmd": "date"}));
+    child["parent"] = json!(parent);
+    child["context"] = task_context(runner, parent, task);
+    child
 }
 
 /// `include_attributes=a,b.c`: only those (top-level) attributes, as st2's API filters.
@@ -1736,27 +1885,33 @@ fn output_stream(
         format!("event: st2.execution.output__create\ndata: {body}\n\n")
     };
     let (replay, steps, final_now) = {
-        let world = world.lock().unwrap();
+        let mut world = world.lock().unwrap();
+        let scripted = world
+            .stream_scripts
+            .get_mut(id)
+            .and_then(VecDeque::pop_front);
         let replay: Vec<(String, String)> = world.output.get(id).cloned().unwrap_or_default();
         let status = world.executions[id]["status"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         // Unscripted: the execution ends as its progress says it will.
-        let steps = world.streams.get(id).cloned().unwrap_or_else(|| {
-            let last = world
-                .progress
-                .get(id)
-                .and_then(|steps| steps.back().cloned())
-                .unwrap_or_default();
-            let last: &'static str = match last.as_str() {
-                "failed" => "failed",
-                "canceled" => "canceled",
-                "timeout" => "timeout",
-                _ => "succeeded",
-            };
-            vec![StreamStep::Finish(last)]
-        });
+        let steps = scripted
+            .or_else(|| world.streams.get(id).cloned())
+            .unwrap_or_else(|| {
+                let last = world
+                    .progress
+                    .get(id)
+                    .and_then(|steps| steps.back().cloned())
+                    .unwrap_or_default();
+                let last: &'static str = match last.as_str() {
+                    "failed" => "failed",
+                    "canceled" => "canceled",
+                    "timeout" => "timeout",
+                    _ => "succeeded",
+                };
+                vec![StreamStep::Finish(last)]
+            });
         (
             replay,
             steps,

@@ -5,8 +5,9 @@
 //! `test_unicode.ini` (upstream's `st2client/tests/fixtures/`). Their `cacert = cacartpath`
 //! names a file relative to the working directory; the tests put a CA bundle there.
 //!
-//! Upstream calls `CLIConfigParser.parse()` and compares the dictionary; here `st2 --debug`
-//! prints what the binary took from the file and where each value came from, and a login
+//! Upstream calls `CLIConfigParser.parse()` and compares the dictionary; here `st2
+//! --print-config` prints that dictionary (secrets masked), `st2 --debug` what the binary
+//! took from the file and where each value came from, and a login
 //! shows the credentials (`st2 completion bash` sends no request; `st2 action list` does, to
 //! the stand-in cluster).
 //!
@@ -100,6 +101,51 @@ fn test_parse() {
         .filter(|line| line.starts_with("POST /auth/v1/tokens"))
         .count();
     assert_eq!(logins, 1, "{:?}", cluster.server.lines());
+    // Upstream's whole dictionary, as `--print-config` shows it (secrets masked, the
+    // defaults of the options the file leaves out included).
+    let output = cluster
+        .home
+        .bare_command("st2")
+        .arg("--print-config")
+        .env("ST2_CONFIG_FILE", &full)
+        .output()
+        .unwrap();
+    assert_exit(&output, 3);
+    let shown = text(&output.stdout);
+    let values: Vec<String> = shown
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .map(|line| line.split("  (").next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "[general]",
+            "base_url = http://127.0.0.1",
+            "api_version = v1",
+            "cacert = cacartpath",
+            "silence_ssl_warnings = False",
+            "silence_schema_output = True",
+            "[cli]",
+            "debug = True",
+            "cache_token = False",
+            "timezone = UTC",
+            "http_timeout = 60",
+            "[credentials]",
+            "username = test1",
+            "password = ********",
+            "api_key = ********",
+            "basic_auth = user1:********",
+            "[api]",
+            "url = http://127.0.0.1:9101/v1",
+            "[auth]",
+            // [fix] the trailing `/` is dropped.
+            "url = http://127.0.0.1:9100",
+            "[stream]",
+            "url = http://127.0.0.1:9102/v1/stream",
+        ],
+        "{shown}"
+    );
     cluster.server.assert_clean();
 }
 

@@ -16,8 +16,6 @@
 //!   handler function (internals); our parser's definitions are checked by
 //!   `cli::tests::definitions_are_consistent`, and st2-rs has no policy, rule, trigger or
 //!   runner commands.
-//! - `test_print_config_*`: `--print-config` is not implemented yet (`--debug` prints the
-//!   mode, the endpoints and each setting's source instead).
 //! - `test_get_version_*`: they read the Python package's metadata file.
 //! - `test_non_unicode_encoding_locale_warning_is_printed`,
 //!   `test_failed_to_get_locale_encoding_warning_is_printed`, `test_dont_warn_multiple_times`:
@@ -29,7 +27,12 @@
 //!   `~/.st2` or to the file): they need a user whose permissions are checked (upstream skips
 //!   them as root, and CI runs as root); case 3 (a file others can read) is ported.
 //!
-//! Where we differ on purpose: a corrupt cache file is replaced by a fresh login with a
+//! The `test_print_config_*` cases run `st2 --print-config` with the fixture
+//! `fixtures/upstream/st2client/st2rc.full.ini` (upstream's `tests/fixtures/`).
+//!
+//! Where we differ on purpose: `--print-config` shows every option as it resolved with its
+//! source after it, masks the password and the API key, and adds the mode and the credential
+//! (upstream prints the file's values only, secrets in clear); a corrupt cache file is replaced by a fresh login with a
 //! warning (upstream stops with "Please delete this file"); a cache that cannot be written is
 //! a warning naming the file (upstream's too); `--url` cannot carry a port (upstream builds
 //! `http://h:1234:9101/v1`).
@@ -432,4 +435,83 @@ fn test_automatic_auth_skipped_if_token_provided_as_cli_argument() {
     );
     assert_eq!(logins_and_last_token(&cluster).0, 0);
     cluster.server.assert_clean();
+}
+
+/// `st2 --print-config` in `home` with `env`: its stdout, after checking st2client's exit
+/// status 3.
+fn print_config(home: &crate::common::Home, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = home.bare_command("st2");
+    command.arg("--print-config").args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    assert_exit(&output, 3);
+    text(&output.stdout)
+}
+
+/// The full fixture in `home`, with the `cacartpath` file it names beside it.
+fn full_config(home: &crate::common::Home) -> std::path::PathBuf {
+    let path = home.dir.path().join("st2rc.full.ini");
+    std::fs::copy(
+        crate::common::upstream_fixture("st2client/st2rc.full.ini"),
+        &path,
+    )
+    .unwrap();
+    std::fs::write(home.dir.path().join("cacartpath"), "").unwrap();
+    path
+}
+
+#[test]
+fn test_print_config_default_config_no_config() {
+    let home = crate::common::Home::new();
+    let stdout = print_config(&home, &[], &[]);
+    assert!(stdout.contains("username = None"), "{stdout}");
+    assert!(stdout.contains("cache_token = True"), "{stdout}");
+    // Ours: nothing set, so local mode, and where its st2.conf comes from.
+    assert!(stdout.contains("\nmode: local ("), "{stdout}");
+    assert!(stdout.contains("\nbase path: "), "{stdout}");
+}
+
+#[test]
+fn test_print_config_custom_config_as_env_variable() {
+    let home = crate::common::Home::new();
+    let full = full_config(&home);
+    let stdout = print_config(&home, &[], &[("ST2_CONFIG_FILE", full.to_str().unwrap())]);
+    assert!(stdout.contains("username = test1"), "{stdout}");
+    assert!(stdout.contains("cache_token = False"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "cache_token = False  (from [cli] cache_token in {})",
+            full.display()
+        )),
+        "{stdout}"
+    );
+    // [fix] secrets masked.
+    assert!(stdout.contains("password = ********  (from"), "{stdout}");
+    assert!(stdout.contains("api_key = ********  (from"), "{stdout}");
+    assert!(
+        stdout.contains("basic_auth = user1:********  (from"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("pass1") && !stdout.contains("= test1  (from [credentials] password"));
+}
+
+#[test]
+fn test_print_config_custom_config_as_command_line_argument() {
+    let home = crate::common::Home::new();
+    let full = full_config(&home);
+    let flag = format!("--config-file={}", full.display());
+    let stdout = print_config(&home, &[&flag], &[]);
+    assert!(stdout.contains("username = test1"), "{stdout}");
+    assert!(stdout.contains("cache_token = False"), "{stdout}");
+    // The file sets the endpoints: remote mode, and they are shown.
+    assert!(
+        stdout.contains("\nmode: remote (the base URL is set by [general] base_url in "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[api]\nurl = http://127.0.0.1:9101/v1  (from [api] url in "),
+        "{stdout}"
+    );
 }

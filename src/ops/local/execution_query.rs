@@ -160,6 +160,7 @@ pub(super) fn tail(
                 stream: OutputStream::parse(&chunk.stream).unwrap_or(OutputStream::Stdout),
                 data: chunk.data,
                 timestamp: chunk.timestamp,
+                note: false,
             })
             .collect();
         if !output(&pieces) {

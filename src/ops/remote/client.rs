@@ -148,6 +148,8 @@ pub(crate) struct Client {
     pub(crate) settings: ClientSettings,
     active: Mutex<Option<Active>>,
     warn: Box<dyn Fn(&str)>,
+    /// The warning an unverified https request gets, until it is said.
+    unverified: Mutex<Option<String>>,
 }
 
 impl Client {
@@ -195,23 +197,46 @@ impl Client {
                     .map_err(|err| anyhow::anyhow!("{err} (from {})", settings.verify.source))?;
             }
             Verify::Off => {
-                warn(&format!(
-                    "TLS certificates are not checked (cacert = false, from {}): anyone on \
-                     the way can read and change what st2 sends, the credential included",
-                    settings.verify.source
-                ));
                 builder = builder.danger_accept_invalid_certs(true);
             }
         }
         let http = builder
             .build()
             .context("cannot set up the HTTP client for the StackStorm API")?;
+        // Said before the first https request, once per run; `[general]
+        // silence_ssl_warnings` silences it, as it silences urllib3's InsecureRequestWarning
+        // in st2client (`base.py`), which comes with every unverified request.
+        let unverified = (settings.verify.value == Verify::Off && !settings.silence_ssl_warnings)
+            .then(|| {
+                format!(
+                    "TLS certificates are not checked (cacert = false, from {}): anyone on \
+                     the way can read and change what st2 sends, the credential included",
+                    settings.verify.source
+                )
+            });
         Ok(Client {
             http,
             settings,
             active: Mutex::new(None),
             warn,
+            unverified: Mutex::new(unverified),
         })
+    }
+
+    /// Before a request to `url`: the warning that its certificate is not checked, the first
+    /// time that matters.
+    fn about_to_send(&self, url: &str) {
+        if !url.starts_with("https://") {
+            return;
+        }
+        let warning = self
+            .unverified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(warning) = warning {
+            self.warn(&warning);
+        }
     }
 
     /// Show a warning.
@@ -309,6 +334,7 @@ impl Client {
         let request = format!("GET {}", redact_url(&url));
         let active = self.active()?;
         let started = Instant::now();
+        self.about_to_send(&url);
         let mut builder = self.http.get(&url).header("Accept", accept);
         builder = self.authorize(builder, root, &active, None);
         let response = builder
@@ -375,6 +401,7 @@ impl Client {
         let mut delays = RETRY_DELAYS.iter();
         loop {
             let started = Instant::now();
+            self.about_to_send(url);
             let mut builder = self.http.request(method.clone(), url);
             if let Some(body) = body {
                 builder = builder
@@ -457,9 +484,27 @@ impl Client {
                         if let Some(Err(problem)) = other {
                             self.warn(&format!("{problem}; logging in again"));
                         }
-                        Active::Token {
-                            token: self.login_from_config(username, password.as_deref())?,
-                            cached: false,
+                        match self.login_from_config(username, password.as_deref()) {
+                            Ok(token) => Active::Token {
+                                token,
+                                cached: false,
+                            },
+                            // As st2client (`base.py get_client`): an auth service that
+                            // cannot be reached is skipped, and the command goes on without a
+                            // credential (a cluster without auth answers it).
+                            Err(err)
+                                if err
+                                    .downcast_ref::<TransportError>()
+                                    .is_some_and(|err| err.unreachable) =>
+                            {
+                                self.warn(&format!(
+                                    "Auth API server is not available, skipping \
+                                     authentication ({})",
+                                    err.root_cause()
+                                ));
+                                Active::Nothing
+                            }
+                            Err(err) => return Err(err),
                         }
                     }
                 }
@@ -498,9 +543,17 @@ impl Client {
                  login {username}"
             );
         };
+        // Not reached is said by the caller; any other failure stops the command, with
+        // st2client's words (`base.py`).
         let answer = self
             .post_token(username, password, &serde_json::json!({}))
-            .with_context(|| format!("cannot log in as {username} (from {config})"))?;
+            .map_err(|err| match err.downcast_ref::<TransportError>() {
+                Some(transport) if transport.unreachable => err,
+                _ => err.context(format!(
+                    "Failed to authenticate with credentials provided in the config \
+                     (user {username}, from {config})"
+                )),
+            })?;
         let token = super::auth::token_view(&answer)?;
         if let Err(problem) = TokenCache::new(&self.settings.token_dir, &token.user).write(&token) {
             self.warn(&problem);
@@ -512,23 +565,42 @@ impl Client {
     fn transport_error(&self, err: &reqwest::Error, root: Root, request: &str) -> anyhow::Error {
         let source = &self.root(root).source;
         let reason = describe(err);
-        if err.is_timeout() {
-            return anyhow::anyhow!(
+        let chain = chain_text(err);
+        let tls = chain.contains("certificate") || chain.contains("SSL") || chain.contains("TLS");
+        // What st2client's `requests` calls a ConnectionError (refused, unknown host, no
+        // connection in time), certificates aside.
+        let unreachable = err.is_connect() && !tls;
+        let message = if err.is_timeout() {
+            format!(
                 "no answer to {request} within {} s (URL from {source})\nhint: a slower cluster \
                  needs --http-timeout SECONDS or ST2_HTTP_TIMEOUT",
                 self.settings.http_timeout.value.as_secs_f64()
-            );
-        }
-        let chain = chain_text(err);
-        if chain.contains("certificate") || chain.contains("SSL") || chain.contains("TLS") {
-            return anyhow::anyhow!(
+            )
+        } else if tls {
+            format!(
                 "the TLS certificate of {request} (URL from {source}) cannot be verified: \
                  {reason}\nhint: give the cluster's CA with --cacert PATH, ST2_CACERT or \
                  [general] cacert in the CLI config"
-            );
+            )
+        } else {
+            format!("cannot reach {request} (URL from {source}): {reason}")
+        };
+        TransportError {
+            message,
+            unreachable,
         }
-        anyhow::anyhow!("cannot reach {request} (URL from {source}): {reason}")
+        .into()
     }
+}
+
+/// A request that got no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct TransportError {
+    /// The line to show.
+    message: String,
+    /// No connection could be made (not a certificate, not a slow answer).
+    pub(crate) unreachable: bool,
 }
 
 /// An [`ApiError`] from an error answer: its `faultstring`, else its text, else the status.

@@ -17,14 +17,13 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::client::{segment, ApiError, Client, Root};
-use super::stream::{EventReader, StreamEnd};
+use super::stream::{self, Followed, OutputFollower};
 use crate::action::args;
 use crate::ops::executions::{
     CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, ReRunRequest,
-    RunActionRequest, RunObserver, TailEnd, TailRequest,
+    RunActionRequest, RunObserver,
 };
 use crate::ops::InvalidRequest;
-use crate::runner::output::OutputStream;
 use crate::store::ExecutionStatus;
 
 /// The attributes `st2 execution get` asks for (st2client's list, duplicates as it sends
@@ -40,7 +39,7 @@ const LIST_ATTRIBUTES: &str = "id,action.ref,context.user,status,start_timestamp
 const POLL_FIRST: Duration = Duration::from_millis(200);
 
 /// st2client's polling interval.
-const POLL_MAX: Duration = Duration::from_secs(2);
+pub(super) const POLL_MAX: Duration = Duration::from_secs(2);
 
 /// How long `execution cancel` waits for a canceling execution to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(5);
@@ -256,69 +255,33 @@ enum Watched {
 }
 
 /// Hand a running execution's output to `view` as it comes (the stream's
-/// `/executions/ID/output`, read by a thread so that the view ticks while nothing comes).
+/// `/executions/ID/output`; the view ticks while nothing comes). A stream that breaks is
+/// opened once more, its replay of what was shown skipped, as `execution tail` does
+/// ([`stream::follow`]); then the caller polls.
 fn watch_output(
     client: &Client,
     id: &str,
     cancel: &crate::runner::CancelFlag,
     view: &mut dyn LiveView,
 ) -> Watched {
-    let response = match client.open(
-        Root::Stream,
-        &format!("/executions/{}/output", segment(id)),
-        &[],
-        "text/event-stream",
-    ) {
-        Ok(response) => response,
-        Err(err) => return Watched::Broken(format!("{err:#}")),
+    let path = format!("/executions/{}/output", segment(id));
+    let mut open = || client.open(Root::Stream, &path, &[], "text/event-stream");
+    let view = std::cell::RefCell::new(view);
+    let mut sink = |piece: OutputPiece| {
+        view.borrow_mut().output(piece.stream, &piece.data);
+        true
     };
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut events = EventReader::new(response);
-        loop {
-            let event = events.next_event();
-            let end = event.is_err();
-            if sender.send(event).is_err() || end {
-                return;
-            }
-        }
-    });
-    loop {
-        match receiver.recv_timeout(Duration::from_millis(100)) {
-            Ok(Ok(event)) if event.name == "EOF" => return Watched::Ended,
-            Ok(Ok(event)) => {
-                if let Some(piece) = output_piece(&event) {
-                    view.output(piece.stream, &piece.data);
-                }
-            }
-            Ok(Err(StreamEnd::Broken(why))) => return Watched::Broken(why),
-            Ok(Err(StreamEnd::Closed)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Watched::Broken("it closed".into())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if cancel.is_set() {
-                    return Watched::Interrupted;
-                }
-                view.tick();
-            }
-        }
+    let mut idle = || {
+        view.borrow_mut().tick();
+        cancel.is_set()
+    };
+    let mut follower = OutputFollower::new(&mut sink, &mut idle);
+    match stream::follow(&mut open, &mut follower) {
+        Ok(Followed::Done) => Watched::Ended,
+        Ok(Followed::Stopped) => Watched::Interrupted,
+        Ok(Followed::Broken(why)) => Watched::Broken(why),
+        Err(err) => Watched::Broken(format!("{err:#}")),
     }
-}
-
-/// The output of an `st2.execution.output__create` event.
-fn output_piece(event: &super::stream::Event) -> Option<OutputPiece> {
-    if event.name != "st2.execution.output__create" {
-        return None;
-    }
-    let value = serde_json::from_str::<Value>(&event.data).ok()?;
-    let text = |name: &str| value.get(name).and_then(Value::as_str);
-    Some(OutputPiece {
-        stream: text("output_type")
-            .and_then(OutputStream::parse)
-            .unwrap_or(OutputStream::Stdout),
-        data: text("data").unwrap_or_default().as_bytes().to_vec(),
-        timestamp: text("timestamp").unwrap_or_default().to_string(),
-    })
 }
 
 /// Sleep `wait`, ticking the live view; true when Ctrl-C asked to stop.
@@ -350,7 +313,7 @@ pub(super) fn run_async(client: &Client, request: &RunActionRequest) -> anyhow::
 
 /// `GET /executions/ID` (with `include_attributes` when given); a 404 says the execution is
 /// not found.
-fn get_execution(
+pub(super) fn get_execution(
     client: &Client,
     id: &str,
     query: &[(&str, String)],
@@ -487,155 +450,6 @@ pub(super) fn cancel(client: &Client, id: &str) -> anyhow::Result<CancelOutcome>
     } else {
         CancelOutcome::StillCanceling
     })
-}
-
-/// `st2 execution tail [ID]`: a finished execution's output at once (`GET
-/// /executions/ID/output`, as st2client); a running one's through the stream's
-/// `/executions/ID/output`, which replays what it printed so far and ends with `EOF` once the
-/// execution is final (**[fix]**: st2client listens to the general stream and misses what came
-/// before it connected). A stream that breaks or stays silent is opened again once (the replay
-/// already shown is skipped), then the execution is polled every 2 s and the rest of its
-/// output fetched when it ends.
-pub(super) fn tail(
-    client: &Client,
-    request: &TailRequest,
-    output: &mut dyn FnMut(&[OutputPiece]) -> bool,
-) -> anyhow::Result<TailEnd> {
-    let mut execution = match &request.id {
-        Some(id) => get_execution(client, id, &[])?,
-        None => {
-            let answer = client.get(Root::Api, "/executions/", &[("limit", "1".to_string())])?;
-            match answer.list()?.first() {
-                Some(newest) => view(newest, &answer.request)?,
-                None => return Ok(TailEnd::NoExecutions),
-            }
-        }
-    };
-    let id = execution.id.clone();
-    let mut shown = Shown::default();
-    if !execution.status.is_final() {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match follow(client, &id, request.stream, &mut shown, output)? {
-                Followed::Stopped => return Ok(TailEnd::Stopped),
-                Followed::Eof => break,
-                Followed::Broken(why) if attempts < 2 => {
-                    tracing::debug!("the output stream of {id} broke ({why}); opening it again");
-                }
-                Followed::Broken(why) => {
-                    client.warn(&format!(
-                        "the output stream of execution {id} broke ({why}); waiting for the \
-                         end by polling"
-                    ));
-                    while !execution.status.is_final() {
-                        std::thread::sleep(POLL_MAX);
-                        execution = get_execution(client, &id, &[])?;
-                    }
-                    break;
-                }
-            }
-        }
-        execution = get_execution(client, &id, &[])?;
-        if !execution.status.is_final() {
-            // EOF comes for a pausing or resuming execution too.
-            return Ok(TailEnd::Ended {
-                id,
-                status: execution.status,
-            });
-        }
-    }
-    // What the stream did not show (all of it for an execution that had already ended).
-    let mut query = Vec::new();
-    if let Some(stream) = request.stream {
-        query.push(("output_type", stream.as_str().to_string()));
-    }
-    let answer = client.get(
-        Root::Api,
-        &format!("/executions/{}/output", segment(&id)),
-        &query,
-    )?;
-    let rest = answer
-        .body
-        .get(shown.bytes.min(answer.body.len())..)
-        .unwrap_or_default();
-    if !rest.is_empty() {
-        let piece = OutputPiece {
-            stream: request.stream.unwrap_or(OutputStream::Stdout),
-            data: rest.to_vec(),
-            timestamp: execution.end_timestamp.clone().unwrap_or_default(),
-        };
-        if !output(&[piece]) {
-            return Ok(TailEnd::Stopped);
-        }
-    }
-    Ok(TailEnd::Ended {
-        id,
-        status: execution.status,
-    })
-}
-
-/// What the stream has shown so far: events (skipped when it replays them) and bytes.
-#[derive(Debug, Default)]
-struct Shown {
-    events: usize,
-    bytes: usize,
-}
-
-/// How following the stream ended.
-enum Followed {
-    /// `EOF`: the execution is final (or pausing, or resuming).
-    Eof,
-    /// The reader closed its output.
-    Stopped,
-    /// The stream ended before `EOF`, or was silent too long.
-    Broken(String),
-}
-
-fn follow(
-    client: &Client,
-    id: &str,
-    stream: Option<OutputStream>,
-    shown: &mut Shown,
-    output: &mut dyn FnMut(&[OutputPiece]) -> bool,
-) -> anyhow::Result<Followed> {
-    let mut query = Vec::new();
-    if let Some(stream) = stream {
-        query.push(("output_type", stream.as_str().to_string()));
-    }
-    let response = client.open(
-        Root::Stream,
-        &format!("/executions/{}/output", segment(id)),
-        &query,
-        "text/event-stream",
-    )?;
-    let mut events = EventReader::new(response);
-    let mut seen = 0;
-    loop {
-        let event = match events.next_event() {
-            Ok(event) => event,
-            Err(StreamEnd::Closed) => return Ok(Followed::Broken("it closed".into())),
-            Err(StreamEnd::Broken(why)) => return Ok(Followed::Broken(why)),
-        };
-        match event.name.as_str() {
-            "EOF" => return Ok(Followed::Eof),
-            "st2.execution.output__create" => {
-                seen += 1;
-                if seen <= shown.events {
-                    continue;
-                }
-                let Some(piece) = output_piece(&event) else {
-                    continue;
-                };
-                shown.events = seen;
-                shown.bytes += piece.data.len();
-                if !output(&[piece]) {
-                    return Ok(Followed::Stopped);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 // `st2 execution re-run` (`../shared/spec/remote-api.md` §2, §2.1).

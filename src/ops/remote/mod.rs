@@ -2,7 +2,8 @@
 //! (`../shared/spec/remote-api.md`), filling the same views as [`Local`](super::local::Local),
 //! so that the commands and their output are the same in both modes. One module per area:
 //! `client` (HTTP, credentials, errors), `auth` (tokens and their cache), `actions`,
-//! `executions`, `keys`, `packs`.
+//! `executions`, `tail` (`st2 execution tail`), `stream` (SSE, shared by runs and tails),
+//! `keys`, `packs`.
 //!
 //! Nothing on this machine is touched but the CLI config and the token cache: no store, no
 //! pack directory, no virtualenv. What only means something locally (the background worker
@@ -15,6 +16,7 @@ mod executions;
 mod keys;
 mod packs;
 mod stream;
+mod tail;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -115,7 +117,7 @@ impl super::ExecutionOps for Remote {
         request: &TailRequest,
         output: &mut dyn FnMut(&[OutputPiece]) -> bool,
     ) -> anyhow::Result<TailEnd> {
-        executions::tail(&self.client, request, output)
+        tail::tail(&self.client, request, output)
     }
 
     fn execution_rerun(
