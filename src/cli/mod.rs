@@ -916,6 +916,68 @@ pub(crate) enum ExecutionCommand {
         /// The execution id.
         id: String,
     },
+    /// Run an execution's action again with its parameters (NAME=VALUE words replace some).
+    #[command(name = "re-run", long_about = RERUN_LONG_ABOUT)]
+    ReRun(ReRunArgs),
+}
+
+const RERUN_LONG_ABOUT: &str = "Run an execution's action again, with its parameters, and \
+    show the new execution as `st2 run` does.\n\n\
+    NAME=VALUE words replace some of the parameters; they are read against the action's \
+    parameters as `st2 run` reads them. --tasks re-runs tasks of a failed orquesta workflow \
+    (on a StackStorm cluster; it cannot be combined with parameters), all of a with-items \
+    task's items unless the task is also named in --no-reset; both take the words after \
+    them, so NAME=VALUE words go first. --delay MS keeps the new execution `delayed` that \
+    long before it starts.\n\n\
+    Exits 0 when the new execution succeeded, 1 when it failed, timed out or was canceled, 2 \
+    when the re-run was refused (then nothing ran).";
+
+/// `st2 execution re-run ID [PARAMETERS] [--tasks T...] [--no-reset T...] [--delay MS]`, with
+/// st2client's options (`ActionExecutionReRunCommand`: those of `st2 run` that it takes).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ReRunArgs {
+    /// The execution to run again.
+    pub id: String,
+
+    /// Parameters that replace the original's: NAME=VALUE, @NAME=FILE.
+    #[arg(value_name = "PARAMETERS", allow_negative_numbers = true)]
+    pub parameters: Vec<String>,
+
+    /// Names of the workflow tasks to run again (orquesta).
+    #[arg(long, num_args = 0.., value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// With-items tasks among --tasks whose succeeded items are not run again (orquesta).
+    #[arg(long = "no-reset", num_args = 0.., value_name = "TASK")]
+    pub no_reset: Vec<String>,
+
+    /// Milliseconds the new execution waits (`delayed`) before it is scheduled.
+    #[arg(long, value_name = "MS")]
+    pub delay: Option<u64>,
+
+    /// Do not wait: print the new execution's id and return.
+    #[arg(short = 'a', long = "async")]
+    pub run_async: bool,
+
+    /// Show every field of the execution.
+    #[arg(short = 'd', long)]
+    pub detail: bool,
+
+    /// Print only this key of the result (dots for nested keys).
+    #[arg(short = 'k', long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Show the action's output as it comes, also when stdout is not a terminal.
+    #[arg(long, conflicts_with = "run_async")]
+    pub tail: bool,
+
+    /// Also pass this shell's environment as the `env` parameter.
+    #[arg(short = 'e', long)]
+    pub inherit_env: bool,
+
+    /// Turn array items `k:v` into objects: items=a:1,b:2 is [{"a": "1", "b": "2"}].
+    #[arg(long)]
+    pub auto_dict: bool,
 }
 
 /// The command line of `st2` parsed with the least clap has to build: clap derive makes the

@@ -1,16 +1,16 @@
-//! `st2 execution list/get/cancel/tail`, the background worker of `st2 run -a` (carried out
-//! by the backend), and how an execution is printed (shared with `st2 run`).
+//! `st2 execution list/get/cancel/tail/re-run`, the background worker of `st2 run -a`
+//! (carried out by the backend), and how an execution is printed (shared with `st2 run`).
 
 use std::io::Write;
 
 use anyhow::Context as _;
 use serde_json::{json, Map, Value};
 
-use crate::cli::ExecutionCommand;
-use crate::commands::{Context, ExitStatus};
+use crate::cli::{ExecutionCommand, ReRunArgs, RunArgs};
+use crate::commands::{run, Context, ExitStatus, UsageError};
 use crate::ops::executions::{
-    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, RunObserver,
-    TailEnd, TailRequest,
+    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, ReRunRequest,
+    RunObserver, TailEnd, TailRequest,
 };
 use crate::runner::output::OutputStream;
 use crate::runner::CancelFlag;
@@ -66,7 +66,91 @@ pub(crate) fn run(command: ExecutionCommand, context: &Context) -> anyhow::Resul
             context.backend().execution_worker(&id, &mut Worker)?;
             Ok(ExitStatus::Success)
         }
+        ExecutionCommand::ReRun(args) => re_run(&args, context),
     }
+}
+
+/// `st2 execution re-run ID [PARAMETERS] [--tasks T...] [--no-reset T...] [--delay MS]`: the
+/// new execution shown (or with `-a` where to look) as `st2 run` shows it, and its exit status.
+fn re_run(args: &ReRunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let Some(reset) = reset_tasks(&args.tasks, &args.no_reset) else {
+        // st2client's check (`models/core.py` `re_run`), before any request.
+        return Err(
+            UsageError("List of tasks to reset does not match the tasks to rerun.".into()).into(),
+        );
+    };
+    let request = ReRunRequest {
+        id: args.id.clone(),
+        words: args.parameters.clone(),
+        tasks: args.tasks.clone(),
+        reset,
+        delay_ms: args.delay,
+        auto_dict: args.auto_dict,
+        inherit_env: args.inherit_env,
+    };
+    // `st2 run`'s observer, with the options of `run` that re-run takes.
+    let run_args = RunArgs {
+        action_ref: None,
+        parameters: args.parameters.clone(),
+        help: false,
+        run_async: args.run_async,
+        detail: args.detail,
+        key: args.key.clone(),
+        tail: args.tail,
+        inherit_env: args.inherit_env,
+        auto_dict: args.auto_dict,
+        no_native: false,
+    };
+    let mut observer = run::RunCommand {
+        args: &run_args,
+        context,
+    };
+    let backend = context.backend();
+    if args.run_async {
+        let id = match run::refused(
+            backend.execution_rerun_async(&request, &mut observer),
+            context,
+        )? {
+            Ok(id) => id,
+            Err(status) => return Ok(status),
+        };
+        let status = if args.delay.is_some_and(|ms| ms > 0) {
+            ExecutionStatus::Delayed
+        } else {
+            ExecutionStatus::Requested
+        };
+        run::print_started(&id, status, context);
+        return Ok(ExitStatus::Success);
+    }
+    let execution = match run::refused(backend.execution_rerun(&request, &mut observer), context)? {
+        Ok(execution) => execution,
+        Err(status) => return Ok(status),
+    };
+    Ok(show(
+        &execution,
+        &ShowOptions {
+            detail: args.detail,
+            key: args.key.clone(),
+            depth: None,
+            raw: false,
+        },
+        context,
+    ))
+}
+
+/// The tasks whose with-items iterations all run again: `tasks` − `no_reset` (in the order of
+/// `tasks`, without repeats); `None` when `no_reset` names a task `tasks` does not.
+fn reset_tasks(tasks: &[String], no_reset: &[String]) -> Option<Vec<String>> {
+    if no_reset.iter().any(|task| !tasks.contains(task)) {
+        return None;
+    }
+    let mut reset: Vec<String> = Vec::new();
+    for task in tasks {
+        if !no_reset.contains(task) && !reset.contains(task) {
+            reset.push(task.clone());
+        }
+    }
+    Some(reset)
 }
 
 /// `st2 execution tail [ID]`: everything the execution printed so far, then what it prints
@@ -288,6 +372,9 @@ pub(crate) fn show(record: &ExecutionView, options: &ShowOptions, context: &Cont
         field("elapsed_seconds", &json!(elapsed(record)));
         if let Some(parent) = &record.parent {
             field("parent", &json!(parent));
+        }
+        // A task's (`chain`/`orquesta`, `parent`) or a re-run's (`re-run`).
+        if !record.context.is_null() {
             field("context", &record.context);
         }
     }
@@ -591,5 +678,18 @@ mod tests {
         assert_eq!(lookup_key(&result, "a.b.1.c"), Some(&json!(2)));
         assert_eq!(lookup_key(&result, "x.y"), Some(&json!(3)));
         assert_eq!(lookup_key(&result, "a.z"), None);
+    }
+
+    #[test]
+    fn reset_is_tasks_without_no_reset_which_must_be_among_them() {
+        let words = |list: &[&str]| list.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            reset_tasks(&words(&["x", "y", "z"]), &words(&["x"])),
+            Some(words(&["y", "z"]))
+        );
+        assert_eq!(reset_tasks(&words(&["x"]), &[]), Some(words(&["x"])));
+        assert_eq!(reset_tasks(&[], &[]), Some(Vec::new()));
+        assert_eq!(reset_tasks(&words(&["x"]), &words(&["y"])), None);
+        assert_eq!(reset_tasks(&[], &words(&["y"])), None);
     }
 }

@@ -49,17 +49,7 @@ pub(crate) fn run(
             Ok(id) => id,
             Err(status) => return Ok(status),
         };
-        if context.printer.is_data() {
-            context.printer.data(
-                &serde_json::json!({"id": id, "status": ExecutionStatus::Requested.as_str()}),
-            );
-        } else {
-            // Upstream's words.
-            context.printer.line(&format!(
-                "To get the results, execute:\n st2 execution get {id}\n\n\
-                 To view output in real-time, execute:\n st2 execution tail {id}"
-            ));
-        }
+        print_started(&id, ExecutionStatus::Requested, context);
         return Ok(ExitStatus::Success);
     }
     let execution = match refused(backend.run_action(&request, &mut observer), context)? {
@@ -78,9 +68,24 @@ pub(crate) fn run(
     ))
 }
 
+/// What `-a` prints once the execution is recorded: where to look (upstream's words), or
+/// with `-j/-y` its id and status.
+pub(crate) fn print_started(id: &str, status: ExecutionStatus, context: &Context) {
+    if context.printer.is_data() {
+        context
+            .printer
+            .data(&serde_json::json!({"id": id, "status": status.as_str()}));
+    } else {
+        context.printer.line(&format!(
+            "To get the results, execute:\n st2 execution get {id}\n\n\
+             To view output in real-time, execute:\n st2 execution tail {id}"
+        ));
+    }
+}
+
 /// A run the backend refused ([`InvalidRequest`]): one `error:` line per problem, and the
 /// exit status to end with.
-fn refused<T>(
+pub(crate) fn refused<T>(
     answer: anyhow::Result<T>,
     context: &Context,
 ) -> anyhow::Result<Result<T, ExitStatus>> {
@@ -98,10 +103,11 @@ fn refused<T>(
     }
 }
 
-/// `st2 run`'s part in the run: its warnings, Ctrl-C, and its output on a terminal.
-struct RunCommand<'a> {
-    args: &'a RunArgs,
-    context: &'a Context,
+/// `st2 run`'s part in the run: its warnings, Ctrl-C, and its output on a terminal (also
+/// `st2 execution re-run`'s, with its options as `st2 run`'s).
+pub(crate) struct RunCommand<'a> {
+    pub(crate) args: &'a RunArgs,
+    pub(crate) context: &'a Context,
 }
 
 impl RunObserver for RunCommand<'_> {

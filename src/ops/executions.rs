@@ -6,7 +6,9 @@
 //! parameters, then `POST /executions`), and its answer the execution as it ended (polling
 //! `GET /executions/ID`, or the stream for live output); get, list and cancel are
 //! `GET /executions/ID`, `GET /executions/` and `DELETE /executions/ID`; tail is the output
-//! recorded as it came (`GET /executions/ID/output`, then the stream).
+//! recorded as it came (`GET /executions/ID/output`, then the stream). A re-run is `POST
+//! /executions/ID/re_run`: a new execution of the original's action, with the original's
+//! parameters overlaid by new words cast against that action.
 
 use serde_json::Value;
 
@@ -27,6 +29,26 @@ pub(crate) struct RunActionRequest {
     pub(crate) inherit_env: bool,
     /// `--no-native`: run the pack's own code even when st2-rs has a native implementation.
     pub(crate) no_native: bool,
+}
+
+/// What `st2 execution re-run` asks for (`../shared/spec/remote-api.md` §2.1).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReRunRequest {
+    /// The execution to run again.
+    pub(crate) id: String,
+    /// Words that replace some of its parameters (cast against its action, as `st2 run`'s).
+    pub(crate) words: Vec<String>,
+    /// `--tasks`: the workflow tasks to run again (orquesta only).
+    pub(crate) tasks: Vec<String>,
+    /// The tasks among `tasks` whose with-items iterations all run again (`--tasks` minus
+    /// `--no-reset`).
+    pub(crate) reset: Vec<String>,
+    /// `--delay MS`: how long the new execution stays `delayed` before it is scheduled.
+    pub(crate) delay_ms: Option<u64>,
+    /// `--auto-dict`.
+    pub(crate) auto_dict: bool,
+    /// `-e/--inherit-env`.
+    pub(crate) inherit_env: bool,
 }
 
 /// An execution, as the commands show it.
@@ -209,4 +231,21 @@ pub(crate) trait ExecutionOps {
         request: &TailRequest,
         output: &mut dyn FnMut(&[OutputPiece]) -> bool,
     ) -> anyhow::Result<TailEnd>;
+
+    /// Run an execution's action again (`st2 execution re-run`): check it (an
+    /// [`InvalidRequest`](super::InvalidRequest) when it cannot be carried out as written,
+    /// nothing recorded), record the new execution, carry it out and answer it as it ended.
+    fn execution_rerun(
+        &self,
+        request: &ReRunRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<ExecutionView>;
+
+    /// [`execution_rerun`](ExecutionOps::execution_rerun) carried out in the background
+    /// (`-a`); answers the new execution's id. Only [`RunObserver::warning`] is called.
+    fn execution_rerun_async(
+        &self,
+        request: &ReRunRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<String>;
 }

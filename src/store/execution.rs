@@ -284,6 +284,15 @@ impl Store {
         Ok(())
     }
 
+    /// A `delayed` execution's wait is over: it runs now (unless a cancel came first).
+    pub(crate) fn execution_delay_over(&mut self, id: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE executions SET status = 'running' WHERE id = ?1 AND status = 'delayed'",
+            params![id],
+        )?;
+        Ok(())
+    }
+
     /// Record the end of an execution; a `canceling` one that did not succeed becomes
     /// `canceled`. Returns the stored status.
     pub(crate) fn finish_execution(
@@ -374,8 +383,9 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Move a running execution to `status` (`canceling`, or `canceled`/`abandoned` when
-    /// its process is gone), unless it finished meanwhile. Returns whether it changed.
+    /// Move a running (or `delayed`) execution to `status` (`canceling`, or
+    /// `canceled`/`abandoned` when its process is gone), unless it finished meanwhile. Returns
+    /// whether it changed.
     pub(crate) fn mark_execution(
         &mut self,
         id: &str,
@@ -385,7 +395,7 @@ impl Store {
         let changed = self.conn.execute(
             "UPDATE executions SET status = ?2, end_timestamp = COALESCE(?3, end_timestamp),
                  pid = CASE WHEN ?3 IS NULL THEN pid ELSE NULL END
-             WHERE id = ?1 AND status IN ('requested', 'running', 'canceling')",
+             WHERE id = ?1 AND status IN ('requested', 'delayed', 'running', 'canceling')",
             params![id, status.as_str(), end_timestamp],
         )?;
         Ok(changed > 0)

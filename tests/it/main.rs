@@ -15,6 +15,7 @@ mod cli;
 mod concurrency;
 mod conformance;
 mod exchange_workflows;
+mod execution_rerun;
 mod install;
 mod install_failures;
 mod jinja_differential;

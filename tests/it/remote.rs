@@ -1388,6 +1388,264 @@ fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused
     cluster.server.assert_clean();
 }
 
+// `st2 execution re-run` (`../shared/spec/remote-api.md` §2, §2.1).
+
+#[test]
+fn re_run_casts_the_words_against_the_original_action_and_polls_to_the_end() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let output = cluster.st2(
+        Auth::Token,
+        &[
+            "execution",
+            "re-run",
+            EXECUTION_ID,
+            "cmd=uptime",
+            "timeout=30",
+        ],
+    );
+    assert_exit(&output, 0);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("status: succeeded"), "{}", show(&output));
+    assert!(stdout.contains("cmd: uptime"), "{stdout}");
+    let id = "65f0c0ffee0000000000ab11";
+    assert!(stdout.starts_with(&format!("id: {id}\n")), "{stdout}");
+    let lines = cluster.server.lines();
+    assert_eq!(
+        lines[..4],
+        [
+            format!("GET /api/v1/executions/{EXECUTION_ID}"),
+            "GET /api/v1/actions/core.local".to_string(),
+            "GET /api/v1/runnertypes/?name=local-shell-cmd".to_string(),
+            format!("POST /api/v1/executions/{EXECUTION_ID}/re_run"),
+        ]
+    );
+    // The runner's `timeout` is an integer, the action's `cmd` a string: cast before the
+    // POST; the body's keys in st2client's order.
+    let requests = cluster.server.requests();
+    assert_eq!(
+        requests[3].body.as_deref(),
+        Some(r#"{"parameters":{"cmd":"uptime","timeout":30},"tasks":[],"reset":[],"delay":0}"#)
+    );
+    assert_eq!(requests[3].header("content-type"), Some("application/json"));
+    // Running, then succeeded.
+    assert_eq!(
+        lines[4..],
+        [
+            format!("GET /api/v1/executions/{id}"),
+            format!("GET /api/v1/executions/{id}")
+        ]
+    );
+    // `-a`: where to look, as `st2 run -a` prints it, and no polling.
+    cluster.server.clear();
+    let output = cluster.st2(Auth::Token, &["execution", "re-run", EXECUTION_ID, "-a"]);
+    assert_exit(&output, 0);
+    let id = "65f0c0ffee0000000000ab12";
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "To get the results, execute:\n st2 execution get {id}\n\n\
+             To view output in real-time, execute:\n st2 execution tail {id}\n"
+        )
+    );
+    assert_eq!(cluster.server.lines().len(), 4);
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn re_run_tasks_reset_and_delay_go_in_the_body() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let workflow = cluster.server.world(add_failed_workflow);
+    let output = cluster.st2(
+        Auth::Token,
+        &[
+            "execution",
+            "re-run",
+            &workflow,
+            "--tasks",
+            "task2",
+            "task3",
+            "--no-reset",
+            "task3",
+            "--delay",
+            "100",
+            "-j",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(
+        cluster.server.lines()[..4],
+        [
+            format!("GET /api/v1/executions/{workflow}"),
+            "GET /api/v1/actions/examples.orquesta-sequential".to_string(),
+            "GET /api/v1/runnertypes/?name=orquesta".to_string(),
+            format!("POST /api/v1/executions/{workflow}/re_run"),
+        ]
+    );
+    assert_eq!(
+        cluster.server.requests()[3].json_body().unwrap(),
+        json!({"parameters": {}, "tasks": ["task2", "task3"], "reset": ["task2"], "delay": 100})
+    );
+    // The new execution says where it came from.
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["status"], "succeeded");
+    assert_eq!(
+        execution["context"]["re-run"],
+        json!({"ref": workflow, "tasks": ["task2", "task3"], "reset": ["task2"]})
+    );
+    assert_eq!(execution["parameters"], json!({"who": "Thanos"}));
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn re_run_with_a_delay_polls_through_delayed() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let output = cluster.st2(
+        Auth::Token,
+        &["execution", "re-run", EXECUTION_ID, "--delay", "100", "-j"],
+    );
+    assert_exit(&output, 0);
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["status"], "succeeded");
+    assert_eq!(execution["parameters"], json!({"cmd": "date"}));
+    // delayed (the POST's answer and the first GET), running, succeeded.
+    let polls = cluster
+        .server
+        .lines()
+        .iter()
+        .filter(|line| line.starts_with("GET /api/v1/executions/65f0c0ffee0000000000ab11"))
+        .count();
+    assert_eq!(polls, 3);
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn re_run_refusals_are_one_line() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    // st2client's own check, before any request.
+    let subset = cluster.st2(
+        Auth::Token,
+        &[
+            "execution",
+            "re-run",
+            EXECUTION_ID,
+            "--tasks",
+            "a",
+            "--no-reset",
+            "b",
+        ],
+    );
+    assert_exit(&subset, 2);
+    assert_eq!(
+        text(&subset.stderr),
+        "error: List of tasks to reset does not match the tasks to rerun.\n"
+    );
+    assert!(cluster.server.lines().is_empty());
+    // The cluster's: tasks of a non-orquesta execution, parameters with tasks.
+    let port = cluster.server.port.to_string();
+    let refused = |args: &[&str], message: &str| {
+        let mut words = vec!["execution", "re-run", EXECUTION_ID];
+        words.extend(args);
+        let output = cluster.st2(Auth::Token, &words);
+        assert_exit(&output, 2);
+        assert_eq!(
+            text(&output.stderr),
+            format!(
+                "error: {message} (HTTP 400 from POST http://127.0.0.1:{port}/api/v1/executions/\
+                 {EXECUTION_ID}/re_run)\n"
+            )
+        );
+    };
+    refused(
+        &["--tasks", "a"],
+        "Task option is only supported for Orquesta workflows.",
+    );
+    refused(
+        &["cmd=x", "--tasks", "a"],
+        "Parameters override is not supported when re-running task(s) for a workflow.",
+    );
+    // A word that does not cast: nothing is posted.
+    cluster.server.clear();
+    let bad_cast = cluster.st2(
+        Auth::Token,
+        &["execution", "re-run", EXECUTION_ID, "timeout=abc"],
+    );
+    assert_exit(&bad_cast, 2);
+    assert_eq!(
+        text(&bad_cast.stderr).lines().count(),
+        1,
+        "{}",
+        show(&bad_cast)
+    );
+    assert!(!cluster
+        .server
+        .lines()
+        .iter()
+        .any(|line| line.starts_with("POST")));
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn re_run_of_an_unknown_execution_is_not_found() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let unknown = "65f0c0ffee00000000000bad";
+    let output = cluster.st2(Auth::Token, &["execution", "re-run", unknown, "cmd=x"]);
+    assert_exit(&output, 1);
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{}", show(&output));
+    assert!(
+        stderr.starts_with(&format!("error: execution \"{unknown}\" is not found")),
+        "{stderr}"
+    );
+    assert_eq!(
+        cluster.server.lines(),
+        [format!("GET /api/v1/executions/{unknown}")]
+    );
+    cluster.server.assert_clean();
+}
+
+#[test]
+fn re_run_sends_the_token_of_t_on_every_request() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    // [fix] st2client drops `-t` on the action and runner lookups (401 without another
+    // credential).
+    let output = cluster.st2(
+        Auth::Nothing,
+        &[
+            "execution",
+            "re-run",
+            EXECUTION_ID,
+            "cmd=uptime",
+            "-t",
+            TOKEN,
+        ],
+    );
+    assert_exit(&output, 0);
+    let requests = cluster.server.requests();
+    assert!(requests.len() >= 5, "{:?}", cluster.server.lines());
+    for request in requests {
+        assert_eq!(
+            request.header("x-auth-token"),
+            Some(TOKEN),
+            "{}",
+            request.line()
+        );
+        assert_eq!(request.header("st2-api-key"), None, "{}", request.line());
+    }
+    cluster.server.assert_clean();
+}
+
 #[test]
 fn pack_update_installs_the_indexs_newer_versions_through_the_pack_workflow() {
     let Some(cluster) = Cluster::start() else {

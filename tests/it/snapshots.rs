@@ -766,3 +766,42 @@ fn print_config() {
         ],
     );
 }
+
+/// `st2 execution re-run`: the new execution as `st2 run` prints it, with `-d`/`-j` its
+/// `context` (where it came from); the refusals.
+#[test]
+fn execution_rerun() {
+    let mut s = Session::new();
+    let (first, _) = run_json(&s.home, &["core.local", "cmd=echo hi"]);
+    let id = first["id"].as_str().unwrap().to_string();
+    s.normalize(&id);
+    s.st2(
+        "execution_rerun",
+        &["execution", "re-run", &id, "cmd=echo bye"],
+    );
+    s.st2(
+        "execution_rerun_detail",
+        &["execution", "re-run", &id, "-d"],
+    );
+    s.st2("execution_rerun_json", &["execution", "re-run", &id, "-j"]);
+    s.st2(
+        "execution_rerun_reset_not_in_tasks",
+        &[
+            "execution",
+            "re-run",
+            &id,
+            "--tasks",
+            "a",
+            "--no-reset",
+            "b",
+        ],
+    );
+    s.st2(
+        "execution_rerun_tasks_not_orquesta",
+        &["execution", "re-run", &id, "--tasks", "a"],
+    );
+    s.st2(
+        "execution_rerun_unknown",
+        &["execution", "re-run", "000000000000000000000000"],
+    );
+}

@@ -1547,11 +1547,117 @@ fn answer(
                 Vec::new(),
             )
         }
+        ("POST", "/api/v1/executions/{id}/re_run") => {
+            re_run(world, &param("id"), body.cloned().unwrap_or_default())
+        }
         _ => fault_reply(
             404,
             &format!("the stand-in has no answer for {method} {template}"),
         ),
     }
+}
+
+/// An orquesta workflow the world knows (`examples.orquesta-sequential`, its `orquesta`
+/// runner type) and one failed execution of it, whose id it answers: what `--tasks` re-runs.
+pub(crate) fn add_failed_workflow(world: &mut World) -> String {
+    let action = json!({
+        "id": "65f0aaaa0000000000000003", "uid": "action:examples:orquesta-sequential",
+        "ref": "examples.orquesta-sequential", "pack": "examples", "name": "orquesta-sequential",
+        "enabled": true, "runner_type": "orquesta", "entry_point": "workflows/sequential.yaml",
+        "description": "A basic sequential workflow.",
+        "parameters": {"who": {"type": "string", "default": "Stanley", "required": true}}
+    });
+    let runner = json!({
+        "id": "65f0bbbb0000000000000002", "uid": "runner_type:orquesta", "name": "orquesta",
+        "enabled": true, "description": "A runner for executing orquesta workflow.",
+        "runner_package": "orquesta_runner", "runner_module": "orquesta_runner",
+        "runner_parameters": {}
+    });
+    let id = world.new_id();
+    let mut failed = execution(&id, "failed", json!({"who": "Thanos"}));
+    failed["action"] = action.clone();
+    failed["runner"] = runner.clone();
+    failed["liveaction"]["action"] = json!("examples.orquesta-sequential");
+    failed["context"]["pack"] = json!("examples");
+    failed["result"] = json!({"errors": [{"message": "task2 failed", "task_id": "task2"}],
+                              "output": null});
+    world.actions.push(action);
+    world.runners.push(runner);
+    world.executions.insert(id.clone(), failed);
+    id
+}
+
+/// `POST /executions/ID/re_run` as st2api's `ActionExecutionReRunController.post` answers it:
+/// its checks in its order, the original's parameters under the given ones, a new execution
+/// of the original's action with the `re-run` context (`tasks`/`reset` when given), `delayed`
+/// first when a delay above 0 is asked for; it then runs as `POST /executions`' do.
+fn re_run(world: &mut World, id: &str, body: Value) -> Reply {
+    let list = |name: &str| body[name].as_array().cloned().unwrap_or_default();
+    let (tasks, reset) = (list("tasks"), list("reset"));
+    let given = body["parameters"].as_object().cloned().unwrap_or_default();
+    if (!tasks.is_empty() || !reset.is_empty()) && !given.is_empty() {
+        return fault_reply(
+            400,
+            "Parameters override is not supported when re-running task(s) for a workflow.",
+        );
+    }
+    if reset.iter().any(|task| !tasks.contains(task)) {
+        return fault_reply(
+            400,
+            "List of tasks to reset does not match the tasks to rerun.",
+        );
+    }
+    let Some(original) = world.executions.get(id).cloned() else {
+        return fault_reply(404, &format!("Resource with a id \"{id}\" not found"));
+    };
+    if !tasks.is_empty() && original["runner"]["name"] != "orquesta" {
+        return fault_reply(400, "Task option is only supported for Orquesta workflows.");
+    }
+    let mut parameters = original["parameters"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    parameters.extend(given);
+    let parameters = Value::Object(parameters);
+    let mut rerun = json!({"ref": id});
+    if !tasks.is_empty() {
+        rerun["tasks"] = Value::Array(tasks);
+    }
+    if !reset.is_empty() {
+        rerun["reset"] = Value::Array(reset);
+    }
+    let delay = body["delay"].as_i64().filter(|delay| *delay > 0);
+    let new_id = world.new_id();
+    let first = if delay.is_some() {
+        "delayed"
+    } else {
+        "requested"
+    };
+    let mut created = execution(&new_id, first, parameters.clone());
+    created["action"] = original["action"].clone();
+    created["runner"] = original["runner"].clone();
+    created["liveaction"]["action"] = original["action"]["ref"].clone();
+    created["context"] = json!({"user": USER, "pack": original["action"]["pack"],
+                                "re-run": rerun});
+    if let Some(delay) = delay {
+        created["delay"] = json!(delay);
+    }
+    world.executions.insert(new_id.clone(), created.clone());
+    let fails = parameters["cmd"] == "false";
+    let mut steps: VecDeque<String> = delay.map(|_| "delayed".to_string()).into_iter().collect();
+    steps.extend(std::iter::repeat_n(
+        "running".to_string(),
+        world.running_polls,
+    ));
+    steps.push_back(if fails { "failed" } else { "succeeded" }.into());
+    world.progress.insert(new_id.clone(), steps);
+    if !fails {
+        world.output.insert(
+            new_id,
+            vec![("stdout".into(), "Tue Mar 12 10:00:00 UTC 2024\n".into())],
+        );
+    }
+    Reply::Json(201, created, Vec::new())
 }
 
 /// A config's values with the schema's secrets masked.

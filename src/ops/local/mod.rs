@@ -6,6 +6,7 @@ mod actions;
 mod child;
 mod execution_cancel;
 mod execution_query;
+mod execution_rerun;
 mod keys;
 mod output_recorder;
 mod pack_config;
@@ -36,8 +37,8 @@ use super::packs::{
 use crate::ops::actions::ActionView;
 use crate::ops::auth::{LoginOutcome, TokenRequest, TokenView, WhoAmI};
 use crate::ops::executions::{
-    CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
-    TailEnd, TailRequest,
+    CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, ReRunRequest,
+    RunActionRequest, RunObserver, TailEnd, TailRequest,
 };
 use crate::ops::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use crate::settings::Settings;
@@ -182,6 +183,22 @@ impl super::ExecutionOps for Local {
         output: &mut dyn FnMut(&[OutputPiece]) -> bool,
     ) -> anyhow::Result<TailEnd> {
         execution_query::tail(&self.settings, request, output)
+    }
+
+    fn execution_rerun(
+        &self,
+        request: &ReRunRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<ExecutionView> {
+        execution_rerun::rerun(&self.settings, request, observer)
+    }
+
+    fn execution_rerun_async(
+        &self,
+        request: &ReRunRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<String> {
+        execution_rerun::rerun_async(&self.settings, request, observer)
     }
 }
 

@@ -1,4 +1,4 @@
-//! `st2 run`, `st2 action execute` and `st2 execution get/list/cancel` over the API
+//! `st2 run`, `st2 action execute` and `st2 execution get/list/cancel/re-run` over the API
 //! (`../shared/spec/remote-api.md` §2.1, §2.2): the words cast against the action's and its
 //! runner's parameters as the cluster has them, `POST /executions`, then `GET
 //! /executions/ID` until the execution is final.
@@ -20,8 +20,8 @@ use super::client::{segment, ApiError, Client, Root};
 use super::stream::{self, Followed, OutputFollower};
 use crate::action::args;
 use crate::ops::executions::{
-    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, RunActionRequest,
-    RunObserver,
+    CancelOutcome, ExecutionListRequest, ExecutionView, LiveView, OutputPiece, ReRunRequest,
+    RunActionRequest, RunObserver,
 };
 use crate::ops::InvalidRequest;
 use crate::store::ExecutionStatus;
@@ -96,39 +96,16 @@ fn start(client: &Client, request: &RunActionRequest) -> anyhow::Result<Executio
     if request.no_native {
         return Err(InvalidRequest("--no-native only applies to local mode".into()).into());
     }
-    // An action the cluster does not have: nothing ran, a usage error as in local mode.
-    let action = super::actions::fetch(client, &request.action_ref).map_err(|err| {
-        match err.downcast_ref::<crate::action::ActionError>() {
-            Some(missing) => InvalidRequest(missing.to_string()).into(),
-            None => err,
-        }
-    })?;
-    let runner_type = action
-        .get("runner_type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let runner = super::actions::runner_parameters(client, &runner_type)?;
-    let own = action
-        .get("parameters")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let parameters = args::parse(
+    let action = fetch_action(client, &request.action_ref)?;
+    let parameters = cast(
+        client,
+        &action,
         &request.words,
-        args::Schemas {
-            runner: &runner,
-            action: &own,
-        },
         args::ArgsOptions {
             auto_dict: request.auto_dict,
             inherit_env: request.inherit_env,
         },
-        &cwd,
-        &request.action_ref,
-    )
-    .map_err(|err| InvalidRequest(err.to_string()))?;
+    )?;
     let body = json!({
         "action": request.action_ref,
         "parameters": Value::Object(parameters),
@@ -138,6 +115,46 @@ fn start(client: &Client, request: &RunActionRequest) -> anyhow::Result<Executio
         .call(Method::POST, Root::Api, "/executions", &[], Some(&body))
         .map_err(refused)?;
     view(&answer.json()?, &answer.request)
+}
+
+/// The action as the cluster has it (`GET /actions/REF`); one it does not have is a usage
+/// error as in local mode (nothing ran).
+fn fetch_action(client: &Client, action_ref: &str) -> anyhow::Result<Value> {
+    super::actions::fetch(client, action_ref).map_err(|err| {
+        match err.downcast_ref::<crate::action::ActionError>() {
+            Some(missing) => InvalidRequest(missing.to_string()).into(),
+            None => err,
+        }
+    })
+}
+
+/// The words cast against `action`'s parameters, its runner's first (`GET
+/// /runnertypes/?name=`), as st2client casts them.
+fn cast(
+    client: &Client,
+    action: &Value,
+    words: &[String],
+    options: args::ArgsOptions,
+) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let text = |name: &str| action.get(name).and_then(Value::as_str).unwrap_or_default();
+    let runner = super::actions::runner_parameters(client, text("runner_type"))?;
+    let own = action
+        .get("parameters")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    args::parse(
+        words,
+        args::Schemas {
+            runner: &runner,
+            action: &own,
+        },
+        options,
+        &cwd,
+        text("ref"),
+    )
+    .map_err(|err| InvalidRequest(err.to_string()).into())
 }
 
 /// A 400 is the cluster refusing the request as written: a usage error.
@@ -155,8 +172,19 @@ pub(super) fn run(
     observer: &mut dyn RunObserver,
 ) -> anyhow::Result<ExecutionView> {
     let started = start(client, request)?;
+    wait(client, started, &request.action_ref, observer)
+}
+
+/// Wait for a new execution to end: its output on the stream when someone watches, else (or
+/// when the stream breaks) polling; a workflow's children once it ended.
+fn wait(
+    client: &Client,
+    started: ExecutionView,
+    action_ref: &str,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<ExecutionView> {
     let cancel = observer.cancel_flag()?;
-    let mut live = observer.live_view(&request.action_ref);
+    let mut live = observer.live_view(action_ref);
     let mut execution = started;
     // Someone watches (a terminal, `--tail`): the output as it comes, over the stream, until
     // the end; polling takes over if the stream breaks.
@@ -422,6 +450,55 @@ pub(super) fn cancel(client: &Client, id: &str) -> anyhow::Result<CancelOutcome>
     } else {
         CancelOutcome::StillCanceling
     })
+}
+
+// `st2 execution re-run` (`../shared/spec/remote-api.md` §2, §2.1).
+
+/// `st2 execution re-run ID`: the original (`GET /executions/ID`), its action and runner
+/// type, the words cast against them, `POST /executions/ID/re_run` with `{"parameters",
+/// "tasks", "reset", "delay"}` as st2client sends it (delay 0 when not given). The cluster
+/// merges the original's parameters under the new ones and checks the rest (tasks only for
+/// orquesta, not together with parameters): its 400 is a usage error. **[fix]** every request
+/// carries the credential (st2client drops `-t` on the action and runner lookups).
+fn start_rerun(client: &Client, request: &ReRunRequest) -> anyhow::Result<ExecutionView> {
+    let original = get_execution(client, &request.id, &[])?;
+    let action = fetch_action(client, &original.action_ref)?;
+    let parameters = cast(
+        client,
+        &action,
+        &request.words,
+        args::ArgsOptions {
+            auto_dict: request.auto_dict,
+            inherit_env: request.inherit_env,
+        },
+    )?;
+    let body = json!({
+        "parameters": Value::Object(parameters),
+        "tasks": request.tasks,
+        "reset": request.reset,
+        "delay": request.delay_ms.unwrap_or(0),
+    });
+    let path = format!("/executions/{}/re_run", segment(&request.id));
+    let answer = client
+        .call(Method::POST, Root::Api, &path, &[], Some(&body))
+        .map_err(refused)?;
+    view(&answer.json()?, &answer.request)
+}
+
+/// `st2 execution re-run ID`: start the new execution, then wait for it as `st2 run` does.
+pub(super) fn rerun(
+    client: &Client,
+    request: &ReRunRequest,
+    observer: &mut dyn RunObserver,
+) -> anyhow::Result<ExecutionView> {
+    let started = start_rerun(client, request)?;
+    let action_ref = started.action_ref.clone();
+    wait(client, started, &action_ref, observer)
+}
+
+/// `st2 execution re-run ID -a`: start the new execution, answer its id.
+pub(super) fn rerun_async(client: &Client, request: &ReRunRequest) -> anyhow::Result<String> {
+    Ok(start_rerun(client, request)?.id)
 }
 
 #[cfg(test)]

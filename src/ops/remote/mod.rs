@@ -26,8 +26,8 @@ use serde_json::Value;
 use super::actions::ActionView;
 use super::auth::{LoginOutcome, TokenRequest, TokenView, WhoAmI};
 use super::executions::{
-    CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, RunActionRequest, RunObserver,
-    TailEnd, TailRequest,
+    CancelOutcome, ExecutionListRequest, ExecutionView, OutputPiece, ReRunRequest,
+    RunActionRequest, RunObserver, TailEnd, TailRequest,
 };
 use super::keys::{KeyListRequest, KeyRef, KeySetRequest, KeyView};
 use super::packs::{
@@ -118,6 +118,22 @@ impl super::ExecutionOps for Remote {
         output: &mut dyn FnMut(&[OutputPiece]) -> bool,
     ) -> anyhow::Result<TailEnd> {
         tail::tail(&self.client, request, output)
+    }
+
+    fn execution_rerun(
+        &self,
+        request: &ReRunRequest,
+        observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<ExecutionView> {
+        executions::rerun(&self.client, request, observer)
+    }
+
+    fn execution_rerun_async(
+        &self,
+        request: &ReRunRequest,
+        _observer: &mut dyn RunObserver,
+    ) -> anyhow::Result<String> {
+        executions::rerun_async(&self.client, request)
     }
 }
 
