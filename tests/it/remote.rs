@@ -93,6 +93,16 @@ pub(crate) fn assert_exit(output: &Output, code: i32) {
     assert_eq!(output.status.code(), Some(code), "{}", show(output));
 }
 
+#[track_caller]
+pub(crate) fn assert_stderr_contains(output: &Output, expected: &str) {
+    assert!(text(&output.stderr).contains(expected), "{}", show(output));
+}
+
+#[track_caller]
+pub(crate) fn assert_stdout_contains(output: &Output, expected: &str) {
+    assert!(text(&output.stdout).contains(expected), "{}", show(output));
+}
+
 #[test]
 fn action_list_asks_for_the_columns_it_shows() {
     let Some(cluster) = Cluster::start() else {
@@ -100,11 +110,7 @@ fn action_list_asks_for_the_columns_it_shows() {
     };
     let output = cluster.st2(Auth::Token, &["action", "list"]);
     assert_exit(&output, 0);
-    assert!(
-        text(&output.stdout).contains("core.local"),
-        "{}",
-        show(&output)
-    );
+    assert_stdout_contains(&output, "core.local");
     let requests = cluster.server.requests();
     assert_eq!(
         cluster.server.lines(),
@@ -140,11 +146,7 @@ fn action_get_shows_parameters_merged_with_the_runners() {
     );
     let missing = cluster.st2(Auth::Token, &["action", "get", "nope.nope"]);
     assert_exit(&missing, 1);
-    assert!(
-        text(&missing.stderr).contains("action \"nope.nope\" is not found on the cluster"),
-        "{}",
-        show(&missing)
-    );
+    assert_stderr_contains(&missing, "action \"nope.nope\" is not found on the cluster");
     cluster.server.assert_clean();
 }
 
@@ -196,11 +198,7 @@ fn a_run_that_fails_exits_1_and_a_refused_one_2() {
     };
     let failed = cluster.st2(Auth::Token, &["run", "core.local", "cmd=false"]);
     assert_exit(&failed, 1);
-    assert!(
-        text(&failed.stdout).contains("status: failed"),
-        "{}",
-        show(&failed)
-    );
+    assert_stdout_contains(&failed, "status: failed");
     // The cluster refuses a run without its required `cmd`: nothing ran.
     let refused = cluster.st2(Auth::Token, &["run", "core.local"]);
     assert_exit(&refused, 2);
@@ -211,11 +209,7 @@ fn a_run_that_fails_exits_1_and_a_refused_one_2() {
     );
     let unknown = cluster.st2(Auth::Token, &["run", "nope.nope", "x=1"]);
     assert_exit(&unknown, 2);
-    assert!(
-        text(&unknown.stderr).contains("\"nope.nope\" is not found"),
-        "{}",
-        show(&unknown)
-    );
+    assert_stderr_contains(&unknown, "\"nope.nope\" is not found");
     let bad_cast = cluster.st2(Auth::Token, &["run", "core.local", "cmd=x", "timeout=abc"]);
     assert_exit(&bad_cast, 2);
     assert!(!cluster
@@ -271,11 +265,7 @@ fn run_tail_shows_the_output_as_it_comes_over_the_stream() {
     let stdout = text(&output.stdout);
     assert!(stdout.starts_with("first\n\nid: "), "{}", show(&output));
     assert!(stdout.contains("status: succeeded"), "{stdout}");
-    assert!(
-        text(&output.stderr).contains("second\n"),
-        "{}",
-        show(&output)
-    );
+    assert_stderr_contains(&output, "second\n");
     assert_eq!(
         cluster.server.lines()[3..],
         [
@@ -294,12 +284,9 @@ fn polling_goes_on_through_non_final_statuses() {
     cluster.server.world(|world| world.running_polls = 0);
     let id = "65f0c0ffee0000000000ab11";
     cluster.server.world(|world| {
-        world.progress.insert(
-            id.into(),
-            ["scheduled", "delayed", "running", "running", "succeeded"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+        world.set_progress(
+            id,
+            &["scheduled", "delayed", "running", "running", "succeeded"],
         )
     });
     let output = cluster.st2(Auth::Token, &["run", "core.local", "cmd=date", "-j"]);
@@ -323,11 +310,7 @@ fn execution_get_list_and_cancel() {
     };
     let get = cluster.st2(Auth::Token, &["execution", "get", EXECUTION_ID]);
     assert_exit(&get, 0);
-    assert!(
-        text(&get.stdout).contains("status: succeeded"),
-        "{}",
-        show(&get)
-    );
+    assert_stdout_contains(&get, "status: succeeded");
     let missing = cluster.st2(
         Auth::Token,
         &["execution", "get", "deadbeefdeadbeefdeadbeef"],
@@ -355,15 +338,11 @@ fn execution_get_list_and_cancel() {
         ],
     );
     assert_exit(&list, 0);
-    assert!(text(&list.stdout).contains(EXECUTION_ID), "{}", show(&list));
+    assert_stdout_contains(&list, EXECUTION_ID);
     // Already finished: the cluster says so, and the exit status too.
     let cancel = cluster.st2(Auth::Token, &["execution", "cancel", EXECUTION_ID]);
     assert_exit(&cancel, 1);
-    assert!(
-        text(&cancel.stderr).contains("cannot be canceled: it is already succeeded"),
-        "{}",
-        show(&cancel)
-    );
+    assert_stderr_contains(&cancel, "cannot be canceled: it is already succeeded");
     let lines = cluster.server.lines();
     assert_eq!(
         lines[0],
@@ -410,7 +389,7 @@ fn keys_over_the_api() {
     };
     let list = cluster.st2(Auth::ApiKey, &["key", "list"]);
     assert_exit(&list, 0);
-    assert!(text(&list.stdout).contains("k1"), "{}", show(&list));
+    assert_stdout_contains(&list, "k1");
     let set = cluster.st2(
         Auth::ApiKey,
         &[
@@ -432,11 +411,7 @@ fn keys_over_the_api() {
     assert_exit(&delete, 0);
     let again = cluster.st2(Auth::ApiKey, &["key", "get", "k1"]);
     assert_exit(&again, 1);
-    assert!(
-        text(&again.stderr).contains("Key \"k1\" does not exist in scope st2kv.system."),
-        "{}",
-        show(&again)
-    );
+    assert_stderr_contains(&again, "Key \"k1\" does not exist in scope st2kv.system.");
     let requests = cluster.server.requests();
     assert_eq!(
         requests[0].line(),
@@ -674,11 +649,7 @@ fn login_caches_the_token_and_names_the_user_in_the_config() {
     let login = cluster.st2(Auth::Nothing, &["login", USER, "-p", PASSWORD]);
     assert_exit(&login, 0);
     assert_eq!(text(&login.stdout), "Logged in as st2admin\n");
-    assert!(
-        text(&login.stderr).contains("2099-01-01T00:00:00.000000Z"),
-        "{}",
-        show(&login)
-    );
+    assert_stderr_contains(&login, "2099-01-01T00:00:00.000000Z");
     let requests = cluster.server.requests();
     assert_eq!(requests[0].line(), "POST /auth/v1/tokens");
     assert_eq!(
@@ -752,11 +723,7 @@ fn a_revoked_cached_token_logs_in_again_once() {
     std::fs::write(cluster.home.dir.path().join(".st2/token-st2admin"), "").unwrap();
     let output = cluster.st2(Auth::Nothing, &["action", "list"]);
     assert_exit(&output, 0);
-    assert!(
-        text(&output.stderr).contains("is corrupt; logging in again"),
-        "{}",
-        show(&output)
-    );
+    assert_stderr_contains(&output, "is corrupt; logging in again");
     cluster.server.assert_clean();
 }
 
@@ -1017,13 +984,7 @@ fn tail_through_a_stream_that_breaks_reconnects_then_polls() {
                 StreamStep::Close,
             ],
         );
-        world.progress.insert(
-            id.into(),
-            ["running", "running", "running", "succeeded"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        );
+        world.set_progress(id, &["running", "running", "running", "succeeded"]);
     });
     let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
     assert_exit(&output, 0);
@@ -1033,11 +994,7 @@ fn tail_through_a_stream_that_breaks_reconnects_then_polls() {
         text(&output.stdout),
         format!("one\ntwo\ntwo\n\nExecution {id} has completed (status=succeeded).\n")
     );
-    assert!(
-        text(&output.stderr).contains("waiting for the end by polling"),
-        "{}",
-        show(&output)
-    );
+    assert_stderr_contains(&output, "waiting for the end by polling");
     cluster.server.assert_clean();
 }
 
@@ -1052,13 +1009,7 @@ fn a_silent_stream_is_dropped_after_the_timeout() {
             .executions
             .insert(id.into(), execution(id, "running", json!({"cmd": "x"})));
         world.streams.insert(id.into(), vec![StreamStep::Hang]);
-        world.progress.insert(
-            id.into(),
-            ["running", "running", "succeeded"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        );
+        world.set_progress(id, &["running", "running", "succeeded"]);
     });
     let started = Instant::now();
     let output = cluster
@@ -1085,11 +1036,7 @@ fn pack_list_get_search_and_show() {
     };
     let list = cluster.st2(Auth::Token, &["pack", "list"]);
     assert_exit(&list, 0);
-    assert!(
-        text(&list.stdout).contains("Basic core actions."),
-        "{}",
-        show(&list)
-    );
+    assert_stdout_contains(&list, "Basic core actions.");
     let get = cluster.st2(Auth::Token, &["pack", "get", "core", "-j"]);
     assert_exit(&get, 0);
     let pack: Value = serde_json::from_slice(&get.stdout).unwrap();
@@ -1104,18 +1051,10 @@ fn pack_list_get_search_and_show() {
     );
     let search = cluster.st2(Auth::Token, &["pack", "search", "CSV"]);
     assert_exit(&search, 0);
-    assert!(
-        text(&search.stdout).contains("st2 content pack containing CSV"),
-        "{}",
-        show(&search)
-    );
+    assert_stdout_contains(&search, "st2 content pack containing CSV");
     let shown = cluster.st2(Auth::Token, &["pack", "show", "csv"]);
     assert_exit(&shown, 0);
-    assert!(
-        text(&shown.stdout).contains("actions: 2"),
-        "{}",
-        show(&shown)
-    );
+    assert_stdout_contains(&shown, "actions: 2");
     let unknown = cluster.st2(Auth::Token, &["pack", "show", "nope"]);
     assert_exit(&unknown, 1);
     let requests = cluster.server.requests();
@@ -1203,11 +1142,7 @@ fn pack_install_follows_the_workflow_task_by_task() {
         stderr.contains("register   register_pack: succeeded"),
         "{stderr}"
     );
-    assert!(
-        text(&output.stdout).contains("the csv pack"),
-        "{}",
-        show(&output)
-    );
+    assert_stdout_contains(&output, "the csv pack");
     let lines = cluster.server.lines();
     let id = "65f0c0ffee0000000000ab11";
     assert_eq!(
@@ -1240,11 +1175,7 @@ fn a_failed_install_exits_1_with_the_workflows_error() {
     };
     let output = cluster.st2(Auth::Token, &["pack", "install", "broken", "-j"]);
     assert_exit(&output, 1);
-    assert!(
-        text(&output.stderr).contains("ended failed: Failed to download pack \"broken\""),
-        "{}",
-        show(&output)
-    );
+    assert_stderr_contains(&output, "ended failed: Failed to download pack \"broken\"");
     cluster.server.assert_clean();
 }
 
@@ -1265,11 +1196,7 @@ fn an_install_whose_stream_drops_is_polled_to_its_end() {
         &["pack", "install", "csv", "--skip-virtualenv"],
     );
     assert_exit(&skip, 1);
-    assert!(
-        text(&skip.stderr).contains("--skip-virtualenv only applies to local mode"),
-        "{}",
-        show(&skip)
-    );
+    assert_stderr_contains(&skip, "--skip-virtualenv only applies to local mode");
     cluster.server.assert_clean();
 }
 
@@ -1379,11 +1306,7 @@ fn pack_outdated_compares_with_the_clusters_index_and_local_lifecycle_is_refused
     for args in [&["pack", "verify"][..], &["pack", "prune"]] {
         let refused = cluster.st2(Auth::Token, args);
         assert_exit(&refused, 2);
-        assert!(
-            text(&refused.stderr).contains("only applies to local mode"),
-            "{}",
-            show(&refused)
-        );
+        assert_stderr_contains(&refused, "only applies to local mode");
     }
     cluster.server.assert_clean();
 }
@@ -1654,19 +1577,11 @@ fn pack_update_installs_the_indexs_newer_versions_through_the_pack_workflow() {
     install_csv_1_0_0(&cluster);
     let nothing_named = cluster.st2(Auth::Token, &["pack", "update"]);
     assert_exit(&nothing_named, 2);
-    assert!(
-        text(&nothing_named.stderr).contains("<REF>"),
-        "{}",
-        show(&nothing_named)
-    );
+    assert_stderr_contains(&nothing_named, "<REF>");
     // core is not in the index: named, nothing is updated.
     let not_indexed = cluster.st2(Auth::Token, &["pack", "update", "core", "csv"]);
     assert_exit(&not_indexed, 1);
-    assert!(
-        text(&not_indexed.stderr).contains("core: not in the cluster's index"),
-        "{}",
-        show(&not_indexed)
-    );
+    assert_stderr_contains(&not_indexed, "core: not in the cluster's index");
     assert!(!cluster
         .server
         .requests()
@@ -1711,11 +1626,7 @@ fn pack_update_installs_the_indexs_newer_versions_through_the_pack_workflow() {
         &["pack", "update", "csv", "--skip-virtualenv"],
     ] {
         let refused = cluster.st2(Auth::Token, args);
-        assert!(
-            text(&refused.stderr).contains("only applies to local mode"),
-            "{}",
-            show(&refused)
-        );
+        assert_stderr_contains(&refused, "only applies to local mode");
     }
     cluster.server.assert_clean();
 }
@@ -1863,10 +1774,9 @@ fn key_list_beyond_100_fetches_pages_of_100() {
     );
     let bad = cluster.st2(Auth::Token, &["key", "list", "-n", "-2"]);
     assert_exit(&bad, 2);
-    assert!(
-        text(&bad.stderr).contains("\"-2\" is not a number of items (or -1 for all of them)"),
-        "{}",
-        show(&bad)
+    assert_stderr_contains(
+        &bad,
+        "\"-2\" is not a number of items (or -1 for all of them)",
     );
     cluster.server.assert_clean();
 }
@@ -1989,13 +1899,7 @@ fn tail_of_a_workflow_whose_stream_breaks_reconnects_then_polls() {
             id.into(),
             std::collections::VecDeque::from([vec![EventStep::Close], vec![EventStep::Close]]),
         );
-        world.progress.insert(
-            id.into(),
-            ["running", "running", "running", "failed"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        );
+        world.set_progress(id, &["running", "running", "running", "failed"]);
     });
     let output = cluster.st2(Auth::Token, &["execution", "tail", id]);
     assert_exit(&output, 0);
@@ -2003,11 +1907,7 @@ fn tail_of_a_workflow_whose_stream_breaks_reconnects_then_polls() {
         text(&output.stdout),
         format!("\nExecution {id} has completed (status=failed).\n")
     );
-    assert!(
-        text(&output.stderr).contains("waiting for the end by polling"),
-        "{}",
-        show(&output)
-    );
+    assert_stderr_contains(&output, "waiting for the end by polling");
     cluster.server.assert_clean();
 }
 
@@ -2020,13 +1920,7 @@ fn tail_of_a_workflow_that_ended_before_its_stream_opened() {
     running_workflow(&cluster, id);
     cluster.server.world(|world| {
         // Running when first asked, over once the stream is open; the stream says nothing.
-        world.progress.insert(
-            id.into(),
-            ["running", "succeeded"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        );
+        world.set_progress(id, &["running", "succeeded"]);
         world
             .output
             .insert(id.into(), vec![("stdout".into(), "done\n".into())]);
@@ -2082,11 +1976,7 @@ fn run_following_its_output_reconnects_once_then_polls() {
     // "first" once: the second stream's replay of it is skipped.
     assert!(stdout.starts_with("first\n\nid: "), "{}", show(&output));
     assert_eq!(stdout.matches("first").count(), 1, "{stdout}");
-    assert!(
-        text(&output.stderr).contains("second\n"),
-        "{}",
-        show(&output)
-    );
+    assert_stderr_contains(&output, "second\n");
     let output_stream = format!("GET /stream/v1/executions/{id}/output");
     assert_eq!(
         cluster.server.lines()[3..],
@@ -2109,11 +1999,7 @@ fn run_following_its_output_reconnects_once_then_polls() {
     cluster.server.clear();
     let output = cluster.st2(Auth::Token, &["run", "core.local", "cmd=date", "--tail"]);
     assert_exit(&output, 0);
-    assert!(
-        text(&output.stdout).contains("status: succeeded"),
-        "{}",
-        show(&output)
-    );
+    assert_stdout_contains(&output, "status: succeeded");
     let streams = cluster
         .server
         .lines()

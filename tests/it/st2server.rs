@@ -284,6 +284,15 @@ fn page(query: &[(String, String)], max_page_size: Option<usize>) -> Result<(usi
 }
 
 impl World {
+    /// The statuses `GET /executions/ID` answers for `id`, one per request, the last one
+    /// from then on.
+    pub(crate) fn set_progress(&mut self, id: &str, statuses: &[&str]) {
+        self.progress.insert(
+            id.to_string(),
+            statuses.iter().map(|status| status.to_string()).collect(),
+        );
+    }
+
     fn new_id(&mut self) -> String {
         self.next_id += 1;
         format!("65f0c0ffee{:014x}", 0xab00 + self.next_id)

@@ -245,22 +245,15 @@ fn record(
     status: ExecutionStatus,
     pid: u32,
 ) -> anyhow::Result<()> {
-    let prepared = &rerun.prepared;
-    store.insert_execution(&ExecutionRecord {
-        id: id.to_string(),
-        action_ref: prepared.action_ref.clone(),
-        runner_type: prepared.runner_type.as_str().to_string(),
-        user: prepared.user.clone(),
-        parameters: Value::Object(prepared.shown_parameters.clone()),
+    super::run::start_with_context(
+        store,
+        &rerun.prepared,
+        id,
         status,
-        result: None,
-        start_timestamp: timestamp(),
-        end_timestamp: None,
-        pid: Some(pid),
-        parent: None,
-        context: rerun.context.clone(),
-        workflow: None,
-    })?;
+        pid,
+        None,
+        rerun.context.clone(),
+    )?;
     Ok(())
 }
 

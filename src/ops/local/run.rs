@@ -118,6 +118,23 @@ pub(crate) fn start(
     pid: u32,
     parentage: Option<Parentage>,
 ) -> Result<ExecutionRecord, StoreError> {
+    let (parent, context) = match parentage {
+        Some(parentage) => (Some(parentage.parent), parentage.context.clone()),
+        None => (None, Value::Null),
+    };
+    start_with_context(store, prepared, id, status, pid, parent, context)
+}
+
+/// [`start`] with the parent and context given as they are (a re-run's top-level context).
+pub(crate) fn start_with_context(
+    store: &mut Store,
+    prepared: &Prepared,
+    id: &str,
+    status: ExecutionStatus,
+    pid: u32,
+    parent: Option<&str>,
+    context: Value,
+) -> Result<ExecutionRecord, StoreError> {
     let record = ExecutionRecord {
         id: id.to_string(),
         action_ref: prepared.action_ref.clone(),
@@ -129,8 +146,8 @@ pub(crate) fn start(
         start_timestamp: timestamp(),
         end_timestamp: None,
         pid: Some(pid),
-        parent: parentage.map(|p| p.parent.to_string()),
-        context: parentage.map_or(Value::Null, |p| p.context.clone()),
+        parent: parent.map(str::to_string),
+        context,
         workflow: None,
     };
     store.insert_execution(&record)?;
