@@ -231,7 +231,11 @@ fn print_item(context: &Context, item: &KeyView) {
         rows.push(("user".to_string(), user.clone()));
     }
     if let Some(expire) = &item.expire_timestamp {
-        rows.push(("expire_timestamp".to_string(), expire.clone()));
+        // In the user's zone, as st2client shows it (`format_isodate_for_user_timezone`).
+        rows.push((
+            "expire_timestamp".to_string(),
+            context.printer.time(Some(expire)),
+        ));
     }
     context.printer.properties(rows);
 }
@@ -255,7 +259,7 @@ fn print_items(context: &Context, items: &[KeyView]) {
                 item.encrypted.to_string(),
                 item.scope.as_str().to_string(),
                 item.user.clone().unwrap_or_default(),
-                item.expire_timestamp.clone().unwrap_or_default(),
+                context.printer.time(item.expire_timestamp.as_deref()),
             ]
         })
         .collect();

@@ -209,3 +209,30 @@ fn load_reads_json_and_yaml_and_writes_nothing_when_an_item_is_bad() {
         .assert()
         .success();
 }
+
+/// st2client shows a key's `expire_timestamp` as it shows execution times: in `[cli]
+/// timezone` (`format_isodate_for_user_timezone`); `-j` keeps the ISO time.
+#[test]
+fn expire_timestamp_is_shown_in_the_users_time_zone() {
+    let home = Home::new();
+    // `--config-file` (the harness's) is the CLI config too.
+    let mut conf = std::fs::read_to_string(&home.conf).unwrap();
+    conf.push_str("\n[cli]\ntimezone = Asia/Tokyo\n");
+    std::fs::write(&home.conf, &conf).unwrap();
+    home.st2()
+        .args(["key", "set", "short", "v", "--ttl", "3600"])
+        .assert()
+        .success();
+    let iso = st2_json(&home, &["key", "get", "short"])["expire_timestamp"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(iso.ends_with('Z'), "{iso}");
+    for args in [&["key", "get", "short"][..], &["key", "list"]] {
+        let output = home.st2().args(args).output().unwrap();
+        let shown = String::from_utf8_lossy(&output.stdout);
+        // Tokyo has no daylight saving time: always JST, UTC+9.
+        assert!(shown.contains(" JST"), "{shown}");
+        assert!(!shown.contains(&iso), "{shown}");
+    }
+}
