@@ -300,13 +300,19 @@ const CORE_FILES_HASH: u64 = {
     hash
 };
 
+/// The name of this build's copy of the built-in pack under the cache directory (other
+/// builds, older or newer, have other names: `st2 pack prune` lists theirs).
+pub(crate) fn builtin_pack_dir_name() -> String {
+    format!(
+        "builtin-core-{}-{CORE_FILES_HASH:016x}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// The directory of the built-in pack, written out under the cache directory the first time
 /// one of its script actions runs (atomically: a complete copy or none).
 pub(crate) fn builtin_pack_dir(settings: &Settings) -> Result<PathBuf, ActionError> {
-    let dir = settings.cache_dir().join(format!(
-        "builtin-core-{}-{CORE_FILES_HASH:016x}",
-        env!("CARGO_PKG_VERSION")
-    ));
+    let dir = settings.cache_dir().join(builtin_pack_dir_name());
     match crate::fs::write_tree_once(&dir, CORE_FILES) {
         Ok(()) => Ok(dir),
         Err(err) => Err(ActionError::Builtin {

@@ -234,7 +234,7 @@ impl PackVerification {
 /// Something `st2 pack prune` would remove.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct PruneItem {
-    /// `virtualenv`, `config`, `git cache`, `index cache` or `leftover`.
+    /// `virtualenv`, `config`, `git cache`, `index cache`, `build cache` or `leftover`.
     pub(crate) kind: String,
     /// The file or directory.
     pub(crate) path: PathBuf,

@@ -18,6 +18,8 @@
 
 mod shim;
 
+pub(crate) use shim::dir_name as shim_dir_name;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;

@@ -5,6 +5,8 @@
 //!   directory nor registered (upstream keeps both after `st2 pack remove`, and so do we);
 //! - git cache repositories no installed pack and no `packs.lock` entry comes from;
 //! - index copies of URLs that `[content] index_url` no longer lists;
+//! - the built-in files (core pack scripts, Python modules) other st2-rs builds wrote to the
+//!   cache directory: each build writes its own on first use, so upgrades leave old ones;
 //! - temporary files of killed commands (`.packs.lock-*` beside the lock file, the base
 //!   path's write checks).
 //!
@@ -150,8 +152,35 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
             });
         }
     }
+    // Built-in files another st2-rs build wrote (the core pack's scripts, the Python
+    // modules python-script actions import): each build writes its own copy on first use,
+    // so an upgrade leaves the old one.
+    let current = [
+        crate::action::builtin_pack_dir_name(),
+        crate::runner::python::shim_dir_name(),
+    ];
+    for entry in sorted_entries(&settings.cache_dir()) {
+        let name = entry
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let builtin = name.starts_with("builtin-core-") || name.starts_with("python-shim-");
+        if builtin && !current.contains(&name) && entry.is_dir() {
+            items.push(PruneItem {
+                kind: "build cache".into(),
+                bytes: size_of(&entry),
+                path: entry,
+                reason: "built-in files of another st2-rs build".into(),
+            });
+        }
+    }
     // Directories a killed prune was removing.
-    for dir in [settings.virtualenvs_dir(), settings.git_cache_dir()] {
+    for dir in [
+        settings.virtualenvs_dir(),
+        settings.git_cache_dir(),
+        settings.cache_dir(),
+    ] {
         for entry in sorted_entries(&dir) {
             let name = entry
                 .file_name()
@@ -284,4 +313,53 @@ fn remove_path(path: &Path, name: &str) -> anyhow::Result<()> {
     std::fs::rename(path, &aside)?;
     std::fs::remove_dir_all(&aside)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_files_of_other_builds_are_listed_and_this_builds_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings =
+            Settings::from_ini(&Default::default(), Some(dir.path().to_path_buf()), None).unwrap();
+        let cache = settings.cache_dir();
+        let mut names = vec![
+            crate::action::builtin_pack_dir_name(),
+            crate::runner::python::shim_dir_name(),
+            "builtin-core-0.0.1-00000000deadbeef".to_string(),
+            "python-shim-00000000deadbeef".to_string(),
+        ];
+        for name in &names {
+            std::fs::create_dir_all(cache.join(name).join("sub")).unwrap();
+            std::fs::write(cache.join(name).join("sub/file"), "12345").unwrap();
+        }
+        let mut warnings = Vec::new();
+        let planned: Vec<PruneItem> = plan(&settings, &mut warnings)
+            .unwrap()
+            .into_iter()
+            .filter(|item| item.kind == "build cache")
+            .collect();
+        let others = names.split_off(2);
+        assert_eq!(
+            planned
+                .iter()
+                .map(|item| item.path.clone())
+                .collect::<Vec<_>>(),
+            others
+                .iter()
+                .map(|name| cache.join(name))
+                .collect::<Vec<_>>()
+        );
+        assert!(planned.iter().all(|item| item.bytes == 5));
+        let done = prune(&settings, &planned).unwrap();
+        assert!(done.iter().all(|(_, outcome)| outcome.is_ok()), "{done:?}");
+        for name in &others {
+            assert!(!cache.join(name).exists());
+        }
+        for name in &names {
+            assert!(cache.join(name).join("sub/file").is_file());
+        }
+    }
 }

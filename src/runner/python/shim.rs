@@ -156,11 +156,15 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The name of this build's module directory under the cache directory (other builds have
+/// other names: `st2 pack prune` lists theirs).
+pub(crate) fn dir_name() -> String {
+    format!("python-shim-{:016x}", fingerprint())
+}
+
 /// The directory holding the modules (written on first use), for `PYTHONPATH`.
 pub(super) fn dir(settings: &Settings) -> std::io::Result<PathBuf> {
-    let dir = settings
-        .cache_dir()
-        .join(format!("python-shim-{:016x}", fingerprint()));
+    let dir = settings.cache_dir().join(dir_name());
     crate::fs::write_tree_once(&dir, FILES)?;
     Ok(dir)
 }
