@@ -3,7 +3,10 @@
 //! runs), st2's content checks through the [`TaskRunner`] (action refs, their inputs,
 //! **[fix]** runners st2-rs does not run), then the conductor ([`crate::orquesta`]) driven in
 //! waves, each action a child execution through [`TaskRunner::run_task`] with the orquesta
-//! `context`, or, under `ST2_WORKFLOW_MOCKS`, a mocked result.
+//! `context`, or, under `ST2_WORKFLOW_MOCKS`, a mocked result. When it ends, its conductor
+//! (with the definition and `task()`'s records) is kept; a re-run of some of its tasks
+//! (`st2 execution re-run ID --tasks ...`, [`TaskRunner::resume`]) restores it, applies
+//! orquesta's `request_workflow_rerun` and conducts the rest.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -63,22 +66,42 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
             "the orquesta runner needs a task runner".into(),
         )]);
     };
-    let path = request.entry_point_path();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => {
-            return failed(vec![error(format!(
-                "Unable to read the workflow definition {}: {e}",
-                request.entry_point
-            ))])
-        }
+    // A re-run of some tasks resumes the original's conductor, on the definition it ran.
+    let resume = match tasks.resume() {
+        Ok(resume) => resume,
+        Err(e) => return failed(vec![error(e)]),
+    };
+    let text = match &resume {
+        Some(resume) => match resume.saved["definition"].as_str() {
+            Some(text) => text.to_string(),
+            None => {
+                return failed(vec![error(format!(
+                    "Unable to rerun workflow execution \"{}\": its definition was not kept.",
+                    resume.original
+                ))])
+            }
+        },
+        None => match std::fs::read_to_string(request.entry_point_path()) {
+            Ok(text) => text,
+            Err(e) => {
+                return failed(vec![error(format!(
+                    "Unable to read the workflow definition {}: {e}",
+                    request.entry_point
+                ))])
+            }
+        },
     };
     let raw = match crate::yaml::from_str(&text) {
         Ok(raw) => raw,
         Err(e) => return failed(vec![error(format!("{e}"))]),
     };
     // The task execution records `task()` reads, kept by the executor.
-    let records: Arc<Mutex<Map<String, Value>>> = Arc::default();
+    // A re-run keeps the original's (the tasks that are not run again stay readable).
+    let kept = resume
+        .as_ref()
+        .and_then(|r| r.saved["records"].as_object().cloned())
+        .unwrap_or_default();
+    let records: Arc<Mutex<Map<String, Value>>> = Arc::new(Mutex::new(kept));
     let functions = engine_functions(request, records.clone());
     let (spec, mut errors) = inspect_all(&raw, &["st2", "parent"], &functions);
     errors.extend(content_errors(&spec, tasks));
@@ -128,8 +151,24 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
     // A child's `context.parent` is the workflow's st2 context.
     let mut parent_ctx = st2;
     parent_ctx["workflow_execution_id"] = json!(request.execution_id);
-    let mut conductor = Conductor::new(&spec, &inputs, initial, functions);
-    conductor.set_st2("workflow_execution_id", json!(request.execution_id));
+    let mut conductor = match &resume {
+        None => {
+            let mut conductor = Conductor::new(&spec, &inputs, initial, functions);
+            conductor.set_st2("workflow_execution_id", json!(request.execution_id));
+            conductor
+        }
+        Some(resume) => {
+            let resumed = Conductor::restore(&spec, &resume.saved["conductor"], functions)
+                .and_then(|mut conductor| {
+                    conductor.request_rerun(&resume.tasks, &resume.reset)?;
+                    Ok(conductor)
+                });
+            match resumed {
+                Ok(conductor) => conductor,
+                Err(e) => return failed(vec![error(e)]),
+            }
+        }
+    };
     let mut executor = Children {
         request,
         tasks,
@@ -140,6 +179,17 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
     };
     conduct(&mut conductor, &mut executor);
     tasks.record_workflow(&conductor.state());
+    // Once, at the end: what a re-run of some of its tasks resumes.
+    let records = executor
+        .records
+        .lock()
+        .map(|r| r.clone())
+        .unwrap_or_default();
+    tasks.record_conductor(&json!({
+        "definition": text,
+        "conductor": conductor.save(),
+        "records": records,
+    }));
     let status = match conductor.status() {
         "succeeded" => ExecutionStatus::Succeeded,
         "canceled" | "canceling" => ExecutionStatus::Canceled,
