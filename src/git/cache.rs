@@ -81,6 +81,9 @@ impl CachedRepo {
                 .ok()
                 .is_some_and(|remote| remote.url().ok() == Some(url))
         });
+        if existing.is_some() {
+            remove_stale_lock_files(&path);
+        }
         let repo = match existing {
             Some(repo) => repo,
             None => {
@@ -206,6 +209,36 @@ impl CachedRepo {
     }
 }
 
+/// Remove the `*.lock` files git (libgit2) writes beside a ref, `packed-refs`, `config` or
+/// `HEAD` while changing it and renames into place after: one left behind means the process
+/// writing it was killed, since only the holder of the repository's lock (us, now) writes
+/// there. Left, it makes every later update of that ref fail ("failed to lock file"), so an
+/// install found the tag's commit in the cache but not the tag.
+fn remove_stale_lock_files(repo: &Path) {
+    let top = [
+        "HEAD.lock",
+        "config.lock",
+        "packed-refs.lock",
+        "shallow.lock",
+    ]
+    .into_iter()
+    .map(|name| repo.join(name));
+    let refs = walkdir::WalkDir::new(repo.join("refs"))
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .filter(|path| path.extension().is_some_and(|ext| ext == "lock"));
+    for stale in top.chain(refs) {
+        match std::fs::remove_file(&stale) {
+            Ok(()) => tracing::debug!("removed {} (a killed fetch left it)", stale.display()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => tracing::debug!("cannot remove {}: {err}", stale.display()),
+        }
+    }
+}
+
 /// Copy the repository `from` to `to`: files under `objects/` hard-linked (copied when that
 /// fails), the rest copied.
 fn copy_repo(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -227,4 +260,38 @@ fn copy_repo(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fetch killed while it renamed a ref into place left `<ref>.lock`: the next open
+    /// removes it, so the ref can be set (before, every later update of it failed).
+    #[test]
+    fn lock_files_a_killed_fetch_left_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "https://example.invalid/x.git";
+        let oid = {
+            let cached = CachedRepo::open(dir.path(), url).unwrap();
+            let signature = git2::Signature::now("t", "t@example.invalid").unwrap();
+            let tree = cached
+                .repo
+                .find_tree(cached.repo.treebuilder(None).unwrap().write().unwrap())
+                .unwrap();
+            cached
+                .repo
+                .commit(None, &signature, &signature, "c", &tree, &[])
+                .unwrap()
+        };
+        let path = repo_path(dir.path(), url);
+        std::fs::create_dir_all(path.join("refs/tags")).unwrap();
+        std::fs::write(path.join("refs/tags/v2.0.0.lock"), "").unwrap();
+        std::fs::write(path.join("packed-refs.lock"), "").unwrap();
+        let cached = CachedRepo::open(dir.path(), url).unwrap();
+        assert!(!path.join("refs/tags/v2.0.0.lock").exists());
+        assert!(!path.join("packed-refs.lock").exists());
+        cached.set_ref("refs/tags/v2.0.0", oid);
+        assert_eq!(cached.repo.refname_to_id("refs/tags/v2.0.0").unwrap(), oid);
+    }
 }

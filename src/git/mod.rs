@@ -605,9 +605,15 @@ impl Target {
     fn commit(&self, repo: &Repository, url: &str, listing: &Listing) -> Result<Oid, GitError> {
         Ok(match self {
             Target::Branch { oid, .. } | Target::Commit { oid } | Target::Detached(oid) => *oid,
+            // The tag as fetched, else where the listing says it points (the commit is
+            // here even when a killed fetch kept the ref from being written).
             Target::Tag { name, .. } => repo
                 .find_reference(&format!("refs/tags/{name}"))
                 .and_then(|reference| reference.peel_to_commit())
+                .or_else(|err| {
+                    let listed = listing.get(&format!("refs/tags/{name}")).ok_or(err)?;
+                    repo.find_object(listed, None)?.peel_to_commit()
+                })
                 .map(|commit| commit.id())
                 .map_err(|err| GitError::from_git2(url, err))?,
             Target::Abbreviated(prefix) => repo
