@@ -49,6 +49,9 @@ pub(crate) struct TaskOutcome {
     pub status: ExecutionStatus,
     /// Its result (for one not started, `{"error": why}`).
     pub result: Value,
+    /// Its result as recorded, when that differs (the secret fields of its action's
+    /// `output_schema` masked): what a kept workflow state holds.
+    pub recorded: Option<Value>,
 }
 
 /// Runs a workflow's tasks as child executions of the workflow's execution.

@@ -991,3 +991,30 @@ tasks:
         );
     }
 }
+
+/// A workflow whose definition changed since it ran is not resumed on the new graph: the
+/// re-run fails with why (upstream resumes on the definition it kept; st2-rs keeps only its
+/// digest, since a definition may hold what must not be recorded).
+#[test]
+fn rerun_of_a_changed_workflow_fails() {
+    let home = home();
+    let original = failed_sequential(&home);
+    let file = home
+        .pack("orquesta_tests")
+        .join("actions/workflows/sequential.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("msg2", "msg_two")).unwrap();
+    let (again, _) = rerun(&home, &[&original, "--tasks", "task1"]);
+    assert_eq!(again["status"], "failed");
+    assert_eq!(
+        again["result"]["errors"][0]["message"],
+        format!(
+            "Unable to rerun workflow execution \"{original}\" because its workflow definition \
+             (workflows/sequential.yaml) changed since it ran."
+        )
+    );
+    assert!(
+        again["tasks"].as_array().is_none_or(Vec::is_empty),
+        "{again}"
+    );
+}

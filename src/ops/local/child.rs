@@ -137,6 +137,9 @@ impl TaskRunner for Children<'_> {
     fn record_conductor(&self, saved: &Value) {
         let mut saved = saved.clone();
         crate::redact::Redactor::new(self.secrets).value(&mut saved);
+        if let (Some(schema), Some(conductor)) = (self.output_schema, saved.get_mut("conductor")) {
+            crate::schema::output_secrets::mask(schema, "output", conductor);
+        }
         if let Err(err) = self
             .store
             .borrow_mut()
@@ -189,6 +192,7 @@ impl TaskRunner for Children<'_> {
             execution_id: None,
             status: ExecutionStatus::Failed,
             result: json!({ "error": reason }),
+            recorded: None,
         };
         let mut store = self.store.borrow_mut();
         let prepared = match prepare_task(
@@ -233,12 +237,17 @@ impl TaskRunner for Children<'_> {
                 execution_id: Some(id),
                 status,
                 result,
+                recorded: None,
             };
         }
         match execute(self.settings, &mut store, &prepared, &id, self.cancel, None) {
             Ok(executed) => TaskOutcome {
                 execution_id: Some(id),
                 status: executed.record.status,
+                recorded: executed
+                    .record
+                    .result
+                    .filter(|recorded| *recorded != executed.result),
                 result: executed.result,
             },
             Err(err) => {
@@ -253,6 +262,7 @@ impl TaskRunner for Children<'_> {
                     execution_id: Some(id),
                     status: ExecutionStatus::Failed,
                     result,
+                    recorded: None,
                 }
             }
         }

@@ -25,6 +25,9 @@
 //!   workflow execution) fail the new execution upstream; here they are checked first and
 //!   refused with the same message, one line, exit 2, nothing recorded. An original recorded
 //!   before st2-rs kept conductors is refused the same way, pointing to a plain re-run.
+//! - The definition is not kept (it may hold what must not be recorded), only its digest: a
+//!   workflow file changed since the original ran fails the re-run, saying so; upstream
+//!   resumes on the definition it kept.
 //! - A workflow given a secret cannot have its tasks re-run: its kept state holds the secret
 //!   masked, and `--tasks` takes no parameters to give it again.
 //! - A secret the original was given is recorded masked (st2-rs never records secrets), so a
