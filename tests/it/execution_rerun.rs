@@ -36,6 +36,9 @@
 //!   never started stands for upstream's missing `workflow_execution_id`; one recorded before
 //!   st2-rs kept conductors for upstream's deleted workflow execution (a message of ours,
 //!   pointing to a plain re-run).
+//! - `rerun_of_a_changed_workflow_fails`: st2-rs keeps the definition's digest, not the
+//!   definition; a workflow file changed since fails the re-run (upstream resumes on the
+//!   definition it kept).
 //! - `test_re_run_secret_parameter`: the original's secret is recorded masked (st2-rs never
 //!   records a secret), so a re-run that does not give it again is refused, naming it; given
 //!   again, the action gets it. Upstream re-uses the secret it kept.
@@ -1017,4 +1020,44 @@ fn rerun_of_a_changed_workflow_fails() {
         again["tasks"].as_array().is_none_or(Vec::is_empty),
         "{again}"
     );
+}
+
+/// A workflow given a secret: its kept state holds the secret masked, and `--tasks` takes
+/// no parameters to give it again, so its tasks are not re-run (the whole workflow is).
+#[test]
+fn rerun_tasks_of_a_workflow_given_a_secret_is_refused() {
+    let home = home();
+    let dir = home.pack("orquesta_tests").join("actions");
+    std::fs::write(
+        dir.join("secretive.yaml"),
+        "name: secretive\npack: orquesta_tests\nrunner_type: orquesta\n\
+         entry_point: workflows/secretive.yaml\nenabled: true\n\
+         parameters:\n  password:\n    type: string\n    secret: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("workflows/secretive.yaml"),
+        "version: 1.0\ninput:\n  - password\ntasks:\n  task1:\n    action: core.noop\n",
+    )
+    .unwrap();
+    reload_ok(&home, &[]);
+    let (original, _) = run_json(&home, &["orquesta_tests.secretive", "password=hunter22"]);
+    let original = id_of(&original);
+    refused(
+        &home,
+        &[&original, "--tasks", "task1"],
+        &format!(
+            "execution {original} was given a secret in parameter \"password\", which is \
+             recorded masked (secrets are never recorded), and its tasks cannot be run again \
+             with it: st2 execution re-run {original} password=VALUE runs the whole workflow \
+             again"
+        ),
+    );
+    for file in ["st2.db", "st2.db-wal"] {
+        let bytes = std::fs::read(home.base.join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("hunter22"),
+            "{file}"
+        );
+    }
 }
