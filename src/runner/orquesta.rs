@@ -3,7 +3,10 @@
 //! runs), st2's content checks through the [`TaskRunner`] (action refs, their inputs,
 //! **[fix]** runners st2-rs does not run), then the conductor ([`crate::orquesta`]) driven in
 //! waves, each action a child execution through [`TaskRunner::run_task`] with the orquesta
-//! `context`, or, under `ST2_WORKFLOW_MOCKS`, a mocked result.
+//! `context`, or, under `ST2_WORKFLOW_MOCKS`, a mocked result. When it ends, its conductor
+//! (with the definition's digest and `task()`'s records) is kept; a re-run of some of its tasks
+//! (`st2 execution re-run ID --tasks ...`, [`TaskRunner::resume`]) restores it, applies
+//! orquesta's `request_workflow_rerun` and conducts the rest.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -63,8 +66,12 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
             "the orquesta runner needs a task runner".into(),
         )]);
     };
-    let path = request.entry_point_path();
-    let text = match std::fs::read_to_string(&path) {
+    // A re-run of some tasks resumes the original's conductor, on the definition it ran.
+    let resume = match tasks.resume() {
+        Ok(resume) => resume,
+        Err(e) => return failed(vec![error(e)]),
+    };
+    let text = match std::fs::read_to_string(request.entry_point_path()) {
         Ok(text) => text,
         Err(e) => {
             return failed(vec![error(format!(
@@ -73,12 +80,29 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
             ))])
         }
     };
+    // The definition is not kept (it may hold what must not be recorded), only its digest:
+    // one changed since is refused rather than resumed on another graph.
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    if let Some(resume) = &resume {
+        if resume.saved["definition_sha256"] != digest.as_str() {
+            return failed(vec![error(format!(
+                "Unable to rerun workflow execution \"{}\" because its workflow definition \
+                 ({}) changed since it ran.",
+                resume.original, request.entry_point
+            ))]);
+        }
+    }
     let raw = match crate::yaml::from_str(&text) {
         Ok(raw) => raw,
         Err(e) => return failed(vec![error(format!("{e}"))]),
     };
     // The task execution records `task()` reads, kept by the executor.
-    let records: Arc<Mutex<Map<String, Value>>> = Arc::default();
+    // A re-run keeps the original's (the tasks that are not run again stay readable).
+    let kept = resume
+        .as_ref()
+        .and_then(|r| r.saved["records"].as_object().cloned())
+        .unwrap_or_default();
+    let records: Arc<Mutex<Map<String, Value>>> = Arc::new(Mutex::new(kept.clone()));
     let functions = engine_functions(request, records.clone());
     let (spec, mut errors) = inspect_all(&raw, &["st2", "parent"], &functions);
     errors.extend(content_errors(&spec, tasks));
@@ -128,18 +152,42 @@ pub(crate) fn run(request: &RunRequest) -> RunOutcome {
     // A child's `context.parent` is the workflow's st2 context.
     let mut parent_ctx = st2;
     parent_ctx["workflow_execution_id"] = json!(request.execution_id);
-    let mut conductor = Conductor::new(&spec, &inputs, initial, functions);
-    conductor.set_st2("workflow_execution_id", json!(request.execution_id));
+    let mut conductor = match &resume {
+        None => {
+            let mut conductor = Conductor::new(&spec, &inputs, initial, functions);
+            conductor.set_st2("workflow_execution_id", json!(request.execution_id));
+            conductor
+        }
+        Some(resume) => {
+            let resumed = Conductor::restore(&spec, &resume.saved["conductor"], functions)
+                .and_then(|mut conductor| {
+                    conductor.request_rerun(&resume.tasks, &resume.reset)?;
+                    Ok(conductor)
+                });
+            match resumed {
+                Ok(conductor) => conductor,
+                Err(e) => return failed(vec![error(e)]),
+            }
+        }
+    };
     let mut executor = Children {
         request,
         tasks,
         mocks,
         parent_ctx,
         records,
+        kept: Mutex::new(kept),
         forks: Vec::new(),
     };
     conduct(&mut conductor, &mut executor);
     tasks.record_workflow(&conductor.state());
+    // Once, at the end: what a re-run of some of its tasks resumes.
+    let records = executor.kept.into_inner().unwrap_or_default();
+    tasks.record_conductor(&json!({
+        "definition_sha256": digest,
+        "conductor": conductor.save(),
+        "records": records,
+    }));
     let status = match conductor.status() {
         "succeeded" => ExecutionStatus::Succeeded,
         "canceled" | "canceling" => ExecutionStatus::Canceled,
@@ -353,12 +401,15 @@ struct Children<'r, 'a> {
     mocks: Option<Mocks>,
     parent_ctx: Value,
     records: Arc<Mutex<Map<String, Value>>>,
+    /// The same, as kept for a re-run: each result as recorded.
+    kept: Mutex<Map<String, Value>>,
     /// The task runners of the wave's threads, made on first need and kept for the run.
     forks: Vec<Box<dyn TaskRunner + Send + 'r>>,
 }
 
-/// How an action of a wave ended: its child's id (when one was recorded) and result.
-type Outcome = (Option<String>, ActionResult);
+/// How an action of a wave ended: its child's id (when one was recorded), result, and the
+/// result as recorded when that differs (its `output_schema`'s secret fields masked).
+type Outcome = (Option<String>, ActionResult, Option<Value>);
 
 /// What every child of the workflow shares (all of it `Sync`, for the wave's threads).
 struct Shared<'s> {
@@ -401,19 +452,19 @@ impl Shared<'_> {
         };
         let Some(action) = &request.action else {
             skip();
-            return (None, done("succeeded", None));
+            return (None, done("succeeded", None), None);
         };
         if let Some(delay) = request.delay.filter(|d| *d > 0) {
             self.delay(delay);
         }
         if self.cancel.is_set() {
             skip();
-            return (None, done("canceled", None));
+            return (None, done("canceled", None), None);
         }
         let mock = match mock {
             Some(Err(message)) => {
                 skip();
-                return (None, done("failed", Some(message)));
+                return (None, done("failed", Some(message)), None);
             }
             Some(Ok(result)) => Some((
                 ExecutionStatus::parse(&result.status).unwrap_or(ExecutionStatus::Failed),
@@ -453,7 +504,11 @@ impl Shared<'_> {
                         Ok(cast) => *value = cast,
                         Err(reason) => {
                             skip();
-                            return (None, done("failed", Some(format!("ValueError: {reason}"))));
+                            return (
+                                None,
+                                done("failed", Some(format!("ValueError: {reason}"))),
+                                None,
+                            );
                         }
                     }
                 }
@@ -482,6 +537,7 @@ impl Shared<'_> {
                 result: outcome.result,
                 not_started,
             },
+            outcome.recorded,
         )
     }
 }
@@ -504,12 +560,14 @@ impl Children<'_, '_> {
         }))
     }
 
-    /// `task()`'s record of each finished action, in wave order.
+    /// `task()`'s record of each finished action, in wave order; and the record kept for a
+    /// re-run, with the result as recorded.
     fn record(
         &self,
         request: &ActionRequest,
         id: Option<String>,
         result: &ActionResult,
+        recorded: Option<Value>,
         start: &str,
     ) {
         let record = json!({
@@ -518,34 +576,62 @@ impl Children<'_, '_> {
             "task_name": request.task_id,
             "task_id": request.task_id,
             "route": request.route,
-            "result": result.result,
             "status": result.status,
             "start_timestamp": start,
             "end_timestamp": crate::execution::timestamp(),
         });
-        let Ok(mut records) = self.records.lock() else {
+        let key = format!("{}__r{}", request.task_id, request.route);
+        let (Ok(mut records), Ok(mut kept)) = (self.records.lock(), self.kept.lock()) else {
             return;
         };
-        let key = format!("{}__r{}", request.task_id, request.route);
-        match request.item_id {
-            None => {
-                records.insert(key, record);
-            }
-            Some(item) => {
-                let mut items = records
-                    .get(&key)
-                    .and_then(|r| r["result"]["items"].as_array().cloned())
-                    .unwrap_or_default();
-                while items.len() <= item {
-                    items.push(Value::Null);
-                }
-                items[item] = json!({"status": result.status, "result": result.result});
-                let mut record = record;
-                record["result"] = json!({ "items": items });
-                records.insert(key, record);
-            }
-        }
+        let kept_result = recorded.unwrap_or_else(|| result.result.clone());
+        put_record(
+            &mut kept,
+            &key,
+            record.clone(),
+            request.item_id,
+            &result.status,
+            kept_result,
+        );
+        put_record(
+            &mut records,
+            &key,
+            record,
+            request.item_id,
+            &result.status,
+            result.result.clone(),
+        );
     }
+}
+
+/// Put `record` with `result` under `key` of `records`; an item's result goes into the
+/// task's `result.items`, beside the items recorded before.
+fn put_record(
+    records: &mut Map<String, Value>,
+    key: &str,
+    mut record: Value,
+    item_id: Option<usize>,
+    status: &str,
+    result: Value,
+) {
+    record["result"] = match item_id {
+        None => result,
+        Some(item) => {
+            let mut items = records
+                .get_mut(key)
+                .and_then(|r| r.get_mut("result"))
+                .and_then(|r| r.get_mut("items"))
+                .and_then(Value::as_array_mut)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            while items.len() <= item {
+                items.push(Value::Null);
+            }
+            items[item] = json!({"status": status, "result": result});
+            json!({ "items": items })
+        }
+    };
+    records.insert(key.to_string(), record);
 }
 
 impl Executor for Children<'_, '_> {
@@ -592,7 +678,11 @@ impl Executor for Children<'_, '_> {
                 .into_iter()
                 .map(|slot| {
                     slot.into_inner().ok().flatten().unwrap_or_else(|| {
-                        (None, done("failed", Some("the task did not run".into())))
+                        (
+                            None,
+                            done("failed", Some("the task did not run".into())),
+                            None,
+                        )
                     })
                 })
                 .collect()
@@ -606,8 +696,8 @@ impl Executor for Children<'_, '_> {
         outcomes
             .into_iter()
             .zip(wave)
-            .map(|((id, result), request)| {
-                self.record(request, id, &result, &start);
+            .map(|((id, result, recorded), request)| {
+                self.record(request, id, &result, recorded, &start);
                 result
             })
             .collect()
@@ -634,6 +724,9 @@ impl Executor for Children<'_, '_> {
             "start_timestamp": now,
             "end_timestamp": now,
         });
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.insert(format!("{task_id}__r{route}"), record.clone());
+        }
         if let Ok(mut records) = self.records.lock() {
             records.insert(format!("{task_id}__r{route}"), record);
         }

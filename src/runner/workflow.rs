@@ -49,6 +49,9 @@ pub(crate) struct TaskOutcome {
     pub status: ExecutionStatus,
     /// Its result (for one not started, `{"error": why}`).
     pub result: Value,
+    /// Its result as recorded, when that differs (the secret fields of its action's
+    /// `output_schema` masked): what a kept workflow state holds.
+    pub recorded: Option<Value>,
 }
 
 /// Runs a workflow's tasks as child executions of the workflow's execution.
@@ -63,11 +66,35 @@ pub(crate) trait TaskRunner {
     /// Keep the workflow's conductor state (orquesta: the record's `workflow` column).
     fn record_workflow(&self, _state: &Value) {}
 
+    /// Keep the workflow's serialized conductor once it ended (orquesta: the record's
+    /// `conductor` column), for a re-run of some of its tasks.
+    fn record_conductor(&self, _saved: &Value) {}
+
+    /// When this workflow execution re-runs tasks of another (`st2 execution re-run ID
+    /// --tasks ...`): what it resumes. An error when the original's conductor cannot be read.
+    fn resume(&self) -> Result<Option<Resume>, String> {
+        Ok(None)
+    }
+
     /// Another runner of the same workflow's tasks, for another thread (children run
     /// concurrently); `None` when there can be only one.
     fn fork(&self) -> Option<Box<dyn TaskRunner + Send + '_>> {
         None
     }
+}
+
+/// What a re-run of some of a workflow's tasks resumes (upstream's
+/// `services/workflows.py: request_rerun`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Resume {
+    /// The original workflow execution's id.
+    pub original: String,
+    /// Its conductor as [`TaskRunner::record_conductor`] kept it.
+    pub saved: Value,
+    /// The tasks to run again (`--tasks`).
+    pub tasks: Vec<String>,
+    /// Those whose with-items items all run again (`--tasks` minus `--no-reset`).
+    pub reset: Vec<String>,
 }
 
 /// Children of one wave recorded in wave order while they run concurrently: the child of

@@ -273,6 +273,38 @@ impl Store {
         Ok(())
     }
 
+    /// Keep an orquesta execution's serialized conductor (`conductor`), for a re-run of
+    /// some of its tasks.
+    pub(crate) fn set_execution_conductor(
+        &mut self,
+        id: &str,
+        conductor: &Value,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE executions SET conductor = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(conductor)?],
+        )?;
+        Ok(())
+    }
+
+    /// The serialized conductor of execution `id` (`None`: none was kept, as for a workflow
+    /// recorded before st2-rs kept them).
+    pub(crate) fn execution_conductor(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let text: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT conductor FROM executions WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(text
+            .flatten()
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?)
+    }
+
     /// Say which process runs an execution, and that it runs (unless a cancel came first).
     pub(crate) fn execution_started(&mut self, id: &str, pid: u32) -> Result<(), StoreError> {
         self.conn.execute(

@@ -121,6 +121,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX executions_by_seq ON executions(seq);
     "#,
+    // 8: an orquesta workflow's conductor serialized when it ends (every task state entry
+    // with its contexts, transitions and staged tasks, and `task()`'s records), which
+    // `st2 execution re-run --tasks` resumes; read only by that, never by listings.
+    r#"
+    ALTER TABLE executions ADD COLUMN conductor TEXT;  -- JSON object
+    "#,
 ];
 
 impl Store {

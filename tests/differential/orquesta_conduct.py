@@ -13,6 +13,9 @@ stdin: {"mode": "run", "cases": [{"name", "text", "inputs", "mocks"[, "context"]
   stdout: per case, the conductor driven in waves (the spec's section 2.6: every action of a
   wave marked running in order, then completed in order, mocks matched as orquesta-rehearse
   matches them): {"sequence", "routes", "status", "output", "errors", "actions"}.
+  A case with "rerun": {"tasks", "reset", "mocks"} is then re-run as StackStorm re-runs
+  tasks (`request_rerun`) and conducted again with those mocks; the answer is the state
+  after it, "actions" those of the re-run.
 """
 
 import collections.abc  # noqa: F401 (yaql 3.2.0 on Python 3.11 needs it imported first)
@@ -23,7 +26,7 @@ import json
 import os
 import sys
 
-from orquesta import conducting, events, rehearsing, statuses
+from orquesta import conducting, events, rehearsing, requests, statuses
 from orquesta.expressions import jinja, yql
 from orquesta.specs import native as native_specs
 
@@ -165,6 +168,43 @@ def run(case):
         conductor.request_workflow_status(statuses.RUNNING)
     actions = []
     accumulated = {}
+    drive(conductor, mocks, actions, accumulated)
+    if conductor.get_workflow_status() in statuses.COMPLETED_STATUSES:
+        conductor.render_workflow_output()
+    rerun = case.get("rerun")
+    if rerun is not None:
+        conductor = rerun_conductor(conductor, rerun["tasks"], rerun.get("reset") or [])
+        actions = []
+        drive(conductor, [Mock(m) for m in rerun.get("mocks") or []], actions, accumulated)
+        if conductor.get_workflow_status() in statuses.COMPLETED_STATUSES:
+            conductor.render_workflow_output()
+    state = conductor.workflow_state
+    return {
+        "sequence": ["%s__r%s" % (t["id"], t["route"]) for t in state.sequence],
+        "routes": state.routes,
+        "status": conductor.get_workflow_status(),
+        "output": conductor.get_workflow_output(),
+        "errors": conductor.errors,
+        "actions": actions,
+    }
+
+
+def rerun_conductor(conductor, tasks, reset):
+    """StackStorm's `services/workflows.py: request_rerun`: the conductor serialized and
+    read back, every route each named task ran on requested, `request_workflow_rerun`."""
+    conductor = conducting.WorkflowConductor.deserialize(conductor.serialize())
+    task_requests = []
+    for name in tasks:
+        for _, entry in conductor.workflow_state.get_tasks(task_id=name):
+            task_requests.append(
+                requests.TaskRerunRequest.new(name, entry["route"], reset_items=name in reset)
+            )
+    conductor.request_workflow_rerun(task_requests=task_requests)
+    return conductor
+
+
+def drive(conductor, mocks, actions, accumulated):
+    """Conduct in waves until no task is ready."""
     guard = 0
     while True:
         guard += 1
@@ -235,17 +275,6 @@ def run(case):
                     item_id, status, result=result, accumulated_result=acc
                 )
             conductor.update_task_state(task["id"], task["route"], event)
-    if conductor.get_workflow_status() in statuses.COMPLETED_STATUSES:
-        conductor.render_workflow_output()
-    state = conductor.workflow_state
-    return {
-        "sequence": ["%s__r%s" % (t["id"], t["route"]) for t in state.sequence],
-        "routes": state.routes,
-        "status": conductor.get_workflow_status(),
-        "output": conductor.get_workflow_output(),
-        "errors": conductor.errors,
-        "actions": actions,
-    }
 
 
 def main():

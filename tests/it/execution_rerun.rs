@@ -11,19 +11,34 @@
 //!   case; `test_shell.py`'s `test_action_execution` parses four `execution re-run` command
 //!   lines (internals, as `upstream_st2client_shell.rs` says): the same lines run here.
 //!
+//! - `contrib/runners/orquesta_runner/tests/unit/test_rerun.py`: `--tasks` on a local
+//!   orquesta workflow, the original failed with `ST2_WORKFLOW_MOCKS` where upstream mocks
+//!   the runner's result; 5 of its 6 cases. Left out: `test_rerun_with_unexpected_error`
+//!   (it patches `request_rerun` to raise; nothing a user can cause).
+//! - `rerun_matches_orquesta`: a differential test against orquesta itself (the oracle of
+//!   `orquesta_differential.rs`, its script re-running as st2's `request_rerun` does): the
+//!   same workflows, failed the same way with mocks, re-run with the same tasks (with-items
+//!   with and without `--no-reset`, a join, sequential), compared on task sequence, status,
+//!   output and action executions.
+//!
 //! Fixtures: the built-in `core.local`; `fixtures/upstream/packs/orquesta_tests` and
 //! `fixtures/upstream/packs/action_chain_tests` (copied unchanged from
-//! `st2tests/st2tests/fixtures/packs/`). Upstream's `sixpack.st2.dummy.action1` (a
-//! `remote-shell-cmd` with a secret `d`) becomes `core.local`, whose runner has the secret
-//! `sudo_password`; its workflow `starterpack.st2.dummy.action4` becomes
-//! `orquesta_tests.sequential`.
+//! `st2tests/st2tests/fixtures/packs/`), and workflows some tests add to the home's copy.
+//! Upstream's `sixpack.st2.dummy.action1` (a `remote-shell-cmd` with a secret `d`) becomes
+//! `core.local`, whose runner has the secret `sudo_password`; its workflow
+//! `starterpack.st2.dummy.action4` becomes `orquesta_tests.sequential`.
 //!
 //! Deliberately different:
-//! - `--tasks` on a local orquesta workflow is refused with one line (exit 2): upstream
-//!   resumes the workflow's conductor state, which the local engine does not keep
-//!   (`src/ops/local/execution_rerun.rs`). `test_re_run_workflow_task_success`,
-//!   `test_re_run_workflow_tasks_success` and `test_re_run_workflow_tasks_reset_success`
-//!   assert that refusal locally and upstream's context on a cluster.
+//! - `request_rerun`'s refusals (`test_rerun_with_missing_workflow_execution_id`,
+//!   `test_rerun_with_invalid_workflow_execution`, `test_rerun_workflow_still_running`, and
+//!   tasks not found) are one line and exit 2 with upstream's message, nothing recorded:
+//!   upstream records the new execution and fails it with that message. A workflow that
+//!   never started stands for upstream's missing `workflow_execution_id`; one recorded before
+//!   st2-rs kept conductors for upstream's deleted workflow execution (a message of ours,
+//!   pointing to a plain re-run).
+//! - `rerun_of_a_changed_workflow_fails`: st2-rs keeps the definition's digest, not the
+//!   definition; a workflow file changed since fails the re-run (upstream resumes on the
+//!   definition it kept).
 //! - `test_re_run_secret_parameter`: the original's secret is recorded masked (st2-rs never
 //!   records a secret), so a re-run that does not give it again is refused, naming it; given
 //!   again, the action gets it. Upstream re-uses the secret it kept.
@@ -281,22 +296,31 @@ fn test_re_run_workflow_success() {
     );
 }
 
-/// The local refusal of `--tasks` on an orquesta workflow.
-fn local_tasks_refused(args: &[&str]) {
+/// Locally, `re-run ARGS` of a succeeded `orquesta_tests.sequential`: the re-run's
+/// `re-run` context (its `ref` replaced by `ID`), and the tasks it ran.
+fn local_tasks(args: &[&str]) -> (Value, Vec<String>) {
     let home = home();
     let (original, _) = run_json(&home, &["orquesta_tests.sequential", "who=Thanos"]);
     let original = id_of(&original);
     let mut words = vec![original.as_str()];
     words.extend(args);
-    refused(
-        &home,
-        &words,
-        &format!(
-            "--tasks re-runs orquesta tasks on a StackStorm cluster only: the local engine does \
-             not keep the finished workflow's conductor state to resume from; `st2 execution \
-             re-run {original}` runs the whole workflow again"
-        ),
-    );
+    let (again, output) = rerun(&home, &words);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(again["status"], "succeeded");
+    let mut context = again["context"].clone();
+    assert_eq!(context["re-run"]["ref"], original.as_str());
+    context["re-run"]["ref"] = json!("ID");
+    (context, task_names(&again))
+}
+
+/// The tasks of an execution's children, in order.
+fn task_names(execution: &Value) -> Vec<String> {
+    execution["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["task"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// On a cluster: `re-run WORKFLOW ARGS -j` against the stand-in; the body posted and the
@@ -326,7 +350,13 @@ fn remote_tasks(args: &[&str]) -> Option<(Value, Value)> {
 
 #[test]
 fn test_re_run_workflow_task_success() {
-    local_tasks_refused(&["--tasks", "x"]);
+    let (context, tasks) = local_tasks(&["--tasks", "task2"]);
+    assert_eq!(
+        context,
+        json!({"pack": "orquesta_tests", "user": "stanley",
+               "re-run": {"ref": "ID", "tasks": ["task2"], "reset": ["task2"]}})
+    );
+    assert_eq!(tasks, ["task2", "task3"]);
     let Some((posted, context)) = remote_tasks(&["--tasks", "x"]) else {
         return;
     };
@@ -343,7 +373,10 @@ fn test_re_run_workflow_task_success() {
 
 #[test]
 fn test_re_run_workflow_tasks_success() {
-    local_tasks_refused(&["--tasks", "x", "y"]);
+    let (context, tasks) = local_tasks(&["--tasks", "task1", "task2"]);
+    assert_eq!(context["re-run"]["tasks"], json!(["task1", "task2"]));
+    // Each runs once more, task3 after them (as orquesta conducts it: `rerun_matches_orquesta`).
+    assert_eq!(tasks, ["task1", "task2", "task3"]);
     // test_shell.py's `--tasks x y z`.
     let Some((posted, context)) = remote_tasks(&["--tasks", "x", "y", "z"]) else {
         return;
@@ -354,7 +387,11 @@ fn test_re_run_workflow_tasks_success() {
 
 #[test]
 fn test_re_run_workflow_tasks_reset_success() {
-    local_tasks_refused(&["--tasks", "x", "y", "--no-reset", "x"]);
+    let (context, _) = local_tasks(&["--tasks", "task1", "task2", "--no-reset", "task1"]);
+    assert_eq!(
+        context["re-run"],
+        json!({"ref": "ID", "tasks": ["task1", "task2"], "reset": ["task2"]})
+    );
     // Upstream posts reset ["y"]: `--no-reset x` leaves y to reset.
     let Some((posted, context)) = remote_tasks(&["--tasks", "x", "y", "--no-reset", "x"]) else {
         return;
@@ -528,4 +565,499 @@ fn test_rerun_with_delay() {
         body,
         json!({"tasks": ["foobar"], "reset": ["foobar"], "parameters": {}, "delay": 100})
     );
+}
+
+// contrib/runners/orquesta_runner/tests/unit/test_rerun.py: `--tasks` on a local orquesta
+// workflow resumes the original's conductor (its failure played with `ST2_WORKFLOW_MOCKS`,
+// as upstream mocks the runner).
+
+/// `st2 run ACTION WORDS -j` with `mocks` as `ST2_WORKFLOW_MOCKS`: the execution.
+fn run_mocked(home: &Home, mocks: &Value, args: &[&str]) -> Value {
+    let file = home.dir.path().join("mocks.json");
+    std::fs::write(&file, mocks.to_string()).unwrap();
+    let output = home
+        .st2()
+        .env("ST2_WORKFLOW_MOCKS", &file)
+        .arg("run")
+        .args(args)
+        .arg("-j")
+        .output()
+        .unwrap();
+    execution_of(&output)
+}
+
+/// `st2 execution re-run ARGS -j` with `mocks` as `ST2_WORKFLOW_MOCKS`: the execution.
+fn rerun_mocked(home: &Home, mocks: &Value, args: &[&str]) -> Value {
+    let file = home.dir.path().join("mocks.json");
+    std::fs::write(&file, mocks.to_string()).unwrap();
+    let output = home
+        .st2()
+        .env("ST2_WORKFLOW_MOCKS", &file)
+        .args(["execution", "re-run"])
+        .args(args)
+        .arg("-j")
+        .output()
+        .unwrap();
+    execution_of(&output)
+}
+
+/// `orquesta_tests.sequential` with task1 failed (upstream's `RUNNER_RESULT_FAILED`).
+fn failed_sequential(home: &Home) -> String {
+    let mocks = json!([{"task_id": "task1", "status": "failed", "result": {"stderr": "boom"}}]);
+    let original = run_mocked(home, &mocks, &["orquesta_tests.sequential", "who=Thanos"]);
+    assert_eq!(original["status"], "failed", "{original}");
+    assert_eq!(task_names(&original), ["task1"]);
+    id_of(&original)
+}
+
+/// The task state entries of an execution's workflow: `task__rN status`.
+fn sequence(execution: &Value) -> Vec<String> {
+    execution["workflow"]["sequence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}__r{} {}",
+                t["id"].as_str().unwrap(),
+                t["route"],
+                t["status"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn test_rerun_workflow() {
+    let home = home();
+    let original = failed_sequential(&home);
+    // Run again for real: task1 succeeds now, and the rest of the workflow follows.
+    let (again, output) = rerun(&home, &[&original, "--tasks", "task1"]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(again["status"], "succeeded");
+    assert_eq!(
+        again["context"]["re-run"],
+        json!({"ref": original, "tasks": ["task1"], "reset": ["task1"]})
+    );
+    assert_eq!(task_names(&again), ["task1", "task2", "task3"]);
+    assert_eq!(
+        again["result"],
+        json!({"output": {"msg": "Thanos, All your base are belong to us!"}})
+    );
+    // Two task1 entries in the workflow: the failed one kept, the new one succeeded.
+    let again = st2_json(&home, &["execution", "get", &id_of(&again)]);
+    assert_eq!(
+        sequence(&again)[..2],
+        ["task1__r0 failed", "task1__r0 succeeded"]
+    );
+    // The original is as it was.
+    let original = st2_json(&home, &["execution", "get", &original]);
+    assert_eq!(original["status"], "failed");
+}
+
+#[test]
+fn test_rerun_with_missing_workflow_execution_id() {
+    // The workflow never started (its definition was refused): there is no workflow
+    // execution to resume, as when upstream's context has none.
+    let home = home();
+    let (original, _) = run_json(&home, &["orquesta_tests.fail-inspection"]);
+    assert_eq!(original["status"], "failed");
+    refused(
+        &home,
+        &[&id_of(&original), "--tasks", "task1"],
+        "Unable to rerun workflow execution because workflow_execution_id is not provided.",
+    );
+}
+
+#[test]
+fn test_rerun_with_invalid_workflow_execution() {
+    // Upstream's workflow execution was deleted; here, its state was recorded before st2-rs
+    // kept workflow states (the `conductor` column empty).
+    let home = home();
+    let original = failed_sequential(&home);
+    let conn = rusqlite::Connection::open(home.base.join("st2.db")).unwrap();
+    conn.execute("UPDATE executions SET conductor = NULL", [])
+        .unwrap();
+    drop(conn);
+    refused(
+        &home,
+        &[&original, "--tasks", "task1"],
+        &format!(
+            "Unable to rerun the tasks of workflow execution \"{original}\": it ran before \
+             st2-rs kept workflow states; `st2 execution re-run {original}` runs the whole \
+             workflow again"
+        ),
+    );
+}
+
+#[test]
+fn test_rerun_workflow_still_running() {
+    let home = home();
+    let dir = home.pack("orquesta_tests").join("actions");
+    std::fs::write(
+        dir.join("slow.yaml"),
+        "name: slow\npack: orquesta_tests\nrunner_type: orquesta\n\
+         entry_point: workflows/slow.yaml\nenabled: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("workflows/slow.yaml"),
+        "version: 1.0\ntasks:\n  task1:\n    action: core.local\n    input:\n      cmd: sleep 30\n",
+    )
+    .unwrap();
+    reload_ok(&home, &[]);
+    let output = home
+        .st2()
+        .args(["run", "orquesta_tests.slow", "-a", "-j"])
+        .output()
+        .unwrap();
+    let running = id_of(&execution_of(&output));
+    refused(
+        &home,
+        &[&running, "--tasks", "task1"],
+        &format!(
+            "Unable to rerun workflow execution \"{running}\" because it is not in a completed \
+             state."
+        ),
+    );
+    let output = home
+        .st2()
+        .args(["execution", "cancel", &running])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    wait_final(&home, &running);
+}
+
+#[test]
+fn test_rerun_workflow_already_succeeded() {
+    // Upstream re-runs a task of a workflow that succeeded (orquesta re-runs any task that
+    // ran), and the tasks after it again.
+    let home = home();
+    let (original, _) = run_json(&home, &["orquesta_tests.sequential", "who=Thanos"]);
+    assert_eq!(original["status"], "succeeded");
+    let (again, output) = rerun(&home, &[&id_of(&original), "--tasks", "task1"]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(task_names(&again), ["task1", "task2", "task3"]);
+    assert_eq!(again["status"], "succeeded");
+    // And a task that never ran is refused, naming it.
+    refused(
+        &home,
+        &[&id_of(&original), "--tasks", "task1", "nope", "other"],
+        "Unable to rerun workflow because one or more tasks is not found: nope,other",
+    );
+}
+
+/// A task that is not run again keeps its result: `ctx()` (its publish) and `task()`.
+#[test]
+fn rerun_keeps_succeeded_tasks_results() {
+    let home = home();
+    let dir = home.pack("orquesta_tests").join("actions");
+    std::fs::write(
+        dir.join("keeps.yaml"),
+        "name: keeps\npack: orquesta_tests\nrunner_type: orquesta\n\
+         entry_point: workflows/keeps.yaml\nenabled: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("workflows/keeps.yaml"),
+        "version: 1.0\noutput:\n  - first: <% ctx().first %>\n  - again: <% task(first).result.stdout %>\n  - second: <% ctx().second %>\n\
+         tasks:\n  first:\n    action: core.local\n    input:\n      cmd: echo $RANDOM$RANDOM\n    next:\n      - when: <% succeeded() %>\n        publish: first=<% result().stdout %>\n        do: second\n\
+         \x20 second:\n    action: core.local\n    input:\n      cmd: echo two\n    next:\n      - when: <% succeeded() %>\n        publish: second=<% result().stdout %>\n",
+    )
+    .unwrap();
+    reload_ok(&home, &[]);
+    let mocks = json!([
+        {"task_id": "first", "result": {"stdout": "kept"}},
+        {"task_id": "second", "status": "failed", "result": {"stdout": ""}},
+    ]);
+    let original = run_mocked(&home, &mocks, &["orquesta_tests.keeps"]);
+    assert_eq!(original["status"], "failed", "{original}");
+    let (again, output) = rerun(&home, &[&id_of(&original), "--tasks", "second"]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(task_names(&again), ["second"]);
+    assert_eq!(
+        again["result"]["output"],
+        json!({"first": "kept", "again": "kept", "second": "two"})
+    );
+}
+
+/// The same workflow failed the same way (mocks) and re-run with the same tasks, through
+/// `st2` and through orquesta itself (`request_rerun` as StackStorm calls it): the same
+/// task sequence, status, output and action executions.
+#[test]
+fn rerun_matches_orquesta() {
+    let Some(python) = orquesta_oracle_python() else {
+        return;
+    };
+    let home = home();
+    let dir = home.pack("orquesta_tests").join("actions");
+    std::fs::write(
+        dir.join("rerun_items.yaml"),
+        "name: rerun_items\npack: orquesta_tests\nrunner_type: orquesta\n\
+         entry_point: workflows/rerun_items.yaml\nenabled: true\n\
+         parameters:\n  members:\n    type: array\n    default: [a, b, c]\n",
+    )
+    .unwrap();
+    let items = "version: 1.0
+input:
+  - members
+vars:
+  - greeting: null
+  - items: null
+output:
+  - greeting: <% ctx().greeting %>
+  - items: <% ctx().items %>
+tasks:
+  init:
+    action: core.echo
+    input:
+      message: start
+    next:
+      - when: <% succeeded() %>
+        publish: greeting=<% result().stdout %>
+        do:
+          - each
+          - side
+  each:
+    with: <% ctx().members %>
+    action: core.echo
+    input:
+      message: <% item() %>
+    next:
+      - when: <% succeeded() %>
+        publish: items=<% result().select($.stdout) %>
+        do: finish
+  side:
+    action: core.echo
+    input:
+      message: side
+    next:
+      - when: <% succeeded() %>
+        do: finish
+  finish:
+    join: all
+    action: core.echo
+    input:
+      message: <% ctx().greeting %>
+";
+    std::fs::write(dir.join("workflows/rerun_items.yaml"), items).unwrap();
+    reload_ok(&home, &[]);
+    let sequential = std::fs::read_to_string(
+        home.pack("orquesta_tests")
+            .join("actions/workflows/sequential.yaml"),
+    )
+    .unwrap();
+    let out = |s: &str| json!({"stdout": s});
+    let items_failed = json!([
+        {"task_id": "init", "result": out("hello")},
+        {"task_id": "each", "item_id": 0, "result": out("a")},
+        {"task_id": "each", "item_id": 1, "status": "failed", "result": out("b!")},
+        {"task_id": "each", "item_id": 2, "result": out("c")},
+        {"task_id": "side", "result": out("side")},
+        {"task_id": "finish", "result": out("hello")},
+    ]);
+    let items_again = json!([
+        {"task_id": "each", "item_id": 0, "result": out("A")},
+        {"task_id": "each", "item_id": 1, "result": out("B")},
+        {"task_id": "each", "item_id": 2, "result": out("C")},
+        {"task_id": "side", "result": out("side")},
+        {"task_id": "finish", "result": out("hello")},
+    ]);
+    let sequential_failed = json!([
+        {"task_id": "task1", "result": out("one")},
+        {"task_id": "task2", "status": "failed", "result": out("")},
+        {"task_id": "task3", "result": out("x")},
+    ]);
+    let sequential_again = json!([
+        {"task_id": "task1", "result": out("one")},
+        {"task_id": "task2", "result": out("two")},
+        {"task_id": "task3", "result": out("three")},
+    ]);
+    /// A workflow failed with `failed`, re-run with `--tasks tasks --no-reset no_reset`
+    /// and `again`.
+    struct Case<'c> {
+        action: &'c str,
+        text: &'c str,
+        inputs: Value,
+        failed: &'c Value,
+        again: &'c Value,
+        tasks: Vec<&'c str>,
+        no_reset: Vec<&'c str>,
+    }
+    let with_items = |tasks: Vec<&'static str>, no_reset: Vec<&'static str>| Case {
+        action: "orquesta_tests.rerun_items",
+        text: items,
+        inputs: json!({"members": ["a", "b", "c"]}),
+        failed: &items_failed,
+        again: &items_again,
+        tasks,
+        no_reset,
+    };
+    let sequential = |tasks: Vec<&'static str>| Case {
+        action: "orquesta_tests.sequential",
+        text: &sequential,
+        inputs: json!({"who": "Thanos"}),
+        failed: &sequential_failed,
+        again: &sequential_again,
+        tasks,
+        no_reset: vec![],
+    };
+    let cases = [
+        with_items(vec!["each"], vec!["each"]),
+        with_items(vec!["each"], vec![]),
+        with_items(vec!["side", "each"], vec![]),
+        sequential(vec!["task2"]),
+        sequential(vec!["task1", "task2"]),
+    ];
+    let mut requests = Vec::new();
+    let mut ours = Vec::new();
+    for Case {
+        action,
+        text,
+        inputs,
+        failed,
+        again,
+        tasks,
+        no_reset,
+    } in &cases
+    {
+        let words: Vec<String> = inputs
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                )
+            })
+            .collect();
+        let mut args = vec![*action];
+        args.extend(words.iter().map(String::as_str));
+        let original = run_mocked(&home, failed, &args);
+        assert_eq!(original["status"], "failed", "{original}");
+        let mut args = vec![original["id"].as_str().unwrap(), "--tasks"];
+        args.extend(tasks);
+        if !no_reset.is_empty() {
+            args.push("--no-reset");
+            args.extend(no_reset);
+        }
+        let new = rerun_mocked(&home, again, &args);
+        let new = st2_json(&home, &["execution", "get", &id_of(&new)]);
+        let actions: Vec<Value> = new["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| json!([t["task"], t["route"], t["item_id"]]))
+            .collect();
+        let sequence: Vec<String> = new["workflow"]["sequence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| format!("{}__r{}", t["id"].as_str().unwrap(), t["route"]))
+            .collect();
+        ours.push(json!({
+            "sequence": sequence,
+            "status": new["status"],
+            "output": new["result"]["output"],
+            "actions": actions,
+        }));
+        let reset: Vec<&&str> = tasks.iter().filter(|t| !no_reset.contains(t)).collect();
+        requests.push(json!({
+            "name": format!("{action} --tasks {tasks:?}"),
+            "text": text,
+            "inputs": inputs,
+            "mocks": failed,
+            "rerun": {"tasks": tasks, "reset": reset, "mocks": again},
+        }));
+    }
+    let theirs =
+        crate::orquesta_differential::oracle(&python, &json!({"mode": "run", "cases": requests}));
+    for ((ours, theirs), case) in ours.iter().zip(theirs.as_array().unwrap()).zip(&cases) {
+        let actions: Vec<Value> = theirs["actions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{theirs}"))
+            .iter()
+            .map(|a| json!([a["task"], a["route"], a["item_id"]]))
+            .collect();
+        let theirs = json!({
+            "sequence": theirs["sequence"],
+            "status": theirs["status"],
+            "output": theirs["output"],
+            "actions": actions,
+        });
+        assert_eq!(
+            ours, &theirs,
+            "{} --tasks {:?} --no-reset {:?}",
+            case.action, case.tasks, case.no_reset
+        );
+    }
+}
+
+/// A workflow whose definition changed since it ran is not resumed on the new graph: the
+/// re-run fails with why (upstream resumes on the definition it kept; st2-rs keeps only its
+/// digest, since a definition may hold what must not be recorded).
+#[test]
+fn rerun_of_a_changed_workflow_fails() {
+    let home = home();
+    let original = failed_sequential(&home);
+    let file = home
+        .pack("orquesta_tests")
+        .join("actions/workflows/sequential.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("msg2", "msg_two")).unwrap();
+    let (again, _) = rerun(&home, &[&original, "--tasks", "task1"]);
+    assert_eq!(again["status"], "failed");
+    assert_eq!(
+        again["result"]["errors"][0]["message"],
+        format!(
+            "Unable to rerun workflow execution \"{original}\" because its workflow definition \
+             (workflows/sequential.yaml) changed since it ran."
+        )
+    );
+    assert!(
+        again["tasks"].as_array().is_none_or(Vec::is_empty),
+        "{again}"
+    );
+}
+
+/// A workflow given a secret: its kept state holds the secret masked, and `--tasks` takes
+/// no parameters to give it again, so its tasks are not re-run (the whole workflow is).
+#[test]
+fn rerun_tasks_of_a_workflow_given_a_secret_is_refused() {
+    let home = home();
+    let dir = home.pack("orquesta_tests").join("actions");
+    std::fs::write(
+        dir.join("secretive.yaml"),
+        "name: secretive\npack: orquesta_tests\nrunner_type: orquesta\n\
+         entry_point: workflows/secretive.yaml\nenabled: true\n\
+         parameters:\n  password:\n    type: string\n    secret: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("workflows/secretive.yaml"),
+        "version: 1.0\ninput:\n  - password\ntasks:\n  task1:\n    action: core.noop\n",
+    )
+    .unwrap();
+    reload_ok(&home, &[]);
+    let (original, _) = run_json(&home, &["orquesta_tests.secretive", "password=hunter22"]);
+    let original = id_of(&original);
+    refused(
+        &home,
+        &[&original, "--tasks", "task1"],
+        &format!(
+            "execution {original} was given a secret in parameter \"password\", which is \
+             recorded masked (secrets are never recorded), and its tasks cannot be run again \
+             with it: st2 execution re-run {original} password=VALUE runs the whole workflow \
+             again"
+        ),
+    );
+    for file in ["st2.db", "st2.db-wal"] {
+        let bytes = std::fs::read(home.base.join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("hunter22"),
+            "{file}"
+        );
+    }
 }

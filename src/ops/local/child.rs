@@ -19,7 +19,9 @@ use super::prepare::{prepare_task, PrepareError};
 use super::run::{execute, start, Parentage};
 use crate::action::{self, ActionError};
 use crate::execution;
-use crate::runner::workflow::{TaskAction, TaskOutcome, TaskRequest, TaskRunner, Turnstile};
+use crate::runner::workflow::{
+    Resume, TaskAction, TaskOutcome, TaskRequest, TaskRunner, Turnstile,
+};
 use crate::runner::{CancelFlag, RunnerType};
 use crate::settings::Settings;
 use crate::store::{ExecutionStatus, Store};
@@ -132,6 +134,56 @@ impl TaskRunner for Children<'_> {
         }
     }
 
+    fn record_conductor(&self, saved: &Value) {
+        let mut saved = saved.clone();
+        crate::redact::Redactor::new(self.secrets).value(&mut saved);
+        if let (Some(schema), Some(conductor)) = (self.output_schema, saved.get_mut("conductor")) {
+            crate::schema::output_secrets::mask(schema, "output", conductor);
+        }
+        if let Err(err) = self
+            .store
+            .borrow_mut()
+            .set_execution_conductor(self.parent, &saved)
+        {
+            tracing::warn!(execution = self.parent, "recording the conductor: {err}");
+        }
+    }
+
+    fn resume(&self) -> Result<Option<Resume>, String> {
+        let store = self.store.borrow();
+        let parent = store.execution(self.parent).map_err(|e| e.to_string())?;
+        let rerun = parent.map(|p| p.context["re-run"].clone());
+        let names = |rerun: &Value, key: &str| -> Vec<String> {
+            rerun[key]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let Some(rerun) = rerun.filter(|r| !names(r, "tasks").is_empty()) else {
+            return Ok(None);
+        };
+        let original = rerun["ref"].as_str().unwrap_or_default().to_string();
+        let saved = store
+            .execution_conductor(&original)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "Unable to rerun workflow execution \"{original}\": its state was not kept."
+                )
+            })?;
+        Ok(Some(Resume {
+            original,
+            saved,
+            tasks: names(&rerun, "tasks"),
+            reset: names(&rerun, "reset"),
+        }))
+    }
+
     fn run_task(&self, request: TaskRequest) -> TaskOutcome {
         // Its turn to be recorded (children of a wave run concurrently, recorded in order);
         // passed on however this ends.
@@ -140,6 +192,7 @@ impl TaskRunner for Children<'_> {
             execution_id: None,
             status: ExecutionStatus::Failed,
             result: json!({ "error": reason }),
+            recorded: None,
         };
         let mut store = self.store.borrow_mut();
         let prepared = match prepare_task(
@@ -184,12 +237,17 @@ impl TaskRunner for Children<'_> {
                 execution_id: Some(id),
                 status,
                 result,
+                recorded: None,
             };
         }
         match execute(self.settings, &mut store, &prepared, &id, self.cancel, None) {
             Ok(executed) => TaskOutcome {
                 execution_id: Some(id),
                 status: executed.record.status,
+                recorded: executed
+                    .record
+                    .result
+                    .filter(|recorded| *recorded != executed.result),
                 result: executed.result,
             },
             Err(err) => {
@@ -204,6 +262,7 @@ impl TaskRunner for Children<'_> {
                     execution_id: Some(id),
                     status: ExecutionStatus::Failed,
                     result,
+                    recorded: None,
                 }
             }
         }

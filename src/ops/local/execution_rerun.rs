@@ -11,12 +11,25 @@
 //! on anything but an orquesta workflow (`Task option is only supported for Orquesta
 //! workflows.`, action-chain included).
 //!
+//! `--tasks T... [--no-reset T...]` on an orquesta workflow resumes it as st2's
+//! `request_rerun` does: the original's conductor, kept when it ended (the `conductor`
+//! column), is restored in the new execution's runner, orquesta's `request_workflow_rerun`
+//! resets the named tasks (every route each ran on; a with-items task keeps its succeeded
+//! items when in `--no-reset`), and the rest runs to its end as the new execution's
+//! children; the tasks not run again keep their results (`ctx()`, `task()`). As upstream, any
+//! task that ran may be named, in a workflow that failed or succeeded. The context carries
+//! `re-run: {ref, tasks, reset}` as st2api records it.
+//!
 //! Where we differ, and why:
-//! - `--tasks` on an orquesta workflow is refused: upstream resumes the original workflow's
-//!   conductor (`request_rerun`: every task's contexts, staged tasks and transitions, then
-//!   orquesta's `request_workflow_rerun`), and the local engine keeps only the sequence,
-//!   routes, errors and output of a finished workflow. The whole workflow runs again without
-//!   `--tasks`; a cluster re-runs tasks.
+//! - st2's `request_rerun` refusals (an original still running, tasks that never ran, no
+//!   workflow execution) fail the new execution upstream; here they are checked first and
+//!   refused with the same message, one line, exit 2, nothing recorded. An original recorded
+//!   before st2-rs kept conductors is refused the same way, pointing to a plain re-run.
+//! - The definition is not kept (it may hold what must not be recorded), only its digest: a
+//!   workflow file changed since the original ran fails the re-run, saying so; upstream
+//!   resumes on the definition it kept.
+//! - A workflow given a secret cannot have its tasks re-run: its kept state holds the secret
+//!   masked, and `--tasks` takes no parameters to give it again.
 //! - A secret the original was given is recorded masked (st2-rs never records secrets), so a
 //!   re-run that would pass the mask on is refused, naming the parameter to give again
 //!   (upstream keeps the secret in MongoDB and passes it on).
@@ -139,12 +152,7 @@ fn prepare_rerun(
             )
             .into());
         }
-        return Err(InvalidRequest(format!(
-            "--tasks re-runs orquesta tasks on a StackStorm cluster only: the local engine does \
-             not keep the finished workflow's conductor state to resume from; `st2 execution \
-             re-run {id}` runs the whole workflow again"
-        ))
-        .into());
+        check_task_rerun(&store, &original, &request.tasks)?;
     }
     let parameters = merged(&original, given)?;
     let prepared = prepare_task(settings, &store, &original.action_ref, &parameters)
@@ -152,12 +160,81 @@ fn prepare_rerun(
     for warning in &prepared.warnings {
         observer.warning(warning);
     }
-    let context = json!({
+    let mut context = json!({
         "pack": prepared.pack,
         "re-run": {"ref": original.id},
         "user": prepared.user,
     });
+    // st2api records the tasks and resets only when given.
+    if !request.tasks.is_empty() {
+        context["re-run"]["tasks"] = json!(request.tasks);
+    }
+    if !request.reset.is_empty() {
+        context["re-run"]["reset"] = json!(request.reset);
+    }
     Ok((store, ReRun { prepared, context }))
+}
+
+/// What st2's `request_rerun` refuses before resuming the original's conductor, checked
+/// before anything is recorded: an original still running, one whose workflow never
+/// started (its definition was refused) or whose state was recorded before st2-rs kept
+/// it, tasks that never ran; and (st2-rs) a secret it was given, which its kept state
+/// holds masked.
+fn check_task_rerun(
+    store: &Store,
+    original: &ExecutionRecord,
+    tasks: &[String],
+) -> anyhow::Result<()> {
+    let id = &original.id;
+    if !original.status.is_final() {
+        return Err(InvalidRequest(format!(
+            "Unable to rerun workflow execution \"{id}\" because it is not in a completed state."
+        ))
+        .into());
+    }
+    let Some(saved) = store.execution_conductor(id)? else {
+        if original.workflow.is_none() {
+            return Err(InvalidRequest(
+                "Unable to rerun workflow execution because workflow_execution_id is not \
+                 provided."
+                    .into(),
+            )
+            .into());
+        }
+        return Err(InvalidRequest(format!(
+            "Unable to rerun the tasks of workflow execution \"{id}\": it ran before st2-rs \
+             kept workflow states; `st2 execution re-run {id}` runs the whole workflow again"
+        ))
+        .into());
+    };
+    let ran = |name: &str| {
+        saved["conductor"]["sequence"]
+            .as_array()
+            .is_some_and(|tasks| tasks.iter().any(|t| t["id"] == name))
+    };
+    let mut problems: Vec<&str> = Vec::new();
+    for name in tasks {
+        if !ran(name) && !problems.contains(&name.as_str()) {
+            problems.push(name);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(InvalidRequest(format!(
+            "Unable to rerun workflow because one or more tasks is not found: {}",
+            problems.join(",")
+        ))
+        .into());
+    }
+    let parameters = original.parameters.as_object().cloned().unwrap_or_default();
+    if let Some((name, _)) = parameters.iter().find(|(_, value)| holds_mask(value)) {
+        return Err(InvalidRequest(format!(
+            "execution {id} was given a secret in parameter \"{name}\", which is recorded \
+             masked (secrets are never recorded), and its tasks cannot be run again with it: \
+             st2 execution re-run {id} {name}=VALUE runs the whole workflow again"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The words cast against the original's action, the runner's parameters first (as `st2 run`

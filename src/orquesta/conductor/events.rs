@@ -498,7 +498,13 @@ impl Conductor<'_> {
         } else {
             status.as_str()
         };
-        let new = match (current.as_str(), kind) {
+        // A resumed workflow (`request_rerun`) runs again with its first task event.
+        let base = if current == "resuming" {
+            "running"
+        } else {
+            current.as_str()
+        };
+        let new = match (base, kind) {
             ("running", "succeeded") => {
                 let incomplete = !self.ready_staged().is_empty() || self.has_next(id, route, true);
                 let canceled = self.tasks.values().any(|&i| {
@@ -535,7 +541,7 @@ impl Conductor<'_> {
                     "canceled"
                 }
             }
-            _ => current.as_str(),
+            _ => base,
         }
         .to_string();
         self.status = new;

@@ -1,5 +1,5 @@
 //! The conductor: orquesta's `WorkflowConductor` (`orquesta/conducting.py`) with its state
-//! machines (`machines.py`) for the statuses st2-rs reaches (no pause, no re-run). It does
+//! machines (`machines.py`) for the statuses st2-rs reaches (no pause). It does
 //! not run anything: the runner asks [`Conductor::next_tasks`], runs their actions, and
 //! reports each action's status with [`Conductor::action_event`]; the waves of
 //! `../shared/spec/workflows.md` §2.6 are the runner's.
@@ -11,11 +11,13 @@
 //! | `render` | a staged task rendered into its action executions |
 //! | `events` | an action's status applied: task status, transitions, staging, workflow status |
 //! | `functions` | orquesta's own expression functions |
+//! | `rerun` | the state saved and restored, and `request_workflow_rerun` |
 
 mod events;
 mod functions;
 mod graph;
 mod render;
+mod rerun;
 
 use std::collections::HashMap;
 
@@ -468,7 +470,7 @@ impl<'a> Conductor<'a> {
     fn fail_workflow(&mut self) {
         if is(
             &self.status,
-            &["running", "requested", "canceling", "succeeded"],
+            &["running", "resuming", "requested", "canceling", "succeeded"],
         ) {
             self.status = "failed".into();
         }
@@ -476,7 +478,7 @@ impl<'a> Conductor<'a> {
 
     /// Ask the workflow to stop (`canceling` while tasks run, else `canceled`).
     pub fn cancel(&mut self) {
-        if is(&self.status, &["running", "requested"]) {
+        if is(&self.status, &["running", "resuming", "requested"]) {
             self.status = if self.has_active_tasks() {
                 "canceling"
             } else {
@@ -491,7 +493,10 @@ impl<'a> Conductor<'a> {
         if self.status == "canceling" && !self.has_active_tasks() {
             self.status = "canceled".into();
         }
-        if self.status == "running" && !self.has_active_tasks() && self.ready_staged().is_empty() {
+        if is(&self.status, &["running", "resuming"])
+            && !self.has_active_tasks()
+            && self.ready_staged().is_empty()
+        {
             // Nothing runs and nothing is staged: the workflow is done.
             self.status = "succeeded".into();
         }
