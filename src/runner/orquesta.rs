@@ -361,7 +361,11 @@ fn engine_functions(request: &RunRequest, records: Arc<Mutex<Map<String, Value>>
             .and_then(Value::as_u64)
             .or_else(|| current.and_then(|t| t.get("route")).and_then(Value::as_u64))
             .unwrap_or(0) as usize;
-        let records = records.lock().map(|r| r.clone()).unwrap_or_default();
+        // Looked up under the lock: copying every record on each call cost more the longer
+        // the workflow.
+        let records = records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let find = |route: usize| records.get(&format!("{name}__r{route}"));
         let routes: Vec<Vec<String>> = call
             .context
