@@ -91,11 +91,7 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
         (settings.configs_dir(), "config"),
     ] {
         for entry in sorted_entries(&dir) {
-            let name = entry
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let name = name_of(&entry);
             let pack = match kind {
                 "config" => match name.strip_suffix(".yaml") {
                     Some(pack) if entry.is_file() => pack.to_string(),
@@ -131,18 +127,22 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
             reason,
         });
     }
-    // Index copies of URLs no longer configured.
+    // In the cache directory (read once): index copies of URLs no longer configured, then
+    // the built-in files another st2-rs build wrote (the core pack's scripts, the Python
+    // modules python-script actions import): each build writes its own copy on first use,
+    // so an upgrade leaves the old one.
     let configured: BTreeSet<PathBuf> = settings
         .index_urls
         .iter()
         .map(|url| crate::index::cache_path(&settings.cache_dir(), url))
         .collect();
+    let current = [
+        crate::action::builtin_pack_dir_name(),
+        crate::runner::python::shim_dir_name(),
+    ];
+    let mut builds = Vec::new();
     for entry in sorted_entries(&settings.cache_dir()) {
-        let name = entry
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = name_of(&entry);
         if name.starts_with("index-") && name.ends_with(".json") && !configured.contains(&entry) {
             items.push(PruneItem {
                 kind: "index cache".into(),
@@ -150,24 +150,11 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
                 path: entry,
                 reason: "no [content] index_url names it".into(),
             });
-        }
-    }
-    // Built-in files another st2-rs build wrote (the core pack's scripts, the Python
-    // modules python-script actions import): each build writes its own copy on first use,
-    // so an upgrade leaves the old one.
-    let current = [
-        crate::action::builtin_pack_dir_name(),
-        crate::runner::python::shim_dir_name(),
-    ];
-    for entry in sorted_entries(&settings.cache_dir()) {
-        let name = entry
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let builtin = name.starts_with("builtin-core-") || name.starts_with("python-shim-");
-        if builtin && !current.contains(&name) && entry.is_dir() {
-            items.push(PruneItem {
+        } else if (name.starts_with("builtin-core-") || name.starts_with("python-shim-"))
+            && !current.contains(&name)
+            && entry.is_dir()
+        {
+            builds.push(PruneItem {
                 kind: "build cache".into(),
                 bytes: size_of(&entry),
                 path: entry,
@@ -175,6 +162,7 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
             });
         }
     }
+    items.extend(builds);
     // Directories a killed prune was removing.
     for dir in [
         settings.virtualenvs_dir(),
@@ -182,11 +170,7 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
         settings.cache_dir(),
     ] {
         for entry in sorted_entries(&dir) {
-            let name = entry
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let name = name_of(&entry);
             let dead = name
                 .strip_prefix(PRUNING_PREFIX)
                 .and_then(|rest| rest.rsplit_once('-'))
@@ -204,11 +188,7 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
     }
     // Temporary files of killed commands.
     for entry in sorted_entries(&settings.base_path) {
-        let name = entry
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = name_of(&entry);
         let temporary = name.starts_with(".packs.lock-") || name.starts_with(".st2-write-check");
         if temporary && entry.is_file() && older_than(&entry, LEFTOVER_AGE) {
             items.push(PruneItem {
@@ -220,6 +200,14 @@ fn plan(settings: &Settings, warnings: &mut Vec<String>) -> anyhow::Result<Vec<P
         }
     }
     Ok(items)
+}
+
+/// The last component of `path`, as text.
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
@@ -264,12 +252,7 @@ pub(crate) fn prune(
 }
 
 fn prune_one(settings: &Settings, item: &PruneItem) -> anyhow::Result<()> {
-    let name = item
-        .path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
+    let name = name_of(&item.path);
     match item.kind.as_str() {
         "virtualenv" | "config" => {
             let pack = name.trim_end_matches(".yaml").to_string();

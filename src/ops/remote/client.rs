@@ -97,6 +97,9 @@ impl Answer {
     }
 }
 
+/// The largest page st2api gives a user who is not an admin (`[api] max_page_size`).
+pub(crate) const MAX_PAGE: usize = 100;
+
 /// What a JSON value is, in a message.
 pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
@@ -273,6 +276,37 @@ impl Client {
         query: &[(&str, String)],
     ) -> anyhow::Result<Answer> {
         self.call(Method::GET, root, path, query, None)
+    }
+
+    /// Up to `limit` items of the list at `path` (API root), each made by `view`, in pages
+    /// of at most [`MAX_PAGE`]: one page as st2client asks when `limit` is at most 100, else
+    /// (**[fix]**) pages with `offset`, since st2api refuses a `limit` above 100 (and `-1`) to
+    /// users who are not admins when RBAC is on. `query(page, offset)` is each request's
+    /// query, `limit=page` and (after the first page) `offset` where st2client puts them.
+    /// Stops at `limit`, at a short page or at `X-Total-Count`.
+    pub(crate) fn get_pages<T>(
+        &self,
+        path: &str,
+        limit: usize,
+        query: impl Fn(usize, usize) -> Vec<(&'static str, String)>,
+        view: impl Fn(&Value, &str) -> anyhow::Result<T>,
+    ) -> anyhow::Result<Vec<T>> {
+        let mut found = Vec::new();
+        loop {
+            let page = (limit - found.len()).min(MAX_PAGE);
+            let answer = self.get(Root::Api, path, &query(page, found.len()))?;
+            let items = answer.list()?;
+            let got = items.len();
+            for item in &items {
+                found.push(view(item, &answer.request)?);
+            }
+            let total = answer
+                .total_count
+                .map_or(usize::MAX, |total| total as usize);
+            if got < page || found.len() >= limit || found.len() >= total {
+                return Ok(found);
+            }
+        }
     }
 
     /// A request whose answer must be 2xx; otherwise an [`ApiError`] (a 401 on a cached

@@ -367,21 +367,16 @@ fn children(client: &Client, id: &str) -> anyhow::Result<Vec<ExecutionView>> {
     Ok(under(id, &all))
 }
 
-/// The largest page st2api gives a user who is not an admin (`[api] max_page_size`).
-const MAX_PAGE: usize = 100;
-
 /// `st2 execution list`: one page of `-n N` as st2client asks, or (**[fix]**) pages of 100
-/// with `offset` when N is larger (st2api refuses a `limit` above 100 to non-admins).
+/// with `offset` when N is larger ([`Client::get_pages`]).
 pub(super) fn list(
     client: &Client,
     request: &ExecutionListRequest,
 ) -> anyhow::Result<Vec<ExecutionView>> {
-    let mut found = Vec::new();
-    loop {
-        let page = (request.limit - found.len()).min(MAX_PAGE);
+    let query = |page: usize, offset: usize| {
         let mut query = vec![("limit", page.to_string())];
-        if !found.is_empty() {
-            query.push(("offset", found.len().to_string()));
+        if offset > 0 {
+            query.push(("offset", offset.to_string()));
         }
         if let Some(action) = &request.action_ref {
             query.push(("action", action.clone()));
@@ -399,19 +394,9 @@ pub(super) fn list(
             query.push(("sort_desc", "True".to_string()));
         }
         query.push(("include_attributes", LIST_ATTRIBUTES.to_string()));
-        let answer = client.get(Root::Api, "/executions/", &query)?;
-        let items = answer.list()?;
-        let got = items.len();
-        for item in &items {
-            found.push(view(item, &answer.request)?);
-        }
-        let total = answer
-            .total_count
-            .map_or(usize::MAX, |total| total as usize);
-        if got < page || found.len() >= request.limit || found.len() >= total {
-            return Ok(found);
-        }
-    }
+        query
+    };
+    client.get_pages("/executions/", request.limit, query, view)
 }
 
 /// `st2 execution cancel ID`: `DELETE /executions/ID`, then a few seconds for it to end.

@@ -53,19 +53,12 @@ fn view(item: &Value, request: &str) -> anyhow::Result<KeyView> {
     })
 }
 
-/// The largest page st2api gives a user who is not an admin (`[api] max_page_size`).
-const MAX_PAGE: usize = 100;
-
 /// `GET /keys/?decrypt=&scope=[&user=]&limit=[&offset=][&prefix=]`: one page of `-n N` as
-/// st2client asks when N is at most 100, else (**[fix]**) pages of 100 with `offset` up to N
-/// (`usize::MAX`, from `-n -1`: all of them) or the end, since st2api refuses a `limit` above
-/// 100 (and `-1`) to users who are not admins when RBAC is on. st2client sends `limit=N` as
-/// given.
+/// st2client asks when N is at most 100, else pages of 100 up to N (`usize::MAX`, from `-n
+/// -1`: all of them) or the end ([`Client::get_pages`]). st2client sends `limit=N` as given.
 pub(super) fn list(client: &Client, request: &KeyListRequest) -> anyhow::Result<Vec<KeyView>> {
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
-    let mut found = Vec::new();
-    loop {
-        let page = (limit - found.len()).min(MAX_PAGE);
+    let query = |page: usize, offset: usize| {
         let mut query = vec![
             ("decrypt", request.decrypt.to_string()),
             ("scope", request.scope.map_or("all", scope_word).to_string()),
@@ -74,25 +67,15 @@ pub(super) fn list(client: &Client, request: &KeyListRequest) -> anyhow::Result<
             query.push(("user", user.clone()));
         }
         query.push(("limit", page.to_string()));
-        if !found.is_empty() {
-            query.push(("offset", found.len().to_string()));
+        if offset > 0 {
+            query.push(("offset", offset.to_string()));
         }
         if !request.prefix.is_empty() {
             query.push(("prefix", request.prefix.clone()));
         }
-        let answer = client.get(Root::Api, "/keys/", &query)?;
-        let items = answer.list()?;
-        let got = items.len();
-        for item in &items {
-            found.push(view(item, &answer.request)?);
-        }
-        let total = answer
-            .total_count
-            .map_or(usize::MAX, |total| total as usize);
-        if got < page || found.len() >= limit || found.len() >= total {
-            return Ok(found);
-        }
-    }
+        query
+    };
+    client.get_pages("/keys/", limit, query, view)
 }
 
 /// `scope=` and `user=` of one item.
